@@ -1,0 +1,907 @@
+import { EventEmitter } from 'node:events';
+import { LRUCache } from 'lru-cache';
+import {
+  BootstrapTimeoutError,
+  CacheClosedError,
+  ConsumerStalledError,
+  InvalidArgumentError,
+  InvalidKeyError,
+  InvalidValueError,
+  LogUnavailableError,
+  NearCacheError,
+  ValueTooLargeError,
+} from './errors.js';
+import { kafkaLog } from './log/kafka.js';
+import type { LogBatch, ReplicationLog } from './log/port.js';
+import { resolveOptions, type NearCacheOptions, type ResolvedOptions } from './options.js';
+import { partitionFor } from './partitioner.js';
+import {
+  clearRecord,
+  clearRecordKey,
+  deleteRecord,
+  parseRecord,
+  RecordRejection,
+  RESERVED_KEY_PREFIX,
+  setRecord,
+  type LogRecord,
+  type OutgoingRecord,
+  type RejectReason,
+} from './record.js';
+import { Replicator, type QueuedWrite } from './replicator.js';
+import { backoff, CancellableDelay, withDeadline, yieldToEventLoop } from './retry.js';
+
+/**
+ * - `starting`: connecting to the log, creating or checking the topic.
+ * - `bootstrapping`: reading the topic up to the end offsets captured at start.
+ * - `live`: caught up; following the log.
+ * - `degraded`: caught up once, but writes cannot reach the log or the consumer stalled; reads and
+ *   local writes go on, writes queue.
+ * - `closed`: `close()` was called, or the start failed for good (see the `error` event).
+ */
+export type CacheState = 'starting' | 'bootstrapping' | 'live' | 'degraded' | 'closed';
+
+export interface SetOptions {
+  /** Time to live in ms; 0 for none. Default: the cache's `ttl` option. */
+  ttl?: number;
+  /** Resolve only once the log acknowledged the write (rejects with `ReplicationTimeoutError` after `flushTimeout`). Default false. */
+  durable?: boolean;
+}
+
+export interface WriteOptions {
+  /** Resolve only once the log acknowledged the write. Default false. */
+  durable?: boolean;
+}
+
+/** A record of the log that this instance skipped. */
+export interface RejectedRecord {
+  partition: number;
+  offset: number;
+  reason: RejectReason;
+  detail: string;
+}
+
+/** A change to this instance's entries, local or from the log. Emitted only while someone listens. */
+export interface CacheChange {
+  op: 'set' | 'delete' | 'clear';
+  /** The key, or the prefix for a clear ('' for everything). */
+  key: string;
+  source: 'local' | 'remote';
+}
+
+export interface PartitionStats {
+  partition: number;
+  /** Next offset this instance will read. */
+  position: number;
+  /** Last known high watermark (next offset to be written). */
+  highWatermark: number;
+  /** Records written but not yet applied here. */
+  lagRecords: number;
+  /** How long this partition has been behind, in ms (0 when caught up). */
+  lagMs: number;
+  /** Time from a record's creation to its application here, for the last record applied, in ms. */
+  lastApplyDelayMs: number;
+}
+
+export interface CacheStats {
+  state: CacheState;
+  instanceId: string;
+  topic: string;
+  log: string;
+  mode: 'replicate' | 'invalidate';
+  entries: number;
+  /** Sum of entry sizes (encoded key and value bytes) when `maxBytes` is set, else 0. */
+  bytes: number;
+  hits: number;
+  misses: number;
+  /** Entries dropped locally by the LRU bound (never propagated). */
+  evictions: number;
+  sets: number;
+  deletes: number;
+  clears: number;
+  queue: { depth: number; inFlight: number };
+  records: {
+    /** Records from the log applied here (including this instance's own). */
+    applied: number;
+    /** Records already applied, delivered again after a consumer restart, and skipped. */
+    replayed: number;
+    /** Records skipped as invalid, by reason. */
+    rejected: number;
+    rejectedByReason: Partial<Record<RejectReason, number>>;
+    /** The last rejected records (at most 20). */
+    lastRejected: RejectedRecord[];
+  };
+  partitions: PartitionStats[];
+}
+
+export interface NearCacheEvents {
+  /** The state changed. */
+  state: [state: CacheState, previous: CacheState];
+  /** Bootstrap finished: every record up to the end offsets captured at start is applied. */
+  ready: [];
+  /** Something failed that the cache recovers from, or the start failed for good. */
+  error: [error: NearCacheError];
+  /** A record of the log was skipped. */
+  rejected: [record: RejectedRecord];
+  /** An entry changed. */
+  change: [change: CacheChange];
+}
+
+interface CacheWrite extends QueuedWrite {
+  op: 'set' | 'delete' | 'clear';
+  key: string;
+  value: Uint8Array | null;
+  expiresAt: number;
+}
+
+interface PendingClear {
+  prefix: string;
+  writeId: number;
+  /** Partitions whose copy of the clear record came back. */
+  seen: Set<number>;
+}
+
+const RESOLVED = Promise.resolve();
+const APPLY_SLICE = 1000;
+const LAST_REJECTED = 20;
+
+/** The replicated cache. Create it with `createNearCache`. */
+export class NearCache<V = unknown> extends EventEmitter {
+  readonly #options: ResolvedOptions<V>;
+  readonly #lru: LRUCache<string, {}>;
+  readonly #log: ReplicationLog;
+  readonly #replicator: Replicator<CacheWrite>;
+  readonly #id: string;
+
+  #state: CacheState = 'starting';
+  #bootstrapped = false;
+  #closing = false;
+  #fatal: NearCacheError | undefined;
+  #partitions = 0;
+  /** Highest offset applied per partition; nothing at or below it is applied again. */
+  #applied: number[] = [];
+  /** Next offset to read per partition. */
+  #position: number[] = [];
+  #high: number[] = [];
+  #targets: number[] = [];
+  #behindSince: number[] = [];
+  #applyDelay: number[] = [];
+  #lastProgress = Date.now();
+  #degraded = new Set<'producer' | 'consumer'>();
+
+  /** Keys written here whose record has not come back from the log yet, with the latest write id. */
+  readonly #pendingKeys = new Map<string, number>();
+  #pendingClears: PendingClear[] = [];
+  readonly #loading = new Map<string, Promise<unknown>>();
+  #writeSeq = 0;
+
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+  #sets = 0;
+  #deletes = 0;
+  #clears = 0;
+  #appliedCount = 0;
+  #replayed = 0;
+  #rejected = 0;
+  readonly #rejectedByReason: Partial<Record<RejectReason, number>> = {};
+  readonly #lastRejected: RejectedRecord[] = [];
+
+  #readyWaiters: Array<{ resolve(): void; reject(error: unknown): void; timer: NodeJS.Timeout }> = [];
+  readonly #startDelay = new CancellableDelay();
+  #lagTimer: NodeJS.Timeout | undefined;
+  #closePromise: Promise<void> | undefined;
+  readonly #started: Promise<void>;
+
+  constructor(options: NearCacheOptions<V>) {
+    super();
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    this.#id = resolved.instanceId;
+    this.#lru = new LRUCache<string, {}>({
+      max: resolved.max,
+      ...(resolved.maxBytes > 0 ? { maxSize: resolved.maxBytes } : {}),
+      ttlAutopurge: false,
+      allowStale: false,
+      updateAgeOnGet: false,
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') this.#evictions++;
+      },
+    });
+    const factory = resolved.log ?? kafkaLog(resolved.kafka!);
+    this.#log = factory({
+      topic: resolved.topic,
+      instanceId: resolved.instanceId,
+      maxKeyBytes: resolved.maxKeyBytes,
+      maxValueBytes: resolved.maxValueBytes,
+      logger: resolved.logger,
+    });
+    this.#replicator = new Replicator<CacheWrite>(
+      {
+        send: (writes) => this.#log.append(this.#toRecords(writes)),
+        dropped: (write, error) => this.#dropped(write, error),
+        failing: (error) => this.#degrade('producer', error),
+        recovered: () => this.#recover('producer'),
+      },
+      { maxQueued: resolved.maxQueuedWrites, maxBatch: resolved.maxBatchRecords },
+    );
+    this.#started = this.#start();
+  }
+
+  /** This instance's id, carried by the records it writes. */
+  get instanceId(): string {
+    return this.#id;
+  }
+
+  get state(): CacheState {
+    return this.#state;
+  }
+
+  /** The topic this cache replicates through. */
+  get topic(): string {
+    return this.#options.topic;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads: synchronous, local, no allocation on a hit.
+
+  /**
+   * The value of `key`, or `undefined`. Never leaves the process. The returned object is the
+   * cached one, shared by every caller: treat it as read-only.
+   */
+  get(key: string): V | undefined {
+    if (typeof key !== 'string') throw invalidKey(key);
+    const value = this.#lru.get(key);
+    if (value === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return value as V;
+  }
+
+  /** Whether `key` has a live entry here. Does not count as a hit or a miss. */
+  has(key: string): boolean {
+    if (typeof key !== 'string') throw invalidKey(key);
+    return this.#lru.has(key);
+  }
+
+  /** Keys of the live entries here, most recently used first. */
+  *keys(): IterableIterator<string> {
+    yield* this.#lru.keys();
+  }
+
+  /** Live entries here, most recently used first. */
+  *entries(): IterableIterator<[string, V]> {
+    for (const [key, value] of this.#lru.entries()) yield [key, value as V];
+  }
+
+  /** Number of entries held here (expired ones may count until they are read). */
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Writes: applied here at once, then replicated.
+
+  /**
+   * Stores `value` here at once and queues it for the log. Resolves at once (or, with
+   * `durable`, when the log acknowledged it). A bad key, value or option rejects with a typed
+   * error and changes nothing.
+   */
+  set(key: string, value: V, options?: SetOptions): Promise<void> {
+    try {
+      this.#assertWritable();
+      this.#checkKey(key);
+      const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
+      const bytes = this.#encode(value);
+      this.#replicator.admit(key);
+      const writeId = ++this.#writeSeq;
+      const expiresAt = ttl > 0 ? Date.now() + ttl : 0;
+      this.#pendingKeys.set(key, writeId);
+      this.#store(key, value as {}, expiresAt, bytes.length + key.length);
+      const write = this.#replicator.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
+      this.#sets++;
+      if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'local' } satisfies CacheChange);
+      return options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
+  delete(key: string, options?: WriteOptions): Promise<void> {
+    try {
+      this.#assertWritable();
+      this.#checkKey(key);
+      this.#replicator.admit(key);
+      const writeId = ++this.#writeSeq;
+      this.#pendingKeys.set(key, writeId);
+      this.#lru.delete(key);
+      const write = this.#replicator.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'delete', key, value: null, expiresAt: 0 });
+      this.#deletes++;
+      if (this.listenerCount('change') > 0) this.emit('change', { op: 'delete', key, source: 'local' } satisfies CacheChange);
+      return options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Removes every entry, here at once and on every instance. */
+  clear(options?: WriteOptions): Promise<void> {
+    return this.clearPrefix('', options);
+  }
+
+  /** Removes every entry whose key starts with `prefix`, here at once and on every instance. */
+  clearPrefix(prefix: string, options?: WriteOptions): Promise<void> {
+    try {
+      this.#assertWritable();
+      if (typeof prefix !== 'string') throw new InvalidArgumentError(`a clear prefix must be a string, got ${typeof prefix}`);
+      if (Buffer.byteLength(prefix) > this.#options.maxKeyBytes) {
+        throw new InvalidArgumentError(`a clear prefix may have at most maxKeyBytes (${this.#options.maxKeyBytes}) bytes`);
+      }
+      const queueKey = clearRecordKey(prefix);
+      this.#replicator.admit(queueKey);
+      const writeId = ++this.#writeSeq;
+      this.#pendingClears.push({ prefix, writeId, seen: new Set() });
+      this.#wipe(prefix, undefined, false);
+      const write = this.#replicator.enqueue({ queueKey, writeId, waiters: undefined, op: 'clear', key: prefix, value: null, expiresAt: 0 });
+      this.#clears++;
+      if (this.listenerCount('change') > 0) this.emit('change', { op: 'clear', key: prefix, source: 'local' } satisfies CacheChange);
+      return options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Get-or-load: the cached value of `key`, or the result of `loader`, which is then cached.
+   * Concurrent calls for one key share one `loader` call. A loader error is passed on and never
+   * cached; an `undefined` result is returned and not cached. If the result cannot be cached
+   * (the codec refuses it, it is too large), it is still returned and the problem is reported
+   * on the `error` event.
+   */
+  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+    try {
+      this.#checkKey(key);
+      if (typeof loader !== 'function') throw new InvalidArgumentError('wrap() needs a loader function');
+      if (options?.ttl !== undefined) checkTtl(options.ttl);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const hit = this.get(key);
+    if (hit !== undefined) return Promise.resolve(hit as T);
+    const running = this.#loading.get(key);
+    if (running) return running as Promise<T>;
+    const load = (async () => {
+      try {
+        const value = await loader();
+        if (value !== undefined && !this.#closing && this.#state !== 'closed') {
+          await this.set(key, value, options).catch((error: unknown) => {
+            if (options?.durable) throw error;
+            this.#report(asNearCacheError(error));
+          });
+        }
+        return value;
+      } finally {
+        this.#loading.delete(key);
+      }
+    })();
+    this.#loading.set(key, load);
+    return load;
+  }
+
+  /** A view of this cache whose keys are all prefixed with `prefix`. */
+  namespace(prefix: string): NearCacheNamespace<V> {
+    if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('a namespace prefix must be a non-empty string');
+    return new NearCacheNamespace(this, prefix);
+  }
+
+  /** Resolves when every write made so far is acknowledged by the log; rejects with `ReplicationTimeoutError` after `flushTimeout`. */
+  flush(options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout ?? this.#options.flushTimeout;
+    if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`flush timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
+    return this.#replicator.flush(timeout);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Lifecycle.
+
+  /**
+   * Resolves once this instance applied every record up to the end offsets captured at start.
+   * Rejects with `BootstrapTimeoutError` after `timeout` (default `bootstrapTimeout`); the cache
+   * keeps trying, and a later `ready()` can still resolve. Rejects with the start error if the
+   * start failed for good (a topic that is not compacted, for example).
+   */
+  ready(options: { timeout?: number } = {}): Promise<void> {
+    if (this.#bootstrapped) return RESOLVED;
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    if (this.#state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed'));
+    const timeout = options.timeout ?? this.#options.bootstrapTimeout;
+    if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`ready timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#readyWaiters = this.#readyWaiters.filter((other) => other !== waiter);
+          reject(new BootstrapTimeoutError(`not caught up with topic "${this.topic}" within ${timeout} ms (state ${this.#state}${this.#describeLag()})`, { retriable: true }));
+        }, timeout),
+      };
+      this.#readyWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * Flushes queued writes (waiting at most `closeTimeout`), stops the consumer and disconnects.
+   * Leaves no timer or socket behind. Reads still answer from local entries afterwards; writes
+   * reject with `CacheClosedError`.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  /** Counters and replication positions. */
+  stats(): CacheStats {
+    const now = Date.now();
+    return {
+      state: this.#state,
+      instanceId: this.#id,
+      topic: this.#options.topic,
+      log: this.#log.kind,
+      mode: this.#options.mode,
+      entries: this.#lru.size,
+      bytes: this.#options.maxBytes > 0 ? this.#lru.calculatedSize : 0,
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+      sets: this.#sets,
+      deletes: this.#deletes,
+      clears: this.#clears,
+      queue: { depth: this.#replicator.depth, inFlight: this.#replicator.inFlight },
+      records: {
+        applied: this.#appliedCount,
+        replayed: this.#replayed,
+        rejected: this.#rejected,
+        rejectedByReason: { ...this.#rejectedByReason },
+        lastRejected: this.#lastRejected.slice(),
+      },
+      partitions: this.#position.map((position, partition) => {
+        const high = Math.max(this.#high[partition] ?? 0, position);
+        const behind = this.#behindSince[partition] ?? 0;
+        return {
+          partition,
+          position,
+          highWatermark: high,
+          lagRecords: high - position,
+          lagMs: high > position && behind > 0 ? now - behind : 0,
+          lastApplyDelayMs: this.#applyDelay[partition] ?? 0,
+        };
+      }),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Start, consume, apply.
+
+  async #start(): Promise<void> {
+    for (let attempt = 0; !this.#closing; attempt++) {
+      try {
+        const { partitions } = await this.#log.open();
+        const offsets = await this.#log.offsets();
+        if (this.#closing) return;
+        this.#partitions = partitions;
+        this.#position = Array.from({ length: partitions }, (_, p) => Math.max(this.#position[p] ?? 0, offsets[p]?.low ?? 0));
+        this.#applied = Array.from({ length: partitions }, (_, p) => this.#applied[p] ?? -1);
+        this.#high = offsets.map((o) => o.high);
+        this.#targets = offsets.map((o) => o.high);
+        this.#behindSince = offsets.map((o, p) => (o.high > this.#position[p]! ? Date.now() : 0));
+        this.#applyDelay = offsets.map(() => 0);
+        this.#setState('bootstrapping');
+        this.#replicator.start();
+        await this.#log.consume({
+          startOffset: (partition) => this.#position[partition] ?? 0,
+          onBatch: (batch) => this.#onBatch(batch),
+          onError: (error) => this.#report(error),
+        });
+        this.#lastProgress = Date.now();
+        this.#lagTimer = setInterval(() => void this.#pollLag(), this.#options.lagPollInterval);
+        this.#lagTimer.unref();
+        this.#checkCaughtUp();
+        return;
+      } catch (cause) {
+        const error = asNearCacheError(cause);
+        if (this.#closing) return;
+        if (!error.retriable) {
+          this.#fail(error);
+          return;
+        }
+        this.#report(error);
+        await this.#startDelay.wait(backoff(attempt, { initial: 200, max: 5000 }));
+      }
+    }
+  }
+
+  async #onBatch(batch: LogBatch): Promise<void> {
+    const partition = batch.partition;
+    const records = batch.records;
+    for (let i = 0; i < records.length; i++) {
+      if (i > 0 && i % APPLY_SLICE === 0) {
+        // Long batches (bootstrap) give reads and timers a turn.
+        await yieldToEventLoop();
+      }
+      if (this.#state === 'closed') return;
+      const record = records[i]!;
+      if (record.offset <= this.#applied[partition]!) {
+        this.#replayed++;
+        continue;
+      }
+      this.#apply(record);
+      this.#applied[partition] = record.offset;
+      this.#appliedCount++;
+    }
+    const now = Date.now();
+    const last = records[records.length - 1];
+    if (last) this.#applyDelay[partition] = Math.max(0, now - last.timestamp);
+    if (batch.nextOffset > this.#position[partition]!) this.#position[partition] = batch.nextOffset;
+    if (batch.highWatermark > this.#high[partition]!) this.#high[partition] = batch.highWatermark;
+    this.#trackBehind(partition, now);
+    this.#lastProgress = now;
+    if (this.#degraded.has('consumer')) this.#recover('consumer');
+    this.#checkCaughtUp();
+  }
+
+  #apply(record: LogRecord): void {
+    const parsed = parseRecord(record, this.#options);
+    if (parsed instanceof RecordRejection) {
+      this.#rejectRecord(record, parsed.reason, parsed.detail);
+      return;
+    }
+    const own = parsed.origin === this.#id;
+    if (parsed.op === 'clear') {
+      if (own) {
+        this.#clearCameBack(parsed.writeId, record.partition);
+      } else {
+        this.#wipe(parsed.prefix, record.partition, true);
+        if (this.listenerCount('change') > 0) this.emit('change', { op: 'clear', key: parsed.prefix, source: 'remote' } satisfies CacheChange);
+      }
+      return;
+    }
+    const key = parsed.key;
+    const pending = this.#pendingKeys.get(key);
+    if (pending !== undefined) {
+      // A local write of this key is on its way to the log: the local value is newer than
+      // anything before it in the log, so it stays (read-your-writes) until it comes back.
+      if (own && parsed.writeId === pending) this.#pendingKeys.delete(key);
+      return;
+    }
+    if (this.#pendingClears.length > 0 && this.#shadowedByClear(key, record.partition)) return;
+    if (parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= Date.now())) {
+      if (this.#lru.delete(key) && this.listenerCount('change') > 0) this.emit('change', { op: 'delete', key, source: 'remote' } satisfies CacheChange);
+      return;
+    }
+    if (this.#options.mode === 'invalidate' || (this.#options.filter !== undefined && !this.#options.filter(key))) {
+      if (this.#lru.delete(key) && this.listenerCount('change') > 0) this.emit('change', { op: 'delete', key, source: 'remote' } satisfies CacheChange);
+      return;
+    }
+    let value: V;
+    try {
+      value = this.#options.codec.decode(parsed.value);
+    } catch (error) {
+      this.#rejectRecord(record, 'decode-failed', (error as Error).message);
+      return;
+    }
+    if (value === undefined) {
+      this.#rejectRecord(record, 'decode-failed', 'the codec decoded undefined');
+      return;
+    }
+    this.#store(key, value as {}, parsed.expiresAt, parsed.value.length + key.length);
+    if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'remote' } satisfies CacheChange);
+  }
+
+  #store(key: string, value: {}, expiresAt: number, size: number): void {
+    let ttl = 0;
+    if (expiresAt > 0) {
+      ttl = expiresAt - Date.now();
+      if (ttl <= 0) {
+        this.#lru.delete(key);
+        return;
+      }
+    }
+    const cap = this.#options.maxTtl;
+    if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
+    if (this.#options.maxBytes > 0) this.#lru.set(key, value, { ttl, size });
+    else this.#lru.set(key, value, { ttl });
+  }
+
+  /** Removes entries under `prefix` (on `partition` only, when given), keeping keys with a local write in flight when `keepPending`. */
+  #wipe(prefix: string, partition: number | undefined, keepPending: boolean): void {
+    const everything = prefix === '' && (partition === undefined || this.#partitions <= 1) && (!keepPending || this.#pendingKeys.size === 0);
+    if (everything) {
+      this.#lru.clear();
+      return;
+    }
+    const doomed: string[] = [];
+    for (const key of this.#lru.keys()) {
+      if (!key.startsWith(prefix)) continue;
+      if (keepPending && this.#pendingKeys.has(key)) continue;
+      if (partition !== undefined && this.#partitions > 1 && partitionFor(key, this.#partitions) !== partition) continue;
+      doomed.push(key);
+    }
+    for (const key of doomed) this.#lru.delete(key);
+  }
+
+  #shadowedByClear(key: string, partition: number): boolean {
+    for (const clear of this.#pendingClears) {
+      if (!clear.seen.has(partition) && key.startsWith(clear.prefix)) return true;
+    }
+    return false;
+  }
+
+  #clearCameBack(writeId: number, partition: number): void {
+    const clear = this.#pendingClears.find((c) => c.writeId === writeId);
+    if (!clear) return;
+    clear.seen.add(partition);
+    if (clear.seen.size >= this.#partitions) this.#pendingClears = this.#pendingClears.filter((c) => c !== clear);
+  }
+
+  #rejectRecord(record: LogRecord, reason: RejectReason, detail: string): void {
+    this.#rejected++;
+    this.#rejectedByReason[reason] = (this.#rejectedByReason[reason] ?? 0) + 1;
+    const info: RejectedRecord = { partition: record.partition, offset: record.offset, reason, detail };
+    this.#lastRejected.push(info);
+    if (this.#lastRejected.length > LAST_REJECTED) this.#lastRejected.shift();
+    if (this.listenerCount('rejected') > 0) this.emit('rejected', info);
+    else this.#options.logger.warn(`skipped record at ${this.topic}/${record.partition}@${record.offset}: ${reason}: ${detail}`);
+  }
+
+  #checkCaughtUp(): void {
+    if (this.#bootstrapped || this.#state !== 'bootstrapping') return;
+    for (let p = 0; p < this.#partitions; p++) {
+      if (this.#position[p]! < this.#targets[p]!) return;
+    }
+    this.#bootstrapped = true;
+    this.#setState(this.#degraded.size > 0 ? 'degraded' : 'live');
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+    this.emit('ready');
+  }
+
+  #trackBehind(partition: number, now: number): void {
+    if (this.#high[partition]! > this.#position[partition]!) {
+      if (this.#behindSince[partition] === 0) this.#behindSince[partition] = now;
+    } else {
+      this.#behindSince[partition] = 0;
+    }
+  }
+
+  async #pollLag(): Promise<void> {
+    if (this.#closing) return;
+    let offsets;
+    try {
+      offsets = await this.#log.offsets();
+    } catch (error) {
+      this.#report(asNearCacheError(error));
+      return;
+    }
+    const now = Date.now();
+    let behind = false;
+    for (const { partition, high } of offsets) {
+      if (partition >= this.#partitions) continue;
+      if (high > this.#high[partition]!) this.#high[partition] = high;
+      this.#trackBehind(partition, now);
+      if (this.#high[partition]! > this.#position[partition]!) behind = true;
+    }
+    if (behind && now - this.#lastProgress >= this.#options.stallTimeout && !this.#closing) {
+      this.#lastProgress = now;
+      this.#degrade('consumer', new ConsumerStalledError(`the consumer made no progress for ${this.#options.stallTimeout} ms while behind${this.#describeLag()}; restarting it`, { retriable: true }));
+      try {
+        await this.#log.restartConsumer();
+      } catch (error) {
+        this.#report(asNearCacheError(error));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Internals.
+
+  #toRecords(writes: CacheWrite[]): OutgoingRecord[] {
+    const records: OutgoingRecord[] = [];
+    for (const write of writes) {
+      switch (write.op) {
+        case 'set':
+          records.push(setRecord(partitionFor(write.key, this.#partitions), write.key, write.value!, write.expiresAt, this.#id, write.writeId));
+          break;
+        case 'delete':
+          records.push(deleteRecord(partitionFor(write.key, this.#partitions), write.key, this.#id, write.writeId));
+          break;
+        case 'clear':
+          // A clear goes to every partition, ordered there with the writes it clears.
+          for (let p = 0; p < this.#partitions; p++) records.push(clearRecord(p, write.key, this.#id, write.writeId));
+          break;
+      }
+    }
+    return records;
+  }
+
+  #dropped(write: CacheWrite, error: NearCacheError): void {
+    // The record will never come back: stop shielding the key from remote writes.
+    if (write.op === 'clear') this.#pendingClears = this.#pendingClears.filter((c) => c.writeId !== write.writeId);
+    else if (this.#pendingKeys.get(write.key) === write.writeId) this.#pendingKeys.delete(write.key);
+    this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error }));
+  }
+
+  #degrade(reason: 'producer' | 'consumer', error: NearCacheError): void {
+    const first = !this.#degraded.has(reason);
+    this.#degraded.add(reason);
+    if (this.#bootstrapped && this.#state === 'live') this.#setState('degraded');
+    if (first) this.#report(error);
+  }
+
+  #recover(reason: 'producer' | 'consumer'): void {
+    this.#degraded.delete(reason);
+    if (this.#degraded.size === 0 && this.#state === 'degraded') this.#setState('live');
+  }
+
+  #fail(error: NearCacheError): void {
+    this.#fatal = error;
+    this.#report(error);
+    for (const waiter of this.#readyWaiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    this.#readyWaiters = [];
+    void this.close();
+  }
+
+  #report(error: NearCacheError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.#options.logger.error(error.message, { code: error.code, cause: error.cause });
+  }
+
+  #setState(state: CacheState): void {
+    const previous = this.#state;
+    if (previous === state || previous === 'closed') return;
+    this.#state = state;
+    this.emit('state', state, previous);
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    this.#startDelay.cancel();
+    clearInterval(this.#lagTimer);
+    await this.#started.catch(() => undefined);
+    const left = await this.#replicator.close(this.#fatal ? 0 : this.#options.closeTimeout);
+    if (left > 0) this.#options.logger.warn(`closed with ${left} writes not replicated to topic "${this.topic}"`);
+    try {
+      await withDeadline(this.#log.close(), Math.max(this.#options.closeTimeout, 1000), () => new LogUnavailableError('closing the log timed out'));
+    } catch (error) {
+      this.#report(asNearCacheError(error));
+    }
+    for (const waiter of this.#readyWaiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new CacheClosedError('the cache was closed before it was ready'));
+    }
+    this.#readyWaiters = [];
+    this.#setState('closed');
+  }
+
+  #assertWritable(): void {
+    if (this.#closing || this.#state === 'closed') {
+      throw new CacheClosedError(this.#fatal ? `the cache stopped: ${this.#fatal.message}` : 'the cache is closed', { cause: this.#fatal });
+    }
+  }
+
+  #checkKey(key: string): void {
+    if (typeof key !== 'string') throw invalidKey(key);
+    if (key.length === 0) throw new InvalidKeyError('a key must be a non-empty string, got ""');
+    if (key.startsWith(RESERVED_KEY_PREFIX)) throw new InvalidKeyError('keys starting with U+0000 are reserved');
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: measure only when it could matter.
+    if (key.length * 3 > this.#options.maxKeyBytes) {
+      const bytes = Buffer.byteLength(key);
+      if (bytes > this.#options.maxKeyBytes) throw new InvalidKeyError(`the key has ${bytes} UTF-8 bytes; maxKeyBytes allows ${this.#options.maxKeyBytes}`);
+    }
+  }
+
+  #encode(value: V): Uint8Array {
+    if (value === undefined) throw new InvalidValueError('undefined cannot be cached; use delete() to remove a key');
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#options.codec.encode(value);
+    } catch (error) {
+      if (error instanceof InvalidValueError) throw error;
+      throw new InvalidValueError(`the ${this.#options.codec.name} codec cannot encode this value: ${(error as Error).message}`, { cause: error });
+    }
+    if (bytes.length > this.#options.maxValueBytes) {
+      throw new ValueTooLargeError(`the encoded value has ${bytes.length} bytes; maxValueBytes allows ${this.#options.maxValueBytes}`);
+    }
+    return bytes;
+  }
+
+  #describeLag(): string {
+    const parts = this.#position.map((position, p) => `${p}: ${position}/${this.#targets[p] ?? '?'}`);
+    return parts.length > 0 ? `; partitions at ${parts.join(', ')}` : '';
+  }
+}
+
+export interface NearCache<V = unknown> {
+  on<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
+  once<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
+  off<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
+  emit<E extends keyof NearCacheEvents>(event: E, ...args: NearCacheEvents[E]): boolean;
+}
+
+/** A prefixed view of a `NearCache`: same operations, keys scoped under the prefix. */
+export class NearCacheNamespace<V = unknown> {
+  constructor(
+    readonly cache: NearCache<V>,
+    readonly prefix: string,
+  ) {}
+
+  get(key: string): V | undefined {
+    return this.cache.get(this.#key(key));
+  }
+
+  has(key: string): boolean {
+    return this.cache.has(this.#key(key));
+  }
+
+  set(key: string, value: V, options?: SetOptions): Promise<void> {
+    return this.cache.set(this.#key(key), value, options);
+  }
+
+  delete(key: string, options?: WriteOptions): Promise<void> {
+    return this.cache.delete(this.#key(key), options);
+  }
+
+  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+    return this.cache.wrap(this.#key(key), loader, options);
+  }
+
+  /** Removes every entry of this namespace, on every instance. */
+  clear(options?: WriteOptions): Promise<void> {
+    return this.cache.clearPrefix(this.prefix, options);
+  }
+
+  /** Keys of this namespace, without the prefix. */
+  *keys(): IterableIterator<string> {
+    for (const key of this.cache.keys()) if (key.startsWith(this.prefix)) yield key.slice(this.prefix.length);
+  }
+
+  namespace(prefix: string): NearCacheNamespace<V> {
+    if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('a namespace prefix must be a non-empty string');
+    return new NearCacheNamespace(this.cache, this.prefix + prefix);
+  }
+
+  #key(key: string): string {
+    if (typeof key !== 'string') throw invalidKey(key);
+    if (key.length === 0) throw new InvalidKeyError('a key must be a non-empty string, got ""');
+    return this.prefix + key;
+  }
+}
+
+/** Creates a replicated cache and starts connecting; await `ready()` before relying on its contents. */
+export function createNearCache<V = unknown>(options: NearCacheOptions<V>): NearCache<V> {
+  return new NearCache<V>(options);
+}
+
+function invalidKey(key: unknown): InvalidKeyError {
+  return new InvalidKeyError(`a key must be a non-empty string, got ${key === null ? 'null' : typeof key}`);
+}
+
+function checkTtl(ttl: unknown): number {
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0 || ttl > Number.MAX_SAFE_INTEGER / 2) {
+    throw new InvalidArgumentError(`ttl must be an integer number of ms >= 0 (0 for none), got ${String(ttl)}`);
+  }
+  return ttl;
+}
+
+function asNearCacheError(error: unknown): NearCacheError {
+  if (error instanceof NearCacheError) return error;
+  return new LogUnavailableError(`replication log error: ${(error as Error)?.message ?? String(error)}`, { cause: error, retriable: true });
+}

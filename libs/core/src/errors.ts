@@ -1,0 +1,92 @@
+/**
+ * Every error nearcache raises is a `NearCacheError` with a stable `code` (never the message:
+ * messages may be reworded) and, where something underneath failed, a `cause`.
+ * `retriable` tells whether trying the same call again later can succeed.
+ */
+export class NearCacheError extends Error {
+  static readonly code: string = 'NC_ERROR';
+  readonly code: string;
+  readonly retriable: boolean;
+
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = (new.target as typeof NearCacheError).code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** An option given to `createNearCache` (or to an adapter) is missing, of the wrong type or out of range. */
+export class InvalidOptionError extends NearCacheError {
+  static override readonly code = 'NC_INVALID_OPTION';
+}
+
+/** An argument of a cache call (such as `ttl` on `set`) is invalid. */
+export class InvalidArgumentError extends NearCacheError {
+  static override readonly code = 'NC_INVALID_ARGUMENT';
+}
+
+/** A key is not a non-empty string, is too long, or uses the reserved prefix. */
+export class InvalidKeyError extends NearCacheError {
+  static override readonly code = 'NC_INVALID_KEY';
+}
+
+/** The codec cannot encode the value (a function, a symbol, a BigInt or a cycle under JSON...). */
+export class InvalidValueError extends NearCacheError {
+  static override readonly code = 'NC_INVALID_VALUE';
+}
+
+/** The encoded value is larger than `maxValueBytes`. */
+export class ValueTooLargeError extends NearCacheError {
+  static override readonly code = 'NC_VALUE_TOO_LARGE';
+}
+
+/** The codec could not decode bytes read from the log. */
+export class DecodeError extends NearCacheError {
+  static override readonly code = 'NC_DECODE_FAILED';
+}
+
+/** `ready()` did not see the cache catch up with the log before its deadline. */
+export class BootstrapTimeoutError extends NearCacheError {
+  static override readonly code = 'NC_BOOTSTRAP_TIMEOUT';
+}
+
+/** A durable write or `flush()` was not acknowledged by the log before its deadline. The write stays queued. */
+export class ReplicationTimeoutError extends NearCacheError {
+  static override readonly code = 'NC_REPLICATION_TIMEOUT';
+}
+
+/** The replication queue holds `maxQueuedWrites` distinct keys already; the write was not applied. */
+export class WriteQueueFullError extends NearCacheError {
+  static override readonly code = 'NC_QUEUE_FULL';
+}
+
+/** The cache was closed; no more writes are accepted. */
+export class CacheClosedError extends NearCacheError {
+  static override readonly code = 'NC_CLOSED';
+}
+
+/** The topic exists but its `cleanup.policy` does not include `compact`. */
+export class TopicNotCompactedError extends NearCacheError {
+  static override readonly code = 'NC_TOPIC_NOT_COMPACTED';
+}
+
+/** A call to the replication log (Kafka) failed or did not answer in time. */
+export class LogUnavailableError extends NearCacheError {
+  static override readonly code = 'NC_LOG_UNAVAILABLE';
+}
+
+/** The log rejected a write permanently (for example a record larger than the broker accepts). */
+export class WriteRejectedError extends NearCacheError {
+  static override readonly code = 'NC_WRITE_REJECTED';
+}
+
+/** The consumer made no progress while the log had records for it; it is being restarted. */
+export class ConsumerStalledError extends NearCacheError {
+  static override readonly code = 'NC_CONSUMER_STALLED';
+}
+
+/** True when `error` is a nearcache error, optionally of the given code. */
+export function isNearCacheError(error: unknown, code?: string): error is NearCacheError {
+  return error instanceof NearCacheError && (code === undefined || error.code === code);
+}

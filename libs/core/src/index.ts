@@ -1,0 +1,49 @@
+export {
+  createNearCache,
+  NearCache,
+  NearCacheNamespace,
+  type CacheChange,
+  type CacheState,
+  type CacheStats,
+  type NearCacheEvents,
+  type PartitionStats,
+  type RejectedRecord,
+  type SetOptions,
+  type WriteOptions,
+} from './cache.js';
+export { bufferCodec, jsonCodec, type Codec } from './codec.js';
+export {
+  BootstrapTimeoutError,
+  CacheClosedError,
+  ConsumerStalledError,
+  DecodeError,
+  InvalidArgumentError,
+  InvalidKeyError,
+  InvalidOptionError,
+  InvalidValueError,
+  isNearCacheError,
+  LogUnavailableError,
+  NearCacheError,
+  ReplicationTimeoutError,
+  TopicNotCompactedError,
+  ValueTooLargeError,
+  WriteQueueFullError,
+  WriteRejectedError,
+} from './errors.js';
+export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, type RawRecord } from './log/in-process.js';
+export { KafkaLog, kafkaLog, type KafkaLogLevel, type KafkaLogOptions } from './log/kafka.js';
+export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
+export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export type { CacheMode, NearCacheOptions } from './options.js';
+export { murmur2, partitionFor } from './partitioner.js';
+export {
+  clearRecordKey,
+  HEADERS,
+  parseRecord,
+  RECORD_FORMAT_VERSION,
+  RecordRejection,
+  type LogRecord,
+  type OutgoingRecord,
+  type ParsedRecord,
+  type RejectReason,
+} from './record.js';

@@ -1,0 +1,414 @@
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
+import { InvalidOptionError, LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { LogRecord, OutgoingRecord } from '../record.js';
+import { withDeadline } from '../retry.js';
+import { bool, fail, integer, noUnknownKeys, oneOf, plainObject, string } from '../validate.js';
+import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
+
+const { Kafka: KafkaClient, logLevel: LogLevel, Partitioners, ConfigResourceTypes } = kafkajs;
+
+export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+
+/** How a cache connects to Kafka. Every option is checked up front; see docs/configuration.md. */
+export interface KafkaLogOptions {
+  /** Bootstrap brokers, as an array or a comma-separated string ("host:port"). Required unless `client` is given. */
+  brokers?: string[] | string;
+  /** An existing kafkajs client to share (its connections, TLS and SASL settings). Instead of `brokers`. */
+  client?: Kafka;
+  /** kafkajs client id. Default "nearcache". */
+  clientId?: string;
+  /** TLS: `true` or Node TLS options. Passed to kafkajs. Default: none. */
+  ssl?: boolean | ConnectionOptions;
+  /** SASL (plain, scram-sha-256, scram-sha-512, aws, oauthbearer). Passed to kafkajs. Default: none. */
+  sasl?: SASLOptions;
+  /** Time to open a connection to a broker, in ms. Default 3000. */
+  connectionTimeout?: number;
+  /** Deadline of each request to Kafka that the cache waits for, in ms. Default 10000. */
+  requestTimeout?: number;
+  /** Partitions of the topic when the cache creates it. Default 1. */
+  partitions?: number;
+  /** Replication factor of the topic when the cache creates it; -1 for the broker's default. Default -1. */
+  replicationFactor?: number;
+  /** More topic configs when the cache creates it, such as `{ 'min.insync.replicas': '2' }`. `cleanup.policy` is always `compact`. */
+  topicConfig?: Record<string, string>;
+  /** Create the topic if it does not exist. Default true. */
+  createTopic?: boolean;
+  /** Accept a topic whose cleanup.policy does not include compact. Default false: such a topic loses keys to retention. */
+  allowNonCompactedTopic?: boolean;
+  /** Prefix of this instance's consumer group id (the rest is the instance id); grant a PREFIXED group ACL on it. Default "nearcache.". */
+  groupIdPrefix?: string;
+  /** Consumer session timeout, in ms. Default 30000. */
+  sessionTimeout?: number;
+  /** Consumer heartbeat interval, in ms. Default 3000. */
+  heartbeatInterval?: number;
+  /** Longest a fetch waits for new records, in ms; also bounds how long close() waits for the consumer. Default 500. */
+  maxWaitTimeInMs?: number;
+  /** kafkajs's own log level, logged through the cache's logger. Default "error". */
+  logLevel?: KafkaLogLevel;
+}
+
+const KAFKA_OPTION_NAMES = [
+  'brokers', 'client', 'clientId', 'ssl', 'sasl', 'connectionTimeout', 'requestTimeout', 'partitions', 'replicationFactor',
+  'topicConfig', 'createTopic', 'allowNonCompactedTopic', 'groupIdPrefix', 'sessionTimeout', 'heartbeatInterval',
+  'maxWaitTimeInMs', 'logLevel',
+] as const;
+
+interface ResolvedKafkaOptions {
+  brokers: string[] | undefined;
+  client: Kafka | undefined;
+  clientId: string;
+  ssl: boolean | ConnectionOptions | undefined;
+  sasl: SASLOptions | undefined;
+  connectionTimeout: number;
+  requestTimeout: number;
+  partitions: number;
+  replicationFactor: number;
+  topicConfig: Record<string, string>;
+  createTopic: boolean;
+  allowNonCompactedTopic: boolean;
+  groupIdPrefix: string;
+  sessionTimeout: number;
+  heartbeatInterval: number;
+  maxWaitTimeInMs: number;
+  logLevel: KafkaLogLevel;
+}
+
+const BROKER = /^[^\s:,]+:\d{1,5}$/;
+
+function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOptions {
+  const options = plainObject('kafka', input) as unknown as KafkaLogOptions;
+  noUnknownKeys('kafka.', options, KAFKA_OPTION_NAMES);
+  let brokers: string[] | undefined;
+  if (options.client === undefined) {
+    const list = typeof options.brokers === 'string' ? options.brokers.split(',').map((b) => b.trim()).filter(Boolean) : options.brokers;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((b) => typeof b === 'string' && BROKER.test(b))) {
+      fail('kafka.brokers', 'a non-empty list of "host:port" (an array, or a comma-separated string), unless kafka.client is given', options.brokers);
+    }
+    brokers = list;
+  } else if (options.brokers !== undefined) {
+    throw new InvalidOptionError('give either option "kafka.brokers" or option "kafka.client", not both');
+  } else if (typeof options.client !== 'object' || options.client === null || typeof (options.client as Kafka).producer !== 'function') {
+    fail('kafka.client', 'a kafkajs Kafka instance', options.client);
+  }
+  if (options.ssl !== undefined && typeof options.ssl !== 'boolean' && (typeof options.ssl !== 'object' || options.ssl === null)) {
+    fail('kafka.ssl', 'true, false or Node TLS connection options', options.ssl);
+  }
+  if (options.sasl !== undefined) {
+    const sasl = plainObject('kafka.sasl', options.sasl);
+    oneOf('kafka.sasl.mechanism', sasl.mechanism, 'plain', ['plain', 'scram-sha-256', 'scram-sha-512', 'aws', 'oauthbearer'] as const);
+  }
+  const topicConfig = options.topicConfig === undefined ? {} : plainObject('kafka.topicConfig', options.topicConfig);
+  for (const [name, value] of Object.entries(topicConfig)) {
+    if (typeof value !== 'string') fail(`kafka.topicConfig["${name}"]`, 'a string', value);
+    if (name === 'cleanup.policy' && !value.split(',').includes('compact')) {
+      fail('kafka.topicConfig["cleanup.policy"]', 'a policy including "compact"', value);
+    }
+  }
+  const sessionTimeout = integer('kafka.sessionTimeout', options.sessionTimeout, 30_000, 1000);
+  const heartbeatInterval = integer('kafka.heartbeatInterval', options.heartbeatInterval, 3_000, 100);
+  if (heartbeatInterval >= sessionTimeout) fail('kafka.heartbeatInterval', `less than kafka.sessionTimeout (${sessionTimeout})`, heartbeatInterval);
+  const replicationFactor = integer('kafka.replicationFactor', options.replicationFactor, -1, -1, 32767);
+  if (replicationFactor === 0) fail('kafka.replicationFactor', '-1 (broker default) or an integer >= 1', 0);
+  return {
+    brokers,
+    client: options.client,
+    clientId: string('kafka.clientId', options.clientId, 'nearcache'),
+    ssl: options.ssl,
+    sasl: options.sasl,
+    connectionTimeout: integer('kafka.connectionTimeout', options.connectionTimeout, 3_000, 1),
+    requestTimeout: integer('kafka.requestTimeout', options.requestTimeout, 10_000, 1),
+    partitions: integer('kafka.partitions', options.partitions, 1, 1, 100_000),
+    replicationFactor,
+    topicConfig: topicConfig as Record<string, string>,
+    createTopic: bool('kafka.createTopic', options.createTopic, true),
+    allowNonCompactedTopic: bool('kafka.allowNonCompactedTopic', options.allowNonCompactedTopic, false),
+    groupIdPrefix: string('kafka.groupIdPrefix', options.groupIdPrefix, 'nearcache.', /^[a-zA-Z0-9._-]{1,200}$/, '1 to 200 of a-z A-Z 0-9 . _ -'),
+    sessionTimeout,
+    heartbeatInterval,
+    maxWaitTimeInMs: integer('kafka.maxWaitTimeInMs', options.maxWaitTimeInMs, 500, 1, 60_000),
+    logLevel: oneOf('kafka.logLevel', options.logLevel, 'error', ['nothing', 'error', 'warn', 'info', 'debug'] as const),
+  };
+}
+
+/** Returns a log factory for `createNearCache({ log })` that replicates through Kafka. Checks `options` at once. */
+export function kafkaLog(options: KafkaLogOptions): ReplicationLogFactory {
+  const resolved = resolveKafkaOptions(options);
+  return (context) => new KafkaLog(resolved, context);
+}
+
+const PERMANENT_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+const FATAL_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
+const FATAL_ERROR_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
+
+/** Error types found along an error's cause chain (kafkajs wraps the broker's error in retry errors). */
+function errorTypes(error: unknown): { types: Set<string>; names: Set<string> } {
+  const types = new Set<string>();
+  const names = new Set<string>();
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const e = current as { type?: unknown; name?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof e.type === 'string') types.add(e.type);
+    if (typeof e.name === 'string') names.add(e.name);
+    current = e.cause ?? e.originalError;
+  }
+  return { types, names };
+}
+
+function isFatal(error: unknown): boolean {
+  const { types, names } = errorTypes(error);
+  return [...types].some((t) => FATAL_ERROR_TYPES.has(t)) || [...names].some((n) => FATAL_ERROR_NAMES.has(n));
+}
+
+function toLogError(what: string, error: unknown): NearCacheError {
+  if (error instanceof NearCacheError) return error;
+  const message = `${what}: ${(error as Error)?.message ?? String(error)}`;
+  return new LogUnavailableError(message, { cause: error, retriable: !isFatal(error) });
+}
+
+const KAFKA_LEVELS: Record<KafkaLogLevel, number> = {
+  nothing: LogLevel.NOTHING,
+  error: LogLevel.ERROR,
+  warn: LogLevel.WARN,
+  info: LogLevel.INFO,
+  debug: LogLevel.DEBUG,
+};
+
+function logCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry): void => {
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; timestamp?: unknown; logger?: unknown };
+      const text = `kafkajs ${namespace}: ${message}`;
+      if (level <= LogLevel.ERROR) logger.error(text, extra);
+      else if (level === LogLevel.WARN) logger.warn(text, extra);
+      else if (level === LogLevel.INFO) logger.info(text, extra);
+      else logger.debug(text, extra);
+    };
+}
+
+/** The Kafka adapter (kafkajs): one admin, one producer and one consumer (its own group) per cache instance. */
+export class KafkaLog implements ReplicationLog {
+  readonly kind = 'kafka';
+  readonly #options: ResolvedKafkaOptions;
+  readonly #context: LogContext;
+  readonly #kafka: Kafka;
+  #admin: Admin | undefined;
+  #producer: Producer | undefined;
+  #consumer: Consumer | undefined;
+  #handlers: ConsumeHandlers | undefined;
+  #partitions = 0;
+  #closed = false;
+
+  constructor(options: ResolvedKafkaOptions, context: LogContext) {
+    this.#options = options;
+    this.#context = context;
+    const config: KafkaConfig = {
+      clientId: options.clientId,
+      brokers: options.brokers ?? [],
+      connectionTimeout: options.connectionTimeout,
+      requestTimeout: options.requestTimeout,
+      logLevel: KAFKA_LEVELS[options.logLevel],
+      logCreator: logCreator(context.logger),
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 3 },
+    };
+    if (options.ssl !== undefined) config.ssl = options.ssl;
+    if (options.sasl !== undefined) config.sasl = options.sasl;
+    this.#kafka = options.client ?? new KafkaClient(config);
+  }
+
+  #deadline<T>(what: string, promise: Promise<T>, ms = this.#options.requestTimeout): Promise<T> {
+    return withDeadline(promise, ms, () => new LogUnavailableError(`${what} did not answer within ${ms} ms`, { retriable: true })).catch((error: unknown) => {
+      throw toLogError(what, error);
+    });
+  }
+
+  async open(): Promise<{ partitions: number }> {
+    const topic = this.#context.topic;
+    if (!this.#admin) this.#admin = this.#kafka.admin({ retry: { retries: 2 } });
+    const admin = this.#admin;
+    await this.#deadline('connecting to Kafka', admin.connect());
+    // listTopics does not auto-create topics, unlike a metadata request for one topic.
+    const topics = await this.#deadline('listing topics', admin.listTopics());
+    if (!topics.includes(topic)) {
+      if (!this.#options.createTopic) {
+        throw new LogUnavailableError(`topic "${topic}" does not exist and kafka.createTopic is false`, { retriable: false });
+      }
+      const configEntries = Object.entries({ ...this.#options.topicConfig, 'cleanup.policy': this.#options.topicConfig['cleanup.policy'] ?? 'compact' }).map(
+        ([name, value]) => ({ name, value }),
+      );
+      try {
+        await this.#deadline(
+          `creating topic "${topic}"`,
+          admin.createTopics({
+            waitForLeaders: true,
+            timeout: this.#options.requestTimeout,
+            topics: [{ topic, numPartitions: this.#options.partitions, replicationFactor: this.#options.replicationFactor, configEntries }],
+          }),
+          this.#options.requestTimeout * 2,
+        );
+      } catch (error) {
+        if (!errorTypes(error).types.has('TOPIC_ALREADY_EXISTS')) throw error;
+      }
+    }
+    await this.#checkCompacted(admin);
+    const metadata = await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
+    const partitions = metadata.topics[0]?.partitions.length ?? 0;
+    if (partitions < 1) throw new LogUnavailableError(`topic "${topic}" has no partitions yet`, { retriable: true });
+    this.#partitions = partitions;
+    if (!this.#producer) {
+      this.#producer = this.#kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: false,
+        // One request in flight: a retried request cannot overtake the next one.
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 2 },
+      });
+    }
+    await this.#deadline('connecting the producer', this.#producer.connect());
+    return { partitions };
+  }
+
+  async #checkCompacted(admin: Admin): Promise<void> {
+    const topic = this.#context.topic;
+    const described = await this.#deadline(
+      `reading the config of topic "${topic}"`,
+      admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] }),
+    );
+    const policy = described.resources[0]?.configEntries.find((entry) => entry.configName === 'cleanup.policy')?.configValue ?? '';
+    if (!policy.split(',').map((p) => p.trim()).includes('compact')) {
+      if (this.#options.allowNonCompactedTopic) {
+        this.#context.logger.warn(`topic "${topic}" has cleanup.policy=${policy}: keys older than its retention will be lost on bootstrap`);
+        return;
+      }
+      throw new TopicNotCompactedError(
+        `topic "${topic}" has cleanup.policy=${policy || '(unknown)'}; nearcache needs "compact" (or set kafka.allowNonCompactedTopic)`,
+      );
+    }
+  }
+
+  async offsets(): Promise<PartitionOffsets[]> {
+    const admin = this.#admin;
+    if (!admin) throw new LogUnavailableError('the Kafka log is not open', { retriable: true });
+    const offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(this.#context.topic));
+    return offsets
+      .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async consume(handlers: ConsumeHandlers): Promise<void> {
+    this.#handlers = handlers;
+    await this.#startConsumer();
+  }
+
+  async restartConsumer(): Promise<void> {
+    const old = this.#consumer;
+    this.#consumer = undefined;
+    if (old) await this.#deadline('stopping the consumer', old.disconnect()).catch(() => undefined);
+    if (!this.#closed) await this.#startConsumer();
+  }
+
+  async #startConsumer(): Promise<void> {
+    const handlers = this.#handlers!;
+    const topic = this.#context.topic;
+    const fetchBytes = Math.max(1024 * 1024, this.#context.maxValueBytes + this.#context.maxKeyBytes + 64 * 1024);
+    const consumer = this.#kafka.consumer({
+      // One group per instance: every instance reads every partition. Nothing is committed.
+      groupId: `${this.#options.groupIdPrefix}${this.#context.instanceId}`,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.#options.sessionTimeout,
+      heartbeatInterval: this.#options.heartbeatInterval,
+      maxWaitTimeInMs: this.#options.maxWaitTimeInMs,
+      maxBytesPerPartition: fetchBytes,
+      maxBytes: Math.max(fetchBytes * 4, 10 * 1024 * 1024),
+      retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+    });
+    this.#consumer = consumer;
+    // On every (re)join, resume where the cache is: kafkajs would otherwise restart from the beginning.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (this.#consumer !== consumer) return;
+      for (let partition = 0; partition < this.#partitions; partition++) {
+        consumer.seek({ topic, partition, offset: String(handlers.startOffset(partition)) });
+      }
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      const error = event.payload.error;
+      handlers.onError(toLogError(`the Kafka consumer crashed${event.payload.restart ? ' and restarts' : ''}`, error));
+    });
+    // Batches holding only control records or filtered records never reach eachBatch; their end still moves the position.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+      const { batchSize, partition, lastOffset, highWatermark } = event.payload;
+      if (batchSize !== 0 || this.#consumer !== consumer) return;
+      void handlers.onBatch({ partition, records: [], nextOffset: Number(lastOffset) + 1, highWatermark: Number(highWatermark) });
+    });
+    await this.#deadline('connecting the consumer', consumer.connect());
+    await this.#deadline('subscribing', consumer.subscribe({ topics: [topic], fromBeginning: true }));
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch }: EachBatchPayload) => {
+        if (this.#consumer !== consumer) return;
+        const records: LogRecord[] = batch.messages.map((message) => ({
+          partition: batch.partition,
+          offset: Number(message.offset),
+          key: message.key,
+          value: message.value,
+          headers: (message.headers ?? {}) as LogRecord['headers'],
+          timestamp: Number(message.timestamp),
+        }));
+        const logBatch: LogBatch = {
+          partition: batch.partition,
+          records,
+          nextOffset: Number(batch.lastOffset()) + 1,
+          highWatermark: Number(batch.highWatermark),
+        };
+        await handlers.onBatch(logBatch);
+      },
+    });
+  }
+
+  async append(records: OutgoingRecord[]): Promise<void> {
+    const producer = this.#producer;
+    if (!producer || this.#closed) throw new LogUnavailableError('the Kafka log is not open', { retriable: !this.#closed });
+    try {
+      await withDeadline(
+        producer.send({
+          topic: this.#context.topic,
+          acks: -1,
+          timeout: this.#options.requestTimeout,
+          messages: records.map((record) => ({
+            partition: record.partition,
+            key: record.key,
+            value: record.value === null ? null : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+            headers: record.headers,
+          })),
+        }),
+        this.#options.requestTimeout + 1000,
+        () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${this.#options.requestTimeout + 1000} ms`, { retriable: true }),
+      );
+    } catch (error) {
+      if (error instanceof NearCacheError) throw error;
+      const { types } = errorTypes(error);
+      if ([...types].some((t) => PERMANENT_ERRORS.has(t))) {
+        throw new WriteRejectedError(`Kafka refused the records: ${(error as Error).message}`, { cause: error, retriable: false });
+      }
+      throw toLogError('sending to Kafka', error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    const tasks: Array<Promise<unknown>> = [];
+    if (consumer) tasks.push(this.#deadline('disconnecting the consumer', consumer.disconnect()));
+    if (this.#producer) tasks.push(this.#deadline('disconnecting the producer', this.#producer.disconnect()));
+    if (this.#admin) tasks.push(this.#deadline('disconnecting the admin client', this.#admin.disconnect()));
+    const results = await Promise.allSettled(tasks);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw toLogError('closing the Kafka connections', failed.reason);
+  }
+}

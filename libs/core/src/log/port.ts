@@ -1,0 +1,66 @@
+import type { NearCacheError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { LogRecord, OutgoingRecord } from '../record.js';
+
+/** The offsets of one partition: `low` is the first offset still in the log, `high` the next offset to be written. */
+export interface PartitionOffsets {
+  partition: number;
+  low: number;
+  high: number;
+}
+
+/** Records fetched from one partition, in offset order. */
+export interface LogBatch {
+  partition: number;
+  records: LogRecord[];
+  /**
+   * Where the next fetch of this partition starts. Past the last record, and past any offsets
+   * the batch covered without delivering a record (compacted away, control markers).
+   */
+  nextOffset: number;
+  /** The partition's high watermark when the batch was fetched. */
+  highWatermark: number;
+}
+
+export interface ConsumeHandlers {
+  /** The next offset to read from `partition`; asked at start and again after every consumer restart or rejoin. */
+  startOffset(partition: number): number;
+  /** Called for one batch at a time per partition; the next batch of that partition waits for the promise. */
+  onBatch(batch: LogBatch): Promise<void>;
+  /** The consumer hit a problem it recovers from on its own (it reports, then retries). */
+  onError(error: NearCacheError): void;
+}
+
+/**
+ * The replication log as the cache sees it: an ordered, keyed, partitioned log that keeps at least
+ * the latest record of every key. One `ReplicationLog` serves one cache instance.
+ */
+export interface ReplicationLog {
+  /** A short name for logs and stats ("kafka", "in-process"). */
+  readonly kind: string;
+  /** Connects, creates or checks the topic; resolves with its partition count. Rejects with a typed error. */
+  open(): Promise<{ partitions: number }>;
+  /** Current low and high offsets of every partition. */
+  offsets(): Promise<PartitionOffsets[]>;
+  /** Starts delivering records to `handlers`; resolves once the consumer is running. */
+  consume(handlers: ConsumeHandlers): Promise<void>;
+  /** Stops and starts the consumer again (used by the stall watchdog); it resumes at `startOffset`. */
+  restartConsumer(): Promise<void>;
+  /** Appends records in order; resolves once the log acknowledged all of them. */
+  append(records: OutgoingRecord[]): Promise<void>;
+  /** Stops consuming and releases every connection. */
+  close(): Promise<void>;
+}
+
+/** What the cache tells a log factory about itself. */
+export interface LogContext {
+  topic: string;
+  instanceId: string;
+  /** The largest value the cache writes or accepts, in bytes; fetch sizes must allow it. */
+  maxValueBytes: number;
+  maxKeyBytes: number;
+  logger: Logger;
+}
+
+/** Builds the `ReplicationLog` of one cache instance. */
+export type ReplicationLogFactory = (context: LogContext) => ReplicationLog;

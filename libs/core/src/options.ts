@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { jsonCodec, type Codec } from './codec.js';
+import { InvalidOptionError } from './errors.js';
+import type { ReplicationLogFactory } from './log/port.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
+import type { KafkaLogOptions } from './log/kafka.js';
+
+/** `replicate` stores values written by other instances; `invalidate` only evicts the local copy. */
+export type CacheMode = 'replicate' | 'invalidate';
+
+/** Options of `createNearCache`. Every one is checked up front; see docs/configuration.md. */
+export interface NearCacheOptions<V = unknown> {
+  /** The compacted topic that replicates this cache. Required. Instances sharing a topic share the cache. */
+  topic: string;
+  /** Connect to Kafka with kafkajs. Give exactly one of `kafka` and `log`. */
+  kafka?: KafkaLogOptions;
+  /** Any other replication log, such as `inProcessLog(broker)`. Give exactly one of `kafka` and `log`. */
+  log?: ReplicationLogFactory;
+  /** This instance's id, carried by its records. Default: a random UUID. Must be unique among live instances. */
+  instanceId?: string;
+  /** Most entries this instance keeps; least recently used ones are evicted locally (never on other instances). Default 100000. */
+  max?: number;
+  /** Most bytes (encoded key + value sizes) this instance keeps; 0 for no byte bound. Default 0. */
+  maxBytes?: number;
+  /** Default time to live of a `set`, in ms; 0 for none. Default 0. */
+  ttl?: number;
+  /** This instance keeps no entry longer than this, in ms, whatever its TTL; 0 for no cap. Default 0. */
+  maxTtl?: number;
+  /** Longest key, in UTF-8 bytes. Default 1024. */
+  maxKeyBytes?: number;
+  /** Largest encoded value, in bytes. Default 524288 (512 KiB); keep it under the broker's `message.max.bytes`. */
+  maxValueBytes?: number;
+  /** Turns values into bytes and back; every instance on a topic must use the same one. Default `jsonCodec()`. */
+  codec?: Codec<V>;
+  /** Default deadline of `ready()`, in ms. Default 60000. */
+  bootstrapTimeout?: number;
+  /** Deadline of `flush()` and of durable writes, in ms. Default 10000. */
+  flushTimeout?: number;
+  /** How long `close()` waits for queued writes to reach the log, in ms. Default 5000. */
+  closeTimeout?: number;
+  /** Which remote keys this instance materialises: records of other keys only evict a local copy. Default: all keys. */
+  filter?: (key: string) => boolean;
+  /** `replicate` (default) or `invalidate`. */
+  mode?: CacheMode;
+  /** Most distinct keys waiting for replication; a write of a new key beyond it rejects with `WriteQueueFullError`. Default 100000. */
+  maxQueuedWrites?: number;
+  /** Most records sent to the log in one append. Default 1000. */
+  maxBatchRecords?: number;
+  /** Restart the consumer when it made no progress for this long while the log had records for it, in ms. Default 30000. */
+  stallTimeout?: number;
+  /** How often the log's end offsets are polled for lag and the stall watchdog, in ms. Default 5000. */
+  lagPollInterval?: number;
+  /** Where nearcache logs. Default: warnings and errors to the console. */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions<V> {
+  topic: string;
+  log: ReplicationLogFactory | undefined;
+  kafka: KafkaLogOptions | undefined;
+  instanceId: string;
+  max: number;
+  maxBytes: number;
+  ttl: number;
+  maxTtl: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  codec: Codec<V>;
+  bootstrapTimeout: number;
+  flushTimeout: number;
+  closeTimeout: number;
+  filter: ((key: string) => boolean) | undefined;
+  mode: CacheMode;
+  maxQueuedWrites: number;
+  maxBatchRecords: number;
+  stallTimeout: number;
+  lagPollInterval: number;
+  logger: Logger;
+}
+
+const OPTION_NAMES = [
+  'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
+  'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords',
+  'stallTimeout', 'lagPollInterval', 'logger',
+] as const;
+
+/** Kafka's legal topic names. */
+export const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
+const DAY = 24 * 60 * 60 * 1000;
+const MAX_TIMEOUT = 2_147_483_647; // setTimeout's limit
+
+/** Checks `options` and fills in defaults; throws `InvalidOptionError` on the first problem. */
+export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V> {
+  const options = plainObject('options', input) as unknown as NearCacheOptions<V>;
+  noUnknownKeys('', options, OPTION_NAMES);
+  const topic = string('topic', options.topic, undefined, TOPIC_PATTERN, 'a Kafka topic name: 1 to 249 of a-z A-Z 0-9 . _ -');
+  if ((options.kafka === undefined) === (options.log === undefined)) {
+    throw new InvalidOptionError('give exactly one of option "kafka" (Kafka connection settings) and option "log" (a replication log factory such as inProcessLog(broker))');
+  }
+  if (options.log !== undefined && typeof options.log !== 'function') fail('log', 'a replication log factory function, such as inProcessLog(broker)', options.log);
+  if (options.kafka !== undefined) plainObject('kafka', options.kafka);
+  const codec = options.codec ?? (jsonCodec() as Codec<V>);
+  if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function' || typeof codec.name !== 'string') {
+    fail('codec', 'an object with name, encode(value) and decode(bytes)', options.codec);
+  }
+  if (options.filter !== undefined && typeof options.filter !== 'function') fail('filter', 'a function (key) => boolean', options.filter);
+  const logger = options.logger ?? consoleLogger;
+  if (typeof logger !== 'object' || logger === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== 'function')) {
+    fail('logger', 'an object with debug, info, warn and error methods', options.logger);
+  }
+  const max = integer('max', options.max, 100_000, 1, 100_000_000);
+  const resolved: ResolvedOptions<V> = {
+    topic,
+    log: options.log,
+    kafka: options.kafka,
+    instanceId: string('instanceId', options.instanceId, randomUUID(), /^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters'),
+    max,
+    maxBytes: integer('maxBytes', options.maxBytes, 0, 0),
+    ttl: integer('ttl', options.ttl, 0, 0, 365 * DAY * 100),
+    maxTtl: integer('maxTtl', options.maxTtl, 0, 0, 365 * DAY * 100),
+    maxKeyBytes: integer('maxKeyBytes', options.maxKeyBytes, 1024, 1, 65_536),
+    maxValueBytes: integer('maxValueBytes', options.maxValueBytes, 512 * 1024, 1, 64 * 1024 * 1024),
+    codec,
+    bootstrapTimeout: integer('bootstrapTimeout', options.bootstrapTimeout, 60_000, 1, MAX_TIMEOUT),
+    flushTimeout: integer('flushTimeout', options.flushTimeout, 10_000, 1, MAX_TIMEOUT),
+    closeTimeout: integer('closeTimeout', options.closeTimeout, 5_000, 0, MAX_TIMEOUT),
+    filter: options.filter,
+    mode: oneOf('mode', options.mode, 'replicate', ['replicate', 'invalidate'] as const),
+    maxQueuedWrites: integer('maxQueuedWrites', options.maxQueuedWrites, 100_000, 1),
+    maxBatchRecords: integer('maxBatchRecords', options.maxBatchRecords, 1000, 1, 100_000),
+    stallTimeout: integer('stallTimeout', options.stallTimeout, 30_000, 100, MAX_TIMEOUT),
+    lagPollInterval: integer('lagPollInterval', options.lagPollInterval, 5_000, 10, MAX_TIMEOUT),
+    logger,
+  };
+  if (resolved.maxBytes !== 0 && resolved.maxBytes < resolved.maxKeyBytes + resolved.maxValueBytes) {
+    // Allowed, but an entry larger than maxBytes is never kept locally.
+    resolved.logger.warn(`maxBytes (${resolved.maxBytes}) is below maxKeyBytes + maxValueBytes: the largest entries will not be kept locally`);
+  }
+  return resolved;
+}

@@ -1,0 +1,179 @@
+/**
+ * The record format on the replication topic (version 1). See docs/record-format.md.
+ *
+ * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
+ * - Kafka value: the codec's bytes for a set; null (a tombstone) for a delete; the prefix,
+ *   UTF-8, for a clear (never null, so the cleaner cannot drop a clear).
+ * - Headers (UTF-8 strings): `nc-v` format version, `nc-op` s|d|c, `nc-exp` absolute expiry
+ *   in ms since the epoch (0: none), `nc-origin` writing instance id, `nc-wid` that
+ *   instance's write sequence number.
+ */
+
+export const RECORD_FORMAT_VERSION = 1;
+
+export const HEADERS = {
+  version: 'nc-v',
+  op: 'nc-op',
+  expiresAt: 'nc-exp',
+  origin: 'nc-origin',
+  writeId: 'nc-wid',
+} as const;
+
+const OP_CODES = { set: 's', delete: 'd', clear: 'c' } as const;
+
+/** Keys starting with this character are reserved for control records. */
+export const RESERVED_KEY_PREFIX = '\u0000';
+const CLEAR_KEY_PREFIX = '\u0000nc:clear:';
+
+/** A header value as Kafka clients deliver it. */
+export type HeaderValue = Uint8Array | string | Array<Uint8Array | string> | undefined;
+
+/** A record read from the log. Offsets are numbers (safe up to 2^53). */
+export interface LogRecord {
+  partition: number;
+  offset: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Record<string, HeaderValue>;
+  /** Create time in ms since the epoch. */
+  timestamp: number;
+}
+
+/** A record to append to the log. */
+export interface OutgoingRecord {
+  partition: number;
+  key: string;
+  value: Uint8Array | null;
+  headers: Record<string, string>;
+}
+
+export type Operation = keyof typeof OP_CODES;
+
+interface ParsedBase {
+  origin: string;
+  writeId: number;
+}
+export interface ParsedSet extends ParsedBase {
+  op: 'set';
+  key: string;
+  value: Uint8Array;
+  expiresAt: number;
+}
+export interface ParsedDelete extends ParsedBase {
+  op: 'delete';
+  key: string;
+}
+export interface ParsedClear extends ParsedBase {
+  op: 'clear';
+  prefix: string;
+}
+export type ParsedRecord = ParsedSet | ParsedDelete | ParsedClear;
+
+/** Why a record read from the log was skipped. */
+export type RejectReason =
+  | 'missing-header'
+  | 'unknown-version'
+  | 'unknown-operation'
+  | 'malformed'
+  | 'invalid-key'
+  | 'key-too-large'
+  | 'value-too-large'
+  | 'decode-failed';
+
+export class RecordRejection {
+  constructor(
+    readonly reason: RejectReason,
+    readonly detail: string,
+  ) {}
+}
+
+export interface ParseLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+}
+
+function header(headers: Record<string, HeaderValue>, name: string): string | undefined {
+  let value = headers[name];
+  if (Array.isArray(value)) value = value[value.length - 1];
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+}
+
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Reads a record's headers and key; returns a rejection instead of throwing. Values are not decoded here. */
+export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecord | RecordRejection {
+  const headers = record.headers ?? {};
+  const version = header(headers, HEADERS.version);
+  if (version === undefined) return new RecordRejection('missing-header', `no ${HEADERS.version} header`);
+  if (version !== '1') return new RecordRejection('unknown-version', `format version "${version.slice(0, 16)}" is not supported (this instance reads 1)`);
+  const op = header(headers, HEADERS.op);
+  const origin = header(headers, HEADERS.origin);
+  const writeIdText = header(headers, HEADERS.writeId);
+  if (op === undefined || origin === undefined || writeIdText === undefined) {
+    return new RecordRejection('missing-header', `a ${HEADERS.op}, ${HEADERS.origin} or ${HEADERS.writeId} header is missing`);
+  }
+  if (!DECIMAL.test(writeIdText)) return new RecordRejection('malformed', `${HEADERS.writeId} is not a decimal integer`);
+  const writeId = Number(writeIdText);
+  if (record.key === null || record.key.length === 0) return new RecordRejection('invalid-key', 'the record has no key');
+  if (record.key.length > limits.maxKeyBytes && op !== OP_CODES.clear) {
+    return new RecordRejection('key-too-large', `the key has ${record.key.length} bytes, more than maxKeyBytes (${limits.maxKeyBytes})`);
+  }
+  const key = asBuffer(record.key).toString('utf8');
+  switch (op) {
+    case OP_CODES.set: {
+      if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a set uses a reserved key');
+      if (record.value === null) return new RecordRejection('malformed', 'a set record has a null value');
+      if (record.value.length > limits.maxValueBytes) {
+        return new RecordRejection('value-too-large', `the value has ${record.value.length} bytes, more than maxValueBytes (${limits.maxValueBytes})`);
+      }
+      const expText = header(headers, HEADERS.expiresAt) ?? '0';
+      if (!DECIMAL.test(expText)) return new RecordRejection('malformed', `${HEADERS.expiresAt} is not a decimal integer`);
+      return { op: 'set', key, value: record.value, expiresAt: Number(expText), origin, writeId };
+    }
+    case OP_CODES.delete:
+      if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a delete uses a reserved key');
+      if (record.value !== null) return new RecordRejection('malformed', 'a delete record is not a tombstone');
+      return { op: 'delete', key, origin, writeId };
+    case OP_CODES.clear: {
+      if (record.value === null) return new RecordRejection('malformed', 'a clear record has a null value');
+      const prefix = asBuffer(record.value).toString('utf8');
+      if (key !== clearRecordKey(prefix)) return new RecordRejection('malformed', 'a clear record key does not match its prefix');
+      return { op: 'clear', prefix, origin, writeId };
+    }
+    default:
+      return new RecordRejection('unknown-operation', `${HEADERS.op} "${op.slice(0, 16)}" is not one of s, d, c`);
+  }
+}
+
+function baseHeaders(op: Operation, origin: string, writeId: number): Record<string, string> {
+  return {
+    [HEADERS.version]: String(RECORD_FORMAT_VERSION),
+    [HEADERS.op]: OP_CODES[op],
+    [HEADERS.origin]: origin,
+    [HEADERS.writeId]: String(writeId),
+  };
+}
+
+export function setRecord(partition: number, key: string, value: Uint8Array, expiresAt: number, origin: string, writeId: number): OutgoingRecord {
+  const headers = baseHeaders('set', origin, writeId);
+  headers[HEADERS.expiresAt] = String(expiresAt);
+  return { partition, key, value, headers };
+}
+
+export function deleteRecord(partition: number, key: string, origin: string, writeId: number): OutgoingRecord {
+  return { partition, key, value: null, headers: baseHeaders('delete', origin, writeId) };
+}
+
+/** The key a clear of `prefix` is written under: one per prefix, so compaction keeps the latest clear. */
+export function clearRecordKey(prefix: string): string {
+  return CLEAR_KEY_PREFIX + prefix;
+}
+
+export function clearRecord(partition: number, prefix: string, origin: string, writeId: number): OutgoingRecord {
+  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: baseHeaders('clear', origin, writeId) };
+}
