@@ -1,11 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-// SWC (not esbuild) transforms the TypeScript so that decorator metadata is emitted,
-// which NestJS dependency injection relies on.
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// SWC (not esbuild) transforms the TypeScript so that decorator metadata is emitted, which
+// NestJS dependency injection relies on. Packages are tested from their sources, not dist/.
 const shared = {
   plugins: [swc.vite({ module: { type: 'es6' } })],
-  resolve: { conditions: ['@nearcache/source'] },
+  resolve: {
+    alias: {
+      '@nearcache/core': source('./libs/core/src/index.ts'),
+    },
+  },
 };
 
 export default defineConfig({

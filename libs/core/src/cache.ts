@@ -218,6 +218,10 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#replicator = new Replicator<CacheWrite>(
       {
         send: (writes) => this.#log.append(this.#toRecords(writes)),
+        superseded: (write) => {
+          // The older clear will never come back from the log: stop waiting for it.
+          if (write.op === 'clear') this.#pendingClears = this.#pendingClears.filter((c) => c.writeId !== write.writeId);
+        },
         dropped: (write, error) => this.#dropped(write, error),
         failing: (error) => this.#degrade('producer', error),
         recovered: () => this.#recover('producer'),

@@ -13,6 +13,8 @@ export interface QueuedWrite {
 export interface ReplicatorHooks<W extends QueuedWrite> {
   /** Appends writes to the log, in order. */
   send(writes: W[]): Promise<void>;
+  /** `write` will not be sent: a later write of the same queue key replaced it. */
+  superseded(write: W): void;
   /** The log refused `write` for good; it will not be retried. */
   dropped(write: W, error: NearCacheError): void;
   /** Sending fails and is being retried. */
@@ -68,6 +70,7 @@ export class Replicator<W extends QueuedWrite> {
     if (previous) {
       this.#queue.delete(write.queueKey);
       if (previous.waiters) (write.waiters ??= []).push(...previous.waiters);
+      this.hooks.superseded(previous);
     }
     this.#queue.set(write.queueKey, write);
     this.#schedule();
@@ -175,6 +178,7 @@ export class Replicator<W extends QueuedWrite> {
       const later = rest.get(write.queueKey);
       if (later) {
         if (write.waiters) (later.waiters ??= []).push(...write.waiters);
+        this.hooks.superseded(write);
       } else {
         this.#queue.set(write.queueKey, write);
       }

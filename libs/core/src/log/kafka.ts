@@ -200,6 +200,7 @@ export class KafkaLog implements ReplicationLog {
   #handlers: ConsumeHandlers | undefined;
   #partitions = 0;
   #closed = false;
+  #incarnation = 0;
 
   constructor(options: ResolvedKafkaOptions, context: LogContext) {
     this.#options = options;
@@ -314,9 +315,11 @@ export class KafkaLog implements ReplicationLog {
     const handlers = this.#handlers!;
     const topic = this.#context.topic;
     const fetchBytes = Math.max(1024 * 1024, this.#context.maxValueBytes + this.#context.maxKeyBytes + 64 * 1024);
+    // One group per instance, so every instance reads every partition; nothing is committed. A
+    // restarted consumer takes a group of its own, so it never waits for its predecessor to leave.
+    const incarnation = this.#incarnation++;
     const consumer = this.#kafka.consumer({
-      // One group per instance: every instance reads every partition. Nothing is committed.
-      groupId: `${this.#options.groupIdPrefix}${this.#context.instanceId}`,
+      groupId: `${this.#options.groupIdPrefix}${this.#context.instanceId}${incarnation === 0 ? '' : `.${incarnation}`}`,
       allowAutoTopicCreation: false,
       sessionTimeout: this.#options.sessionTimeout,
       heartbeatInterval: this.#options.heartbeatInterval,

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// `npm test`: builds the packages, starts a local Kafka broker unless KAFKA_BROKERS names a
+// cluster, runs every project's tests against it, and stops what it started.
+// Extra arguments go to vitest (for example `npm test -- --project core`).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCluster } from './kafka/local-kafka.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+
+function run(command, args, env = process.env) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: 'inherit', env });
+    const forward = (signal) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+const log = (message) => console.log(`[test] ${message}`);
+
+// The close() test runs a child process on the built package.
+let code = await run(bin('nx'), ['run-many', '-t', 'build', '--output-style=static'], { ...process.env, NX_DAEMON: 'false' });
+if (code !== 0) process.exit(code);
+
+let cluster;
+const env = { ...process.env };
+if (env.KAFKA_BROKERS) {
+  log(`using the Kafka cluster in KAFKA_BROKERS: ${env.KAFKA_BROKERS}`);
+} else {
+  try {
+    cluster = await startCluster({ nodes: 1, name: 'test', log, stopOnExit: true });
+  } catch (error) {
+    console.error(`[test] could not start a local Kafka broker: ${error.message}`);
+    console.error('[test] it needs Java 17+ and Maven; or set KAFKA_BROKERS to an existing cluster.');
+    process.exit(1);
+  }
+  env.KAFKA_BROKERS = cluster.brokers.join(',');
+  log(`Kafka broker ready at ${env.KAFKA_BROKERS}`);
+}
+
+try {
+  code = await run(bin('vitest'), ['run', ...process.argv.slice(2)], env);
+} finally {
+  if (cluster) {
+    log('stopping the Kafka broker');
+    await cluster.stop();
+  }
+}
+process.exit(code);

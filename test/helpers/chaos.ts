@@ -1,0 +1,95 @@
+import type { ConsumeHandlers, LogBatch, LogContext, OutgoingRecord, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from '@nearcache/core';
+import { LogUnavailableError } from '@nearcache/core';
+
+/**
+ * Wraps a replication log to inject the failures real logs have: a consumer that restarts from
+ * offset 0 (as a Kafka consumer group without committed offsets does), appends that fail.
+ */
+export class ChaosLog implements ReplicationLog {
+  readonly kind: string;
+  #handlers: ConsumeHandlers | undefined;
+  #replayFromZero = false;
+  #failAppends = 0;
+  #gate: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+  appends = 0;
+
+  constructor(readonly inner: ReplicationLog) {
+    this.kind = inner.kind;
+  }
+
+  open(): Promise<{ partitions: number }> {
+    return this.inner.open();
+  }
+
+  offsets(): Promise<PartitionOffsets[]> {
+    return this.inner.offsets();
+  }
+
+  consume(handlers: ConsumeHandlers): Promise<void> {
+    this.#handlers = handlers;
+    return this.inner.consume({
+      startOffset: (partition) => (this.#replayFromZero ? 0 : handlers.startOffset(partition)),
+      onBatch: async (batch: LogBatch) => {
+        while (this.#gate) await this.#gate;
+        return handlers.onBatch(batch);
+      },
+      onError: (error) => handlers.onError(error),
+    });
+  }
+
+  /** Holds every batch the consumer delivers until `release()`: the cache falls behind the log. */
+  hold(): void {
+    this.#gate ??= new Promise<void>((resolve) => (this.#release = resolve));
+  }
+
+  release(): void {
+    const release = this.#release;
+    this.#gate = undefined;
+    this.#release = undefined;
+    release?.();
+  }
+
+  /** Restarts the consumer from offset 0, whatever the cache asks for. */
+  async replayFromZero(): Promise<void> {
+    this.#replayFromZero = true;
+    await this.inner.restartConsumer();
+  }
+
+  restartConsumer(): Promise<void> {
+    return this.inner.restartConsumer();
+  }
+
+  /** The next `count` appends fail with a retriable error. */
+  failAppends(count: number): void {
+    this.#failAppends = count;
+  }
+
+  async append(records: OutgoingRecord[]): Promise<void> {
+    this.appends++;
+    if (this.#failAppends > 0) {
+      this.#failAppends--;
+      throw new LogUnavailableError('injected append failure', { retriable: true });
+    }
+    return this.inner.append(records);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  get handlers(): ConsumeHandlers | undefined {
+    return this.#handlers;
+  }
+}
+
+/** A factory whose logs are wrapped; `last` is the most recent one built. */
+export function chaos(factory: ReplicationLogFactory): ReplicationLogFactory & { last: ChaosLog | undefined } {
+  const wrapped = ((context: LogContext) => {
+    const log = new ChaosLog(factory(context));
+    wrapped.last = log;
+    return log;
+  }) as unknown as ReplicationLogFactory & { last: ChaosLog | undefined };
+  wrapped.last = undefined;
+  return wrapped;
+}
