@@ -11,6 +11,8 @@ const shared = {
   resolve: {
     alias: {
       '@nearcache/core': source('./libs/core/src/index.ts'),
+      '@nearcache/nestjs': source('./libs/nestjs/src/index.ts'),
+      '@nearcache/express': source('./libs/express/src/index.ts'),
     },
   },
 };
@@ -21,6 +23,14 @@ export default defineConfig({
       {
         ...shared,
         test: { name: 'core', root: './libs/core', include: ['test/**/*.test.ts'], testTimeout: 30_000 },
+      },
+      {
+        ...shared,
+        test: { name: 'nestjs', root: './libs/nestjs', include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+      },
+      {
+        ...shared,
+        test: { name: 'express', root: './libs/express', include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
       },
       {
         ...shared,

@@ -36,7 +36,8 @@ if (env.KAFKA_BROKERS) {
   log(`using the Kafka cluster in KAFKA_BROKERS: ${env.KAFKA_BROKERS}`);
 } else {
   try {
-    cluster = await startCluster({ nodes: 1, name: 'test', log, stopOnExit: true });
+    // A free port, so a broker started with `npm run kafka:start` does not get in the way.
+    cluster = await startCluster({ nodes: 1, name: 'test', basePort: 0, log, stopOnExit: true });
   } catch (error) {
     console.error(`[test] could not start a local Kafka broker: ${error.message}`);
     console.error('[test] it needs Java 17+ and Maven; or set KAFKA_BROKERS to an existing cluster.');

@@ -217,6 +217,21 @@ export function describeContract(makeHarness: () => ContractHarness, options: Co
       expect(after.get('b')).toBe('kept');
     });
 
+    it('an instance restarted with the same instanceId does not bring back what it deleted or cleared', async () => {
+      const topic = await harness.newTopic();
+      const first = await openReady(topic, { instanceId: 'svc-1' });
+      await first.set('gone', 1);
+      await first.set('c:1', 1);
+      await first.delete('gone');
+      await first.clearPrefix('c:');
+      await first.set('kept', 2);
+      await first.flush();
+      await first.close();
+      const again = await openReady(topic, { instanceId: 'svc-1' });
+      expect([...again.keys()]).toEqual(['kept']);
+      expect(again.origin).not.toBe(first.origin);
+    });
+
     it('a cleared prefix stays cleared for a fresh instance after compaction', async () => {
       const topic = await harness.newTopic();
       const writer = await openReady(topic);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import {
@@ -13,7 +14,7 @@ import {
 } from './errors.js';
 import { kafkaLog } from './log/kafka.js';
 import type { LogBatch, ReplicationLog } from './log/port.js';
-import { resolveOptions, type NearCacheOptions, type ResolvedOptions } from './options.js';
+import { MAX_TTL, resolveOptions, type NearCacheOptions, type ResolvedOptions } from './options.js';
 import { partitionFor } from './partitioner.js';
 import {
   clearRecord,
@@ -151,6 +152,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #log: ReplicationLog;
   readonly #replicator: Replicator<CacheWrite>;
   readonly #id: string;
+  /** Carried by this instance's records: its id plus a nonce of this start, so a restart with the same id is another writer. */
+  readonly #origin: string;
 
   #state: CacheState = 'starting';
   #bootstrapped = false;
@@ -197,6 +200,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     this.#id = resolved.instanceId;
+    this.#origin = `${resolved.instanceId}.${randomBytes(4).toString('hex')}`;
     this.#lru = new LRUCache<string, {}>({
       max: resolved.max,
       ...(resolved.maxBytes > 0 ? { maxSize: resolved.maxBytes } : {}),
@@ -210,7 +214,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     const factory = resolved.log ?? kafkaLog(resolved.kafka!);
     this.#log = factory({
       topic: resolved.topic,
-      instanceId: resolved.instanceId,
+      instanceId: this.#origin,
       maxKeyBytes: resolved.maxKeyBytes,
       maxValueBytes: resolved.maxValueBytes,
       logger: resolved.logger,
@@ -226,14 +230,25 @@ export class NearCache<V = unknown> extends EventEmitter {
         failing: (error) => this.#degrade('producer', error),
         recovered: () => this.#recover('producer'),
       },
-      { maxQueued: resolved.maxQueuedWrites, maxBatch: resolved.maxBatchRecords },
+      {
+        maxQueued: resolved.maxQueuedWrites,
+        maxBatch: resolved.maxBatchRecords,
+        maxBatchBytes: resolved.maxBatchBytes,
+        // Encoded value and key, plus headers and record overhead; a clear is one record per partition.
+        size: (write) => (write.key.length + (write.value?.length ?? 0) + 96) * (write.op === 'clear' ? Math.max(1, this.#partitions) : 1),
+      },
     );
     this.#started = this.#start();
   }
 
-  /** This instance's id, carried by the records it writes. */
+  /** This instance's id (the `instanceId` option, or a random UUID). */
   get instanceId(): string {
     return this.#id;
+  }
+
+  /** The origin written in this instance's records and its consumer group suffix: the instance id and a nonce of this start. */
+  get origin(): string {
+    return this.#origin;
   }
 
   get state(): CacheState {
@@ -404,6 +419,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   flush(options: { timeout?: number } = {}): Promise<void> {
     const timeout = options.timeout ?? this.#options.flushTimeout;
     if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`flush timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
+    if (this.#state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
     return this.#replicator.flush(timeout);
   }
 
@@ -506,7 +522,7 @@ export class NearCache<V = unknown> extends EventEmitter {
         await this.#log.consume({
           startOffset: (partition) => this.#position[partition] ?? 0,
           onBatch: (batch) => this.#onBatch(batch),
-          onError: (error) => this.#report(error),
+          onError: (error) => this.#consumerError(error),
         });
         this.#lastProgress = Date.now();
         this.#lagTimer = setInterval(() => void this.#pollLag(), this.#options.lagPollInterval);
@@ -561,7 +577,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       this.#rejectRecord(record, parsed.reason, parsed.detail);
       return;
     }
-    const own = parsed.origin === this.#id;
+    const own = parsed.origin === this.#origin;
     if (parsed.op === 'clear') {
       if (own) {
         this.#clearCameBack(parsed.writeId, record.partition);
@@ -719,18 +735,30 @@ export class NearCache<V = unknown> extends EventEmitter {
     for (const write of writes) {
       switch (write.op) {
         case 'set':
-          records.push(setRecord(partitionFor(write.key, this.#partitions), write.key, write.value!, write.expiresAt, this.#id, write.writeId));
+          records.push(setRecord(partitionFor(write.key, this.#partitions), write.key, write.value!, write.expiresAt, this.#origin, write.writeId));
           break;
         case 'delete':
-          records.push(deleteRecord(partitionFor(write.key, this.#partitions), write.key, this.#id, write.writeId));
+          records.push(deleteRecord(partitionFor(write.key, this.#partitions), write.key, this.#origin, write.writeId));
           break;
         case 'clear':
           // A clear goes to every partition, ordered there with the writes it clears.
-          for (let p = 0; p < this.#partitions; p++) records.push(clearRecord(p, write.key, this.#id, write.writeId));
+          for (let p = 0; p < this.#partitions; p++) records.push(clearRecord(p, write.key, this.#origin, write.writeId));
           break;
       }
     }
     return records;
+  }
+
+  #consumerError(error: NearCacheError): void {
+    if (error.retriable) {
+      this.#report(error);
+    } else if (!this.#bootstrapped) {
+      // The consumer gave up (authorization, for example): this start cannot succeed.
+      this.#fail(error);
+    } else {
+      // Keep serving; the stall watchdog restarts the consumer once the log moves on.
+      this.#degrade('consumer', error);
+    }
   }
 
   #dropped(write: CacheWrite, error: NearCacheError): void {
@@ -779,7 +807,8 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#closing = true;
     this.#startDelay.cancel();
     clearInterval(this.#lagTimer);
-    await this.#started.catch(() => undefined);
+    // A start still connecting is abandoned after closeTimeout; the log's close() below ends it.
+    await withDeadline(this.#started, Math.max(this.#options.closeTimeout, 1000), () => new LogUnavailableError('start still running')).catch(() => undefined);
     const left = await this.#replicator.close(this.#fatal ? 0 : this.#options.closeTimeout);
     if (left > 0) this.#options.logger.warn(`closed with ${left} writes not replicated to topic "${this.topic}"`);
     try {
@@ -899,8 +928,8 @@ function invalidKey(key: unknown): InvalidKeyError {
 }
 
 function checkTtl(ttl: unknown): number {
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0 || ttl > Number.MAX_SAFE_INTEGER / 2) {
-    throw new InvalidArgumentError(`ttl must be an integer number of ms >= 0 (0 for none), got ${String(ttl)}`);
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+    throw new InvalidArgumentError(`ttl must be an integer number of ms from 0 (none) to ${MAX_TTL} (100 years), got ${String(ttl)}`);
   }
   return ttl;
 }

@@ -17,7 +17,7 @@ export interface NearCacheOptions<V = unknown> {
   kafka?: KafkaLogOptions;
   /** Any other replication log, such as `inProcessLog(broker)`. Give exactly one of `kafka` and `log`. */
   log?: ReplicationLogFactory;
-  /** This instance's id, carried by its records. Default: a random UUID. Must be unique among live instances. */
+  /** This instance's id, in its records (with a nonce of each start) and consumer group id. Default: a random UUID. */
   instanceId?: string;
   /** Most entries this instance keeps; least recently used ones are evicted locally (never on other instances). Default 100000. */
   max?: number;
@@ -47,6 +47,8 @@ export interface NearCacheOptions<V = unknown> {
   maxQueuedWrites?: number;
   /** Most records sent to the log in one append. Default 1000. */
   maxBatchRecords?: number;
+  /** Most bytes (keys, values, record overhead) sent in one append; keep it under the topic's `max.message.bytes`. A single larger record is still sent alone. Default 921600 (900 KiB). */
+  maxBatchBytes?: number;
   /** Restart the consumer when it made no progress for this long while the log had records for it, in ms. Default 30000. */
   stallTimeout?: number;
   /** How often the log's end offsets are polled for lag and the stall watchdog, in ms. Default 5000. */
@@ -74,6 +76,7 @@ export interface ResolvedOptions<V> {
   mode: CacheMode;
   maxQueuedWrites: number;
   maxBatchRecords: number;
+  maxBatchBytes: number;
   stallTimeout: number;
   lagPollInterval: number;
   logger: Logger;
@@ -81,13 +84,15 @@ export interface ResolvedOptions<V> {
 
 const OPTION_NAMES = [
   'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
-  'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords',
+  'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
   'stallTimeout', 'lagPollInterval', 'logger',
 ] as const;
 
 /** Kafka's legal topic names. */
 export const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 const DAY = 24 * 60 * 60 * 1000;
+/** Longest TTL: 100 years, in ms. */
+export const MAX_TTL = 100 * 365 * DAY;
 const MAX_TIMEOUT = 2_147_483_647; // setTimeout's limit
 
 /** Checks `options` and fills in defaults; throws `InvalidOptionError` on the first problem. */
@@ -117,8 +122,8 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     instanceId: string('instanceId', options.instanceId, randomUUID(), /^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters'),
     max,
     maxBytes: integer('maxBytes', options.maxBytes, 0, 0),
-    ttl: integer('ttl', options.ttl, 0, 0, 365 * DAY * 100),
-    maxTtl: integer('maxTtl', options.maxTtl, 0, 0, 365 * DAY * 100),
+    ttl: integer('ttl', options.ttl, 0, 0, MAX_TTL),
+    maxTtl: integer('maxTtl', options.maxTtl, 0, 0, MAX_TTL),
     maxKeyBytes: integer('maxKeyBytes', options.maxKeyBytes, 1024, 1, 65_536),
     maxValueBytes: integer('maxValueBytes', options.maxValueBytes, 512 * 1024, 1, 64 * 1024 * 1024),
     codec,
@@ -129,6 +134,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     mode: oneOf('mode', options.mode, 'replicate', ['replicate', 'invalidate'] as const),
     maxQueuedWrites: integer('maxQueuedWrites', options.maxQueuedWrites, 100_000, 1),
     maxBatchRecords: integer('maxBatchRecords', options.maxBatchRecords, 1000, 1, 100_000),
+    maxBatchBytes: integer('maxBatchBytes', options.maxBatchBytes, 900 * 1024, 1024),
     stallTimeout: integer('stallTimeout', options.stallTimeout, 30_000, 100, MAX_TIMEOUT),
     lagPollInterval: integer('lagPollInterval', options.lagPollInterval, 5_000, 10, MAX_TIMEOUT),
     logger,

@@ -42,7 +42,7 @@ export class Replicator<W extends QueuedWrite> {
 
   constructor(
     private readonly hooks: ReplicatorHooks<W>,
-    private readonly limits: { maxQueued: number; maxBatch: number },
+    private readonly limits: { maxQueued: number; maxBatch: number; maxBatchBytes: number; size(write: W): number },
   ) {}
 
   /** Writes queued or in flight. */
@@ -136,8 +136,13 @@ export class Replicator<W extends QueuedWrite> {
       while (this.#queue.size > 0 && !this.#closed) {
         const size = this.#isolate > 0 ? 1 : this.limits.maxBatch;
         const batch: W[] = [];
+        let bytes = 0;
         for (const write of this.#queue.values()) {
+          // Kafka limits the bytes of a batch, not only of a record; a single write always goes.
+          const writeBytes = this.limits.size(write);
+          if (batch.length > 0 && bytes + writeBytes > this.limits.maxBatchBytes) break;
           batch.push(write);
+          bytes += writeBytes;
           if (batch.length >= size) break;
         }
         for (const write of batch) this.#queue.delete(write.queueKey);

@@ -98,7 +98,9 @@ function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOptions {
   }
   if (options.sasl !== undefined) {
     const sasl = plainObject('kafka.sasl', options.sasl);
-    oneOf('kafka.sasl.mechanism', sasl.mechanism, 'plain', ['plain', 'scram-sha-256', 'scram-sha-512', 'aws', 'oauthbearer'] as const);
+    const mechanisms = ['plain', 'scram-sha-256', 'scram-sha-512', 'aws', 'oauthbearer'] as const;
+    if (sasl.mechanism === undefined) fail('kafka.sasl.mechanism', `one of ${mechanisms.map((m) => `"${m}"`).join(', ')}`, undefined);
+    oneOf('kafka.sasl.mechanism', sasl.mechanism, 'plain', mechanisms);
   }
   const topicConfig = options.topicConfig === undefined ? {} : plainObject('kafka.topicConfig', options.topicConfig);
   for (const [name, value] of Object.entries(topicConfig)) {
@@ -201,6 +203,8 @@ export class KafkaLog implements ReplicationLog {
   #partitions = 0;
   #closed = false;
   #incarnation = 0;
+  /** The last send, settled or not: a new send waits for it, so an abandoned send cannot land after a newer one. */
+  #lastSend: Promise<unknown> = Promise.resolve();
 
   constructor(options: ResolvedKafkaOptions, context: LogContext) {
     this.#options = options;
@@ -337,8 +341,9 @@ export class KafkaLog implements ReplicationLog {
       }
     });
     consumer.on(consumer.events.CRASH, (event) => {
-      const error = event.payload.error;
-      handlers.onError(toLogError(`the Kafka consumer crashed${event.payload.restart ? ' and restarts' : ''}`, error));
+      const { error, restart } = event.payload;
+      const reported = toLogError(`the Kafka consumer crashed${restart ? ' and restarts' : ' and stopped'}`, error);
+      handlers.onError(restart || !reported.retriable ? reported : new LogUnavailableError(reported.message, { cause: error, retriable: false }));
     });
     // Batches holding only control records or filtered records never reach eachBatch; their end still moves the position.
     consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
@@ -346,8 +351,14 @@ export class KafkaLog implements ReplicationLog {
       if (batchSize !== 0 || this.#consumer !== consumer) return;
       void handlers.onBatch({ partition, records: [], nextOffset: Number(lastOffset) + 1, highWatermark: Number(highWatermark) });
     });
-    await this.#deadline('connecting the consumer', consumer.connect());
-    await this.#deadline('subscribing', consumer.subscribe({ topics: [topic], fromBeginning: true }));
+    try {
+      await this.#deadline('connecting the consumer', consumer.connect());
+      await this.#deadline('subscribing', consumer.subscribe({ topics: [topic], fromBeginning: true }));
+    } catch (error) {
+      if (this.#consumer === consumer) this.#consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
@@ -376,22 +387,23 @@ export class KafkaLog implements ReplicationLog {
   async append(records: OutgoingRecord[]): Promise<void> {
     const producer = this.#producer;
     if (!producer || this.#closed) throw new LogUnavailableError('the Kafka log is not open', { retriable: !this.#closed });
+    const limit = this.#options.requestTimeout + 1000;
+    // A send given up on below may still be retrying inside kafkajs: wait until it settled.
+    await withDeadline(this.#lastSend, limit, () => new LogUnavailableError(`an earlier send to Kafka is still unsettled after ${limit} ms`, { retriable: true }));
+    const send = producer.send({
+      topic: this.#context.topic,
+      acks: -1,
+      timeout: this.#options.requestTimeout,
+      messages: records.map((record) => ({
+        partition: record.partition,
+        key: record.key,
+        value: record.value === null ? null : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+        headers: record.headers,
+      })),
+    });
+    this.#lastSend = send.catch(() => undefined);
     try {
-      await withDeadline(
-        producer.send({
-          topic: this.#context.topic,
-          acks: -1,
-          timeout: this.#options.requestTimeout,
-          messages: records.map((record) => ({
-            partition: record.partition,
-            key: record.key,
-            value: record.value === null ? null : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
-            headers: record.headers,
-          })),
-        }),
-        this.#options.requestTimeout + 1000,
-        () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${this.#options.requestTimeout + 1000} ms`, { retriable: true }),
-      );
+      await withDeadline(send, limit, () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${limit} ms`, { retriable: true }));
     } catch (error) {
       if (error instanceof NearCacheError) throw error;
       const { types } = errorTypes(error);
