@@ -13,14 +13,14 @@ import { baseOptions, type ContractHarness } from './harness.js';
  * adapter must pass it: the in-process log in unit runs, Kafka on a real broker.
  */
 export interface ContractOptions {
-  /** Run only these sections (1 to 10). Default: all but 7, which needs a log that can be made unavailable. */
+  /** Run only these sections (1 to 11). Default: all but 7, which needs a log that can be made unavailable. */
   sections?: number[];
   /** Extra environment for the child process of section 10. */
   childEnv?: () => Record<string, string>;
 }
 
 export function describeContract(makeHarness: () => ContractHarness, options: ContractOptions = {}): void {
-  const sections = new Set(options.sections ?? [1, 2, 3, 4, 5, 6, 8, 9, 10]);
+  const sections = new Set(options.sections ?? [1, 2, 3, 4, 5, 6, 8, 9, 10, 11]);
   const section = (n: number, title: string, body: () => void): void => {
     if (sections.has(n)) describe(`${n}. ${title}`, body);
   };
@@ -358,6 +358,24 @@ export function describeContract(makeHarness: () => ContractHarness, options: Co
       expect(stats.partitions[0]!.lagMs).toBe(0);
       await a.close();
       expect(states.at(-1)).toBe('closed');
+    });
+  });
+
+  section(11, 'stall watchdog', () => {
+    it('restarts a consumer that makes no progress while the log has records for it', async () => {
+      const topic = await harness.newTopic();
+      const log = chaos(harness.log(topic));
+      const a = await openReady(topic, { log, stallTimeout: 500, lagPollInterval: 50 });
+      const b = await openReady(topic);
+      const errors: Array<{ code: string }> = [];
+      a.on('error', (error) => errors.push(error));
+      log.last!.hold();
+      await b.set('moved', 1, { durable: true });
+      await waitFor(() => log.last!.restarts > 0, { message: 'the watchdog to restart the consumer' });
+      expect(a.state).toBe('degraded');
+      expect(errors.map((e) => e.code)).toContain('NC_CONSUMER_STALLED');
+      log.last!.release();
+      await waitFor(() => a.get('moved') === 1 && a.state === 'live', { message: 'the consumer to go on after the restart' });
     });
   });
 

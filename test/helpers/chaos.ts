@@ -13,6 +13,7 @@ export class ChaosLog implements ReplicationLog {
   #gate: Promise<void> | undefined;
   #release: (() => void) | undefined;
   appends = 0;
+  restarts = 0;
 
   constructor(readonly inner: ReplicationLog) {
     this.kind = inner.kind;
@@ -57,6 +58,7 @@ export class ChaosLog implements ReplicationLog {
   }
 
   restartConsumer(): Promise<void> {
+    this.restarts++;
     return this.inner.restartConsumer();
   }
 

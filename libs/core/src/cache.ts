@@ -22,7 +22,6 @@ import {
   deleteRecord,
   parseRecord,
   RecordRejection,
-  RESERVED_KEY_PREFIX,
   setRecord,
   type LogRecord,
   type OutgoingRecord,
@@ -268,7 +267,7 @@ export class NearCache<V = unknown> extends EventEmitter {
    * cached one, shared by every caller: treat it as read-only.
    */
   get(key: string): V | undefined {
-    if (typeof key !== 'string') throw invalidKey(key);
+    this.#checkKey(key);
     const value = this.#lru.get(key);
     if (value === undefined) {
       this.#misses++;
@@ -280,7 +279,7 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** Whether `key` has a live entry here. Does not count as a hit or a miss. */
   has(key: string): boolean {
-    if (typeof key !== 'string') throw invalidKey(key);
+    this.#checkKey(key);
     return this.#lru.has(key);
   }
 
@@ -833,7 +832,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   #checkKey(key: string): void {
     if (typeof key !== 'string') throw invalidKey(key);
     if (key.length === 0) throw new InvalidKeyError('a key must be a non-empty string, got ""');
-    if (key.startsWith(RESERVED_KEY_PREFIX)) throw new InvalidKeyError('keys starting with U+0000 are reserved');
+    if (key.charCodeAt(0) === 0) throw new InvalidKeyError('keys starting with U+0000 are reserved');
     // UTF-8 takes at most 3 bytes per UTF-16 unit: measure only when it could matter.
     if (key.length * 3 > this.#options.maxKeyBytes) {
       const bytes = Buffer.byteLength(key);

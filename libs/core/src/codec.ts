@@ -14,6 +14,8 @@ export interface Codec<V = unknown> {
 
 const PROTO_MARK = Buffer.from('"__proto__"');
 const CONSTRUCTOR_MARK = Buffer.from('"constructor"');
+/** A JSON escape: `"\u005f_proto__"` spells `__proto__` without containing it. */
+const ESCAPE_MARK = Buffer.from('\\u');
 
 function rejectUnsafeKeys(this: unknown, key: string, value: unknown): unknown {
   if (key === '__proto__') throw new DecodeError('JSON payload has a "__proto__" key');
@@ -36,8 +38,10 @@ function strictReplacer(this: unknown, key: string, value: unknown): unknown {
       }
       return value;
     case 'undefined':
-      // A top-level undefined is not a value; nested undefined properties are dropped, as JSON does.
-      if (key === '' && value === undefined) throw new InvalidValueError('undefined cannot be cached; use delete() to remove a key');
+      // A top-level undefined is not a value, and JSON would turn one in an array into null;
+      // undefined object properties are dropped, as JSON does.
+      if (key === '') throw new InvalidValueError('undefined cannot be cached; use delete() to remove a key');
+      if (Array.isArray(this)) throw new InvalidValueError(`the JSON codec cannot encode undefined in an array (at index ${key}): JSON would turn it into null`);
       return value;
     default:
       return value;
@@ -70,7 +74,7 @@ export function jsonCodec<V = unknown>(): Codec<V> {
     decode(bytes: Uint8Array): V {
       const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const text = buffer.toString('utf8');
-      const suspicious = buffer.includes(PROTO_MARK) || buffer.includes(CONSTRUCTOR_MARK);
+      const suspicious = buffer.includes(PROTO_MARK) || buffer.includes(CONSTRUCTOR_MARK) || buffer.includes(ESCAPE_MARK);
       try {
         return JSON.parse(text, suspicious ? rejectUnsafeKeys : undefined) as V;
       } catch (error) {

@@ -47,3 +47,4 @@ export {
   type ParsedRecord,
   type RejectReason,
 } from './record.js';
+export { NearCacheKeyvStore, type NearCacheKeyvStoreOptions } from './keyv.js';

@@ -19,7 +19,7 @@ export interface NearCacheOptions<V = unknown> {
   log?: ReplicationLogFactory;
   /** This instance's id, in its records (with a nonce of each start) and consumer group id. Default: a random UUID. */
   instanceId?: string;
-  /** Most entries this instance keeps; least recently used ones are evicted locally (never on other instances). Default 100000. */
+  /** Most entries this instance keeps, 1 to 10000000; least recently used ones are evicted locally (never on other instances). Memory for the index is reserved up front. Default 100000. */
   max?: number;
   /** Most bytes (encoded key + value sizes) this instance keeps; 0 for no byte bound. Default 0. */
   maxBytes?: number;
@@ -105,16 +105,17 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
   }
   if (options.log !== undefined && typeof options.log !== 'function') fail('log', 'a replication log factory function, such as inProcessLog(broker)', options.log);
   if (options.kafka !== undefined) plainObject('kafka', options.kafka);
-  const codec = options.codec ?? (jsonCodec() as Codec<V>);
+  const codec = options.codec === undefined ? (jsonCodec() as Codec<V>) : options.codec;
   if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function' || typeof codec.name !== 'string') {
     fail('codec', 'an object with name, encode(value) and decode(bytes)', options.codec);
   }
   if (options.filter !== undefined && typeof options.filter !== 'function') fail('filter', 'a function (key) => boolean', options.filter);
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger === undefined ? consoleLogger : options.logger;
   if (typeof logger !== 'object' || logger === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== 'function')) {
     fail('logger', 'an object with debug, info, warn and error methods', options.logger);
   }
-  const max = integer('max', options.max, 100_000, 1, 100_000_000);
+  // lru-cache allocates its index arrays for `max` entries up front.
+  const max = integer('max', options.max, 100_000, 1, 10_000_000);
   const resolved: ResolvedOptions<V> = {
     topic,
     log: options.log,

@@ -139,6 +139,7 @@ export class InProcessBroker {
     if (partition.high > offset) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
+      timer.unref();
       function done(): void {
         clearTimeout(timer);
         resolve();

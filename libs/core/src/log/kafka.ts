@@ -105,7 +105,7 @@ function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOptions {
   const topicConfig = options.topicConfig === undefined ? {} : plainObject('kafka.topicConfig', options.topicConfig);
   for (const [name, value] of Object.entries(topicConfig)) {
     if (typeof value !== 'string') fail(`kafka.topicConfig["${name}"]`, 'a string', value);
-    if (name === 'cleanup.policy' && !value.split(',').includes('compact')) {
+    if (name === 'cleanup.policy' && !value.split(',').map((p) => p.trim()).includes('compact')) {
       fail('kafka.topicConfig["cleanup.policy"]', 'a policy including "compact"', value);
     }
   }

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { clearRecordKey, HEADERS, parseRecord, RECORD_FORMAT_VERSION, RecordRejection, type LogRecord, type RejectReason } from '../src/index.js';
+
+const limits = { maxKeyBytes: 16, maxValueBytes: 32 };
+
+type Headers = Record<string, string | Uint8Array | Array<string | Uint8Array> | undefined>;
+
+function record(key: string | Uint8Array | null, value: string | Uint8Array | null, headers: Headers | undefined): LogRecord {
+  const bytes = (v: string | Uint8Array | null): Uint8Array | null => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+  return { partition: 0, offset: 7, key: bytes(key), value: bytes(value), headers: headers as LogRecord['headers'], timestamp: Date.now() };
+}
+
+const set = (extra: Headers = {}): Headers => ({ 'nc-v': '1', 'nc-op': 's', 'nc-origin': 'writer-1', 'nc-wid': '12', 'nc-exp': '0', ...extra });
+const del = (extra: Headers = {}): Headers => ({ 'nc-v': '1', 'nc-op': 'd', 'nc-origin': 'writer-1', 'nc-wid': '13', ...extra });
+const clr = (extra: Headers = {}): Headers => ({ 'nc-v': '1', 'nc-op': 'c', 'nc-origin': 'writer-1', 'nc-wid': '14', ...extra });
+
+function without(headers: Headers, name: string): Headers {
+  const copy = { ...headers };
+  delete copy[name];
+  return copy;
+}
+
+describe('record format constants', () => {
+  it('uses the documented header names and version', () => {
+    expect(HEADERS).toEqual({ version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid' });
+    expect(RECORD_FORMAT_VERSION).toBe(1);
+    expect(clearRecordKey('ns:')).toBe('\u0000nc:clear:ns:');
+  });
+});
+
+describe('parseRecord rejects', () => {
+  const cases: Array<{ name: string; record: LogRecord; reason: RejectReason }> = [
+    { name: 'no headers at all', record: record('k', '1', {}), reason: 'missing-header' },
+    { name: 'headers undefined', record: record('k', '1', undefined), reason: 'missing-header' },
+    { name: 'no version header', record: record('k', '1', without(set(), 'nc-v')), reason: 'missing-header' },
+    { name: 'no op header', record: record('k', '1', without(set(), 'nc-op')), reason: 'missing-header' },
+    { name: 'no origin header', record: record('k', '1', without(set(), 'nc-origin')), reason: 'missing-header' },
+    { name: 'no write id header', record: record('k', '1', without(set(), 'nc-wid')), reason: 'missing-header' },
+    { name: 'an undefined header value', record: record('k', '1', set({ 'nc-op': undefined })), reason: 'missing-header' },
+    { name: 'version 2', record: record('k', '1', set({ 'nc-v': '2' })), reason: 'unknown-version' },
+    { name: 'version 0', record: record('k', '1', set({ 'nc-v': '0' })), reason: 'unknown-version' },
+    { name: 'version "1.0"', record: record('k', '1', set({ 'nc-v': '1.0' })), reason: 'unknown-version' },
+    { name: 'an empty version', record: record('k', '1', set({ 'nc-v': '' })), reason: 'unknown-version' },
+    { name: 'a binary version', record: record('k', '1', set({ 'nc-v': new Uint8Array([1]) })), reason: 'unknown-version' },
+    { name: 'op "x"', record: record('k', '1', set({ 'nc-op': 'x' })), reason: 'unknown-operation' },
+    { name: 'op "set" (spelt out)', record: record('k', '1', set({ 'nc-op': 'set' })), reason: 'unknown-operation' },
+    { name: 'op "S" (wrong case)', record: record('k', '1', set({ 'nc-op': 'S' })), reason: 'unknown-operation' },
+    { name: 'an empty op', record: record('k', '1', set({ 'nc-op': '' })), reason: 'unknown-operation' },
+    { name: 'a non-numeric write id', record: record('k', '1', set({ 'nc-wid': 'abc' })), reason: 'malformed' },
+    { name: 'a negative write id', record: record('k', '1', set({ 'nc-wid': '-1' })), reason: 'malformed' },
+    { name: 'a fractional write id', record: record('k', '1', set({ 'nc-wid': '1.5' })), reason: 'malformed' },
+    { name: 'a write id with a leading zero', record: record('k', '1', set({ 'nc-wid': '01' })), reason: 'malformed' },
+    { name: 'a write id in exponent notation', record: record('k', '1', set({ 'nc-wid': '1e3' })), reason: 'malformed' },
+    { name: 'a hexadecimal write id', record: record('k', '1', set({ 'nc-wid': '0x10' })), reason: 'malformed' },
+    { name: 'an empty write id', record: record('k', '1', set({ 'nc-wid': '' })), reason: 'malformed' },
+    { name: 'a write id with spaces', record: record('k', '1', set({ 'nc-wid': ' 12' })), reason: 'malformed' },
+    { name: 'a 17-digit write id (beyond 2^53)', record: record('k', '1', set({ 'nc-wid': '12345678901234567' })), reason: 'malformed' },
+    { name: 'a non-numeric expiry', record: record('k', '1', set({ 'nc-exp': 'tomorrow' })), reason: 'malformed' },
+    { name: 'a negative expiry', record: record('k', '1', set({ 'nc-exp': '-5' })), reason: 'malformed' },
+    { name: 'a fractional expiry', record: record('k', '1', set({ 'nc-exp': '1700000000000.5' })), reason: 'malformed' },
+    { name: 'an ISO date expiry', record: record('k', '1', set({ 'nc-exp': '2030-01-01T00:00:00Z' })), reason: 'malformed' },
+    { name: 'an empty expiry', record: record('k', '1', set({ 'nc-exp': '' })), reason: 'malformed' },
+    { name: 'a null key (set)', record: record(null, '1', set()), reason: 'invalid-key' },
+    { name: 'a null key (delete)', record: record(null, null, del()), reason: 'invalid-key' },
+    { name: 'an empty key', record: record('', '1', set()), reason: 'invalid-key' },
+    { name: 'a set with a null value', record: record('k', null, set()), reason: 'malformed' },
+    { name: 'a delete with a value', record: record('k', '1', del()), reason: 'malformed' },
+    { name: 'a delete with an empty value', record: record('k', '', del()), reason: 'malformed' },
+    { name: 'a set with a key over maxKeyBytes', record: record('k'.repeat(17), '1', set()), reason: 'key-too-large' },
+    { name: 'a set with a multi-byte key over maxKeyBytes', record: record('é'.repeat(9), '1', set()), reason: 'key-too-large' },
+    { name: 'a delete with a key over maxKeyBytes', record: record('k'.repeat(17), null, del()), reason: 'key-too-large' },
+    { name: 'a set with a value over maxValueBytes', record: record('k', 'v'.repeat(33), set()), reason: 'value-too-large' },
+    { name: 'a set with a multi-byte value over maxValueBytes', record: record('k', 'é'.repeat(17), set()), reason: 'value-too-large' },
+    { name: 'a set of a reserved key', record: record('\u0000k', '1', set()), reason: 'invalid-key' },
+    { name: 'a set of a clear-record key', record: record(clearRecordKey('a'), '1', set()), reason: 'invalid-key' },
+    { name: 'a delete of a reserved key', record: record('\u0000k', null, del()), reason: 'invalid-key' },
+    { name: 'a clear whose key does not match its prefix', record: record(clearRecordKey('users:'), 'orders:', clr()), reason: 'malformed' },
+    { name: 'a clear with an ordinary key', record: record('users:', 'users:', clr()), reason: 'malformed' },
+    { name: 'a clear with a null value', record: record(clearRecordKey('users:'), null, clr()), reason: 'malformed' },
+    { name: 'a clear of everything with a non-empty value', record: record(clearRecordKey(''), 'x', clr()), reason: 'malformed' },
+  ];
+
+  it.each(cases)('$name -> $reason', ({ record: r, reason }) => {
+    const result = parseRecord(r, limits);
+    expect(result).toBeInstanceOf(RecordRejection);
+    const rejection = result as RecordRejection;
+    expect(rejection.reason).toBe(reason);
+    expect(typeof rejection.detail).toBe('string');
+    expect(rejection.detail.length).toBeGreaterThan(0);
+  });
+
+  it('does not echo long hostile header values in full', () => {
+    const result = parseRecord(record('k', '1', set({ 'nc-v': 'v'.repeat(10_000) })), limits) as RecordRejection;
+    expect(result.reason).toBe('unknown-version');
+    expect(result.detail.length).toBeLessThan(200);
+  });
+});
+
+describe('parseRecord accepts', () => {
+  it('a set, with its key, value bytes, expiry, origin and write id', () => {
+    const r = record('user:1', '{"a":1}', set({ 'nc-exp': '1893456000000', 'nc-wid': '9007199254740991' }));
+    expect(parseRecord(r, limits)).toEqual({
+      op: 'set',
+      key: 'user:1',
+      value: Buffer.from('{"a":1}'),
+      expiresAt: 1_893_456_000_000,
+      origin: 'writer-1',
+      writeId: 9_007_199_254_740_991,
+    });
+  });
+
+  it('a set without an expiry header (no expiry)', () => {
+    const parsed = parseRecord(record('k', '1', without(set(), 'nc-exp')), limits);
+    expect(parsed).toMatchObject({ op: 'set', key: 'k', expiresAt: 0 });
+  });
+
+  it('a set with a key and value exactly at the limits', () => {
+    const key = 'é'.repeat(8);
+    const value = 'v'.repeat(32);
+    expect(parseRecord(record(key, value, set()), limits)).toMatchObject({ op: 'set', key });
+  });
+
+  it('a set of an empty value (a codec may encode to no bytes)', () => {
+    expect(parseRecord(record('k', '', set()), limits)).toMatchObject({ op: 'set', key: 'k', value: Buffer.alloc(0) });
+  });
+
+  it('headers delivered as bytes, as Kafka clients deliver them', () => {
+    const headers: Headers = {};
+    for (const [name, value] of Object.entries(set())) headers[name] = Buffer.from(value as string);
+    expect(parseRecord(record('k', '1', headers), limits)).toMatchObject({ op: 'set', key: 'k', origin: 'writer-1', writeId: 12 });
+  });
+
+  it('a repeated header: the last value counts', () => {
+    const parsed = parseRecord(record('k', '1', set({ 'nc-v': ['2', '1'], 'nc-wid': [Buffer.from('1'), Buffer.from('5')] })), limits);
+    expect(parsed).toMatchObject({ op: 'set', writeId: 5 });
+  });
+
+  it('write id 0', () => {
+    expect(parseRecord(record('k', '1', set({ 'nc-wid': '0' })), limits)).toMatchObject({ writeId: 0 });
+  });
+
+  it('a delete (tombstone)', () => {
+    expect(parseRecord(record('user:1', null, del()), limits)).toEqual({ op: 'delete', key: 'user:1', origin: 'writer-1', writeId: 13 });
+  });
+
+  it.each([
+    { name: 'everything', prefix: '' },
+    { name: 'a namespace', prefix: 'users:' },
+    { name: 'a unicode prefix', prefix: 'ключ:' },
+    // The clear key carries a 10-byte marker: a prefix close to maxKeyBytes is still a valid clear.
+    { name: 'a prefix as long as maxKeyBytes', prefix: 'p'.repeat(16) },
+  ])('a clear of $name', ({ prefix }) => {
+    expect(parseRecord(record(clearRecordKey(prefix), prefix, clr()), limits)).toEqual({ op: 'clear', prefix, origin: 'writer-1', writeId: 14 });
+  });
+
+  it('ignores unknown extra headers', () => {
+    expect(parseRecord(record('k', '1', set({ 'x-trace': 'abc' })), limits)).toMatchObject({ op: 'set', key: 'k' });
+  });
+});
