@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { createNearCache, InProcessBroker, inProcessLog, silentLogger, type Logger, type NearCache, type NearCacheOptions } from '@nearcache/core';
+
+/** Resolves once `predicate` holds; rejects after `timeout` ms. Polls, never sleeps a fixed time. */
+export async function waitFor(predicate: () => boolean, options: { timeout?: number; message?: string } = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeout ?? 5000);
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.message ?? 'a condition'}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export function uniqueTopic(prefix = 'express'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Opens caches on one in-process broker and closes them all in `closeAll`. */
+export class Caches {
+  readonly broker = new InProcessBroker();
+  readonly #open: NearCache<any>[] = [];
+
+  async open(topic: string, options: Partial<NearCacheOptions<any>> = {}): Promise<NearCache<any>> {
+    const cache = createNearCache<any>({ topic, log: inProcessLog(this.broker), logger: silentLogger, ...options });
+    this.#open.push(cache);
+    await cache.ready({ timeout: 5000 });
+    return cache;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.#open.splice(0).map((cache) => cache.close()));
+  }
+}
+
+/** A logger that keeps what it is told. */
+export function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return {
+    warnings,
+    debug() {},
+    info() {},
+    warn(message: string) {
+      warnings.push(message);
+    },
+    error(message: string) {
+      warnings.push(message);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, InvalidOptionError, type NearCache } from '@nearcache/core';
+import { cacheResponses, nearCache, type CacheResponsesOptions } from '../src/index.js';
+import { Caches, uniqueTopic } from './helpers.js';
+
+describe('options are checked up front', () => {
+  const caches = new Caches();
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['an unknown option', { tll: 5 }, /unknown option "tll"; the options are: ttl, prefix, methods/],
+    ['a negative ttl', { ttl: -1 }, /option "ttl" must be an integer from 0 to/],
+    ['a fractional ttl', { ttl: 1.5 }, /option "ttl" must be an integer/],
+    ['an empty prefix', { prefix: '' }, /option "prefix" must be a non-empty string/],
+    ['POST in methods', { methods: ['GET', 'POST'] }, /option "methods" must be a non-empty array of "GET" and "HEAD"/],
+    ['no methods', { methods: [] }, /option "methods"/],
+    ['a key that is not a function', { key: 'url' }, /option "key" must be a function/],
+    ['a negative maxBodyBytes', { maxBodyBytes: -1 }, /option "maxBodyBytes" must be an integer from 0/],
+    ['a 5xx status', { statuses: [200, 503] }, /option "statuses" must be .*200 to 299 except 206.*5xx above all, are never cached/],
+    ['a 206 status', { statuses: [206] }, /option "statuses"/],
+    ['set-cookie among the headers', { headers: ['Set-Cookie'] }, /option "headers" must be an array of header names, none of set-cookie/],
+    ['an invalid header name', { headers: ['bad header'] }, /option "headers"/],
+    ['a status header that is not a name', { statusHeader: 'x cache' }, /option "statusHeader" must be a header name or false/],
+    ['a logger without methods', { logger: {} }, /option "logger" must be an object with debug, info, warn and error methods/],
+    ['options that are not an object', 'fast', /options must be an object/],
+  ];
+
+  it.each(bad)('%s throws InvalidOptionError', async (_name, options, message) => {
+    const cache = await caches.open(uniqueTopic('opt'));
+    try {
+      expect(() => cacheResponses(cache, options as CacheResponsesOptions)).toThrow(InvalidOptionError);
+      expect(() => cacheResponses(cache, options as CacheResponsesOptions)).toThrow(message);
+    } finally {
+      await caches.closeAll();
+    }
+  });
+
+  it('the cache argument must be a NearCache', () => {
+    expect(() => cacheResponses(undefined as unknown as NearCache)).toThrow(InvalidArgumentError);
+    expect(() => cacheResponses({ get() {} } as unknown as NearCache)).toThrow(/cacheResponses: the first argument must be a NearCache/);
+    expect(() => nearCache(null as unknown as NearCache)).toThrow(/nearCache: the first argument must be a NearCache/);
+  });
+
+  it('nearCache checks its options', async () => {
+    const cache = await caches.open(uniqueTopic('opt'));
+    try {
+      expect(() => nearCache(cache, { namespace: 3 as unknown as string })).toThrow(InvalidOptionError);
+      expect(() => nearCache(cache, { prefx: 'x' } as never)).toThrow(/unknown option "prefx"; the options are: namespace, prefix/);
+    } finally {
+      await caches.closeAll();
+    }
+  });
+
+  it('accepts every documented option', async () => {
+    const cache = await caches.open(uniqueTopic('opt'));
+    try {
+      const handler = cacheResponses(cache, {
+        ttl: 0,
+        prefix: 'api:',
+        methods: ['GET'],
+        key: (req) => `GET ${req.path}`,
+        maxBodyBytes: 0,
+        statuses: [200, 204, 299],
+        headers: ['X-Build'],
+        statusHeader: false,
+        logger: console,
+      });
+      expect(typeof handler).toBe('function');
+    } finally {
+      await caches.closeAll();
+    }
+  });
+});
