@@ -14,6 +14,7 @@ import {
 } from './errors.js';
 import { kafkaLog } from './log/kafka.js';
 import type { LogBatch, ReplicationLog } from './log/port.js';
+import type { Logger } from './logger.js';
 import { MAX_TTL, resolveOptions, type NearCacheOptions, type ResolvedOptions } from './options.js';
 import { partitionFor } from './partitioner.js';
 import {
@@ -257,6 +258,16 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** The topic this cache replicates through. */
   get topic(): string {
     return this.#options.topic;
+  }
+
+  /** The logger this cache writes to (the `logger` option), for adapters that log beside it. */
+  get logger(): Logger {
+    return this.#options.logger;
+  }
+
+  /** Size limits of keys and encoded values, for adapters that check input up front. */
+  get limits(): { maxKeyBytes: number; maxValueBytes: number } {
+    return { maxKeyBytes: this.#options.maxKeyBytes, maxValueBytes: this.#options.maxValueBytes };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -898,6 +909,12 @@ export class NearCacheNamespace<V = unknown> {
   /** Removes every entry of this namespace, on every instance. */
   clear(options?: WriteOptions): Promise<void> {
     return this.cache.clearPrefix(this.prefix, options);
+  }
+
+  /** Removes every entry of this namespace whose key (without the namespace prefix) starts with `prefix`, on every instance. */
+  clearPrefix(prefix: string, options?: WriteOptions): Promise<void> {
+    if (typeof prefix !== 'string') return Promise.reject(new InvalidArgumentError(`a clear prefix must be a string, got ${typeof prefix}`));
+    return this.cache.clearPrefix(this.prefix + prefix, options);
   }
 
   /** Keys of this namespace, without the prefix. */

@@ -36,6 +36,16 @@ export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, Replicati
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';
 export { murmur2, partitionFor } from './partitioner.js';
+// Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
+export {
+  bool as booleanOption,
+  fail as invalidOption,
+  integer as integerOption,
+  noUnknownKeys as rejectUnknownOptions,
+  oneOf as oneOfOption,
+  plainObject as objectOption,
+  string as stringOption,
+} from './validate.js';
 export {
   clearRecordKey,
   HEADERS,

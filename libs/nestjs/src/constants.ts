@@ -1,0 +1,22 @@
+/** The name of the cache registered without a `name`. */
+export const DEFAULT_CACHE_NAME = 'default';
+
+/** Injection token of the default cache. The `NearCache` class is an alias of it. */
+export const NEAR_CACHE = 'NEAR_CACHE';
+
+/** Metadata key of the `@NearCacheKey()` route decorator. */
+export const NEAR_CACHE_KEY_METADATA = 'nearcache:route-key';
+
+/** Metadata key of the `@NearCacheTtl()` route decorator. */
+export const NEAR_CACHE_TTL_METADATA = 'nearcache:route-ttl';
+
+/** Metadata key holding the caching operations of a method wrapped by `@Cached`, `@CacheEvict` or `@CachePut`. */
+export const NEAR_CACHE_OPERATIONS_METADATA = 'nearcache:operations';
+
+/**
+ * The injection token of the cache called `name`: `NEAR_CACHE` for the default cache, else
+ * `NEAR_CACHE:<name>`.
+ */
+export function getNearCacheToken(name: string = DEFAULT_CACHE_NAME): string {
+  return name === DEFAULT_CACHE_NAME ? NEAR_CACHE : `${NEAR_CACHE}:${name}`;
+}

@@ -1,0 +1,58 @@
+import { InvalidOptionError } from '@nearcache/core';
+import type { CacheKeyOption } from '../keys.js';
+import { decorateMethod, type CacheCondition } from '../operations.js';
+import { checkCommon } from './validate.js';
+
+/** Options of `@CacheEvict()`: give one of `key`, `keys`, `prefix` and `allEntries`. */
+export interface CacheEvictOptions {
+  /** The key to remove: a fixed string, a template such as `'user:{0}'`, or a function of the arguments. */
+  key?: CacheKeyOption;
+  /** Several keys to remove: a list of keys or templates, or a function of the arguments returning the keys. */
+  keys?: CacheKeyOption[] | ((...args: any[]) => string[]);
+  /** Remove every key starting with this prefix (a string, a template or a function of the arguments). */
+  prefix?: CacheKeyOption;
+  /** Remove every entry of the cache. Default false. */
+  allEntries?: boolean;
+  /**
+   * Evict before the method runs, whatever its outcome. Default false: evict after it
+   * succeeded (a method that throws evicts nothing).
+   */
+  beforeInvocation?: boolean;
+  /** The named cache. Default: the default cache. */
+  cache?: string;
+  /** Evict only when it returns true (called with the arguments). */
+  condition?: CacheCondition;
+}
+
+/**
+ * Removes entries when the method runs, on every instance of the application: the removal is
+ * applied here at once and replicated through the log. For an async method, the returned
+ * promise settles after the local removal.
+ *
+ * ```ts
+ * @CacheEvict({ key: 'user:{id}' })
+ * async update(id: string, changes: Partial<User>): Promise<User> { ... }
+ * ```
+ */
+export function CacheEvict(options: CacheEvictOptions): MethodDecorator {
+  const cache = checkCommon('CacheEvict', options);
+  const given = [options.key, options.keys, options.prefix, options.allEntries === true ? true : undefined].filter((o) => o !== undefined);
+  if (given.length !== 1) throw new InvalidOptionError('@CacheEvict() needs exactly one of key, keys, prefix and allEntries: true');
+  if (options.keys !== undefined && typeof options.keys !== 'function' && !Array.isArray(options.keys)) {
+    throw new InvalidOptionError('@CacheEvict(): keys must be an array of keys or templates, or a function of the arguments');
+  }
+  if (options.allEntries !== undefined && typeof options.allEntries !== 'boolean') throw new InvalidOptionError('@CacheEvict(): allEntries must be a boolean');
+  if (options.beforeInvocation !== undefined && typeof options.beforeInvocation !== 'boolean') {
+    throw new InvalidOptionError('@CacheEvict(): beforeInvocation must be a boolean');
+  }
+  return (target, propertyKey, descriptor) =>
+    decorateMethod('CacheEvict', target, propertyKey, descriptor, {
+      kind: 'evict',
+      cache,
+      keys: options.key !== undefined ? [options.key] : options.keys,
+      prefix: options.prefix,
+      allEntries: options.allEntries === true,
+      beforeInvocation: options.beforeInvocation === true,
+      condition: options.condition,
+    }) as typeof descriptor;
+}

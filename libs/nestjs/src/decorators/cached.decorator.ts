@@ -1,0 +1,49 @@
+import type { CacheKeyOption } from '../keys.js';
+import { decorateMethod, type CacheCondition, type CacheUnless } from '../operations.js';
+import { checkCommon } from './validate.js';
+
+/** Options of `@Cached()`. */
+export interface CachedOptions {
+  /**
+   * The key: a fixed string, a template such as `'user:{0}'` or `'user:{id}'`, or a function of
+   * the arguments. Default: `ClassName.method:` and the stable serialisation of the arguments
+   * (object keys sorted; hashed when long).
+   */
+  key?: CacheKeyOption;
+  /** Time to live in ms, over the module's `ttl`; 0 for none. Default: the module's `ttl`. */
+  ttl?: number;
+  /** The named cache to use. Default: the default cache. */
+  cache?: string;
+  /** Use the cache for this call only when it returns true (called with the arguments). */
+  condition?: CacheCondition;
+  /** Do not store a result when it returns true (called with the result, then the arguments). */
+  unless?: CacheUnless;
+}
+
+/**
+ * Caches what the method returns, on every instance of the application: a call whose key is in
+ * the cache returns the cached value without running the method, whichever instance stored it.
+ *
+ * - Works on any singleton provider or controller method, sync or async. An async method
+ *   returns a promise of the cached value; concurrent calls with one key share one execution.
+ * - Errors are never cached; `undefined` is not cached (`null` is).
+ * - The cache never breaks the method: if it fails, the failure is logged and the method runs.
+ * - Cached values are shared objects: treat what the method returns as read-only.
+ *
+ * ```ts
+ * @Cached({ key: 'user:{id}', ttl: 60_000 })
+ * async findOne(id: string): Promise<User> { ... }
+ * ```
+ */
+export function Cached(options: CachedOptions = {}): MethodDecorator {
+  const cache = checkCommon('Cached', options);
+  return (target, propertyKey, descriptor) =>
+    decorateMethod('Cached', target, propertyKey, descriptor, {
+      kind: 'cached',
+      cache,
+      key: options.key,
+      ttl: options.ttl,
+      condition: options.condition,
+      unless: options.unless,
+    }) as typeof descriptor;
+}

@@ -1,0 +1,19 @@
+import { InvalidOptionError } from '@nearcache/core';
+import { DEFAULT_CACHE_NAME } from '../constants.js';
+
+/** @internal Checks the options common to the method decorators; returns the cache name. */
+export function checkCommon(decorator: string, options: { cache?: unknown; condition?: unknown; ttl?: unknown; unless?: unknown }): string {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`@${decorator}() takes an options object`);
+  const cache = options.cache ?? DEFAULT_CACHE_NAME;
+  if (typeof cache !== 'string' || cache.length === 0) throw new InvalidOptionError(`@${decorator}(): cache must be a non-empty cache name`);
+  if (options.condition !== undefined && typeof options.condition !== 'function') {
+    throw new InvalidOptionError(`@${decorator}(): condition must be a function (...args) => boolean`);
+  }
+  if (options.unless !== undefined && typeof options.unless !== 'function') {
+    throw new InvalidOptionError(`@${decorator}(): unless must be a function (result, ...args) => boolean`);
+  }
+  if (options.ttl !== undefined && (typeof options.ttl !== 'number' || !Number.isInteger(options.ttl) || options.ttl < 0)) {
+    throw new InvalidOptionError(`@${decorator}(): ttl must be an integer number of ms >= 0 (0 for none), got ${String(options.ttl)}`);
+  }
+  return cache;
+}

@@ -1,0 +1,30 @@
+export { NearCache } from '@nearcache/core';
+export {
+  DEFAULT_CACHE_NAME,
+  getNearCacheToken,
+  NEAR_CACHE,
+  NEAR_CACHE_KEY_METADATA,
+  NEAR_CACHE_OPERATIONS_METADATA,
+  NEAR_CACHE_TTL_METADATA,
+} from './constants.js';
+export { CacheEvict, type CacheEvictOptions } from './decorators/cache-evict.decorator.js';
+export { CachePut, type CachePutOptions } from './decorators/cache-put.decorator.js';
+export { Cached, type CachedOptions } from './decorators/cached.decorator.js';
+export { InjectNearCache } from './decorators/inject-near-cache.decorator.js';
+export { NearCacheKey, type NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
+export { NearCacheTtl, type NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
+export type { NearCacheModuleExtras, NearCacheModuleOptions, NearCacheOptionsFactory } from './interfaces.js';
+export { compileKey, defaultCacheKey, MAX_SERIALISED_ARGS, stableStringify, type CacheKeyFunction, type CacheKeyOption } from './keys.js';
+export { NearCacheExplorer } from './near-cache.explorer.js';
+export {
+  NearCacheHealthIndicator,
+  type NearCacheHealthDetails,
+  type NearCacheHealthOptions,
+  type NearCacheHealthResult,
+  type NearCacheHealthStatus,
+} from './near-cache.health.js';
+export { NearCacheInterceptor, type CachedResponse } from './near-cache.interceptor.js';
+export type { NearCacheModuleAsyncOptions, NearCacheModuleRootOptions } from './near-cache.module-definition.js';
+export { NearCacheModule } from './near-cache.module.js';
+export { NearCacheRegistry, nestLogger, type RegisteredNearCache } from './near-cache.registry.js';
+export type { CacheCondition, CacheUnless } from './operations.js';

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import type { CacheState } from '@nearcache/core';
+import { DEFAULT_CACHE_NAME } from './constants.js';
+import { NearCacheRegistry } from './near-cache.registry.js';
+
+/** A status as @nestjs/terminus reads it (`degraded` needs terminus 12). */
+export type NearCacheHealthStatus = 'up' | 'down' | 'degraded';
+
+/** Options of `NearCacheHealthIndicator.isHealthy()`. */
+export interface NearCacheHealthOptions {
+  /** Which cache. Default: the default cache. */
+  cache?: string;
+  /** Down when a partition has been behind the log for longer than this, in ms. Default 30000. */
+  maxLagMs?: number;
+  /** Down when more records than this are waiting to be applied. Default: no limit. */
+  maxLagRecords?: number;
+  /**
+   * What to report while the cache is `degraded` (caught up once, but Kafka cannot take writes
+   * or the consumer stalled; reads and local writes go on). Default `up`: an outage of Kafka
+   * then does not take every instance out of service. `degraded` needs @nestjs/terminus 12.
+   */
+  whenDegraded?: NearCacheHealthStatus;
+}
+
+/** What the indicator reports under its key. */
+export interface NearCacheHealthDetails {
+  status: NearCacheHealthStatus;
+  /** The cache's state: starting, bootstrapping, live, degraded, closed. */
+  state: CacheState;
+  topic: string;
+  /** Records written to the log and not yet applied here, over all partitions. */
+  lagRecords: number;
+  /** How long the most lagging partition has been behind, in ms. */
+  lagMs: number;
+  /** Why the status is not up. */
+  message?: string;
+}
+
+/** A health indicator result: `{ [key]: details }`, the shape @nestjs/terminus expects. */
+export type NearCacheHealthResult<Key extends string = string> = Record<Key, NearCacheHealthDetails>;
+
+/**
+ * A health indicator for @nestjs/terminus (which stays optional: this class does not import it).
+ * Up when the cache is live; down while it starts or bootstraps, once closed, and when it lags
+ * more than `maxLagMs` / `maxLagRecords`.
+ *
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.nearCache.isHealthy('nearcache')]); }
+ * ```
+ */
+@Injectable()
+export class NearCacheHealthIndicator {
+  constructor(private readonly registry: NearCacheRegistry) {}
+
+  async isHealthy<const Key extends string = 'nearcache'>(key?: Key, options: NearCacheHealthOptions = {}): Promise<NearCacheHealthResult<Key>> {
+    return this.check(key ?? ('nearcache' as Key), options);
+  }
+
+  /** The same as `isHealthy`, synchronously. */
+  check<const Key extends string>(key: Key, options: NearCacheHealthOptions = {}): NearCacheHealthResult<Key> {
+    const cache = this.registry.get(options.cache ?? DEFAULT_CACHE_NAME);
+    const maxLagMs = options.maxLagMs ?? 30_000;
+    const stats = cache.stats();
+    const lagRecords = stats.partitions.reduce((sum, p) => sum + p.lagRecords, 0);
+    const lagMs = stats.partitions.reduce((max, p) => Math.max(max, p.lagMs), 0);
+    let status: NearCacheHealthStatus = 'up';
+    let message: string | undefined;
+    switch (stats.state) {
+      case 'starting':
+        status = 'down';
+        message = 'connecting to the log';
+        break;
+      case 'bootstrapping':
+        status = 'down';
+        message = 'bootstrapping: reading the topic up to its end';
+        break;
+      case 'closed':
+        status = 'down';
+        message = 'closed';
+        break;
+      case 'degraded':
+        status = options.whenDegraded ?? 'up';
+        message = 'degraded: the log cannot take writes or the consumer stalled; reads and local writes go on';
+        break;
+      case 'live':
+        break;
+    }
+    if (status !== 'down' && lagMs > maxLagMs) {
+      status = 'down';
+      message = `lagging: behind the log for ${lagMs} ms (limit ${maxLagMs} ms)`;
+    }
+    if (status !== 'down' && options.maxLagRecords !== undefined && lagRecords > options.maxLagRecords) {
+      status = 'down';
+      message = `lagging: ${lagRecords} records behind the log (limit ${options.maxLagRecords})`;
+    }
+    const details: NearCacheHealthDetails = { status, state: stats.state, topic: stats.topic, lagRecords, lagMs };
+    if (message !== undefined) details.message = message;
+    return { [key]: details } as NearCacheHealthResult<Key>;
+  }
+}

@@ -1,0 +1,129 @@
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { createNearCache, InvalidOptionError, type Logger as NearCacheLogger, type NearCache } from '@nearcache/core';
+import { DEFAULT_CACHE_NAME } from './constants.js';
+import type { NearCacheModuleOptions } from './interfaces.js';
+
+/** A cache of the application, with how its start is awaited. */
+export interface RegisteredNearCache {
+  readonly name: string;
+  readonly cache: NearCache;
+  readonly waitForReady: boolean;
+  readonly readyTimeout: number | undefined;
+}
+
+/**
+ * The caches of one application, by name. Creates them (they start connecting at once), waits
+ * for them on module init, and closes them on application shutdown. Inject it to reach a cache
+ * by a name known only at run time.
+ */
+@Injectable()
+export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
+  readonly #caches = new Map<string, RegisteredNearCache>();
+  readonly #logger = new Logger('NearCache');
+  #closing: Promise<void> | undefined;
+
+  /** @internal Creates and registers the cache `name` (called by `NearCacheModule`'s providers). */
+  create(name: string, options: NearCacheModuleOptions): NearCache {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('a NearCacheModule cache name must be a non-empty string');
+    if (this.#caches.has(name)) {
+      throw new Error(`a cache named "${name}" is already registered: give each NearCacheModule.forRoot() of the application its own name`);
+    }
+    if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`the options of cache "${name}" must be an object`);
+    const { waitForReady = true, readyTimeout, ...cacheOptions } = options;
+    if (typeof waitForReady !== 'boolean') throw new InvalidOptionError(`waitForReady of cache "${name}" must be a boolean, got ${typeof waitForReady}`);
+    if (readyTimeout !== undefined && (!Number.isInteger(readyTimeout) || readyTimeout < 1)) {
+      throw new InvalidOptionError(`readyTimeout of cache "${name}" must be an integer >= 1 (ms), got ${String(readyTimeout)}`);
+    }
+    const cache = createNearCache({ ...cacheOptions, logger: cacheOptions.logger ?? nestLogger(new Logger(`NearCache:${name}`)) });
+    this.#caches.set(name, { name, cache, waitForReady, readyTimeout });
+    return cache;
+  }
+
+  /** The cache `name` (default: the default cache). Throws when the application has none of that name. */
+  get<V = unknown>(name: string = DEFAULT_CACHE_NAME): NearCache<V> {
+    const entry = this.#caches.get(name);
+    if (!entry) {
+      const known = [...this.#caches.keys()].map((n) => `"${n}"`).join(', ') || 'none';
+      throw new Error(`no cache named "${name}" is registered (registered: ${known}); add NearCacheModule.forRoot(${name === DEFAULT_CACHE_NAME ? '' : `{ name: '${name}', ... }`})`);
+    }
+    return entry.cache as NearCache<V>;
+  }
+
+  has(name: string = DEFAULT_CACHE_NAME): boolean {
+    return this.#caches.has(name);
+  }
+
+  /** Every registered cache, in registration order. */
+  entries(): RegisteredNearCache[] {
+    return [...this.#caches.values()];
+  }
+
+  /**
+   * Waits until every cache with `waitForReady` caught up with its topic, so that the
+   * application does not finish starting before. If one is not ready by its deadline, closes all
+   * of them and fails the start with that error.
+   */
+  async onModuleInit(): Promise<void> {
+    const waiting = this.entries().filter((entry) => entry.waitForReady);
+    if (waiting.length === 0) return;
+    const started = Date.now();
+    const results = await Promise.allSettled(
+      waiting.map(async (entry) => {
+        await entry.cache.ready(entry.readyTimeout === undefined ? {} : { timeout: entry.readyTimeout });
+        this.#logger.log(`cache "${entry.name}" is ready: topic "${entry.cache.topic}", ${entry.cache.size} entries, in ${Date.now() - started} ms`);
+      }),
+    );
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failure) {
+      const error = failure.reason as Error;
+      this.#logger.error(`a cache was not ready, the application does not start: ${error.message}`);
+      await this.#closeAll();
+      throw error;
+    }
+  }
+
+  /** Flushes queued writes (each cache waits at most its `closeTimeout`) and closes every cache. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.#closeAll();
+  }
+
+  #closeAll(): Promise<void> {
+    this.#closing ??= Promise.all(
+      this.entries().map(async (entry) => {
+        try {
+          await entry.cache.close();
+        } catch (error) {
+          this.#logger.warn(`closing cache "${entry.name}" failed: ${(error as Error).message}`);
+        }
+      }),
+    ).then(() => undefined);
+    return this.#closing;
+  }
+}
+
+/** Routes nearcache's logging to a Nest logger. */
+export function nestLogger(logger: Logger): NearCacheLogger {
+  return {
+    debug: (message, context) => logger.debug(withContext(message, context)),
+    info: (message, context) => logger.log(withContext(message, context)),
+    warn: (message, context) => logger.warn(withContext(message, context)),
+    error: (message, context) => logger.error(withContext(message, context)),
+  };
+}
+
+function withContext(message: string, context: Record<string, unknown> | undefined): string {
+  if (!context) return message;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(context)) {
+    if (value === undefined) continue;
+    if (value instanceof Error) parts.push(`${key}=${value.name}: ${value.message}`);
+    else if (typeof value === 'object' && value !== null) {
+      try {
+        parts.push(`${key}=${JSON.stringify(value)}`);
+      } catch {
+        parts.push(`${key}=[object]`);
+      }
+    } else parts.push(`${key}=${String(value)}`);
+  }
+  return parts.length > 0 ? `${message} (${parts.join(', ')})` : message;
+}

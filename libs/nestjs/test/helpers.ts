@@ -1,0 +1,127 @@
+import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  InProcessBroker,
+  inProcessLog,
+  silentLogger,
+  type ConsumeHandlers,
+  type LogBatch,
+  type NearCacheOptions,
+  type OutgoingRecord,
+  type PartitionOffsets,
+  type ReplicationLog,
+  type ReplicationLogFactory,
+} from '@nearcache/core';
+
+/** Cache options on the in-process log, silent. */
+export function inProcess(broker: InProcessBroker, topic = 'test-cache'): Pick<NearCacheOptions, 'topic' | 'log' | 'logger'> {
+  return { topic, log: inProcessLog(broker), logger: silentLogger };
+}
+
+/** Every app a test created; closed by `closeApps()`. */
+const apps: INestApplication[] = [];
+
+/** Compiles `metadata` into an application (logger off) and initialises it unless `init` is false. */
+export async function createApp(metadata: ModuleMetadata, options: { init?: boolean } = {}): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  apps.push(app);
+  if (options.init !== false) await app.init();
+  return app;
+}
+
+export async function closeApps(): Promise<void> {
+  await Promise.all(apps.splice(0).map((app) => app.close().catch(() => undefined)));
+}
+
+/** Resolves once `predicate` holds; rejects after `timeout` ms. */
+export async function waitFor(predicate: () => boolean, message: string, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A deferred promise, to hold a method until the test lets it finish. */
+export function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A log that holds back every batch it delivers until `release()`: a cache on it stays bootstrapping. */
+export class HeldLog implements ReplicationLog {
+  readonly kind = 'held';
+  #held = true;
+  #waiters: Array<() => void> = [];
+  /** Batches waiting. */
+  waiting = 0;
+
+  constructor(readonly inner: ReplicationLog) {}
+
+  release(): void {
+    this.#held = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  open(): Promise<{ partitions: number }> {
+    return this.inner.open();
+  }
+
+  offsets(): Promise<PartitionOffsets[]> {
+    return this.inner.offsets();
+  }
+
+  consume(handlers: ConsumeHandlers): Promise<void> {
+    return this.inner.consume({
+      startOffset: (partition) => handlers.startOffset(partition),
+      onError: (error) => handlers.onError(error),
+      onBatch: async (batch: LogBatch) => {
+        if (this.#held) {
+          this.waiting++;
+          await new Promise<void>((resolve) => this.#waiters.push(resolve));
+          this.waiting--;
+        }
+        await handlers.onBatch(batch);
+      },
+    });
+  }
+
+  restartConsumer(): Promise<void> {
+    return this.inner.restartConsumer();
+  }
+
+  append(records: OutgoingRecord[]): Promise<void> {
+    return this.inner.append(records);
+  }
+
+  close(): Promise<void> {
+    this.release();
+    return this.inner.close();
+  }
+}
+
+/** A factory of held logs over `factory`; `last` is the latest built. */
+export function held(factory: ReplicationLogFactory): ReplicationLogFactory & { last?: HeldLog } {
+  const wrapped: ReplicationLogFactory & { last?: HeldLog } = (context) => {
+    const log = new HeldLog(factory(context));
+    wrapped.last = log;
+    return log;
+  };
+  return wrapped;
+}
+
+/** The absolute expiry (ms since the epoch, 0 for none) carried by the latest record of `key` on `topic`. */
+export function recordExpiry(broker: InProcessBroker, topic: string, key: string): number | undefined {
+  const records = broker.records(topic).filter((r) => r.key !== null && Buffer.from(r.key).toString() === key);
+  const last = records[records.length - 1];
+  if (!last) return undefined;
+  return Number(Buffer.from(last.headers['nc-exp'] as Uint8Array).toString());
+}
