@@ -17,7 +17,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +49,20 @@ export const DEFAULT_JVM_ARGS = Object.freeze([
 
 /** How long a node gets to shut down after SIGTERM before it gets SIGKILL. */
 const DEFAULT_STOP_TIMEOUT_MS = 15_000;
+/**
+ * Grace period when a whole multi-node cluster stops at once: the last
+ * brokers lose their controller quorum and can wait forever for it.
+ */
+const CLUSTER_STOP_TIMEOUT_MS = 3_000;
+
+/**
+ * Grace period for stopping all `nodeCount` nodes of a cluster together.
+ * @param {number} nodeCount
+ * @returns {number}
+ */
+function clusterStopTimeout(nodeCount) {
+  return nodeCount > 1 ? CLUSTER_STOP_TIMEOUT_MS : DEFAULT_STOP_TIMEOUT_MS;
+}
 /** Interval between readiness probes. */
 const PROBE_INTERVAL_MS = 250;
 
@@ -58,7 +71,7 @@ const PROBE_INTERVAL_MS = 250;
  */
 
 /** @type {LogFn} */
-const defaultLog = (message) => process.stderr.write(`[kafka] ${message}\n`);
+const defaultLog = (message) => { process.stderr.write(`[kafka] ${message}\n`); };
 
 // ---------------------------------------------------------------------------
 // Version and classpath
@@ -126,7 +139,7 @@ function runCollecting(cmd, args, { log, heartbeat, heartbeatMs = 10_000, cwd })
     const timer = heartbeat
       ? setInterval(() => log(`${heartbeat} (${Math.round((Date.now() - started) / 1000)}s)`), heartbeatMs)
       : null;
-    child.on('error', (err) => {
+    child.on('error', (/** @type {NodeJS.ErrnoException} */ err) => {
       if (timer) clearInterval(timer);
       reject(err.code === 'ENOENT' ? new Error(`'${cmd}' not found on PATH`) : err);
     });
@@ -162,7 +175,8 @@ export async function fetchKafka({ log = defaultLog } = {}) {
     ], { log, heartbeat: `still fetching Apache Kafka ${version} jars` });
     if (code !== 0) {
       fs.rmSync(tmp, { force: true });
-      log(output.trim() || '(Maven printed nothing)');
+      // eslint-disable-next-line no-control-regex
+      log(output.replace(/\x1b\[[0-9;]*m/g, '').trim() || '(Maven printed nothing)');
       throw new Error(`Maven failed (exit ${code}) resolving Apache Kafka ${version}; see output above`);
     }
     fs.renameSync(tmp, classpathFile);
@@ -248,6 +262,9 @@ export function testBrokerDefaults(nodeCount) {
     'share.coordinator.state.topic.replication.factor': internalRf,
     'share.coordinator.state.topic.min.isr': Math.min(nodeCount, 2),
     'group.initial.rebalance.delay.ms': 0,
+    // A killed node is fenced (and loses leadership) after 4s instead of 9s.
+    'broker.heartbeat.interval.ms': 1000,
+    'broker.session.timeout.ms': 4000,
     'log.cleaner.backoff.ms': 100,
     'log.cleaner.dedupe.buffer.size': 16 * 1024 * 1024,
     'log.initial.task.delay.ms': 1000,
@@ -281,23 +298,52 @@ function kraftConfig(node, allNodes) {
 }
 
 /**
+ * @typedef {Record<string, string | number | boolean | null | undefined>} BrokerProps
+ * @typedef {BrokerProps | ((node: NodeInfo, base: BrokerProps) => BrokerProps)} BrokerConfig
+ *   Extra or overriding server properties: an object, or a function of the
+ *   node and its computed base properties (for per-node values such as extra
+ *   listener ports). `null`/`undefined` removes a property.
+ */
+
+/**
  * Builds the full property map of a node: KRaft/listeners, test defaults,
- * then the caller's overrides (an object, or a function of the node for
- * per-node values such as extra listener ports). A value of `null` or
- * `undefined` removes a property.
+ * then the caller's overrides.
  *
  * @param {NodeInfo} node
  * @param {NodeInfo[]} allNodes
- * @param {Record<string, unknown> | ((node: NodeInfo) => Record<string, unknown>)} brokerConfig
+ * @param {BrokerConfig} [brokerConfig]
  * @returns {Record<string, string | number | boolean>}
  */
 export function buildNodeConfig(node, allNodes, brokerConfig = {}) {
-  const overrides = typeof brokerConfig === 'function' ? brokerConfig(node) : brokerConfig;
-  const merged = { ...kraftConfig(node, allNodes), ...testBrokerDefaults(allNodes.length), ...overrides };
+  const base = { ...kraftConfig(node, allNodes), ...testBrokerDefaults(allNodes.length) };
+  const overrides = typeof brokerConfig === 'function' ? brokerConfig(node, { ...base }) : brokerConfig;
+  const merged = { ...base, ...overrides };
   for (const key of Object.keys(merged)) {
     if (merged[key] === null || merged[key] === undefined) delete merged[key];
   }
-  return merged;
+  return /** @type {Record<string, string | number | boolean>} */ (merged);
+}
+
+/**
+ * Returns the properties that add one more listener on 127.0.0.1 to `base`
+ * (e.g. a SASL or TLS listener next to the PLAINTEXT one, which the
+ * readiness probes keep using). Merge the result into a brokerConfig:
+ *
+ *   brokerConfig: (node, base) => ({
+ *     ...addListener(base, { name: 'SASL_PLAINTEXT', protocol: 'SASL_PLAINTEXT', port: node.port + 1000 }),
+ *     'sasl.enabled.mechanisms': 'PLAIN',
+ *   })
+ *
+ * @param {BrokerProps} base
+ * @param {{ name: string, protocol: string, port: number }} listener
+ * @returns {BrokerProps}
+ */
+export function addListener(base, { name, protocol, port }) {
+  return {
+    'listeners': `${base.listeners},${name}://127.0.0.1:${port}`,
+    'advertised.listeners': `${base['advertised.listeners']},${name}://127.0.0.1:${port}`,
+    'listener.security.protocol.map': `${base['listener.security.protocol.map']},${name}:${protocol}`,
+  };
 }
 
 /**
@@ -330,6 +376,19 @@ logger.zookeeper.level = WARN
 // Processes
 // ---------------------------------------------------------------------------
 
+/**
+ * JVM properties pointing log4j2 at the cluster's configuration. Its shutdown
+ * hook is disabled so the broker keeps logging until the JVM exits.
+ * @param {NodeInfo} node
+ * @returns {string[]}
+ */
+function log4jArgs(node) {
+  return [
+    `-Dlog4j2.configurationFile=${path.join(node.dir, '..', 'log4j2.properties')}`,
+    '-Dlog4j2.shutdownHookEnabled=false',
+  ];
+}
+
 /** @returns {string} the java executable (honours JAVA_HOME). */
 function javaExecutable() {
   return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
@@ -354,7 +413,8 @@ function processCommandLine(pid) {
 }
 
 /**
- * Whether a pid is alive (zombies count as dead).
+ * Whether a pid is alive. A zombie counts as dead once all of its threads
+ * have exited (only then are its sockets closed and its ports free).
  * @param {number} pid
  * @returns {boolean}
  */
@@ -362,11 +422,13 @@ function isAlive(pid) {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    return err.code === 'EPERM';
+    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
   }
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? '1');
+    return !((state === 'Z' || state === 'X') && threads <= 1);
   } catch {
     return true;
   }
@@ -401,10 +463,14 @@ async function terminate(pid, { signal = 'SIGTERM', timeoutMs = DEFAULT_STOP_TIM
   while (isAlive(pid)) {
     if (Date.now() > deadline) {
       signalSafe('SIGKILL');
-      while (isAlive(pid)) await sleep(50);
+      const killDeadline = Date.now() + 10_000;
+      while (isAlive(pid)) {
+        if (Date.now() > killDeadline) throw new Error(`process ${pid} survived SIGKILL for 10s`);
+        await sleep(50);
+      }
       return 'killed';
     }
-    await sleep(100);
+    await sleep(signal === 'SIGKILL' ? 20 : 100);
   }
   return 'exited';
 }
@@ -431,11 +497,29 @@ export function tailFile(file, lines = 40) {
 function assertPortFree(port) {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.once('error', (err) => reject(err.code === 'EADDRINUSE'
+    server.once('error', (/** @type {NodeJS.ErrnoException} */ err) => reject(err.code === 'EADDRINUSE'
       ? new Error(`port 127.0.0.1:${port} is already in use (another cluster? try: node scripts/kafka/cli.mjs status)`)
       : err));
     server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve()));
   });
+}
+
+/**
+ * Waits (briefly) for a port that a just-stopped node held to become free.
+ * @param {number} port
+ * @param {number} [timeoutMs]
+ * @returns {Promise<void>}
+ */
+async function waitForPortFree(port, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await assertPortFree(port);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
 }
 
 /**
@@ -447,90 +531,192 @@ function freePort() {
     const server = net.createServer();
     server.once('error', reject);
     server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const { port } = server.address();
+      const { port } = /** @type {net.AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
 }
 
 // ---------------------------------------------------------------------------
-// Kafka wire protocol probe
+// Kafka wire protocol probes
 // ---------------------------------------------------------------------------
 
+/** Kafka error codes the readiness checks retry on. */
+const RETRIABLE_COORDINATOR_ERRORS = new Set([
+  14, // COORDINATOR_LOAD_IN_PROGRESS
+  15, // COORDINATOR_NOT_AVAILABLE
+  16, // NOT_COORDINATOR
+]);
+
 /**
- * Encodes a Metadata v4 request for no topics (request header v1).
- * @param {number} correlationId
+ * Minimal reader over a Kafka response body (non-flexible versions only).
+ */
+class ResponseReader {
+  /** @param {Buffer} buf */
+  constructor(buf) {
+    this.buf = buf;
+    this.offset = 0;
+  }
+
+  int8() { const v = this.buf.readInt8(this.offset); this.offset += 1; return v; }
+
+  int16() { const v = this.buf.readInt16BE(this.offset); this.offset += 2; return v; }
+
+  int32() { const v = this.buf.readInt32BE(this.offset); this.offset += 4; return v; }
+
+  /** @returns {string | null} */
+  string() {
+    const len = this.int16();
+    if (len < 0) return null;
+    const v = this.buf.toString('utf8', this.offset, this.offset + len);
+    this.offset += len;
+    return v;
+  }
+}
+
+/**
+ * Encodes a Kafka string (int16 length + UTF-8 bytes).
+ * @param {string} value
  * @returns {Buffer}
  */
-function encodeMetadataRequest(correlationId) {
-  const clientId = Buffer.from('local-kafka-probe');
-  const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 4 + 1);
-  let o = 0;
-  o = body.writeInt16BE(3, o); // api key: Metadata
-  o = body.writeInt16BE(4, o); // api version 4
-  o = body.writeInt32BE(correlationId, o);
-  o = body.writeInt16BE(clientId.length, o);
-  o += clientId.copy(body, o);
-  o = body.writeInt32BE(0, o); // topics: empty array (no topics)
-  body.writeInt8(0, o); // allow_auto_topic_creation: false
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(body.length);
-  return Buffer.concat([size, body]);
+function encodeString(value) {
+  const bytes = Buffer.from(value, 'utf8');
+  const len = Buffer.alloc(2);
+  len.writeInt16BE(bytes.length);
+  return Buffer.concat([len, bytes]);
 }
 
 /**
- * Decodes the broker list of a Metadata v4 response body (after the size).
- * @param {Buffer} buf
- * @returns {{ brokers: number[], controllerId: number, clusterId: string | null }}
- */
-function decodeMetadataResponse(buf) {
-  let o = 4; // correlation id
-  o += 4; // throttle_time_ms
-  const count = buf.readInt32BE(o); o += 4;
-  const brokers = [];
-  const readString = () => {
-    const len = buf.readInt16BE(o); o += 2;
-    if (len < 0) return null;
-    const s = buf.toString('utf8', o, o + len); o += len;
-    return s;
-  };
-  for (let i = 0; i < count; i++) {
-    brokers.push(buf.readInt32BE(o)); o += 4;
-    readString(); // host
-    o += 4; // port
-    readString(); // rack
-  }
-  const clusterId = readString();
-  const controllerId = buf.readInt32BE(o);
-  return { brokers, controllerId, clusterId };
-}
-
-/**
- * Sends one Metadata request to a broker over a raw socket.
+ * Sends one request (header v1, i.e. a non-flexible API version) to a broker
+ * on 127.0.0.1 over a fresh socket and returns the response body.
+ *
  * @param {number} port
- * @param {number} [timeoutMs]
- * @returns {Promise<{ brokers: number[], controllerId: number, clusterId: string | null }>}
+ * @param {{ apiKey: number, apiVersion: number, body: Buffer, timeoutMs?: number }} request
+ * @returns {Promise<ResponseReader>} positioned after the correlation id
  */
-export function probeBroker(port, timeoutMs = 3000) {
+export function kafkaRequest(port, { apiKey, apiVersion, body, timeoutMs = 3000 }) {
+  const correlationId = 1;
+  const header = Buffer.alloc(8);
+  header.writeInt16BE(apiKey, 0);
+  header.writeInt16BE(apiVersion, 2);
+  header.writeInt32BE(correlationId, 4);
+  const payload = Buffer.concat([header, encodeString('local-kafka-probe'), body]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
     const fail = (err) => { socket.destroy(); reject(err); };
     socket.setTimeout(timeoutMs, () => fail(new Error('timeout')));
     socket.once('error', fail);
-    socket.once('connect', () => socket.write(encodeMetadataRequest(1)));
+    socket.once('connect', () => socket.write(Buffer.concat([size, payload])));
     socket.on('data', (chunk) => {
       received = Buffer.concat([received, chunk]);
       if (received.length < 4 || received.length < 4 + received.readInt32BE(0)) return;
       socket.destroy();
-      try {
-        resolve(decodeMetadataResponse(received.subarray(4)));
-      } catch (err) {
-        reject(err);
-      }
+      const reader = new ResponseReader(received.subarray(4, 4 + received.readInt32BE(0)));
+      if (reader.int32() !== correlationId) reject(new Error('unexpected correlation id'));
+      else resolve(reader);
     });
     socket.once('end', () => fail(new Error('connection closed')));
   });
+}
+
+/**
+ * Metadata v4 for no topics: which brokers are registered and unfenced.
+ * @param {number} port
+ * @param {number} [timeoutMs]
+ * @returns {Promise<{ brokers: number[], controllerId: number, clusterId: string | null }>}
+ */
+export async function probeBroker(port, timeoutMs = 3000) {
+  const body = Buffer.alloc(5);
+  body.writeInt32BE(0, 0); // topics: empty array
+  body.writeInt8(0, 4); // allow_auto_topic_creation: false
+  const r = await kafkaRequest(port, { apiKey: 3, apiVersion: 4, body, timeoutMs });
+  r.int32(); // throttle_time_ms
+  const brokers = [];
+  for (let i = r.int32(); i > 0; i--) {
+    brokers.push(r.int32());
+    r.string(); // host
+    r.int32(); // port
+    r.string(); // rack
+  }
+  const clusterId = r.string();
+  const controllerId = r.int32();
+  return { brokers, controllerId, clusterId };
+}
+
+/**
+ * FindCoordinator v1; asking creates the internal __consumer_offsets
+ * (keyType 0, group) or __transaction_state (keyType 1) topic if missing.
+ * @param {number} port
+ * @param {string} key
+ * @param {0 | 1} keyType
+ * @returns {Promise<{ errorCode: number, nodeId: number }>}
+ */
+async function findCoordinator(port, key, keyType) {
+  const body = Buffer.concat([encodeString(key), Buffer.from([keyType])]);
+  const r = await kafkaRequest(port, { apiKey: 10, apiVersion: 1, body });
+  r.int32(); // throttle_time_ms
+  const errorCode = r.int16();
+  r.string(); // error_message
+  return { errorCode, nodeId: r.int32() };
+}
+
+/**
+ * InitProducerId v1 without a transactional id (what an idempotent producer
+ * sends first); the first one makes the broker fetch a producer-id block.
+ * @param {number} port
+ * @returns {Promise<{ errorCode: number }>}
+ */
+async function initProducerId(port) {
+  const body = Buffer.alloc(6);
+  body.writeInt16BE(-1, 0); // transactional_id: null
+  body.writeInt32BE(60_000, 2); // transaction_timeout_ms
+  const r = await kafkaRequest(port, { apiKey: 22, apiVersion: 1, body });
+  r.int32(); // throttle_time_ms
+  return { errorCode: r.int16() };
+}
+
+/**
+ * Repeats a coordinator request until it succeeds, retrying on the
+ * "not available / loading" error codes.
+ * @param {string} what
+ * @param {() => Promise<{ errorCode: number }>} request
+ * @param {number} deadline
+ */
+async function retryUntilAvailable(what, request, deadline) {
+  let lastError = 'no answer yet';
+  for (;;) {
+    try {
+      const { errorCode } = await request();
+      if (errorCode === 0) return;
+      if (!RETRIABLE_COORDINATOR_ERRORS.has(errorCode)) throw new Error(`${what}: error code ${errorCode}`);
+      lastError = `error code ${errorCode}`;
+    } catch (err) {
+      if (err.message.startsWith(what)) throw err;
+      lastError = err.message;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not available in time (${lastError})`);
+    await sleep(PROBE_INTERVAL_MS);
+  }
+}
+
+/**
+ * Creates the group and transaction coordinator topics and fetches the first
+ * producer-id block, so the first consumer group or idempotent producer of a
+ * test does not race their lazy initialisation.
+ * @param {NodeInfo[]} nodes
+ * @param {number} deadline
+ */
+async function warmUpCoordinators(nodes, deadline) {
+  const key = 'local-kafka-warm-up';
+  const { port } = nodes[0];
+  await retryUntilAvailable('group coordinator', () => findCoordinator(port, key, 0), deadline);
+  await retryUntilAvailable('transaction coordinator', () => findCoordinator(port, key, 1), deadline);
+  // Every broker allocates its own producer-id block.
+  await Promise.all(nodes.map((n) => retryUntilAvailable('producer id allocation', () => initProducerId(n.port), deadline)));
 }
 
 /**
@@ -595,12 +781,15 @@ function writeState(name, state) {
 /**
  * Stops the nodes of a cluster recorded in its state.json (only processes
  * that are still the recorded brokers). Safe to call when nothing runs.
+ * SIGTERM first, SIGKILL after `timeoutMs` (default 15s for one node, 3s for
+ * several).
  * @param {{ name?: string, log?: LogFn, timeoutMs?: number }} [options]
  * @returns {Promise<{ stopped: number }>}
  */
-export async function stopCluster({ name = 'default', log = defaultLog, timeoutMs = DEFAULT_STOP_TIMEOUT_MS } = {}) {
+export async function stopCluster({ name = 'default', log = defaultLog, timeoutMs } = {}) {
   const state = readState(name);
   if (!state) return { stopped: 0 };
+  timeoutMs ??= clusterStopTimeout(state.nodes.length);
   const running = state.nodes.filter((n) => isNodeProcess(n.pid, n));
   if (running.length) log(`stopping cluster '${name}' (${running.length} node(s))...`);
   await Promise.all(running.map((n) => terminate(n.pid, { timeoutMs })));
@@ -642,17 +831,18 @@ export function clusterStatus({ name } = {}) {
 /**
  * Formats a node's storage directory for the given cluster id.
  * @param {NodeInfo} node
- * @param {{ classpath: string, clusterId: string, log: LogFn }} opts
+ * @param {{ classpath: string, clusterId: string, formatArgs?: readonly string[] }} opts
  */
-async function formatStorage(node, { classpath, clusterId }) {
+async function formatStorage(node, { classpath, clusterId, formatArgs = [] }) {
   // kafka.tools.StorageTool ships in kafka_2.13 for both 3.x and 4.x. With a
   // static controller.quorum.voters no --standalone/--initial-controllers is needed.
   const { code, output } = await runCollecting(javaExecutable(), [
-    '-Xmx256m', '-cp', classpath, `-Dlog4j2.configurationFile=${path.join(node.dir, '..', 'log4j2.properties')}`,
+    '-Xmx256m', '-XX:TieredStopAtLevel=1', ...log4jArgs(node), '-cp', classpath,
     'kafka.tools.StorageTool', 'format',
     '--cluster-id', clusterId,
     '--config', node.configFile,
     '--ignore-formatted',
+    ...formatArgs,
   ], { log: () => {} });
   if (code !== 0) {
     throw new Error(`formatting storage of node ${node.index} failed (exit ${code}):\n${output.trim()}`);
@@ -670,7 +860,7 @@ function spawnNode(node, { classpath, jvmArgs }) {
   fs.writeSync(out, `\n===== starting node ${node.index} (node.id ${node.id}) at ${new Date().toISOString()} =====\n`);
   const child = spawn(javaExecutable(), [
     ...jvmArgs,
-    `-Dlog4j2.configurationFile=${path.join(node.dir, '..', 'log4j2.properties')}`,
+    ...log4jArgs(node),
     `-Dkafka.logs.dir=${node.dir}`,
     '-cp', classpath,
     'kafka.Kafka', node.configFile,
@@ -689,7 +879,12 @@ function spawnNode(node, { classpath, jvmArgs }) {
  * @returns {string}
  */
 function newClusterId() {
-  return randomBytes(16).toString('base64url');
+  // Like Kafka's own Uuid.randomUuid(): never starting with '-', which the format command
+  // would read as an option ("--cluster-id: expected one argument").
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /**
@@ -725,7 +920,8 @@ async function choosePorts(nodes, basePort) {
  * @property {(i: number, opts?: { timeoutMs?: number }) => Promise<void>} stopNode   SIGTERM (SIGKILL after timeout), waits for exit
  * @property {(i: number, opts?: { deadlineMs?: number }) => Promise<void>} startNode restarts a stopped node on its data dir, waits until it answers
  * @property {(i: number) => Promise<void>} killNode   SIGKILL, waits for exit
- * @property {(opts?: { timeoutMs?: number }) => Promise<void>} stop  stops all nodes, waits for exit
+ * @property {(opts?: { timeoutMs?: number }) => Promise<void>} stop  stops all nodes (SIGTERM; SIGKILL
+ *   after timeoutMs, default 15s for one node, 3s for several), waits for exit
  */
 
 /**
@@ -741,10 +937,13 @@ async function choosePorts(nodes, basePort) {
  *   0 picks free ports
  * @param {LogFn} [options.log]               progress output
  * @param {number} [options.deadlineMs=90000] max time to wait for the cluster
- * @param {Record<string, unknown> | ((node: NodeInfo) => Record<string, unknown>)} [options.brokerConfig]
- *   extra/overriding server properties (null removes a default)
+ * @param {BrokerConfig} [options.brokerConfig]  extra/overriding server properties
  * @param {readonly string[]} [options.jvmArgs]  JVM options (default DEFAULT_JVM_ARGS)
  * @param {boolean} [options.stopOnExit=false]  SIGKILL the nodes when this process exits
+ * @param {readonly string[]} [options.formatArgs]  extra arguments of the storage format
+ *   command, e.g. ['--add-scram', 'SCRAM-SHA-512=[name=alice,password=alice-secret]']
+ * @param {boolean} [options.warmUp=true]  create the group/transaction coordinator topics
+ *   before returning, so the first consumer group does not race their creation
  * @returns {Promise<LocalCluster>}
  */
 export async function startCluster({
@@ -756,6 +955,8 @@ export async function startCluster({
   brokerConfig = {},
   jvmArgs = DEFAULT_JVM_ARGS,
   stopOnExit = false,
+  warmUp = true,
+  formatArgs = [],
 } = {}) {
   if (!Number.isInteger(nodes) || nodes < 1) throw new Error(`nodes must be a positive integer, got ${nodes}`);
   const clusterDir = clusterDirOf(name);
@@ -776,7 +977,8 @@ export async function startCluster({
   const clusterId = newClusterId();
   log(`starting ${nodes}-node Kafka ${version} cluster '${name}' (KRaft) on ${nodeInfos.map((n) => `127.0.0.1:${n.port}`).join(',')}...`);
   const started = Date.now();
-  await Promise.all(nodeInfos.map((node) => formatStorage(node, { classpath, clusterId, log })));
+  await Promise.all(nodeInfos.map((node) => formatStorage(node, { classpath, clusterId, formatArgs })));
+  log(`storage formatted in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 
   const state = {
     name,
@@ -819,9 +1021,12 @@ export async function startCluster({
     return node;
   };
 
+  const spawned = Date.now();
   nodeInfos.forEach(launch);
   try {
     await awaitReady(nodeInfos, started + deadlineMs);
+    log(`${nodes} node(s) answering ${((Date.now() - spawned) / 1000).toFixed(1)}s after spawn`);
+    if (warmUp) await warmUpCoordinators(nodeInfos, started + deadlineMs);
   } catch (err) {
     await Promise.all(nodeInfos.map((n) => n.pid && terminate(n.pid, { signal: 'SIGKILL' })));
     nodeInfos.forEach((n) => { n.pid = null; });
@@ -861,12 +1066,13 @@ export async function startCluster({
     async startNode(i, { deadlineMs: nodeDeadlineMs = deadlineMs } = {}) {
       const node = nodeAt(i);
       if (node.pid && isAlive(node.pid)) throw new Error(`node ${i} of cluster '${name}' is already running (pid ${node.pid})`);
-      await assertPortFree(node.port);
+      await waitForPortFree(node.port);
+      await waitForPortFree(node.controllerPort);
       launch(node);
       await awaitReady([node], Date.now() + nodeDeadlineMs);
     },
 
-    async stop({ timeoutMs = DEFAULT_STOP_TIMEOUT_MS } = {}) {
+    async stop({ timeoutMs = clusterStopTimeout(nodes) } = {}) {
       await Promise.all(nodeInfos.map((n) => n.pid && terminate(n.pid, { timeoutMs })));
       nodeInfos.forEach((n) => { n.pid = null; });
       state.stoppedAt = new Date().toISOString();
