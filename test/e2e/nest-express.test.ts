@@ -1,11 +1,11 @@
-import { Controller, Get, HttpCode, Injectable, Param, Put, type INestApplication } from '@nestjs/common';
+import { Controller, Get, HttpCode, Injectable, Param, Put, UseInterceptors, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createNearCache, NearCache, silentLogger } from '@nearcache/core';
-import { cacheResponses, invalidateRoute, responseKey } from '@nearcache/express';
-import { Cached, CacheEvict, NearCacheModule } from '@nearcache/nestjs';
+import { createNearCache, httpCacheKey, isHttpCachedResponse, NearCache, silentLogger } from '@nearcache/core';
+import { cacheResponses } from '@nearcache/express';
+import { Cached, CacheEvict, NearCacheInterceptor, NearCacheModule } from '@nearcache/nestjs';
 import { KafkaTestClient } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -13,14 +13,16 @@ import { waitFor } from '../helpers/wait.js';
  * A Nest application and an Express application, each with its own cache and Kafka
  * connections, on one topic of a real broker. Call counters prove which side ran.
  *
- * - HTTP responses: the Nest app (on @nestjs/platform-express) caches its GET responses with
- *   the `cacheResponses` middleware of @nearcache/express, so both apps store the same
- *   entries under the same keys (see docs/express.md, "The entry format").
+ * - HTTP responses: the Nest app caches its GET responses with `NearCacheInterceptor`, the
+ *   Express app with `cacheResponses`. Both read and write core's HTTP entries under
+ *   `http:GET <url>`, so each serves the other's responses (see docs/nestjs.md and
+ *   docs/express.md, "HTTP entries shared by Nest and Express").
  * - Values: `@Cached` / `@CacheEvict` on the Nest side and `req.nearCache` on the Express side
  *   use the same keys and plain JSON values.
  */
 const nestCalls: Record<string, number> = {};
 const countNest = (name: string): number => (nestCalls[name] = (nestCalls[name] ?? 0) + 1);
+const pageKey = (id: string): string => httpCacheKey('GET', `/pages/${id}`);
 
 @Injectable()
 class ProductService {
@@ -37,14 +39,25 @@ class ProductService {
   }
 }
 
+@Injectable()
+class PageService {
+  /** Drops the cached response of the page, on every instance, whichever app stored it. */
+  @CacheEvict({ key: (id: string) => pageKey(id) })
+  async update(id: string): Promise<void> {
+    countNest('updatePage');
+    void id;
+  }
+}
+
 @Controller()
 class ShopController {
   constructor(
-    private readonly cache: NearCache,
     private readonly products: ProductService,
+    private readonly pages: PageService,
   ) {}
 
   @Get('pages/:id')
+  @UseInterceptors(NearCacheInterceptor)
   page(@Param('id') id: string): { page: string; by: string; run: number } {
     return { page: id, by: 'nest', run: countNest('page') };
   }
@@ -52,7 +65,7 @@ class ShopController {
   @Put('pages/:id')
   @HttpCode(204)
   async updatePage(@Param('id') id: string): Promise<void> {
-    await invalidateRoute(this.cache, `/pages/${id}`);
+    await this.pages.update(id);
   }
 
   @Get('products/:id')
@@ -84,11 +97,10 @@ describe('a Nest app and an Express app on one topic of a real broker', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [NearCacheModule.forRoot({ topic, kafka, logger: silentLogger })],
       controllers: [ShopController],
-      providers: [ProductService],
+      providers: [ProductService, PageService],
     }).compile();
     nestApp = moduleRef.createNestApplication({ logger: false });
     nestCache = nestApp.get(NearCache);
-    nestApp.use(cacheResponses(nestCache)); // Express middleware on Nest's Express adapter
     await nestApp.init(); // waits until the cache caught up with the topic
 
     expressCache = createNearCache({ topic, kafka, logger: silentLogger });
@@ -111,40 +123,75 @@ describe('a Nest app and an Express app on one topic of a real broker', () => {
   });
   afterAll(() => client.close());
 
-  it('a response cached by the Nest app is a HIT on the Express app, and the other way round', async () => {
+  it('a response cached by the Nest interceptor is a HIT on the Express app, and the other way round', async () => {
     const fromNest = await request(nestApp.getHttpServer()).get('/pages/1').expect(200);
     expect(fromNest.headers['x-cache']).toBe('MISS');
-    await waitFor(() => expressCache.has(responseKey('/pages/1')), { timeout: 30_000, message: 'the Nest response on the Express side' });
+    expect(isHttpCachedResponse(nestCache.get(pageKey('1')))).toBe(true);
+    await waitFor(() => expressCache.has(pageKey('1')), { timeout: 30_000, message: 'the Nest response on the Express side' });
     const onExpress = await request(expressApp).get('/pages/1').expect(200);
     expect(onExpress.headers['x-cache']).toBe('HIT');
+    expect(onExpress.text).toBe(fromNest.text);
     expect(onExpress.body).toEqual({ page: '1', by: 'nest', run: 1 });
+    expect(onExpress.headers['content-type']).toBe(fromNest.headers['content-type']);
     expect(onExpress.headers.etag).toBe(fromNest.headers.etag);
     expect(expressCalls.page).toBeUndefined();
 
-    await request(expressApp).get('/pages/2').expect(200);
-    await waitFor(() => nestCache.has(responseKey('/pages/2')), { timeout: 30_000, message: 'the Express response on the Nest side' });
+    const fromExpress = await request(expressApp).get('/pages/2').expect(200);
+    expect(fromExpress.headers['x-cache']).toBe('MISS');
+    await waitFor(() => nestCache.has(pageKey('2')), { timeout: 30_000, message: 'the Express response on the Nest side' });
     const onNest = await request(nestApp.getHttpServer()).get('/pages/2').expect(200);
     expect(onNest.headers['x-cache']).toBe('HIT');
+    expect(onNest.text).toBe(fromExpress.text);
     expect(onNest.body).toEqual({ page: '2', by: 'express', run: 1 });
+    expect(onNest.headers['content-type']).toBe(fromExpress.headers['content-type']);
+    expect(onNest.headers.etag).toBe(fromExpress.headers.etag);
     expect(nestCalls.page).toBe(1);
   });
 
-  it('an invalidation on either app makes the other miss', async () => {
+  it('an invalidation on either app makes the other miss: invalidateRoute on Express, @CacheEvict on Nest', async () => {
     await request(nestApp.getHttpServer()).get('/pages/1').expect(200);
-    await request(nestApp.getHttpServer()).get('/pages/2').expect(200);
-    await waitFor(() => expressCache.has(responseKey('/pages/1')) && expressCache.has(responseKey('/pages/2')), { timeout: 30_000, message: 'the entries on the Express side' });
+    await request(expressApp).get('/pages/2').expect(200);
+    await waitFor(() => expressCache.has(pageKey('1')) && nestCache.has(pageKey('2')), { timeout: 30_000, message: 'each entry on the other side' });
+    expect(nestCalls.page).toBe(1);
+    expect(expressCalls.page).toBe(1);
 
+    // Express invalidates the response the Nest app stored.
     await request(expressApp).put('/pages/1').expect(204);
-    await waitFor(() => !nestCache.has(responseKey('/pages/1')), { timeout: 30_000, message: 'the Express invalidation on the Nest side' });
+    await waitFor(() => !nestCache.has(pageKey('1')), { timeout: 30_000, message: 'the Express invalidation on the Nest side' });
     const nestMiss = await request(nestApp.getHttpServer()).get('/pages/1').expect(200);
     expect(nestMiss.headers['x-cache']).toBe('MISS');
-    expect(nestMiss.body.run).toBe(3);
+    expect(nestMiss.body).toEqual({ page: '1', by: 'nest', run: 2 });
 
+    // Nest evicts the response the Express app stored.
     await request(nestApp.getHttpServer()).put('/pages/2').expect(204);
-    await waitFor(() => !expressCache.has(responseKey('/pages/2')), { timeout: 30_000, message: 'the Nest invalidation on the Express side' });
+    expect(nestCalls.updatePage).toBe(1);
+    await waitFor(() => !expressCache.has(pageKey('2')), { timeout: 30_000, message: 'the Nest eviction on the Express side' });
     const expressMiss = await request(expressApp).get('/pages/2').expect(200);
     expect(expressMiss.headers['x-cache']).toBe('MISS');
-    expect(expressMiss.body).toEqual({ page: '2', by: 'express', run: 1 });
+    expect(expressMiss.body).toEqual({ page: '2', by: 'express', run: 2 });
+  });
+
+  it('If-None-Match with the ETag one app sent gets a 304 from the other', async () => {
+    const fromNest = await request(nestApp.getHttpServer()).get('/pages/3').expect(200);
+    expect(fromNest.headers.etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/); // the interceptor's strong tag
+    await waitFor(() => expressCache.has(pageKey('3')), { timeout: 30_000, message: 'the Nest response on the Express side' });
+    const onExpress = await request(expressApp).get('/pages/3').set('If-None-Match', fromNest.headers.etag!).expect(304);
+    expect(onExpress.headers['x-cache']).toBe('HIT');
+    expect(onExpress.headers.etag).toBe(fromNest.headers.etag);
+    expect(onExpress.text).toBe('');
+
+    const fromExpress = await request(expressApp).get('/pages/4').expect(200);
+    expect(fromExpress.headers.etag).toMatch(/^W\//); // Express's own weak tag, stored with the response
+    await waitFor(() => nestCache.has(pageKey('4')), { timeout: 30_000, message: 'the Express response on the Nest side' });
+    const onNest = await request(nestApp.getHttpServer()).get('/pages/4').set('If-None-Match', fromExpress.headers.etag!).expect(304);
+    expect(onNest.headers['x-cache']).toBe('HIT');
+    expect(onNest.headers.etag).toBe(fromExpress.headers.etag);
+    expect(onNest.text).toBe('');
+    // A tag that does not match gets the full response.
+    await request(nestApp.getHttpServer()).get('/pages/4').set('If-None-Match', '"other"').expect(200, { page: '4', by: 'express', run: 1 });
+
+    expect(nestCalls.page).toBe(1);
+    expect(expressCalls.page).toBe(1);
   });
 
   it('@Cached on the Nest side reads a value req.nearCache wrote on the Express side; @CacheEvict makes Express reload it', async () => {

@@ -154,6 +154,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #id: string;
   /** Carried by this instance's records: its id plus a nonce of this start, so a restart with the same id is another writer. */
   readonly #origin: string;
+  /** Bytes a record takes beyond its key and value: headers (with the origin) and Kafka's per-record framing. */
+  readonly #recordOverhead: number;
 
   #state: CacheState = 'starting';
   #bootstrapped = false;
@@ -201,6 +203,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#options = resolved;
     this.#id = resolved.instanceId;
     this.#origin = `${resolved.instanceId}.${randomBytes(4).toString('hex')}`;
+    this.#recordOverhead = 160 + this.#origin.length;
     this.#lru = new LRUCache<string, {}>({
       max: resolved.max,
       ...(resolved.maxBytes > 0 ? { maxSize: resolved.maxBytes } : {}),
@@ -235,7 +238,8 @@ export class NearCache<V = unknown> extends EventEmitter {
         maxBatch: resolved.maxBatchRecords,
         maxBatchBytes: resolved.maxBatchBytes,
         // Encoded value and key, plus headers and record overhead; a clear is one record per partition.
-        size: (write) => (write.key.length + (write.value?.length ?? 0) + 96) * (write.op === 'clear' ? Math.max(1, this.#partitions) : 1),
+        size: (write) =>
+          (Buffer.byteLength(write.key) + (write.value?.length ?? 0) + this.#recordOverhead) * (write.op === 'clear' ? Math.max(1, this.#partitions) : 1),
       },
     );
     this.#started = this.#start();
@@ -534,6 +538,7 @@ export class NearCache<V = unknown> extends EventEmitter {
           onBatch: (batch) => this.#onBatch(batch),
           onError: (error) => this.#consumerError(error),
         });
+        if (this.#closing) return;
         this.#lastProgress = Date.now();
         this.#lagTimer = setInterval(() => void this.#pollLag(), this.#options.lagPollInterval);
         this.#lagTimer.unref();
@@ -582,6 +587,14 @@ export class NearCache<V = unknown> extends EventEmitter {
   }
 
   #apply(record: LogRecord): void {
+    const signer = this.#options.signer;
+    if (signer) {
+      const problem = signer.verify(this.#options.topic, record);
+      if (problem !== undefined) {
+        this.#rejectRecord(record, 'bad-signature', problem);
+        return;
+      }
+    }
     const parsed = parseRecord(record, this.#options);
     if (parsed instanceof RecordRejection) {
       this.#rejectRecord(record, parsed.reason, parsed.detail);
@@ -756,6 +769,8 @@ export class NearCache<V = unknown> extends EventEmitter {
           break;
       }
     }
+    const signer = this.#options.signer;
+    if (signer) for (const record of records) signer.sign(this.#options.topic, record);
     return records;
   }
 
@@ -895,15 +910,27 @@ export class NearCacheNamespace<V = unknown> {
   }
 
   set(key: string, value: V, options?: SetOptions): Promise<void> {
-    return this.cache.set(this.#key(key), value, options);
+    try {
+      return this.cache.set(this.#key(key), value, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   delete(key: string, options?: WriteOptions): Promise<void> {
-    return this.cache.delete(this.#key(key), options);
+    try {
+      return this.cache.delete(this.#key(key), options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
-    return this.cache.wrap(this.#key(key), loader, options);
+    try {
+      return this.cache.wrap(this.#key(key), loader, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Removes every entry of this namespace, on every instance. */

@@ -58,3 +58,40 @@ export {
   type RejectReason,
 } from './record.js';
 export { NearCacheKeyvStore, type NearCacheKeyvStoreOptions } from './keyv.js';
+export { encryptedCodec, recordSigner, SIGNATURE_HEADER, type EncryptionOptions, type RecordSigner, type SigningOptions } from './crypto.js';
+// The HTTP response entry format and rules shared by the framework adapters (Express, Nest).
+export {
+  decodeHttpEntry,
+  encodeHttpEntry,
+  HTTP_DEFAULT_PREFIX,
+  HTTP_ENTRY_OVERHEAD_BYTES,
+  HTTP_ENTRY_VERSION,
+  HTTP_NEVER_SERVED_HEADERS,
+  HTTP_STORED_HEADERS,
+  httpCacheKey,
+  httpEntryWrites,
+  httpVariantKey,
+  isHttpCachedResponse,
+  isHttpVaryIndex,
+  lookupHttpEntry,
+  maxHttpBodyBytes,
+  parseVaryHeader,
+  type DecodedHttpResponse,
+  type HttpCachedResponse,
+  type HttpCacheEntry,
+  type HttpCacheMethod,
+  type HttpHeaderValue,
+  type HttpRequestHeaders,
+  type HttpResponseToStore,
+  type HttpVaryIndex,
+} from './http/entry.js';
+export {
+  computeEtag,
+  firstHeaderValue,
+  httpConditionals,
+  ifNoneMatchMatches,
+  isNotModified,
+  parseCacheControl,
+  type HttpConditionals,
+} from './http/conditional.js';
+export { httpHitResponse, httpRequestBypassesCache, httpStoreRefusal, type HttpHitAnswer, type HttpStoreCheck } from './http/policy.js';

@@ -5,6 +5,7 @@ import type { ReplicationLogFactory } from './log/port.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
 import type { KafkaLogOptions } from './log/kafka.js';
+import { recordSigner, type RecordSigner, type SigningOptions } from './crypto.js';
 
 /** `replicate` stores values written by other instances; `invalidate` only evicts the local copy. */
 export type CacheMode = 'replicate' | 'invalidate';
@@ -45,7 +46,7 @@ export interface NearCacheOptions<V = unknown> {
   mode?: CacheMode;
   /** Most distinct keys waiting for replication; a write of a new key beyond it rejects with `WriteQueueFullError`. Default 100000. */
   maxQueuedWrites?: number;
-  /** Most records sent to the log in one append. Default 1000. */
+  /** Most writes sent to the log in one append (a clear is one record per partition). Default 1000. */
   maxBatchRecords?: number;
   /** Most bytes (keys, values, record overhead) sent in one append; keep it under the topic's `max.message.bytes`. A single larger record is still sent alone. Default 921600 (900 KiB). */
   maxBatchBytes?: number;
@@ -55,6 +56,8 @@ export interface NearCacheOptions<V = unknown> {
   lagPollInterval?: number;
   /** Where nearcache logs. Default: warnings and errors to the console. */
   logger?: Logger;
+  /** Sign every record written (HMAC-SHA256, header `nc-sig`) and reject unsigned or forged records (reason `bad-signature`). Default: off. */
+  signing?: SigningOptions;
 }
 
 export interface ResolvedOptions<V> {
@@ -80,12 +83,13 @@ export interface ResolvedOptions<V> {
   stallTimeout: number;
   lagPollInterval: number;
   logger: Logger;
+  signer: RecordSigner | undefined;
 }
 
 const OPTION_NAMES = [
   'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
   'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
-  'stallTimeout', 'lagPollInterval', 'logger',
+  'stallTimeout', 'lagPollInterval', 'logger', 'signing',
 ] as const;
 
 /** Kafka's legal topic names. */
@@ -139,6 +143,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     stallTimeout: integer('stallTimeout', options.stallTimeout, 30_000, 100, MAX_TIMEOUT),
     lagPollInterval: integer('lagPollInterval', options.lagPollInterval, 5_000, 10, MAX_TIMEOUT),
     logger,
+    signer: options.signing === undefined ? undefined : recordSigner(options.signing),
   };
   if (resolved.maxBytes !== 0 && resolved.maxBytes < resolved.maxKeyBytes + resolved.maxValueBytes) {
     // Allowed, but an entry larger than maxBytes is never kept locally.

@@ -78,7 +78,9 @@ export type RejectReason =
   | 'invalid-key'
   | 'key-too-large'
   | 'value-too-large'
-  | 'decode-failed';
+  | 'decode-failed'
+  /** The `signing` option is set and the record is unsigned, or its signature does not verify. */
+  | 'bad-signature';
 
 export class RecordRejection {
   constructor(

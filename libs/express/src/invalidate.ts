@@ -1,6 +1,13 @@
-import { InvalidArgumentError, type NearCache } from '@nearcache/core';
-import { responseKey } from './entry.js';
-import { checkCache, checkOptionsObject, checkPrefix } from './options.js';
+import { booleanOption, httpCacheKey, HTTP_DEFAULT_PREFIX, InvalidArgumentError, type NearCache } from '@nearcache/core';
+import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
+
+/**
+ * The key of the response to `GET url` (and `HEAD url`) under `prefix`: `<prefix>GET <url>`.
+ * The same as `httpCacheKey('GET', url, prefix)` of `@nearcache/core`.
+ */
+export function responseKey(url: string, prefix: string = HTTP_DEFAULT_PREFIX): string {
+  return httpCacheKey('GET', url, prefix);
+}
 
 /** Options of `invalidateRoute` and `invalidatePrefix`. */
 export interface InvalidateOptions {
@@ -19,10 +26,8 @@ function resolve(scope: string, cache: unknown, url: unknown, options: unknown):
   }
   const given = checkOptionsObject(scope, options, OPTION_NAMES);
   const prefix = checkPrefix(scope, given.prefix);
-  if (given.durable !== undefined && typeof given.durable !== 'boolean') {
-    throw new InvalidArgumentError(`${scope}: option "durable" must be true or false, got ${typeof given.durable}`);
-  }
-  return { cache: checked, base: responseKey(url, prefix), durable: given.durable === true };
+  const durable = scoped(scope, () => booleanOption('durable', given.durable, false));
+  return { cache: checked, base: httpCacheKey('GET', url, prefix), durable };
 }
 
 /**

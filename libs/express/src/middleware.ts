@@ -1,7 +1,22 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { InvalidKeyError, type Logger, type NearCache, type SetOptions } from '@nearcache/core';
-import { cacheControlDirectives, notModified, strongEtag, type Conditionals } from './conditional.js';
-import { HTTP_ENTRY_VERSION, isCachedResponse, isVaryIndex, NEVER_SERVED_HEADERS, parseVary, variantKey, type CachedResponse, type VaryIndex } from './entry.js';
+import {
+  computeEtag,
+  encodeHttpEntry,
+  firstHeaderValue,
+  httpEntryWrites,
+  httpHitResponse,
+  httpRequestBypassesCache,
+  httpStoreRefusal,
+  InvalidKeyError,
+  isNotModified,
+  lookupHttpEntry,
+  type DecodedHttpResponse,
+  type HttpConditionals,
+  type HttpHeaderValue,
+  type Logger,
+  type NearCache,
+  type SetOptions,
+} from '@nearcache/core';
 import { checkCache, resolveResponseOptions, type CacheResponsesOptions, type ResolvedResponseOptions } from './options.js';
 import { createRequestCache } from './request.js';
 
@@ -13,8 +28,6 @@ interface Marker {
 }
 
 const markers = new WeakMap<Request, Marker>();
-/** Decoded bodies of checked entries, so a hit checks and decodes an entry once, not once per request. */
-const bodies = new WeakMap<CachedResponse, Buffer>();
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
@@ -32,12 +45,15 @@ type AnyFunction = (...args: unknown[]) => unknown;
  * `res.write`, `res.writeHead`, `res.flushHeaders` was called before `res.end`, or that sets
  * `Transfer-Encoding: chunked`, is streamed: it passes through untouched and is not cached.
  *
+ * Entries use the HTTP entry format of `@nearcache/core` (`HttpCachedResponse`), the one
+ * `NearCacheInterceptor` of `@nearcache/nestjs` reads and writes too.
+ *
  * Fails open: a cache error is logged and the request goes on as if there were no cache.
  * Options are checked at once; a bad one throws `InvalidOptionError`.
  */
 export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOptions): RequestHandler {
   const store = checkCache('cacheResponses', cache);
-  const { resolved, given } = resolveResponseOptions(options);
+  const { resolved, given } = resolveResponseOptions(options, store);
   const requestCache = createRequestCache(store, '', resolved.prefix);
   const log = resolved.logger;
 
@@ -71,16 +87,16 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       next();
       return;
     }
-    if (cacheControlDirectives(req.headers['cache-control']).has('no-store')) {
+    if (httpRequestBypassesCache(req.headers)) {
       // The client asked that nothing be stored: neither serve from nor write to the cache.
       markMiss(res, resolved);
       next();
       return;
     }
 
-    let hit: CachedResponse | undefined;
+    let hit: DecodedHttpResponse | undefined;
     try {
-      hit = lookup(store, base, req);
+      hit = lookupHttpEntry((key) => store.get(key), base, req.headers);
     } catch (error) {
       report(log, 'the lookup', error, base);
     }
@@ -125,50 +141,14 @@ function report(log: Logger, what: string, error: unknown, key?: string): void {
   log.warn(`response cache: ${what} failed; the request goes on without the cache: ${message}`, { ...(key === undefined ? {} : { key }), ...(code === undefined ? {} : { code }) });
 }
 
-/**
- * `value` if it is a well-formed `CachedResponse`. Cached values are shared, immutable objects:
- * one that was checked (and whose body was decoded) once is not checked again.
- */
-function asResponse(value: unknown): CachedResponse | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (bodies.has(value as CachedResponse)) return value as CachedResponse;
-  if (!isCachedResponse(value)) return undefined;
-  bodies.set(value, Buffer.from(value.body, 'base64'));
-  return value;
-}
-
-/** The cached response for `req` under `base`, following a `VaryIndex` to the variant. */
-function lookup(cache: NearCache<unknown>, base: string, req: Request): CachedResponse | undefined {
-  const entry = cache.get(base);
-  if (entry === undefined) return undefined;
-  const response = asResponse(entry);
-  if (response !== undefined) return response;
-  if (isVaryIndex(entry)) return asResponse(cache.get(variantKey(base, entry.vary, req.headers)));
-  return undefined;
-}
-
-function single(value: string | string[] | number | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value[0] : String(value);
-}
-
-function serve(req: Request, res: Response, entry: CachedResponse, settings: ResolvedResponseOptions): void {
-  const body = bodies.get(entry) ?? Buffer.from(entry.body, 'base64');
-  res.statusCode = entry.status;
-  for (const [name, value] of Object.entries(entry.headers)) {
-    if (!NEVER_SERVED_HEADERS.has(name)) res.setHeader(name, value);
-  }
+function serve(req: Request, res: Response, hit: DecodedHttpResponse, settings: ResolvedResponseOptions): void {
+  const answer = httpHitResponse(hit, { method: req.method, headers: req.headers });
+  res.statusCode = answer.status;
+  for (const [name, value] of answer.headers) res.setHeader(name, value);
   if (settings.statusHeader !== undefined) res.setHeader(settings.statusHeader, 'HIT');
-  res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));
-  const conditionals: Conditionals = { ifNoneMatch: single(req.headers['if-none-match']), ifModifiedSince: single(req.headers['if-modified-since']) };
-  if (notModified(conditionals, single(entry.headers.etag), single(entry.headers['last-modified']))) {
-    answerNotModified(res);
-    res.end();
-    return;
-  }
-  if (entry.status !== 204) res.setHeader('Content-Length', body.length);
-  if (req.method === 'HEAD' || entry.status === 204) res.end();
-  else res.end(body);
+  if (answer.notModified) answerNotModified(res);
+  if (answer.body === undefined) res.end();
+  else res.end(answer.body);
 }
 
 function answerNotModified(res: Response): void {
@@ -183,16 +163,16 @@ function answerNotModified(res: Response): void {
  * Express's `res.send`, which answers 304 by itself) produces the full response to store;
  * the conditionals are then answered here.
  */
-function hideConditionals(req: Request): Conditionals | undefined {
-  const ifNoneMatch = single(req.headers['if-none-match']);
-  const ifModifiedSince = single(req.headers['if-modified-since']);
+function hideConditionals(req: Request): HttpConditionals | undefined {
+  const ifNoneMatch = firstHeaderValue(req.headers['if-none-match']);
+  const ifModifiedSince = firstHeaderValue(req.headers['if-modified-since']);
   if (ifNoneMatch === undefined && ifModifiedSince === undefined) return undefined;
   delete req.headers['if-none-match'];
   delete req.headers['if-modified-since'];
   return { ifNoneMatch, ifModifiedSince };
 }
 
-function restoreConditionals(req: Request, hidden: Conditionals | undefined): void {
+function restoreConditionals(req: Request, hidden: HttpConditionals | undefined): void {
   if (hidden === undefined) return;
   if (hidden.ifNoneMatch !== undefined) req.headers['if-none-match'] = hidden.ifNoneMatch;
   if (hidden.ifModifiedSince !== undefined) req.headers['if-modified-since'] = hidden.ifModifiedSince;
@@ -206,43 +186,24 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer {
   throw new TypeError(`unexpected body chunk of type ${typeof chunk}`);
 }
 
-/** Why a finished GET response must not be stored, or `undefined` if it may be. */
+/** Why a finished GET response must not be stored, or `undefined` if it may be (core's rules, with this middleware's `statuses`). */
 function refusal(req: Request, res: Response, settings: ResolvedResponseOptions): string | undefined {
-  const status = res.statusCode;
-  if (!settings.statuses.has(status)) return `status ${status}`;
-  const directives = cacheControlDirectives(res.getHeader('cache-control'));
-  for (const directive of ['no-store', 'private', 'no-cache']) {
-    if (directives.has(directive)) return `Cache-Control: ${directive}`;
-  }
-  if (res.getHeader('set-cookie') !== undefined) return 'Set-Cookie';
-  if (res.getHeader('content-range') !== undefined) return 'Content-Range';
-  if (parseVary(res.getHeader('vary'))[0] === '*') return 'Vary: *';
-  // RFC 9111 3.5: a shared cache stores a response to an authorized request only when told it may.
-  if (req.headers.authorization !== undefined && !['public', 's-maxage', 'must-revalidate'].some((d) => directives.has(d))) {
-    return 'Authorization without Cache-Control public, s-maxage or must-revalidate';
-  }
-  return undefined;
+  return httpStoreRefusal({
+    status: res.statusCode,
+    statuses: settings.statuses,
+    requestHeaders: req.headers,
+    responseHeader: (name) => res.getHeader(name) as HttpHeaderValue | undefined,
+  });
 }
 
 function save(cache: NearCache<unknown>, req: Request, res: Response, base: string, body: Buffer, settings: ResolvedResponseOptions): void {
-  const headers: Record<string, string | string[]> = {};
-  for (const name of settings.headers) {
-    const value = res.getHeader(name);
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String) : String(value);
-  }
-  const storedAt = Date.now();
-  const entry: CachedResponse = { v: HTTP_ENTRY_VERSION, status: res.statusCode, headers, body: body.toString('base64'), storedAt };
+  const headers: Record<string, HttpHeaderValue | undefined> = {};
+  for (const name of settings.headers) headers[name] = res.getHeader(name) as HttpHeaderValue | undefined;
+  const entry = encodeHttpEntry({ status: res.statusCode, headers, body });
   const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
-  const failed = (key: string) => (error: unknown) => report(settings.logger, 'storing the response', error, key);
-  const vary = parseVary(res.getHeader('vary'));
-  if (vary.length === 0) {
-    void cache.set(base, entry, options).catch(failed(base));
-    return;
+  for (const { key, value } of httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers)) {
+    void cache.set(key, value, options).catch((error: unknown) => report(settings.logger, 'storing the response', error, key));
   }
-  const variant = variantKey(base, vary, req.headers);
-  const index: VaryIndex = { v: HTTP_ENTRY_VERSION, vary, storedAt };
-  void cache.set(variant, entry, options).catch(failed(variant));
-  void cache.set(base, index, options).catch(failed(base));
 }
 
 /** Wraps `res.write` and `res.end` to capture the body of a GET miss and store it when it ends. */
@@ -290,7 +251,7 @@ function capture(cache: NearCache<unknown>, req: Request, res: Response, base: s
     if (body.length <= settings.maxBodyBytes) {
       const refused = refusal(req, res, settings);
       if (refused === undefined) {
-        if (res.getHeader('etag') === undefined) res.setHeader('ETag', strongEtag(body));
+        if (res.getHeader('etag') === undefined) res.setHeader('ETag', computeEtag(body));
         save(cache, req, res, base, body, settings);
       } else {
         settings.logger.debug(`response cache: not stored (${refused})`, { key: base });
@@ -300,6 +261,6 @@ function capture(cache: NearCache<unknown>, req: Request, res: Response, base: s
     }
     const status = res.statusCode;
     if (hidden === undefined || status < 200 || status > 299) return false;
-    return notModified(hidden, single(res.getHeader('etag') as string | string[] | number | undefined), single(res.getHeader('last-modified') as string | undefined));
+    return isNotModified(hidden, firstHeaderValue(res.getHeader('etag') as HttpHeaderValue | undefined), firstHeaderValue(res.getHeader('last-modified') as HttpHeaderValue | undefined));
   }
 }

@@ -1,5 +1,20 @@
 import type { Request } from 'express';
-import { consoleLogger, InvalidArgumentError, InvalidOptionError, type Logger, type NearCache } from '@nearcache/core';
+import {
+  consoleLogger,
+  HTTP_DEFAULT_PREFIX,
+  HTTP_ENTRY_OVERHEAD_BYTES,
+  HTTP_NEVER_SERVED_HEADERS,
+  HTTP_STORED_HEADERS,
+  integerOption,
+  invalidOption,
+  InvalidArgumentError,
+  InvalidOptionError,
+  maxHttpBodyBytes,
+  rejectUnknownOptions,
+  stringOption,
+  type Logger,
+  type NearCache,
+} from '@nearcache/core';
 
 /** Methods whose responses can be served from the cache. */
 export type CacheableMethod = 'GET' | 'HEAD';
@@ -29,8 +44,10 @@ export interface CacheResponsesOptions {
   key?: (req: Request) => string | undefined;
   /**
    * Largest body stored, in bytes; bigger responses pass through uncached. Default `262144`
-   * (256 KiB). The stored entry holds the body in base64 (4/3 of its size) plus headers: it
-   * must fit in the cache's `maxValueBytes` (512 KiB by default), or it is not stored.
+   * (256 KiB), or less when the cache's `maxValueBytes` cannot hold an entry that large. The
+   * stored entry holds the body in base64 (4/3 of its size) plus headers (up to
+   * `HTTP_ENTRY_OVERHEAD_BYTES` reserved): a value whose entry cannot fit in the cache's
+   * `maxValueBytes` (512 KiB by default) throws `InvalidOptionError`.
    */
   maxBodyBytes?: number;
   /** Response statuses that are stored; each 200 to 299 except 206. Default `[200, 203, 204]`. */
@@ -44,7 +61,7 @@ export interface CacheResponsesOptions {
   headers?: string[];
   /** Name of the response header telling `HIT` or `MISS`; `false` for none. Default `'X-Cache'`. */
   statusHeader?: string | false;
-  /** Where cache errors are reported (the request goes on without the cache). Default: warnings and errors to the console. */
+  /** Where cache errors are reported (the request goes on without the cache). Default: the cache's own logger (`cache.logger`). */
   logger?: Logger;
 }
 
@@ -60,26 +77,17 @@ export interface ResolvedResponseOptions {
   logger: Logger;
 }
 
-/** Headers stored with every response unless absent. */
-export const DEFAULT_STORED_HEADERS = [
-  'content-type',
-  'content-language',
-  'content-encoding',
-  'content-disposition',
-  'content-location',
-  'cache-control',
-  'expires',
-  'last-modified',
-  'etag',
-  'link',
-  'location',
-  'vary',
-] as const;
+/** Headers stored with every response unless absent: core's `HTTP_STORED_HEADERS`, the ones every adapter stores. */
+export const DEFAULT_STORED_HEADERS: readonly string[] = HTTP_STORED_HEADERS;
 
-const REFUSED_HEADERS = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'proxy-connection']);
+// Headers never stored (per-user or connection-level), set-cookie first as the one people try.
+const REFUSED_HEADERS = ['set-cookie', ...[...HTTP_NEVER_SERVED_HEADERS].filter((name) => name !== 'set-cookie')];
 const OPTION_NAMES = ['ttl', 'prefix', 'methods', 'key', 'maxBodyBytes', 'statuses', 'headers', 'statusHeader', 'logger'] as const;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
 const DEFAULT_KEY = (req: Request): string => `GET ${req.originalUrl ?? req.url}`;
 
 function describe(value: unknown): string {
@@ -91,33 +99,41 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-export function fail(scope: string, name: string, expected: string, value: unknown): never {
-  throw new InvalidOptionError(`${scope}: option "${name}" must be ${expected}, got ${describe(value)}`);
+/**
+ * Runs option checks made with core's helpers (`integerOption`, `invalidOption`...) and puts
+ * `scope` in front of their messages: `cacheResponses: option "ttl" must be ...`.
+ */
+export function scoped<T>(scope: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new InvalidOptionError(`${scope}: ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
+/** The options object of `scope` (empty when `undefined`), with only `allowed` names; throws `InvalidOptionError`. */
 export function checkOptionsObject(scope: string, options: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError(`${scope}: options must be an object, got ${describe(options)}`);
   }
-  for (const name of Object.keys(options)) {
-    if (!allowed.includes(name)) throw new InvalidOptionError(`${scope}: unknown option "${name}"; the options are: ${allowed.join(', ')}`);
-  }
+  scoped(scope, () => rejectUnknownOptions('', options, allowed));
   return options as Record<string, unknown>;
 }
 
-export function checkPrefix(scope: string, value: unknown): string {
-  if (value === undefined) return 'http:';
-  if (typeof value !== 'string' || value.length === 0 || value.startsWith('\u0000') || value.length > 256) {
-    fail(scope, 'prefix', 'a non-empty string of at most 256 characters, not starting with U+0000', value);
-  }
-  return value;
+function prefixOption(value: unknown): string {
+  return stringOption('prefix', value, HTTP_DEFAULT_PREFIX, PREFIX, 'a non-empty string of at most 256 characters, not starting with U+0000');
 }
 
-export function checkLogger(scope: string, value: unknown): Logger {
-  if (value === undefined) return consoleLogger;
+/** The response key prefix: default `'http:'`; 1 to 256 characters, not starting with U+0000. */
+export function checkPrefix(scope: string, value: unknown): string {
+  return scoped(scope, () => prefixOption(value));
+}
+
+function checkLogger(value: unknown): Logger {
   if (typeof value !== 'object' || value === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
-    fail(scope, 'logger', 'an object with debug, info, warn and error methods', value);
+    invalidOption('logger', 'an object with debug, info, warn and error methods', value);
   }
   return value as Logger;
 }
@@ -131,66 +147,91 @@ export function checkCache(scope: string, cache: unknown): NearCache<unknown> {
   return cache as NearCache<unknown>;
 }
 
-function integer(scope: string, name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(scope, name, `an integer from ${min} to ${max}`, value);
-  return value;
-}
-
 /** Options given explicitly, checked; used both for a full resolution and for route-level refinements. */
 export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOptions> {
   const scope = 'cacheResponses';
   const options = checkOptionsObject(scope, input, OPTION_NAMES);
-  const out: Partial<ResolvedResponseOptions> = {};
-  if (options.ttl !== undefined) out.ttl = integer(scope, 'ttl', options.ttl, 0, MAX_TTL);
-  if (options.prefix !== undefined) out.prefix = checkPrefix(scope, options.prefix);
-  if (options.methods !== undefined) {
-    const methods = options.methods;
-    if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => m !== 'GET' && m !== 'HEAD')) {
-      fail(scope, 'methods', 'a non-empty array of "GET" and "HEAD"', methods);
+  return scoped(scope, () => {
+    const out: Partial<ResolvedResponseOptions> = {};
+    if (options.ttl !== undefined) out.ttl = integerOption('ttl', options.ttl, 0, 0, MAX_TTL);
+    if (options.prefix !== undefined) out.prefix = prefixOption(options.prefix);
+    if (options.methods !== undefined) {
+      const methods = options.methods;
+      if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => m !== 'GET' && m !== 'HEAD')) {
+        invalidOption('methods', 'a non-empty array of "GET" and "HEAD"', methods);
+      }
+      out.methods = new Set(methods as string[]);
     }
-    out.methods = new Set(methods as string[]);
-  }
-  if (options.key !== undefined) {
-    if (typeof options.key !== 'function') fail(scope, 'key', 'a function (req) => string | undefined', options.key);
-    out.key = options.key as (req: Request) => string | undefined;
-  }
-  if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integer(scope, 'maxBodyBytes', options.maxBodyBytes, 0, 64 * 1024 * 1024);
-  if (options.statuses !== undefined) {
-    const statuses = options.statuses;
-    if (!Array.isArray(statuses) || statuses.length === 0 || statuses.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 299 || s === 206)) {
-      fail(scope, 'statuses', 'a non-empty array of statuses from 200 to 299 except 206 (other responses, and 5xx above all, are never cached)', statuses);
+    if (options.key !== undefined) {
+      if (typeof options.key !== 'function') invalidOption('key', 'a function (req) => string | undefined', options.key);
+      out.key = options.key as (req: Request) => string | undefined;
     }
-    out.statuses = new Set(statuses as number[]);
-  }
-  if (options.headers !== undefined) {
-    const headers = options.headers;
-    if (!Array.isArray(headers) || headers.some((h) => typeof h !== 'string' || !TOKEN.test(h) || REFUSED_HEADERS.has(h.toLowerCase()))) {
-      fail(scope, 'headers', `an array of header names, none of ${[...REFUSED_HEADERS].join(', ')}`, headers);
+    if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, 0, 0, MAX_BODY_BYTES);
+    if (options.statuses !== undefined) {
+      const statuses = options.statuses;
+      if (!Array.isArray(statuses) || statuses.length === 0 || statuses.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 299 || s === 206)) {
+        invalidOption('statuses', 'a non-empty array of statuses from 200 to 299 except 206 (other responses, and 5xx above all, are never cached)', statuses);
+      }
+      out.statuses = new Set(statuses as number[]);
     }
-    out.headers = (headers as string[]).map((h) => h.toLowerCase());
-  }
-  if (options.statusHeader !== undefined) {
-    const header = options.statusHeader;
-    if (header !== false && (typeof header !== 'string' || !TOKEN.test(header))) fail(scope, 'statusHeader', 'a header name or false', header);
-    out.statusHeader = header === false ? undefined : header;
-  }
-  if (options.logger !== undefined) out.logger = checkLogger(scope, options.logger);
-  return out;
+    if (options.headers !== undefined) {
+      const headers = options.headers;
+      if (!Array.isArray(headers) || headers.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))) {
+        invalidOption('headers', `an array of header names, none of ${REFUSED_HEADERS.join(', ')}`, headers);
+      }
+      out.headers = (headers as string[]).map((h) => h.toLowerCase());
+    }
+    if (options.statusHeader !== undefined) {
+      const header = options.statusHeader;
+      if (header !== false && (typeof header !== 'string' || !TOKEN.test(header))) invalidOption('statusHeader', 'a header name or false', header);
+      out.statusHeader = header === false ? undefined : header;
+    }
+    if (options.logger !== undefined) out.logger = checkLogger(options.logger);
+    return out;
+  });
 }
 
-/** Checks `options` and fills in defaults; throws `InvalidOptionError` on the first problem. */
-export function resolveResponseOptions(input: unknown): { resolved: ResolvedResponseOptions; given: Partial<ResolvedResponseOptions> } {
+/**
+ * Checks `options` and fills in defaults; throws `InvalidOptionError` on the first problem.
+ * `cache` gives the defaults of `logger` (the cache's logger) and `maxBodyBytes`, and the limit
+ * `maxBodyBytes` must fit in: an explicit `maxBodyBytes` whose entry could not fit in the
+ * cache's `maxValueBytes` throws; the default is lowered to what fits.
+ */
+export function resolveResponseOptions(input: unknown, cache: NearCache<unknown>): { resolved: ResolvedResponseOptions; given: Partial<ResolvedResponseOptions> } {
   const given = checkResponseOptions(input);
+  const largest = largestStorableBody(cache);
+  if (given.maxBodyBytes !== undefined && given.maxBodyBytes > largest) {
+    throw new InvalidOptionError(
+      `cacheResponses: option "maxBodyBytes" (${given.maxBodyBytes}) is more than the cache can store: an entry holds the body in base64 (4/3 of its size) ` +
+        `plus up to ${HTTP_ENTRY_OVERHEAD_BYTES} bytes of headers, and must fit in the cache's maxValueBytes (${cache.limits.maxValueBytes}); ` +
+        `use at most ${largest}, or raise maxValueBytes`,
+    );
+  }
   const resolved: ResolvedResponseOptions = {
     ttl: given.ttl,
-    prefix: given.prefix ?? 'http:',
+    prefix: given.prefix ?? HTTP_DEFAULT_PREFIX,
     methods: given.methods ?? new Set(['GET', 'HEAD']),
     key: given.key ?? DEFAULT_KEY,
-    maxBodyBytes: given.maxBodyBytes ?? 256 * 1024,
+    maxBodyBytes: given.maxBodyBytes ?? Math.min(DEFAULT_MAX_BODY_BYTES, largest),
     statuses: given.statuses ?? new Set([200, 203, 204]),
     headers: [...new Set([...DEFAULT_STORED_HEADERS, ...(given.headers ?? [])])],
     statusHeader: 'statusHeader' in given ? given.statusHeader : 'X-Cache',
-    logger: given.logger ?? consoleLogger,
+    logger: given.logger ?? (readProperty(cache, 'logger') as Logger | undefined) ?? consoleLogger,
   };
   return { resolved, given };
+}
+
+/** The largest body an entry of `cache` can hold (no limit known: the largest `maxBodyBytes`). */
+function largestStorableBody(cache: NearCache<unknown>): number {
+  const maxValueBytes = (readProperty(cache, 'limits') as { maxValueBytes?: unknown } | undefined)?.maxValueBytes;
+  return typeof maxValueBytes === 'number' ? maxHttpBodyBytes(maxValueBytes) : MAX_BODY_BYTES;
+}
+
+/** A property of something that looks like a NearCache (a wrapper or a test double may lack it, or throw). */
+function readProperty(cache: NearCache<unknown>, name: 'logger' | 'limits'): unknown {
+  try {
+    return cache[name];
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { InvalidOptionError, type NearCache, type NearCacheNamespace, type SetOptions, type WriteOptions } from '@nearcache/core';
+import { invalidOption, type NearCache, type NearCacheNamespace, type SetOptions, type WriteOptions } from '@nearcache/core';
 import { invalidatePrefix, invalidateRoute, type InvalidateOptions } from './invalidate.js';
-import { checkCache, checkOptionsObject, checkPrefix } from './options.js';
+import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
 
 /**
  * The cache as handlers see it on `req.nearCache`. Reads are local and synchronous; writes
@@ -106,7 +106,7 @@ export function nearCache(cache: NearCache<any>, options?: NearCacheRequestOptio
   checkCache(scope, cache);
   const given = checkOptionsObject(scope, options, ['namespace', 'prefix']);
   if (given.namespace !== undefined && (typeof given.namespace !== 'string' || given.namespace.startsWith('\u0000'))) {
-    throw new InvalidOptionError(`${scope}: option "namespace" must be a string not starting with U+0000, got ${typeof given.namespace}`);
+    scoped(scope, () => invalidOption('namespace', 'a string not starting with U+0000', given.namespace));
   }
   const requestCache = createRequestCache(cache, (given.namespace as string | undefined) ?? '', checkPrefix(scope, given.prefix));
   return function nearCacheRequest(req: Request, _res: Response, next: NextFunction): void {

@@ -1,8 +1,8 @@
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bufferCodec, type NearCache } from '@nearcache/core';
-import { cacheResponses, isCachedResponse, isVaryIndex, responseKey, type CachedResponse } from '../src/index.js';
+import { bufferCodec, isHttpCachedResponse, isHttpVaryIndex, type HttpCachedResponse, type NearCache } from '@nearcache/core';
+import { cacheResponses, responseKey } from '../src/index.js';
 import { Caches, recordingLogger, uniqueTopic, waitFor } from './helpers.js';
 
 const caches = new Caches();
@@ -59,8 +59,8 @@ describe('hits and misses', () => {
     const server = app((a) => a.get('/greeting', cacheResponses(cache), (_req, res) => void res.type('text/plain').send('hello')));
     const before = Date.now();
     await request(server).get('/greeting').expect(200, 'hello');
-    const entry = cache.get(responseKey('/greeting')) as CachedResponse;
-    expect(isCachedResponse(entry)).toBe(true);
+    const entry = cache.get(responseKey('/greeting')) as HttpCachedResponse;
+    expect(isHttpCachedResponse(entry)).toBe(true);
     expect(Object.keys(entry).sort()).toEqual(['body', 'headers', 'status', 'storedAt', 'v']);
     expect(entry.v).toBe(1);
     expect(entry.status).toBe(200);
@@ -79,7 +79,7 @@ describe('hits and misses', () => {
       headers: { 'content-type': 'application/json; charset=utf-8', etag: '"abc"' },
       body: Buffer.from('{"from":"elsewhere"}').toString('base64'),
       storedAt: Date.now() - 30_000,
-    } satisfies CachedResponse);
+    } satisfies HttpCachedResponse);
     const server = app((a) => a.get('/shared', cacheResponses(cache), counted('shared', (_req, res) => void res.json({ from: 'handler' }))));
     const hit = await request(server).get('/shared').expect(200);
     expect(hit.body).toEqual({ from: 'elsewhere' });
@@ -309,7 +309,7 @@ describe('Vary', () => {
     expect([frHit.headers['x-cache'], frHit.text]).toEqual(['HIT', 'bonjour']);
     expect(frHit.headers.vary).toBe('Accept-Language');
     expect(calls.greeting).toBe(2);
-    expect(isVaryIndex(cache.get(responseKey('/greeting')))).toBe(true);
+    expect(isHttpVaryIndex(cache.get(responseKey('/greeting')))).toBe(true);
     expect(cache.get(responseKey('/greeting'))).toMatchObject({ v: 1, vary: ['accept-language'] });
     expect(cache.has(`${responseKey('/greeting')} accept-language=fr`)).toBe(true);
   });
@@ -489,7 +489,7 @@ describe('fails open', () => {
     });
     expect((await request(server).get('/x').expect(200, 'x')).headers['x-cache']).toBe('MISS');
     expect((await request(server).get('/y').expect(200, 'y')).headers['x-cache']).toBe('MISS');
-    expect(isCachedResponse(cache.get(responseKey('/x')))).toBe(true);
+    expect(isHttpCachedResponse(cache.get(responseKey('/x')))).toBe(true);
     expect(calls).toEqual({ x: 1, y: 1 });
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidOptionError, type NearCache } from '@nearcache/core';
-import { cacheResponses, nearCache, type CacheResponsesOptions } from '../src/index.js';
-import { Caches, uniqueTopic } from './helpers.js';
+import express from 'express';
+import request from 'supertest';
+import { cacheResponses, nearCache, responseKey, type CacheResponsesOptions } from '../src/index.js';
+import { Caches, recordingLogger, uniqueTopic, waitFor } from './helpers.js';
 
 describe('options are checked up front', () => {
   const caches = new Caches();
@@ -65,6 +67,47 @@ describe('options are checked up front', () => {
         logger: console,
       });
       expect(typeof handler).toBe('function');
+    } finally {
+      await caches.closeAll();
+    }
+  });
+
+  it('an explicit maxBodyBytes whose entry cannot fit in the cache\'s maxValueBytes throws, naming the largest that fits', async () => {
+    // 8192 bytes per value: 4096 reserved for the envelope and headers, 4096 of base64, 3072 body bytes.
+    const cache = await caches.open(uniqueTopic('opt'), { maxValueBytes: 8192 });
+    try {
+      expect(() => cacheResponses(cache, { maxBodyBytes: 3073 })).toThrow(InvalidOptionError);
+      expect(() => cacheResponses(cache, { maxBodyBytes: 3073 })).toThrow(/cacheResponses: option "maxBodyBytes" \(3073\) is more than the cache can store.*maxValueBytes \(8192\); use at most 3072/);
+      expect(typeof cacheResponses(cache, { maxBodyBytes: 3072 })).toBe('function');
+    } finally {
+      await caches.closeAll();
+    }
+  });
+
+  it('the default maxBodyBytes is lowered to what the cache\'s maxValueBytes can hold', async () => {
+    const cache = await caches.open(uniqueTopic('opt'), { maxValueBytes: 8192 });
+    try {
+      const server = express();
+      server.get('/fits', cacheResponses(cache), (_req, res) => void res.send('x'.repeat(3072)));
+      server.get('/big', cacheResponses(cache), (_req, res) => void res.send('x'.repeat(3073)));
+      await request(server).get('/fits').expect(200);
+      await request(server).get('/big').expect(200);
+      expect(cache.has(responseKey('/fits'))).toBe(true);
+      expect(cache.has(responseKey('/big'))).toBe(false);
+    } finally {
+      await caches.closeAll();
+    }
+  });
+
+  it('logs to the cache\'s own logger by default', async () => {
+    const logger = recordingLogger();
+    const cache = await caches.open(uniqueTopic('opt'), { logger });
+    try {
+      const server = express();
+      server.get('/x', cacheResponses(cache), (_req, res) => void res.send('x'));
+      await cache.close();
+      await request(server).get('/x').expect(200, 'x');
+      await waitFor(() => logger.warnings.some((w) => w.includes('response cache: storing the response failed')), { message: 'the warning on the cache logger' });
     } finally {
       await caches.closeAll();
     }

@@ -23,7 +23,7 @@ export {
   type NearCacheHealthResult,
   type NearCacheHealthStatus,
 } from './near-cache.health.js';
-export { NearCacheInterceptor, type CachedResponse } from './near-cache.interceptor.js';
+export { NearCacheInterceptor } from './near-cache.interceptor.js';
 export type { NearCacheModuleAsyncOptions, NearCacheModuleRootOptions } from './near-cache.module-definition.js';
 export { NearCacheModule } from './near-cache.module.js';
 export { NearCacheRegistry, nestLogger, type RegisteredNearCache } from './near-cache.registry.js';

@@ -7,90 +7,176 @@ import {
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import type { NearCache } from '@nearcache/core';
-import { Observable, of } from 'rxjs';
+import {
+  computeEtag,
+  encodeHttpEntry,
+  firstHeaderValue,
+  HTTP_DEFAULT_PREFIX,
+  HTTP_NEVER_SERVED_HEADERS,
+  HTTP_STORED_HEADERS,
+  httpConditionals,
+  httpEntryWrites,
+  httpHitResponse,
+  httpRequestBypassesCache,
+  httpStoreRefusal,
+  integerOption,
+  InvalidKeyError,
+  invalidOption,
+  InvalidOptionError,
+  isNotModified,
+  lookupHttpEntry,
+  maxHttpBodyBytes,
+  stringOption,
+  type DecodedHttpResponse,
+  type HttpHeaderValue,
+  type HttpRequestHeaders,
+  type NearCache,
+  type SetOptions,
+} from '@nearcache/core';
+import { Observable, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
+import { isStreamingResult, nestSendsWebResponses, serialiseResult } from './http-body.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
 
-/** What the interceptor stores for a response. */
-export interface CachedResponse {
-  /** The HTTP status the response had (2xx). */
-  status: number;
-  /** The body the handler returned. */
-  body: unknown;
+/** The checked settings of an interceptor (its protected fields, as a subclass may have set them). */
+interface InterceptorSettings {
+  prefix: string;
+  maxBodyBytes: number;
+  statusHeader: string | undefined;
+  storedHeaders: readonly string[];
 }
+
+/** What a miss needs to store the handler's result. */
+interface Miss {
+  cache: NearCache;
+  base: string;
+  ttl: number | undefined;
+  requestHeaders: HttpRequestHeaders;
+  response: unknown;
+  settings: InterceptorSettings;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
+const SCOPE = 'NearCacheInterceptor';
 
 /**
  * Caches the responses of GET routes in the replicated cache, so that a response one instance
- * computed is served by every instance. Use it on a controller, a route, or globally
- * (`APP_INTERCEPTOR`).
+ * computed is served by every instance, whichever framework it runs: entries are core's HTTP
+ * entries (`HttpCachedResponse`), under the same keys as `cacheResponses` of
+ * `@nearcache/express` (`http:GET <url>`), so a Nest app and an Express app on one topic serve
+ * each other's responses. Use it on a controller, a route, or globally (`APP_INTERCEPTOR`).
  *
- * - The key is the request URL (path and query) unless `@NearCacheKey()` sets it; override
- *   `trackBy()` to change that (return undefined to skip caching).
+ * - The key is `prefix` + `trackBy()`: by default `http:GET <originalUrl>`, or `http:` + the
+ *   route's `@NearCacheKey()`. Override `trackBy()` to change it (return undefined to skip).
  * - `@NearCacheTtl()` sets the time to live (route over controller over the module's `ttl`).
- * - Only successful responses (status 2xx) with a body are stored, with their status.
- * - Answers carry `X-Cache: HIT` or `X-Cache: MISS`.
+ * - The handler's result is serialised as Express sends it (objects as JSON, strings as
+ *   text/html or the type set, Buffers as bytes); a 2xx response that may be stored (see
+ *   core's `httpStoreRefusal`, `maxBodyBytes`) is stored with its status, headers and a strong
+ *   `ETag`, and sent as those exact bytes.
+ * - A hit is answered with the stored status, headers and bytes (with `Age`), or a 304 when the
+ *   request's `If-None-Match` / `If-Modified-Since` match; the handler does not run.
+ * - Answers carry `X-Cache: HIT` or `X-Cache: MISS` (`statusHeader`).
  * - It fails open: when the cache fails, the failure is logged and the handler runs.
+ *
+ * Needs `@nestjs/core` 12.4 or later, which sends the web `Response` it answers with; on older
+ * versions it logs an error once and lets every request through uncached.
  */
 @Injectable()
-export class NearCacheInterceptor implements NestInterceptor {
+export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Methods whose responses are cached. */
   protected allowedMethods: string[] = ['GET'];
+  /** Prefix of every key, the `prefix` of Express's `cacheResponses`: apps that share entries use the same one. Default `'http:'`. */
+  protected prefix: string = HTTP_DEFAULT_PREFIX;
+  /** Largest body stored, in bytes (and at most what the cache's `maxValueBytes` can hold); bigger responses are sent uncached. Default 262144. */
+  protected maxBodyBytes = 256 * 1024;
+  /** Response header set to `HIT` or `MISS`; `false` for none. Default `'X-Cache'`. */
+  protected statusHeader: string | false = 'X-Cache';
+  /** Response headers stored and replayed with the body. Default: core's `HTTP_STORED_HEADERS`, the ones Express stores. */
+  protected storedHeaders: readonly string[] = HTTP_STORED_HEADERS;
   protected readonly logger = new Logger('NearCacheInterceptor');
 
   @Optional()
   @Inject()
   protected readonly httpAdapterHost?: HttpAdapterHost;
 
+  #settings: InterceptorSettings | undefined;
+  #unsupportedReported = false;
+
   constructor(
     protected readonly registry: NearCacheRegistry,
     protected readonly reflector: Reflector,
   ) {}
 
+  /** Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`) at start-up: a bad one fails the start with `InvalidOptionError`. */
+  onModuleInit(): void {
+    this.#resolveSettings();
+  }
+
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
-    let cache: NearCache;
-    let key: string | undefined;
-    let ttl: number | undefined;
-    let hit: CachedResponse | undefined;
+    const settings = this.#resolveSettings();
+    if (!nestSendsWebResponses()) {
+      if (!this.#unsupportedReported) {
+        this.#unsupportedReported = true;
+        this.logger.error('NearCacheInterceptor needs @nestjs/core 12.4 or later (it answers with a web Response): responses are not cached');
+      }
+      return next.handle();
+    }
+    const http = context.switchToHttp();
+    const request = http.getRequest();
+    const response = http.getResponse();
+    let miss: Miss;
+    let hit: DecodedHttpResponse | undefined;
     try {
-      key = await this.trackBy(context);
+      const key = await this.trackBy(context);
       if (key === undefined) return next.handle();
-      cache = this.getCache(context);
-      hit = this.#read(cache.get(key));
-      if (hit === undefined) ttl = await this.getTtl(context);
+      if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
+      const base = settings.prefix + key;
+      const cache = this.getCache(context);
+      const requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
+      if (httpRequestBypassesCache(requestHeaders)) {
+        // The client asked that nothing be stored: neither serve from nor write to the cache.
+        this.#markStatus(response, settings, 'MISS');
+        return next.handle();
+      }
+      hit = lookupHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders);
+      miss = { cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, response, settings };
     } catch (error) {
       this.logger.warn(`the cache failed, the handler runs: ${(error as Error).message}`);
       return next.handle();
     }
-    const response = context.switchToHttp().getResponse();
     if (hit !== undefined) {
-      this.setHeader(response, 'X-Cache', 'HIT');
-      this.setStatus(response, hit.status);
-      return of(hit.body);
+      try {
+        return of(this.#answerHit(hit, request, miss.requestHeaders, settings));
+      } catch (error) {
+        this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
+      }
     }
-    this.setHeader(response, 'X-Cache', 'MISS');
-    const cacheKey = key;
-    return new Observable<unknown>((subscriber) =>
-      next.handle().subscribe({
-        next: (body) => {
-          this.#store(cache, cacheKey, body, this.getStatus(response), ttl);
-          subscriber.next(body);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
+    this.#markStatus(response, settings, 'MISS');
+    return next.handle().pipe(
+      map((result) => {
+        try {
+          return this.#storeResult(result, miss) ?? result;
+        } catch (error) {
+          this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
+          return result;
+        }
       }),
     );
   }
 
   /**
-   * The key of this request, or undefined to bypass the cache: the `@NearCacheKey()` of the
-   * route if any, else the URL of a GET request. Override it to vary by user, header or tenant.
+   * The key of this request after the prefix, or undefined to bypass the cache: the
+   * `@NearCacheKey()` of the route if any, else `GET <url>` (path and query string as sent) for
+   * a GET request, the key `cacheResponses` of `@nearcache/express` uses. Override it to vary by
+   * user, header or tenant.
    */
   protected trackBy(context: ExecutionContext): string | undefined | Promise<string | undefined> {
     const keyOption = this.reflector.get<NearCacheKeyOption | undefined>(NEAR_CACHE_KEY_METADATA, context.getHandler());
@@ -99,7 +185,7 @@ export class NearCacheInterceptor implements NestInterceptor {
     if (keyOption !== undefined) return typeof keyOption === 'function' ? keyOption(context) : keyOption;
     const adapter = this.httpAdapterHost?.httpAdapter;
     const url: unknown = adapter ? adapter.getRequestUrl(request) : (request.originalUrl ?? request.url);
-    return typeof url === 'string' && url.length > 0 ? url : undefined;
+    return typeof url === 'string' && url.length > 0 ? `GET ${url}` : undefined;
   }
 
   /** Whether the request's method is cacheable (GET by default, see `allowedMethods`). */
@@ -145,18 +231,106 @@ export class NearCacheInterceptor implements NestInterceptor {
     }
   }
 
-  #read(value: unknown): CachedResponse | undefined {
-    if (typeof value !== 'object' || value === null) return undefined;
-    const entry = value as Partial<CachedResponse>;
-    if (typeof entry.status !== 'number' || !('body' in entry)) return undefined;
-    return entry as CachedResponse;
+  /** A response header set so far (by `@Header()`, a middleware, or the handler through `@Res({ passthrough: true })`). */
+  protected getHeader(response: unknown, name: string): HttpHeaderValue | undefined {
+    const adapter = this.httpAdapterHost?.httpAdapter as { getHeader?: (response: unknown, name: string) => unknown } | undefined;
+    const value = typeof adapter?.getHeader === 'function' ? adapter.getHeader(response, name) : (response as { getHeader?: (n: string) => unknown })?.getHeader?.(name);
+    return value === undefined || value === null ? undefined : (value as HttpHeaderValue);
   }
 
-  #store(cache: NearCache, key: string, body: unknown, status: number, ttl: number | undefined): void {
-    if (status < 200 || status > 299 || body === undefined || body instanceof StreamableFile || isUncacheable(body) || Buffer.isBuffer(body)) return;
-    const entry: CachedResponse = { status, body };
-    cache.set(key, entry, ttl === undefined ? undefined : { ttl }).catch((error: unknown) => {
-      this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
-    });
+  /** Whether the response's headers left already (the handler wrote it itself). */
+  protected isHeadersSent(response: unknown): boolean {
+    const adapter = this.httpAdapterHost?.httpAdapter as { isHeadersSent?: (response: unknown) => boolean } | undefined;
+    if (typeof adapter?.isHeadersSent === 'function') return adapter.isHeadersSent(response);
+    return (response as { headersSent?: boolean } | undefined)?.headersSent === true;
+  }
+
+  #markStatus(response: unknown, settings: InterceptorSettings, value: 'HIT' | 'MISS'): void {
+    if (settings.statusHeader !== undefined) this.setHeader(response, settings.statusHeader, value);
+  }
+
+  /** The answer to a hit: the stored status, headers and bytes, or a 304, as a web Response Nest sends as it is. */
+  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings): Response {
+    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders });
+    const headers = new Headers();
+    for (const [name, value] of answer.headers) {
+      if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+      else headers.set(name, value);
+    }
+    if (settings.statusHeader !== undefined) headers.set(settings.statusHeader, 'HIT');
+    return new Response(answer.body === undefined ? null : new Uint8Array(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength), { status: answer.status, headers });
+  }
+
+  /**
+   * Stores the handler's result when it may be, and returns the web Response that sends exactly
+   * the stored bytes (or a 304 when the request's conditionals match them); `undefined` to let
+   * Nest send the result as usual (nothing stored).
+   */
+  #storeResult(result: unknown, miss: Miss): Response | undefined {
+    const { response, settings } = miss;
+    if (result === undefined || result === null) return undefined;
+    if (result instanceof StreamableFile || isStreamingResult(result) || isUncacheable(result)) return undefined;
+    if (this.isHeadersSent(response)) return undefined;
+    const status = this.getStatus(response);
+    if (status < 200 || status > 299) return undefined;
+    const serialised = serialiseResult(result, firstHeaderValue(this.getHeader(response, 'content-type')));
+    if (serialised === undefined) return undefined;
+    // A 204 has no body (Express drops it, and its Content-Type).
+    const body = status === 204 ? Buffer.alloc(0) : serialised.body;
+    const contentType = status === 204 ? undefined : serialised.contentType;
+    const header = (name: string): HttpHeaderValue | undefined => (name.toLowerCase() === 'content-type' ? contentType : this.getHeader(response, name));
+    const refused = httpStoreRefusal({ status, requestHeaders: miss.requestHeaders, responseHeader: header });
+    if (refused !== undefined) {
+      this.logger.debug(`not stored (${refused}): ${miss.base}`);
+      return undefined;
+    }
+    const limit = Math.min(settings.maxBodyBytes, maxHttpBodyBytes(miss.cache.limits.maxValueBytes));
+    if (body.length > limit) {
+      this.logger.debug(`not stored (body of ${body.length} bytes above ${limit}): ${miss.base}`);
+      return undefined;
+    }
+    const etag = firstHeaderValue(header('etag')) ?? computeEtag(body);
+    const stored: Record<string, HttpHeaderValue | undefined> = {};
+    for (const name of settings.storedHeaders) stored[name] = header(name);
+    stored.etag = etag;
+    const entry = encodeHttpEntry({ status, headers: stored, body });
+    const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
+    for (const { key, value } of httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders)) {
+      miss.cache.set(key, value, options).catch((error: unknown) => {
+        this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
+      });
+    }
+    const headers = new Headers({ etag });
+    if (isNotModified(httpConditionals(miss.requestHeaders), etag, firstHeaderValue(header('last-modified')))) {
+      return new Response(null, { status: 304, headers });
+    }
+    if (status === 204) return new Response(null, { status, headers });
+    if (contentType !== undefined) headers.set('content-type', contentType);
+    headers.set('content-length', String(body.length));
+    return new Response(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { status, headers });
+  }
+
+  #resolveSettings(): InterceptorSettings {
+    if (this.#settings !== undefined) return this.#settings;
+    try {
+      const prefix = stringOption('prefix', this.prefix, undefined, PREFIX, 'a non-empty string of at most 256 characters, not starting with U+0000');
+      const maxBodyBytes = integerOption('maxBodyBytes', this.maxBodyBytes, 0, 0, 64 * 1024 * 1024);
+      const statusHeader = this.statusHeader;
+      if (statusHeader !== false && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) invalidOption('statusHeader', 'a header name or false', statusHeader);
+      const storedHeaders = this.storedHeaders;
+      if (!Array.isArray(storedHeaders) || storedHeaders.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))) {
+        invalidOption('storedHeaders', `an array of header names, none of ${[...HTTP_NEVER_SERVED_HEADERS].join(', ')}`, storedHeaders);
+      }
+      this.#settings = {
+        prefix,
+        maxBodyBytes,
+        statusHeader: statusHeader === false ? undefined : statusHeader,
+        storedHeaders: [...new Set((storedHeaders as string[]).map((h) => h.toLowerCase()))],
+      };
+      return this.#settings;
+    } catch (error) {
+      if (error instanceof InvalidOptionError) throw new InvalidOptionError(`${SCOPE} (${this.constructor.name}): ${error.message}`, { cause: error });
+      throw error;
+    }
   }
 }

@@ -93,14 +93,18 @@ describe('NearCacheInterceptor', () => {
     expect(calls.get('list')).toBe(1);
     // The query is part of the key.
     expect((await request(server).get('/products?page=3').expect(200)).headers['x-cache']).toBe('MISS');
-    expect(app.get(NearCache).has('/products?page=2')).toBe(true);
+    // The key is the one Express's cacheResponses uses: prefix, GET and the URL as sent.
+    expect(app.get(NearCache).has('http:GET /products?page=2')).toBe(true);
   });
 
   it('stores the status with the body and answers a hit with it', async () => {
-    const server = (await start()).getHttpServer();
+    const app = await start();
+    const server = app.getHttpServer();
     await request(server).get('/products/accepted').expect(202);
+    expect(app.get(NearCache).get('http:GET /products/accepted')).toMatchObject({ v: 1, status: 202 });
     const hit = await request(server).get('/products/accepted').expect(202);
     expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body).toEqual({ run: 1 });
     expect(calls.get('accepted')).toBe(1);
   });
 
@@ -124,10 +128,11 @@ describe('NearCacheInterceptor', () => {
     await request(server).get('/products?page=1').expect(200);
     const after = Date.now();
     const cache = app.get(NearCache);
-    expect(cache.has('products:featured')).toBe(true);
+    // The route key comes after the prefix, like every key the interceptor makes.
+    expect(cache.has('http:products:featured')).toBe(true);
     await cache.flush();
-    const featured = recordExpiry(broker, 'test-cache', 'products:featured')!;
-    const list = recordExpiry(broker, 'test-cache', '/products?page=1')!;
+    const featured = recordExpiry(broker, 'test-cache', 'http:products:featured')!;
+    const list = recordExpiry(broker, 'test-cache', 'http:GET /products?page=1')!;
     expect(featured).toBeGreaterThanOrEqual(before + 5000);
     expect(featured).toBeLessThanOrEqual(after + 5000);
     expect(list).toBeGreaterThanOrEqual(before + 7000);

@@ -3,7 +3,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
 import { InvalidOptionError, LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { LogRecord, OutgoingRecord } from '../record.js';
+import { HEADERS, type LogRecord, type OutgoingRecord } from '../record.js';
 import { withDeadline } from '../retry.js';
 import { bool, fail, integer, noUnknownKeys, oneOf, plainObject, string } from '../validate.js';
 import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
@@ -16,7 +16,7 @@ export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 export interface KafkaLogOptions {
   /** Bootstrap brokers, as an array or a comma-separated string ("host:port"). Required unless `client` is given. */
   brokers?: string[] | string;
-  /** An existing kafkajs client to share (its connections, TLS and SASL settings). Instead of `brokers`. */
+  /** An existing kafkajs client whose settings (brokers, TLS, SASL) this cache uses; it still opens its own admin, producer and consumer connections. Instead of `brokers`, `clientId`, `ssl`, `sasl`, `connectionTimeout` and `logLevel`. */
   client?: Kafka;
   /** kafkajs client id. Default "nearcache". */
   clientId?: string;
@@ -32,7 +32,7 @@ export interface KafkaLogOptions {
   partitions?: number;
   /** Replication factor of the topic when the cache creates it; -1 for the broker's default. Default -1. */
   replicationFactor?: number;
-  /** More topic configs when the cache creates it, such as `{ 'min.insync.replicas': '2' }`. `cleanup.policy` is always `compact`. */
+  /** More topic configs when the cache creates it, such as `{ 'min.insync.replicas': '2' }`. `cleanup.policy` defaults to `compact`; a given policy must include `compact`. */
   topicConfig?: Record<string, string>;
   /** Create the topic if it does not exist. Default true. */
   createTopic?: boolean;
@@ -77,6 +77,8 @@ interface ResolvedKafkaOptions {
 }
 
 const BROKER = /^[^\s:,]+:\d{1,5}$/;
+/** Settings of the kafkajs client itself: they come from `kafka.client` when it is given. */
+const CLIENT_SETTINGS = ['clientId', 'ssl', 'sasl', 'connectionTimeout', 'logLevel'] as const;
 
 function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOptions {
   const options = plainObject('kafka', input) as unknown as KafkaLogOptions;
@@ -90,6 +92,9 @@ function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOptions {
     brokers = list;
   } else if (options.brokers !== undefined) {
     throw new InvalidOptionError('give either option "kafka.brokers" or option "kafka.client", not both');
+  } else if (CLIENT_SETTINGS.some((name) => options[name] !== undefined)) {
+    const given = CLIENT_SETTINGS.filter((name) => options[name] !== undefined).map((name) => `"kafka.${name}"`);
+    throw new InvalidOptionError(`${given.join(', ')} would be ignored with option "kafka.client": set them on the kafkajs client instead`);
   } else if (typeof options.client !== 'object' || options.client === null || typeof (options.client as Kafka).producer !== 'function') {
     fail('kafka.client', 'a kafkajs Kafka instance', options.client);
   }
@@ -370,7 +375,7 @@ export class KafkaLog implements ReplicationLog {
           offset: Number(message.offset),
           key: message.key,
           value: message.value,
-          headers: (message.headers ?? {}) as LogRecord['headers'],
+          headers: message.headers ? headerStrings(message.headers) : {},
           timestamp: Number(message.timestamp),
         }));
         const logBatch: LogBatch = {
@@ -397,7 +402,7 @@ export class KafkaLog implements ReplicationLog {
       messages: records.map((record) => ({
         partition: record.partition,
         key: record.key,
-        value: record.value === null ? null : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+        value: record.value === null || Buffer.isBuffer(record.value) ? record.value : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
         headers: record.headers,
       })),
     });
@@ -426,4 +431,37 @@ export class KafkaLog implements ReplicationLog {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw toLogError('closing the Kafka connections', failed.reason);
   }
+}
+
+/** The headers the cache reads as text (see record.ts); any other header is passed on untouched. */
+const TEXT_HEADERS = new Set<string>(Object.values(HEADERS));
+
+/**
+ * The cache's own header values as strings. They are short ASCII (a version, an op code,
+ * numbers, the origin id), read as UTF-8 text for every record; turning them into strings here
+ * with a plain loop is several times cheaper than Buffer#toString per value, which matters when
+ * a bootstrap reads millions of records. Long or non-ASCII values and every other header stay
+ * the Buffers kafkajs delivered, exactly as before.
+ */
+function headerStrings(headers: IHeadersLike): LogRecord['headers'] {
+  const out: Record<string, string | Array<string | Uint8Array> | Uint8Array | undefined> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    out[name] = TEXT_HEADERS.has(name) && Buffer.isBuffer(value) ? asciiText(value) : value;
+  }
+  return out;
+}
+
+type IHeadersLike = Record<string, Buffer | string | Array<Buffer | string> | undefined>;
+
+function asciiText(buffer: Buffer): string | Buffer {
+  const length = buffer.length;
+  if (length > 32) return buffer;
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    const code = buffer[i]!;
+    if (code >= 0x80) return buffer;
+    text += String.fromCharCode(code);
+  }
+  return text;
 }

@@ -1,15 +1,22 @@
 import { createHash } from 'node:crypto';
+import type { HttpHeaderValue, HttpRequestHeaders } from './entry.js';
 
 /** Conditional request headers of a GET or HEAD. */
-export interface Conditionals {
+export interface HttpConditionals {
   ifNoneMatch: string | undefined;
   ifModifiedSince: string | undefined;
 }
 
 const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
 
-/** A strong entity tag for `body`: a quoted SHA-1 of it, base64url. */
-export function strongEtag(body: Buffer): string {
+/** The first value of a header, as a string. */
+export function firstHeaderValue(value: HttpHeaderValue | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value[0] : String(value);
+}
+
+/** A strong entity tag for `body`: a quoted SHA-1 of it, base64url (`"<27 characters>"`). */
+export function computeEtag(body: Uint8Array): string {
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
 }
 
@@ -32,12 +39,17 @@ export function ifNoneMatchMatches(header: string, etag: string | undefined): bo
   return false;
 }
 
+/** The conditional headers of a request. */
+export function httpConditionals(requestHeaders: HttpRequestHeaders): HttpConditionals {
+  return { ifNoneMatch: firstHeaderValue(requestHeaders['if-none-match']), ifModifiedSince: firstHeaderValue(requestHeaders['if-modified-since']) };
+}
+
 /**
  * Whether the request's conditionals let a 304 answer a GET or HEAD whose response has the
  * validators `etag` and `lastModified`. `If-None-Match` takes precedence; `If-Modified-Since`
  * counts only without it (RFC 9110 13.2.2).
  */
-export function notModified(conditionals: Conditionals, etag: string | undefined, lastModified: string | undefined): boolean {
+export function isNotModified(conditionals: HttpConditionals, etag: string | undefined, lastModified: string | undefined): boolean {
   if (conditionals.ifNoneMatch !== undefined) return ifNoneMatchMatches(conditionals.ifNoneMatch, etag);
   if (conditionals.ifModifiedSince !== undefined && lastModified !== undefined) {
     const since = Date.parse(conditionals.ifModifiedSince);
@@ -48,7 +60,7 @@ export function notModified(conditionals: Conditionals, etag: string | undefined
 }
 
 /** Directive names of a `Cache-Control` header, lower-case. */
-export function cacheControlDirectives(header: string | number | string[] | undefined): Set<string> {
+export function parseCacheControl(header: HttpHeaderValue | undefined): Set<string> {
   const directives = new Set<string>();
   if (header === undefined) return directives;
   const text = Array.isArray(header) ? header.join(',') : String(header);

@@ -1,0 +1,85 @@
+import { firstHeaderValue, httpConditionals, isNotModified, parseCacheControl } from './conditional.js';
+import { HTTP_NEVER_SERVED_HEADERS, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+
+/**
+ * The rules every adapter applies, so that what one stores and serves the others would too:
+ * which requests bypass the cache, which responses are never stored, and how a hit is answered.
+ */
+
+/** True when the request asks that nothing be stored (`Cache-Control: no-store`): it is neither served from nor written to the cache. */
+export function httpRequestBypassesCache(requestHeaders: HttpRequestHeaders): boolean {
+  return parseCacheControl(requestHeaders['cache-control']).has('no-store');
+}
+
+/** What `httpStoreRefusal` looks at: a finished response to a GET. */
+export interface HttpStoreCheck {
+  /** The response status. */
+  status: number;
+  /** Statuses that may be stored, each 200 to 299. Default: every 2xx except 206. */
+  statuses?: ReadonlySet<number>;
+  /** The request's headers (lower-case names). */
+  requestHeaders: HttpRequestHeaders;
+  /** Reads a response header (any case). */
+  responseHeader: (name: string) => HttpHeaderValue | undefined;
+}
+
+/**
+ * Why a finished GET response must not be stored, or `undefined` if it may be:
+ * - a status not in `statuses` (never anything outside 2xx, nor 206);
+ * - response `Cache-Control: no-store`, `private` or `no-cache`;
+ * - a `Set-Cookie`, a `Content-Range`, or `Vary: *`;
+ * - a request with `Authorization`, unless the response says `Cache-Control: public`,
+ *   `s-maxage` or `must-revalidate` (RFC 9111 3.5: this cache is shared by every instance).
+ * The body size limit is the adapter's (`maxBodyBytes`).
+ */
+export function httpStoreRefusal(check: HttpStoreCheck): string | undefined {
+  const { status } = check;
+  const allowed = check.statuses === undefined ? status >= 200 && status <= 299 && status !== 206 : check.statuses.has(status) && status >= 200 && status <= 299;
+  if (!allowed) return `status ${status}`;
+  const directives = parseCacheControl(check.responseHeader('cache-control'));
+  for (const directive of ['no-store', 'private', 'no-cache']) {
+    if (directives.has(directive)) return `Cache-Control: ${directive}`;
+  }
+  if (check.responseHeader('set-cookie') !== undefined) return 'Set-Cookie';
+  if (check.responseHeader('content-range') !== undefined) return 'Content-Range';
+  const vary = check.responseHeader('vary');
+  if (vary !== undefined && (Array.isArray(vary) ? vary.join(',') : String(vary)).split(',').some((name) => name.trim() === '*')) return 'Vary: *';
+  if (check.requestHeaders.authorization !== undefined && !['public', 's-maxage', 'must-revalidate'].some((d) => directives.has(d))) {
+    return 'Authorization without Cache-Control public, s-maxage or must-revalidate';
+  }
+  return undefined;
+}
+
+/** How to answer a request from a cached response. */
+export interface HttpHitAnswer {
+  /** The entry's status, or 304 when the request's conditionals match. */
+  status: number;
+  /** Headers to send: the stored ones (never `HTTP_NEVER_SERVED_HEADERS`), `age`, and `content-length` when a body goes with the status. */
+  headers: Array<[name: string, value: string | string[]]>;
+  /** The bytes to send; `undefined` for a 304, a 204 or a HEAD. */
+  body: Buffer | undefined;
+  /** True when the answer is a 304 Not Modified. */
+  notModified: boolean;
+}
+
+/**
+ * The answer to a GET or HEAD from `hit`: its status, stored headers and body, with `Age`
+ * (whole seconds since it was stored); or a `304 Not Modified` (without `Content-Type` and body)
+ * when the request's `If-None-Match` (or, without it, `If-Modified-Since`) matches.
+ * The adapter adds its `X-Cache` header.
+ */
+export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now()): HttpHitAnswer {
+  const { entry, body } = hit;
+  const notModified = isNotModified(httpConditionals(request.headers), firstHeaderValue(entry.headers.etag), firstHeaderValue(entry.headers['last-modified']));
+  const headers: Array<[string, string | string[]]> = [];
+  for (const [name, value] of Object.entries(entry.headers)) {
+    if (HTTP_NEVER_SERVED_HEADERS.has(name)) continue;
+    if (notModified && name === 'content-type') continue;
+    headers.push([name, value]);
+  }
+  headers.push(['age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)))]);
+  if (notModified) return { status: 304, headers, body: undefined, notModified };
+  if (entry.status !== 204) headers.push(['content-length', String(body.length)]);
+  const withBody = request.method !== 'HEAD' && entry.status !== 204;
+  return { status: entry.status, headers, body: withBody ? body : undefined, notModified };
+}
