@@ -1,0 +1,72 @@
+// Small helpers of scripts/demo.mjs: output, checks, waiting, formatting.
+
+/** A step of the demo did not behave as it should; the message says what. */
+export class DemoFailure extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'DemoFailure';
+  }
+}
+
+/** Throws a DemoFailure with `message` unless `condition` holds. */
+export function check(condition, message) {
+  if (!condition) throw new DemoFailure(message);
+}
+
+export const say = (line = '') => process.stdout.write(`${line}\n`);
+
+export function bar(title) {
+  return `${title}\n${'='.repeat(title.length)}`;
+}
+
+export function section(title) {
+  say('');
+  say(title);
+}
+
+export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `predicate()` is true; throws a DemoFailure after `timeoutMs`. */
+export async function waitUntil(predicate, { timeoutMs, intervalMs = 5, what }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() >= deadline) {
+      throw new DemoFailure(`gave up after ${formatMs(timeoutMs)} waiting for ${typeof what === 'function' ? what() : what}`);
+    }
+    await pause(intervalMs);
+  }
+}
+
+/** `0.42 ms`, `12.3 ms`, `154 ms`, `2.31 s`. */
+export function formatMs(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '-';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1_000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+export const formatPrice = (price) => (typeof price === 'number' ? `$${price.toFixed(2)}` : String(price));
+
+/** Prints an aligned table: the first column left-aligned, the others right-aligned. */
+export function table(headers, rows, indent = '') {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)));
+  const line = (cells) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  say(indent + line(headers));
+  say(indent + widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const row of rows) say(indent + line(row));
+}
+
+/** A small seeded random generator: the same requests on every run. */
+export function mulberry32(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
