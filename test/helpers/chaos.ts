@@ -14,6 +14,8 @@ export class ChaosLog implements ReplicationLog {
   #release: (() => void) | undefined;
   appends = 0;
   restarts = 0;
+  /** Batches held back right now. */
+  held = 0;
 
   constructor(readonly inner: ReplicationLog) {
     this.kind = inner.kind;
@@ -32,7 +34,11 @@ export class ChaosLog implements ReplicationLog {
     return this.inner.consume({
       startOffset: (partition) => (this.#replayFromZero ? 0 : handlers.startOffset(partition)),
       onBatch: async (batch: LogBatch) => {
-        while (this.#gate) await this.#gate;
+        if (this.#gate) {
+          this.held++;
+          while (this.#gate) await this.#gate;
+          this.held--;
+        }
         return handlers.onBatch(batch);
       },
       onError: (error) => handlers.onError(error),
@@ -77,6 +83,7 @@ export class ChaosLog implements ReplicationLog {
   }
 
   close(): Promise<void> {
+    this.release();
     return this.inner.close();
   }
 
@@ -85,10 +92,11 @@ export class ChaosLog implements ReplicationLog {
   }
 }
 
-/** A factory whose logs are wrapped; `last` is the most recent one built. */
-export function chaos(factory: ReplicationLogFactory): ReplicationLogFactory & { last: ChaosLog | undefined } {
+/** A factory whose logs are wrapped (held from the start with `hold`); `last` is the most recent one built. */
+export function chaos(factory: ReplicationLogFactory, options: { hold?: boolean } = {}): ReplicationLogFactory & { last: ChaosLog | undefined } {
   const wrapped = ((context: LogContext) => {
     const log = new ChaosLog(factory(context));
+    if (options.hold) log.hold();
     wrapped.last = log;
     return log;
   }) as unknown as ReplicationLogFactory & { last: ChaosLog | undefined };

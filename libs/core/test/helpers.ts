@@ -3,23 +3,13 @@
  * raw record builders, an oracle that folds a topic independently of the cache code, and a
  * log wrapper that can hold back consumer batches.
  */
-import {
-  InProcessLog,
-  type ConsumeHandlers,
-  type InProcessBroker,
-  type LogBatch,
-  type LogRecord,
-  type NearCache,
-  type OutgoingRecord,
-  type PartitionOffsets,
-  type RawRecord,
-  type ReplicationLog,
-} from '../src/index.js';
+import type { InProcessBroker, LogRecord, NearCache, RawRecord } from '../src/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Waiting.
 
 // Shared with the cross-package tests.
+import { ChaosLog } from '../../../test/helpers/chaos.js';
 import { waitFor } from '../../../test/helpers/wait.js';
 
 export { waitFor };
@@ -207,61 +197,14 @@ export function sortedEntries(entries: Iterable<[string, unknown]>): Array<[stri
 // ---------------------------------------------------------------------------------------------
 // A log wrapper that can hold back batches on their way to the cache.
 
-export class GatedLog implements ReplicationLog {
-  readonly kind = 'gated-in-process';
-  #open = true;
-  #waiters: Array<() => void> = [];
-  /** Batches currently held back. */
-  held = 0;
-
-  constructor(readonly inner: InProcessLog) {}
-
-  /** Holds back every batch delivered from now on, until `resume()`. */
+/** The shared chaos wrapper, with this suite's names: `pause()` holds batches back, `resume()` lets them through. */
+export class GatedLog extends ChaosLog {
   pause(): void {
-    this.#open = false;
+    this.hold();
   }
 
   resume(): void {
-    this.#open = true;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  open(): Promise<{ partitions: number }> {
-    return this.inner.open();
-  }
-
-  offsets(): Promise<PartitionOffsets[]> {
-    return this.inner.offsets();
-  }
-
-  consume(handlers: ConsumeHandlers): Promise<void> {
-    return this.inner.consume({
-      startOffset: (partition) => handlers.startOffset(partition),
-      onError: (error) => handlers.onError(error),
-      onBatch: async (batch: LogBatch) => {
-        if (!this.#open) {
-          this.held++;
-          await new Promise<void>((resolve) => this.#waiters.push(resolve));
-          this.held--;
-        }
-        await handlers.onBatch(batch);
-      },
-    });
-  }
-
-  restartConsumer(): Promise<void> {
-    return this.inner.restartConsumer();
-  }
-
-  append(records: OutgoingRecord[]): Promise<void> {
-    return this.inner.append(records);
-  }
-
-  close(): Promise<void> {
-    this.resume();
-    return this.inner.close();
+    this.release();
   }
 }
 

@@ -4,14 +4,10 @@ import {
   InProcessBroker,
   inProcessLog,
   silentLogger,
-  type ConsumeHandlers,
-  type LogBatch,
   type NearCacheOptions,
-  type OutgoingRecord,
-  type PartitionOffsets,
-  type ReplicationLog,
   type ReplicationLogFactory,
 } from '@nearcache/core';
+import { chaos, type ChaosLog } from '../../../test/helpers/chaos.js';
 
 /** Cache options on the in-process log, silent. */
 export function inProcess(broker: InProcessBroker, topic = 'test-cache'): Pick<NearCacheOptions, 'topic' | 'log' | 'logger'> {
@@ -54,68 +50,9 @@ export function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; r
   return { promise, resolve, reject };
 }
 
-/** A log that holds back every batch it delivers until `release()`: a cache on it stays bootstrapping. */
-export class HeldLog implements ReplicationLog {
-  readonly kind = 'held';
-  #held = true;
-  #waiters: Array<() => void> = [];
-  /** Batches waiting. */
-  waiting = 0;
-
-  constructor(readonly inner: ReplicationLog) {}
-
-  release(): void {
-    this.#held = false;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  open(): Promise<{ partitions: number }> {
-    return this.inner.open();
-  }
-
-  offsets(): Promise<PartitionOffsets[]> {
-    return this.inner.offsets();
-  }
-
-  consume(handlers: ConsumeHandlers): Promise<void> {
-    return this.inner.consume({
-      startOffset: (partition) => handlers.startOffset(partition),
-      onError: (error) => handlers.onError(error),
-      onBatch: async (batch: LogBatch) => {
-        if (this.#held) {
-          this.waiting++;
-          await new Promise<void>((resolve) => this.#waiters.push(resolve));
-          this.waiting--;
-        }
-        await handlers.onBatch(batch);
-      },
-    });
-  }
-
-  restartConsumer(): Promise<void> {
-    return this.inner.restartConsumer();
-  }
-
-  append(records: OutgoingRecord[]): Promise<void> {
-    return this.inner.append(records);
-  }
-
-  close(): Promise<void> {
-    this.release();
-    return this.inner.close();
-  }
-}
-
-/** A factory of held logs over `factory`; `last` is the latest built. */
-export function held(factory: ReplicationLogFactory): ReplicationLogFactory & { last?: HeldLog } {
-  const wrapped: ReplicationLogFactory & { last?: HeldLog } = (context) => {
-    const log = new HeldLog(factory(context));
-    wrapped.last = log;
-    return log;
-  };
-  return wrapped;
+/** A factory of logs that hold back every batch until `release()`: a cache on one stays bootstrapping. `last` is the latest built. */
+export function held(factory: ReplicationLogFactory): ReplicationLogFactory & { last: ChaosLog | undefined } {
+  return chaos(factory, { hold: true });
 }
 
 /** The absolute expiry (ms since the epoch, 0 for none) carried by the latest record of `key` on `topic`. */
