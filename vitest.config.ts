@@ -17,6 +17,23 @@ const shared = {
   },
 };
 
+// The fault tests (test/fault) start and kill their own brokers and take minutes: they run only
+// when asked for by name (`npm run test:fault`, i.e. `--project fault`), not in `npm test`.
+const args = process.argv;
+const faultRun = args.some((arg, i) => arg === '--project=fault' || (arg === 'fault' && args[i - 1] === '--project'));
+const fault = {
+  ...shared,
+  test: {
+    name: 'fault',
+    root: './test/fault',
+    include: ['**/*.test.ts'],
+    // Each file starts its own Kafka cluster or loads the shared broker: one file at a time on small machines.
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
+  },
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -38,10 +55,13 @@ export default defineConfig({
           name: 'integration',
           root: './test',
           include: ['**/*.test.ts'],
+          // The fault tests start their own brokers and run with `npm run test:fault`.
+          exclude: ['fault/**', '**/node_modules/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },
+      ...(faultRun ? [fault] : []),
     ],
   },
 });

@@ -28,6 +28,17 @@ export const FAST_COMPACTION: Record<string, string> = {
   'max.compaction.lag.ms': '1000',
 };
 
+/**
+ * Topic settings for tests that compare instances with the log while records are in flight:
+ * compacted, but the log cleaner leaves the active segment alone for the length of a test, so
+ * every record written stays readable.
+ */
+export const NO_CLEANING: Record<string, string> = {
+  'segment.ms': '3600000',
+  'max.compaction.lag.ms': '3600000',
+  'min.cleanable.dirty.ratio': '0.5',
+};
+
 /** Test-side Kafka access: topics, raw records, a fresh reader. One per test file. */
 export class KafkaTestClient {
   readonly kafka: Kafka;

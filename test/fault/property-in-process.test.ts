@@ -1,0 +1,38 @@
+import { describe, it } from 'vitest';
+import { createNearCache, InProcessBroker, inProcessLog, silentLogger, type NearCache } from '@nearcache/core';
+import { chaos, type ChaosLog } from '../helpers/chaos.js';
+import { commandArbitrary, fc, runScenario } from '../helpers/property.js';
+
+// Property-based convergence on the in-process log: random interleavings of set, delete, clear,
+// TTL and consumer restarts from offset 0 across three instances (see test/helpers/property.ts).
+// About 30 s of CPU: it runs with the fault tests, not in `npm test`.
+describe('property: three instances converge, read their writes, never travel back in time', () => {
+  it('1000 random interleavings on the in-process log', async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(commandArbitrary({ instances: 3, replay: true }), fc.integer({ min: 1, max: 3 }), async (commands, partitions) => {
+        runs++;
+        const broker = new InProcessBroker();
+        const topic = `property-${runs}`;
+        broker.createTopic(topic, { partitions });
+        const logs: ChaosLog[] = [];
+        const caches: Array<NearCache<unknown>> = [];
+        for (let i = 0; i < 3; i++) {
+          const factory = chaos(inProcessLog(broker));
+          caches.push(createNearCache({ topic, log: factory, logger: silentLogger, closeTimeout: 1000 }));
+          logs.push(factory.last!);
+        }
+        try {
+          await Promise.all(caches.map((c) => c.ready({ timeout: 5000 })));
+          await runScenario(
+            { caches, ns: '', records: async () => broker.records(topic), replay: (who) => logs[who]!.replayFromZero(), convergeTimeout: 5000, checkInterval: 1 },
+            commands,
+          );
+        } finally {
+          await Promise.all(caches.map((c) => c.close()));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  }, 240_000);
+});

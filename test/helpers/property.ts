@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import type { LogRecord, NearCache } from '@nearcache/core';
+import { diff, foldTopic } from './oracle.js';
+import { waitFor } from './wait.js';
+
+export { fc };
+
+/**
+ * Property-based convergence: random interleavings of set, delete, clear and TTL across three
+ * instances, checked for read-your-writes (after every call), no time travel (what an instance
+ * shows for a key, as remote records arrive, only moves forward in log order) and convergence
+ * (with writes stopped, every instance equals a fresh reader folding the topic).
+ */
+export type Command =
+  | { kind: 'set'; who: number; key: string; ttl: 'none' | 'expired' | 'long' }
+  | { kind: 'delete'; who: number; key: string }
+  | { kind: 'clear'; who: number; prefix: string }
+  | { kind: 'settle'; turns: number }
+  | { kind: 'replay'; who: number };
+
+const KEYS = ['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c'];
+const PREFIXES = ['', 'a', 'b', 'a1'];
+
+export function commandArbitrary(options: { instances: number; replay: boolean }): fc.Arbitrary<Command[]> {
+  const who = fc.integer({ min: 0, max: options.instances - 1 });
+  const key = fc.constantFrom(...KEYS);
+  const arbitraries: Array<fc.Arbitrary<Command>> = [
+    fc.record({ kind: fc.constant('set' as const), who, key, ttl: fc.constantFrom('none' as const, 'none' as const, 'expired' as const, 'long' as const) }),
+    fc.record({ kind: fc.constant('delete' as const), who, key }),
+    fc.record({ kind: fc.constant('clear' as const), who, prefix: fc.constantFrom(...PREFIXES) }),
+    fc.record({ kind: fc.constant('settle' as const), turns: fc.integer({ min: 1, max: 5 }) }),
+  ];
+  const weighted: Array<fc.WeightedArbitrary<Command>> = [
+    { arbitrary: arbitraries[0]!, weight: 6 },
+    { arbitrary: arbitraries[1]!, weight: 2 },
+    { arbitrary: arbitraries[2]!, weight: 1 },
+    { arbitrary: arbitraries[3]!, weight: 2 },
+  ];
+  if (options.replay) weighted.push({ arbitrary: fc.record({ kind: fc.constant('replay' as const), who }), weight: 1 });
+  return fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: 30 });
+}
+
+export interface ScenarioEnv {
+  caches: Array<NearCache<unknown>>;
+  /** Prefix of every key of this run (several runs may share a topic). */
+  ns: string;
+  /** Every record of the topic now, as a fresh reader sees it. */
+  records(): Promise<LogRecord[]>;
+  /** Restarts instance `who`'s consumer from offset 0 (as kafkajs does after a group rebuild). */
+  replay?(who: number): Promise<void>;
+  /** Timeout of the convergence wait, in ms. */
+  convergeTimeout: number;
+  /** How often convergence is checked, in ms. Default 10. */
+  checkInterval?: number;
+}
+
+interface Value {
+  id: string;
+}
+
+let sequence = 0;
+
+const TTL = { none: undefined, expired: 1, long: 3_600_000 } as const;
+
+/** Runs `commands` on `env` and checks the three properties; throws on the first violation. */
+export async function runScenario(env: ScenarioEnv, commands: Command[]): Promise<void> {
+  const { caches, ns } = env;
+  const observed = caches.map(() => new Map<string, string[]>());
+  const listeners = caches.map((cache, i) => {
+    const listener = (change: { op: string; key: string; source: string }): void => {
+      if (change.source !== 'remote' || change.op !== 'set' || !change.key.startsWith(ns)) return;
+      const value = cache.get(change.key) as Value | undefined;
+      if (value === undefined) return;
+      const seen = observed[i]!.get(change.key) ?? [];
+      seen.push(value.id);
+      observed[i]!.set(change.key, seen);
+    };
+    cache.on('change', listener);
+    return listener;
+  });
+  try {
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'set': {
+          const cache = caches[command.who]!;
+          const key = ns + command.key;
+          const value: Value = { id: `${ns}${command.who}.${++sequence}` };
+          const ttl = TTL[command.ttl];
+          await cache.set(key, value, ttl === undefined ? undefined : { ttl });
+          if (command.ttl !== 'expired') expectEqual(cache.get(key), value, `read-your-writes: instance ${command.who} get(${key}) after set`);
+          break;
+        }
+        case 'delete': {
+          const cache = caches[command.who]!;
+          await cache.delete(ns + command.key);
+          expectEqual(cache.get(ns + command.key), undefined, `read-your-writes: instance ${command.who} get(${ns + command.key}) after delete`);
+          break;
+        }
+        case 'clear': {
+          const cache = caches[command.who]!;
+          await cache.clearPrefix(ns + command.prefix);
+          const left = [...cache.keys()].filter((k) => k.startsWith(ns + command.prefix));
+          expectEqual(left, [], `read-your-writes: instance ${command.who} keys under "${ns + command.prefix}" after clearPrefix`);
+          break;
+        }
+        case 'settle':
+          for (let i = 0; i < command.turns; i++) await new Promise((resolve) => setImmediate(resolve));
+          break;
+        case 'replay':
+          await env.replay!(command.who);
+          break;
+      }
+    }
+    await Promise.all(caches.map((c) => c.flush()));
+    const records = await env.records();
+    const inRun = (key: string) => key.startsWith(ns);
+    // Folded again at each check: entries with a TTL leave the oracle as they expire.
+    const oracle = () => new Map([...foldTopic(records)].filter(([key]) => inRun(key)));
+    const mine = (cache: NearCache<unknown>) => new Map([...cache.entries()].filter(([key]) => inRun(key)));
+    await waitFor(
+      () => {
+        const expected = oracle();
+        return caches.every((cache) => diff(mine(cache), expected).length === 0);
+      },
+      {
+        timeout: env.convergeTimeout,
+        interval: env.checkInterval ?? 10,
+        message: () => `convergence: ${caches.map((c, i) => `instance ${i}: ${diff(mine(c), oracle()).join(', ') || 'ok'}`).join('; ')}`,
+      },
+    );
+
+    // No time travel: the values an instance showed for a key, as remote records arrived, appear in that order in the log.
+    const position = new Map<string, number>();
+    records
+      .slice()
+      .sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+      .forEach((record, index) => {
+        if (record.value === null) return;
+        try {
+          const value = JSON.parse(Buffer.from(record.value).toString('utf8')) as Value;
+          if (value && typeof value.id === 'string') position.set(value.id, index);
+        } catch {
+          // a clear record's value is its prefix
+        }
+      });
+    observed.forEach((byKey, i) => {
+      for (const [key, ids] of byKey) {
+        const at = ids.map((id) => position.get(id) ?? -1);
+        for (let j = 1; j < at.length; j++) {
+          if (!(at[j]! > at[j - 1]!)) throw new Error(`time travel: instance ${i} showed ${key} = ${ids[j]} after ${ids[j - 1]} (log positions ${at[j - 1]} then ${at[j]})`);
+        }
+      }
+    });
+  } finally {
+    caches.forEach((cache, i) => cache.off('change', listeners[i]!));
+  }
+}
+
+function expectEqual(actual: unknown, expected: unknown, what: string): void {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`${what}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
