@@ -11,6 +11,7 @@ export class ChaosLog implements ReplicationLog {
   #replayFromZero = false;
   #failAppends = 0;
   #gate: Promise<void> | undefined;
+  #stalled = false;
   #release: (() => void) | undefined;
   appends = 0;
   restarts = 0;
@@ -34,6 +35,8 @@ export class ChaosLog implements ReplicationLog {
     return this.inner.consume({
       startOffset: (partition) => (this.#replayFromZero ? 0 : handlers.startOffset(partition)),
       onBatch: async (batch: LogBatch) => {
+        // A stalled consumer fetches nothing: what it is handed now, it never saw.
+        if (this.#stalled) return;
         if (this.#gate) {
           this.held++;
           while (this.#gate) await this.#gate;
@@ -57,6 +60,16 @@ export class ChaosLog implements ReplicationLog {
     release?.();
   }
 
+  /** The consumer stops reading (batches are dropped unseen) until `unstall()`, which restarts it where the cache is. */
+  stall(): void {
+    this.#stalled = true;
+  }
+
+  async unstall(): Promise<void> {
+    this.#stalled = false;
+    await this.inner.restartConsumer();
+  }
+
   /** Restarts the consumer from offset 0, whatever the cache asks for. */
   async replayFromZero(): Promise<void> {
     this.#replayFromZero = true;
@@ -73,7 +86,7 @@ export class ChaosLog implements ReplicationLog {
     this.#failAppends = count;
   }
 
-  async append(records: OutgoingRecord[]): Promise<void> {
+  async append(records: OutgoingRecord[]): Promise<number[] | void> {
     this.appends++;
     if (this.#failAppends > 0) {
       this.#failAppends--;

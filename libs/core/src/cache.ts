@@ -137,8 +137,17 @@ interface CacheWrite extends QueuedWrite {
 interface PendingClear {
   prefix: string;
   writeId: number;
-  /** Partitions whose copy of the clear record came back. */
+  /** Partitions whose copy of the clear record came back (or was passed: see `offsets`). */
   seen: Set<number>;
+  /** Where the log put the clear record, per partition, once it acknowledged it. */
+  offsets: Map<number, number> | undefined;
+}
+
+/** Where the log put a pending local write of a key. */
+interface AckedWrite {
+  writeId: number;
+  partition: number;
+  offset: number;
 }
 
 const RESOLVED = Promise.resolve();
@@ -175,6 +184,11 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** Keys written here whose record has not come back from the log yet, with the latest write id. */
   readonly #pendingKeys = new Map<string, number>();
+  /**
+   * Offsets of pending writes the log acknowledged. Once the consumer reads past one without
+   * seeing it, the cleaner removed it (a later record of the key superseded it): the shield ends.
+   */
+  readonly #ackedKeys = new Map<string, AckedWrite>();
   #pendingClears: PendingClear[] = [];
   readonly #loading = new Map<string, Promise<unknown>>();
   #writeSeq = 0;
@@ -224,7 +238,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     });
     this.#replicator = new Replicator<CacheWrite>(
       {
-        send: (writes) => this.#log.append(this.#toRecords(writes)),
+        send: (writes) => this.#send(writes),
         superseded: (write) => {
           // The older clear will never come back from the log: stop waiting for it.
           if (write.op === 'clear') this.#pendingClears = this.#pendingClears.filter((c) => c.writeId !== write.writeId);
@@ -375,7 +389,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       const queueKey = clearRecordKey(prefix);
       this.#replicator.admit(queueKey);
       const writeId = ++this.#writeSeq;
-      this.#pendingClears.push({ prefix, writeId, seen: new Set() });
+      this.#pendingClears.push({ prefix, writeId, seen: new Set(), offsets: undefined });
       this.#wipe(prefix, undefined, false);
       const write = this.#replicator.enqueue({ queueKey, writeId, waiters: undefined, op: 'clear', key: prefix, value: null, expiresAt: 0 });
       this.#clears++;
@@ -580,6 +594,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (last) this.#applyDelay[partition] = Math.max(0, now - last.timestamp);
     if (batch.nextOffset > this.#position[partition]!) this.#position[partition] = batch.nextOffset;
     if (batch.highWatermark > this.#high[partition]!) this.#high[partition] = batch.highWatermark;
+    if (this.#ackedKeys.size > 0 || this.#pendingClears.length > 0) this.#passedPendingWrites(partition);
     this.#trackBehind(partition, now);
     this.#lastProgress = now;
     if (this.#degraded.has('consumer')) this.#recover('consumer');
@@ -615,10 +630,18 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (pending !== undefined) {
       // A local write of this key is on its way to the log: the local value is newer than
       // anything before it in the log, so it stays (read-your-writes) until it comes back.
-      if (own && parsed.writeId === pending) this.#pendingKeys.delete(key);
-      return;
+      if (own && parsed.writeId === pending) {
+        this.#pendingKeys.delete(key);
+        this.#ackedKeys.delete(key);
+        return;
+      }
+      const acked = this.#ackedKeys.get(key);
+      if (acked === undefined || acked.writeId !== pending || record.offset < acked.offset) return;
+      // This record comes after the local write in the log, which the cleaner removed: it wins.
+      this.#pendingKeys.delete(key);
+      this.#ackedKeys.delete(key);
     }
-    if (this.#pendingClears.length > 0 && this.#shadowedByClear(key, record.partition)) return;
+    if (this.#pendingClears.length > 0 && this.#shadowedByClear(key, record.partition, record.offset)) return;
     if (parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= Date.now())) {
       if (this.#lru.delete(key) && this.listenerCount('change') > 0) this.emit('change', { op: 'delete', key, source: 'remote' } satisfies CacheChange);
       return;
@@ -674,11 +697,29 @@ export class NearCache<V = unknown> extends EventEmitter {
     for (const key of doomed) this.#lru.delete(key);
   }
 
-  #shadowedByClear(key: string, partition: number): boolean {
+  #shadowedByClear(key: string, partition: number, offset: number): boolean {
     for (const clear of this.#pendingClears) {
-      if (!clear.seen.has(partition) && key.startsWith(clear.prefix)) return true;
+      if (clear.seen.has(partition) || !key.startsWith(clear.prefix)) continue;
+      const at = clear.offsets?.get(partition);
+      if (at === undefined || offset < at) return true;
+      // The clear record sat before this one and was removed by the cleaner: it is behind us.
+      this.#clearCameBack(clear.writeId, partition);
     }
     return false;
+  }
+
+  /** Ends the shield of local writes the consumer read past without seeing them (the cleaner removed them). */
+  #passedPendingWrites(partition: number): void {
+    const position = this.#position[partition]!;
+    for (const [key, acked] of this.#ackedKeys) {
+      if (acked.partition !== partition || acked.offset >= position) continue;
+      this.#ackedKeys.delete(key);
+      if (this.#pendingKeys.get(key) === acked.writeId) this.#pendingKeys.delete(key);
+    }
+    for (const clear of [...this.#pendingClears]) {
+      const at = clear.offsets?.get(partition);
+      if (at !== undefined && at < position) this.#clearCameBack(clear.writeId, partition);
+    }
   }
 
   #clearCameBack(writeId: number, partition: number): void {
@@ -753,19 +794,44 @@ export class NearCache<V = unknown> extends EventEmitter {
   // ---------------------------------------------------------------------------------------
   // Internals.
 
-  #toRecords(writes: CacheWrite[]): OutgoingRecord[] {
+  /** Appends `writes`; notes where the log put those still pending, when it says. */
+  async #send(writes: CacheWrite[]): Promise<void> {
+    const owners: CacheWrite[] = [];
+    const records = this.#toRecords(writes, owners);
+    const offsets = await this.#log.append(records);
+    if (!offsets) return;
+    for (let i = 0; i < records.length; i++) {
+      const write = owners[i]!;
+      const offset = offsets[i];
+      if (offset === undefined || Number.isNaN(offset)) continue;
+      const partition = records[i]!.partition;
+      if (write.op === 'clear') {
+        const clear = this.#pendingClears.find((c) => c.writeId === write.writeId);
+        if (clear) (clear.offsets ??= new Map()).set(partition, offset);
+      } else if (this.#pendingKeys.get(write.key) === write.writeId) {
+        this.#ackedKeys.set(write.key, { writeId: write.writeId, partition, offset });
+      }
+    }
+  }
+
+  #toRecords(writes: CacheWrite[], owners: CacheWrite[]): OutgoingRecord[] {
     const records: OutgoingRecord[] = [];
     for (const write of writes) {
       switch (write.op) {
         case 'set':
           records.push(setRecord(partitionFor(write.key, this.#partitions), write.key, write.value!, write.expiresAt, this.#origin, write.writeId));
+          owners.push(write);
           break;
         case 'delete':
           records.push(deleteRecord(partitionFor(write.key, this.#partitions), write.key, this.#origin, write.writeId));
+          owners.push(write);
           break;
         case 'clear':
           // A clear goes to every partition, ordered there with the writes it clears.
-          for (let p = 0; p < this.#partitions; p++) records.push(clearRecord(p, write.key, this.#origin, write.writeId));
+          for (let p = 0; p < this.#partitions; p++) {
+            records.push(clearRecord(p, write.key, this.#origin, write.writeId));
+            owners.push(write);
+          }
           break;
       }
     }
@@ -789,7 +855,10 @@ export class NearCache<V = unknown> extends EventEmitter {
   #dropped(write: CacheWrite, error: NearCacheError): void {
     // The record will never come back: stop shielding the key from remote writes.
     if (write.op === 'clear') this.#pendingClears = this.#pendingClears.filter((c) => c.writeId !== write.writeId);
-    else if (this.#pendingKeys.get(write.key) === write.writeId) this.#pendingKeys.delete(write.key);
+    else if (this.#pendingKeys.get(write.key) === write.writeId) {
+      this.#pendingKeys.delete(write.key);
+      this.#ackedKeys.delete(write.key);
+    }
     this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error }));
   }
 

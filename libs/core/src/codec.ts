@@ -70,6 +70,7 @@ function plainJson(value: unknown, depth: number): boolean {
       if (value === null) return true;
       if (depth >= FAST_DEPTH) return false;
       if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
           if (item === undefined || !plainJson(item, depth + 1)) return false;

@@ -218,11 +218,11 @@ export class InProcessLog implements ReplicationLog {
     this.#startPumps(() => 0);
   }
 
-  async append(records: OutgoingRecord[]): Promise<void> {
+  async append(records: OutgoingRecord[]): Promise<number[]> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.#closed) throw new LogUnavailableError('the in-process log is closed');
     if (!this.#broker.available) throw new LogUnavailableError('the in-process broker is unavailable', { retriable: true });
-    this.#broker.produce(
+    return this.#broker.produce(
       this.#topic,
       records.map((record) => ({ partition: record.partition, key: record.key, value: record.value, headers: record.headers })),
     );

@@ -224,7 +224,8 @@ export class KafkaLog implements ReplicationLog {
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 3 },
     };
     if (options.ssl !== undefined) config.ssl = options.ssl;
-    if (options.sasl !== undefined) config.sasl = options.sasl;
+    // A copy: kafkajs keeps an authenticator bound to the password on the object it is given.
+    if (options.sasl !== undefined) config.sasl = { ...options.sasl } as SASLOptions;
     this.#kafka = options.client ?? new KafkaClient(config);
   }
 
@@ -389,7 +390,7 @@ export class KafkaLog implements ReplicationLog {
     });
   }
 
-  async append(records: OutgoingRecord[]): Promise<void> {
+  async append(records: OutgoingRecord[]): Promise<number[]> {
     const producer = this.#producer;
     if (!producer || this.#closed) throw new LogUnavailableError('the Kafka log is not open', { retriable: !this.#closed });
     const limit = this.#options.requestTimeout + 1000;
@@ -408,7 +409,16 @@ export class KafkaLog implements ReplicationLog {
     });
     this.#lastSend = send.catch(() => undefined);
     try {
-      await withDeadline(send, limit, () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${limit} ms`, { retriable: true }));
+      const acknowledged = await withDeadline(send, limit, () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${limit} ms`, { retriable: true }));
+      // A partition's records are appended in order from its base offset.
+      const next = new Map<number, number>();
+      for (const meta of acknowledged) if (meta.baseOffset !== undefined) next.set(meta.partition, Number(meta.baseOffset));
+      return records.map((record) => {
+        const offset = next.get(record.partition);
+        if (offset === undefined) return Number.NaN;
+        next.set(record.partition, offset + 1);
+        return offset;
+      });
     } catch (error) {
       if (error instanceof NearCacheError) throw error;
       const { types } = errorTypes(error);

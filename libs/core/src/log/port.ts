@@ -46,8 +46,12 @@ export interface ReplicationLog {
   consume(handlers: ConsumeHandlers): Promise<void>;
   /** Stops and starts the consumer again (used by the stall watchdog); it resumes at `startOffset`. */
   restartConsumer(): Promise<void>;
-  /** Appends records in order; resolves once the log acknowledged all of them. */
-  append(records: OutgoingRecord[]): Promise<void>;
+  /**
+   * Appends records in order; resolves once the log acknowledged all of them, with the offset
+   * of each record where the log tells (the cache then knows when it has read past its own
+   * writes, even if the cleaner removed them), or with nothing.
+   */
+  append(records: OutgoingRecord[]): Promise<number[] | void>;
   /** Stops consuming and releases every connection. */
   close(): Promise<void>;
 }
