@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--write-docs]`
+// Builds the packages, starts a Kafka broker (unless KAFKA_BROKERS names one) and redis-server,
+// runs every scenario in its own process, prints one line per scenario (measured ratio, target,
+// PASS|MISS), writes bench/results/<timestamp>.json and latest.json, and on a full run (or with
+// --write-docs) regenerates docs/benchmarks.md and its plots. Exits 0 when every scenario ran,
+// whatever it measured; non-zero only when the benchmark itself failed.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kafkaVersion, startCluster } from '../scripts/kafka/local-kafka.mjs';
+import { writeDocs } from './report.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyIndex = args.indexOf('--only');
+const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',').filter(Boolean) : undefined;
+const writeDocsFlag = args.includes('--write-docs') || (!quick && !only);
+const say = (message) => process.stderr.write(`[bench] ${message}\n`);
+
+/** Scenario files, in the order they run, and the Node flags they need. */
+const SCENARIOS = [
+  { name: 'get', file: 'get.mjs', flags: [] },
+  { name: 'set', file: 'set.mjs', flags: [] },
+  { name: 'memory', file: 'memory.mjs', flags: ['--expose-gc'] },
+  { name: 'remote', file: 'remote.mjs', flags: [], redis: true },
+  { name: 'lag', file: 'lag.mjs', flags: [], kafka: true },
+  { name: 'throughput', file: 'throughput.mjs', flags: [], kafka: true },
+  { name: 'bootstrap', file: 'bootstrap.mjs', flags: [], kafka: true },
+  { name: 'mixed', file: 'mixed.mjs', flags: [], kafka: true },
+];
+if (only) {
+  const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+}
+const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
+
+// Everything started here is stopped on exit, error or Ctrl-C.
+const cleanups = [];
+let cleaning;
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch((e) => say(`cleanup: ${e.message}`));
+  })();
+  return cleaning;
+}
+let current;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    say(`${signal}: stopping`);
+    current?.kill('SIGKILL');
+    await cleanup();
+    process.exit(130);
+  });
+}
+
+function run(command, argv, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, argv, { cwd: root, stdio: 'inherit', ...options });
+    current = child;
+    let timer;
+    if (options.timeoutMs) timer = setTimeout(() => { say(`${path.basename(argv.at(-1))}: timed out after ${options.timeoutMs / 1000} s`); child.kill('SIGKILL'); }, options.timeoutMs);
+    child.on('exit', (code, signal) => { clearTimeout(timer); current = undefined; resolve(code ?? (signal ? 1 : 0)); });
+    child.on('error', () => { clearTimeout(timer); resolve(127); });
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function hasCommand(name) {
+  try { execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }); return true; } catch { return false; }
+}
+
+async function startRedis() {
+  if (!hasCommand('redis-server')) {
+    if (process.getuid?.() === 0 && hasCommand('apt-get')) {
+      say('redis-server is not installed: installing it with apt-get');
+      let code = await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      if (code !== 0) {
+        await run('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
+        code = await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      }
+    }
+    if (!hasCommand('redis-server')) return { skipped: 'skipped: redis-server not installed' };
+  }
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' });
+  cleanups.push(() => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  }));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) return { skipped: 'skipped: redis-server did not start' };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const version = execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)?.[1] ?? 'unknown';
+  return { url: `redis://127.0.0.1:${port}`, version };
+}
+
+function machine(kafka, redis) {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  return {
+    cpu: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    kafka,
+    redis: redis.version ?? redis.skipped,
+    loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+    date: new Date().toISOString(),
+  };
+}
+
+const started = Date.now();
+let exitCode = 0;
+try {
+  say('building the packages');
+  const buildCode = await run(path.join(root, 'node_modules', '.bin', 'nx'), ['run-many', '-t', 'build', '--output-style=static'], { env: { ...process.env, NX_DAEMON: 'false' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (buildCode !== 0) throw new Error(`the build failed (exit ${buildCode})`);
+
+  const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0' };
+  let kafka = 'not used';
+  if (selected.some((s) => s.kafka)) {
+    if (env.KAFKA_BROKERS) {
+      kafka = `cluster from KAFKA_BROKERS (client pinned to Kafka ${kafkaVersion()} jars)`;
+      say(`using the Kafka cluster in KAFKA_BROKERS: ${env.KAFKA_BROKERS}`);
+    } else {
+      const cluster = await startCluster({ nodes: 1, name: 'bench', basePort: 0, log: (m) => say(`kafka: ${m}`), stopOnExit: true });
+      cleanups.push(() => cluster.stop());
+      env.KAFKA_BROKERS = cluster.brokers.join(',');
+      kafka = `Apache Kafka ${cluster.version}, 1 broker (KRaft), 127.0.0.1`;
+      say(`Kafka broker ready at ${env.KAFKA_BROKERS}`);
+    }
+  }
+  let redis = { skipped: 'not used' };
+  if (selected.some((s) => s.redis)) {
+    redis = await startRedis();
+    if (redis.url) { env.REDIS_URL = redis.url; say(`redis-server ${redis.version} at ${redis.url}`); }
+    else { delete env.REDIS_URL; env.REDIS_SKIPPED = redis.skipped; say(`Redis comparison ${redis.skipped}`); }
+  }
+
+  const resultsDir = path.join(here, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const results = [];
+  for (const scenario of selected) {
+    const out = path.join(resultsDir, `.${scenario.name}.${process.pid}.json`);
+    fs.rmSync(out, { force: true });
+    say(`scenario ${scenario.name}`);
+    const t0 = Date.now();
+    const code = await run(process.execPath, [...scenario.flags, path.join(here, 'scenarios', scenario.file)], {
+      env: { ...env, BENCH_OUT: out },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeoutMs: (quick ? 150 : 900) * 1000,
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    if (code !== 0 || !fs.existsSync(out)) {
+      results.push({ scenario: scenario.name, error: `exited with ${code}`, seconds });
+      exitCode = 1;
+      continue;
+    }
+    const result = JSON.parse(fs.readFileSync(out, 'utf8'));
+    fs.rmSync(out, { force: true });
+    result.seconds = seconds;
+    results.push(result);
+  }
+
+  const report = { quick, only: only ?? null, machine: machine(kafka, redis), seconds: (Date.now() - started) / 1000, results };
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), JSON.stringify(report, null, 2));
+  fs.writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2));
+
+  console.log('');
+  console.log(`${'scenario'.padEnd(12)}${'measured'.padEnd(44)}${'target'.padEnd(40)}result`);
+  for (const r of results) {
+    if (r.error) { console.log(`${r.scenario.padEnd(12)}${'-'.padEnd(44)}${'-'.padEnd(40)}FAILED (${r.error})`); continue; }
+    const measured = r.measured ?? (typeof r.ratio === 'number' ? `${r.ratio.toFixed(2)}` : String(r.ratio));
+    const verdict = r.pass === null ? 'SKIPPED' : r.pass ? 'PASS' : 'MISS';
+    console.log(`${r.scenario.padEnd(12)}${measured.padEnd(44)}${r.target.padEnd(40)}${verdict}`);
+  }
+  console.log(`\n${results.length} scenarios in ${report.seconds.toFixed(0)} s; report: bench/results/latest.json`);
+  if (writeDocsFlag && exitCode === 0) {
+    writeDocs(report, root);
+    say('wrote docs/benchmarks.md and docs/benchmarks/*.svg');
+  }
+} catch (error) {
+  say(`failed: ${error.stack ?? error}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

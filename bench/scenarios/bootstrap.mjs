@@ -1,0 +1,107 @@
+// 5. Cold bootstrap: a fresh process reads a topic of records of about 200 B from the start;
+// nearcache until ready() vs a raw kafkajs consumer draining the topic to its end offset.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+import { createNearCache, silentLogger } from '@nearcache/core';
+import { BROKERS, QUICK, log, makeValue, median, report, uniqueTopic, wallMs } from '../lib.mjs';
+
+const { Kafka, logLevel } = kafkajs;
+const role = process.argv[2];
+const kafka = new Kafka({ clientId: 'bench-bootstrap', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+
+if (role === 'raw') {
+  // Child: drain the topic with kafkajs, as fast as it goes.
+  const [topic, count] = [process.argv[3], Number(process.argv[4])];
+  const started = wallMs();
+  const consumer = kafka.consumer({ groupId: `bench-drain-${process.pid}`, maxBytesPerPartition: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let seen = 0;
+  let sink = 0;
+  await new Promise((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) sink += m.value.length;
+        seen += batch.messages.length;
+        if (Number(batch.lastOffset()) + 1 >= count) resolve();
+      },
+    });
+  });
+  const ms = wallMs() - started;
+  await consumer.disconnect();
+  process.stdout.write(JSON.stringify({ ms, seen, sink }));
+  process.exit(0);
+} else if (role === 'ours') {
+  const [topic, count] = [process.argv[3], Number(process.argv[4])];
+  const started = wallMs();
+  const cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max: count + 1000, logger: silentLogger });
+  await cache.ready({ timeout: 120_000 });
+  const ms = wallMs() - started;
+  const entries = cache.size;
+  await cache.close();
+  process.stdout.write(JSON.stringify({ ms, seen: entries }));
+  process.exit(0);
+}
+
+// Scenario: fill a topic in the cache's record format, then time fresh processes reading it.
+const COUNT = QUICK ? 100_000 : 1_000_000;
+const ROUNDS = QUICK ? 2 : 3;
+const topic = uniqueTopic('bootstrap');
+const admin = kafka.admin();
+await admin.connect();
+await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+await admin.disconnect();
+const producer = kafka.producer({ idempotent: false, maxInFlightRequests: 1 });
+await producer.connect();
+const fillStarted = wallMs();
+let bytes = 0;
+for (let b = 0; b < COUNT; b += 2000) {
+  const messages = [];
+  for (let i = b; i < Math.min(COUNT, b + 2000); i++) {
+    const value = JSON.stringify(makeValue(i));
+    bytes += value.length;
+    messages.push({ key: `boot:${i}`, value, headers: { 'nc-v': '1', 'nc-op': 's', 'nc-origin': 'bench-filler', 'nc-wid': String(i + 1), 'nc-exp': '0' } });
+  }
+  await producer.send({ topic, acks: 1, messages });
+}
+await producer.disconnect();
+log(`bootstrap: wrote ${COUNT} records to ${topic} (${(bytes / COUNT).toFixed(0)} B values) in ${((wallMs() - fillStarted) / 1000).toFixed(1)} s`);
+
+function child(kind) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), kind, topic, String(COUNT)], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`bootstrap ${kind} child exited with ${code}`))));
+  });
+}
+
+const times = { ours: [], raw: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  for (const kind of r % 2 === 0 ? ['raw', 'ours'] : ['ours', 'raw']) {
+    const result = await child(kind);
+    if (result.seen !== COUNT) throw new Error(`${kind} saw ${result.seen} of ${COUNT} records`);
+    times[kind].push(result.ms);
+    log(`bootstrap ${kind}: ${(result.ms / 1000).toFixed(2)} s`);
+  }
+}
+const ours = median(times.ours), raw = median(times.raw);
+const ratio = (COUNT / ours) / (COUNT / raw);
+// The ready deadline is for 1M records; a quick run reads fewer, so it scales the limit.
+const limitMs = 15_000 * (COUNT / 1_000_000);
+report({
+  scenario: 'bootstrap',
+  title: `cold bootstrap of ${COUNT} records vs raw kafkajs drain`,
+  method: `fresh process per measurement, ${ROUNDS} interleaved rounds; time from process start of the client (connect included) to ready() / last offset consumed`,
+  ratio,
+  measured: `${ratio.toFixed(2)}x, ready ${(ours / 1000).toFixed(1)} s`,
+  ratioLabel: 'ours/raw records per second',
+  target: `>= 0.8x, ready <= ${(limitMs / 1000).toFixed(1)} s`,
+  pass: ratio >= 0.8 && ours <= limitMs,
+  records: COUNT,
+  valueBytes: bytes / COUNT,
+  raw: { ms: raw, recordsPerSec: COUNT / (raw / 1000), rounds: times.raw },
+  ours: { ms: ours, recordsPerSec: COUNT / (ours / 1000), rounds: times.ours },
+});

@@ -1,0 +1,63 @@
+// 3. Replication lag: a set on process A until the value is visible on process B, vs a raw kafkajs
+// produce on A until the consumer on B receives it; same broker, same acks (-1), 1,000 writes/s.
+import { QUICK, createRawTopic, log, report, startPeer, summarize, uniqueTopic, sleep } from '../lib.mjs';
+
+const ROUNDS = QUICK ? 2 : 5;
+const N = QUICK ? 2000 : 5000;
+const RATE = 1000;
+const oursTopic = uniqueTopic('lag-ours');
+const rawTopic = uniqueTopic('lag-raw');
+await createRawTopic(rawTopic);
+
+const writer = await startPeer('lag-writer');
+const reader = await startPeer('lag-reader');
+try {
+  await reader.call('openOurs', { topic: oursTopic, watch: true });
+  await writer.call('openOurs', { topic: oursTopic });
+  await writer.call('openProducer');
+  await reader.call('openConsumer', { topic: rawTopic });
+
+  const lags = { ours: [], raw: [] };
+  let lost = { ours: 0, raw: 0 };
+  // A short warm-up of each, not measured.
+  for (const impl of ['ours', 'raw']) {
+    await writer.call('writePaced', { impl, topic: rawTopic, prefix: `w:${impl}:`, n: 1000, rate: RATE });
+    await sleep(300);
+    await reader.call('arrivals', { prefix: `w:${impl}:`, n: 1000 });
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const impl of r % 2 === 0 ? ['ours', 'raw'] : ['raw', 'ours']) {
+      const prefix = `r${r}:${impl}:`;
+      const sent = await writer.call('writePaced', { impl, topic: rawTopic, prefix, n: N, rate: RATE });
+      await sleep(1000);
+      const seen = await reader.call('arrivals', { prefix, n: N });
+      const round = [];
+      for (let i = 0; i < N; i++) {
+        if (seen[i] === null) lost[impl]++;
+        else round.push(seen[i] - sent[i]);
+      }
+      lags[impl].push(...round);
+      const s = summarize(round);
+      log(`lag round ${r} ${impl}: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, max ${s.max.toFixed(1)} ms`);
+    }
+  }
+  const ours = summarize(lags.ours), raw = summarize(lags.raw);
+  const p50Ratio = ours.p50 / raw.p50, p99Ratio = ours.p99 / raw.p99;
+  const pass = p50Ratio <= 1.2 && p99Ratio <= 1.5 && ours.p99 <= 10 && lost.ours === 0;
+  log(`lag: raw p50 ${raw.p50.toFixed(2)} p99 ${raw.p99.toFixed(2)} ms; ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms; lost ${lost.ours}/${lost.raw}`);
+  report({
+    scenario: 'lag',
+    title: 'replication lag A -> B vs raw kafkajs produce -> consume',
+    method: `${ROUNDS} interleaved rounds of ${N} writes at ${RATE}/s per implementation; writer and reader are separate processes; lag = time visible on B - time of the call on A (wall clock of one machine, sub-ms); raw: kafkajs producer with acks -1 and one send in flight, each send carrying the messages written while the previous one was in flight (the cache's own strategy), consumer on B with eachBatch`,
+    ratio: Math.max(p50Ratio / 1.2, p99Ratio / 1.5),
+    measured: `p50 ${p50Ratio.toFixed(2)}x, p99 ${p99Ratio.toFixed(2)}x, p99 ${ours.p99.toFixed(1)} ms`,
+    ratioLabel: 'ours/raw p50 and p99',
+    target: 'p50 <= 1.2x, p99 <= 1.5x, p99 <= 10 ms',
+    pass,
+    raw: { p50ms: raw.p50, p99ms: raw.p99, maxms: raw.max, n: raw.n, lost: lost.raw },
+    ours: { p50ms: ours.p50, p99ms: ours.p99, maxms: ours.max, n: ours.n, lost: lost.ours },
+    p50Ratio, p99Ratio,
+  });
+} finally {
+  await Promise.allSettled([writer.stop(), reader.stop()]);
+}

@@ -1,0 +1,60 @@
+// 6. Memory: heap per entry of nearcache vs raw lru-cache holding the same values (run with --expose-gc).
+import { LRUCache } from 'lru-cache';
+import { createNearCache, silentLogger } from '@nearcache/core';
+import { QUICK, gc, key, log, loopbackLog, makeValue, median, report, tick } from '../lib.mjs';
+
+// Values as an instance holds them after reading them from the log (flat strings; a template
+// literal would leave cons strings that encoding flattens on one side only).
+const value = (i) => JSON.parse(JSON.stringify(makeValue(i)));
+
+if (!globalThis.gc) throw new Error('run with node --expose-gc');
+const N = QUICK ? 200_000 : 1_000_000;
+const ROUNDS = 2;
+const heap = () => { gc(); return process.memoryUsage().heapUsed; };
+
+async function measureRaw() {
+  const before = heap();
+  const lru = new LRUCache({ max: N });
+  for (let i = 0; i < N; i++) lru.set(key(i), value(i));
+  const per = (heap() - before) / N;
+  if (lru.size !== N) throw new Error('raw lost entries');
+  return per;
+}
+
+async function measureOurs() {
+  const before = heap();
+  const cache = createNearCache({ topic: 'bench.memory', log: loopbackLog(), max: N, logger: silentLogger });
+  await cache.ready();
+  for (let i = 0; i < N; i++) {
+    void cache.set(key(i), value(i));
+    if (i % 1000 === 999) await tick();
+  }
+  await cache.flush({ timeout: 60_000 });
+  await tick();
+  const per = (heap() - before) / N;
+  if (cache.size !== N) throw new Error('ours lost entries');
+  await cache.close();
+  return per;
+}
+
+const raw = [], ours = [];
+for (let r = 0; r < ROUNDS; r++) {
+  if (r % 2 === 0) { raw.push(await measureRaw()); ours.push(await measureOurs()); }
+  else { ours.push(await measureOurs()); raw.push(await measureRaw()); }
+}
+const rawPer = median(raw), oursPer = median(ours);
+const ratio = oursPer / rawPer;
+log(`memory: raw ${rawPer.toFixed(0)} B/entry, ours ${oursPer.toFixed(0)} B/entry, ratio ${ratio.toFixed(2)}`);
+report({
+  scenario: 'memory',
+  title: 'heap per entry vs raw lru-cache',
+  method: `${N} entries of about 200 B of JSON each, decoded from JSON as an instance holds them; heapUsed after a forced GC, minus before; the cache includes its replication state after flush(); median of ${ROUNDS} interleaved rounds`,
+  ratio,
+  ratioLabel: 'ours/raw bytes per entry',
+  measured: `${ratio.toFixed(2)}x (${oursPer.toFixed(0)} vs ${rawPer.toFixed(0)} B/entry)`,
+  target: '<= 1.3',
+  pass: ratio <= 1.3,
+  entries: N,
+  raw: { bytesPerEntry: rawPer, rounds: raw },
+  ours: { bytesPerEntry: oursPer, rounds: ours },
+});

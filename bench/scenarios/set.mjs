@@ -1,0 +1,70 @@
+// 2. set: nearcache set (local apply, encode, enqueue; no wait for the log) vs raw lru-cache set
+// plus encoding the value (JSON.stringify + Buffer.from). The difference, in µs per set, is the cost we add.
+import { LRUCache } from 'lru-cache';
+import { createNearCache, silentLogger } from '@nearcache/core';
+import { QUICK, key, makeValue, loopbackLog, median, now, report, log, tick } from '../lib.mjs';
+
+const N = 100_000;
+const ROUNDS = QUICK ? 5 : 11;
+const BATCH = 1000;
+const keys = Array.from({ length: N }, (_, i) => key(i));
+// Each round writes fresh value objects, as an application would.
+const valueSets = [0, 1].map((v) => Array.from({ length: N }, (_, i) => makeValue(i + v)));
+
+let sink = 0;
+const raw = new LRUCache({ max: N });
+function passRaw(values) {
+  let total = 0n;
+  for (let b = 0; b < N; b += BATCH) {
+    const t0 = now();
+    for (let i = b; i < b + BATCH; i++) {
+      const bytes = Buffer.from(JSON.stringify(values[i]), 'utf8');
+      sink += bytes.length;
+      raw.set(keys[i], values[i]);
+    }
+    total += now() - t0;
+  }
+  return Number(total) / N;
+}
+
+const cache = createNearCache({ topic: 'bench.set', log: loopbackLog(), max: N, logger: silentLogger });
+await cache.ready();
+async function passOurs(values) {
+  let total = 0n;
+  for (let b = 0; b < N; b += BATCH) {
+    const t0 = now();
+    for (let i = b; i < b + BATCH; i++) cache.set(keys[i], values[i]);
+    total += now() - t0;
+    // Outside the timed part: let the replicator send the batch and the loopback bring it back.
+    await tick();
+  }
+  await cache.flush({ timeout: 60_000 });
+  return Number(total) / N;
+}
+
+passRaw(valueSets[0]);
+await passOurs(valueSets[0]);
+const rawNs = [], oursNs = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const values = valueSets[r % 2];
+  if (r % 2 === 0) { rawNs.push(passRaw(values)); oursNs.push(await passOurs(values)); }
+  else { oursNs.push(await passOurs(values)); rawNs.push(passRaw(values)); }
+}
+await cache.close();
+const rawCost = median(rawNs), oursCost = median(oursNs);
+const extraUs = (oursCost - rawCost) / 1000;
+log(`set: raw lru set + encode ${rawCost.toFixed(0)} ns, ours ${oursCost.toFixed(0)} ns, extra ${extraUs.toFixed(3)} µs`);
+report({
+  scenario: 'set',
+  title: 'set cost vs raw lru-cache set + JSON encode',
+  method: `mean time per set over ${N} keys (timed in batches of ${BATCH}, replication runs between batches, untimed); median of ${ROUNDS} interleaved rounds`,
+  ratio: oursCost / rawCost,
+  ratioLabel: `ours/raw = ${(oursCost / rawCost).toFixed(2)}; extra ${extraUs.toFixed(3)} µs per set`,
+  measured: `+${extraUs.toFixed(2)} µs`,
+  target: '<= raw + 1 µs',
+  pass: extraUs <= 1,
+  raw: { nsPerSet: rawCost, rounds: rawNs },
+  ours: { nsPerSet: oursCost, rounds: oursNs },
+  extraUs,
+  sink,
+});
