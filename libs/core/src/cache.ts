@@ -296,9 +296,10 @@ export class NearCache<V = unknown> extends EventEmitter {
    * cached one, shared by every caller: treat it as read-only.
    */
   get(key: string): V | undefined {
-    this.#checkKey(key);
     const value = this.#lru.get(key);
     if (value === undefined) {
+      // Only valid keys are ever stored, so a hit needs no check: a miss does.
+      this.#checkKey(key);
       this.#misses++;
       return undefined;
     }
