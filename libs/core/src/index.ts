@@ -39,6 +39,7 @@ export { murmur2, partitionFor } from './partitioner.js';
 // Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
 export {
   bool as booleanOption,
+  describe as describeValue,
   fail as invalidOption,
   integer as integerOption,
   noUnknownKeys as rejectUnknownOptions,

@@ -2,7 +2,8 @@ import { InvalidOptionError } from './errors.js';
 
 /** Small checks shared by option validators; each throws `InvalidOptionError` naming the option and what is allowed. */
 
-function describe(value: unknown): string {
+/** A short description of a value for error messages: strings quoted and cut, objects by kind. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import {
   consoleLogger,
+  describeValue,
   HTTP_DEFAULT_PREFIX,
   HTTP_ENTRY_OVERHEAD_BYTES,
   HTTP_NEVER_SERVED_HEADERS,
@@ -90,15 +91,6 @@ const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
 const DEFAULT_KEY = (req: Request): string => `GET ${req.originalUrl ?? req.url}`;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
-
 /**
  * Runs option checks made with core's helpers (`integerOption`, `invalidOption`...) and puts
  * `scope` in front of their messages: `cacheResponses: option "ttl" must be ...`.
@@ -116,7 +108,7 @@ export function scoped<T>(scope: string, check: () => T): T {
 export function checkOptionsObject(scope: string, options: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError(`${scope}: options must be an object, got ${describe(options)}`);
+    throw new InvalidOptionError(`${scope}: options must be an object, got ${describeValue(options)}`);
   }
   scoped(scope, () => rejectUnknownOptions('', options, allowed));
   return options as Record<string, unknown>;
@@ -142,7 +134,7 @@ function checkLogger(value: unknown): Logger {
 export function checkCache(scope: string, cache: unknown): NearCache<unknown> {
   const methods = ['get', 'has', 'set', 'delete', 'clearPrefix', 'wrap'];
   if (typeof cache !== 'object' || cache === null || methods.some((m) => typeof (cache as Record<string, unknown>)[m] !== 'function')) {
-    throw new InvalidArgumentError(`${scope}: the first argument must be a NearCache (from createNearCache()), got ${describe(cache)}`);
+    throw new InvalidArgumentError(`${scope}: the first argument must be a NearCache (from createNearCache()), got ${describeValue(cache)}`);
   }
   return cache as NearCache<unknown>;
 }
