@@ -391,7 +391,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       this.#replicator.admit(queueKey);
       const writeId = ++this.#writeSeq;
       this.#pendingClears.push({ prefix, writeId, seen: new Set(), offsets: undefined });
-      this.#wipe(prefix, undefined, false);
+      this.#wipe(prefix, undefined, undefined);
       const write = this.#replicator.enqueue({ queueKey, writeId, waiters: undefined, op: 'clear', key: prefix, value: null, expiresAt: 0 });
       this.#clears++;
       if (this.listenerCount('change') > 0) this.emit('change', { op: 'clear', key: prefix, source: 'local' } satisfies CacheChange);
@@ -621,7 +621,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       if (own) {
         this.#clearCameBack(parsed.writeId, record.partition);
       } else {
-        this.#wipe(parsed.prefix, record.partition, true);
+        this.#wipe(parsed.prefix, record.partition, record.offset);
         if (this.listenerCount('change') > 0) this.emit('change', { op: 'clear', key: parsed.prefix, source: 'remote' } satisfies CacheChange);
       }
       return;
@@ -681,8 +681,13 @@ export class NearCache<V = unknown> extends EventEmitter {
     else this.#lru.set(key, value, { ttl });
   }
 
-  /** Removes entries under `prefix` (on `partition` only, when given), keeping keys with a local write in flight when `keepPending`. */
-  #wipe(prefix: string, partition: number | undefined, keepPending: boolean): void {
+  /**
+   * Removes entries under `prefix` (on `partition` only, when given). For a remote clear read at
+   * `offset`, keys with a local write in flight are kept, unless that write is known to sit
+   * before the clear in the log (its record was removed by the cleaner, so it never came back).
+   */
+  #wipe(prefix: string, partition: number | undefined, offset: number | undefined): void {
+    const keepPending = offset !== undefined;
     const everything = prefix === '' && (partition === undefined || this.#partitions <= 1) && (!keepPending || this.#pendingKeys.size === 0);
     if (everything) {
       this.#lru.clear();
@@ -691,8 +696,16 @@ export class NearCache<V = unknown> extends EventEmitter {
     const doomed: string[] = [];
     for (const key of this.#lru.keys()) {
       if (!key.startsWith(prefix)) continue;
-      if (keepPending && this.#pendingKeys.has(key)) continue;
       if (partition !== undefined && this.#partitions > 1 && partitionFor(key, this.#partitions) !== partition) continue;
+      if (keepPending) {
+        const pending = this.#pendingKeys.get(key);
+        if (pending !== undefined) {
+          const acked = this.#ackedKeys.get(key);
+          if (acked === undefined || acked.writeId !== pending || acked.offset > offset) continue;
+          this.#pendingKeys.delete(key);
+          this.#ackedKeys.delete(key);
+        }
+      }
       doomed.push(key);
     }
     for (const key of doomed) this.#lru.delete(key);
