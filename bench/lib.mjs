@@ -1,6 +1,7 @@
 // Helpers shared by the scenarios: timing, percentiles, key distributions, a loopback log,
 // and the result file each scenario process writes for bench/run.mjs.
 import fs from 'node:fs';
+import { mulberry32 } from '../scripts/lib/shared.mjs';
 
 export const QUICK = process.env.BENCH_QUICK === '1';
 export const BROKERS = process.env.KAFKA_BROKERS ?? '';
@@ -26,17 +27,8 @@ export const median = (values) => {
   return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
 };
 
-/** A deterministic PRNG (mulberry32), so every implementation reads the same key sequence. */
-export function rng(seed = 42) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG, so every implementation reads the same key sequence. */
+export const rng = (seed = 42) => mulberry32(seed);
 
 /** `count` key indexes in [0, n): uniform, or Zipf (s = 1) over a random permutation of the keys. */
 export function keySequence(n, count, dist, seed = 7) {

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kafkaVersion, startCluster } from '../scripts/kafka/local-kafka.mjs';
+import { freePort } from '../scripts/lib/shared.mjs';
 import { writeDocs } from './report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -73,17 +74,6 @@ function run(command, argv, options = {}) {
   });
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function hasCommand(name) {
   try { execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }); return true; } catch { return false; }

@@ -59,14 +59,3 @@ export function table(headers, rows, indent = '') {
   for (const row of rows) say(indent + line(row));
 }
 
-/** A small seeded random generator: the same requests on every run. */
-export function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

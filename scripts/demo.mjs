@@ -15,15 +15,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startCluster, stopCluster } from './kafka/local-kafka.mjs';
+import { freePort, mulberry32 } from './lib/shared.mjs';
 import {
-  bar, check, DemoFailure, formatMs, formatPrice, mulberry32, pause, section, say, table, waitUntil,
+  bar, check, DemoFailure, formatMs, formatPrice, pause, section, say, table, waitUntil,
 } from './demo-lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -211,17 +211,6 @@ class LocalInstance {
   }
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lib/shared.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -520,21 +521,6 @@ async function waitForPortFree(port, timeoutMs = 5000) {
       await sleep(100);
     }
   }
-}
-
-/**
- * Asks the OS for a free port on 127.0.0.1.
- * @returns {Promise<number>}
- */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const { port } = /** @type {net.AddressInfo} */ (server.address());
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------

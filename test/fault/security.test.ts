@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import {
   type RejectedRecord,
 } from '@nearcache/core';
 import { addListener, startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka.mjs';
+import { freePort } from '../../scripts/lib/shared.mjs';
 import { foreignSet } from '../helpers/records.js';
 import { makeCertificates, type TestCertificates } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,15 +29,6 @@ let cluster: LocalCluster;
 let secure: string[];
 const caches: Array<NearCache<any>> = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 beforeAll(async () => {
   certs = makeCertificates();

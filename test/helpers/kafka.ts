@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { Admin, Kafka } from 'kafkajs';
-import type { LogRecord, RawRecord } from '@nearcache/core';
+import type { LogRecord, NearCacheOptions, RawRecord } from '@nearcache/core';
 import { waitFor } from './wait.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
@@ -38,6 +38,11 @@ export const NO_CLEANING: Record<string, string> = {
   'max.compaction.lag.ms': '3600000',
   'min.cleanable.dirty.ratio': '0.5',
 };
+
+/** Kafka options for caches in tests that stop or kill brokers: short deadlines, quick group failover. */
+export function faultTestKafka(brokers: string[]): NonNullable<NearCacheOptions['kafka']> {
+  return { brokers, logLevel: 'nothing', requestTimeout: 3000, connectionTimeout: 1000, sessionTimeout: 10_000, heartbeatInterval: 1000 };
+}
 
 /** Test-side Kafka access: topics, raw records, a fresh reader. One per test file. */
 export class KafkaTestClient {

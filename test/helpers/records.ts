@@ -1,4 +1,5 @@
 import type { RawRecord } from '@nearcache/core';
+import { mulberry32 } from '../../scripts/lib/shared.mjs';
 
 /** A valid version-1 record written as another instance would, for tests that write straight to the topic. */
 export function foreignSet(key: string, value: unknown, options: { origin?: string; writeId?: number; expiresAt?: number; partition?: number } = {}): RawRecord {
@@ -26,13 +27,4 @@ export function foreignDelete(key: string, options: { origin?: string; writeId?:
 }
 
 /** A small seeded PRNG (mulberry32), so a failing random run can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;

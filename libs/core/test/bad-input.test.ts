@@ -12,7 +12,7 @@ import {
   ValueTooLargeError,
   type NearCacheError,
 } from '../src/index.js';
-import { uniqueTopic } from './helpers.js';
+import { rejection, uniqueTopic } from './helpers.js';
 
 const MAX_KEY_BYTES = 16;
 const MAX_VALUE_BYTES = 64;
@@ -78,15 +78,6 @@ async function expectUnchanged(before: Snapshot, c: NearCache<any> = cache): Pro
 function expectError(error: unknown, type: abstract new (...args: any[]) => NearCacheError, code: string): void {
   expect(error).toBeInstanceOf(type);
   expect((error as NearCacheError).code).toBe(code);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import {
   rawClear,
   rawDelete,
   rawSet,
+  rejection,
   sortedEntries,
   tick,
   track,
@@ -75,15 +76,6 @@ function oracle(): Array<[string, unknown]> {
 
 function contents(cache: NearCache<any>): Array<[string, unknown]> {
   return sortedEntries(cache.entries());
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 // ---------------------------------------------------------------------------------------------

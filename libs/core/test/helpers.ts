@@ -16,6 +16,16 @@ export { waitFor };
 export { nextEvent, type WaitOptions as WaitForOptions } from '../../../test/helpers/wait.js';
 export { prng } from '../../../test/helpers/records.js';
 
+/** The error `promise` rejects with; fails if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
 /** Settles `promise` into a value that can be inspected synchronously later. */
 export function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown; promise: Promise<T> } {
   const state: { settled: boolean; value?: T; error?: unknown; promise: Promise<T> } = { settled: false, promise };

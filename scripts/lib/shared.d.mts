@@ -1,0 +1,3 @@
+// Types of shared.mjs, for the TypeScript tests.
+export function freePort(): Promise<number>;
+export function mulberry32(seed: number): () => number;
