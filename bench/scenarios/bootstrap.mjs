@@ -62,7 +62,7 @@ for (let b = 0; b < COUNT; b += 2000) {
   for (let i = b; i < Math.min(COUNT, b + 2000); i++) {
     const value = JSON.stringify(makeValue(i));
     bytes += value.length;
-    messages.push({ key: `boot:${i}`, value, headers: { 'nc-v': '1', 'nc-op': 's', 'nc-origin': 'bench-filler', 'nc-wid': String(i + 1), 'nc-exp': '0' } });
+    messages.push({ key: `boot:${i}`, value, headers: { 'nc-r': `2 s 0 ${i + 1} bench-filler.0a1b2c3d` } });
   }
   await producer.send({ topic, acks: 1, messages });
 }

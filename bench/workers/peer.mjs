@@ -61,8 +61,8 @@ async function writeBurst({ impl, topic, prefix, n }) {
       const messages = [];
       for (let i = b; i < Math.min(n, b + 1000); i++) {
         const message = { key: `${prefix}${i}`, value: JSON.stringify(makeValue(i)) };
-        // rawHeaders: the same five headers as a nearcache record carries.
-        if (impl === 'rawHeaders') message.headers = { 'nc-v': '1', 'nc-op': 's', 'nc-origin': 'bench-peer.0a1b2c3d', 'nc-wid': String(i + 1), 'nc-exp': '0' };
+        // rawHeaders: the same header as a nearcache record carries.
+        if (impl === 'rawHeaders') message.headers = { 'nc-r': `2 s 0 ${i + 1} bench-peer.0a1b2c3d` };
         messages.push(message);
       }
       await producer.send({ topic, acks: -1, messages });

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createNearCache, type CacheChange, type CacheState, type NearCache, type NearCacheOptions, type RejectedRecord } from '@nearcache/core';
 import { chaos } from '../helpers/chaos.js';
 import { diff, foldTopic, snapshot } from '../helpers/oracle.js';
-import { foreignDelete, foreignSet, prng } from '../helpers/records.js';
+import { foreignDelete, foreignSet, prng, recordMeta } from '../helpers/records.js';
 import { waitFor } from '../helpers/wait.js';
 import { baseOptions, type ContractHarness } from './harness.js';
 
@@ -312,7 +312,7 @@ export function describeContract(makeHarness: () => ContractHarness, options: Co
       cache.on('rejected', (record: RejectedRecord) => rejected.push(record));
       const poison = [
         { ...foreignSet('k', 'x'), value: Buffer.from([0xff, 0x00, 0x7b, 0x22]) },
-        { ...foreignSet('k', 'v2'), headers: { ...foreignSet('k', 'v2').headers, 'nc-v': '2' } },
+        foreignSet('k', 'v9', { version: '9' }),
         { key: 'k', value: '"no headers"' },
         { ...foreignSet('k', 'x'), value: '{"__proto__":{"polluted":"yes"}}' },
         foreignSet('k', 'y'.repeat(2000)),
@@ -380,7 +380,7 @@ export function describeContract(makeHarness: () => ContractHarness, options: Co
 
   section(12, 'own writes removed by the cleaner before they came back', () => {
     const keyOf = (r: { key: Uint8Array | null }) => (r.key ? Buffer.from(r.key).toString() : '');
-    const originOf = (r: { headers: Record<string, unknown> }) => Buffer.from(r.headers['nc-origin'] as Uint8Array | string).toString();
+    const originOf = (r: { headers: Record<string, unknown> }) => recordMeta(r.headers)?.origin;
 
     it('a set superseded and compacted away while the writer was behind does not shield the key', async () => {
       const topic = await harness.newTopic();

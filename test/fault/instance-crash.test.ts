@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createNearCache, silentLogger, type NearCache } from '@nearcache/core';
 import { KafkaTestClient, NO_CLEANING, testBrokers } from '../helpers/kafka.js';
 import { diff, foldTopic, snapshot } from '../helpers/oracle.js';
+import { recordMeta } from '../helpers/records.js';
 import { runFixture, type FixtureProcess } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -48,7 +49,7 @@ describe('instance killed mid-traffic', () => {
     const oracle = foldTopic(records);
     expect(oracle.size).toBeGreaterThan(0);
     // Records of the killed instance are in the log.
-    const origins = new Set(records.map((r) => Buffer.from(r.headers['nc-origin'] as Buffer).toString()));
+    const origins = new Set(records.map((r) => recordMeta(r.headers)?.origin));
     expect(origins.size).toBe(2);
 
     // Restarted: a new process, same topic.

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createNearCache, silentLogger, type NearCache, type RejectedRecord, type RejectReason } from '@nearcache/core';
 import { KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
 import { diff, snapshot } from '../helpers/oracle.js';
-import { prng } from '../helpers/records.js';
+import { prng, recordMeta } from '../helpers/records.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Guarantee: records on the topic that are not valid nearcache records (random bytes, crafted
@@ -46,6 +46,9 @@ function crafted(random: () => number): Array<[Raw, RejectReason]> {
     () => [{ key, value: json(1), headers: h('s', { 'nc-v': pick(['2', '0', '', '1.0', ' 1', 'v1']) }) }, 'unknown-version'],
     () => [{ key, value: json(1), headers: h('s', { 'nc-v': ['1', '2'] }) }, 'unknown-version'],
     () => [{ key, value: json(1), headers: h(pick(['x', 'S', 'set', '', 'ss'])) }, 'unknown-operation'],
+    () => [{ key, value: json(1), headers: { 'nc-r': pick(['', '3 s 0 1 o', '1 s 0 1 o', 'v2 s 0 1 o']) } }, 'unknown-version'],
+    () => [{ key, value: json(1), headers: { 'nc-r': pick(['2', '2 s', '2 s 0 1', '2 s 0 1 ', '2 s 0 x o', '2 s -1 1 o']) } }, 'malformed'],
+    () => [{ key, value: json(1), headers: { 'nc-r': `2 ${pick(['x', 'S', 'set'])} 0 1 o` } }, 'unknown-operation'],
     () => [{ key, value: json(1), headers: { 'nc-v': '1', 'nc-op': 's', 'nc-wid': '1' } }, 'missing-header'],
     () => [{ key, value: json(1), headers: h('s', { 'nc-wid': pick(['-1', '1e3', 'x', '01', '99999999999999999']) }) }, 'malformed'],
     () => [{ key, value: json(1), headers: h('s', { 'nc-exp': pick(['-5', 'soon', '1.5', 'NaN']) }) }, 'malformed'],
@@ -130,7 +133,7 @@ describe('poison records', () => {
     // The expected state: the valid records only, in log order per partition.
     const expected = new Map<string, unknown>();
     for (const record of [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) {
-      const origin = Buffer.from((record.headers['nc-origin'] as Buffer | undefined) ?? []).toString();
+      const origin = recordMeta(record.headers)?.origin;
       if (!caches.some((c) => c.origin === origin)) continue;
       expected.set(Buffer.from(record.key!).toString(), JSON.parse(Buffer.from(record.value!).toString()));
     }

@@ -1,9 +1,10 @@
 import type { LogRecord } from '@nearcache/core';
+import { recordMeta } from './records.js';
 
 /**
  * What a fresh reader folding the topic must hold: an implementation of the record format written
  * from docs/record-format.md, independent of the cache's own apply code. Records that are not
- * valid version-1 records are ignored; sets already expired at `now` are left out.
+ * valid version 2 (or version 1) records are ignored; sets already expired at `now` are left out.
  */
 export function foldTopic(records: LogRecord[], options: { now?: number; decode?: (bytes: Uint8Array) => unknown } = {}): Map<string, unknown> {
   const now = options.now ?? Date.now();
@@ -11,15 +12,11 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
   const state = new Map<string, { value: unknown; expiresAt: number }>();
   const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   for (const record of ordered) {
-    const h = (name: string): string | undefined => {
-      const v = record.headers[name];
-      const one = Array.isArray(v) ? v[v.length - 1] : v;
-      return one === undefined ? undefined : Buffer.from(one as Uint8Array).toString('utf8');
-    };
-    if (h('nc-v') !== '1' || h('nc-origin') === undefined || !/^\d+$/.test(h('nc-wid') ?? '')) continue;
+    const meta = recordMeta(record.headers);
+    if (meta === undefined || (meta.version !== '1' && meta.version !== '2') || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
     if (record.key === null) continue;
     const key = Buffer.from(record.key).toString('utf8');
-    switch (h('nc-op')) {
+    switch (meta.op) {
       case 's': {
         if (record.value === null || key.startsWith('\u0000')) continue;
         let value: unknown;
@@ -29,7 +26,7 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
           continue;
         }
         if (JSON.stringify(value)?.includes('"__proto__"')) continue;
-        state.set(key, { value, expiresAt: Number(h('nc-exp') ?? '0') });
+        state.set(key, { value, expiresAt: Number(meta.exp ?? '0') });
         break;
       }
       case 'd':

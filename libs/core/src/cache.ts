@@ -18,6 +18,7 @@ import type { Logger } from './logger.js';
 import { MAX_TTL, resolveOptions, type NearCacheOptions, type ResolvedOptions } from './options.js';
 import { partitionFor } from './partitioner.js';
 import {
+  asBuffer,
   clearRecord,
   clearRecordKey,
   deleteRecord,
@@ -150,9 +151,33 @@ interface AckedWrite {
   offset: number;
 }
 
+/** Where a record sits in the log. */
+interface RecordPosition {
+  partition: number;
+  offset: number;
+}
+
 const RESOLVED = Promise.resolve();
 const APPLY_SLICE = 1000;
 const LAST_REJECTED = 20;
+
+/**
+ * A value read during bootstrap for a key this instance did not hold, kept as the record's bytes
+ * and decoded on its first read (option `bootstrapDecode: 'lazy'`). Where it came from is kept
+ * so that a value that fails to decode is reported like any rejected record.
+ */
+class Encoded {
+  constructor(
+    /** The value's bytes, one character per byte (latin1): one compact heap object, cheaper to keep than a Buffer. */
+    readonly latin1: string,
+    readonly partition: number,
+    readonly offset: number,
+  ) {}
+
+  get bytes(): Buffer {
+    return Buffer.from(this.latin1, 'latin1');
+  }
+}
 
 /** The replicated cache. Create it with `createNearCache`. */
 export class NearCache<V = unknown> extends EventEmitter {
@@ -296,7 +321,8 @@ export class NearCache<V = unknown> extends EventEmitter {
    * cached one, shared by every caller: treat it as read-only.
    */
   get(key: string): V | undefined {
-    const value = this.#lru.get(key);
+    let value: unknown = this.#lru.get(key);
+    if (value instanceof Encoded) value = this.#decodeStored(key, value);
     if (value === undefined) {
       // Only valid keys are ever stored, so a hit needs no check: a miss does.
       this.#checkKey(key);
@@ -310,6 +336,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** Whether `key` has a live entry here. Does not count as a hit or a miss. */
   has(key: string): boolean {
     this.#checkKey(key);
+    const value = this.#lru.peek(key);
+    if (value instanceof Encoded) return this.#decodeStored(key, value) !== undefined;
     return this.#lru.has(key);
   }
 
@@ -320,7 +348,11 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** Live entries here, most recently used first. */
   *entries(): IterableIterator<[string, V]> {
-    for (const [key, value] of this.#lru.entries()) yield [key, value as V];
+    // Decoding a lazily stored value replaces it in the LRU: not while iterating the LRU itself.
+    for (const [key, value] of [...this.#lru.entries()]) {
+      const decoded = value instanceof Encoded ? this.#decodeStored(key, value) : value;
+      if (decoded !== undefined) yield [key, decoded as V];
+    }
   }
 
   /** Number of entries held here (expired ones may count until they are read). */
@@ -651,18 +683,17 @@ export class NearCache<V = unknown> extends EventEmitter {
       if (this.#lru.delete(key) && this.listenerCount('change') > 0) this.emit('change', { op: 'delete', key, source: 'remote' } satisfies CacheChange);
       return;
     }
-    let value: V;
-    try {
-      value = this.#options.codec.decode(parsed.value);
-    } catch (error) {
-      this.#rejectRecord(record, 'decode-failed', (error as Error).message);
-      return;
+    const size = parsed.value.length + key.length;
+    if (this.#options.bootstrapDecode === 'lazy' && !this.#bootstrapped && !this.#lru.has(key)) {
+      // Nothing to keep intact if this value turns out undecodable: decode it when it is read.
+      // The copy lets the fetched batch go.
+      const latin1 = asBuffer(parsed.value).toString('latin1');
+      this.#store(key, new Encoded(latin1, record.partition, record.offset), parsed.expiresAt, size);
+    } else {
+      const value = this.#decode(parsed.value, record);
+      if (value === undefined) return;
+      this.#store(key, value as {}, parsed.expiresAt, size);
     }
-    if (value === undefined) {
-      this.#rejectRecord(record, 'decode-failed', 'the codec decoded undefined');
-      return;
-    }
-    this.#store(key, value as {}, parsed.expiresAt, parsed.value.length + key.length);
     if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'remote' } satisfies CacheChange);
   }
 
@@ -679,6 +710,32 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
     if (this.#options.maxBytes > 0) this.#lru.set(key, value, { ttl, size });
     else this.#lru.set(key, value, { ttl });
+  }
+
+  /** The codec's value of `bytes`, or undefined after rejecting the record they came from. */
+  #decode(bytes: Uint8Array, from: RecordPosition): V | undefined {
+    let value: V;
+    try {
+      value = this.#options.codec.decode(bytes);
+    } catch (error) {
+      this.#rejectRecord(from, 'decode-failed', (error as Error).message);
+      return undefined;
+    }
+    if (value === undefined) this.#rejectRecord(from, 'decode-failed', 'the codec decoded undefined');
+    return value;
+  }
+
+  /** Decodes a value stored lazily and stores the result in its place (same expiry); an undecodable one is dropped. */
+  #decodeStored(key: string, stored: Encoded): V | undefined {
+    const value = this.#decode(stored.bytes, stored);
+    if (value === undefined) {
+      this.#lru.delete(key);
+      return undefined;
+    }
+    const size = stored.latin1.length + key.length;
+    if (this.#options.maxBytes > 0) this.#lru.set(key, value as {}, { noUpdateTTL: true, size });
+    else this.#lru.set(key, value as {}, { noUpdateTTL: true });
+    return value;
   }
 
   /**
@@ -743,7 +800,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (clear.seen.size >= this.#partitions) this.#pendingClears = this.#pendingClears.filter((c) => c !== clear);
   }
 
-  #rejectRecord(record: LogRecord, reason: RejectReason, detail: string): void {
+  #rejectRecord(record: RecordPosition, reason: RejectReason, detail: string): void {
     this.#rejected++;
     this.#rejectedByReason[reason] = (this.#rejectedByReason[reason] ?? 0) + 1;
     const info: RejectedRecord = { partition: record.partition, offset: record.offset, reason, detail };

@@ -56,6 +56,13 @@ export interface NearCacheOptions<V = unknown> {
   lagPollInterval?: number;
   /** Where nearcache logs. Default: warnings and errors to the console. */
   logger?: Logger;
+  /**
+   * How a bootstrap decodes values: `lazy` (default) stores the bytes of keys this instance does
+   * not hold yet and decodes each on its first read; `eager` decodes every value as it is applied.
+   * With `lazy`, a value that fails to decode is reported (`rejected`, reason `decode-failed`, with
+   * its offset) when it is first read, and that read misses.
+   */
+  bootstrapDecode?: 'lazy' | 'eager';
   /** Sign every record written (HMAC-SHA256, header `nc-sig`) and reject unsigned or forged records (reason `bad-signature`). Default: off. */
   signing?: SigningOptions;
 }
@@ -83,13 +90,14 @@ export interface ResolvedOptions<V> {
   stallTimeout: number;
   lagPollInterval: number;
   logger: Logger;
+  bootstrapDecode: 'lazy' | 'eager';
   signer: RecordSigner | undefined;
 }
 
 const OPTION_NAMES = [
   'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
   'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
-  'stallTimeout', 'lagPollInterval', 'logger', 'signing',
+  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing',
 ] as const;
 
 /** Kafka's legal topic names. */
@@ -143,6 +151,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     stallTimeout: integer('stallTimeout', options.stallTimeout, 30_000, 100, MAX_TIMEOUT),
     lagPollInterval: integer('lagPollInterval', options.lagPollInterval, 5_000, 10, MAX_TIMEOUT),
     logger,
+    bootstrapDecode: oneOf('bootstrapDecode', options.bootstrapDecode, 'lazy', ['lazy', 'eager'] as const),
     signer: options.signing === undefined ? undefined : recordSigner(options.signing),
   };
   if (resolved.maxBytes !== 0 && resolved.maxBytes < resolved.maxKeyBytes + resolved.maxValueBytes) {

@@ -1,17 +1,23 @@
 /**
- * The record format on the replication topic (version 1). See docs/record-format.md.
+ * The record format on the replication topic (version 2; version 1 is still read). See
+ * docs/record-format.md.
  *
  * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
  * - Kafka value: the codec's bytes for a set; null (a tombstone) for a delete; the prefix,
  *   UTF-8, for a clear (never null, so the cleaner cannot drop a clear).
- * - Headers (UTF-8 strings): `nc-v` format version, `nc-op` s|d|c, `nc-exp` absolute expiry
- *   in ms since the epoch (0: none), `nc-origin` writing instance id, `nc-wid` that
- *   instance's write sequence number.
+ * - One header, `nc-r`: `<version> <op> <expiresAt> <writeId> <origin>`, ASCII, separated by
+ *   single spaces: version `2`, op s|d|c, absolute expiry in ms since the epoch (0: none),
+ *   the writing instance's write sequence number, its origin (printable ASCII, no spaces).
+ *   Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`,
+ *   `nc-origin`, `nc-wid`); one header is much cheaper for Kafka clients to encode and decode.
  */
 
-export const RECORD_FORMAT_VERSION = 1;
+export const RECORD_FORMAT_VERSION = 2;
 
 export const HEADERS = {
+  /** Version 2: every field of the record's metadata in one header. */
+  record: 'nc-r',
+  /** Version 1 (read, no longer written). */
   version: 'nc-v',
   op: 'nc-op',
   expiresAt: 'nc-exp',
@@ -103,24 +109,63 @@ function header(headers: Record<string, HeaderValue>, name: string): string | un
 
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
-function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Reads a record's headers and key; returns a rejection instead of throwing. Values are not decoded here. */
-export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecord | RecordRejection {
-  const headers = record.headers ?? {};
-  const version = header(headers, HEADERS.version);
-  if (version === undefined) return new RecordRejection('missing-header', `no ${HEADERS.version} header`);
-  if (version !== '1') return new RecordRejection('unknown-version', `format version "${version.slice(0, 16)}" is not supported (this instance reads 1)`);
+interface Meta {
+  op: string;
+  origin: string;
+  writeIdText: string;
+  expText: string | undefined;
+}
+
+/** The metadata of a version 2 record, from its `nc-r` header. */
+function metaV2(text: string): Meta | RecordRejection {
+  const a = text.indexOf(' ');
+  const version = a < 0 ? text : text.slice(0, a);
+  if (version !== '2') return unsupported(version);
+  const b = text.indexOf(' ', a + 1);
+  const c = b < 0 ? -1 : text.indexOf(' ', b + 1);
+  const d = c < 0 ? -1 : text.indexOf(' ', c + 1);
+  if (d < 0 || d === text.length - 1) {
+    return new RecordRejection('malformed', `${HEADERS.record} does not hold five space-separated fields (version, op, expiry, write id, origin)`);
+  }
+  return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), origin: text.slice(d + 1) };
+}
+
+/** The metadata of a version 1 record, from its five headers. */
+function metaV1(headers: Record<string, HeaderValue>, version: string): Meta | RecordRejection {
+  if (version !== '1') return unsupported(version);
   const op = header(headers, HEADERS.op);
   const origin = header(headers, HEADERS.origin);
   const writeIdText = header(headers, HEADERS.writeId);
   if (op === undefined || origin === undefined || writeIdText === undefined) {
     return new RecordRejection('missing-header', `a ${HEADERS.op}, ${HEADERS.origin} or ${HEADERS.writeId} header is missing`);
   }
-  if (!DECIMAL.test(writeIdText)) return new RecordRejection('malformed', `${HEADERS.writeId} is not a decimal integer`);
-  const writeId = Number(writeIdText);
+  return { op, origin, writeIdText, expText: header(headers, HEADERS.expiresAt) };
+}
+
+function unsupported(version: string): RecordRejection {
+  return new RecordRejection('unknown-version', `format version "${version.slice(0, 16)}" is not supported (this instance reads 1 and 2)`);
+}
+
+/** Reads a record's headers and key; returns a rejection instead of throwing. Values are not decoded here. */
+export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecord | RecordRejection {
+  const headers = record.headers ?? {};
+  const packed = header(headers, HEADERS.record);
+  let meta: Meta | RecordRejection;
+  if (packed !== undefined) {
+    meta = metaV2(packed);
+  } else {
+    const version = header(headers, HEADERS.version);
+    if (version === undefined) return new RecordRejection('missing-header', `no ${HEADERS.record} header (nor the ${HEADERS.version} header of version 1)`);
+    meta = metaV1(headers, version);
+  }
+  if (meta instanceof RecordRejection) return meta;
+  const { op, origin } = meta;
+  if (!DECIMAL.test(meta.writeIdText)) return new RecordRejection('malformed', 'the write id is not a decimal integer');
+  const writeId = Number(meta.writeIdText);
   if (record.key === null || record.key.length === 0) return new RecordRejection('invalid-key', 'the record has no key');
   if (record.key.length > limits.maxKeyBytes && op !== OP_CODES.clear) {
     return new RecordRejection('key-too-large', `the key has ${record.key.length} bytes, more than maxKeyBytes (${limits.maxKeyBytes})`);
@@ -133,8 +178,8 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       if (record.value.length > limits.maxValueBytes) {
         return new RecordRejection('value-too-large', `the value has ${record.value.length} bytes, more than maxValueBytes (${limits.maxValueBytes})`);
       }
-      const expText = header(headers, HEADERS.expiresAt) ?? '0';
-      if (!DECIMAL.test(expText)) return new RecordRejection('malformed', `${HEADERS.expiresAt} is not a decimal integer`);
+      const expText = meta.expText ?? '0';
+      if (!DECIMAL.test(expText)) return new RecordRejection('malformed', 'the expiry is not a decimal integer');
       return { op: 'set', key, value: record.value, expiresAt: Number(expText), origin, writeId };
     }
     case OP_CODES.delete:
@@ -148,27 +193,21 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       return { op: 'clear', prefix, origin, writeId };
     }
     default:
-      return new RecordRejection('unknown-operation', `${HEADERS.op} "${op.slice(0, 16)}" is not one of s, d, c`);
+      return new RecordRejection('unknown-operation', `operation "${op.slice(0, 16)}" is not one of s, d, c`);
   }
 }
 
-function baseHeaders(op: Operation, origin: string, writeId: number): Record<string, string> {
-  return {
-    [HEADERS.version]: String(RECORD_FORMAT_VERSION),
-    [HEADERS.op]: OP_CODES[op],
-    [HEADERS.origin]: origin,
-    [HEADERS.writeId]: String(writeId),
-  };
+/** The `nc-r` header of a version 2 record. */
+function metaHeader(op: Operation, expiresAt: number, origin: string, writeId: number): Record<string, string> {
+  return { [HEADERS.record]: `${RECORD_FORMAT_VERSION} ${OP_CODES[op]} ${expiresAt} ${writeId} ${origin}` };
 }
 
 export function setRecord(partition: number, key: string, value: Uint8Array, expiresAt: number, origin: string, writeId: number): OutgoingRecord {
-  const headers = baseHeaders('set', origin, writeId);
-  headers[HEADERS.expiresAt] = String(expiresAt);
-  return { partition, key, value, headers };
+  return { partition, key, value, headers: metaHeader('set', expiresAt, origin, writeId) };
 }
 
 export function deleteRecord(partition: number, key: string, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key, value: null, headers: baseHeaders('delete', origin, writeId) };
+  return { partition, key, value: null, headers: metaHeader('delete', 0, origin, writeId) };
 }
 
 /** The key a clear of `prefix` is written under: one per prefix, so compaction keeps the latest clear. */
@@ -177,5 +216,5 @@ export function clearRecordKey(prefix: string): string {
 }
 
 export function clearRecord(partition: number, prefix: string, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: baseHeaders('clear', origin, writeId) };
+  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: metaHeader('clear', 0, origin, writeId) };
 }

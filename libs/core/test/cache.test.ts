@@ -28,6 +28,7 @@ import {
   rawClear,
   rawDelete,
   rawSet,
+  recordMeta,
   rejection,
   sortedEntries,
   tick,
@@ -475,7 +476,7 @@ describe('TTL', () => {
     await a.set('forever', 1);
     await settle(a, b);
     const record = broker.records(topic).find((r) => r.key?.toString() === 't')!;
-    const exp = Number(Buffer.from(record.headers['nc-exp'] as Uint8Array).toString());
+    const exp = Number(recordMeta(record.headers)!.exp);
     expect(exp).toBeGreaterThanOrEqual(t0 + 300);
     expect(exp).toBeLessThanOrEqual(t1 + 300);
     // b stored it (it was applied as a set)...
@@ -498,7 +499,7 @@ describe('TTL', () => {
     await a.set('none', 1, { ttl: 0 });
     await a.flush();
     const exp = (key: string): string =>
-      Buffer.from(broker.records(topic).find((r) => r.key?.toString() === key)!.headers['nc-exp'] as Uint8Array).toString();
+      recordMeta(broker.records(topic).find((r) => r.key?.toString() === key)!.headers)!.exp!;
     expect(Number(exp('default'))).toBeGreaterThan(0);
     expect(exp('none')).toBe('0');
     await waitFor(() => !a.has('default'), { message: 'default ttl expired' });
@@ -535,7 +536,7 @@ describe('TTL', () => {
     expect(free.get('remote')).toBe(1);
     expect(free.get('local')).toBe(1);
     // The record carries the writer's ttl, not the cap.
-    const exp = Number(Buffer.from(broker.records(topic).find((r) => r.key?.toString() === 'local')!.headers['nc-exp'] as Uint8Array).toString());
+    const exp = Number(recordMeta(broker.records(topic).find((r) => r.key?.toString() === 'local')!.headers)!.exp);
     expect(exp).toBeGreaterThan(Date.now() + 3_000_000);
   });
 });
@@ -853,9 +854,91 @@ const poisons: Poison[] = [
   { name: 'a set with a null value', record: { key: 'victim', value: null, headers: setHeaders }, reason: 'malformed' },
   { name: 'a delete with a value', record: { key: 'victim', value: '1', headers: { ...setHeaders, 'nc-op': 'd' } }, reason: 'malformed' },
   { name: 'a forged clear', record: { key: '\u0000nc:clear:other', value: 'victim', headers: { ...setHeaders, 'nc-op': 'c' } }, reason: 'malformed' },
+  { name: 'a version 2 header with four fields', record: { key: 'victim', value: '{"evil":1}', headers: { 'nc-r': '2 s 0 1' } }, reason: 'malformed' },
+  { name: 'a version 2 header of an unknown operation', record: { key: 'victim', value: '1', headers: { 'nc-r': '2 u 0 1 evil' } }, reason: 'unknown-operation' },
+  { name: 'a version 2 header with a bad write id', record: { key: 'victim', value: '1', headers: { 'nc-r': '2 s 0 x evil' } }, reason: 'malformed' },
 ];
 
+describe('bootstrap decodes lazily', () => {
+  beforeEach(() => broker.createTopic(topic));
+
+  it('stores values of new keys as bytes and decodes each on its first read, to the same value as an eager reader', async () => {
+    broker.produce(topic, [rawSet('a', { n: 1, list: [1, 2] }), rawSet('b', 'text'), rawSet('c', 3)]);
+    const lazy = await openReady();
+    const eager = await openReady({ bootstrapDecode: 'eager' });
+    const first = lazy.get('a');
+    expect(first).toEqual({ n: 1, list: [1, 2] });
+    // Decoded once: later reads return the stored object itself.
+    expect(lazy.get('a')).toBe(first);
+    expect(lazy.has('b')).toBe(true);
+    expect(contents(lazy)).toEqual(contents(eager));
+    expect(lazy.stats()).toMatchObject({ hits: 2, misses: 0, records: { rejected: 0 } });
+  });
+
+  it('keeps the expiry of a value it decodes later', async () => {
+    broker.produce(topic, [rawSet('short', 'v', { expiresAt: Date.now() + 300 }), rawSet('long', 'v')]);
+    const cache = await openReady();
+    expect(cache.get('short')).toBe('v');
+    await waitFor(() => cache.get('short') === undefined, { timeout: 3000, message: 'the decoded entry to expire at its original time' });
+    expect(cache.get('long')).toBe('v');
+  });
+
+  it('reports an undecodable value when it is first read, with its offset; the read misses and the entry is dropped', async () => {
+    const [bad] = broker.produce(topic, [rawSet('bad', Buffer.from('{"half":')), rawSet('good', 1)]);
+    const cache = await openReady();
+    expect(cache.stats().records.rejected).toBe(0);
+    const rejected = nextEvent<[RejectedRecord]>(cache, 'rejected');
+    expect(cache.get('bad')).toBeUndefined();
+    expect((await rejected)[0]).toMatchObject({ partition: 0, offset: bad, reason: 'decode-failed' });
+    expect([...cache.keys()]).toEqual(['good']);
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 1, records: { rejected: 1, rejectedByReason: { 'decode-failed': 1 } } });
+    expect(contents(cache)).toEqual([['good', 1]]);
+  });
+
+  it('decodes at once a value that would replace another, so a bad one never displaces a good one', async () => {
+    const offsets = broker.produce(topic, [rawSet('k', 'good'), rawSet('k', Buffer.from('not json'))]);
+    const cache = await openReady();
+    expect(cache.stats().records.lastRejected).toMatchObject([{ offset: offsets[1], reason: 'decode-failed' }]);
+    expect(cache.get('k')).toBe('good');
+  });
+
+  it('counts the same bytes for a value before and after decoding it (maxBytes)', async () => {
+    broker.produce(topic, [rawSet('a', { payload: 'x'.repeat(100) }), rawSet('b', 2)]);
+    const cache = await openReady({ maxBytes: 100_000 });
+    const before = cache.stats().bytes;
+    expect(before).toBeGreaterThan(100);
+    cache.get('a');
+    cache.get('b');
+    expect(cache.stats().bytes).toBe(before);
+  });
+
+  it('decodes every live record as it arrives once ready', async () => {
+    const cache = await openReady();
+    const rejected = nextEvent<[RejectedRecord]>(cache, 'rejected');
+    broker.produce(topic, [rawSet('late', Buffer.from('{'))]);
+    expect((await rejected)[0].reason).toBe('decode-failed');
+  });
+
+  it('refuses an unknown bootstrapDecode', () => {
+    expect(() => open({ bootstrapDecode: 'later' as never })).toThrow(/option "bootstrapDecode" must be one of "lazy", "eager", got "later"/);
+  });
+});
+
 describe('poison records on the topic', () => {
+  it('records of format version 1 (five headers) from older writers are still applied', async () => {
+    const a = await openReady();
+    broker.produce(topic, [
+      rawSet('old', { v: 1 }, { version: '1', origin: 'older-writer', writeId: 1 }),
+      rawSet('gone', 1, { version: '1', origin: 'older-writer', writeId: 2 }),
+      rawDelete('gone', { version: '1', origin: 'older-writer', writeId: 3 }),
+    ]);
+    await waitCaughtUp([a], broker, topic);
+    expect(a.get('old')).toEqual({ v: 1 });
+    expect(a.has('gone')).toBe(false);
+    expect(a.stats().records.rejected).toBe(0);
+    expect(broker.records(topic).map((r) => Object.keys(r.headers).sort().join(','))).toEqual(['nc-exp,nc-op,nc-origin,nc-v,nc-wid', 'nc-exp,nc-op,nc-origin,nc-v,nc-wid', 'nc-op,nc-origin,nc-v,nc-wid']);
+  });
+
   it('are skipped, counted, reported with their offset; previous values stay; the consumer keeps going', async () => {
     const a = await openReady({ maxValueBytes: MAX_VALUE });
     await a.set('victim', { ok: 1 });

@@ -65,7 +65,7 @@ describe('encryptedCodec', () => {
 });
 
 describe('recordSigner', () => {
-  const record = () => ({ partition: 0, key: 'user:1', value: Buffer.from('{"a":1}') as Uint8Array | null, headers: { 'nc-v': '1', 'nc-op': 's', 'nc-origin': 'o', 'nc-wid': '7', 'nc-exp': '0' } as Record<string, string> });
+  const record = () => ({ partition: 0, key: 'user:1', value: Buffer.from('{"a":1}') as Uint8Array | null, headers: { 'nc-r': '2 s 0 7 o' } as Record<string, string> });
   const asRead = (r: ReturnType<typeof record>) => ({ partition: 0, offset: 0, timestamp: 0, key: Buffer.from(r.key), value: r.value, headers: { ...r.headers } as Record<string, string> });
 
   it('signs and verifies; any change to topic, key, value or an nc-* header breaks the signature', () => {
@@ -78,7 +78,7 @@ describe('recordSigner', () => {
     expect(signer.verify('topic-a', { ...asRead(r), key: Buffer.from('user:2') })).toMatch(/does not match/);
     expect(signer.verify('topic-a', { ...asRead(r), value: Buffer.from('{"a":2}') })).toMatch(/does not match/);
     expect(signer.verify('topic-a', { ...asRead(r), value: null })).toMatch(/does not match/);
-    expect(signer.verify('topic-a', { ...asRead(r), headers: { ...r.headers, 'nc-exp': '1' } })).toMatch(/does not match/);
+    expect(signer.verify('topic-a', { ...asRead(r), headers: { ...r.headers, 'nc-r': '2 s 1 7 o' } })).toMatch(/does not match/);
     expect(signer.verify('topic-a', { ...asRead(r), headers: { ...r.headers, 'nc-extra': 'x' } })).toMatch(/does not match/);
     // Headers outside nc-* (tracing) are not covered.
     expect(signer.verify('topic-a', { ...asRead(r), headers: { ...r.headers, traceparent: 'x' } })).toBeUndefined();
@@ -190,11 +190,24 @@ describe('a cache with signing and encryption', () => {
     // The oracle folding raw bytes sees no JSON value.
     expect(foldTopic(broker.records(topic)).has('secret')).toBe(false);
 
-    const wrongKey = open(broker, topic, { codec: encryptedCodec(jsonCodec(), { keys: { k1: K2 }, currentKeyId: 'k1' }) });
+    // Bootstrap decodes lazily by default: the value is found undecodable on its first read.
+    const wrongCodec = () => encryptedCodec(jsonCodec(), { keys: { k1: K2 }, currentKeyId: 'k1' });
+    const wrongKey = open(broker, topic, { codec: wrongCodec() });
     const rejected = nextEvent<[RejectedRecord]>(wrongKey, 'rejected');
     await wrongKey.ready();
-    const [record] = await rejected;
-    expect(record.reason).toBe('decode-failed');
+    expect(wrongKey.stats().records.rejected).toBe(0);
     expect(wrongKey.has('secret')).toBe(false);
+    const [record] = await rejected;
+    expect(record).toMatchObject({ reason: 'decode-failed', partition: 0, offset: 0 });
+    expect(wrongKey.get('secret')).toBeUndefined();
+    expect(wrongKey.stats().records.rejected).toBe(1);
+
+    // bootstrapDecode: 'eager' finds it while bootstrapping.
+    const eager = open(broker, topic, { codec: wrongCodec(), bootstrapDecode: 'eager' });
+    const rejectedEarly = nextEvent<[RejectedRecord]>(eager, 'rejected');
+    await eager.ready();
+    expect((await rejectedEarly)[0].reason).toBe('decode-failed');
+    expect(eager.stats().records.rejected).toBe(1);
+    expect(eager.has('secret')).toBe(false);
   });
 });

@@ -10,6 +10,7 @@ import type { InProcessBroker, LogRecord, NearCache, RawRecord } from '../src/in
 
 // Shared with the cross-package tests.
 import { ChaosLog } from '../../../test/helpers/chaos.js';
+import { metaHeaders, recordMeta } from '../../../test/helpers/records.js';
 import { waitFor } from '../../../test/helpers/wait.js';
 
 export { waitFor };
@@ -86,18 +87,12 @@ export interface RawOptions {
 }
 
 function baseHeaders(op: string, options: RawOptions): Record<string, string> {
-  return {
-    'nc-v': options.version ?? '1',
-    'nc-op': op,
-    'nc-origin': options.origin ?? 'foreign-writer',
-    'nc-wid': String(options.writeId ?? 1),
-  };
+  return metaHeaders({ op, origin: options.origin ?? 'foreign-writer', writeId: options.writeId ?? 1, expiresAt: options.expiresAt, version: options.version });
 }
 
 /** A set record; `value` is JSON-encoded unless it is already bytes. */
 export function rawSet(key: string, value: unknown, options: RawOptions = {}): RawRecord {
   const headers = baseHeaders('s', options);
-  headers['nc-exp'] = String(options.expiresAt ?? 0);
   const bytes = value instanceof Uint8Array ? value : Buffer.from(JSON.stringify(value), 'utf8');
   return { partition: options.partition ?? 0, key, value: bytes, headers };
 }
@@ -118,14 +113,6 @@ export interface OracleOptions {
   maxValueBytes?: number;
   /** Entries expiring at or before this time are dropped. Default: now. */
   now?: number;
-}
-
-function headerText(headers: LogRecord['headers'] | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
-  let value = headers[name];
-  if (Array.isArray(value)) value = value[value.length - 1];
-  if (value === undefined || value === null) return undefined;
-  return typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
 }
 
 function hasForbiddenKey(value: unknown): boolean {
@@ -162,16 +149,15 @@ export function foldTopic(records: LogRecord[], options: OracleOptions = {}): Ma
     list.sort((a, b) => a.offset - b.offset);
     const state = new Map<string, { value: unknown; expiresAt: number }>();
     for (const record of list) {
-      if (headerText(record.headers, 'nc-v') !== '1') continue;
-      const op = headerText(record.headers, 'nc-op');
-      const origin = headerText(record.headers, 'nc-origin');
-      const wid = headerText(record.headers, 'nc-wid');
+      const meta = recordMeta(record.headers);
+      if (meta === undefined || (meta.version !== '1' && meta.version !== '2')) continue;
+      const { op, origin, wid } = meta;
       if (origin === undefined || wid === undefined || !DECIMAL_TEXT.test(wid)) continue;
       if (record.key === null || record.key.length === 0) continue;
       const key = Buffer.from(record.key).toString('utf8');
       if (op === 's') {
         if (record.key.length > maxKeyBytes || key.startsWith('\u0000') || record.value === null || record.value.length > maxValueBytes) continue;
-        const exp = headerText(record.headers, 'nc-exp') ?? '0';
+        const exp = meta.exp ?? '0';
         if (!DECIMAL_TEXT.test(exp)) continue;
         let value: unknown;
         try {
@@ -222,9 +208,10 @@ export class GatedLog extends ChaosLog {
 export function describeRecords(records: LogRecord[]): Array<{ key: string | null; op: string | undefined; value: string | null }> {
   return records.map((r) => ({
     key: r.key === null ? null : Buffer.from(r.key).toString('utf8'),
-    op: headerText(r.headers, 'nc-op'),
+    op: recordMeta(r.headers)?.op,
     value: r.value === null ? null : Buffer.from(r.value).toString('utf8'),
   }));
 }
 
 export type { RawRecord };
+export { recordMeta };

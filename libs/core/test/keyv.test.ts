@@ -2,6 +2,7 @@ import * as vitest from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Keyv from 'keyv';
 import keyvTestSuite from '@keyv/test-suite';
+import { recordMeta } from '../../../test/helpers/records.js';
 import { createNearCache, InProcessBroker, inProcessLog, NearCacheKeyvStore, silentLogger, type NearCache } from '../src/index.js';
 
 // Keyv's own conformance suite (API, values, namespaces), run against a store over one
@@ -52,7 +53,7 @@ describe('NearCacheKeyvStore replicates', () => {
     const after = Date.now();
     await cache.flush();
     const record = broker.records('keyv-replication').find((r) => r.key !== null && Buffer.from(r.key).toString() === 'keyv:session');
-    const expiresAt = Number(Buffer.from(record!.headers['nc-exp'] as Uint8Array).toString());
+    const expiresAt = Number(recordMeta(record!.headers)!.exp);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 60_000);
     expect(expiresAt).toBeLessThanOrEqual(after + 60_000);
   });

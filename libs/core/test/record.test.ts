@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clearRecordKey, HEADERS, parseRecord, RECORD_FORMAT_VERSION, RecordRejection, type LogRecord, type RejectReason } from '../src/index.js';
+import { clearRecord, deleteRecord, setRecord } from '../src/record.js';
 
 const limits = { maxKeyBytes: 16, maxValueBytes: 32 };
 
@@ -22,8 +23,8 @@ function without(headers: Headers, name: string): Headers {
 
 describe('record format constants', () => {
   it('uses the documented header names and version', () => {
-    expect(HEADERS).toEqual({ version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid' });
-    expect(RECORD_FORMAT_VERSION).toBe(1);
+    expect(HEADERS).toEqual({ record: 'nc-r', version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid' });
+    expect(RECORD_FORMAT_VERSION).toBe(2);
     expect(clearRecordKey('ns:')).toBe('\u0000nc:clear:ns:');
   });
 });
@@ -37,7 +38,7 @@ describe('parseRecord rejects', () => {
     { name: 'no origin header', record: record('k', '1', without(set(), 'nc-origin')), reason: 'missing-header' },
     { name: 'no write id header', record: record('k', '1', without(set(), 'nc-wid')), reason: 'missing-header' },
     { name: 'an undefined header value', record: record('k', '1', set({ 'nc-op': undefined })), reason: 'missing-header' },
-    { name: 'version 2', record: record('k', '1', set({ 'nc-v': '2' })), reason: 'unknown-version' },
+    { name: 'version 2 spelt in the version 1 headers', record: record('k', '1', set({ 'nc-v': '2' })), reason: 'unknown-version' },
     { name: 'version 0', record: record('k', '1', set({ 'nc-v': '0' })), reason: 'unknown-version' },
     { name: 'version "1.0"', record: record('k', '1', set({ 'nc-v': '1.0' })), reason: 'unknown-version' },
     { name: 'an empty version', record: record('k', '1', set({ 'nc-v': '' })), reason: 'unknown-version' },
@@ -96,7 +97,70 @@ describe('parseRecord rejects', () => {
   });
 });
 
-describe('parseRecord accepts', () => {
+describe('version 2: one nc-r header', () => {
+  const v2 = (text: string | Uint8Array, extra: Headers = {}): Headers => ({ 'nc-r': text, ...extra });
+
+  it('writers put every field in one header: version, op, expiry, write id, origin', () => {
+    expect(setRecord(1, 'user:1', Buffer.from('{}'), 1_893_456_000_000, 'svc-a.0a1b2c3d', 17)).toEqual({
+      partition: 1,
+      key: 'user:1',
+      value: Buffer.from('{}'),
+      headers: { 'nc-r': '2 s 1893456000000 17 svc-a.0a1b2c3d' },
+    });
+    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18).headers).toEqual({ 'nc-r': '2 d 0 18 svc-a.0a1b2c3d' });
+    expect(clearRecord(2, 'users:', 'svc-a.0a1b2c3d', 19)).toEqual({
+      partition: 2,
+      key: clearRecordKey('users:'),
+      value: Buffer.from('users:'),
+      headers: { 'nc-r': '2 c 0 19 svc-a.0a1b2c3d' },
+    });
+  });
+
+  it('reads back what the writers produce', () => {
+    const asRead = (r: { key: string; value: Uint8Array | null; headers: Headers }) => record(r.key, r.value, r.headers);
+    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('1'), 5, 'o.1', 7)), limits)).toEqual({ op: 'set', key: 'k', value: Buffer.from('1'), expiresAt: 5, origin: 'o.1', writeId: 7 });
+    expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8)), limits)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8 });
+    expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9)), limits)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o.1', writeId: 9 });
+  });
+
+  it('as bytes, as Kafka clients deliver it; the header wins over version 1 headers on the same record', () => {
+    expect(parseRecord(record('k', '1', v2(Buffer.from('2 s 0 3 w'))), limits)).toMatchObject({ op: 'set', writeId: 3, origin: 'w' });
+    expect(parseRecord(record('k', '1', v2('2 s 0 3 w', set())), limits)).toMatchObject({ writeId: 3, origin: 'w' });
+  });
+
+  it('takes everything after the fourth space as the origin', () => {
+    expect(parseRecord(record('k', '1', v2('2 s 0 3 a foreign writer')), limits)).toMatchObject({ origin: 'a foreign writer' });
+  });
+
+  const cases: Array<{ name: string; text: string; value?: string | null; reason: RejectReason }> = [
+    { name: 'an empty header', text: '', reason: 'unknown-version' },
+    { name: 'version 3', text: '3 s 0 1 o', reason: 'unknown-version' },
+    { name: 'version 1 in the header', text: '1 s 0 1 o', reason: 'unknown-version' },
+    { name: 'only a version', text: '2', reason: 'malformed' },
+    { name: 'four fields', text: '2 s 0 1', reason: 'malformed' },
+    { name: 'an empty origin', text: '2 s 0 1 ', reason: 'malformed' },
+    { name: 'an empty field (two spaces)', text: '2 s  1 o', reason: 'malformed' },
+    { name: 'op "x"', text: '2 x 0 1 o', reason: 'unknown-operation' },
+    { name: 'a non-decimal expiry', text: '2 s soon 1 o', reason: 'malformed' },
+    { name: 'a write id with a leading zero', text: '2 s 0 01 o', reason: 'malformed' },
+    { name: 'a 17-digit write id', text: '2 s 0 12345678901234567 o', reason: 'malformed' },
+    { name: 'a delete with a value', text: '2 d 0 1 o', value: '1', reason: 'malformed' },
+    { name: 'a set with a null value', text: '2 s 0 1 o', value: null, reason: 'malformed' },
+  ];
+  it.each(cases)('rejects $name -> $reason', ({ text, value, reason }) => {
+    const result = parseRecord(record('k', value === undefined ? '1' : value, v2(text)), limits);
+    expect(result).toBeInstanceOf(RecordRejection);
+    expect((result as RecordRejection).reason).toBe(reason);
+  });
+
+  it('does not echo a long hostile header in full', () => {
+    const result = parseRecord(record('k', '1', v2('9'.repeat(10_000) + ' s 0 1 o')), limits) as RecordRejection;
+    expect(result.reason).toBe('unknown-version');
+    expect(result.detail.length).toBeLessThan(200);
+  });
+});
+
+describe('parseRecord accepts (version 1 headers, still read)', () => {
   it('a set, with its key, value bytes, expiry, origin and write id', () => {
     const r = record('user:1', '{"a":1}', set({ 'nc-exp': '1893456000000', 'nc-wid': '9007199254740991' }));
     expect(parseRecord(r, limits)).toEqual({

@@ -8,6 +8,7 @@ import {
   type ReplicationLogFactory,
 } from '@nearcache/core';
 import { chaos, type ChaosLog } from '../../../test/helpers/chaos.js';
+import { recordMeta } from '../../../test/helpers/records.js';
 
 /** Cache options on the in-process log, silent. */
 export function inProcess(broker: InProcessBroker, topic = 'test-cache'): Pick<NearCacheOptions, 'topic' | 'log' | 'logger'> {
@@ -60,5 +61,5 @@ export function recordExpiry(broker: InProcessBroker, topic: string, key: string
   const records = broker.records(topic).filter((r) => r.key !== null && Buffer.from(r.key).toString() === key);
   const last = records[records.length - 1];
   if (!last) return undefined;
-  return Number(Buffer.from(last.headers['nc-exp'] as Uint8Array).toString());
+  return Number(recordMeta(last.headers)?.exp);
 }

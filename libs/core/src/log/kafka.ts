@@ -447,24 +447,25 @@ export class KafkaLog implements ReplicationLog {
 const TEXT_HEADERS = new Set<string>(Object.values(HEADERS));
 
 /**
- * The cache's own header values as strings. They are short ASCII (a version, an op code,
- * numbers, the origin id), read as UTF-8 text for every record; turning them into strings here
- * with a plain loop is several times cheaper than Buffer#toString per value, which matters when
- * a bootstrap reads millions of records. Long or non-ASCII values and every other header stay
- * the Buffers kafkajs delivered, exactly as before.
+ * The cache's own header values as strings, converted once here for every record read. The
+ * version 2 header (`nc-r`, about 60 bytes) is decoded as UTF-8 like any text; the one- to
+ * few-character values of version 1 headers are short ASCII, for which a plain loop is several
+ * times cheaper than Buffer#toString. Non-ASCII version 1 values and every other header stay the
+ * Buffers kafkajs delivered.
  */
 function headerStrings(headers: IHeadersLike): LogRecord['headers'] {
   const out: Record<string, string | Array<string | Uint8Array> | Uint8Array | undefined> = {};
   for (const name in headers) {
     const value = headers[name];
-    out[name] = TEXT_HEADERS.has(name) && Buffer.isBuffer(value) ? asciiText(value) : value;
+    if (!Buffer.isBuffer(value) || !TEXT_HEADERS.has(name)) out[name] = value;
+    else out[name] = name === HEADERS.record ? value.toString('utf8') : shortAscii(value);
   }
   return out;
 }
 
 type IHeadersLike = Record<string, Buffer | string | Array<Buffer | string> | undefined>;
 
-function asciiText(buffer: Buffer): string | Buffer {
+function shortAscii(buffer: Buffer): string | Buffer {
   const length = buffer.length;
   if (length > 32) return buffer;
   let text = '';
