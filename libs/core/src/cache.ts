@@ -217,6 +217,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   #pendingClears: PendingClear[] = [];
   readonly #loading = new Map<string, Promise<unknown>>();
   #writeSeq = 0;
+  /** Entries stored as bytes during the bootstrap and not decoded yet (see Encoded). */
+  #encoded = 0;
 
   #hits = 0;
   #misses = 0;
@@ -249,8 +251,9 @@ export class NearCache<V = unknown> extends EventEmitter {
       ttlAutopurge: false,
       allowStale: false,
       updateAgeOnGet: false,
-      dispose: (_value, _key, reason) => {
+      dispose: (value, _key, reason) => {
         if (reason === 'evict') this.#evictions++;
+        if (value instanceof Encoded) this.#encoded--;
       },
     });
     const factory = resolved.log ?? kafkaLog(resolved.kafka!);
@@ -322,7 +325,8 @@ export class NearCache<V = unknown> extends EventEmitter {
    */
   get(key: string): V | undefined {
     let value: unknown = this.#lru.get(key);
-    if (value instanceof Encoded) value = this.#decodeStored(key, value);
+    // Looking into the value costs a memory access a plain hit does not need: only while some are encoded.
+    if (this.#encoded > 0 && value instanceof Encoded) value = this.#decodeStored(key, value);
     if (value === undefined) {
       // Only valid keys are ever stored, so a hit needs no check: a miss does.
       this.#checkKey(key);
@@ -688,7 +692,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       // Nothing to keep intact if this value turns out undecodable: decode it when it is read.
       // The copy lets the fetched batch go.
       const latin1 = asBuffer(parsed.value).toString('latin1');
-      this.#store(key, new Encoded(latin1, record.partition, record.offset), parsed.expiresAt, size);
+      if (this.#store(key, new Encoded(latin1, record.partition, record.offset), parsed.expiresAt, size)) this.#encoded++;
     } else {
       const value = this.#decode(parsed.value, record);
       if (value === undefined) return;
@@ -697,19 +701,26 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'remote' } satisfies CacheChange);
   }
 
-  #store(key: string, value: {}, expiresAt: number, size: number): void {
+  /** Stores `value` with what is left of its expiry; returns whether it is held (not expired, not over maxBytes). */
+  #store(key: string, value: {}, expiresAt: number, size: number): boolean {
     let ttl = 0;
     if (expiresAt > 0) {
       ttl = expiresAt - Date.now();
       if (ttl <= 0) {
         this.#lru.delete(key);
-        return;
+        return false;
       }
     }
     const cap = this.#options.maxTtl;
     if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
-    if (this.#options.maxBytes > 0) this.#lru.set(key, value, { ttl, size });
-    else this.#lru.set(key, value, { ttl });
+    const maxBytes = this.#options.maxBytes;
+    if (maxBytes === 0) {
+      this.#lru.set(key, value, { ttl });
+      return true;
+    }
+    // lru-cache does not keep an entry larger than maxSize (it removes the key's previous entry).
+    this.#lru.set(key, value, { ttl, size });
+    return size <= maxBytes;
   }
 
   /** The codec's value of `bytes`, or undefined after rejecting the record they came from. */

@@ -912,6 +912,18 @@ describe('bootstrap decodes lazily', () => {
     expect(cache.stats().bytes).toBe(before);
   });
 
+  it('never hands out bytes: entries evicted, deleted or expired before their first read are accounted for', async () => {
+    broker.produce(topic, [rawSet('k1', 1), rawSet('k2', 2), rawSet('k3', { v: 3 }), rawSet('k4', { v: 4 }), rawSet('k5', 5, { expiresAt: Date.now() + 200 })]);
+    const cache = await openReady({ max: 3 });
+    expect([...cache.keys()].sort()).toEqual(['k3', 'k4', 'k5']);
+    broker.produce(topic, [rawDelete('k3')]);
+    await waitFor(() => !cache.has('k3'));
+    await waitFor(() => !cache.has('k5'), { timeout: 3000 });
+    expect(cache.get('k4')).toEqual({ v: 4 });
+    await cache.set('k6', { v: 6 });
+    expect(cache.get('k6')).toEqual({ v: 6 });
+  });
+
   it('decodes every live record as it arrives once ready', async () => {
     const cache = await openReady();
     const rejected = nextEvent<[RejectedRecord]>(cache, 'rejected');
