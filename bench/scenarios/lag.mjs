@@ -19,11 +19,13 @@ try {
 
   const lags = { ours: [], raw: [] };
   let lost = { ours: 0, raw: 0 };
-  // A short warm-up of each, not measured.
+  // A warm-up round of each, not measured: a broker started for the run is still compiling its
+  // hot paths (JVM JIT) during its first seconds of traffic, which shows as tens of ms of tail
+  // latency on both sides.
   for (const impl of ['ours', 'raw']) {
-    await writer.call('writePaced', { impl, topic: rawTopic, prefix: `w:${impl}:`, n: 1000, rate: RATE });
+    await writer.call('writePaced', { impl, topic: rawTopic, prefix: `w:${impl}:`, n: N, rate: RATE });
     await sleep(300);
-    await reader.call('arrivals', { prefix: `w:${impl}:`, n: 1000 });
+    await reader.call('arrivals', { prefix: `w:${impl}:`, n: N });
   }
   for (let r = 0; r < ROUNDS; r++) {
     for (const impl of r % 2 === 0 ? ['ours', 'raw'] : ['raw', 'ours']) {

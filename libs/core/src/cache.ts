@@ -253,7 +253,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       updateAgeOnGet: false,
       dispose: (value, _key, reason) => {
         if (reason === 'evict') this.#evictions++;
-        if (value instanceof Encoded) this.#encoded--;
+        if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
       },
     });
     const factory = resolved.log ?? kafkaLog(resolved.kafka!);
