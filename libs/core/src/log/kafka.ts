@@ -454,13 +454,13 @@ const TEXT_HEADERS = new Set<string>(Object.values(HEADERS));
  * Buffers kafkajs delivered.
  */
 function headerStrings(headers: IHeadersLike): LogRecord['headers'] {
-  const out: Record<string, string | Array<string | Uint8Array> | Uint8Array | undefined> = {};
+  // In place: kafkajs made this object for this message alone and does not read it again.
   for (const name in headers) {
     const value = headers[name];
-    if (!Buffer.isBuffer(value) || !TEXT_HEADERS.has(name)) out[name] = value;
-    else out[name] = name === HEADERS.record ? value.toString('utf8') : shortAscii(value);
+    if (!Buffer.isBuffer(value) || !TEXT_HEADERS.has(name)) continue;
+    headers[name] = name === HEADERS.record ? value.toString('utf8') : shortAscii(value);
   }
-  return out;
+  return headers;
 }
 
 type IHeadersLike = Record<string, Buffer | string | Array<Buffer | string> | undefined>;
