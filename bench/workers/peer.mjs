@@ -60,10 +60,7 @@ async function writeBurst({ impl, topic, prefix, n }) {
     for (let b = 0; b < n; b += 1000) {
       const messages = [];
       for (let i = b; i < Math.min(n, b + 1000); i++) {
-        const message = { key: `${prefix}${i}`, value: JSON.stringify(makeValue(i)) };
-        // rawHeaders: the same header as a nearcache record carries.
-        if (impl === 'rawHeaders') message.headers = { 'nc-r': `2 s 0 ${i + 1} bench-peer.0a1b2c3d` };
-        messages.push(message);
+        messages.push({ key: `${prefix}${i}`, value: JSON.stringify(makeValue(i)) });
       }
       await producer.send({ topic, acks: -1, messages });
     }

@@ -311,10 +311,10 @@ export function describeContract(makeHarness: () => ContractHarness, options: Co
       const rejected: RejectedRecord[] = [];
       cache.on('rejected', (record: RejectedRecord) => rejected.push(record));
       const poison = [
-        { ...foreignSet('k', 'x'), value: Buffer.from([0xff, 0x00, 0x7b, 0x22]) },
+        foreignSet('k', undefined, { payload: Buffer.from([0xff, 0x00, 0x7b, 0x22]) }),
         foreignSet('k', 'v9', { version: '9' }),
         { key: 'k', value: '"no headers"' },
-        { ...foreignSet('k', 'x'), value: '{"__proto__":{"polluted":"yes"}}' },
+        foreignSet('k', undefined, { payload: '{"__proto__":{"polluted":"yes"}}' }),
         foreignSet('k', 'y'.repeat(2000)),
       ];
       const offsets = await harness.produce(topic, poison);
@@ -380,7 +380,7 @@ export function describeContract(makeHarness: () => ContractHarness, options: Co
 
   section(12, 'own writes removed by the cleaner before they came back', () => {
     const keyOf = (r: { key: Uint8Array | null }) => (r.key ? Buffer.from(r.key).toString() : '');
-    const originOf = (r: { headers: Record<string, unknown> }) => recordMeta(r.headers)?.origin;
+    const originOf = (r: { headers: Record<string, unknown>; value: Uint8Array | null }) => recordMeta(r)?.origin;
 
     it('a set superseded and compacted away while the writer was behind does not shield the key', async () => {
       const topic = await harness.newTopic();

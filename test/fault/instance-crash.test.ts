@@ -49,7 +49,7 @@ describe('instance killed mid-traffic', () => {
     const oracle = foldTopic(records);
     expect(oracle.size).toBeGreaterThan(0);
     // Records of the killed instance are in the log.
-    const origins = new Set(records.map((r) => recordMeta(r.headers)?.origin));
+    const origins = new Set(records.map((r) => recordMeta(r)?.origin));
     expect(origins.size).toBe(2);
 
     // Restarted: a new process, same topic.

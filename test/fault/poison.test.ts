@@ -133,9 +133,9 @@ describe('poison records', () => {
     // The expected state: the valid records only, in log order per partition.
     const expected = new Map<string, unknown>();
     for (const record of [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) {
-      const origin = recordMeta(record.headers)?.origin;
-      if (!caches.some((c) => c.origin === origin)) continue;
-      expected.set(Buffer.from(record.key!).toString(), JSON.parse(Buffer.from(record.value!).toString()));
+      const meta = recordMeta(record);
+      if (!caches.some((c) => c.origin === meta?.origin)) continue;
+      expected.set(Buffer.from(record.key!).toString(), JSON.parse(Buffer.from(meta!.payload!).toString()));
     }
     expect(expected.size).toBe(30);
 

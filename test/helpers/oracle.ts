@@ -12,16 +12,16 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
   const state = new Map<string, { value: unknown; expiresAt: number }>();
   const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   for (const record of ordered) {
-    const meta = recordMeta(record.headers);
+    const meta = recordMeta(record);
     if (meta === undefined || (meta.version !== '1' && meta.version !== '2') || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
     if (record.key === null) continue;
     const key = Buffer.from(record.key).toString('utf8');
     switch (meta.op) {
       case 's': {
-        if (record.value === null || key.startsWith('\u0000')) continue;
+        if (meta.payload === null || key.startsWith('\u0000')) continue;
         let value: unknown;
         try {
-          value = decode(record.value);
+          value = decode(meta.payload);
         } catch {
           continue;
         }
@@ -34,8 +34,8 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
         state.delete(key);
         break;
       case 'c': {
-        if (record.value === null) continue;
-        const prefix = Buffer.from(record.value).toString('utf8');
+        if (meta.payload === null) continue;
+        const prefix = Buffer.from(meta.payload).toString('utf8');
         for (const k of [...state.keys()]) {
           if (k.startsWith(prefix) && partitionOf(k, record, ordered) === record.partition) state.delete(k);
         }

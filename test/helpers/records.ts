@@ -23,35 +23,64 @@ export function metaHeaders(fields: MetaFields): Record<string, string> {
   return { 'nc-r': `${version} ${fields.op} ${exp} ${fields.writeId} ${fields.origin}` };
 }
 
-/** Reads a record's metadata back (version 2's `nc-r`, or version 1's headers); undefined when neither is there. */
-export function recordMeta(headers: Record<string, unknown> | undefined): { version: string; op?: string; exp?: string; origin?: string; wid?: string } | undefined {
+/** What a record's metadata says, and its payload: the value without its metadata line. */
+export interface RecordMeta {
+  version: string;
+  op?: string;
+  exp?: string;
+  origin?: string;
+  wid?: string;
+  payload: Uint8Array | null;
+}
+
+/**
+ * Reads a record's metadata back, as docs/record-format.md defines it: version 2's `nc-r`
+ * header, or the metadata line at the start of the value, or version 1's headers; undefined
+ * when the record has none of them.
+ */
+export function recordMeta(record: { headers?: Record<string, unknown>; value: Uint8Array | string | null | undefined }): RecordMeta | undefined {
   const text = (name: string): string | undefined => {
-    let value = headers?.[name];
+    let value = record.headers?.[name];
     if (Array.isArray(value)) value = value[value.length - 1];
     if (value === undefined || value === null) return undefined;
     return typeof value === 'string' ? value : Buffer.from(value as Uint8Array).toString('utf8');
   };
+  const value = record.value === null || record.value === undefined ? null : Buffer.from(record.value);
+  const fields = (line: string, payload: Uint8Array | null): RecordMeta => {
+    const [version = '', op, exp, wid, ...origin] = line.split(' ');
+    return { version, op, exp, wid, origin: origin.length > 0 ? origin.join(' ') : undefined, payload };
+  };
   const packed = text('nc-r');
-  if (packed !== undefined) {
-    const [version = '', op, exp, wid, ...origin] = packed.split(' ');
-    return { version, op, exp, wid, origin: origin.length > 0 ? origin.join(' ') : undefined };
-  }
+  if (packed !== undefined) return fields(packed, value);
   const version = text('nc-v');
-  if (version === undefined) return undefined;
-  return { version, op: text('nc-op'), exp: text('nc-exp'), origin: text('nc-origin'), wid: text('nc-wid') };
+  if (version !== undefined) return { version, op: text('nc-op'), exp: text('nc-exp'), origin: text('nc-origin'), wid: text('nc-wid'), payload: value };
+  const newline = value === null ? -1 : value.indexOf(0x0a);
+  if (value === null || newline < 0 || !/^[0-9] /.test(value.subarray(0, 2).toString('latin1'))) return undefined;
+  return fields(value.subarray(0, newline).toString('latin1'), value.subarray(newline + 1));
+}
+
+/** The value of a set as writers put it: the metadata line, a newline, then the payload. */
+export function withMetaLine(fields: Omit<MetaFields, 'version'>, payload: string | Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`2 ${fields.op} ${fields.expiresAt ?? 0} ${fields.writeId} ${fields.origin}\n`, 'latin1'), Buffer.from(payload)]);
 }
 
 /** A valid record written as another instance would, for tests that write straight to the topic. */
 export function foreignSet(
   key: string,
   value: unknown,
-  options: { origin?: string; writeId?: number; expiresAt?: number; partition?: number; version?: string } = {},
+  options: { origin?: string; writeId?: number; expiresAt?: number; partition?: number; version?: string; payload?: string | Uint8Array } = {},
 ): RawRecord {
+  const payload = options.payload ?? JSON.stringify(value);
   return {
     ...(options.partition === undefined ? {} : { partition: options.partition }),
     key,
-    value: JSON.stringify(value),
-    headers: metaHeaders({ op: 's', expiresAt: options.expiresAt ?? 0, origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1, version: options.version }),
+    // Version 2 as the cache writes it: the metadata line at the start of the value.
+    ...(options.version === undefined
+      ? { value: withMetaLine({ op: 's', expiresAt: options.expiresAt ?? 0, origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1 }, payload), headers: {} }
+      : {
+          value: payload,
+          headers: metaHeaders({ op: 's', expiresAt: options.expiresAt ?? 0, origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1, version: options.version }),
+        }),
   };
 }
 

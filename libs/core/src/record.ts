@@ -3,19 +3,23 @@
  * docs/record-format.md.
  *
  * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
- * - Kafka value: the codec's bytes for a set; null (a tombstone) for a delete; the prefix,
- *   UTF-8, for a clear (never null, so the cleaner cannot drop a clear).
- * - One header, `nc-r`: `<version> <op> <expiresAt> <writeId> <origin>`, ASCII, separated by
- *   single spaces: version `2`, op s|d|c, absolute expiry in ms since the epoch (0: none),
- *   the writing instance's write sequence number, its origin (printable ASCII, no spaces).
- *   Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`,
- *   `nc-origin`, `nc-wid`); one header is much cheaper for Kafka clients to encode and decode.
+ * - Metadata: one line of ASCII, `<version> <op> <expiresAt> <writeId> <origin>` separated by
+ *   single spaces: version `2`, op s|d|c, absolute expiry in ms since the epoch (0: none), the
+ *   writing instance's write sequence number, its origin (printable ASCII, no spaces).
+ * - Kafka value of a set: the metadata line, a newline, then the codec's bytes. A delete is a
+ *   tombstone (null value) and a clear's value is its prefix (never null, so the cleaner cannot
+ *   drop it): both carry the metadata line in the `nc-r` header instead. Readers accept the
+ *   header on any record.
+ *
+ * Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`, `nc-origin`,
+ * `nc-wid`). Kafka clients encode and decode every header as its own object; a set, the record
+ * written most, now has none.
  */
 
 export const RECORD_FORMAT_VERSION = 2;
 
 export const HEADERS = {
-  /** Version 2: every field of the record's metadata in one header. */
+  /** Version 2: the metadata line of a delete or clear (a set carries it in its value). */
   record: 'nc-r',
   /** Version 1 (read, no longer written). */
   version: 'nc-v',
@@ -123,7 +127,7 @@ interface Meta {
 /** Filled by metaV2 for every record read: a bootstrap reads millions, one allocation fewer each. */
 const scratch: Meta = { op: '', origin: '', writeIdText: '', expText: undefined };
 
-/** The metadata of a version 2 record, from its `nc-r` header (in `scratch`, valid until the next call). */
+/** The metadata of a version 2 record, from its metadata line (in `scratch`, valid until the next call). */
 function metaV2(text: string): Meta | RecordRejection {
   const a = text.indexOf(' ');
   const version = a < 0 ? text : text.slice(0, a);
@@ -132,7 +136,7 @@ function metaV2(text: string): Meta | RecordRejection {
   const c = b < 0 ? -1 : text.indexOf(' ', b + 1);
   const d = c < 0 ? -1 : text.indexOf(' ', c + 1);
   if (d < 0 || d === text.length - 1) {
-    return new RecordRejection('malformed', `${HEADERS.record} does not hold five space-separated fields (version, op, expiry, write id, origin)`);
+    return new RecordRejection('malformed', 'the metadata does not hold five space-separated fields (version, op, expiry, write id, origin)');
   }
   scratch.op = text.slice(a + 1, b);
   scratch.expText = text.slice(b + 1, c);
@@ -157,17 +161,47 @@ function unsupported(version: string): RecordRejection {
   return new RecordRejection('unknown-version', `format version "${version.slice(0, 16)}" is not supported (this instance reads 1 and 2)`);
 }
 
-/** Reads a record's headers and key; returns a rejection instead of throwing. Values are not decoded here. */
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+/** Longest metadata line looked for at the start of a value: five fields with a 137-character origin fit well within it. */
+const MAX_LINE = 256;
+
+/** Where the metadata line of a version 2 value ends (its newline), or -1 when the value does not start with one. */
+function lineEnd(value: Uint8Array): number {
+  // The version field, then a space: a cheap test before searching for the newline.
+  const first = value[0];
+  if (first === undefined || first < 0x30 || first > 0x39) return -1;
+  const limit = Math.min(value.length, MAX_LINE);
+  let sawSpace = false;
+  for (let i = 1; i < limit; i++) {
+    const byte = value[i]!;
+    if (byte === NEWLINE) return sawSpace ? i : -1;
+    if (byte === SPACE) sawSpace = true;
+  }
+  return -1;
+}
+
+/** Reads a record's metadata and key; returns a rejection instead of throwing. Values are not decoded here. */
 export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecord | RecordRejection {
   const headers = record.headers ?? {};
   const packed = header(headers, HEADERS.record);
   let meta: Meta | RecordRejection;
+  // The payload: the value without its metadata line, if it has one.
+  let value = record.value;
   if (packed !== undefined) {
     meta = metaV2(packed);
   } else {
     const version = header(headers, HEADERS.version);
-    if (version === undefined) return new RecordRejection('missing-header', `no ${HEADERS.record} header (nor the ${HEADERS.version} header of version 1)`);
-    meta = metaV1(headers, version);
+    if (version !== undefined) {
+      meta = metaV1(headers, version);
+    } else {
+      const end = value === null ? -1 : lineEnd(value);
+      if (end < 0) {
+        return new RecordRejection('missing-header', `no metadata: neither a metadata line at the start of the value, an ${HEADERS.record} header nor the ${HEADERS.version} header of version 1`);
+      }
+      meta = metaV2(asBuffer(value!).toString('latin1', 0, end));
+      value = value!.subarray(end + 1);
+    }
   }
   if (meta instanceof RecordRejection) return meta;
   const { op, origin } = meta;
@@ -181,21 +215,21 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   switch (op) {
     case OP_CODES.set: {
       if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a set uses a reserved key');
-      if (record.value === null) return new RecordRejection('malformed', 'a set record has a null value');
-      if (record.value.length > limits.maxValueBytes) {
-        return new RecordRejection('value-too-large', `the value has ${record.value.length} bytes, more than maxValueBytes (${limits.maxValueBytes})`);
+      if (value === null) return new RecordRejection('malformed', 'a set record has a null value');
+      if (value.length > limits.maxValueBytes) {
+        return new RecordRejection('value-too-large', `the value has ${value.length} bytes, more than maxValueBytes (${limits.maxValueBytes})`);
       }
       const expText = meta.expText ?? '0';
       if (!DECIMAL.test(expText)) return new RecordRejection('malformed', 'the expiry is not a decimal integer');
-      return { op: 'set', key, value: record.value, expiresAt: Number(expText), origin, writeId };
+      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId };
     }
     case OP_CODES.delete:
       if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a delete uses a reserved key');
       if (record.value !== null) return new RecordRejection('malformed', 'a delete record is not a tombstone');
       return { op: 'delete', key, origin, writeId };
     case OP_CODES.clear: {
-      if (record.value === null) return new RecordRejection('malformed', 'a clear record has a null value');
-      const prefix = asBuffer(record.value).toString('utf8');
+      if (value === null) return new RecordRejection('malformed', 'a clear record has a null value');
+      const prefix = asBuffer(value).toString('utf8');
       if (key !== clearRecordKey(prefix)) return new RecordRejection('malformed', 'a clear record key does not match its prefix');
       return { op: 'clear', prefix, origin, writeId };
     }
@@ -204,17 +238,28 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   }
 }
 
-/** The `nc-r` header of a version 2 record. */
-function metaHeader(op: Operation, expiresAt: number, origin: string, writeId: number): Record<string, string> {
-  return { [HEADERS.record]: `${RECORD_FORMAT_VERSION} ${OP_CODES[op]} ${expiresAt} ${writeId} ${origin}` };
+/** The metadata line of a version 2 record. */
+function metaLine(op: Operation, expiresAt: number, origin: string, writeId: number): string {
+  return `${RECORD_FORMAT_VERSION} ${OP_CODES[op]} ${expiresAt} ${writeId} ${origin}`;
 }
 
+/** The `nc-r` header of a version 2 delete or clear. */
+function metaHeader(op: Operation, origin: string, writeId: number): Record<string, string> {
+  return { [HEADERS.record]: metaLine(op, 0, origin, writeId) };
+}
+
+/** A set: its value is the metadata line, a newline and the codec's bytes; no header. */
 export function setRecord(partition: number, key: string, value: Uint8Array, expiresAt: number, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key, value, headers: metaHeader('set', expiresAt, origin, writeId) };
+  const line = `${metaLine('set', expiresAt, origin, writeId)}\n`;
+  // The line is ASCII (the origin is printable ASCII): one byte per character.
+  const bytes = Buffer.allocUnsafe(line.length + value.length);
+  bytes.write(line, 0, 'latin1');
+  bytes.set(value, line.length);
+  return { partition, key, value: bytes, headers: {} };
 }
 
 export function deleteRecord(partition: number, key: string, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key, value: null, headers: metaHeader('delete', 0, origin, writeId) };
+  return { partition, key, value: null, headers: metaHeader('delete', origin, writeId) };
 }
 
 /** The key a clear of `prefix` is written under: one per prefix, so compaction keeps the latest clear. */
@@ -223,5 +268,5 @@ export function clearRecordKey(prefix: string): string {
 }
 
 export function clearRecord(partition: number, prefix: string, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: metaHeader('clear', 0, origin, writeId) };
+  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: metaHeader('clear', origin, writeId) };
 }

@@ -476,7 +476,7 @@ describe('TTL', () => {
     await a.set('forever', 1);
     await settle(a, b);
     const record = broker.records(topic).find((r) => r.key?.toString() === 't')!;
-    const exp = Number(recordMeta(record.headers)!.exp);
+    const exp = Number(recordMeta(record)!.exp);
     expect(exp).toBeGreaterThanOrEqual(t0 + 300);
     expect(exp).toBeLessThanOrEqual(t1 + 300);
     // b stored it (it was applied as a set)...
@@ -499,7 +499,7 @@ describe('TTL', () => {
     await a.set('none', 1, { ttl: 0 });
     await a.flush();
     const exp = (key: string): string =>
-      recordMeta(broker.records(topic).find((r) => r.key?.toString() === key)!.headers)!.exp!;
+      recordMeta(broker.records(topic).find((r) => r.key?.toString() === key)!)!.exp!;
     expect(Number(exp('default'))).toBeGreaterThan(0);
     expect(exp('none')).toBe('0');
     await waitFor(() => !a.has('default'), { message: 'default ttl expired' });
@@ -536,7 +536,7 @@ describe('TTL', () => {
     expect(free.get('remote')).toBe(1);
     expect(free.get('local')).toBe(1);
     // The record carries the writer's ttl, not the cap.
-    const exp = Number(recordMeta(broker.records(topic).find((r) => r.key?.toString() === 'local')!.headers)!.exp);
+    const exp = Number(recordMeta(broker.records(topic).find((r) => r.key?.toString() === 'local')!)!.exp);
     expect(exp).toBeGreaterThan(Date.now() + 3_000_000);
   });
 });

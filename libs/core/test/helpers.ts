@@ -149,19 +149,20 @@ export function foldTopic(records: LogRecord[], options: OracleOptions = {}): Ma
     list.sort((a, b) => a.offset - b.offset);
     const state = new Map<string, { value: unknown; expiresAt: number }>();
     for (const record of list) {
-      const meta = recordMeta(record.headers);
+      const meta = recordMeta(record);
       if (meta === undefined || (meta.version !== '1' && meta.version !== '2')) continue;
       const { op, origin, wid } = meta;
       if (origin === undefined || wid === undefined || !DECIMAL_TEXT.test(wid)) continue;
       if (record.key === null || record.key.length === 0) continue;
       const key = Buffer.from(record.key).toString('utf8');
       if (op === 's') {
-        if (record.key.length > maxKeyBytes || key.startsWith('\u0000') || record.value === null || record.value.length > maxValueBytes) continue;
+        const payload = meta.payload;
+        if (record.key.length > maxKeyBytes || key.startsWith('\u0000') || payload === null || payload.length > maxValueBytes) continue;
         const exp = meta.exp ?? '0';
         if (!DECIMAL_TEXT.test(exp)) continue;
         let value: unknown;
         try {
-          value = JSON.parse(Buffer.from(record.value).toString('utf8'));
+          value = JSON.parse(Buffer.from(payload).toString('utf8'));
         } catch {
           continue;
         }
@@ -171,8 +172,8 @@ export function foldTopic(records: LogRecord[], options: OracleOptions = {}): Ma
         if (record.key.length > maxKeyBytes || key.startsWith('\u0000') || record.value !== null) continue;
         state.delete(key);
       } else if (op === 'c') {
-        if (record.value === null) continue;
-        const prefix = Buffer.from(record.value).toString('utf8');
+        if (meta.payload === null) continue;
+        const prefix = Buffer.from(meta.payload).toString('utf8');
         if (key !== CLEAR_PREFIX + prefix) continue;
         for (const k of [...state.keys()]) if (k.startsWith(prefix)) state.delete(k);
       }
@@ -208,8 +209,8 @@ export class GatedLog extends ChaosLog {
 export function describeRecords(records: LogRecord[]): Array<{ key: string | null; op: string | undefined; value: string | null }> {
   return records.map((r) => ({
     key: r.key === null ? null : Buffer.from(r.key).toString('utf8'),
-    op: recordMeta(r.headers)?.op,
-    value: r.value === null ? null : Buffer.from(r.value).toString('utf8'),
+    op: recordMeta(r)?.op,
+    value: r.value === null ? null : Buffer.from(recordMeta(r)?.payload ?? r.value).toString('utf8'),
   }));
 }
 

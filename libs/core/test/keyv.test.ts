@@ -53,7 +53,7 @@ describe('NearCacheKeyvStore replicates', () => {
     const after = Date.now();
     await cache.flush();
     const record = broker.records('keyv-replication').find((r) => r.key !== null && Buffer.from(r.key).toString() === 'keyv:session');
-    const expiresAt = Number(recordMeta(record!.headers)!.exp);
+    const expiresAt = Number(recordMeta(record!)!.exp);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 60_000);
     expect(expiresAt).toBeLessThanOrEqual(after + 60_000);
   });

@@ -97,17 +97,18 @@ describe('parseRecord rejects', () => {
   });
 });
 
-describe('version 2: one nc-r header', () => {
+describe('version 2: a metadata line, in the value of a set or in the nc-r header', () => {
   const v2 = (text: string | Uint8Array, extra: Headers = {}): Headers => ({ 'nc-r': text, ...extra });
+  const line = (meta: string, payload: string | null): string => `${meta}\n${payload ?? ''}`;
 
-  it('writers put every field in one header: version, op, expiry, write id, origin', () => {
+  it('writers put a set\'s metadata line before its value, and a delete\'s or clear\'s in the nc-r header', () => {
     expect(setRecord(1, 'user:1', Buffer.from('{}'), 1_893_456_000_000, 'svc-a.0a1b2c3d', 17)).toEqual({
       partition: 1,
       key: 'user:1',
-      value: Buffer.from('{}'),
-      headers: { 'nc-r': '2 s 1893456000000 17 svc-a.0a1b2c3d' },
+      value: Buffer.from('2 s 1893456000000 17 svc-a.0a1b2c3d\n{}'),
+      headers: {},
     });
-    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18).headers).toEqual({ 'nc-r': '2 d 0 18 svc-a.0a1b2c3d' });
+    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18)).toEqual({ partition: 0, key: 'user:1', value: null, headers: { 'nc-r': '2 d 0 18 svc-a.0a1b2c3d' } });
     expect(clearRecord(2, 'users:', 'svc-a.0a1b2c3d', 19)).toEqual({
       partition: 2,
       key: clearRecordKey('users:'),
@@ -116,11 +117,43 @@ describe('version 2: one nc-r header', () => {
     });
   });
 
-  it('reads back what the writers produce', () => {
+  it('reads back what the writers produce; a set\'s value is what follows the metadata line', () => {
     const asRead = (r: { key: string; value: Uint8Array | null; headers: Headers }) => record(r.key, r.value, r.headers);
-    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('1'), 5, 'o.1', 7)), limits)).toEqual({ op: 'set', key: 'k', value: Buffer.from('1'), expiresAt: 5, origin: 'o.1', writeId: 7 });
+    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('{"a":1}'), 5, 'o.1', 7)), limits)).toEqual({ op: 'set', key: 'k', value: Buffer.from('{"a":1}'), expiresAt: 5, origin: 'o.1', writeId: 7 });
+    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.alloc(0), 0, 'o.1', 8)), limits)).toMatchObject({ op: 'set', value: Buffer.alloc(0) });
     expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8)), limits)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8 });
     expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9)), limits)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o.1', writeId: 9 });
+  });
+
+  it('checks maxValueBytes against the value after the metadata line', () => {
+    expect(parseRecord(record('k', line('2 s 0 1 o', 'v'.repeat(32)), {}), limits)).toMatchObject({ op: 'set' });
+    expect((parseRecord(record('k', line('2 s 0 1 o', 'v'.repeat(33)), {}), limits) as RecordRejection).reason).toBe('value-too-large');
+  });
+
+  it('a metadata line is only looked for when there is no nc-r header: with one, the whole value is the payload', () => {
+    expect(parseRecord(record('k', line('2 s 0 1 o', '1'), v2('2 s 0 3 w')), limits)).toMatchObject({ writeId: 3, origin: 'w', value: Buffer.from('2 s 0 1 o\n1') });
+  });
+
+  const lines: Array<{ name: string; value: string | null; reason: RejectReason }> = [
+    { name: 'a value without a metadata line', value: '{"a":1}', reason: 'missing-header' },
+    { name: 'a value starting with a digit but no line', value: '12345', reason: 'missing-header' },
+    { name: 'a line without a space', value: line('2', '1'), reason: 'missing-header' },
+    { name: 'a newline beyond 256 bytes', value: line(`2 s 0 1 ${'o'.repeat(300)}`, '1'), reason: 'missing-header' },
+    { name: 'four fields', value: line('2 s 0 1', '1'), reason: 'malformed' },
+    { name: 'version 3', value: line('3 s 0 1 o', '1'), reason: 'unknown-version' },
+    { name: 'an unknown op', value: line('2 x 0 1 o', '1'), reason: 'unknown-operation' },
+    { name: 'a non-decimal expiry', value: line('2 s soon 1 o', '1'), reason: 'malformed' },
+    { name: 'a delete with a metadata line (not a tombstone)', value: line('2 d 0 1 o', ''), reason: 'malformed' },
+    { name: 'a tombstone without an nc-r header', value: null, reason: 'missing-header' },
+  ];
+  it.each(lines)('rejects $name -> $reason', ({ value, reason }) => {
+    const result = parseRecord(record('k', value, {}), limits);
+    expect(result).toBeInstanceOf(RecordRejection);
+    expect((result as RecordRejection).reason).toBe(reason);
+  });
+
+  it('accepts a clear whose metadata line is in its value, followed by its prefix', () => {
+    expect(parseRecord(record(clearRecordKey('p:'), line('2 c 0 4 o', 'p:'), {}), limits)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o', writeId: 4 });
   });
 
   it('as bytes, as Kafka clients deliver it; the header wins over version 1 headers on the same record', () => {

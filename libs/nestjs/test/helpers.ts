@@ -61,5 +61,5 @@ export function recordExpiry(broker: InProcessBroker, topic: string, key: string
   const records = broker.records(topic).filter((r) => r.key !== null && Buffer.from(r.key).toString() === key);
   const last = records[records.length - 1];
   if (!last) return undefined;
-  return Number(recordMeta(last.headers)?.exp);
+  return Number(recordMeta(last)?.exp);
 }
