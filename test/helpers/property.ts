@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { LogRecord, NearCache } from '@nearcache/core';
 import { diff, foldTopic } from './oracle.js';
+import { recordMeta } from './records.js';
 import { waitFor } from './wait.js';
 
 export { fc };
@@ -135,12 +136,13 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
       .slice()
       .sort((a, b) => a.partition - b.partition || a.offset - b.offset)
       .forEach((record, index) => {
-        if (record.value === null) return;
+        const meta = recordMeta(record);
+        if (meta?.op !== 's' || meta.payload === null) return;
         try {
-          const value = JSON.parse(Buffer.from(record.value).toString('utf8')) as Value;
+          const value = JSON.parse(Buffer.from(meta.payload).toString('utf8')) as Value;
           if (value && typeof value.id === 'string') position.set(value.id, index);
         } catch {
-          // a clear record's value is its prefix
+          // not this test's value
         }
       });
     observed.forEach((byKey, i) => {
