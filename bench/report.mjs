@@ -117,7 +117,11 @@ export function writeDocs(report, root) {
   }
   const mixed = by.mixed;
   if (mixed) {
-    out.push('', '## 8. Reads under replication load', '', mixed.method, '', '| | get p99 (ns) |', '|---|---|', `| read-only | ${f(mixed.readOnly.p99ns, 0)} |`, `| 10% writes + remote writes applying | ${f(mixed.load.p99ns, 0)} |`);
+    const ref = mixed.rawLru;
+    out.push('', '## 8. Reads under replication load', '', mixed.method, '', `| | nearcache get p99 (ns) |${ref ? ' raw lru-cache get p99 (ns), reference |' : ''}`, `|---|---|${ref ? '---|' : ''}`,
+      `| read-only | ${f(mixed.readOnly.p99ns, 0)} |${ref ? ` ${f(ref.readOnlyP99ns, 0)} |` : ''}`,
+      `| 10% writes + remote writes applying | ${f(mixed.load.p99ns, 0)} |${ref ? ` ${f(ref.loadP99ns, 0)} |` : ''}`,
+      ...(ref ? [`| ratio | ${f(mixed.load.p99ns / mixed.readOnly.p99ns)}x | ${f(ref.loadP99ns / ref.readOnlyP99ns)}x |`] : []));
     plot('mixed', { title: 'get p99, ns (lower is better)', unit: 'ns', bars: [
       { label: 'read-only', value: mixed.readOnly.p99ns, kind: 'raw' }, { label: 'under replication load', value: mixed.load.p99ns, kind: 'ours' },
     ] });
