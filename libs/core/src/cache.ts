@@ -326,7 +326,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   get(key: string): V | undefined {
     let value: unknown = this.#lru.get(key);
     // Looking into the value costs a memory access a plain hit does not need: only while some are encoded.
-    if (this.#encoded > 0 && value instanceof Encoded) value = this.#decodeStored(key, value);
+    if (this.#encoded > 0 && value instanceof Encoded) value = this.#decodeStored(key, value, true);
     if (value === undefined) {
       // Only valid keys are ever stored, so a hit needs no check: a miss does.
       this.#checkKey(key);
@@ -337,11 +337,11 @@ export class NearCache<V = unknown> extends EventEmitter {
     return value as V;
   }
 
-  /** Whether `key` has a live entry here. Does not count as a hit or a miss. */
+  /** Whether `key` has a live entry here. Does not count as a hit or a miss, and does not make the entry recently used. */
   has(key: string): boolean {
     this.#checkKey(key);
     const value = this.#lru.peek(key);
-    if (value instanceof Encoded) return this.#decodeStored(key, value) !== undefined;
+    if (value instanceof Encoded) return this.#decodeStored(key, value, false) !== undefined;
     return this.#lru.has(key);
   }
 
@@ -350,12 +350,24 @@ export class NearCache<V = unknown> extends EventEmitter {
     yield* this.#lru.keys();
   }
 
-  /** Live entries here, most recently used first. */
+  /** Live entries here, most recently used first. Reading them does not change their order. */
   *entries(): IterableIterator<[string, V]> {
-    // Decoding a lazily stored value replaces it in the LRU: not while iterating the LRU itself.
+    if (this.#bootstrapped && this.#encoded === 0) {
+      // Nothing is stored encoded, and nothing will be once ready.
+      for (const [key, value] of this.#lru.entries()) yield [key, value as V];
+      return;
+    }
+    // A snapshot: dropping an undecodable value must not happen under the LRU's own iterator,
+    // and the caller may change the cache between two steps.
     for (const [key, value] of [...this.#lru.entries()]) {
-      const decoded = value instanceof Encoded ? this.#decodeStored(key, value) : value;
-      if (decoded !== undefined) yield [key, decoded as V];
+      if (!(value instanceof Encoded)) {
+        yield [key, value as V];
+        continue;
+      }
+      // Replaced or removed since the snapshot: its bytes are no longer the key's value.
+      if (this.#lru.peek(key, { allowStale: true }) !== value) continue;
+      const decoded = this.#decodeStored(key, value, false);
+      if (decoded !== undefined) yield [key, decoded];
     }
   }
 
@@ -736,16 +748,24 @@ export class NearCache<V = unknown> extends EventEmitter {
     return value;
   }
 
-  /** Decodes a value stored lazily and stores the result in its place (same expiry); an undecodable one is dropped. */
-  #decodeStored(key: string, stored: Encoded): V | undefined {
+  /**
+   * Decodes a value stored lazily. An undecodable one is reported and dropped. With `keep` (a
+   * get, which makes the entry recently used anyway), the decoded value replaces the bytes,
+   * with the same expiry and size; has() and entries() leave the entry as it is.
+   */
+  #decodeStored(key: string, stored: Encoded, keep: boolean): V | undefined {
     const value = this.#decode(stored.bytes, stored);
+    // Only while the key still holds these bytes (always, from get and has).
+    if (this.#lru.peek(key, { allowStale: true }) !== stored) return value;
     if (value === undefined) {
       this.#lru.delete(key);
       return undefined;
     }
-    const size = stored.latin1.length + key.length;
-    if (this.#options.maxBytes > 0) this.#lru.set(key, value as {}, { noUpdateTTL: true, size });
-    else this.#lru.set(key, value as {}, { noUpdateTTL: true });
+    if (keep) {
+      const size = stored.latin1.length + key.length;
+      if (this.#options.maxBytes > 0) this.#lru.set(key, value as {}, { noUpdateTTL: true, size });
+      else this.#lru.set(key, value as {}, { noUpdateTTL: true });
+    }
     return value;
   }
 

@@ -924,6 +924,29 @@ describe('bootstrap decodes lazily', () => {
     expect(cache.get('k6')).toEqual({ v: 6 });
   });
 
+  it('entries() and has() decode without reordering the LRU; entries() never brings back a key changed while it iterates', async () => {
+    broker.produce(topic, [rawSet('k1', 1), rawSet('k2', 2), rawSet('k3', 3)]);
+    const cache = await openReady({ max: 3 });
+    expect(cache.has('k1')).toBe(true);
+    const seen: Array<[string, unknown]> = [];
+    for (const [key, value] of cache.entries()) {
+      seen.push([key, value]);
+      // Changed between two steps of the iteration.
+      if (seen.length === 1) {
+        await cache.delete('k2');
+        await cache.set('k1', 'newer');
+      }
+    }
+    expect(seen).toEqual([['k3', 3]]);
+    expect(cache.get('k2')).toBeUndefined();
+    expect(cache.get('k1')).toBe('newer');
+    // k3 is now the least recently used: reading it through entries() and has() did not move it.
+    expect(cache.has('k3')).toBe(true);
+    await cache.set('k4', 4);
+    await cache.set('k5', 5);
+    expect([...cache.keys()].sort()).toEqual(['k1', 'k4', 'k5']);
+  });
+
   it('decodes every live record as it arrives once ready', async () => {
     const cache = await openReady();
     const rejected = nextEvent<[RejectedRecord]>(cache, 'rejected');
