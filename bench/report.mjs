@@ -77,7 +77,7 @@ export function writeDocs(report, root) {
   }
   const lag = by.lag;
   if (lag) {
-    out.push('', '## 3. Replication lag', '', lag.method, '', '| | p50 (ms) | p99 (ms) | max (ms) | samples | lost |', '|---|---|---|---|---|---|', `| raw kafkajs produce -> consume | ${f(lag.raw.p50ms)} | ${f(lag.raw.p99ms)} | ${f(lag.raw.maxms)} | ${lag.raw.n} | ${lag.raw.lost} |`, `| nearcache set on A -> visible on B | ${f(lag.ours.p50ms)} | ${f(lag.ours.p99ms)} | ${f(lag.ours.maxms)} | ${lag.ours.n} | ${lag.ours.lost} |`);
+    out.push('', '## 3. Replication lag', '', lag.method, '', '| | p50 (ms) | p99 (ms) | p99 over all samples (ms) | max (ms) | samples | lost |', '|---|---|---|---|---|---|---|', `| raw kafkajs produce -> consume | ${f(lag.raw.p50ms)} | ${f(lag.raw.p99ms)} | ${f(lag.raw.allSamples?.p99ms)} | ${f(lag.raw.maxms)} | ${lag.raw.n} | ${lag.raw.lost} |`, `| nearcache set on A -> visible on B | ${f(lag.ours.p50ms)} | ${f(lag.ours.p99ms)} | ${f(lag.ours.allSamples?.p99ms)} | ${f(lag.ours.maxms)} | ${lag.ours.n} | ${lag.ours.lost} |`);
     plot('lag', { title: 'replication lag at 1,000 writes/s, ms (lower is better)', unit: 'ms', bars: [
       { label: 'kafkajs p50', value: lag.raw.p50ms, kind: 'raw' }, { label: 'nearcache p50', value: lag.ours.p50ms, kind: 'ours' },
       { label: 'kafkajs p99', value: lag.raw.p99ms, kind: 'raw' }, { label: 'nearcache p99', value: lag.ours.p99ms, kind: 'ours' },
