@@ -7,7 +7,7 @@ export interface MetaFields {
   origin: string;
   writeId: number | string;
   expiresAt?: number | string;
-  /** '2' (the default) writes the one `nc-r` header; '1' the five headers of version 1; anything else an `nc-r` of that version. */
+  /** For metaHeaders: '2' (the default) writes the `nc-r` header; '1' the five headers of version 1; anything else an `nc-r` of that version. */
   version?: string;
 }
 
@@ -20,7 +20,12 @@ export function metaHeaders(fields: MetaFields): Record<string, string> {
     if (fields.op === 's') headers['nc-exp'] = exp;
     return headers;
   }
-  return { 'nc-r': `${version} ${fields.op} ${exp} ${fields.writeId} ${fields.origin}` };
+  return { 'nc-r': metaLine({ ...fields, version }) };
+}
+
+/** The metadata line of version 2 (or of another `version`, for tests of unknown versions). */
+function metaLine(fields: MetaFields): string {
+  return `${fields.version ?? '2'} ${fields.op} ${fields.expiresAt ?? 0} ${fields.writeId} ${fields.origin}`;
 }
 
 /** What a record's metadata says, and its payload: the value without its metadata line. */
@@ -61,7 +66,7 @@ export function recordMeta(record: { headers?: Record<string, unknown>; value: U
 
 /** The value of a set as writers put it: the metadata line, a newline, then the payload. */
 export function withMetaLine(fields: Omit<MetaFields, 'version'>, payload: string | Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`2 ${fields.op} ${fields.expiresAt ?? 0} ${fields.writeId} ${fields.origin}\n`, 'latin1'), Buffer.from(payload)]);
+  return Buffer.concat([Buffer.from(`${metaLine(fields)}\n`, 'latin1'), Buffer.from(payload)]);
 }
 
 /** A valid record written as another instance would, for tests that write straight to the topic. */

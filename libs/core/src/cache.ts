@@ -340,8 +340,10 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** Whether `key` has a live entry here. Does not count as a hit or a miss, and does not make the entry recently used. */
   has(key: string): boolean {
     this.#checkKey(key);
-    const value = this.#lru.peek(key);
-    if (value instanceof Encoded) return this.#decodeStored(key, value, false) !== undefined;
+    if (this.#encoded > 0) {
+      const value = this.#lru.peek(key);
+      if (value instanceof Encoded) return this.#decodeStored(key, value, false) !== undefined;
+    }
     return this.#lru.has(key);
   }
 
@@ -725,14 +727,14 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
     const cap = this.#options.maxTtl;
     if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
-    const maxBytes = this.#options.maxBytes;
-    if (maxBytes === 0) {
-      this.#lru.set(key, value, { ttl });
-      return true;
-    }
+    this.#lruSet(key, value, size, { ttl });
     // lru-cache does not keep an entry larger than maxSize (it removes the key's previous entry).
-    this.#lru.set(key, value, { ttl, size });
-    return size <= maxBytes;
+    return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
+  }
+
+  /** lru-cache takes an entry's size only when it bounds bytes (maxBytes). */
+  #lruSet(key: string, value: {}, size: number, options: { ttl?: number; noUpdateTTL?: boolean }): void {
+    this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
   }
 
   /** The codec's value of `bytes`, or undefined after rejecting the record they came from. */
@@ -761,11 +763,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       this.#lru.delete(key);
       return undefined;
     }
-    if (keep) {
-      const size = stored.latin1.length + key.length;
-      if (this.#options.maxBytes > 0) this.#lru.set(key, value as {}, { noUpdateTTL: true, size });
-      else this.#lru.set(key, value as {}, { noUpdateTTL: true });
-    }
+    if (keep) this.#lruSet(key, value as {}, stored.latin1.length + key.length, { noUpdateTTL: true });
     return value;
   }
 

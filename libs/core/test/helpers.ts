@@ -207,11 +207,14 @@ export class GatedLog extends ChaosLog {
 
 /** Records of `topic` appended after the first `from`, as { key, op, value } for readable assertions. */
 export function describeRecords(records: LogRecord[]): Array<{ key: string | null; op: string | undefined; value: string | null }> {
-  return records.map((r) => ({
-    key: r.key === null ? null : Buffer.from(r.key).toString('utf8'),
-    op: recordMeta(r)?.op,
-    value: r.value === null ? null : Buffer.from(recordMeta(r)?.payload ?? r.value).toString('utf8'),
-  }));
+  return records.map((r) => {
+    const meta = recordMeta(r);
+    return {
+      key: r.key === null ? null : Buffer.from(r.key).toString('utf8'),
+      op: meta?.op,
+      value: r.value === null ? null : Buffer.from(meta?.payload ?? r.value).toString('utf8'),
+    };
+  });
 }
 
 export type { RawRecord };
