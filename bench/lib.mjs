@@ -22,10 +22,7 @@ export function summarize(samples) {
   return { n: sorted.length, mean: sum / sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
 }
 
-export const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-};
+export { median, sleep } from '../scripts/lib/shared.mjs';
 
 /** A deterministic PRNG, so every implementation reads the same key sequence. */
 export const rng = (seed = 42) => mulberry32(seed);
@@ -91,7 +88,6 @@ export function loopbackLog() {
 }
 
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function gc() {
   if (globalThis.gc) { globalThis.gc(); globalThis.gc(); }

@@ -1,4 +1,5 @@
-// Small helpers of scripts/demo.mjs: output, checks, waiting, formatting.
+// The demo's output, checks, waiting and formatting.
+import { sleep } from '../lib/shared.mjs';
 
 /** A step of the demo did not behave as it should; the message says what. */
 export class DemoFailure extends Error {
@@ -24,7 +25,6 @@ export function section(title) {
   say(title);
 }
 
-export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves once `predicate()` is true; throws a DemoFailure after `timeoutMs`. */
 export async function waitUntil(predicate, { timeoutMs, intervalMs = 5, what }) {
@@ -34,7 +34,7 @@ export async function waitUntil(predicate, { timeoutMs, intervalMs = 5, what }) 
     if (Date.now() >= deadline) {
       throw new DemoFailure(`gave up after ${formatMs(timeoutMs)} waiting for ${typeof what === 'function' ? what() : what}`);
     }
-    await pause(intervalMs);
+    await sleep(intervalMs);
   }
 }
 

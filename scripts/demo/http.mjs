@@ -1,0 +1,67 @@
+// The demo's HTTP client: requests to the instances, their internal endpoints, health.
+import { performance } from 'node:perf_hooks';
+import { DemoFailure, waitUntil } from './output.mjs';
+
+const HEALTH_DEADLINE_MS = 90_000;
+
+/** One request; the body parsed as JSON where it is JSON, with timings and where it was served from. */
+export async function call(instance, method, urlPath, body) {
+  const started = performance.now();
+  const response = await fetch(`${instance.url}${urlPath}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await response.text();
+  const ms = performance.now() - started;
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const timing = /app;dur=([0-9.]+)/.exec(response.headers.get('server-timing') ?? '');
+  return { status: response.status, servedFrom: response.headers.get('x-served-from'), body: json ?? text, ms, serverMs: timing ? Number(timing[1]) : undefined };
+}
+
+async function internal(instance, what) {
+  const response = await call(instance, 'GET', `/internal/${what}`);
+  if (response.status !== 200) throw new DemoFailure(`${instance.name}: GET /internal/${what} answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+/** The instance's counters: cache stats, data-source reads, served requests. */
+export const stats = (instance) => internal(instance, 'stats');
+
+/** What the instance holds for `key`, and its last change. */
+export const entry = (instance, key) => internal(instance, `entry?key=${encodeURIComponent(key)}`);
+
+/** Data-source reads per instance name. */
+export async function readsOf(instances) {
+  const all = await Promise.all(instances.map((i) => stats(i)));
+  return Object.fromEntries(instances.map((instance, index) => [instance.name, all[index].dataSource.reads]));
+}
+
+/** Resolves with the ms from `started` until the instance's /health answers 200. */
+export async function waitHealthy(instance, started) {
+  let last = 'no answer yet';
+  await waitUntil(
+    async () => {
+      if (!instance.alive()) throw new DemoFailure(`instance ${instance.name} ${instance.exitReason()} before it was healthy (${last})`);
+      try {
+        const response = await call(instance, 'GET', '/health');
+        if (response.status === 200) return true;
+        const cache = response.body?.details?.nearcache ?? response.body?.info?.nearcache;
+        last = `/health answers ${response.status}${cache?.state ? `, cache ${cache.state}` : ''}`;
+      } catch (error) {
+        const code = error.cause?.code ?? error.message;
+        last = code === 'ECONNREFUSED' ? 'not listening yet (an instance listens once its cache caught up with the topic)' : `/health: ${code}`;
+      }
+      instance.lastHealth = last;
+      return false;
+    },
+    { timeoutMs: HEALTH_DEADLINE_MS, intervalMs: 20, what: () => `${instance.name} to be healthy at ${instance.url}/health (${last})` },
+  );
+  return performance.now() - started;
+}
