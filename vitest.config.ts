@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+// Project roots are absolute, so the config works from any working directory (`nx test core`
+// runs vitest from libs/core).
 // SWC (not esbuild) transforms the TypeScript so that decorator metadata is emitted, which
 // NestJS dependency injection relies on. Packages are tested from their sources, not dist/.
 const shared = {
@@ -25,7 +27,7 @@ const fault = {
   ...shared,
   test: {
     name: 'fault',
-    root: './test/fault',
+    root: source('./test/fault'),
     include: ['**/*.test.ts'],
     // Each file starts its own Kafka cluster or loads the shared broker: one file at a time on small machines.
     fileParallelism: false,
@@ -39,21 +41,21 @@ export default defineConfig({
     projects: [
       {
         ...shared,
-        test: { name: 'core', root: './libs/core', include: ['test/**/*.test.ts'], testTimeout: 30_000 },
+        test: { name: 'core', root: source('./libs/core'), include: ['test/**/*.test.ts'], testTimeout: 30_000 },
       },
       {
         ...shared,
-        test: { name: 'nestjs', root: './libs/nestjs', include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: { name: 'nestjs', root: source('./libs/nestjs'), include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
       },
       {
         ...shared,
-        test: { name: 'express', root: './libs/express', include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: { name: 'express', root: source('./libs/express'), include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
       },
       {
         ...shared,
         test: {
           name: 'integration',
-          root: './test',
+          root: source('./test'),
           include: ['**/*.test.ts'],
           // The fault tests start their own brokers and run with `npm run test:fault`.
           exclude: ['fault/**', '**/node_modules/**'],

@@ -86,7 +86,7 @@ async function startRedis() {
       let code = await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
       if (code !== 0) {
         await run('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
-        code = await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+        await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
       }
     }
     if (!hasCommand('redis-server')) return { skipped: 'skipped: redis-server not installed' };

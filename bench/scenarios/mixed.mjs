@@ -2,7 +2,7 @@
 // applies a stream of remote writes from process B, vs the same reads with no writes anywhere.
 import { LRUCache } from 'lru-cache';
 import { createNearCache, silentLogger } from '@nearcache/core';
-import { BROKERS, QUICK, key, keySequence, log, makeValue, median, now, report, startPeer, summarize, tick, uniqueTopic, wallMs } from '../lib.mjs';
+import { BROKERS, QUICK, key, keySequence, log, makeValue, median, report, startPeer, summarize, tick, uniqueTopic, wallMs } from '../lib.mjs';
 
 const N = QUICK ? 50_000 : 100_000;
 const ROUNDS = QUICK ? 2 : 4;

@@ -69,7 +69,7 @@ const impls = {
 };
 const p50 = Object.fromEntries(Object.keys(impls).map((k) => [k, []]));
 const p99 = Object.fromEntries(Object.keys(impls).map((k) => [k, []]));
-for (const [name, run] of Object.entries(impls)) await run([]); // warm-up
+for (const run of Object.values(impls)) await run([]); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
   const names = Object.keys(impls);
   for (const name of r % 2 === 0 ? names : names.reverse()) {

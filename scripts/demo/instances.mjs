@@ -74,7 +74,7 @@ export class ChildInstance {
 
   /** The instance's own status lines and the end of its log. */
   failureDetails() {
-    let lines = [];
+    let lines;
     try {
       lines = fs.readFileSync(this.logFile, 'utf8').trimEnd().split('\n');
     } catch {

@@ -176,7 +176,6 @@ export async function fetchKafka({ log = defaultLog } = {}) {
     ], { log, heartbeat: `still fetching Apache Kafka ${version} jars` });
     if (code !== 0) {
       fs.rmSync(tmp, { force: true });
-      // eslint-disable-next-line no-control-regex
       log(output.replace(/\x1b\[[0-9;]*m/g, '').trim() || '(Maven printed nothing)');
       throw new Error(`Maven failed (exit ${code}) resolving Apache Kafka ${version}; see output above`);
     }
@@ -673,7 +672,7 @@ async function initProducerId(port) {
  * @param {number} deadline
  */
 async function retryUntilAvailable(what, request, deadline) {
-  let lastError = 'no answer yet';
+  let lastError;
   for (;;) {
     try {
       const { errorCode } = await request();

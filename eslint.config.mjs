@@ -1,0 +1,77 @@
+// Lint rules, and the module boundaries that encode the architecture:
+// - the core never imports a web framework nor an adapter;
+// - the Nest and Express adapters import the core (by its package name) and never each other;
+// - kafkajs is imported only inside the core's Kafka adapter (libs/core/src/log/kafka*);
+// - nothing imports a package's src/ from outside that package; the example app and the tests
+//   use package entry points.
+// File-level checks the linter cannot express live in test/integration/boundaries.test.ts.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const adapterOf = (name) => ({
+  group: [`@nearcache/${name}`, `@nearcache/${name}/*`],
+  message: `an adapter never imports another adapter (@nearcache/${name}); share code through @nearcache/core`,
+});
+const frameworks = [
+  { group: ['@nestjs/*', 'express', 'express/*', 'fastify', 'rxjs', 'rxjs/*'], message: 'the core depends on no web framework' },
+];
+const sourceOfAPackage = {
+  group: ['**/libs/*/src', '**/libs/*/src/**', '@nearcache/*/src', '@nearcache/*/src/**'],
+  message: "import a package's entry point (@nearcache/core, ...), not its src/",
+};
+const kafkajs = { name: 'kafkajs', message: 'kafkajs is imported only by the Kafka adapter (libs/core/src/log/kafka*): go through the ReplicationLog port' };
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', '.kafka/**', '**/*.d.ts', '**/*.d.mts', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: {
+        process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
+        setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', clearImmediate: 'readonly',
+        queueMicrotask: 'readonly', performance: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', AbortController: 'readonly',
+        URL: 'readonly', URLSearchParams: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly',
+        Response: 'readonly', Request: 'readonly', Headers: 'readonly', ReadableStream: 'readonly', globalThis: 'readonly',
+        BigInt: 'readonly', WeakRef: 'readonly', FinalizationRegistry: 'readonly', Blob: 'readonly', crypto: 'readonly',
+      },
+    },
+    rules: {
+      // Decorated Nest code and option bags take `any` where the framework does.
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // lru-cache constrains its values to `{}` (any non-nullish value): the cache's store says so.
+      '@typescript-eslint/no-empty-object-type': 'off',
+      // Typed events: `interface NearCache { on<E>(...) }` merged with the class of the same name.
+      '@typescript-eslint/no-unsafe-declaration-merging': 'off',
+      // Keys and prefixes refuse NUL and other control characters on purpose.
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    // Test methods declare parameters for their names (key templates read them), not to use them.
+    files: ['libs/*/test/**', 'test/**'],
+    rules: { '@typescript-eslint/no-unused-vars': ['error', { args: 'none', varsIgnorePattern: '^_', caughtErrors: 'none' }] },
+  },
+  {
+    files: ['libs/core/src/**'],
+    ignores: ['libs/core/src/log/kafka.ts', 'libs/core/src/log/kafka/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage] }] },
+  },
+  {
+    files: ['libs/core/src/log/kafka.ts', 'libs/core/src/log/kafka/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage] }] },
+  },
+  {
+    files: ['libs/nestjs/src/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [adapterOf('express'), sourceOfAPackage] }] },
+  },
+  {
+    files: ['libs/express/src/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [adapterOf('nestjs'), { group: ['@nestjs/*'], message: 'the Express adapter does not depend on Nest' }, sourceOfAPackage] }] },
+  },
+  {
+    files: ['apps/**', 'test/**', 'bench/**', 'libs/*/test/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [sourceOfAPackage] }] },
+  },
+);
