@@ -16,7 +16,7 @@ const frameworks = [
   { group: ['@nestjs/*', 'express', 'express/*', 'fastify', 'rxjs', 'rxjs/*'], message: 'the core depends on no web framework' },
 ];
 const sourceOfAPackage = {
-  group: ['**/libs/*/src', '**/libs/*/src/**', '@nearcache/*/src', '@nearcache/*/src/**'],
+  group: ['**/libs/*/src', '**/libs/*/src/**', '**/core/src/**', '**/nestjs/src/**', '**/express/src/**', '@nearcache/*/src', '@nearcache/*/src/**'],
   message: "import a package's entry point (@nearcache/core, ...), not its src/",
 };
 const kafkajs = { name: 'kafkajs', message: 'kafkajs is imported only by the Kafka adapter (libs/core/src/log/kafka*): go through the ReplicationLog port' };
