@@ -116,7 +116,10 @@ function serialiseObject(object: object, stack: object[], budget: Budget): strin
     return `${out}]`;
   }
   const prototype = Object.getPrototypeOf(object) as object | null;
-  if (prototype === Object.prototype || prototype === null) return serialiseProperties(object, stack, budget);
+  if (prototype === Object.prototype || prototype === null) {
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return `toJSON(${serialise((object as { toJSON(): unknown }).toJSON(), stack, budget)})`;
+    return serialiseProperties(object, stack, budget);
+  }
   if (object instanceof Date) return `Date(${Number.isNaN(object.getTime()) ? 'Invalid' : object.toISOString()})`;
   if (object instanceof RegExp) return `RegExp(${JSON.stringify(object.source)},${JSON.stringify(object.flags)})`;
   if (object instanceof Map) {

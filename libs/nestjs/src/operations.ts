@@ -164,8 +164,12 @@ export function decorateMethod(decorator: string, target: object, propertyKey: s
     }
   };
   const returnType = Reflect.getMetadata('design:returntype', target, propertyKey) as unknown;
+  const kind = source.constructor?.name;
+  // A generator (async or not) returns its iterator at once, whatever the metadata says.
   const shape: OperationBase['shape'] =
-    source.constructor?.name === 'AsyncFunction' || returnType === Promise
+    kind === 'AsyncGeneratorFunction' || kind === 'GeneratorFunction'
+      ? 'sync'
+      : kind === 'AsyncFunction' || returnType === Promise
       ? 'async'
       : typeof returnType === 'function' && returnType !== Object
         ? 'sync'
