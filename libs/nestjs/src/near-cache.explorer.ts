@@ -28,11 +28,13 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
   readonly #foreign = new WeakSet<object>();
   readonly #removeAdopter: () => void;
   #explored = false;
+  /** How many modules the application had when its instances were last bound: more means a lazy load. */
+  #modulesBound = 0;
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly registry: NearCacheRegistry,
-    modules: ModulesContainer,
+    private readonly modules: ModulesContainer,
   ) {
     this.#runner = new CacheOperationRunner((name) => this.registry.get(name));
     this.#removeAdopter = addAdopter((instance) => this.#adopt(instance));
@@ -50,6 +52,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
   /** Binds every decorated static instance; returns how many were bound. */
   explore(): number {
     this.#explored = true;
+    this.#modulesBound = this.modules.size;
     let bound = 0;
     const defaultKeys = new Map<string, { instance: object; wrapper: InstanceWrapper }>();
     for (const found of this.#decorated()) {
@@ -113,19 +116,30 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
     return undefined;
   }
 
-  /** The runner of an instance of this application no one bound yet (a lazily loaded module's provider). */
+  /**
+   * The runner of an instance of this application no one bound yet: a provider of a module
+   * loaded since module init (`LazyModuleLoader`). Only looked for when modules were added since
+   * the last binding; then every new decorated instance is bound at once.
+   */
   #adopt(instance: object): OperationRunner | undefined {
     if (!this.#explored || this.#foreign.has(instance)) return undefined;
+    if (this.modules.size === this.#modulesBound) {
+      this.#foreign.add(instance);
+      return undefined;
+    }
+    this.#modulesBound = this.modules.size;
     for (const found of this.#decorated()) {
-      if (found.wrapper.instance !== instance) continue;
-      if (!found.wrapper.isDependencyTreeStatic() || found.wrapper.isTransient) break;
+      const candidate = found.wrapper.instance as object | undefined;
+      if (typeof candidate !== 'object' || candidate === null || isBound(candidate)) continue;
+      if (!found.wrapper.isDependencyTreeStatic() || found.wrapper.isTransient) continue;
       const problem = this.#check(found.className, found.operations);
       if (problem) {
-        this.#logger.warn(`${problem.message}; its decorated methods run uncached`);
-        break;
+        this.#logger.warn(`${problem.message}; the decorated methods of ${found.className} run uncached`);
+        continue;
       }
-      return this.#runner;
+      bindInstance(candidate, this.#runner);
     }
+    if (isBound(instance)) return this.#runner;
     this.#foreign.add(instance);
     return undefined;
   }

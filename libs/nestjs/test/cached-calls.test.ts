@@ -2,7 +2,7 @@ import { Injectable, Logger, type INestApplication } from '@nestjs/common';
 import { InProcessBroker, NearCache } from '@nearcache/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CacheEvict, Cached, NearCacheModule, UnresolvablePlaceholderError } from '../src/index.js';
-import { closeApps, createApp, deferred, inProcess, waitFor } from './helpers.js';
+import { closeApps, createApp, inProcess, waitFor } from './helpers.js';
 
 /** Rejects when `promise` has not settled within `ms`: a call that waits on itself never does. */
 function settlesWithin<T>(promise: Promise<T>, ms = 2000): Promise<T> {
