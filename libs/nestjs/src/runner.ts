@@ -28,10 +28,26 @@ interface Outcome {
 /**
  * The loads running in the current asynchronous context, so that a method that re-enters its
  * own key (a retry by recursion, an override calling `super`) runs instead of waiting on itself.
+ * Tracked only while a load runs somewhere in the process: when none does, the storage is
+ * disabled, so that an application pays for asynchronous context tracking only during loads.
  */
 const loading = new AsyncLocalStorage<ReadonlySet<string>>();
-
+let loadsInFlight = 0;
 let runnerSerial = 0;
+
+function enterLoad(): void {
+  loadsInFlight++;
+}
+
+function leaveLoad(): void {
+  if (--loadsInFlight === 0) loading.disable();
+}
+
+/** Runs `fn` in a context marking the load `id` as running. */
+function inLoad<T>(id: string, fn: () => T): T {
+  const outer = loading.getStore();
+  return loading.run(outer === undefined ? new Set([id]) : new Set(outer).add(id), fn);
+}
 
 /** The logger context of the decorators of cache `name`: the context the cache itself logs under. */
 export function loggerContext(name: string): string {
@@ -88,7 +104,7 @@ export class CacheOperationRunner implements OperationRunner {
     const id = `${this.#id}\0${operation.cache}\0${key}`;
     // A call made by the method's own execution for the same key: run it, never wait on itself.
     if (loading.getStore()?.has(id)) return original.apply(self, args);
-    const shape = operation.shape ?? this.#shapes.get(operation);
+    const shape = this.#shapes.get(operation) ?? operation.shape;
     if (shape === 'async') {
       let hit: unknown;
       try {
@@ -98,7 +114,7 @@ export class CacheOperationRunner implements OperationRunner {
         return original.apply(self, args);
       }
       if (hit !== undefined) return Promise.resolve(hit);
-      return this.#load(operation, cache, key, id, () => original.apply(self, args), true, self, original, args);
+      return this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
     }
     if (shape === 'sync') {
       let hit: unknown;
@@ -109,29 +125,49 @@ export class CacheOperationRunner implements OperationRunner {
         return original.apply(self, args);
       }
       if (hit !== undefined) return hit;
+      const result = original.apply(self, args);
+      if (!isThenable(result)) {
+        if (result !== undefined && this.#cacheable(operation, result, args)) this.#store(operation, cache, key, result);
+        return result;
+      }
+      // Declared otherwise, but returns a promise: from now on it is treated as async.
+      this.#shapes.set(operation, 'async');
+      enterLoad();
+      return this.#load(operation, cache, key, id, () => result, true, self, original, args);
     }
-    // A miss of a sync method, or the first call of a method whose declaration does not say what
-    // it returns: run it to learn (a hit must have the method's shape, also for an entry another
-    // instance wrote).
-    const result = this.#invoke(id, () => original.apply(self, args));
+    // The first call of a method whose declaration does not say what it returns: run it to learn
+    // (a hit must have the method's shape, also for an entry another instance wrote).
+    enterLoad();
+    let result: unknown;
+    try {
+      result = inLoad(id, () => original.apply(self, args));
+    } catch (error) {
+      leaveLoad();
+      throw error;
+    }
     if (isThenable(result)) {
       this.#shapes.set(operation, 'async');
-      return this.#load(operation, cache, key, id, () => result, false, self, original, args);
+      return this.#load(operation, cache, key, id, () => result, true, self, original, args);
     }
+    leaveLoad();
     this.#shapes.set(operation, 'sync');
     if (result !== undefined && this.#cacheable(operation, result, args)) this.#store(operation, cache, key, result);
     return result;
   }
 
-  /** Runs `start` (the method) as the one load of `key`; concurrent calls for the key wait on it. */
-  #load(operation: CachedOperation, cache: NearCache, key: string, id: string, start: () => unknown, join: boolean, self: object, original: Method, args: unknown[]): Promise<unknown> {
-    const running = this.#loads.get(id);
+  /**
+   * Runs `start` (the method) as the one load of `key`; concurrent calls for the key wait on it.
+   * `started`: the method already runs (a first call that learned its shape), counted as a load.
+   */
+  #load(operation: CachedOperation, cache: NearCache, key: string, id: string, start: () => unknown, started: boolean, self: object, original: Method, args: unknown[]): Promise<unknown> {
+    const running = started ? undefined : this.#loads.get(id);
     // Join it; a stream is not shared: each waiting caller runs the method itself.
-    if (running !== undefined && join) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
+    if (running !== undefined) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
+    if (!started) enterLoad();
     let load: Promise<Outcome> | undefined;
     load = (async (): Promise<Outcome> => {
       try {
-        const value = await this.#invoke(id, start);
+        const value = await (started ? start() : inLoad(id, start));
         if (value === undefined) return { value, shareable: true };
         if (isStream(value)) {
           this.#cacheable(operation, value, args);
@@ -141,16 +177,11 @@ export class CacheOperationRunner implements OperationRunner {
         return { value, shareable: true };
       } finally {
         if (this.#loads.get(id) === load) this.#loads.delete(id);
+        leaveLoad();
       }
     })();
     this.#loads.set(id, load);
     return load.then((outcome) => outcome.value);
-  }
-
-  /** Calls `fn` in a context that marks the load `id` as running in it. */
-  #invoke<T>(id: string, fn: () => T): T {
-    const outer = loading.getStore();
-    return loading.run(new Set(outer).add(id), fn);
   }
 
   /** Stores a result; a failure is reported once per method and kind, naming the key. */

@@ -41,6 +41,21 @@ describe('a cached method that re-enters its own key', () => {
       if (this.attempts < 3) return this.load(id);
       return `loaded ${id} after ${this.attempts}`;
     }
+
+    helperCalls = 0;
+
+    /** Re-enters through a helper whose promise is returned, not awaited. */
+    @Cached({ key: 'chain:{0}' })
+    async viaHelper(id: string): Promise<string> {
+      return this.helper(id);
+    }
+
+    async helper(id: string): Promise<string> {
+      this.helperCalls++;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (this.helperCalls < 3) return this.viaHelper(id);
+      return `chained ${id} after ${this.helperCalls}`;
+    }
   }
 
   class BaseRepository {
@@ -71,6 +86,10 @@ describe('a cached method that re-enters its own key', () => {
     expect(await settlesWithin(service.load('a'))).toBe('loaded a after 3');
     expect(service.attempts).toBe(3);
     expect(app.get(NearCache).get('retry:a')).toBe('loaded a after 3');
+
+    expect(await settlesWithin(service.viaHelper('b'))).toBe('chained b after 3');
+    expect(await settlesWithin(service.viaHelper('b'))).toBe('chained b after 3');
+    expect(service.helperCalls).toBe(3);
   });
 
   it('an override with @Cached that awaits before calling super.find() (same default key) completes', async () => {
