@@ -294,6 +294,9 @@ function fallbackRefusal(method: MethodSignature): string | undefined {
   if (method.types !== undefined && method.types.length !== method.names.length) {
     return `its parameter names cannot be read (the declaration has ${method.types.length} parameter${method.types.length === 1 ? '' : 's'}, the function that carries it reads as (${listOf(method)}): another decorator wraps it, or a build rewrote it)`;
   }
+  if (method.names.length > 0 && method.names.every((name) => name !== undefined && /^_x\d*$/.test(name))) {
+    return 'its parameter names cannot be read (a transpiler renamed them)';
+  }
   if (method.rest >= 0) return 'no parameter has that name, and a rest parameter has no properties to fall back on';
   if (count !== 1) return `no parameter has that name (the property fallback applies only to a method with exactly one parameter; this one has ${count})`;
   const type = method.types?.[0];

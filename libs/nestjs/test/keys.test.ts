@@ -154,6 +154,8 @@ describe('compileKey', () => {
       ['user:{email}', { names: ['args'], rest: 0, types: [String, Object] }],
       ['user:{email}', { names: [], rest: -1 }],
       ['user:{1}', { names: ['id'], rest: -1 }],
+      // A transpiled async method: `find(_x) { return _find.apply(this, arguments); }`.
+      ['user:{email}', { names: ['_x'], rest: -1 }],
     ];
     for (const [template, signature] of refusals) expect(() => compileKey(template, signature), JSON.stringify(signature)).toThrow(UnresolvablePlaceholderError);
     // Positions past the declared ones are fine with a rest parameter.
