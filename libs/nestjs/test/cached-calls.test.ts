@@ -241,6 +241,28 @@ describe('stacked decorators', () => {
     }
   }
 
+  @Injectable()
+  class TracedAbove {
+    reads = 0;
+
+    @Traced()
+    @Cached({ key: 'traced:{id}' })
+    async find(id: string): Promise<string> {
+      this.reads++;
+      return `traced ${id}`;
+    }
+  }
+
+  it('a cache decorator below another library\'s wrapper (which copies no metadata) is still bound, with named placeholders', async () => {
+    const app = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], providers: [TracedAbove] });
+    const traced = app.get(TracedAbove);
+    expect(await traced.find('1')).toBe('traced 1');
+    expect(await traced.find('1')).toBe('traced 1');
+    expect(await traced.find('2')).toBe('traced 2');
+    expect(traced.reads).toBe(2);
+    expect(app.get(NearCache).get('traced:1')).toBe('traced 1');
+  });
+
   it('two stacked @CacheEvict read the parameter names of the original method', async () => {
     const app = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], providers: [Evicting] });
     const cache = app.get(NearCache);
