@@ -248,6 +248,7 @@ export function isStream(value: unknown): boolean {
   if (typeof Response !== 'undefined' && value instanceof Response) return true;
   if (typeof Request !== 'undefined' && value instanceof Request) return true;
   if (typeof ReadableStream !== 'undefined' && value instanceof ReadableStream) return true;
+  if (typeof Blob !== 'undefined' && value instanceof Blob) return true;
   const candidate = value as { pipe?: unknown; on?: unknown; getReader?: unknown; getStream?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
   if (typeof candidate.pipe === 'function' && typeof candidate.on === 'function') return true;
   if (typeof candidate.getReader === 'function' || typeof candidate.getStream === 'function') return true;
