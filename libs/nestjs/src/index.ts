@@ -14,7 +14,20 @@ export { InjectNearCache } from './decorators/inject-near-cache.decorator.js';
 export { NearCacheKey, type NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 export { NearCacheTtl, type NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
 export type { NearCacheModuleExtras, NearCacheModuleOptions, NearCacheOptionsFactory } from './interfaces.js';
-export { compileKey, defaultCacheKey, MAX_SERIALISED_ARGS, stableStringify, type CacheKeyFunction, type CacheKeyOption } from './keys.js';
+export {
+  compileKey,
+  defaultCacheKey,
+  KeyTooComplexError,
+  MAX_KEY_VALUES,
+  MAX_SERIALISED_ARGS,
+  stableStringify,
+  UnkeyableArgumentError,
+  UnresolvablePlaceholderError,
+  UnresolvedPlaceholderError,
+  type CacheKeyFunction,
+  type CacheKeyOption,
+  type MethodSignature,
+} from './keys.js';
 export { NearCacheExplorer } from './near-cache.explorer.js';
 export {
   NearCacheHealthIndicator,

@@ -70,7 +70,7 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     const results = await Promise.allSettled(
       waiting.map(async (entry) => {
         await entry.cache.ready(entry.readyTimeout === undefined ? {} : { timeout: entry.readyTimeout });
-        this.#logger.log(`cache "${entry.name}" is ready: topic "${entry.cache.topic}", ${entry.cache.size} entries, in ${Date.now() - started} ms`);
+        new Logger(`NearCache:${entry.name}`).log(`cache "${entry.name}" is ready: topic "${entry.cache.topic}", ${entry.cache.size} entries, in ${Date.now() - started} ms`);
       }),
     );
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');

@@ -1,6 +1,6 @@
 import type { NearCache } from '@nearcache/core';
 import { NEAR_CACHE_OPERATIONS_METADATA } from './constants.js';
-import { compileKey, defaultCacheKey, parameterNames, type CacheKeyFunction, type CacheKeyOption } from './keys.js';
+import { compileKey, defaultCacheKey, readParameters, UnresolvablePlaceholderError, type CacheKeyFunction, type CacheKeyOption, type MethodSignature } from './keys.js';
 
 /** Decides from the method's arguments whether the cache is used for this call. */
 export type CacheCondition = (...args: any[]) => boolean;
@@ -15,9 +15,14 @@ interface OperationBase {
   /** `ClassName.method` of the declaring class, for messages. */
   readonly where: string;
   readonly method: string;
-  /** Whether the method returns a promise; decided at the first call (see `isAsyncMethod`). */
-  async: boolean | undefined;
-  readonly detectAsync: () => boolean;
+  /**
+   * What the declaration says the method returns: `async` (an `async` function, or declared to
+   * return a `Promise`), `sync` (declared to return something else), or undefined when nothing
+   * says (the runner learns it from the first call on each instance of the application).
+   */
+  readonly shape: 'async' | 'sync' | undefined;
+  /** A key template that can never resolve on this method: the start fails with it. */
+  readonly problem: Error | undefined;
 }
 
 /** `@Cached`: look up, or run and store. */
@@ -64,6 +69,52 @@ export function bindInstance(instance: object, runner: OperationRunner): void {
   runners.set(instance, runner);
 }
 
+/**
+ * Finds the runner of an instance no explorer bound at module init (a provider of a module
+ * loaded later with `LazyModuleLoader`, or one called before module init); undefined when no
+ * application owns it.
+ */
+export type Adopter = (instance: object) => OperationRunner | undefined;
+
+const adopters = new Set<Adopter>();
+
+/** @internal Registers an application's adopter; returns its removal. */
+export function addAdopter(adopter: Adopter): () => void {
+  adopters.add(adopter);
+  return () => adopters.delete(adopter);
+}
+
+function runnerOf(instance: object): OperationRunner | undefined {
+  const runner = runners.get(instance);
+  if (runner !== undefined || adopters.size === 0) return runner;
+  for (const adopter of adopters) {
+    const adopted = adopter(instance);
+    if (adopted !== undefined) {
+      runners.set(instance, adopted);
+      return adopted;
+    }
+  }
+  return undefined;
+}
+
+/** The operations declared on each prototype, by method name, in declaration order. */
+const declared = new WeakMap<object, Map<string, CacheOperation[]>>();
+
+/**
+ * The caching operations of an object's class and of every class it extends, by method name:
+ * also those of a base method a subclass overrides (and calls with `super`).
+ */
+export function declaredOperations(prototype: object): Map<string, CacheOperation[]> {
+  const all = new Map<string, CacheOperation[]>();
+  for (let level: object | null = prototype; level !== null && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
+    for (const [method, operations] of declared.get(level) ?? []) all.set(method, [...(all.get(method) ?? []), ...operations]);
+  }
+  return all;
+}
+
+/** The functions cache decorators wrapped, by wrapper: parameter names come from the original. */
+const originals = new WeakMap<Function, Function>();
+
 /** @internal Whether `instance` is bound to a runner. */
 export function isBound(instance: object): boolean {
   return runners.has(instance);
@@ -75,10 +126,11 @@ export function getOperations(method: unknown): readonly CacheOperation[] {
   return (Reflect.getMetadata(NEAR_CACHE_OPERATIONS_METADATA, method) as CacheOperation[] | undefined) ?? [];
 }
 
+type Derived = 'where' | 'method' | 'shape' | 'problem';
 type OperationInput =
-  | Omit<CachedOperation, 'where' | 'method' | 'async' | 'detectAsync' | 'key'> & { key: CacheKeyOption | undefined }
-  | Omit<EvictOperation, 'where' | 'method' | 'async' | 'detectAsync' | 'keys' | 'prefix'> & { keys: CacheKeyOption[] | ((...args: any[]) => string[]) | undefined; prefix: CacheKeyOption | undefined }
-  | Omit<PutOperation, 'where' | 'method' | 'async' | 'detectAsync' | 'key'> & { key: CacheKeyOption };
+  | Omit<CachedOperation, Derived | 'key'> & { key: CacheKeyOption | undefined }
+  | Omit<EvictOperation, Derived | 'keys' | 'prefix'> & { keys: CacheKeyOption[] | ((...args: any[]) => string[]) | undefined; prefix: CacheKeyOption | undefined }
+  | Omit<PutOperation, Derived | 'key'> & { key: CacheKeyOption };
 
 /**
  * Replaces `descriptor.value` by a wrapper that runs `input` through the runner its instance is
@@ -92,24 +144,46 @@ export function decorateMethod(decorator: string, target: object, propertyKey: s
   const method = String(propertyKey);
   if (typeof original !== 'function') throw new TypeError(`@${decorator}() only decorates methods; ${className}.${method} is not one`);
   if (typeof target === 'function') throw new TypeError(`@${decorator}() does not decorate static methods (${className}.${method})`);
-  const parameters = parameterNames(original);
+  let source: Function = original;
+  while (originals.has(source)) source = originals.get(source)!;
+  const types = Reflect.getMetadata('design:paramtypes', target, propertyKey) as unknown[] | undefined;
+  const signature: MethodSignature = { ...readParameters(source), types, where: `${className}.${method}` };
+  let problem: Error | undefined;
   const compile = (option: CacheKeyOption): CacheKeyFunction => {
     try {
-      return compileKey(option, parameters);
+      return compileKey(option, signature);
     } catch (error) {
+      if (error instanceof UnresolvablePlaceholderError) {
+        // Reported when the module initialises (a class never provided does not break an import).
+        problem ??= new UnresolvablePlaceholderError(`@${decorator}() on ${className}.${method}: ${error.message}`);
+        return () => {
+          throw problem;
+        };
+      }
       throw new TypeError(`@${decorator}() on ${className}.${method}: ${(error as Error).message}`);
     }
   };
-  const detectAsync = (): boolean =>
-    original.constructor?.name === 'AsyncFunction' || Reflect.getMetadata('design:returntype', target, propertyKey) === Promise;
-  const base = { where: `${className}.${method}`, method, async: undefined, detectAsync };
+  const returnType = Reflect.getMetadata('design:returntype', target, propertyKey) as unknown;
+  const kind = source.constructor?.name;
+  // A generator (async or not) returns its iterator at once, whatever the metadata says.
+  const shape: OperationBase['shape'] =
+    kind === 'AsyncGeneratorFunction' || kind === 'GeneratorFunction'
+      ? 'sync'
+      : kind === 'AsyncFunction' || returnType === Promise
+      ? 'async'
+      : typeof returnType === 'function' && returnType !== Object
+        ? 'sync'
+        : undefined;
+  const base = { where: `${className}.${method}`, method, shape, get problem() {
+    return problem;
+  } };
   let operation: CacheOperation;
   switch (input.kind) {
     case 'cached':
-      operation = { ...input, ...base, key: input.key === undefined ? undefined : compile(input.key) };
+      operation = Object.defineProperties({ ...input, ...base, key: input.key === undefined ? undefined : compile(input.key) }, problemOf(base));
       break;
     case 'put':
-      operation = { ...input, ...base, key: compile(input.key) };
+      operation = Object.defineProperties({ ...input, ...base, key: compile(input.key) }, problemOf(base));
       break;
     case 'evict': {
       let keys: EvictOperation['keys'];
@@ -124,12 +198,12 @@ export function decorateMethod(decorator: string, target: object, propertyKey: s
         const compiled = given.map(compile);
         keys = (args) => compiled.map((key) => key(...args));
       }
-      operation = { ...input, ...base, keys, prefix: input.prefix === undefined ? undefined : compile(input.prefix) };
+      operation = Object.defineProperties({ ...input, ...base, keys, prefix: input.prefix === undefined ? undefined : compile(input.prefix) }, problemOf(base));
       break;
     }
   }
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    const runner = typeof this === 'object' && this !== null ? runners.get(this) : undefined;
+    const runner = typeof this === 'object' && this !== null ? runnerOf(this) : undefined;
     if (runner === undefined) return original.apply(this, args);
     return runner.run(operation, this as object, original, args);
   };
@@ -138,8 +212,16 @@ export function decorateMethod(decorator: string, target: object, propertyKey: s
     Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
   }
   Reflect.defineMetadata(NEAR_CACHE_OPERATIONS_METADATA, [...getOperations(original), operation], wrapped);
+  originals.set(wrapped, original);
+  const methods = declared.get(target) ?? new Map<string, CacheOperation[]>();
+  declared.set(target, methods);
+  methods.set(method, [...(methods.get(method) ?? []), operation]);
   descriptor.value = wrapped;
   return descriptor;
+}
+
+function problemOf(base: { readonly problem: Error | undefined }): PropertyDescriptorMap {
+  return { problem: { get: () => base.problem, enumerable: true } };
 }
 
 /** The key of a `@Cached` call. */
@@ -151,12 +233,33 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/** Values that would serialise to something meaningless: observables, streams, functions. */
-export function isUncacheable(value: unknown): boolean {
-  if (typeof value === 'function' || typeof value === 'symbol') return true;
+/** An Observable (anything with `subscribe`), such as what `HttpService` returns. */
+export function isObservable(value: unknown): value is { subscribe: Function; pipe?: Function } {
+  return typeof value === 'object' && value !== null && typeof (value as { subscribe?: unknown }).subscribe === 'function';
+}
+
+/**
+ * A result that is read once and would be stored as something meaningless: a Node stream, a
+ * fetch `Response` or `Request`, a web `ReadableStream`, `Blob`, an async or sync iterator
+ * (generators), Nest's `StreamableFile`.
+ */
+export function isStream(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as { subscribe?: unknown; pipe?: unknown; on?: unknown };
-  return typeof candidate.subscribe === 'function' || (typeof candidate.pipe === 'function' && typeof candidate.on === 'function');
+  if (typeof Response !== 'undefined' && value instanceof Response) return true;
+  if (typeof Request !== 'undefined' && value instanceof Request) return true;
+  if (typeof ReadableStream !== 'undefined' && value instanceof ReadableStream) return true;
+  if (typeof Blob !== 'undefined' && value instanceof Blob) return true;
+  const candidate = value as { pipe?: unknown; on?: unknown; getReader?: unknown; getStream?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
+  if (typeof candidate.pipe === 'function' && typeof candidate.on === 'function') return true;
+  if (typeof candidate.getReader === 'function' || typeof candidate.getStream === 'function') return true;
+  if (typeof candidate[Symbol.asyncIterator] === 'function') return true;
+  // A generator or another iterator: consumed by the first reader (arrays, maps and sets have no `next`).
+  return typeof candidate.next === 'function' && typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+/** Values no decorator stores: observables, streams and iterators, functions, symbols. */
+export function isUncacheable(value: unknown): boolean {
+  return typeof value === 'function' || typeof value === 'symbol' || isObservable(value) || isStream(value);
 }
 
 /** The cache a runner resolves operations against. */

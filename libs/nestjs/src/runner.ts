@@ -1,7 +1,11 @@
-import type { Logger } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Logger } from '@nestjs/common';
 import type { NearCache } from '@nearcache/core';
+import { Observable } from 'rxjs';
 import {
   cachedKey,
+  isObservable,
+  isStream,
   isThenable,
   isUncacheable,
   type CachedOperation,
@@ -14,34 +18,67 @@ import {
 
 type Method = (...args: unknown[]) => unknown;
 
-/** The method's own error, carried through `NearCache.wrap` so it is told apart from a cache error. */
-class MethodFailure {
-  constructor(readonly error: unknown) {}
+/** What one execution of a `@Cached` method produced, for the calls that waited on it. */
+interface Outcome {
+  readonly value: unknown;
+  /** False for a stream: each waiting caller runs the method itself rather than share it. */
+  readonly shareable: boolean;
 }
 
-/** A result `unless` vetoed: rejected through `wrap` (never cached) and handed back to every waiting caller. */
-class Vetoed {
-  constructor(readonly value: unknown) {}
+/**
+ * The loads running in the current asynchronous context, so that a method that re-enters its
+ * own key (a retry by recursion, an override calling `super`) runs instead of waiting on itself.
+ * Tracked only while a load runs somewhere in the process: when none does, the storage is
+ * disabled, so that an application pays for asynchronous context tracking only during loads.
+ */
+const loading = new AsyncLocalStorage<ReadonlySet<string>>();
+let loadsInFlight = 0;
+let runnerSerial = 0;
+
+function enterLoad(): void {
+  loadsInFlight++;
+}
+
+function leaveLoad(): void {
+  if (--loadsInFlight === 0) loading.disable();
+}
+
+/** Runs `fn` in a context marking the load `id` as running. */
+function inLoad<T>(id: string, fn: () => T): T {
+  const outer = loading.getStore();
+  return loading.run(outer === undefined ? new Set([id]) : new Set(outer).add(id), fn);
+}
+
+/** The logger context of the decorators of cache `name`: the context the cache itself logs under. */
+export function loggerContext(name: string): string {
+  return `NearCache:${name}`;
 }
 
 /**
  * Runs `@Cached`, `@CacheEvict` and `@CachePut` for one application. The cache never breaks a
- * method: when it fails (an invalid key, a key function that throws, a value the codec refuses),
- * the failure is logged and the method runs as if it were not decorated.
+ * method: when it fails (a key that cannot be built, a value the codec refuses, a full write
+ * queue), a warning names the decorator, the class and method and the key (once per method and
+ * kind of failure; repeats go to debug), and the method runs as if it were not decorated.
  */
 export class CacheOperationRunner implements OperationRunner {
   readonly #warned = new Set<string>();
+  readonly #loggers = new Map<string, Pick<Logger, 'warn' | 'debug'>>();
+  /** Shapes learned from a first call, for methods whose declaration does not say. */
+  readonly #shapes = new WeakMap<CacheOperation, 'async' | 'sync'>();
+  /** Running loads, by `<runner>\0<cache>\0<key>`. */
+  readonly #loads = new Map<string, Promise<Outcome>>();
+  readonly #id = ++runnerSerial;
 
   constructor(
     private readonly resolve: CacheResolver,
-    private readonly logger: Logger,
+    private readonly logger?: (cache: string) => Pick<Logger, 'warn' | 'debug'>,
   ) {}
 
   run(operation: CacheOperation, self: object, original: Method, args: unknown[]): unknown {
     try {
       if (operation.condition && !operation.condition(...args)) return original.apply(self, args);
     } catch (error) {
-      this.#warn(operation, 'its condition function threw; the method runs without the cache', error);
+      this.#warn(operation, 'condition', 'its condition function threw; the method runs without the cache', error);
       return original.apply(self, args);
     }
     switch (operation.kind) {
@@ -54,11 +91,6 @@ export class CacheOperationRunner implements OperationRunner {
     }
   }
 
-  #isAsync(operation: CacheOperation): boolean {
-    operation.async ??= operation.detectAsync();
-    return operation.async;
-  }
-
   #cached(operation: CachedOperation, self: object, original: Method, args: unknown[]): unknown {
     let cache: NearCache;
     let key: string;
@@ -66,90 +98,142 @@ export class CacheOperationRunner implements OperationRunner {
       cache = this.resolve(operation.cache);
       key = cachedKey(operation, self, args);
     } catch (error) {
-      this.#warn(operation, 'no key could be built; the method runs uncached', error);
+      this.#warn(operation, 'key', 'no key could be built; the method runs uncached', error);
       return original.apply(self, args);
     }
-    const options = operation.ttl === undefined ? undefined : { ttl: operation.ttl };
-    if (this.#isAsync(operation)) {
-      const loader = async (): Promise<unknown> => {
-        let result: unknown;
-        try {
-          result = await original.apply(self, args);
-        } catch (error) {
-          throw new MethodFailure(error);
-        }
-        if (result !== undefined && !this.#cacheable(operation, result, args)) throw new Vetoed(result);
+    const id = `${this.#id}\0${operation.cache}\0${key}`;
+    // A call made by the method's own execution for the same key: run it, never wait on itself.
+    if (loading.getStore()?.has(id)) return original.apply(self, args);
+    const shape = this.#shapes.get(operation) ?? operation.shape;
+    if (shape === 'async') {
+      let hit: unknown;
+      try {
+        hit = cache.get(key);
+      } catch (error) {
+        this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
+        return original.apply(self, args);
+      }
+      if (hit !== undefined) return Promise.resolve(hit);
+      return this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
+    }
+    if (shape === 'sync') {
+      let hit: unknown;
+      try {
+        hit = cache.get(key);
+      } catch (error) {
+        this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
+        return original.apply(self, args);
+      }
+      if (hit !== undefined) return hit;
+      const result = original.apply(self, args);
+      if (!isThenable(result)) {
+        if (result !== undefined && this.#cacheable(operation, result, args)) this.#store(operation, cache, key, result);
         return result;
-      };
-      let called = false;
-      return cache
-        .wrap(key, () => {
-          called = true;
-          return loader();
-        }, options)
-        .catch((error: unknown) => {
-          if (error instanceof MethodFailure) throw error.error;
-          if (error instanceof Vetoed) return error.value;
-          if (called) throw error;
-          // The cache refused the call before running the loader (an invalid key, for example).
-          this.#warn(operation, `the cache failed for key "${key}"; the method runs uncached`, error);
-          return original.apply(self, args);
-        });
+      }
+      // Declared otherwise, but returns a promise: from now on it is treated as async.
+      this.#shapes.set(operation, 'async');
+      enterLoad();
+      return this.#load(operation, cache, key, id, () => result, true, self, original, args);
     }
-    let hit: unknown;
+    // The first call of a method whose declaration does not say what it returns: run it to learn
+    // (a hit must have the method's shape, also for an entry another instance wrote).
+    enterLoad();
+    let result: unknown;
     try {
-      hit = cache.get(key);
+      result = inLoad(id, () => original.apply(self, args));
     } catch (error) {
-      this.#warn(operation, `the cache failed for key "${key}"; the method runs uncached`, error);
-      return original.apply(self, args);
+      leaveLoad();
+      throw error;
     }
-    if (hit !== undefined) return hit;
-    const result = original.apply(self, args);
     if (isThenable(result)) {
-      // Declared sync, returns a promise: from now on it is treated as async.
-      operation.async = true;
-      return Promise.resolve(result).then((value) => {
-        this.#store(operation, cache, key, value, args, options);
-        return value;
-      });
+      this.#shapes.set(operation, 'async');
+      return this.#load(operation, cache, key, id, () => result, true, self, original, args);
     }
-    this.#store(operation, cache, key, result, args, options);
+    leaveLoad();
+    this.#shapes.set(operation, 'sync');
+    if (result !== undefined && this.#cacheable(operation, result, args)) this.#store(operation, cache, key, result);
     return result;
   }
 
-  #store(operation: CachedOperation | PutOperation, cache: NearCache, key: string, value: unknown, args: unknown[], options: { ttl: number } | undefined): Promise<void> {
-    if (value === undefined || !this.#cacheable(operation, value, args)) return Promise.resolve();
-    return cache.set(key, value, options).catch((error: unknown) => this.#warn(operation, `storing key "${key}" failed; the result is returned uncached`, error));
+  /**
+   * Runs `start` (the method) as the one load of `key`; concurrent calls for the key wait on it.
+   * `started`: the method already runs (a first call that learned its shape), counted as a load.
+   */
+  #load(operation: CachedOperation, cache: NearCache, key: string, id: string, start: () => unknown, started: boolean, self: object, original: Method, args: unknown[]): Promise<unknown> {
+    const running = started ? undefined : this.#loads.get(id);
+    // Join it; a stream is not shared: each waiting caller runs the method itself.
+    if (running !== undefined) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
+    if (!started) enterLoad();
+    let load: Promise<Outcome> | undefined;
+    load = (async (): Promise<Outcome> => {
+      try {
+        const value = await (started ? start() : inLoad(id, start));
+        if (value === undefined) return { value, shareable: true };
+        if (isStream(value)) {
+          this.#cacheable(operation, value, args);
+          return { value, shareable: false };
+        }
+        if (this.#cacheable(operation, value, args)) this.#store(operation, cache, key, value);
+        return { value, shareable: true };
+      } finally {
+        if (this.#loads.get(id) === load) this.#loads.delete(id);
+        leaveLoad();
+      }
+    })();
+    this.#loads.set(id, load);
+    return load.then((outcome) => outcome.value);
   }
 
-  /** Whether a result may be stored: not an observable or a stream, and not vetoed by `unless`. */
+  /** Stores a result; a failure is reported once per method and kind, naming the key. */
+  #store(operation: CachedOperation | PutOperation, cache: NearCache, key: string, value: unknown): Promise<void> {
+    if (cache.state === 'closed') return Promise.resolve();
+    const options = operation.ttl === undefined ? undefined : { ttl: operation.ttl };
+    return cache.set(key, value, options).catch((error: unknown) =>
+      this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error),
+    );
+  }
+
+  /** Whether a result may be stored: not an observable, a stream or a function, and not vetoed by `unless`. */
   #cacheable(operation: CachedOperation | PutOperation, value: unknown, args: unknown[]): boolean {
     if (isUncacheable(value)) {
-      this.#warn(operation, 'its result is an observable, a stream or a function, which cannot be cached; it is returned uncached');
+      const what = isObservable(value) ? 'an Observable' : isStream(value) ? 'a stream or an iterator' : `a ${typeof value}`;
+      this.#warn(operation, 'shape', `its result is ${what}, which is never cached; it is returned uncached`);
       return false;
     }
     try {
       return !(operation.unless && operation.unless(value, ...args));
     } catch (error) {
-      this.#warn(operation, 'its unless function threw; the result is not cached', error);
+      this.#warn(operation, 'unless', 'its unless function threw; the result is not cached', error);
       return false;
     }
   }
 
   #evict(operation: EvictOperation, self: object, original: Method, args: unknown[]): unknown {
     const evict = (): Promise<void> => {
+      let keys: string[] = [];
+      let prefix: string | undefined;
+      let cache: NearCache;
       try {
-        const cache = this.resolve(operation.cache);
-        if (operation.allEntries) return cache.clear().catch((error: unknown) => this.#warn(operation, 'clearing the cache failed; stale entries may remain', error));
+        cache = this.resolve(operation.cache);
+        if (!operation.allEntries) {
+          keys = operation.keys?.(args) ?? [];
+          prefix = operation.prefix?.(args);
+        }
+      } catch (error) {
+        this.#warn(operation, 'key', 'no key could be built; nothing is evicted and stale entries may remain', error);
+        return Promise.resolve();
+      }
+      try {
+        if (operation.allEntries) return cache.clear().catch((error: unknown) => this.#warn(operation, 'evict', 'clearing the cache failed; stale entries may remain', error));
         const writes: Array<Promise<void>> = [];
-        if (operation.prefix) writes.push(cache.clearPrefix(operation.prefix(...args)));
-        for (const key of operation.keys?.(args) ?? []) writes.push(cache.delete(key));
+        if (prefix !== undefined) writes.push(cache.clearPrefix(prefix));
+        for (const key of keys) writes.push(cache.delete(key));
         return Promise.all(writes).then(
           () => undefined,
-          (error: unknown) => this.#warn(operation, 'evicting failed; stale entries may remain', error),
+          (error: unknown) => this.#warn(operation, 'evict', `evicting ${describe(keys, prefix)} failed; stale entries may remain`, error),
         );
       } catch (error) {
-        this.#warn(operation, 'evicting failed; stale entries may remain', error);
+        this.#warn(operation, 'evict', `evicting ${describe(keys, prefix)} failed; stale entries may remain`, error);
         return Promise.resolve();
       }
     };
@@ -164,22 +248,25 @@ export class CacheOperationRunner implements OperationRunner {
       await evict();
       return value;
     });
+    if (isObservable(result)) return evictOnComplete(result, evict);
     void evict();
     return result;
   }
 
   #put(operation: PutOperation, self: object, original: Method, args: unknown[]): unknown {
     const store = (value: unknown): Promise<void> => {
+      if (value === undefined) return Promise.resolve();
       let cache: NearCache;
       let key: string;
       try {
         cache = this.resolve(operation.cache);
         key = operation.key(...args);
       } catch (error) {
-        this.#warn(operation, 'no key could be built; the result is not stored', error);
+        this.#warn(operation, 'key', 'no key could be built; the result is not stored', error);
         return Promise.resolve();
       }
-      return this.#store(operation, cache, key, value, args, operation.ttl === undefined ? undefined : { ttl: operation.ttl });
+      if (!this.#cacheable(operation, value, args)) return Promise.resolve();
+      return this.#store(operation, cache, key, value);
     };
     const result = original.apply(self, args);
     if (isThenable(result)) return Promise.resolve(result).then(async (value) => {
@@ -190,18 +277,52 @@ export class CacheOperationRunner implements OperationRunner {
     return result;
   }
 
-  #warn(operation: CacheOperation, what: string, error?: unknown): void {
-    const detail = error === undefined ? '' : `: ${(error as Error)?.message ?? String(error)}`;
-    const once = `${operation.where}|${what}|${(error as { code?: string })?.code ?? (error as Error)?.name ?? ''}`;
+  /**
+   * Logs a warning under the context of the operation's cache, once per method and kind of
+   * failure (and error code); repeats go to debug, so a broken cache does not flood the logs.
+   */
+  #warn(operation: CacheOperation, kind: string, what: string, error?: unknown): void {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    const detail = error === undefined ? '' : `: ${(error as Error)?.message ?? String(error)}${typeof code === 'string' ? ` (${code})` : ''}`;
+    const once = `${operation.where}|${operation.kind}|${kind}|${typeof code === 'string' ? code : ((error as Error | undefined)?.name ?? '')}`;
     const message = `${decoratorName(operation)} on ${operation.where}: ${what}${detail}`;
-    // Repeats of the same failure go to debug, so a broken cache does not flood the logs.
+    const logger = this.#logger(operation.cache);
     if (this.#warned.has(once)) {
-      this.logger.debug?.(message);
+      logger.debug(message);
       return;
     }
     this.#warned.add(once);
-    this.logger.warn(message);
+    logger.warn(`${message}; further failures of this kind on this method are logged at debug level`);
   }
+
+  #logger(cache: string): Pick<Logger, 'warn' | 'debug'> {
+    let logger = this.#loggers.get(cache);
+    if (logger === undefined) {
+      logger = this.logger?.(cache) ?? new Logger(loggerContext(cache));
+      this.#loggers.set(cache, logger);
+    }
+    return logger;
+  }
+}
+
+/** An Observable that mirrors `source` and, when it completes (not when it errors), evicts before completing. */
+function evictOnComplete(source: { subscribe: Function }, evict: () => Promise<void>): Observable<unknown> {
+  return new Observable<unknown>((subscriber) => {
+    const subscription = (source as Observable<unknown>).subscribe({
+      next: (value) => subscriber.next(value),
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => {
+        void evict().then(() => subscriber.complete());
+      },
+    });
+    return () => subscription.unsubscribe();
+  });
+}
+
+function describe(keys: readonly string[], prefix: string | undefined): string {
+  const parts = keys.map((key) => `key "${key}"`);
+  if (prefix !== undefined) parts.push(`prefix "${prefix}"`);
+  return parts.join(', ') || 'every entry';
 }
 
 function decoratorName(operation: CacheOperation): string {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InProcessBroker, NearCache } from '@nearcache/core';
+import { firstValueFrom, lastValueFrom, Observable, Subject, throwError } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CacheEvict, CachePut, Cached, NearCacheModule } from '../src/index.js';
 import { closeApps, createApp, inProcess, waitFor } from './helpers.js';
@@ -68,6 +69,27 @@ class UsersService {
   async failingSave(id: string): Promise<User> {
     throw new Error(`cannot save ${id}`);
   }
+
+  /** What `HttpService` returns: an Observable that does the work when subscribed to. */
+  @CacheEvict({ key: 'user:{id}' })
+  renameRemotely(id: string, name: string, done: Subject<void>): Observable<User> {
+    return new Observable<User>((subscriber) => {
+      const subscription = done.subscribe({
+        complete: () => {
+          this.db.set(id, { id, name });
+          subscriber.next({ id, name });
+          subscriber.complete();
+        },
+        error: (error: unknown) => subscriber.error(error),
+      });
+      return () => subscription.unsubscribe();
+    });
+  }
+
+  @CacheEvict({ key: 'user:{id}' })
+  failingRemoteUpdate(id: string): Observable<User> {
+    return throwError(() => new Error(`cannot update ${id} remotely`));
+  }
 }
 
 describe('@CacheEvict and @CachePut', () => {
@@ -123,6 +145,23 @@ describe('@CacheEvict and @CachePut', () => {
     await users.maybeEvict('drop');
     expect(cache.has('user:keep')).toBe(true);
     expect(cache.has('user:drop')).toBe(false);
+  });
+
+  it('@CacheEvict on an Observable evicts when it completes: not when the method is called, and not when it errors', async () => {
+    await users.findOne('1');
+    const done = new Subject<void>();
+    const update = users.renameRemotely('1', 'Ada Lovelace', done);
+    // Called, not subscribed yet: a read meanwhile still finds the entry, and it is not refilled with stale data later.
+    expect(cache.has('user:1')).toBe(true);
+    const result = lastValueFrom(update);
+    expect(cache.has('user:1')).toBe(true);
+    done.complete();
+    expect(await result).toEqual({ id: '1', name: 'Ada Lovelace' });
+    expect(cache.has('user:1')).toBe(false);
+    expect(await users.findOne('1')).toEqual({ id: '1', name: 'Ada Lovelace' });
+
+    await expect(firstValueFrom(users.failingRemoteUpdate('1'))).rejects.toThrow('cannot update 1 remotely');
+    expect(cache.has('user:1')).toBe(true);
   });
 
   it('@CachePut always runs the method and stores its result, which @Cached then serves', async () => {

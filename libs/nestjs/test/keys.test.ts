@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { compileKey, defaultCacheKey, MAX_SERIALISED_ARGS, stableStringify } from '../src/index.js';
-import { parameterNames } from '../src/keys.js';
+import {
+  compileKey,
+  defaultCacheKey,
+  KeyTooComplexError,
+  MAX_SERIALISED_ARGS,
+  stableStringify,
+  UnkeyableArgumentError,
+  UnresolvablePlaceholderError,
+  UnresolvedPlaceholderError,
+} from '../src/index.js';
+import { parameterNames, readParameters } from '../src/keys.js';
 
 describe('stableStringify', () => {
   it('gives equal strings for objects whose keys were added in another order, nested too', () => {
@@ -16,16 +25,84 @@ describe('stableStringify', () => {
     expect(stableStringify([undefined])).not.toBe(stableStringify([null]));
     expect(stableStringify({ a: undefined })).not.toBe(stableStringify({}));
     expect(stableStringify(10n)).toBe('10n');
-    expect(stableStringify(Number.NaN)).toBe('"NaN"');
+    expect(stableStringify(Number.NaN)).toBe('NaN');
+    expect(stableStringify(Number.NaN)).not.toBe(stableStringify('NaN'));
+    expect(stableStringify(Number.POSITIVE_INFINITY)).not.toBe(stableStringify('Infinity'));
+    expect(stableStringify(-0)).not.toBe(stableStringify(0));
+  });
+
+  it('serialises built-in types by their contents, never as {}', () => {
+    const distinct: Array<[unknown, unknown]> = [
+      [new URLSearchParams('a=1'), new URLSearchParams('a=2')],
+      [/a/g, /a/i],
+      [new Error('one'), new Error('two')],
+      [new TypeError('one'), new Error('one')],
+      [new URL('https://example.com/a'), new URL('https://example.com/b')],
+      [new Date('2026-01-02T00:00:00.000Z'), '2026-01-02T00:00:00.000Z'],
+      [new Uint8Array([1]), new Uint8Array([2])],
+      [new Map([['a', 1]]), { a: 1 }],
+      [Symbol.for('a'), Symbol.for('b')],
+    ];
+    for (const [a, b] of distinct) {
+      expect(stableStringify(a), String(a)).not.toBe(stableStringify(b));
+      expect(stableStringify(a)).not.toBe('{}');
+    }
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    expect(stableStringify(new Point(1, 2))).toBe('Point{"x":1,"y":2}');
+    expect(stableStringify({ toJSON: () => 'x' })).not.toBe(stableStringify('x'));
+  });
+
+  it('refuses what it cannot serialise faithfully, instead of collapsing it', () => {
+    class Money {
+      readonly #cents: number;
+      constructor(cents: number) {
+        this.#cents = cents;
+      }
+      get cents(): number {
+        return this.#cents;
+      }
+    }
+    class Tagged {
+      tag = 'a';
+      get secret(): number {
+        return 1;
+      }
+    }
+    const refused: unknown[] = [
+      () => 1,
+      function named() {},
+      Symbol('local'),
+      new Money(1),
+      new Tagged(),
+      Object.create({ inherited: 1 }),
+      Promise.resolve(1),
+      new WeakMap(),
+      (function* () {})(),
+      [1, { nested: () => 2 }],
+    ];
+    for (const value of refused) expect(() => stableStringify(value), String(value)).toThrow(UnkeyableArgumentError);
+  });
+
+  it('bounds its work: shared sub-objects (2^40 paths) give up fast with KeyTooComplexError', () => {
+    let shared: Record<string, unknown> = { leaf: true };
+    for (let level = 0; level < 40; level++) shared = { left: shared, right: shared };
+    expect(() => stableStringify(shared)).toThrow(KeyTooComplexError);
+    expect(() => defaultCacheKey('S', 'm', [shared])).toThrow(KeyTooComplexError);
   });
 
   it('serialises dates, maps, sets and cycles deterministically', () => {
-    expect(stableStringify(new Date('2026-01-02T03:04:05.000Z'))).toBe('"2026-01-02T03:04:05.000Z"');
+    expect(stableStringify(new Date('2026-01-02T03:04:05.000Z'))).toBe('Date(2026-01-02T03:04:05.000Z)');
     expect(stableStringify(new Map([['b', 2], ['a', 1]]))).toBe(stableStringify(new Map([['a', 1], ['b', 2]])));
     expect(stableStringify(new Set([2, 1]))).toBe(stableStringify(new Set([1, 2])));
     const cyclic: Record<string, unknown> = { name: 'x' };
     cyclic.self = cyclic;
-    expect(stableStringify(cyclic)).toBe('{"name":"x","self":"[Circular]"}');
+    expect(stableStringify(cyclic)).toBe('{"name":"x","self":[Circular ^1]}');
+    expect(stableStringify(cyclic)).not.toBe(stableStringify({ name: 'x', self: '[Circular ^1]' }));
   });
 });
 
@@ -64,8 +141,34 @@ describe('compileKey', () => {
     expect(compileKey('user:{0.profile.id}', parameters)({ profile: { id: 7 } })).toBe('user:7');
   });
 
-  it('fills {name} with a property of the first argument when no parameter has that name', () => {
+  it('fills {name} with a property of the only parameter, an object, when no parameter has that name', () => {
     expect(compileKey('user:{email}', ['dto'])({ email: 'ada@example.com' })).toBe('user:ada@example.com');
+    expect(compileKey('user:{email}', { names: ['dto'], rest: -1, types: [Object] })({ email: 'ada@example.com' })).toBe('user:ada@example.com');
+  });
+
+  it('refuses, when compiled, a placeholder that can never resolve on the method', () => {
+    const refusals: Array<[string, Parameters<typeof compileKey>[1]]> = [
+      ['user:{email}', { names: ['id', 'dto'], rest: -1 }],
+      ['user:{email}', { names: ['id'], rest: -1, types: [String] }],
+      ['user:{email}', { names: ['args'], rest: 0, types: [String] }],
+      ['user:{email}', { names: ['args'], rest: 0, types: [String, Object] }],
+      ['user:{email}', { names: [], rest: -1 }],
+      ['user:{1}', { names: ['id'], rest: -1 }],
+      // A transpiled async method: `find(_x) { return _find.apply(this, arguments); }`.
+      ['user:{email}', { names: ['_x'], rest: -1 }],
+    ];
+    for (const [template, signature] of refusals) expect(() => compileKey(template, signature), JSON.stringify(signature)).toThrow(UnresolvablePlaceholderError);
+    // Positions past the declared ones are fine with a rest parameter.
+    expect(compileKey('k:{2}', { names: ['first', 'others'], rest: 1 })('a', 'b', 'c')).toBe('k:c');
+    expect(compileKey('k:{others}', { names: ['first', 'others'], rest: 1 })('a', 'b', 'c')).toBe('k:["b","c"]');
+  });
+
+  it('throws UnresolvedPlaceholderError when a placeholder is undefined or null for a call', () => {
+    const key = compileKey('user:{id}:{options.page}', ['id', 'options']);
+    expect(() => key(undefined, { page: 1 })).toThrow(UnresolvedPlaceholderError);
+    expect(() => key('u1', {})).toThrow(UnresolvedPlaceholderError);
+    expect(() => key('u1', { page: null })).toThrow(/placeholder \{options\.page\} of key template "user:\{id\}:\{options\.page\}" is null/);
+    expect(key('u1', { page: 0 })).toBe('user:u1:0');
   });
 
   it('calls a key function with the arguments and insists on a string', () => {
@@ -76,6 +179,8 @@ describe('compileKey', () => {
   it('refuses an empty key or a broken placeholder', () => {
     expect(() => compileKey('')).toThrow();
     expect(() => compileKey('user:{0.}')).toThrow(/invalid placeholder/);
+    expect(() => compileKey('user:{}')).toThrow(/unbalanced braces/);
+    expect(() => compileKey('user:{0')).toThrow(/unbalanced braces/);
   });
 });
 
@@ -95,5 +200,7 @@ describe('parameterNames', () => {
     expect(parameterNames(Example.prototype.plain)).toEqual(['id', 'options']);
     expect(parameterNames(Example.prototype.withDefaults)).toEqual(['id', 'page', 'rest']);
     expect(parameterNames(Example.prototype.destructured)).toEqual([undefined, 'second']);
+    expect(readParameters(Example.prototype.withDefaults)).toEqual({ names: ['id', 'page', 'rest'], rest: 2 });
+    expect(readParameters((x: number) => Math.max(x, 1))).toEqual({ names: ['x'], rest: -1 });
   });
 });

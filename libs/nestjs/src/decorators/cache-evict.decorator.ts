@@ -25,9 +25,11 @@ export interface CacheEvictOptions {
 }
 
 /**
- * Removes entries when the method runs, on every instance of the application: the removal is
- * applied here at once and replicated through the log. For an async method, the returned
- * promise settles after the local removal.
+ * Removes entries once the method succeeded, on every instance of the application: the removal
+ * is applied here at once and replicated through the log. For a method returning a promise,
+ * after it resolves (the returned promise settles after the local removal); for one returning
+ * an Observable, when it completes (never when it errors); with `beforeInvocation`, before the
+ * method runs.
  *
  * ```ts
  * @CacheEvict({ key: 'user:{id}' })

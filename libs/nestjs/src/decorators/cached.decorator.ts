@@ -24,9 +24,13 @@ export interface CachedOptions {
  * Caches what the method returns, on every instance of the application: a call whose key is in
  * the cache returns the cached value without running the method, whichever instance stored it.
  *
- * - Works on any singleton provider or controller method, sync or async. An async method
- *   returns a promise of the cached value; concurrent calls with one key share one execution.
- * - Errors are never cached; `undefined` is not cached (`null` is).
+ * - Works on any singleton provider or controller method, sync or async. A method that returns
+ *   a promise returns a promise of the cached value on a hit, on every instance; concurrent calls
+ *   with one key share one execution; a call re-entering its own key runs.
+ * - Errors are never cached; `undefined` is not cached (`null` is); Observables, streams,
+ *   iterators and functions are returned uncached.
+ * - A key that cannot be built (a placeholder `undefined` for the call, an argument without a
+ *   faithful serialisation) makes the call run uncached, with a warning once per method.
  * - The cache never breaks the method: if it fails, the failure is logged and the method runs.
  * - Cached values are shared objects: treat what the method returns as read-only.
  *

@@ -1,6 +1,9 @@
 import { InvalidOptionError } from '@nearcache/core';
 import { DEFAULT_CACHE_NAME } from '../constants.js';
 
+/** The largest time to live a cache accepts, in ms (100 years, the limit of `NearCache.set`). */
+export const MAX_DECORATOR_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
+
 /** @internal Checks the options common to the method decorators; returns the cache name. */
 export function checkCommon(decorator: string, options: { cache?: unknown; condition?: unknown; ttl?: unknown; unless?: unknown }): string {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`@${decorator}() takes an options object`);
@@ -12,8 +15,8 @@ export function checkCommon(decorator: string, options: { cache?: unknown; condi
   if (options.unless !== undefined && typeof options.unless !== 'function') {
     throw new InvalidOptionError(`@${decorator}(): unless must be a function (result, ...args) => boolean`);
   }
-  if (options.ttl !== undefined && (typeof options.ttl !== 'number' || !Number.isInteger(options.ttl) || options.ttl < 0)) {
-    throw new InvalidOptionError(`@${decorator}(): ttl must be an integer number of ms >= 0 (0 for none), got ${String(options.ttl)}`);
+  if (options.ttl !== undefined && (typeof options.ttl !== 'number' || !Number.isInteger(options.ttl) || options.ttl < 0 || options.ttl > MAX_DECORATOR_TTL)) {
+    throw new InvalidOptionError(`@${decorator}(): ttl must be an integer number of ms from 0 (none) to ${MAX_DECORATOR_TTL} (100 years), got ${String(options.ttl)}`);
   }
   return cache;
 }
