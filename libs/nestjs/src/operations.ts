@@ -160,7 +160,7 @@ export function decorateMethod(decorator: string, target: object, propertyKey: s
           throw problem;
         };
       }
-      throw new TypeError(`@${decorator}() on ${className}.${method}: ${(error as Error).message}`);
+      throw new TypeError(`@${decorator}() on ${className}.${method}: ${(error as Error).message}`, { cause: error });
     }
   };
   const returnType = Reflect.getMetadata('design:returntype', target, propertyKey) as unknown;

@@ -164,6 +164,9 @@ export class CacheOperationRunner implements OperationRunner {
     // Join it; a stream is not shared: each waiting caller runs the method itself.
     if (running !== undefined) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
     if (!started) enterLoad();
+    // `let`, not `const`: a method that throws before its first await reaches the `finally` below
+    // before `load` is assigned, which must read undefined rather than throw.
+    // eslint-disable-next-line prefer-const
     let load: Promise<Outcome> | undefined;
     load = (async (): Promise<Outcome> => {
       try {
