@@ -316,6 +316,11 @@ export class NearCache<V = unknown> extends EventEmitter {
     return { maxKeyBytes: this.#options.maxKeyBytes, maxValueBytes: this.#options.maxValueBytes };
   }
 
+  /** Whether this cache signs its records and rejects unsigned ones (the `signing` option). */
+  get signed(): boolean {
+    return this.#options.signer !== undefined;
+  }
+
   // ---------------------------------------------------------------------------------------
   // Reads: synchronous, local, no allocation on a hit.
 

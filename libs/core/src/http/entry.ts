@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -90,6 +91,9 @@ export const HTTP_NEVER_SERVED_HEADERS: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
+/** Request headers whose values appear hashed in variant keys (the default credential headers). */
+const HASHED_VARY_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'x-auth-token', 'x-access-token']);
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 // Field values: visible ASCII, space, tab, obs-text. No CR, LF or NUL.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -133,16 +137,6 @@ export function isHttpVaryIndex(value: unknown): value is HttpVaryIndex {
   return Array.isArray(vary) && vary.length > 0 && vary.every((name) => typeof name === 'string' && TOKEN.test(name) && name !== '*');
 }
 
-/**
- * The key of the response to `method url` under `prefix`: `<prefix>GET <url>`. A HEAD maps to
- * the key of its GET (only GET responses are stored). `url` is the path and query string as the
- * client sent them (`req.originalUrl`).
- */
-export function httpCacheKey(method: HttpCacheMethod, url: string, prefix: string = HTTP_DEFAULT_PREFIX): string {
-  if (method !== 'GET' && method !== 'HEAD') throw new InvalidArgumentError(`httpCacheKey: only GET and HEAD responses have keys, got ${String(method)}`);
-  return `${prefix}GET ${url}`;
-}
-
 /** Parses a `Vary` header into lower-case names, sorted and unique; `['*']` if it holds `*`. */
 export function parseVaryHeader(header: HttpHeaderValue | undefined): string[] {
   if (header === undefined) return [];
@@ -159,7 +153,8 @@ export function parseVaryHeader(header: HttpHeaderValue | undefined): string[] {
 /**
  * The key of the response variant selected by `headers` (the request's headers) for a URL
  * whose base key is `base` and whose responses vary on `vary`:
- * `<base> <name>=<value>&<name>=<value>`, values URI-encoded, a missing header as empty.
+ * `<base> <name>=<value>&<name>=<value>`, values URI-encoded, a missing header as empty; the
+ * value of a credential header (`Cookie`, `Authorization`, `X-Api-Key`...) as `sha256-<hash>`.
  * A space cannot occur in a request URL, so variant keys never collide with base keys, and
  * `<base> ` is the prefix of every variant of `base`.
  */
@@ -173,7 +168,9 @@ export function httpVariantKey(base: string, vary: readonly string[], headers: H
       .split(',')
       .map((item) => item.trim())
       .join(',');
-    parts.push(`${name}=${encodeURIComponent(normalised)}`);
+    // Credentials never appear in keys, which every reader of the topic sees: their hash does.
+    const shown = HASHED_VARY_HEADERS.has(name) && normalised !== '' ? `sha256-${createHash('sha256').update(normalised).digest('base64url')}` : normalised;
+    parts.push(`${name}=${encodeURIComponent(shown)}`);
   }
   return `${base} ${parts.join('&')}`;
 }
@@ -212,10 +209,9 @@ export function encodeHttpEntry(response: HttpResponseToStore): HttpCachedRespon
   const body = Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
   const storedAt = response.storedAt ?? Date.now();
   if (!Number.isFinite(storedAt)) throw new InvalidArgumentError(`encodeHttpEntry: storedAt must be a finite number, got ${String(storedAt)}`);
-  const entry: HttpCachedResponse = { v: HTTP_ENTRY_VERSION, status, headers, body: body.toString('base64'), storedAt };
-  // The writer's own hits skip the check and the base64 decoding (a copy: the caller may reuse its buffer).
-  decoded.set(entry, { entry, body: Buffer.from(body) });
-  return entry;
+  // No decoded copy is kept beside the entry: the writer decodes on its first hit, like every
+  // reader, so an entry holds what the cache's size accounting counts (see `httpEntryBytes`).
+  return { v: HTTP_ENTRY_VERSION, status, headers, body: body.toString('base64'), storedAt };
 }
 
 /**
