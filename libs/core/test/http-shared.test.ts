@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
+  createNearCache,
+  decodeHttpEntry,
   encodeHttpEntry,
   httpAdmission,
+  httpDecodedBodyStats,
+  HttpPathIndex,
+  httpPathGroup,
+  InProcessBroker,
+  inProcessLog,
+  setHttpDecodedBodyBytes,
+  silentLogger,
   httpCredentialPolicy,
   httpEntryWrites,
   httpOrigin,
@@ -136,5 +145,60 @@ describe('invalidation', () => {
   it('a prefix on every host', () => {
     expect(httpPrefixInvalidation('/', 'http:')).toBe('http:GET /');
     expect(httpPrefixInvalidation('/products/', 'api:')).toBe('api:GET /products/');
+  });
+});
+
+describe('memory: decoded bodies and per-path budgets', () => {
+  it('a writer keeps no decoded copy; decoded bodies of hits are bounded by bytes', () => {
+    setHttpDecodedBodyBytes(100 * 1024);
+    try {
+      const before = httpDecodedBodyStats().entries;
+      const entries = Array.from({ length: 50 }, (_, i) => encodeHttpEntry({ status: 200, headers: {}, body: Buffer.alloc(10 * 1024, i) }));
+      expect(httpDecodedBodyStats().entries).toBe(before);
+      for (const entry of entries) expect(decodeHttpEntry(entry)?.body[0]).toBe(entries.indexOf(entry) % 256);
+      const stats = httpDecodedBodyStats();
+      expect(stats.maxBytes).toBe(100 * 1024);
+      expect(stats.bytes).toBeLessThanOrEqual(100 * 1024);
+      expect(stats.entries).toBeLessThan(50);
+      // A body decoded again after its copy was dropped is the same.
+      expect(decodeHttpEntry(entries[0])?.body.equals(Buffer.alloc(10 * 1024, 0))).toBe(true);
+      expect(() => setHttpDecodedBodyBytes(0)).toThrow(InvalidArgumentError);
+    } finally {
+      setHttpDecodedBodyBytes(16 * 1024 * 1024);
+    }
+  });
+
+  it('groups response keys by path: every query string, host and variant', () => {
+    expect(httpPathGroup('http:GET /search?q=1 https://h')).toBe('http:GET /search');
+    expect(httpPathGroup('http:GET /search https://h accept-language=fr')).toBe('http:GET /search');
+    expect(httpPathGroup('api:GET /search')).toBe('api:GET /search');
+    expect(httpPathGroup('product:1')).toBeUndefined();
+  });
+
+  it('the path index follows sets, deletes, clears and local evictions', async () => {
+    const broker = new InProcessBroker();
+    const cache = createNearCache<any>({ topic: 'index', log: inProcessLog(broker), logger: silentLogger, max: 5 });
+    await cache.ready();
+    try {
+      await cache.set('http:GET /a?x=1 http://h', 1);
+      const index = HttpPathIndex.of(cache);
+      expect(HttpPathIndex.of(cache)).toBe(index);
+      await cache.set('http:GET /a?x=2 http://h', 2);
+      await cache.set('http:GET /b http://h', 3);
+      expect(index.count('http:GET /a http://h')).toBe(2);
+      expect(index.admits(['http:GET /a?x=3 http://h'], 2)).toBe(false);
+      expect(index.admits(['http:GET /a?x=1 http://h'], 2)).toBe(true);
+      await cache.delete('http:GET /a?x=1 http://h');
+      expect(index.admits(['http:GET /a?x=3 http://h'], 2)).toBe(true);
+      await cache.clearPrefix('http:GET /a?');
+      expect(index.count('http:GET /a http://h')).toBe(0);
+      // Local evictions raise no event: pruned when the budget is reached.
+      for (let i = 0; i < 8; i++) await cache.set(`http:GET /c?i=${i} http://h`, i);
+      expect(index.count('http:GET /c http://h')).toBe(8);
+      expect(index.admits(['http:GET /c?i=9 http://h'], 6)).toBe(true);
+      expect(index.count('http:GET /c http://h')).toBeLessThanOrEqual(5);
+    } finally {
+      await cache.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import {
   httpAdmission,
   httpEntryWrites,
   httpHitResponse,
+  HttpPathIndex,
   httpStoreRefusal,
   InvalidKeyError,
   isNotModified,
@@ -136,6 +137,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
 function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedResponseOptions>): void {
   if (given.ttl !== undefined) settings.ttl = given.ttl;
   if (given.maxBodyBytes !== undefined) settings.maxBodyBytes = given.maxBodyBytes;
+  if (given.maxPathEntries !== undefined) settings.maxPathEntries = given.maxPathEntries;
   if (given.statuses !== undefined) settings.statuses = given.statuses;
   if (given.headers !== undefined) settings.headers = [...new Set([...settings.headers, ...given.headers])];
 }
@@ -211,7 +213,12 @@ function save(cache: NearCache<unknown>, req: Request, res: Response, base: stri
   for (const name of settings.headers) headers[name] = res.getHeader(name) as HttpHeaderValue | undefined;
   const entry = encodeHttpEntry({ status: res.statusCode, headers, body });
   const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
-  for (const { key, value } of httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers)) {
+  const writes = httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers);
+  if (settings.maxPathEntries > 0 && !HttpPathIndex.of(cache).admits(writes.map((write) => write.key), settings.maxPathEntries)) {
+    settings.logger.debug(`response cache: not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries)`, { key: base });
+    return;
+  }
+  for (const { key, value } of writes) {
     void cache.set(key, value, options).catch((error: unknown) => report(settings.logger, 'storing the response', error, key));
   }
 }

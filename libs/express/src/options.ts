@@ -4,6 +4,7 @@ import {
   describeValue,
   HTTP_DEFAULT_CREDENTIAL_POLICY,
   httpCredentialPolicy,
+  httpPathBudget,
   httpQueryPolicy,
   httpRequestKey,
   type HttpCredentialPolicy,
@@ -80,6 +81,13 @@ export interface CacheResponsesOptions {
    * `maxValueBytes` (512 KiB by default) throws `InvalidOptionError`.
    */
   maxBodyBytes?: number;
+  /**
+   * Most entries one path may hold (every query string, host and `Vary` variant of it): a
+   * response of a path that holds as many is sent and not stored, so a client requesting one
+   * route with endless distinct query strings cannot fill the cache. `0` for no budget. Default
+   * `0`. Set it per route by calling `cacheResponses` per route.
+   */
+  maxPathEntries?: number;
   /** Response statuses that are stored; each 200 to 299 except 206. Default `[200, 203, 204]`. */
   statuses?: number[];
   /**
@@ -103,6 +111,7 @@ export interface ResolvedResponseOptions {
   query: HttpQueryKeyPolicy;
   credentials: HttpCredentialPolicy;
   maxBodyBytes: number;
+  maxPathEntries: number;
   statuses: ReadonlySet<number>;
   headers: readonly string[];
   statusHeader: string | undefined;
@@ -114,7 +123,7 @@ export const DEFAULT_STORED_HEADERS: readonly string[] = HTTP_STORED_HEADERS;
 
 // Headers never stored (per-user or connection-level), set-cookie first as the one people try.
 const REFUSED_HEADERS = ['set-cookie', ...[...HTTP_NEVER_SERVED_HEADERS].filter((name) => name !== 'set-cookie')];
-const OPTION_NAMES = ['ttl', 'prefix', 'methods', 'key', 'query', 'credentialHeaders', 'ignoreCookies', 'maxBodyBytes', 'statuses', 'headers', 'statusHeader', 'logger'] as const;
+const OPTION_NAMES = ['ttl', 'prefix', 'methods', 'key', 'query', 'credentialHeaders', 'ignoreCookies', 'maxBodyBytes', 'maxPathEntries', 'statuses', 'headers', 'statusHeader', 'logger'] as const;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -192,6 +201,7 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
     if (options.credentialHeaders !== undefined || options.ignoreCookies !== undefined) {
       out.credentials = coreOption(() => httpCredentialPolicy(options.credentialHeaders, options.ignoreCookies));
     }
+    if (options.maxPathEntries !== undefined) out.maxPathEntries = coreOption(() => httpPathBudget(options.maxPathEntries));
     if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, 0, 0, MAX_BODY_BYTES);
     if (options.statuses !== undefined) {
       const statuses = options.statuses;
@@ -241,6 +251,7 @@ export function resolveResponseOptions(input: unknown, cache: NearCache<unknown>
     query: given.query ?? true,
     credentials: given.credentials ?? HTTP_DEFAULT_CREDENTIAL_POLICY,
     maxBodyBytes: given.maxBodyBytes ?? Math.min(DEFAULT_MAX_BODY_BYTES, largest),
+    maxPathEntries: given.maxPathEntries ?? 0,
     statuses: given.statuses ?? new Set([200, 203, 204]),
     headers: [...new Set([...DEFAULT_STORED_HEADERS, ...(given.headers ?? [])])],
     statusHeader: 'statusHeader' in given ? given.statusHeader : 'X-Cache',

@@ -23,6 +23,8 @@ import {
   httpCredentialPolicy,
   httpEntryWrites,
   httpHitResponse,
+  HttpPathIndex,
+  httpPathBudget,
   httpQueryPolicy,
   httpRequestKey,
   httpStoreRefusal,
@@ -62,6 +64,7 @@ interface InterceptorSettings {
   storedHeaders: readonly string[];
   credentials: HttpCredentialPolicy;
   query: HttpQueryKeyPolicy;
+  maxPathEntries: number;
 }
 
 /** What a miss needs to store the handler's result. */
@@ -123,6 +126,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   protected ignoreCookies: readonly string[] = [];
   /** Query parameters in the default key: `true` all (default), `false` none, or the names that select the response. */
   protected query: boolean | readonly string[] = true;
+  /** Most entries one path may hold (its query strings, hosts and variants); a response beyond it is not stored. `0` for no budget. Default `0`. */
+  protected maxPathEntries = 0;
   protected readonly logger = new Logger('NearCacheInterceptor');
 
   @Optional()
@@ -338,7 +343,12 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     stored.etag = etag;
     const entry = encodeHttpEntry({ status, headers: stored, body });
     const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
-    for (const { key, value } of httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders)) {
+    const writes = httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders);
+    if (settings.maxPathEntries > 0 && !HttpPathIndex.of(miss.cache).admits(writes.map((write) => write.key), settings.maxPathEntries)) {
+      this.logger.debug(`not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries): ${miss.base}`);
+      return undefined;
+    }
+    for (const { key, value } of writes) {
       miss.cache.set(key, value, options).catch((error: unknown) => {
         this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
       });
@@ -366,9 +376,11 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
       let credentials: HttpCredentialPolicy;
       let query: HttpQueryKeyPolicy;
+      let maxPathEntries: number;
       try {
         credentials = httpCredentialPolicy(this.credentialHeaders, this.ignoreCookies);
         query = httpQueryPolicy(this.query);
+        maxPathEntries = httpPathBudget(this.maxPathEntries);
       } catch (error) {
         if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });
         throw error;
@@ -376,6 +388,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       this.#settings = {
         credentials,
         query,
+        maxPathEntries,
         prefix,
         maxBodyBytes,
         statusHeader: statusHeader === false ? undefined : statusHeader,

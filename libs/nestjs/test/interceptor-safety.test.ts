@@ -66,12 +66,27 @@ class TolerantController {
   }
 }
 
+@Injectable()
+class BudgetInterceptor extends NearCacheInterceptor {
+  protected override maxPathEntries = 3;
+}
+
+@Controller('b')
+@UseInterceptors(BudgetInterceptor)
+class BudgetController {
+  @Get('search')
+  search(@Req() req: { query: Record<string, string> }): string {
+    runs++;
+    return `results for ${req.query.q}`;
+  }
+}
+
 const local = (path: string): string => httpCacheKey('GET', `http://127.0.0.1${path}`);
 
 async function twoInstances(): Promise<{ a: ReturnType<typeof request>; b: ReturnType<typeof request>; cacheA: NearCache; cacheB: NearCache }> {
   const broker = new InProcessBroker();
   const topic = `safety-${Math.random().toString(36).slice(2, 10)}`;
-  const start = () => createApp({ imports: [NearCacheModule.forRoot(inProcess(broker, topic))], controllers: [SafetyController, TolerantController] });
+  const start = () => createApp({ imports: [NearCacheModule.forRoot(inProcess(broker, topic))], controllers: [SafetyController, TolerantController, BudgetController] });
   const appA = await start();
   const appB = await start();
   return { a: request(appA.getHttpServer()), b: request(appB.getHttpServer()), cacheA: appA.get(NearCache), cacheB: appB.get(NearCache) };
@@ -153,5 +168,15 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await a.get('/t/account?page=2&utm=x').expect(200);
     expect((await a.get('/t/account?utm=y&page=2').expect(200)).headers['x-cache']).toBe('HIT');
     expect(responseKeys(cacheA)).toEqual([local('/s/products/1'), local('/t/account?page=2')].sort());
+  });
+
+  it('maxPathEntries bounds the entries of one path: hundreds of query strings store no more, the first ones stay hits', async () => {
+    const { a, b, cacheB } = await twoInstances();
+    for (let i = 0; i < 200; i++) await (i % 2 === 0 ? a : b).get(`/b/search?q=${i}`).expect(200, `results for ${i}`);
+    await waitFor(() => cacheB.has(local('/b/search?q=0')), 'the first entry on B');
+    const held = responseKeys(cacheB).filter((key) => key.startsWith('http:GET /b/search'));
+    expect(held.length).toBeLessThanOrEqual(4); // the budget, and at most one concurrent store of the other instance
+    expect((await b.get('/b/search?q=0').expect(200, 'results for 0')).headers['x-cache']).toBe('HIT');
+    expect((await a.get('/b/search?q=199').expect(200, 'results for 199')).headers['x-cache']).toBe('MISS');
   });
 });
