@@ -316,6 +316,16 @@ export class NearCache<V = unknown> extends EventEmitter {
     return { maxKeyBytes: this.#options.maxKeyBytes, maxValueBytes: this.#options.maxValueBytes };
   }
 
+  /**
+   * Whether this instance holds every live key of the records it applied: it caught up once,
+   * stores remote values (`mode: 'replicate'`, no key `filter`) and never evicted an entry
+   * (`max`, `maxBytes`). The HTTP invalidation helpers then delete the keys they find instead
+   * of writing prefix clears, which every later start-up would apply.
+   */
+  get holdsEveryKey(): boolean {
+    return this.#bootstrapped && this.#evictions === 0 && this.#options.mode === 'replicate' && this.#options.filter === undefined;
+  }
+
   /** Whether this cache signs its records and rejects unsigned ones (the `signing` option). */
   get signed(): boolean {
     return this.#options.signer !== undefined;

@@ -1,7 +1,7 @@
 // The entry format, keys and conditional helpers live in @nearcache/core (`HttpCachedResponse`,
 // `httpCacheKey`, `decodeHttpEntry`, `computeEtag`, `ifNoneMatchMatches`...), shared with
 // @nearcache/nestjs; `responseKey(url, prefix)` is kept here as a shorthand of `httpCacheKey('GET', url, prefix)`.
-import { booleanOption, httpCacheKey, httpPrefixInvalidation, httpRouteInvalidation, HTTP_DEFAULT_PREFIX, type NearCache } from '@nearcache/core';
+import { booleanOption, httpCacheKey, httpPrefixInvalidation, httpRouteInvalidation, HTTP_DEFAULT_PREFIX, runHttpInvalidation, type NearCache } from '@nearcache/core';
 import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
 
 /**
@@ -49,16 +49,12 @@ function resolve(scope: string, cache: unknown, options: unknown, names: readonl
  * needs its own `cache.delete`.
  */
 export function invalidateRoute(cache: NearCache<any>, url: string, options?: InvalidateRouteOptions): Promise<void> {
-  let operations: Promise<void>[];
   try {
     const target = resolve('invalidateRoute', cache, options, ['prefix', 'durable', 'host']);
-    const { deletes, clears } = httpRouteInvalidation(url, target.prefix, target.host);
-    const write = target.durable ? { durable: true } : undefined;
-    operations = [...deletes.map((key) => target.cache.delete(key, write)), ...clears.map((prefix) => target.cache.clearPrefix(prefix, write))];
+    return runHttpInvalidation(target.cache, httpRouteInvalidation(url, target.prefix, target.host), target.durable);
   } catch (error) {
     return Promise.reject(error);
   }
-  return Promise.all(operations).then(() => undefined);
 }
 
 /**
@@ -69,7 +65,7 @@ export function invalidateRoute(cache: NearCache<any>, url: string, options?: In
 export function invalidatePrefix(cache: NearCache<any>, urlPrefix: string, options?: InvalidateOptions): Promise<void> {
   try {
     const target = resolve('invalidatePrefix', cache, options, ['prefix', 'durable']);
-    return target.cache.clearPrefix(httpPrefixInvalidation(urlPrefix, target.prefix), target.durable ? { durable: true } : undefined);
+    return runHttpInvalidation(target.cache, { deletes: [], clears: [httpPrefixInvalidation(urlPrefix, target.prefix)] }, target.durable);
   } catch (error) {
     return Promise.reject(error);
   }

@@ -17,8 +17,10 @@ let a: NearCache<any>;
 let b: NearCache<any>;
 let runs: number;
 
+let topic: string;
+
 beforeEach(async () => {
-  const topic = uniqueTopic('shared');
+  topic = uniqueTopic('shared');
   a = await caches.open(topic);
   b = await caches.open(topic);
   runs = 0;
@@ -256,11 +258,13 @@ describe('one URL, one key: the key is normalised the way the router matches', (
       expect({ spelling, cache: answer.cache, body: answer.body }).toEqual({ spelling, cache: 'HIT', body: first.body });
     }
     expect(responseKeys(a)).toEqual([localKey('/products/1')]);
+    await waitFor(() => responseKeys(b).length === 1, { message: 'the entry on B' });
     await invalidateRoute(b, '/products/%31');
     await waitFor(() => responseKeys(a).length === 0, { message: 'the invalidation on A' });
     await raw(server, 'http://127.0.0.1/products/2#frag');
     await raw(server, '/products/%32?%61=1');
     expect(responseKeys(a).sort()).toEqual([localKey('/products/2'), localKey('/products/2?a=1')]);
+    await waitFor(() => responseKeys(b).length === 2, { message: 'the entries on B' });
     await invalidatePrefix(b, '/');
     await waitFor(() => responseKeys(a).length === 0, { message: 'the prefix invalidation on A' });
   });
@@ -282,5 +286,38 @@ describe('query strings in the key', () => {
     const other = await request(app(a, options)).get('/list?page=3&sort=name').expect(200);
     expect(other.headers['x-cache']).toBe('MISS');
     expect(responseKeys(a).sort()).toEqual([localKey('/list?page=2&sort=name'), localKey('/list?page=3&sort=name')]);
+  });
+});
+
+describe('invalidation that does not pile up', () => {
+  /** Clear records on the topic: each one is applied by every later start-up, over the whole cache. */
+  const clearRecords = (): number => caches.broker.records(topic).filter((record) => record.key !== null && Buffer.from(record.key).toString().startsWith('\u0000nc:clear:')).length;
+
+  it('on an instance holding every key, invalidations delete the keys they remove and write no clear record', async () => {
+    for (let i = 0; i < 20; i++) {
+      await request(app(a)).get(`/products/${i}`).expect(200);
+      await request(app(a)).get(`/products/${i}?lang=fr`).expect(200);
+    }
+    await waitFor(() => responseKeys(b).length === 40, { message: 'the entries on B' });
+    expect(b.holdsEveryKey).toBe(true);
+    for (let round = 0; round < 100; round++) await invalidateRoute(b, `/products/${round % 20}`);
+    await invalidatePrefix(b, '/products/1');
+    await invalidatePrefix(b, '/');
+    await waitFor(() => responseKeys(a).length === 0, { message: 'every entry gone on A' });
+    expect(responseKeys(b)).toEqual([]);
+    expect(clearRecords()).toBe(0);
+    // A fresh instance reads tombstones, not clears: nothing comes back.
+    const fresh = await caches.open(topic);
+    expect(responseKeys(fresh)).toEqual([]);
+  });
+
+  it('an instance that evicted entries does not know every key: it clears the prefix, which reaches what it lost', async () => {
+    const small = await caches.open(topic, { max: 3 });
+    for (let i = 0; i < 6; i++) await request(app(a)).get(`/products/1?page=${i}`).expect(200);
+    await waitFor(() => responseKeys(b).length === 6 && small.stats().evictions > 0, { message: 'the entries on B and evictions on the small instance' });
+    expect(small.holdsEveryKey).toBe(false);
+    await invalidateRoute(small, '/products/1');
+    await waitFor(() => responseKeys(b).length === 0 && responseKeys(a).length === 0, { message: 'the invalidation on A and B' });
+    expect(clearRecords()).toBeGreaterThan(0);
   });
 });

@@ -80,6 +80,37 @@ export class HttpPathIndex {
     return held.size + added() <= maxEntries;
   }
 
+  /**
+   * The keys the cache holds under `prefix`, or `undefined` when there are more than `limit`.
+   * A prefix that ends within a path's group (`<prefix>GET /p?`, `<prefix>GET /p `) reads that
+   * group only; a shorter one (`<prefix>GET /products/`) reads every group it covers.
+   */
+  keysUnder(prefix: string, limit: number): string[] | undefined {
+    const found: string[] = [];
+    const take = (held: Set<string>, all: boolean): boolean => {
+      for (const key of held) {
+        if ((all || key.startsWith(prefix)) && this.cache.has(key)) {
+          if (found.length >= limit) return false;
+          found.push(key);
+        }
+      }
+      return true;
+    };
+    const group = httpPathGroup(prefix);
+    if (group !== undefined && group.length < prefix.length) {
+      const held = this.#groups.get(group);
+      return held === undefined || take(held, false) ? found : undefined;
+    }
+    for (const [name, held] of this.#groups) {
+      if (name.startsWith(prefix)) {
+        if (!take(held, true)) return undefined;
+      } else if (prefix.startsWith(name) && !take(held, false)) {
+        return undefined;
+      }
+    }
+    return found;
+  }
+
   #add(key: string): void {
     const group = httpPathGroup(key);
     if (group === undefined) return;

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { HttpPathIndex, type HttpIndexedCache } from './budget.js';
 import { parseCacheControl } from './conditional.js';
 import { decodeHttpEntry, HTTP_DEFAULT_PREFIX, HTTP_STORED_HEADERS, type HttpCacheMethod, httpVariantKey, isHttpVaryIndex, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
 
@@ -400,10 +401,53 @@ export function httpPrefixInvalidation(urlPrefix: unknown, prefix: string): stri
   return `${prefix}GET ${invalidationTarget('invalidatePrefix', urlPrefix)}`;
 }
 
-/** What the invalidation helpers need of a cache. */
+/** What the invalidation helpers need of a cache (a `NearCache`). */
 export interface HttpInvalidationTarget {
   delete(key: string, options?: { durable?: boolean }): Promise<void>;
   clearPrefix(prefix: string, options?: { durable?: boolean }): Promise<void>;
+  /** `NearCache.holdsEveryKey`: when true, the keys under a prefix are deleted one by one instead of clearing the prefix. */
+  readonly holdsEveryKey?: boolean;
+  keys?(): Iterable<string>;
+  has?(key: string): boolean;
+  on?(event: 'change', listener: (change: { op: 'set' | 'delete' | 'clear'; key: string }) => void): unknown;
+}
+
+/** Above this many keys, an invalidation writes a prefix clear rather than one tombstone per key. */
+export const HTTP_INVALIDATION_MAX_DELETES = 1000;
+
+/**
+ * The writes that carry out `invalidation` on `cache`. A clear record goes to every partition,
+ * stays in the topic and costs every later start-up a pass over the cache; so when the cache
+ * holds every key it read (`holdsEveryKey`: no eviction, no filter) and the prefixes cover at
+ * most `HTTP_INVALIDATION_MAX_DELETES` keys, each clear becomes tombstones of the keys it would
+ * remove, which compaction then drops with the entries. Else the clears stay.
+ */
+export function httpInvalidationWrites(cache: HttpInvalidationTarget, invalidation: HttpInvalidation): HttpInvalidation {
+  if (invalidation.clears.length === 0 || !readsAllKeys(cache)) return invalidation;
+  const index = HttpPathIndex.of(cache as HttpIndexedCache);
+  const deletes = new Set(invalidation.deletes);
+  for (const prefix of invalidation.clears) {
+    const keys = index.keysUnder(prefix, HTTP_INVALIDATION_MAX_DELETES);
+    if (keys === undefined) return invalidation;
+    for (const key of keys) deletes.add(key);
+    if (deletes.size > HTTP_INVALIDATION_MAX_DELETES + invalidation.deletes.length) return invalidation;
+  }
+  return { deletes: [...deletes], clears: [] };
+}
+
+function readsAllKeys(cache: HttpInvalidationTarget): boolean {
+  try {
+    return cache.holdsEveryKey === true && typeof cache.keys === 'function' && typeof cache.has === 'function' && typeof cache.on === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the writes of `invalidation` (see `httpInvalidationWrites`). */
+export function runHttpInvalidation(cache: HttpInvalidationTarget, invalidation: HttpInvalidation, durable: boolean): Promise<void> {
+  const { deletes, clears } = httpInvalidationWrites(cache, invalidation);
+  const write = durable ? { durable: true } : undefined;
+  return Promise.all([...deletes.map((key) => cache.delete(key, write)), ...clears.map((prefix) => cache.clearPrefix(prefix, write))]).then(() => undefined);
 }
 
 /** Options of `invalidateHttpRoute` and `invalidateHttpPrefix`. */
@@ -423,9 +467,7 @@ export interface HttpInvalidateOptions {
  */
 export function invalidateHttpRoute(cache: HttpInvalidationTarget, url: string, options: HttpInvalidateOptions = {}): Promise<void> {
   try {
-    const { deletes, clears } = httpRouteInvalidation(url, options.prefix ?? HTTP_DEFAULT_PREFIX, options.host);
-    const write = options.durable === true ? { durable: true } : undefined;
-    return Promise.all([...deletes.map((key) => cache.delete(key, write)), ...clears.map((prefix) => cache.clearPrefix(prefix, write))]).then(() => undefined);
+    return runHttpInvalidation(cache, httpRouteInvalidation(url, options.prefix ?? HTTP_DEFAULT_PREFIX, options.host), options.durable === true);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -434,7 +476,7 @@ export function invalidateHttpRoute(cache: HttpInvalidationTarget, url: string, 
 /** Removes the cached responses of every URL starting with `urlPrefix`, on every host and every instance (one clear record). */
 export function invalidateHttpPrefix(cache: HttpInvalidationTarget, urlPrefix: string, options: Omit<HttpInvalidateOptions, 'host'> = {}): Promise<void> {
   try {
-    return cache.clearPrefix(httpPrefixInvalidation(urlPrefix, options.prefix ?? HTTP_DEFAULT_PREFIX), options.durable === true ? { durable: true } : undefined);
+    return runHttpInvalidation(cache, { deletes: [], clears: [httpPrefixInvalidation(urlPrefix, options.prefix ?? HTTP_DEFAULT_PREFIX)] }, options.durable === true);
   } catch (error) {
     return Promise.reject(error);
   }
