@@ -180,6 +180,21 @@ class Encoded {
 }
 
 /** The replicated cache. Create it with `createNearCache`. */
+/**
+ * The group of `key`: its part before the first space or '?' that follows its first '/'
+ * (`http:GET /products/1` for `http:GET /products/1?x=1 https://h`), or `undefined` when it has
+ * none. A key starting with a prefix that has a group is in the same group.
+ */
+function groupOf(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  if (slash < 0) return undefined;
+  for (let i = slash + 1; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code === 0x20 || code === 0x3f) return key.slice(0, i);
+  }
+  return undefined;
+}
+
 export class NearCache<V = unknown> extends EventEmitter {
   readonly #options: ResolvedOptions<V>;
   readonly #lru: LRUCache<string, {}>;
@@ -226,6 +241,14 @@ export class NearCache<V = unknown> extends EventEmitter {
   #sets = 0;
   #deletes = 0;
   #clears = 0;
+  /**
+   * Keys holding a '/' then a space or '?' (response keys of the HTTP adapters: a path, then a
+   * query or a host), by their part before that space or '?' (see `groupOf`), so that a clear of
+   * a prefix that has a group (a response's variants, its query strings) reads that group only,
+   * and a clear that matches nothing costs nothing (at start-up above all). Other keys are not
+   * indexed, and other clears read every key.
+   */
+  readonly #groups = new Map<string, Set<string>>();
   #appliedCount = 0;
   #replayed = 0;
   #rejected = 0;
@@ -251,8 +274,9 @@ export class NearCache<V = unknown> extends EventEmitter {
       ttlAutopurge: false,
       allowStale: false,
       updateAgeOnGet: false,
-      dispose: (value, _key, reason) => {
+      dispose: (value, key, reason) => {
         if (reason === 'evict') this.#evictions++;
+        if (reason !== 'set' && this.#groups.size > 0) this.#ungroup(key);
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
       },
     });
@@ -750,6 +774,19 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** lru-cache takes an entry's size only when it bounds bytes (maxBytes). */
   #lruSet(key: string, value: {}, size: number, options: { ttl?: number; noUpdateTTL?: boolean }): void {
     this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
+    const group = groupOf(key);
+    if (group !== undefined) {
+      let keys = this.#groups.get(group);
+      if (keys === undefined) this.#groups.set(group, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  #ungroup(key: string): void {
+    const group = groupOf(key);
+    if (group === undefined) return;
+    const keys = this.#groups.get(group);
+    if (keys !== undefined && keys.delete(key) && keys.size === 0) this.#groups.delete(group);
   }
 
   /** The codec's value of `bytes`, or undefined after rejecting the record they came from. */
@@ -792,11 +829,21 @@ export class NearCache<V = unknown> extends EventEmitter {
     const everything = prefix === '' && (partition === undefined || this.#partitions <= 1) && (!keepPending || this.#pendingKeys.size === 0);
     if (everything) {
       this.#lru.clear();
+      this.#groups.clear();
       return;
     }
     const doomed: string[] = [];
-    for (const key of this.#lru.keys()) {
+    // A prefix with a group (a response's variants or query strings) matches only keys of that
+    // group: read the group, not every key.
+    const group = groupOf(prefix);
+    const grouped = group === undefined ? undefined : this.#groups.get(group);
+    if (group !== undefined && grouped === undefined) return;
+    for (const key of grouped === undefined ? this.#lru.keys() : [...grouped]) {
       if (!key.startsWith(prefix)) continue;
+      if (grouped !== undefined && this.#lru.peek(key, { allowStale: true }) === undefined) {
+        this.#ungroup(key);
+        continue;
+      }
       if (partition !== undefined && this.#partitions > 1 && partitionFor(key, this.#partitions) !== partition) continue;
       if (keepPending) {
         const pending = this.#pendingKeys.get(key);

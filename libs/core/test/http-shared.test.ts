@@ -202,3 +202,56 @@ describe('memory: decoded bodies and per-path budgets', () => {
     }
   });
 });
+
+describe('clears of a prefix holding a path then a space or "?" read one group of keys', () => {
+  it('remove exactly the keys under the prefix, locally and on another instance, after evictions and expiry too', async () => {
+    const broker = new InProcessBroker();
+    const open = (max = 1000, topic = 'groups') => createNearCache<any>({ topic, log: inProcessLog(broker), logger: silentLogger, max });
+    const a = open();
+    const b = open();
+    await Promise.all([a.ready(), b.ready()]);
+    try {
+      const keys = ['http:GET /p http://h', 'http:GET /p http://h accept-language=fr', 'http:GET /p?x=1 http://h', 'http:GET /p?x=2 http://h', 'http:GET /pq http://h', 'http:GET /p2 http://h', 'plain:key', 'plain:key2'];
+      for (const key of keys) await a.set(key, key);
+      await a.set('http:GET /p?gone http://h', 1, { ttl: 1 });
+      await a.flush();
+      const held = (cache: typeof a) => keys.filter((key) => cache.has(key));
+      await new Promise<void>((resolve) => {
+        const check = () => (held(b).length === keys.length ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      await a.clearPrefix('http:GET /p?');
+      await a.clearPrefix('http:GET /p http://h ');
+      await a.clearPrefix('nothing /here ');
+      await a.clearPrefix('http:GET /p2');
+      const expected = ['http:GET /p http://h', 'http:GET /pq http://h', 'plain:key', 'plain:key2'];
+      expect(held(a)).toEqual(expected);
+      await a.flush();
+      await new Promise<void>((resolve) => {
+        const check = () => (held(b).length === expected.length ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      expect(held(b)).toEqual(expected);
+      // A fresh instance applies the same clears.
+      const fresh = open();
+      await fresh.ready();
+      expect(held(fresh)).toEqual(expected);
+      await fresh.close();
+      // Other prefixes are cleared by a full pass, as before.
+      await a.clearPrefix('plain:');
+      expect(held(a)).toEqual(expected.slice(0, 2));
+      // An evicted key leaves its group: a later clear still removes what remains.
+      const small = open(2, 'groups-small');
+      await small.ready();
+      await small.set('http:GET /e?1 http://h', 1);
+      await small.set('http:GET /e?2 http://h', 2);
+      await small.set('http:GET /e?3 http://h', 3);
+      expect(small.stats().evictions).toBe(1);
+      await small.clearPrefix('http:GET /e?');
+      expect([1, 2, 3].some((i) => small.has(`http:GET /e?${i} http://h`))).toBe(false);
+      await small.close();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
