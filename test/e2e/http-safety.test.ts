@@ -1,10 +1,10 @@
-import { Controller, Get, Headers, Req, UseInterceptors, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Headers, Injectable, Req, UseInterceptors, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNearCache, encodeHttpEntry, httpCacheKey, NearCache, silentLogger } from '@nearcache/core';
-import { cacheResponses } from '@nearcache/express';
+import { cacheResponses, invalidatePrefix, invalidateRoute } from '@nearcache/express';
 import { NearCacheInterceptor, NearCacheModule } from '@nearcache/nestjs';
 import { KafkaTestClient } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,6 +32,20 @@ class AccountController {
   }
 }
 
+@Injectable()
+class BudgetInterceptor extends NearCacheInterceptor {
+  protected override maxPathEntries = 10;
+}
+
+@Controller()
+class SearchController {
+  @Get('search')
+  @UseInterceptors(BudgetInterceptor)
+  search(@Req() req: { query: Record<string, string> }): string {
+    return `results for ${req.query.q}`;
+  }
+}
+
 describe('shared HTTP caches on a real broker: Express and Nest instances', () => {
   const client = new KafkaTestClient();
   let nestApp: INestApplication;
@@ -39,6 +53,7 @@ describe('shared HTTP caches on a real broker: Express and Nest instances', () =
   let expressCache: NearCache;
   let expressApp: Express;
   let expressRuns = 0;
+  let topicName: string;
 
   beforeEach(async () => {
     for (const name of Object.keys(nestRuns)) delete nestRuns[name];
@@ -47,7 +62,7 @@ describe('shared HTTP caches on a real broker: Express and Nest instances', () =
     const kafka = { brokers: client.brokers, logLevel: 'nothing' as const };
     const moduleRef = await Test.createTestingModule({
       imports: [NearCacheModule.forRoot({ topic, kafka, logger: silentLogger })],
-      controllers: [AccountController],
+      controllers: [AccountController, SearchController],
     }).compile();
     nestApp = moduleRef.createNestApplication({ logger: false });
     nestCache = nestApp.get(NearCache);
@@ -61,7 +76,10 @@ describe('shared HTTP caches on a real broker: Express and Nest instances', () =
       res.type('text/html').send(`account of ${who(req.headers.cookie)}`);
     });
     expressApp.get('/links', (req, res) => void res.type('text/html').send(`<a href="${req.protocol}://${req.hostname}/home">home</a>`));
+    expressApp.get('/search', cacheResponses(expressCache, { maxPathEntries: 10, logger: silentLogger }), (req, res) => void res.type('text/html').send(`results for ${String(req.query.q)}`));
+    expressApp.get('/products/:id', (req, res) => void res.json({ id: req.params.id }));
     await expressCache.ready();
+    topicName = topic;
   });
 
   afterEach(async () => {
@@ -108,5 +126,40 @@ describe('shared HTTP caches on a real broker: Express and Nest instances', () =
       expect(hit.headers).not.toHaveProperty('refresh');
       expect(hit.headers).not.toHaveProperty('access-control-allow-origin');
     }
+  });
+
+  it('a flood of query strings on both instances stores at most the path budget; a fresh instance holds no more', async () => {
+    for (let i = 0; i < 150; i++) await request(i % 2 === 0 ? expressApp : nestApp.getHttpServer()).get(`/search?q=${i}`).expect(200, `results for ${i}`);
+    await expressCache.flush();
+    await nestCache.flush();
+    const searchKeys = (cache: NearCache): string[] => [...cache.keys()].filter((key) => key.startsWith('http:GET /search?'));
+    await waitFor(() => searchKeys(expressCache).length === searchKeys(nestCache).length, { timeout: 30_000, message: 'both instances to agree' });
+    // Each instance enforces the budget on what it has seen: with two writers, at most twice the
+    // budget (stores racing within the replication lag), and far fewer than the 150 requested.
+    for (const cache of [expressCache, nestCache]) expect(searchKeys(cache).length).toBeLessThanOrEqual(20);
+    expect((await request(nestApp.getHttpServer()).get('/search?q=0').expect(200)).headers['x-cache']).toBe('HIT');
+    const fresh = createNearCache({ topic: topicName, kafka: { brokers: client.brokers, logLevel: 'nothing' as const }, logger: silentLogger });
+    try {
+      await fresh.ready({ timeout: 30_000 });
+      expect(searchKeys(fresh).length).toBeLessThanOrEqual(20);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('invalidations write tombstones, not clear records, and reach the other instance', async () => {
+    for (let i = 0; i < 5; i++) {
+      await request(nestApp.getHttpServer()).get(`/products/${i}`).expect(404); // Nest has no such route: nothing stored
+      await request(expressApp).get(`/products/${i}`).expect(200);
+      await request(expressApp).get(`/products/${i}?lang=fr`).expect(200);
+    }
+    const productKeys = (cache: NearCache): string[] => [...cache.keys()].filter((key) => key.startsWith('http:GET /products/'));
+    await waitFor(() => productKeys(nestCache).length === 10, { timeout: 30_000, message: 'the entries on the Nest instance' });
+    for (let round = 0; round < 20; round++) await invalidateRoute(nestCache, `/products/${round % 5}`, { durable: true });
+    await invalidatePrefix(nestCache, '/', { durable: true });
+    await waitFor(() => productKeys(expressCache).length === 0, { timeout: 30_000, message: 'the invalidations on the Express instance' });
+    const records = await client.readAll(topicName);
+    const clears = records.filter((record) => record.key !== null && Buffer.from(record.key).toString().startsWith('\u0000nc:clear:'));
+    expect(clears).toHaveLength(0);
   });
 });
