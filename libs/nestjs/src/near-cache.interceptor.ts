@@ -89,8 +89,14 @@ const SCOPE = 'NearCacheInterceptor';
  * `@nearcache/express` (`http:GET <url>`), so a Nest app and an Express app on one topic serve
  * each other's responses. Use it on a controller, a route, or globally (`APP_INTERCEPTOR`).
  *
- * - The key is `prefix` + `trackBy()`: by default `http:GET <originalUrl>`, or `http:` + the
- *   route's `@NearCacheKey()`. Override `trackBy()` to change it (return undefined to skip).
+ * - The key is `prefix` + `trackBy()`: by default `http:GET <path>[?<query>] <scheme>://<host>`
+ *   (core's `httpRequestKey`: the target normalised as the router matches it, the scheme and
+ *   host as the app sees them), or `http:` + the route's `@NearCacheKey()`. Override `trackBy()`
+ *   to change it (return undefined to skip).
+ * - It is a shared cache (core's `httpAdmission`): a request carrying credentials
+ *   (`credentialHeaders`) is neither served nor stored unless the response is
+ *   `Cache-Control: public` or varies on them; a hit serves only the headers stored by this
+ *   process's adapters (`servedHttpHeaders`).
  * - `@NearCacheTtl()` sets the time to live (route over controller over the module's `ttl`).
  * - The handler's result is serialised as Express sends it (objects as JSON, strings as
  *   text/html or the type set, Buffers as bytes); a 2xx response that may be stored (see
@@ -220,9 +226,9 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /**
    * The key of this request after the prefix, or undefined to bypass the cache: the
-   * `@NearCacheKey()` of the route if any, else `GET <url>` (path and query string as sent) for
-   * a GET request, the key `cacheResponses` of `@nearcache/express` uses. Override it to vary by
-   * user, header or tenant.
+   * `@NearCacheKey()` of the route if any, else `GET <path>[?<query>] <scheme>://<host>` for a
+   * GET request (core's `httpRequestKey`), the key `cacheResponses` of `@nearcache/express`
+   * uses. Override it to vary by user, header or tenant.
    */
   protected trackBy(context: ExecutionContext): string | undefined | Promise<string | undefined> {
     const keyOption = this.reflector.get<NearCacheKeyOption | undefined>(NEAR_CACHE_KEY_METADATA, context.getHandler());
