@@ -17,9 +17,9 @@ import {
   HTTP_DEFAULT_PREFIX,
   HTTP_NEVER_SERVED_HEADERS,
   HTTP_STORED_HEADERS,
-  httpConditionals,
   HTTP_CREDENTIAL_HEADERS,
   httpAdmission,
+  httpConditionals,
   httpCredentialPolicy,
   httpEntryWrites,
   httpHitResponse,
@@ -33,8 +33,6 @@ import {
   registerStoredHttpHeaders,
   servedHttpHeaders,
   warnUnsignedHttpCache,
-  type HttpCredentialPolicy,
-  type HttpQueryKeyPolicy,
   integerOption,
   InvalidKeyError,
   invalidOption,
@@ -43,6 +41,8 @@ import {
   maxHttpBodyBytes,
   stringOption,
   type DecodedHttpResponse,
+  type HttpCredentialPolicy,
+  type HttpQueryKeyPolicy,
   type HttpHeaderValue,
   type HttpRequestHeaders,
   type NearCache,
@@ -150,7 +150,12 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     protected readonly reflector: Reflector,
   ) {}
 
-  /** Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`) at start-up: a bad one fails the start with `InvalidOptionError`. */
+  /**
+   * Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`,
+   * `credentialHeaders`, `ignoreCookies`, `query`, `maxPathEntries`) at start-up: a bad one fails
+   * the start with `InvalidOptionError`. Registers the stored headers with the default cache and
+   * warns once when its topic is unsigned.
+   */
   onModuleInit(): void {
     const settings = this.#resolveSettings();
     try {
