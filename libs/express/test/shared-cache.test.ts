@@ -138,6 +138,8 @@ describe('credentials: one session page is never served to another', () => {
     expect(() => cacheResponses(a, { credentialHeaders: ['bad header'] })).toThrow(InvalidOptionError);
     expect(() => cacheResponses(a, { ignoreCookies: ['a=b'] })).toThrow(/ignoreCookies/);
     expect(() => cacheResponses(a, { query: 'yes' as never })).toThrow(/"query"/);
+    expect(() => cacheResponses(a, { maxPathEntries: -1 })).toThrow(/cacheResponses: option "maxPathEntries" must be an integer from 0/);
+    expect(() => cacheResponses(a, { credentialHeaders: 'cookie' as never })).toThrow(/cacheResponses: option "credentialHeaders"/);
   });
 });
 

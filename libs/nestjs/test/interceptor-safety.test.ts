@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Headers, Injectable, Logger, Param, Req, UseInterceptors } from '@nestjs/common';
-import { encodeHttpEntry, httpCacheKey, InProcessBroker, NearCache } from '@nearcache/core';
+import { encodeHttpEntry, httpCacheKey, InProcessBroker, InvalidOptionError, NearCache } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NearCacheInterceptor, NearCacheModule } from '../src/index.js';
@@ -78,6 +78,20 @@ class BudgetController {
   search(@Req() req: { query: Record<string, string> }): string {
     runs++;
     return `results for ${req.query.q}`;
+  }
+}
+
+@Injectable()
+class BadCredentialsInterceptor extends NearCacheInterceptor {
+  protected override credentialHeaders = ['bad header'];
+}
+
+@Controller('bad')
+@UseInterceptors(BadCredentialsInterceptor)
+class BadController {
+  @Get()
+  get(): string {
+    return 'never';
   }
 }
 
@@ -178,5 +192,12 @@ describe('NearCacheInterceptor: a shared cache', () => {
     expect(held.length).toBeLessThanOrEqual(4); // the budget, and at most one concurrent store of the other instance
     expect((await b.get('/b/search?q=0').expect(200, 'results for 0')).headers['x-cache']).toBe('HIT');
     expect((await a.get('/b/search?q=199').expect(200, 'results for 199')).headers['x-cache']).toBe('MISS');
+  });
+
+  it('a subclass with a bad credential, query or budget setting fails the start with InvalidOptionError', async () => {
+    await expect(createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(
+      /NearCacheInterceptor \(BadCredentialsInterceptor\): option "credentialHeaders" must be an array of request header names/,
+    );
+    await expect(createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(InvalidOptionError);
   });
 });
