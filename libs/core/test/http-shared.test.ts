@@ -129,14 +129,18 @@ describe('served headers and the unsigned-topic warning', () => {
 
 describe('invalidation', () => {
   it('a route on every host: its entry and variants on every host, and its query strings', () => {
-    expect(httpRouteInvalidation('/products/%31', 'http:')).toEqual({ deletes: [], clears: ['http:GET /products/1 ', 'http:GET /products/1?'] });
+    expect(httpRouteInvalidation('/products/%31', 'http:')).toEqual({
+      deletes: [],
+      clears: ['http:GET /products/1 ', 'http:GET /products/1?', 'http:GET /products/1/ ', 'http:GET /products/1/?'],
+    });
     expect(httpRouteInvalidation('/p?x=1', 'http:')).toEqual({ deletes: [], clears: ['http:GET /p?x=1 '] });
+    expect(httpRouteInvalidation('/p/', 'http:')).toEqual({ deletes: [], clears: ['http:GET /p/ ', 'http:GET /p/?'] });
   });
 
   it('a route on one host: its entries by key for http and https, their variants, and the query strings', () => {
     expect(httpRouteInvalidation('/p', 'http:', 'Shop.Example')).toEqual({
-      deletes: ['http:GET /p http://shop.example', 'http:GET /p https://shop.example'],
-      clears: ['http:GET /p http://shop.example ', 'http:GET /p https://shop.example ', 'http:GET /p?'],
+      deletes: ['http:GET /p http://shop.example', 'http:GET /p https://shop.example', 'http:GET /p/ http://shop.example', 'http:GET /p/ https://shop.example'],
+      clears: ['http:GET /p http://shop.example ', 'http:GET /p https://shop.example ', 'http:GET /p?', 'http:GET /p/ http://shop.example ', 'http:GET /p/ https://shop.example ', 'http:GET /p/?'],
     });
     expect(() => httpRouteInvalidation('/p', 'http:', 'a b')).toThrow(InvalidArgumentError);
     expect(() => httpRouteInvalidation('p', 'http:')).toThrow(/starting with "\/"/);

@@ -260,7 +260,9 @@ describe('one URL, one key: the key is normalised the way the router matches', (
       expect({ spelling, cache: answer.cache, body: answer.body }).toEqual({ spelling, cache: 'HIT', body: first.body });
     }
     expect(responseKeys(a)).toEqual([localKey('/products/1')]);
-    await waitFor(() => responseKeys(b).length === 1, { message: 'the entry on B' });
+    // Express ignores a trailing slash: another entry, removed with its path.
+    await raw(server, '/products/1/');
+    await waitFor(() => responseKeys(b).length === 2, { message: 'the entries on B' });
     await invalidateRoute(b, '/products/%31');
     await waitFor(() => responseKeys(a).length === 0, { message: 'the invalidation on A' });
     await raw(server, 'http://127.0.0.1/products/2#frag');

@@ -372,23 +372,35 @@ function invalidationTarget(scope: string, url: unknown): string {
  *   http and https (deleted by key), and its variants; the entries of the path with a query
  *   string are still cleared on every host (a key holds the host after the query, so no prefix
  *   selects one host's query strings).
+ * A path without a trailing slash covers the same path with one (`/p/`, which a router that
+ * ignores trailing slashes answers as `/p`).
  * Throws `InvalidArgumentError` for a URL not starting with "/" or a host that is not a host name.
  */
 export function httpRouteInvalidation(url: unknown, prefix: string, host?: unknown): HttpInvalidation {
   const target = invalidationTarget('invalidateRoute', url);
-  const base = `${prefix}GET ${target}`;
   const invalidation: HttpInvalidation = { deletes: [], clears: [] };
-  if (host === undefined) {
-    invalidation.clears.push(`${base} `);
-  } else {
+  const origins: string[] = [];
+  if (host !== undefined) {
     for (const scheme of ['http', 'https']) {
       const origin = httpOrigin(scheme, host);
       if (origin === undefined) throw new InvalidArgumentError(`invalidateRoute: option "host" must be a host name such as "shop.example", got ${JSON.stringify(host)}`);
-      invalidation.deletes.push(`${base} ${origin}`);
-      invalidation.clears.push(`${base} ${origin} `);
+      origins.push(origin);
     }
   }
-  if (!target.includes('?')) invalidation.clears.push(`${base}?`);
+  // A router that ignores a trailing slash (Express's default) answers `/p/` as `/p`: remove it too.
+  const targets = target.includes('?') || target.endsWith('/') ? [target] : [target, `${target}/`];
+  for (const path of targets) {
+    const base = `${prefix}GET ${path}`;
+    if (host === undefined) {
+      invalidation.clears.push(`${base} `);
+    } else {
+      for (const origin of origins) {
+        invalidation.deletes.push(`${base} ${origin}`);
+        invalidation.clears.push(`${base} ${origin} `);
+      }
+    }
+    if (!path.includes('?')) invalidation.clears.push(`${base}?`);
+  }
   return invalidation;
 }
 
