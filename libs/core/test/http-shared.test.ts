@@ -39,6 +39,9 @@ describe('the default key: normalised target, then origin', () => {
     ['/p?q=%41%20b', '/p?q=A%20b'],
     ['/caf\u00e9', '/caf%E9'],
     ['/a b', '/a%20b'],
+    ['/\u{1F600}', '/%F0%9F%98%80'],
+    ['/x\uD800y', '/x%EF%BF%BDy'],
+    ['/%zz%4', '/%zz%4'],
   ])('%s is %s', (url, target) => {
     expect(normaliseHttpTarget(url)).toBe(target);
   });

@@ -156,14 +156,20 @@ function normaliseComponent(text: string): string {
   for (let i = 0; i < text.length; i++) {
     const char = text[i]!;
     const code = text.charCodeAt(i);
-    if (char === '%' &&  /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+    if (char === '%' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
       const decoded = String.fromCharCode(Number.parseInt(text.slice(i + 1, i + 3), 16));
       out += UNRESERVED.test(decoded) ? decoded : `%${text.slice(i + 1, i + 3).toUpperCase()}`;
       i += 2;
     } else if (code <= 0x20 || code === 0x7f) {
       out += `%${code.toString(16).toUpperCase().padStart(2, '0')}`;
-    } else if (code > 0x7e) {
-      out += code <= 0xff ? `%${code.toString(16).toUpperCase()}` : encodeURIComponent(char);
+    } else if (code <= 0xff && code > 0x7e) {
+      out += `%${code.toString(16).toUpperCase()}`;
+    } else if (code > 0xff) {
+      // Characters beyond Latin-1 (a URL given as a JS string, not bytes): UTF-8, a surrogate pair as one character.
+      const next = text.charCodeAt(i + 1);
+      const pair = code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff;
+      if (pair) i++;
+      out += code >= 0xd800 && code <= 0xdfff && !pair ? '%EF%BF%BD' : encodeURIComponent(pair ? text.slice(i - 1, i + 1) : char);
     } else {
       out += char;
     }
