@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Headers, Injectable, Logger, Param, Req, UseInterceptors } from '@nestjs/common';
-import { encodeHttpEntry, httpCacheKey, InProcessBroker, InvalidOptionError, NearCache } from '@nearcache/core';
+import { encodeHttpEntry, httpCacheKey, InProcessBroker, invalidateHttpPrefix, invalidateHttpRoute, InvalidOptionError, NearCache } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NearCacheInterceptor, NearCacheModule } from '../src/index.js';
@@ -199,5 +199,22 @@ describe('NearCacheInterceptor: a shared cache', () => {
       /NearCacheInterceptor \(BadCredentialsInterceptor\): option "credentialHeaders" must be an array of request header names/,
     );
     await expect(createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(InvalidOptionError);
+  });
+
+  it("core's invalidation helpers remove the interceptor's entries on every instance: one host, every host, every spelling", async () => {
+    const { a, cacheA, cacheB } = await twoInstances();
+    for (const host of ['a.example', 'b.example']) {
+      await a.get('/s/products/1').set('Host', host).expect(200);
+      await a.get('/s/products/1?lang=fr').set('Host', host).expect(200);
+      await a.get('/s/products/%32').set('Host', host).expect(200);
+    }
+    await waitFor(() => responseKeys(cacheB).length === 6, 'the entries on B');
+    await invalidateHttpRoute(cacheB, '/s/products/1', { host: 'a.example' });
+    await waitFor(() => !cacheA.has('http:GET /s/products/1 http://a.example'), 'the host invalidation on A');
+    expect(responseKeys(cacheA)).toEqual(['http:GET /s/products/1 http://b.example', 'http:GET /s/products/2 http://a.example', 'http:GET /s/products/2 http://b.example']);
+    await invalidateHttpRoute(cacheB, '/s/products/%32');
+    await waitFor(() => responseKeys(cacheA).length === 1, 'the invalidation of every host on A');
+    await invalidateHttpPrefix(cacheB, '/s/');
+    await waitFor(() => responseKeys(cacheA).length === 0, 'the prefix invalidation on A');
   });
 });
