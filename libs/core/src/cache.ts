@@ -249,6 +249,8 @@ export class NearCache<V = unknown> extends EventEmitter {
    * indexed, and other clears read every key.
    */
   readonly #groups = new Map<string, Set<string>>();
+  /** Keys holding a '/' but no group: while there is none, a clear of a path prefix reads the groups only. */
+  #looseSlashKeys = 0;
   #appliedCount = 0;
   #replayed = 0;
   #rejected = 0;
@@ -276,7 +278,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       updateAgeOnGet: false,
       dispose: (value, key, reason) => {
         if (reason === 'evict') this.#evictions++;
-        if (reason !== 'set' && this.#groups.size > 0) this.#ungroup(key);
+        if (reason !== 'set') this.#unindex(key);
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
       },
     });
@@ -773,8 +775,11 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** lru-cache takes an entry's size only when it bounds bytes (maxBytes). */
   #lruSet(key: string, value: {}, size: number, options: { ttl?: number; noUpdateTTL?: boolean }): void {
-    this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
     const group = groupOf(key);
+    // Counted at least once per entry (a stale entry replaced counts again: the count only errs upwards).
+    const loose = group === undefined && key.includes('/') && !this.#lru.has(key);
+    this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
+    if (loose) this.#looseSlashKeys++;
     if (group !== undefined) {
       let keys = this.#groups.get(group);
       if (keys === undefined) this.#groups.set(group, (keys = new Set()));
@@ -782,11 +787,31 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
   }
 
-  #ungroup(key: string): void {
+  /** Forgets a key that left the LRU (deleted, evicted, expired). */
+  #unindex(key: string): void {
     const group = groupOf(key);
-    if (group === undefined) return;
+    if (group === undefined) {
+      if (this.#looseSlashKeys > 0 && key.includes('/')) this.#looseSlashKeys--;
+      return;
+    }
     const keys = this.#groups.get(group);
     if (keys !== undefined && keys.delete(key) && keys.size === 0) this.#groups.delete(group);
+  }
+
+  /**
+   * The keys a clear of `prefix` must look at, and whether they come from the index: the keys
+   * of one group (a prefix with a group); the keys of the groups a path prefix covers, while
+   * every key holding a '/' is in a group (`http:GET /products/`); else every key.
+   */
+  #clearCandidates(prefix: string): { keys: Iterable<string>; indexed: boolean } {
+    const group = groupOf(prefix);
+    if (group !== undefined) return { keys: [...(this.#groups.get(group) ?? [])], indexed: true };
+    if (this.#looseSlashKeys === 0 && prefix.includes('/')) {
+      const keys: string[] = [];
+      for (const [name, held] of this.#groups) if (name.startsWith(prefix) || prefix.startsWith(name)) for (const key of held) keys.push(key);
+      return { keys, indexed: true };
+    }
+    return { keys: this.#lru.keys(), indexed: false };
   }
 
   /** The codec's value of `bytes`, or undefined after rejecting the record they came from. */
@@ -830,18 +855,17 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (everything) {
       this.#lru.clear();
       this.#groups.clear();
+      this.#looseSlashKeys = 0;
       return;
     }
     const doomed: string[] = [];
-    // A prefix with a group (a response's variants or query strings) matches only keys of that
-    // group: read the group, not every key.
-    const group = groupOf(prefix);
-    const grouped = group === undefined ? undefined : this.#groups.get(group);
-    if (group !== undefined && grouped === undefined) return;
-    for (const key of grouped === undefined ? this.#lru.keys() : [...grouped]) {
+    // Response keys are indexed by path: a clear of a response's variants or query strings, or
+    // of a path prefix, reads the index, not every key.
+    const { keys, indexed } = this.#clearCandidates(prefix);
+    for (const key of keys) {
       if (!key.startsWith(prefix)) continue;
-      if (grouped !== undefined && this.#lru.peek(key, { allowStale: true }) === undefined) {
-        this.#ungroup(key);
+      if (indexed && this.#lru.peek(key, { allowStale: true }) === undefined) {
+        this.#unindex(key);
         continue;
       }
       if (partition !== undefined && this.#partitions > 1 && partitionFor(key, this.#partitions) !== partition) continue;
