@@ -40,7 +40,7 @@ if (role === 'raw' || role === 'rawLru') {
 } else if (role === 'ours') {
   const [topic, count] = [process.argv[3], Number(process.argv[4])];
   const started = wallMs();
-  const cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max: count + 1000, logger: silentLogger });
+  const cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max: count + 1000, maxBytes: 0, logger: silentLogger });
   await cache.ready({ timeout: 120_000 });
   const ms = wallMs() - started;
   const entries = cache.size;

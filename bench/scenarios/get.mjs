@@ -36,7 +36,7 @@ for (const n of SIZES) {
   const keys = Array.from({ length: n }, (_, i) => key(i));
   const values = Array.from({ length: n }, (_, i) => makeValue(i));
   const raw = new LRUCache({ max: n });
-  const cache = createNearCache({ topic: 'bench.get', log: loopbackLog(), max: n, logger: silentLogger });
+  const cache = createNearCache({ topic: 'bench.get', log: loopbackLog(), max: n, maxBytes: 0, logger: silentLogger });
   await cache.ready();
   // Both filled in one loop, so neither gets a more compact heap layout than the other.
   for (let i = 0; i < n; i++) {

@@ -23,7 +23,7 @@ async function measureRaw() {
 
 async function measureOurs() {
   const before = heap();
-  const cache = createNearCache({ topic: 'bench.memory', log: loopbackLog(), max: N, logger: silentLogger });
+  const cache = createNearCache({ topic: 'bench.memory', log: loopbackLog(), max: N, maxBytes: 0, logger: silentLogger });
   await cache.ready();
   for (let i = 0; i < N; i++) {
     void cache.set(key(i), value(i));

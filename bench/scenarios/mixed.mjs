@@ -13,7 +13,7 @@ const topic = uniqueTopic('mixed');
 const keys = Array.from({ length: N }, (_, i) => key(i));
 const seq = keySequence(N, 1 << 20, 'zipf');
 
-const cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max: N * 2, logger: silentLogger });
+const cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max: N * 2, maxBytes: 0, logger: silentLogger });
 // For reference only: a raw lru-cache holding the same values, read in phases of its own under
 // the same load (which nearcache still generates), to tell what the load does to any
 // in-process read from what it does to nearcache's.

@@ -16,7 +16,7 @@ const keys = Array.from({ length: N }, (_, i) => key(i));
 const values = Array.from({ length: N }, (_, i) => makeValue(i));
 const seq = keySequence(N, LOCAL_OPS, 'uniform');
 
-const cache = createNearCache({ topic: 'bench.remote', log: loopbackLog(), max: N, logger: silentLogger });
+const cache = createNearCache({ topic: 'bench.remote', log: loopbackLog(), max: N, maxBytes: 0, logger: silentLogger });
 await cache.ready();
 for (let i = 0; i < N; i++) void cache.set(keys[i], values[i]);
 await cache.flush();

@@ -27,7 +27,7 @@ function passRaw(values) {
   return Number(total) / N;
 }
 
-const cache = createNearCache({ topic: 'bench.set', log: loopbackLog(), max: N, logger: silentLogger });
+const cache = createNearCache({ topic: 'bench.set', log: loopbackLog(), max: N, maxBytes: 0, logger: silentLogger });
 await cache.ready();
 async function passOurs(values) {
   let total = 0n;

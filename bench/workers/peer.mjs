@@ -84,7 +84,7 @@ async function converged({ prefix, n, timeoutMs }) {
 
 const handlers = {
   async openOurs({ topic, max = 1_000_000, watch = false }) {
-    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max, logger: silentLogger, maxQueuedWrites: 100_000 });
+    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
     if (watch) cache.on('change', (c) => { if (c.source === 'remote') arrivals.set(c.key, wallMs()); });
     await cache.ready({ timeout: 60_000 });
   },

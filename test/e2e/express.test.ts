@@ -59,7 +59,7 @@ describe('express: two apps on one topic of a real broker', () => {
    */
   async function sentinelReached(n: number): Promise<void> {
     await request(appA).get(`/sentinel/${n}`).expect(200);
-    await waitFor(() => cacheB.has(responseKey(`/sentinel/${n}`)), { timeout: 30_000, message: `sentinel ${n} on B` });
+    await waitFor(() => cacheB.has(responseKey(`http://127.0.0.1/sentinel/${n}`)), { timeout: 30_000, message: `sentinel ${n} on B` });
   }
 
   beforeEach(async () => {
@@ -80,7 +80,7 @@ describe('express: two apps on one topic of a real broker', () => {
   it('a GET cached on A is a HIT on B without B running the handler', async () => {
     const miss = await request(appA).get('/products/1').expect(200);
     expect(miss.headers['x-cache']).toBe('MISS');
-    await waitFor(() => cacheB.has(responseKey('/products/1')), { timeout: 30_000, message: 'the entry on B' });
+    await waitFor(() => cacheB.has(responseKey('http://127.0.0.1/products/1')), { timeout: 30_000, message: 'the entry on B' });
 
     const hit = await request(appB).get('/products/1').expect(200);
     expect(hit.headers['x-cache']).toBe('HIT');
@@ -94,11 +94,11 @@ describe('express: two apps on one topic of a real broker', () => {
   it('an invalidation on B makes A miss', async () => {
     await request(appA).get('/products/1').expect(200);
     await request(appA).get('/products/2').expect(200);
-    await waitFor(() => cacheB.has(responseKey('/products/1')) && cacheB.has(responseKey('/products/2')), { timeout: 30_000, message: 'the entries on B' });
+    await waitFor(() => cacheB.has(responseKey('http://127.0.0.1/products/1')) && cacheB.has(responseKey('http://127.0.0.1/products/2')), { timeout: 30_000, message: 'the entries on B' });
     expect((await request(appB).get('/products/1')).headers['x-cache']).toBe('HIT');
 
     await request(appB).put('/products/1').expect(204);
-    await waitFor(() => !cacheA.has(responseKey('/products/1')), { timeout: 30_000, message: 'the invalidation on A' });
+    await waitFor(() => !cacheA.has(responseKey('http://127.0.0.1/products/1')), { timeout: 30_000, message: 'the invalidation on A' });
 
     const after = await request(appA).get('/products/1').expect(200);
     expect(after.headers['x-cache']).toBe('MISS');
@@ -111,9 +111,9 @@ describe('express: two apps on one topic of a real broker', () => {
 
   it('the helper invalidateRoute(cache, url) on B reaches A too', async () => {
     await request(appA).get('/products/9').expect(200);
-    await waitFor(() => cacheB.has(responseKey('/products/9')), { timeout: 30_000, message: 'the entry on B' });
+    await waitFor(() => cacheB.has(responseKey('http://127.0.0.1/products/9')), { timeout: 30_000, message: 'the entry on B' });
     await invalidateRoute(cacheB, '/products/9', { durable: true });
-    await waitFor(() => !cacheA.has(responseKey('/products/9')), { timeout: 30_000, message: 'the invalidation on A' });
+    await waitFor(() => !cacheA.has(responseKey('http://127.0.0.1/products/9')), { timeout: 30_000, message: 'the invalidation on A' });
     expect((await request(appA).get('/products/9')).headers['x-cache']).toBe('MISS');
   });
 
@@ -121,7 +121,7 @@ describe('express: two apps on one topic of a real broker', () => {
     const first = await request(appA).get('/products/5').expect(200);
     const etag = first.headers.etag!;
     expect(etag).toBeTruthy();
-    await waitFor(() => cacheB.has(responseKey('/products/5')), { timeout: 30_000, message: 'the entry on B' });
+    await waitFor(() => cacheB.has(responseKey('http://127.0.0.1/products/5')), { timeout: 30_000, message: 'the entry on B' });
 
     const onB = await request(appB).get('/products/5').set('If-None-Match', etag).expect(304);
     expect(onB.headers['x-cache']).toBe('HIT');
@@ -138,14 +138,14 @@ describe('express: two apps on one topic of a real broker', () => {
     await request(appA).get('/private').expect(200, { secret: 1 });
     await request(appA).get('/private').expect(200, { secret: 2 });
     await sentinelReached(1);
-    expect(cacheA.has(responseKey('/private'))).toBe(false);
-    expect(cacheB.has(responseKey('/private'))).toBe(false);
+    expect(cacheA.has(responseKey('http://127.0.0.1/private'))).toBe(false);
+    expect(cacheB.has(responseKey('http://127.0.0.1/private'))).toBe(false);
     await request(appB).get('/private').expect(200, { secret: 1 });
     expect(calls.a.private).toBe(2);
 
     await request(appA).get('/products/3').set('Cache-Control', 'no-store').expect(200);
     await sentinelReached(2);
-    expect(cacheB.has(responseKey('/products/3'))).toBe(false);
+    expect(cacheB.has(responseKey('http://127.0.0.1/products/3'))).toBe(false);
     const missOnB = await request(appB).get('/products/3').expect(200);
     expect(missOnB.headers['x-cache']).toBe('MISS');
     expect(calls.b.product).toBe(1);
@@ -157,7 +157,7 @@ describe('express: two apps on one topic of a real broker', () => {
     await request(appA).get('/flaky').expect(503);
     expect(calls.a.flaky).toBe(2);
     await sentinelReached(3);
-    expect(cacheB.has(responseKey('/flaky'))).toBe(false);
+    expect(cacheB.has(responseKey('http://127.0.0.1/flaky'))).toBe(false);
     await request(appB).get('/flaky').expect(503);
     expect(calls.b.flaky).toBe(1);
   });

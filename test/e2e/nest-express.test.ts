@@ -15,14 +15,14 @@ import { waitFor } from '../helpers/wait.js';
  *
  * - HTTP responses: the Nest app caches its GET responses with `NearCacheInterceptor`, the
  *   Express app with `cacheResponses`. Both read and write core's HTTP entries under
- *   `http:GET <url>`, so each serves the other's responses (see docs/nestjs.md and
+ *   `http:GET <url> <scheme>://<host>`, so each serves the other's responses (see docs/nestjs.md and
  *   docs/express.md, "HTTP entries shared by Nest and Express").
  * - Values: `@Cached` / `@CacheEvict` on the Nest side and `req.nearCache` on the Express side
  *   use the same keys and plain JSON values.
  */
 const nestCalls: Record<string, number> = {};
 const countNest = (name: string): number => (nestCalls[name] = (nestCalls[name] ?? 0) + 1);
-const pageKey = (id: string): string => httpCacheKey('GET', `/pages/${id}`);
+const pageKey = (id: string): string => httpCacheKey('GET', `http://127.0.0.1/pages/${id}`);
 
 @Injectable()
 class ProductService {
@@ -42,7 +42,7 @@ class ProductService {
 @Injectable()
 class PageService {
   /** Drops the cached response of the page, on every instance, whichever app stored it. */
-  @CacheEvict({ key: (id: string) => pageKey(id) })
+  @CacheEvict({ key: (id: string) => pageKey(id) }) // the page on this host (supertest's 127.0.0.1)
   async update(id: string): Promise<void> {
     countNest('updatePage');
     void id;

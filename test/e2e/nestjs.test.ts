@@ -130,7 +130,7 @@ describe('nestjs: two applications on one topic of a real broker', () => {
   it('the interceptor answers HIT on B for a GET first served by A', async () => {
     const first = await request(appA.getHttpServer()).get('/pages/about?lang=en').expect(200);
     expect(first.headers['x-cache']).toBe('MISS');
-    await waitFor(() => appB.get(NearCache).has('http:GET /pages/about?lang=en'), { message: 'the response to reach B' });
+    await waitFor(() => appB.get(NearCache).has('http:GET /pages/about?lang=en http://127.0.0.1'), { message: 'the response to reach B' });
     const second = await request(appB.getHttpServer()).get('/pages/about?lang=en').expect(200);
     expect(second.headers['x-cache']).toBe('HIT');
     expect(second.body).toEqual(first.body);

@@ -180,6 +180,21 @@ class Encoded {
 }
 
 /** The replicated cache. Create it with `createNearCache`. */
+/**
+ * The group of `key`: its part before the first space or '?' that follows its first '/'
+ * (`http:GET /products/1` for `http:GET /products/1?x=1 https://h`), or `undefined` when it has
+ * none. A key starting with a prefix that has a group is in the same group.
+ */
+function groupOf(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  if (slash < 0) return undefined;
+  for (let i = slash + 1; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code === 0x20 || code === 0x3f) return key.slice(0, i);
+  }
+  return undefined;
+}
+
 export class NearCache<V = unknown> extends EventEmitter {
   readonly #options: ResolvedOptions<V>;
   readonly #lru: LRUCache<string, {}>;
@@ -226,6 +241,16 @@ export class NearCache<V = unknown> extends EventEmitter {
   #sets = 0;
   #deletes = 0;
   #clears = 0;
+  /**
+   * Keys holding a '/' then a space or '?' (response keys of the HTTP adapters: a path, then a
+   * query or a host), by their part before that space or '?' (see `groupOf`), so that a clear of
+   * a prefix that has a group (a response's variants, its query strings) reads that group only,
+   * and a clear that matches nothing costs nothing (at start-up above all). Other keys are not
+   * indexed, and other clears read every key.
+   */
+  readonly #groups = new Map<string, Set<string>>();
+  /** Keys holding a '/' but no group: while there is none, a clear of a path prefix reads the groups only. */
+  #looseSlashKeys = 0;
   #appliedCount = 0;
   #replayed = 0;
   #rejected = 0;
@@ -251,8 +276,9 @@ export class NearCache<V = unknown> extends EventEmitter {
       ttlAutopurge: false,
       allowStale: false,
       updateAgeOnGet: false,
-      dispose: (value, _key, reason) => {
+      dispose: (value, key, reason) => {
         if (reason === 'evict') this.#evictions++;
+        if (reason !== 'set') this.#unindex(key);
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
       },
     });
@@ -314,6 +340,21 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** Size limits of keys and encoded values, for adapters that check input up front. */
   get limits(): { maxKeyBytes: number; maxValueBytes: number } {
     return { maxKeyBytes: this.#options.maxKeyBytes, maxValueBytes: this.#options.maxValueBytes };
+  }
+
+  /**
+   * Whether this instance holds every live key of the records it applied: it caught up once,
+   * stores remote values (`mode: 'replicate'`, no key `filter`) and never evicted an entry
+   * (`max`, `maxBytes`). The HTTP invalidation helpers then delete the keys they find instead
+   * of writing prefix clears, which every later start-up would apply.
+   */
+  get holdsEveryKey(): boolean {
+    return this.#bootstrapped && this.#evictions === 0 && this.#options.mode === 'replicate' && this.#options.filter === undefined;
+  }
+
+  /** Whether this cache signs its records and rejects unsigned ones (the `signing` option). */
+  get signed(): boolean {
+    return this.#options.signer !== undefined;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -734,7 +775,43 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** lru-cache takes an entry's size only when it bounds bytes (maxBytes). */
   #lruSet(key: string, value: {}, size: number, options: { ttl?: number; noUpdateTTL?: boolean }): void {
+    const group = groupOf(key);
+    // Counted at least once per entry (a stale entry replaced counts again: the count only errs upwards).
+    const loose = group === undefined && key.includes('/') && !this.#lru.has(key);
     this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
+    if (loose) this.#looseSlashKeys++;
+    if (group !== undefined) {
+      let keys = this.#groups.get(group);
+      if (keys === undefined) this.#groups.set(group, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  /** Forgets a key that left the LRU (deleted, evicted, expired). */
+  #unindex(key: string): void {
+    const group = groupOf(key);
+    if (group === undefined) {
+      if (this.#looseSlashKeys > 0 && key.includes('/')) this.#looseSlashKeys--;
+      return;
+    }
+    const keys = this.#groups.get(group);
+    if (keys !== undefined && keys.delete(key) && keys.size === 0) this.#groups.delete(group);
+  }
+
+  /**
+   * The keys a clear of `prefix` must look at, and whether they come from the index: the keys
+   * of one group (a prefix with a group); the keys of the groups a path prefix covers, while
+   * every key holding a '/' is in a group (`http:GET /products/`); else every key.
+   */
+  #clearCandidates(prefix: string): { keys: Iterable<string>; indexed: boolean } {
+    const group = groupOf(prefix);
+    if (group !== undefined) return { keys: [...(this.#groups.get(group) ?? [])], indexed: true };
+    if (this.#looseSlashKeys === 0 && prefix.includes('/')) {
+      const keys: string[] = [];
+      for (const [name, held] of this.#groups) if (name.startsWith(prefix) || prefix.startsWith(name)) for (const key of held) keys.push(key);
+      return { keys, indexed: true };
+    }
+    return { keys: this.#lru.keys(), indexed: false };
   }
 
   /** The codec's value of `bytes`, or undefined after rejecting the record they came from. */
@@ -777,11 +854,20 @@ export class NearCache<V = unknown> extends EventEmitter {
     const everything = prefix === '' && (partition === undefined || this.#partitions <= 1) && (!keepPending || this.#pendingKeys.size === 0);
     if (everything) {
       this.#lru.clear();
+      this.#groups.clear();
+      this.#looseSlashKeys = 0;
       return;
     }
     const doomed: string[] = [];
-    for (const key of this.#lru.keys()) {
+    // Response keys are indexed by path: a clear of a response's variants or query strings, or
+    // of a path prefix, reads the index, not every key.
+    const { keys, indexed } = this.#clearCandidates(prefix);
+    for (const key of keys) {
       if (!key.startsWith(prefix)) continue;
+      if (indexed && this.#lru.peek(key, { allowStale: true }) === undefined) {
+        this.#unindex(key);
+        continue;
+      }
       if (partition !== undefined && this.#partitions > 1 && partitionFor(key, this.#partitions) !== partition) continue;
       if (keepPending) {
         const pending = this.#pendingKeys.get(key);

@@ -35,6 +35,7 @@ export { KafkaLog, kafkaLog, type KafkaLogLevel, type KafkaLogOptions } from './
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';
+export { defaultMaxBytes } from './options.js';
 export { murmur2, partitionFor } from './partitioner.js';
 // Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
 export {
@@ -69,9 +70,10 @@ export {
   HTTP_ENTRY_VERSION,
   HTTP_NEVER_SERVED_HEADERS,
   HTTP_STORED_HEADERS,
-  httpCacheKey,
+  httpDecodedBodyStats,
   httpEntryWrites,
   httpVariantKey,
+  setHttpDecodedBodyBytes,
   isHttpCachedResponse,
   isHttpVaryIndex,
   lookupHttpEntry,
@@ -95,4 +97,37 @@ export {
   parseCacheControl,
   type HttpConditionals,
 } from './http/conditional.js';
+export { HttpPathIndex, httpPathBudget, httpPathGroup, type HttpIndexedCache } from './http/budget.js';
 export { httpHitResponse, httpRequestBypassesCache, httpStoreRefusal, type HttpHitAnswer, type HttpStoreCheck } from './http/policy.js';
+export {
+  HTTP_CREDENTIAL_HEADERS,
+  HTTP_DEFAULT_CREDENTIAL_POLICY,
+  httpAdmission,
+  httpCacheKey,
+  httpCredentialPolicy,
+  httpCredentialRefusal,
+  httpOrigin,
+  httpQueryPolicy,
+  httpRequestCredentials,
+  httpRequestKey,
+  isSharedResponse,
+  lookupSharedHttpEntry,
+  normaliseHttpTarget,
+  httpPrefixInvalidation,
+  httpInvalidationWrites,
+  runHttpInvalidation,
+  HTTP_INVALIDATION_MAX_DELETES,
+  invalidateHttpPrefix,
+  invalidateHttpRoute,
+  type HttpInvalidateOptions,
+  type HttpInvalidationTarget,
+  httpRouteInvalidation,
+  type HttpInvalidation,
+  registerStoredHttpHeaders,
+  servedHttpHeaders,
+  warnUnsignedHttpCache,
+  type HttpAdmission,
+  type HttpCredentialPolicy,
+  type HttpKeyRequest,
+  type HttpQueryKeyPolicy,
+} from './http/shared.js';

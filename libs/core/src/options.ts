@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { jsonCodec, type Codec } from './codec.js';
 import { InvalidOptionError } from './errors.js';
 import type { ReplicationLogFactory } from './log/port.js';
@@ -6,6 +7,14 @@ import { consoleLogger, type Logger } from './logger.js';
 import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
 import type { KafkaLogOptions } from './log/kafka.js';
 import { recordSigner, type RecordSigner, type SigningOptions } from './crypto.js';
+
+/**
+ * The default `maxBytes`: an eighth of this process's V8 heap limit (`--max-old-space-size`),
+ * at least 16 MiB. Counted bytes are encoded sizes; decoded values take more room on the heap.
+ */
+export function defaultMaxBytes(): number {
+  return Math.max(16 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 8));
+}
 
 /** `replicate` stores values written by other instances; `invalidate` only evicts the local copy. */
 export type CacheMode = 'replicate' | 'invalidate';
@@ -22,7 +31,11 @@ export interface NearCacheOptions<V = unknown> {
   instanceId?: string;
   /** Most entries this instance keeps, 1 to 10000000; least recently used ones are evicted locally (never on other instances). Memory for the index is reserved up front. Default 100000. */
   max?: number;
-  /** Most bytes (encoded key + value sizes) this instance keeps; 0 for no byte bound. Default 0. */
+  /**
+   * Most bytes (encoded key + value sizes) this instance keeps; 0 for no byte bound. Default
+   * `defaultMaxBytes()`: an eighth of the V8 heap limit, at least 16 MiB, so that no stream of
+   * writes (a client requesting endless distinct URLs of a cached route) can fill the heap.
+   */
   maxBytes?: number;
   /** Default time to live of a `set`, in ms; 0 for none. Default 0. */
   ttl?: number;
@@ -134,7 +147,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     kafka: options.kafka,
     instanceId: string('instanceId', options.instanceId, randomUUID(), /^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters'),
     max,
-    maxBytes: integer('maxBytes', options.maxBytes, 0, 0),
+    maxBytes: integer('maxBytes', options.maxBytes, defaultMaxBytes(), 0),
     ttl: integer('ttl', options.ttl, 0, 0, MAX_TTL),
     maxTtl: integer('maxTtl', options.maxTtl, 0, 0, MAX_TTL),
     maxKeyBytes: integer('maxKeyBytes', options.maxKeyBytes, 1024, 1, 65_536),

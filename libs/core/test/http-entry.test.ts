@@ -54,10 +54,11 @@ describe('the HTTP entry format', () => {
   });
 
   it('builds keys: GET and HEAD share the GET key under the prefix', () => {
-    expect(httpCacheKey('GET', '/products/1?x=1')).toBe('http:GET /products/1?x=1');
-    expect(httpCacheKey('HEAD', '/products/1?x=1')).toBe('http:GET /products/1?x=1');
-    expect(httpCacheKey('GET', '/p', 'api:')).toBe('api:GET /p');
-    expect(() => httpCacheKey('POST' as 'GET', '/p')).toThrow(InvalidArgumentError);
+    expect(httpCacheKey('GET', 'https://shop.example/products/1?x=1')).toBe('http:GET /products/1?x=1 https://shop.example');
+    expect(httpCacheKey('HEAD', 'https://shop.example/products/1?x=1')).toBe('http:GET /products/1?x=1 https://shop.example');
+    expect(httpCacheKey('GET', 'http://h/p', 'api:')).toBe('api:GET /p http://h');
+    expect(() => httpCacheKey('POST' as 'GET', 'http://h/p')).toThrow(InvalidArgumentError);
+    expect(() => httpCacheKey('GET', '/p')).toThrow(/must be absolute/);
     expect(parseVaryHeader('Accept-Language, accept-encoding,Accept-Language')).toEqual(['accept-encoding', 'accept-language']);
     expect(parseVaryHeader(['Origin', '*'])).toEqual(['*']);
     expect(parseVaryHeader(undefined)).toEqual([]);
@@ -191,15 +192,23 @@ describe('the never-cache rules', () => {
     ['Set-Cookie', { response: { 'set-cookie': ['s=1'] } }, 'Set-Cookie'],
     ['Content-Range', { response: { 'content-range': 'bytes 0-1/2' } }, 'Content-Range'],
     ['Vary: *', { response: { vary: 'Origin, *' } }, 'Vary: *'],
-    ['Authorization without public', { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'max-age=60' } }, 'Authorization'],
+    ['Authorization without public', { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'max-age=60' } }, 'credentials (authorization)'],
+    ['Authorization with must-revalidate only', { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'must-revalidate' } }, 'credentials (authorization)'],
+    ['a Cookie without public', { requestHeaders: { cookie: 'sid=1' } }, 'credentials (cookie)'],
+    ['an X-Api-Key without public', { requestHeaders: { 'x-api-key': 'k' } }, 'credentials (x-api-key)'],
+    ['a Cookie and an Authorization, Vary on Cookie only', { requestHeaders: { cookie: 'sid=1', authorization: 'B' }, response: { vary: 'Cookie' } }, 'credentials (authorization)'],
   ])('refuses %s', (_name, over, reason) => {
     expect(check(over as Partial<HttpStoreCheck>)).toContain(reason);
   });
 
-  it('stores a response to an authorized request marked public, s-maxage or must-revalidate', () => {
-    for (const directive of ['public', 's-maxage=60', 'must-revalidate']) {
+  it('stores a response to a request with credentials when marked public or s-maxage, or varying on them', () => {
+    for (const directive of ['public', 's-maxage=60']) {
       expect(check({ requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': directive } })).toBeUndefined();
+      expect(check({ requestHeaders: { cookie: 'sid=1' }, response: { 'cache-control': directive } })).toBeUndefined();
     }
+    expect(check({ requestHeaders: { cookie: 'sid=1', authorization: 'B' }, response: { vary: 'Cookie, Authorization' } })).toBeUndefined();
+    // The adapter's admission decides which headers count (an ignored cookie does not).
+    expect(check({ requestHeaders: { cookie: '_ga=1' }, credentials: [] })).toBeUndefined();
   });
 
   it('bypasses the cache for a request with Cache-Control: no-store only', () => {
@@ -258,7 +267,7 @@ describe('answering a hit', () => {
 
   it('never serves connection-level headers or cookies an entry holds', () => {
     const forged = decodeHttpEntry({ v: 1, status: 200, headers: { 'set-cookie': 's=1', connection: 'close', 'x-ok': 'y' }, body: '', storedAt: 0 })!;
-    expect(httpHitResponse(forged, { method: 'GET', headers: {} }, 0).headers.map(([name]) => name)).toEqual(['x-ok', 'age', 'content-length']);
+    expect(httpHitResponse(forged, { method: 'GET', headers: {} }, 0, new Set(['x-ok', 'set-cookie', 'connection'])).headers.map(([name]) => name)).toEqual(['x-ok', 'age', 'content-length']);
   });
 });
 

@@ -1,9 +1,13 @@
-import { booleanOption, httpCacheKey, HTTP_DEFAULT_PREFIX, InvalidArgumentError, type NearCache } from '@nearcache/core';
+// The entry format, keys and conditional helpers live in @nearcache/core (`HttpCachedResponse`,
+// `httpCacheKey`, `decodeHttpEntry`, `computeEtag`, `ifNoneMatchMatches`...), shared with
+// @nearcache/nestjs; `responseKey(url, prefix)` is kept here as a shorthand of `httpCacheKey('GET', url, prefix)`.
+import { booleanOption, httpCacheKey, httpPrefixInvalidation, httpRouteInvalidation, HTTP_DEFAULT_PREFIX, runHttpInvalidation, type NearCache } from '@nearcache/core';
 import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
 
 /**
- * The key of the response to `GET url` (and `HEAD url`) under `prefix`: `<prefix>GET <url>`.
- * The same as `httpCacheKey('GET', url, prefix)` of `@nearcache/core`.
+ * The key of the response to `GET url` (and `HEAD url`) under `prefix`, where `url` is absolute
+ * (`https://shop.example/products/1`): `<prefix>GET /products/1 https://shop.example`. The same
+ * as `httpCacheKey('GET', url, prefix)` of `@nearcache/core`.
  */
 export function responseKey(url: string, prefix: string = HTTP_DEFAULT_PREFIX): string {
   return httpCacheKey('GET', url, prefix);
@@ -17,50 +21,54 @@ export interface InvalidateOptions {
   durable?: boolean;
 }
 
-const OPTION_NAMES = ['prefix', 'durable'] as const;
+/** Options of `invalidateRoute`. */
+export interface InvalidateRouteOptions extends InvalidateOptions {
+  /**
+   * Only the responses of this host (a host name as `req.hostname` gives it, such as
+   * `'shop.example'`), for http and https. Default: every host. The responses of the path with
+   * a query string are removed on every host all the same.
+   */
+  host?: string;
+}
 
-function resolve(scope: string, cache: unknown, url: unknown, options: unknown): { cache: NearCache<unknown>; base: string; durable: boolean } {
+function resolve(scope: string, cache: unknown, options: unknown, names: readonly string[]): { cache: NearCache<unknown>; prefix: string; durable: boolean; host: unknown } {
   const checked = checkCache(scope, cache);
-  if (typeof url !== 'string' || !url.startsWith('/')) {
-    throw new InvalidArgumentError(`${scope}: the URL must be a string starting with "/", such as "/products/1", got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}`);
-  }
-  const given = checkOptionsObject(scope, options, OPTION_NAMES);
+  const given = checkOptionsObject(scope, options, names);
   const prefix = checkPrefix(scope, given.prefix);
   const durable = scoped(scope, () => booleanOption('durable', given.durable, false));
-  return { cache: checked, base: httpCacheKey('GET', url, prefix), durable };
+  return { cache: checked, prefix, durable, host: given.host };
 }
 
 /**
- * Removes the cached responses of one URL on every instance: the entry of `url` itself, its
- * `Vary` variants and, when `url` has no query string, the entries of `url` with any query
- * string (`/products/1?fields=name`). Does not touch other paths (`/products/10` stays).
- * Costs one tombstone and one or two clear records (a clear record goes to every partition).
- * Only default keys are covered; a custom `key` option needs its own `cache.delete`.
+ * Removes the cached responses of one URL on every instance: the entry of `url` itself on every
+ * host (or on `host`), its `Vary` variants and, when `url` has no query string, the entries of
+ * `url` with any query string (`/products/1?fields=name`). Does not touch other paths
+ * (`/products/10` stays). The URL is normalised as keys are (`/products/%31` is `/products/1`).
+ * On an instance that holds every key (`cache.holdsEveryKey`), writes one tombstone per key it
+ * removes (up to `HTTP_INVALIDATION_MAX_DELETES`); else one or two clear records (with `host`,
+ * two tombstones and three clear records; a clear record goes to every partition and stays in
+ * the topic). Only default keys are covered; a custom `key` option needs its own `cache.delete`.
  */
-export function invalidateRoute(cache: NearCache<any>, url: string, options?: InvalidateOptions): Promise<void> {
-  let target;
+export function invalidateRoute(cache: NearCache<any>, url: string, options?: InvalidateRouteOptions): Promise<void> {
   try {
-    target = resolve('invalidateRoute', cache, url, options);
+    const target = resolve('invalidateRoute', cache, options, ['prefix', 'durable', 'host']);
+    return runHttpInvalidation(target.cache, httpRouteInvalidation(url, target.prefix, target.host), target.durable);
   } catch (error) {
     return Promise.reject(error);
   }
-  const write = target.durable ? { durable: true } : undefined;
-  const operations = [target.cache.delete(target.base, write), target.cache.clearPrefix(`${target.base} `, write)];
-  if (!url.includes('?')) operations.push(target.cache.clearPrefix(`${target.base}?`, write));
-  return Promise.all(operations).then(() => undefined);
 }
 
 /**
- * Removes the cached responses of every URL starting with `urlPrefix` on every instance
- * (`'/products/'` removes `/products/1`, `/products/2?x=1`...; `'/'` removes every response).
- * One clear record.
+ * Removes the cached responses of every URL starting with `urlPrefix` on every instance and every
+ * host (`'/products/'` removes `/products/1`, `/products/2?x=1`...; `'/'` removes every
+ * response). Tombstones of the keys it removes on an instance that holds every key (up to
+ * `HTTP_INVALIDATION_MAX_DELETES`), else one clear record.
  */
 export function invalidatePrefix(cache: NearCache<any>, urlPrefix: string, options?: InvalidateOptions): Promise<void> {
-  let target;
   try {
-    target = resolve('invalidatePrefix', cache, urlPrefix, options);
+    const target = resolve('invalidatePrefix', cache, options, ['prefix', 'durable']);
+    return runHttpInvalidation(target.cache, { deletes: [], clears: [httpPrefixInvalidation(urlPrefix, target.prefix)] }, target.durable);
   } catch (error) {
     return Promise.reject(error);
   }
-  return target.cache.clearPrefix(target.base, target.durable ? { durable: true } : undefined);
 }

@@ -3,13 +3,18 @@ import {
   computeEtag,
   encodeHttpEntry,
   firstHeaderValue,
+  httpAdmission,
   httpEntryWrites,
   httpHitResponse,
-  httpRequestBypassesCache,
+  HttpPathIndex,
   httpStoreRefusal,
   InvalidKeyError,
   isNotModified,
-  lookupHttpEntry,
+  lookupSharedHttpEntry,
+  registerStoredHttpHeaders,
+  servedHttpHeaders,
+  warnUnsignedHttpCache,
+  type HttpAdmission,
   type DecodedHttpResponse,
   type HttpConditionals,
   type HttpHeaderValue,
@@ -56,6 +61,9 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
   const { resolved, given } = resolveResponseOptions(options, store);
   const requestCache = createRequestCache(store, '', resolved.prefix);
   const log = resolved.logger;
+  // A reader serves only the headers an adapter of this process would have stored (a forged entry cannot add others).
+  registerStoredHttpHeaders(store, resolved.headers);
+  warnUnsignedHttpCache(store, (message) => log.warn(`response cache: ${message}`));
 
   return function nearCacheResponses(req: Request, res: Response, next: NextFunction): void {
     if (req.nearCache === undefined) req.nearCache = requestCache;
@@ -87,7 +95,8 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       next();
       return;
     }
-    if (httpRequestBypassesCache(req.headers)) {
+    const admission = httpAdmission(req.headers, resolved.credentials);
+    if (admission.bypass) {
       // The client asked that nothing be stored: neither serve from nor write to the cache.
       markMiss(res, resolved);
       next();
@@ -96,13 +105,14 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
 
     let hit: DecodedHttpResponse | undefined;
     try {
-      hit = lookupHttpEntry((key) => store.get(key), base, req.headers);
+      // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
+      hit = lookupSharedHttpEntry((key) => store.get(key), base, req.headers, admission);
     } catch (error) {
       report(log, 'the lookup', error, base);
     }
     if (hit !== undefined) {
       try {
-        serve(req, res, hit, resolved);
+        serve(req, res, hit, resolved, servedHttpHeaders(store));
         return;
       } catch (error) {
         report(log, 'serving a hit', error, base);
@@ -115,7 +125,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       const settings: ResolvedResponseOptions = { ...resolved };
       markers.set(req, { cache: store, settings });
       try {
-        capture(store, req, res, base, settings);
+        capture(store, req, res, base, settings, admission);
       } catch (error) {
         report(log, 'capturing the response', error, base);
       }
@@ -127,6 +137,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
 function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedResponseOptions>): void {
   if (given.ttl !== undefined) settings.ttl = given.ttl;
   if (given.maxBodyBytes !== undefined) settings.maxBodyBytes = given.maxBodyBytes;
+  if (given.maxPathEntries !== undefined) settings.maxPathEntries = given.maxPathEntries;
   if (given.statuses !== undefined) settings.statuses = given.statuses;
   if (given.headers !== undefined) settings.headers = [...new Set([...settings.headers, ...given.headers])];
 }
@@ -141,8 +152,8 @@ function report(log: Logger, what: string, error: unknown, key?: string): void {
   log.warn(`response cache: ${what} failed; the request goes on without the cache: ${message}`, { ...(key === undefined ? {} : { key }), ...(code === undefined ? {} : { code }) });
 }
 
-function serve(req: Request, res: Response, hit: DecodedHttpResponse, settings: ResolvedResponseOptions): void {
-  const answer = httpHitResponse(hit, { method: req.method, headers: req.headers });
+function serve(req: Request, res: Response, hit: DecodedHttpResponse, settings: ResolvedResponseOptions, served: ReadonlySet<string>): void {
+  const answer = httpHitResponse(hit, { method: req.method, headers: req.headers }, Date.now(), served);
   res.statusCode = answer.status;
   for (const [name, value] of answer.headers) res.setHeader(name, value);
   if (settings.statusHeader !== undefined) res.setHeader(settings.statusHeader, 'HIT');
@@ -187,11 +198,12 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer {
 }
 
 /** Why a finished GET response must not be stored, or `undefined` if it may be (core's rules, with this middleware's `statuses`). */
-function refusal(req: Request, res: Response, settings: ResolvedResponseOptions): string | undefined {
+function refusal(req: Request, res: Response, settings: ResolvedResponseOptions, admission: HttpAdmission): string | undefined {
   return httpStoreRefusal({
     status: res.statusCode,
     statuses: settings.statuses,
     requestHeaders: req.headers,
+    credentials: admission.credentials,
     responseHeader: (name) => res.getHeader(name) as HttpHeaderValue | undefined,
   });
 }
@@ -201,13 +213,18 @@ function save(cache: NearCache<unknown>, req: Request, res: Response, base: stri
   for (const name of settings.headers) headers[name] = res.getHeader(name) as HttpHeaderValue | undefined;
   const entry = encodeHttpEntry({ status: res.statusCode, headers, body });
   const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
-  for (const { key, value } of httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers)) {
+  const writes = httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers);
+  if (settings.maxPathEntries > 0 && !HttpPathIndex.of(cache).admits(writes.map((write) => write.key), settings.maxPathEntries)) {
+    settings.logger.debug(`response cache: not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries)`, { key: base });
+    return;
+  }
+  for (const { key, value } of writes) {
     void cache.set(key, value, options).catch((error: unknown) => report(settings.logger, 'storing the response', error, key));
   }
 }
 
 /** Wraps `res.write` and `res.end` to capture the body of a GET miss and store it when it ends. */
-function capture(cache: NearCache<unknown>, req: Request, res: Response, base: string, settings: ResolvedResponseOptions): void {
+function capture(cache: NearCache<unknown>, req: Request, res: Response, base: string, settings: ResolvedResponseOptions, admission: HttpAdmission): void {
   const hidden = hideConditionals(req);
   const originalWrite = res.write as unknown as AnyFunction;
   const originalEnd = res.end as unknown as AnyFunction;
@@ -249,7 +266,7 @@ function capture(cache: NearCache<unknown>, req: Request, res: Response, base: s
     const [chunk, encoding] = typeof args[0] === 'function' ? [undefined, undefined] : [args[0], typeof args[1] === 'function' ? undefined : args[1]];
     const body = toBuffer(chunk, encoding);
     if (body.length <= settings.maxBodyBytes) {
-      const refused = refusal(req, res, settings);
+      const refused = refusal(req, res, settings, admission);
       if (refused === undefined) {
         if (res.getHeader('etag') === undefined) res.setHeader('ETag', computeEtag(body));
         save(cache, req, res, base, body, settings);

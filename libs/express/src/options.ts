@@ -2,6 +2,13 @@ import type { Request } from 'express';
 import {
   consoleLogger,
   describeValue,
+  HTTP_DEFAULT_CREDENTIAL_POLICY,
+  httpCredentialPolicy,
+  httpPathBudget,
+  httpQueryPolicy,
+  httpRequestKey,
+  type HttpCredentialPolicy,
+  type HttpQueryKeyPolicy,
   HTTP_DEFAULT_PREFIX,
   HTTP_ENTRY_OVERHEAD_BYTES,
   HTTP_NEVER_SERVED_HEADERS,
@@ -40,9 +47,32 @@ export interface CacheResponsesOptions {
   /**
    * The key of a request, after the prefix; `undefined` to neither look up nor store this
    * request. Called for GET and HEAD alike (a HEAD must map to the key of its GET).
-   * Default: `GET <req.originalUrl>` (path and query string as sent).
+   * Default: `GET <path>[?<query>] <scheme>://<host>`: `req.originalUrl` normalised the way
+   * the router matches it, then `req.protocol` and `req.hostname` (both follow the app's
+   * `trust proxy` setting); see `httpRequestKey` of `@nearcache/core`. A custom key replaces
+   * all of it: include the host yourself if the app answers several.
    */
   key?: (req: Request) => string | undefined;
+  /**
+   * Which query parameters are part of the default key: `true` every one (default), `false`
+   * none (every query string of a path shares one entry), or the names that select the
+   * response (the others are left out of the key, and the allow-listed ones put in name order).
+   * Leaving parameters out is a promise that they do not change the response.
+   */
+  query?: boolean | string[];
+  /**
+   * Request headers that carry credentials. A request carrying one is neither served from nor
+   * stored into the cache, unless the response says `Cache-Control: public` (or `s-maxage`), or
+   * its `Vary` names every credential header the request carries (one entry per user).
+   * Default `HTTP_CREDENTIAL_HEADERS`: authorization, proxy-authorization, cookie, x-api-key,
+   * x-auth-token, x-access-token.
+   */
+  credentialHeaders?: string[];
+  /**
+   * Cookies that do not personalise responses (consent, analytics, A/B bucket read client-side):
+   * a request whose `Cookie` holds only these counts as anonymous. Default `[]`.
+   */
+  ignoreCookies?: string[];
   /**
    * Largest body stored, in bytes; bigger responses pass through uncached. Default `262144`
    * (256 KiB), or less when the cache's `maxValueBytes` cannot hold an entry that large. The
@@ -51,6 +81,13 @@ export interface CacheResponsesOptions {
    * `maxValueBytes` (512 KiB by default) throws `InvalidOptionError`.
    */
   maxBodyBytes?: number;
+  /**
+   * Most entries one path may hold (every query string, host and `Vary` variant of it): a
+   * response of a path that holds as many is sent and not stored, so a client requesting one
+   * route with endless distinct query strings cannot fill the cache. `0` for no budget. Default
+   * `0`. Set it per route by calling `cacheResponses` per route.
+   */
+  maxPathEntries?: number;
   /** Response statuses that are stored; each 200 to 299 except 206. Default `[200, 203, 204]`. */
   statuses?: number[];
   /**
@@ -71,7 +108,10 @@ export interface ResolvedResponseOptions {
   prefix: string;
   methods: ReadonlySet<string>;
   key: (req: Request) => string | undefined;
+  query: HttpQueryKeyPolicy;
+  credentials: HttpCredentialPolicy;
   maxBodyBytes: number;
+  maxPathEntries: number;
   statuses: ReadonlySet<number>;
   headers: readonly string[];
   statusHeader: string | undefined;
@@ -83,13 +123,12 @@ export const DEFAULT_STORED_HEADERS: readonly string[] = HTTP_STORED_HEADERS;
 
 // Headers never stored (per-user or connection-level), set-cookie first as the one people try.
 const REFUSED_HEADERS = ['set-cookie', ...[...HTTP_NEVER_SERVED_HEADERS].filter((name) => name !== 'set-cookie')];
-const OPTION_NAMES = ['ttl', 'prefix', 'methods', 'key', 'maxBodyBytes', 'statuses', 'headers', 'statusHeader', 'logger'] as const;
+const OPTION_NAMES = ['ttl', 'prefix', 'methods', 'key', 'query', 'credentialHeaders', 'ignoreCookies', 'maxBodyBytes', 'maxPathEntries', 'statuses', 'headers', 'statusHeader', 'logger'] as const;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
-const DEFAULT_KEY = (req: Request): string => `GET ${req.originalUrl ?? req.url}`;
 
 /**
  * Runs option checks made with core's helpers (`integerOption`, `invalidOption`...) and puts
@@ -158,6 +197,11 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
       if (typeof options.key !== 'function') invalidOption('key', 'a function (req) => string | undefined', options.key);
       out.key = options.key as (req: Request) => string | undefined;
     }
+    if (options.query !== undefined) out.query = coreOption(() => httpQueryPolicy(options.query));
+    if (options.credentialHeaders !== undefined || options.ignoreCookies !== undefined) {
+      out.credentials = coreOption(() => httpCredentialPolicy(options.credentialHeaders, options.ignoreCookies));
+    }
+    if (options.maxPathEntries !== undefined) out.maxPathEntries = coreOption(() => httpPathBudget(options.maxPathEntries));
     if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, 0, 0, MAX_BODY_BYTES);
     if (options.statuses !== undefined) {
       const statuses = options.statuses;
@@ -203,14 +247,32 @@ export function resolveResponseOptions(input: unknown, cache: NearCache<unknown>
     ttl: given.ttl,
     prefix: given.prefix ?? HTTP_DEFAULT_PREFIX,
     methods: given.methods ?? new Set(['GET', 'HEAD']),
-    key: given.key ?? DEFAULT_KEY,
+    key: given.key ?? defaultKey(given.query ?? true),
+    query: given.query ?? true,
+    credentials: given.credentials ?? HTTP_DEFAULT_CREDENTIAL_POLICY,
     maxBodyBytes: given.maxBodyBytes ?? Math.min(DEFAULT_MAX_BODY_BYTES, largest),
+    maxPathEntries: given.maxPathEntries ?? 0,
     statuses: given.statuses ?? new Set([200, 203, 204]),
     headers: [...new Set([...DEFAULT_STORED_HEADERS, ...(given.headers ?? [])])],
     statusHeader: 'statusHeader' in given ? given.statusHeader : 'X-Cache',
     logger: given.logger ?? (readProperty(cache, 'logger') as Logger | undefined) ?? consoleLogger,
   };
   return { resolved, given };
+}
+
+/** The default key: `GET <normalised path and query> <scheme>://<host>` as the app sees them (`trust proxy` applies). */
+function defaultKey(query: HttpQueryKeyPolicy): (req: Request) => string | undefined {
+  return (req) => httpRequestKey({ method: req.method, scheme: req.protocol, host: req.hostname, url: req.originalUrl ?? req.url }, query);
+}
+
+/** Core's checks throw `InvalidArgumentError`; options get `InvalidOptionError`. */
+function coreOption<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** The largest body an entry of `cache` can hold (no limit known: the largest `maxBodyBytes`). */

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { invalidOption, type NearCache, type NearCacheNamespace, type SetOptions, type WriteOptions } from '@nearcache/core';
-import { invalidatePrefix, invalidateRoute, type InvalidateOptions } from './invalidate.js';
+import { invalidatePrefix, invalidateRoute, type InvalidateOptions, type InvalidateRouteOptions } from './invalidate.js';
 import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
 
 /**
@@ -24,7 +24,7 @@ export interface RequestCache {
   /** Removes `key` here at once and on every instance. */
   delete(key: string, options?: WriteOptions): Promise<void>;
   /** Removes the cached responses of one URL on every instance; see `invalidateRoute`. */
-  invalidateRoute(url: string, options?: Omit<InvalidateOptions, 'prefix'>): Promise<void>;
+  invalidateRoute(url: string, options?: Omit<InvalidateRouteOptions, 'prefix'>): Promise<void>;
   /** Removes the cached responses of every URL starting with `urlPrefix` on every instance; see `invalidatePrefix`. */
   invalidatePrefix(urlPrefix: string, options?: Omit<InvalidateOptions, 'prefix'>): Promise<void>;
 }
@@ -83,7 +83,7 @@ class BoundRequestCache implements RequestCache {
     return this.#target.delete(key, options);
   }
 
-  invalidateRoute(url: string, options?: Omit<InvalidateOptions, 'prefix'>): Promise<void> {
+  invalidateRoute(url: string, options?: Omit<InvalidateRouteOptions, 'prefix'>): Promise<void> {
     return invalidateRoute(this.cache, url, { ...options, prefix: this.responsePrefix });
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createNearCache, InProcessBroker, inProcessLog, silentLogger, type Logger, type NearCache, type NearCacheOptions } from '@nearcache/core';
+import { createNearCache, httpCacheKey, InProcessBroker, inProcessLog, silentLogger, type Logger, type NearCache, type NearCacheOptions } from '@nearcache/core';
 
 /** Resolves once `predicate` holds; rejects after `timeout` ms. Polls, never sleeps a fixed time. */
 export async function waitFor(predicate: () => boolean, options: { timeout?: number; message?: string } = {}): Promise<void> {
@@ -45,4 +45,9 @@ export function recordingLogger(): Logger & { warnings: string[] } {
       warnings.push(message);
     },
   };
+}
+
+/** The default key of `GET path` as supertest sends it (`Host: 127.0.0.1:<port>`, plain http). */
+export function localKey(path: string, prefix?: string): string {
+  return httpCacheKey('GET', `http://127.0.0.1${path}`, prefix);
 }

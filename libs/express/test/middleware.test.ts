@@ -2,8 +2,8 @@ import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bufferCodec, isHttpCachedResponse, isHttpVaryIndex, type HttpCachedResponse, type NearCache } from '@nearcache/core';
-import { cacheResponses, responseKey } from '../src/index.js';
-import { Caches, recordingLogger, uniqueTopic, waitFor } from './helpers.js';
+import { cacheResponses } from '../src/index.js';
+import { Caches, localKey, recordingLogger, uniqueTopic, waitFor } from './helpers.js';
 
 const caches = new Caches();
 let cache: NearCache<any>;
@@ -59,7 +59,7 @@ describe('hits and misses', () => {
     const server = app((a) => a.get('/greeting', cacheResponses(cache), (_req, res) => void res.type('text/plain').send('hello')));
     const before = Date.now();
     await request(server).get('/greeting').expect(200, 'hello');
-    const entry = cache.get(responseKey('/greeting')) as HttpCachedResponse;
+    const entry = cache.get(localKey('/greeting')) as HttpCachedResponse;
     expect(isHttpCachedResponse(entry)).toBe(true);
     expect(Object.keys(entry).sort()).toEqual(['body', 'headers', 'status', 'storedAt', 'v']);
     expect(entry.v).toBe(1);
@@ -73,7 +73,7 @@ describe('hits and misses', () => {
   });
 
   it('serves an entry written by another writer of the same format, with its Age', async () => {
-    await cache.set(responseKey('/shared'), {
+    await cache.set(localKey('/shared'), {
       v: 1,
       status: 200,
       headers: { 'content-type': 'application/json; charset=utf-8', etag: '"abc"' },
@@ -92,7 +92,7 @@ describe('hits and misses', () => {
     const server = app((a) => a.get('/doc', cacheResponses(cache), counted('doc', (_req, res) => void res.send('0123456789'))));
     const headMiss = await request(server).head('/doc').expect(200);
     expect(headMiss.headers['x-cache']).toBe('MISS');
-    expect(cache.has(responseKey('/doc'))).toBe(false);
+    expect(cache.has(localKey('/doc'))).toBe(false);
     await request(server).get('/doc').expect(200, '0123456789');
     expect(calls.doc).toBe(2);
     const head = await request(server).head('/doc').expect(200);
@@ -309,9 +309,9 @@ describe('Vary', () => {
     expect([frHit.headers['x-cache'], frHit.text]).toEqual(['HIT', 'bonjour']);
     expect(frHit.headers.vary).toBe('Accept-Language');
     expect(calls.greeting).toBe(2);
-    expect(isHttpVaryIndex(cache.get(responseKey('/greeting')))).toBe(true);
-    expect(cache.get(responseKey('/greeting'))).toMatchObject({ v: 1, vary: ['accept-language'] });
-    expect(cache.has(`${responseKey('/greeting')} accept-language=fr`)).toBe(true);
+    expect(isHttpVaryIndex(cache.get(localKey('/greeting')))).toBe(true);
+    expect(cache.get(localKey('/greeting'))).toMatchObject({ v: 1, vary: ['accept-language'] });
+    expect(cache.has(`${localKey('/greeting')} accept-language=fr`)).toBe(true);
   });
 
   it('never caches Vary: *', async () => {
@@ -332,7 +332,7 @@ describe('TTL per route', () => {
     await request(server).get('/fast');
     await request(server).get('/slow');
     expect((await request(server).get('/fast')).headers['x-cache']).toBe('HIT');
-    await waitFor(() => !cache.has(responseKey('/fast')), { message: 'the /fast entry to expire' });
+    await waitFor(() => !cache.has(localKey('/fast')), { message: 'the /fast entry to expire' });
     expect((await request(server).get('/fast')).headers['x-cache']).toBe('MISS');
     expect((await request(server).get('/slow')).headers['x-cache']).toBe('HIT');
     expect(calls).toEqual({ fast: 2, slow: 1 });
@@ -449,7 +449,7 @@ describe('fails open', () => {
     await request(server).get('/x').expect(200, 'still here');
     expect(calls.x).toBe(2);
     await waitFor(() => logger.warnings.length >= 1, { message: 'a warning' });
-    expect(logger.warnings[0]).toMatch(/storing the response failed.*closed/);
+    expect(logger.warnings.find((w) => /storing the response failed/.test(w))).toMatch(/storing the response failed.*closed/);
   });
 
   it('runs the handler when the lookup throws', async () => {
@@ -476,12 +476,12 @@ describe('fails open', () => {
     const server = app((a) => a.get('/x', cacheResponses(bytesOnly, { logger }), (_req, res) => void res.send('ok')));
     await request(server).get('/x').expect(200, 'ok');
     await waitFor(() => logger.warnings.length > 0, { message: 'a warning' });
-    expect(logger.warnings[0]).toMatch(/storing the response failed/);
+    expect(logger.warnings.find((w) => /storing the response failed/.test(w))).toBeDefined();
   });
 
   it('treats a value of another shape under the key as a miss and replaces it', async () => {
-    await cache.set(responseKey('/x'), 'not a response');
-    await cache.set(`${responseKey('/y')}`, { v: 1, status: 200, headers: { 'bad header': 'x' }, body: '', storedAt: 0 });
+    await cache.set(localKey('/x'), 'not a response');
+    await cache.set(`${localKey('/y')}`, { v: 1, status: 200, headers: { 'bad header': 'x' }, body: '', storedAt: 0 });
     const server = app((a) => {
       a.use(cacheResponses(cache));
       a.get('/x', counted('x', (_req, res) => void res.send('x')));
@@ -489,7 +489,7 @@ describe('fails open', () => {
     });
     expect((await request(server).get('/x').expect(200, 'x')).headers['x-cache']).toBe('MISS');
     expect((await request(server).get('/y').expect(200, 'y')).headers['x-cache']).toBe('MISS');
-    expect(isHttpCachedResponse(cache.get(responseKey('/x')))).toBe(true);
+    expect(isHttpCachedResponse(cache.get(localKey('/x')))).toBe(true);
     expect(calls).toEqual({ x: 1, y: 1 });
   });
 });
@@ -500,7 +500,7 @@ describe('replication between two apps on one in-process topic', () => {
     const build = (c: NearCache<any>, name: string) => app((a) => a.get('/p', cacheResponses(c), counted(name, (_req, res) => void res.json({ by: name }))));
     const [a, b] = [build(cache, 'a'), build(other, 'b')];
     await request(a).get('/p').expect(200);
-    await waitFor(() => other.has(responseKey('/p')), { message: 'the entry on B' });
+    await waitFor(() => other.has(localKey('/p')), { message: 'the entry on B' });
     const hit = await request(b).get('/p').expect(200);
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.body).toEqual({ by: 'a' });

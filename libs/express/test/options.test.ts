@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidOptionError, type NearCache } from '@nearcache/core';
 import express from 'express';
 import request from 'supertest';
-import { cacheResponses, nearCache, responseKey, type CacheResponsesOptions } from '../src/index.js';
-import { Caches, recordingLogger, uniqueTopic, waitFor } from './helpers.js';
+import { cacheResponses, nearCache, type CacheResponsesOptions } from '../src/index.js';
+import { Caches, localKey, recordingLogger, uniqueTopic, waitFor } from './helpers.js';
 
 describe('options are checked up front', () => {
   const caches = new Caches();
@@ -92,8 +92,8 @@ describe('options are checked up front', () => {
       server.get('/big', cacheResponses(cache), (_req, res) => void res.send('x'.repeat(3073)));
       await request(server).get('/fits').expect(200);
       await request(server).get('/big').expect(200);
-      expect(cache.has(responseKey('/fits'))).toBe(true);
-      expect(cache.has(responseKey('/big'))).toBe(false);
+      expect(cache.has(localKey('/fits'))).toBe(true);
+      expect(cache.has(localKey('/big'))).toBe(false);
     } finally {
       await caches.closeAll();
     }

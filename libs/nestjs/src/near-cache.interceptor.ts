@@ -17,20 +17,32 @@ import {
   HTTP_DEFAULT_PREFIX,
   HTTP_NEVER_SERVED_HEADERS,
   HTTP_STORED_HEADERS,
+  HTTP_CREDENTIAL_HEADERS,
+  httpAdmission,
   httpConditionals,
+  httpCredentialPolicy,
   httpEntryWrites,
   httpHitResponse,
-  httpRequestBypassesCache,
+  HttpPathIndex,
+  httpPathBudget,
+  httpQueryPolicy,
+  httpRequestKey,
   httpStoreRefusal,
+  InvalidArgumentError,
+  lookupSharedHttpEntry,
+  registerStoredHttpHeaders,
+  servedHttpHeaders,
+  warnUnsignedHttpCache,
   integerOption,
   InvalidKeyError,
   invalidOption,
   InvalidOptionError,
   isNotModified,
-  lookupHttpEntry,
   maxHttpBodyBytes,
   stringOption,
   type DecodedHttpResponse,
+  type HttpCredentialPolicy,
+  type HttpQueryKeyPolicy,
   type HttpHeaderValue,
   type HttpRequestHeaders,
   type NearCache,
@@ -50,6 +62,9 @@ interface InterceptorSettings {
   maxBodyBytes: number;
   statusHeader: string | undefined;
   storedHeaders: readonly string[];
+  credentials: HttpCredentialPolicy;
+  query: HttpQueryKeyPolicy;
+  maxPathEntries: number;
 }
 
 /** What a miss needs to store the handler's result. */
@@ -58,6 +73,7 @@ interface Miss {
   base: string;
   ttl: number | undefined;
   requestHeaders: HttpRequestHeaders;
+  credentials: readonly string[];
   response: unknown;
   settings: InterceptorSettings;
 }
@@ -73,8 +89,14 @@ const SCOPE = 'NearCacheInterceptor';
  * `@nearcache/express` (`http:GET <url>`), so a Nest app and an Express app on one topic serve
  * each other's responses. Use it on a controller, a route, or globally (`APP_INTERCEPTOR`).
  *
- * - The key is `prefix` + `trackBy()`: by default `http:GET <originalUrl>`, or `http:` + the
- *   route's `@NearCacheKey()`. Override `trackBy()` to change it (return undefined to skip).
+ * - The key is `prefix` + `trackBy()`: by default `http:GET <path>[?<query>] <scheme>://<host>`
+ *   (core's `httpRequestKey`: the target normalised as the router matches it, the scheme and
+ *   host as the app sees them), or `http:` + the route's `@NearCacheKey()`. Override `trackBy()`
+ *   to change it (return undefined to skip).
+ * - It is a shared cache (core's `httpAdmission`): a request carrying credentials
+ *   (`credentialHeaders`) is neither served nor stored unless the response is
+ *   `Cache-Control: public` or varies on them; a hit serves only the headers stored by this
+ *   process's adapters (`servedHttpHeaders`).
  * - `@NearCacheTtl()` sets the time to live (route over controller over the module's `ttl`).
  * - The handler's result is serialised as Express sends it (objects as JSON, strings as
  *   text/html or the type set, Buffers as bytes); a 2xx response that may be stored (see
@@ -100,6 +122,18 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   protected statusHeader: string | false = 'X-Cache';
   /** Response headers stored and replayed with the body. Default: core's `HTTP_STORED_HEADERS`, the ones Express stores. */
   protected storedHeaders: readonly string[] = HTTP_STORED_HEADERS;
+  /**
+   * Request headers that carry credentials: a request with one is neither served from nor
+   * stored into the cache, unless the response says `Cache-Control: public` (or `s-maxage`) or
+   * varies on every credential the request carries. Default core's `HTTP_CREDENTIAL_HEADERS`.
+   */
+  protected credentialHeaders: readonly string[] = HTTP_CREDENTIAL_HEADERS;
+  /** Cookies that do not personalise responses: a `Cookie` holding only these counts as anonymous. Default `[]`. */
+  protected ignoreCookies: readonly string[] = [];
+  /** Query parameters in the default key: `true` all (default), `false` none, or the names that select the response. */
+  protected query: boolean | readonly string[] = true;
+  /** Most entries one path may hold (its query strings, hosts and variants); a response beyond it is not stored. `0` for no budget. Default `0`. */
+  protected maxPathEntries = 0;
   protected readonly logger = new Logger('NearCacheInterceptor');
 
   @Optional()
@@ -108,15 +142,35 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   #settings: InterceptorSettings | undefined;
   #unsupportedReported = false;
+  /** Caches this interceptor registered its stored headers with (and warned about when unsigned). */
+  readonly #prepared = new WeakSet<object>();
 
   constructor(
     protected readonly registry: NearCacheRegistry,
     protected readonly reflector: Reflector,
   ) {}
 
-  /** Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`) at start-up: a bad one fails the start with `InvalidOptionError`. */
+  /**
+   * Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`,
+   * `credentialHeaders`, `ignoreCookies`, `query`, `maxPathEntries`) at start-up: a bad one fails
+   * the start with `InvalidOptionError`. Registers the stored headers with the default cache and
+   * warns once when its topic is unsigned.
+   */
   onModuleInit(): void {
-    this.#resolveSettings();
+    const settings = this.#resolveSettings();
+    try {
+      this.#prepare(this.registry.get(DEFAULT_CACHE_NAME), settings);
+    } catch {
+      // No default cache (getCache() picks a named one): prepared on its first request.
+    }
+  }
+
+  /** Registers the headers this interceptor stores with `cache` (a hit serves only those) and warns once when its topic is unsigned. */
+  #prepare(cache: NearCache, settings: InterceptorSettings): void {
+    if (this.#prepared.has(cache)) return;
+    this.#prepared.add(cache);
+    registerStoredHttpHeaders(cache, [...settings.storedHeaders, 'etag']);
+    warnUnsignedHttpCache(cache, (message) => this.logger.warn(message));
   }
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
@@ -140,21 +194,24 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
       const base = settings.prefix + key;
       const cache = this.getCache(context);
+      this.#prepare(cache, settings);
       const requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
-      if (httpRequestBypassesCache(requestHeaders)) {
+      const admission = httpAdmission(requestHeaders, settings.credentials);
+      if (admission.bypass) {
         // The client asked that nothing be stored: neither serve from nor write to the cache.
         this.#markStatus(response, settings, 'MISS');
         return next.handle();
       }
-      hit = lookupHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders);
-      miss = { cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, response, settings };
+      // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
+      hit = lookupSharedHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders, admission);
+      miss = { cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, credentials: admission.credentials, response, settings };
     } catch (error) {
       this.logger.warn(`the cache failed, the handler runs: ${(error as Error).message}`);
       return next.handle();
     }
     if (hit !== undefined) {
       try {
-        return of(this.#answerHit(hit, request, miss.requestHeaders, settings));
+        return of(this.#answerHit(hit, request, miss.requestHeaders, settings, servedHttpHeaders(miss.cache)));
       } catch (error) {
         this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
       }
@@ -174,9 +231,9 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /**
    * The key of this request after the prefix, or undefined to bypass the cache: the
-   * `@NearCacheKey()` of the route if any, else `GET <url>` (path and query string as sent) for
-   * a GET request, the key `cacheResponses` of `@nearcache/express` uses. Override it to vary by
-   * user, header or tenant.
+   * `@NearCacheKey()` of the route if any, else `GET <path>[?<query>] <scheme>://<host>` for a
+   * GET request (core's `httpRequestKey`), the key `cacheResponses` of `@nearcache/express`
+   * uses. Override it to vary by user, header or tenant.
    */
   protected trackBy(context: ExecutionContext): string | undefined | Promise<string | undefined> {
     const keyOption = this.reflector.get<NearCacheKeyOption | undefined>(NEAR_CACHE_KEY_METADATA, context.getHandler());
@@ -185,7 +242,9 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     if (keyOption !== undefined) return typeof keyOption === 'function' ? keyOption(context) : keyOption;
     const adapter = this.httpAdapterHost?.httpAdapter;
     const url: unknown = adapter ? adapter.getRequestUrl(request) : (request.originalUrl ?? request.url);
-    return typeof url === 'string' && url.length > 0 ? `GET ${url}` : undefined;
+    const host: unknown = adapter ? adapter.getRequestHostname(request) : request.hostname;
+    // Scheme and host as the app sees them (after its trust-proxy settings), path and query normalised as the router matches them.
+    return httpRequestKey({ method: 'GET', scheme: request.protocol, host, url }, this.#resolveSettings().query);
   }
 
   /** Whether the request's method is cacheable (GET by default, see `allowedMethods`). */
@@ -250,8 +309,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   /** The answer to a hit: the stored status, headers and bytes, or a 304, as a web Response Nest sends as it is. */
-  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings): Response {
-    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders });
+  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings, served: ReadonlySet<string>): Response {
+    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served);
     const headers = new Headers();
     for (const [name, value] of answer.headers) {
       if (Array.isArray(value)) for (const item of value) headers.append(name, item);
@@ -279,7 +338,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     const body = status === 204 ? Buffer.alloc(0) : serialised.body;
     const contentType = status === 204 ? undefined : serialised.contentType;
     const header = (name: string): HttpHeaderValue | undefined => (name.toLowerCase() === 'content-type' ? contentType : this.getHeader(response, name));
-    const refused = httpStoreRefusal({ status, requestHeaders: miss.requestHeaders, responseHeader: header });
+    const refused = httpStoreRefusal({ status, requestHeaders: miss.requestHeaders, credentials: miss.credentials, responseHeader: header });
     if (refused !== undefined) {
       this.logger.debug(`not stored (${refused}): ${miss.base}`);
       return undefined;
@@ -295,7 +354,12 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     stored.etag = etag;
     const entry = encodeHttpEntry({ status, headers: stored, body });
     const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
-    for (const { key, value } of httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders)) {
+    const writes = httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders);
+    if (settings.maxPathEntries > 0 && !HttpPathIndex.of(miss.cache).admits(writes.map((write) => write.key), settings.maxPathEntries)) {
+      this.logger.debug(`not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries): ${miss.base}`);
+      return undefined;
+    }
+    for (const { key, value } of writes) {
       miss.cache.set(key, value, options).catch((error: unknown) => {
         this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
       });
@@ -321,7 +385,21 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       if (!Array.isArray(storedHeaders) || storedHeaders.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))) {
         invalidOption('storedHeaders', `an array of header names, none of ${[...HTTP_NEVER_SERVED_HEADERS].join(', ')}`, storedHeaders);
       }
+      let credentials: HttpCredentialPolicy;
+      let query: HttpQueryKeyPolicy;
+      let maxPathEntries: number;
+      try {
+        credentials = httpCredentialPolicy(this.credentialHeaders, this.ignoreCookies);
+        query = httpQueryPolicy(this.query);
+        maxPathEntries = httpPathBudget(this.maxPathEntries);
+      } catch (error) {
+        if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });
+        throw error;
+      }
       this.#settings = {
+        credentials,
+        query,
+        maxPathEntries,
         prefix,
         maxBodyBytes,
         statusHeader: statusHeader === false ? undefined : statusHeader,

@@ -144,7 +144,7 @@ describe('NearCacheInterceptor: the shared HTTP entry format', () => {
     expect(miss.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(miss.headers.etag).toBe(computeEtag(Buffer.from(miss.text)));
 
-    const stored = decodeHttpEntry(app.get(NearCache).get('http:GET /h/json'));
+    const stored = decodeHttpEntry(app.get(NearCache).get('http:GET /h/json http://127.0.0.1'));
     expect(stored?.entry.status).toBe(200);
     expect(stored?.body.toString()).toBe(miss.text);
     expect(stored?.entry.headers).toEqual({ 'content-type': 'application/json; charset=utf-8', etag: miss.headers.etag });
@@ -189,7 +189,7 @@ describe('NearCacheInterceptor: the shared HTTP entry format', () => {
     const app = await start();
     const body = Buffer.from('{"from":"express"}');
     await app.get(NearCache).set(
-      'http:GET /h/json',
+      'http:GET /h/json http://127.0.0.1',
       encodeHttpEntry({
         status: 203,
         headers: { 'content-type': 'application/json; charset=utf-8', etag: 'W/"abc"', 'content-language': 'fr' },
@@ -279,8 +279,8 @@ describe('NearCacheInterceptor: the shared HTTP entry format', () => {
     const app = await start();
     const server = app.getHttpServer();
     await request(server).get('/h/vary').set('Accept-Language', 'fr').expect(200, { language: 'fr', run: 1 });
-    expect(isHttpVaryIndex(app.get(NearCache).get('http:GET /h/vary'))).toBe(true);
-    expect(app.get(NearCache).has('http:GET /h/vary accept-language=fr')).toBe(true);
+    expect(isHttpVaryIndex(app.get(NearCache).get('http:GET /h/vary http://127.0.0.1'))).toBe(true);
+    expect(app.get(NearCache).has('http:GET /h/vary http://127.0.0.1 accept-language=fr')).toBe(true);
     const english = await request(server).get('/h/vary').set('Accept-Language', 'en').expect(200, { language: 'en', run: 2 });
     expect(english.headers['x-cache']).toBe('MISS');
     const french = await request(server).get('/h/vary').set('Accept-Language', 'fr').expect(200, { language: 'fr', run: 1 });
@@ -303,8 +303,8 @@ describe('NearCacheInterceptor: the shared HTTP entry format', () => {
     const hit = await request(server).get('/p/x').expect(200);
     expect(hit.headers['x-near-cache']).toBe('HIT');
     expect(hit.headers['x-cache']).toBeUndefined();
-    expect(app.get(NearCache).has('api:GET /p/x')).toBe(true);
-    expect(app.get(NearCache).has('http:GET /p/x')).toBe(false);
+    expect(app.get(NearCache).has('api:GET /p/x http://127.0.0.1')).toBe(true);
+    expect(app.get(NearCache).has('http:GET /p/x http://127.0.0.1')).toBe(false);
   });
 
   it('a subclass with a bad setting fails the start with InvalidOptionError', async () => {

@@ -94,14 +94,14 @@ describe('NearCacheInterceptor', () => {
     // The query is part of the key.
     expect((await request(server).get('/products?page=3').expect(200)).headers['x-cache']).toBe('MISS');
     // The key is the one Express's cacheResponses uses: prefix, GET and the URL as sent.
-    expect(app.get(NearCache).has('http:GET /products?page=2')).toBe(true);
+    expect(app.get(NearCache).has('http:GET /products?page=2 http://127.0.0.1')).toBe(true);
   });
 
   it('stores the status with the body and answers a hit with it', async () => {
     const app = await start();
     const server = app.getHttpServer();
     await request(server).get('/products/accepted').expect(202);
-    expect(app.get(NearCache).get('http:GET /products/accepted')).toMatchObject({ v: 1, status: 202 });
+    expect(app.get(NearCache).get('http:GET /products/accepted http://127.0.0.1')).toMatchObject({ v: 1, status: 202 });
     const hit = await request(server).get('/products/accepted').expect(202);
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.body).toEqual({ run: 1 });
@@ -132,7 +132,7 @@ describe('NearCacheInterceptor', () => {
     expect(cache.has('http:products:featured')).toBe(true);
     await cache.flush();
     const featured = recordExpiry(broker, 'test-cache', 'http:products:featured')!;
-    const list = recordExpiry(broker, 'test-cache', 'http:GET /products?page=1')!;
+    const list = recordExpiry(broker, 'test-cache', 'http:GET /products?page=1 http://127.0.0.1')!;
     expect(featured).toBeGreaterThanOrEqual(before + 5000);
     expect(featured).toBeLessThanOrEqual(after + 5000);
     expect(list).toBeGreaterThanOrEqual(before + 7000);

@@ -1,16 +1,21 @@
 import { BadRequestException, Body, Controller, Get, NotFoundException, Param, Put, UseInterceptors } from '@nestjs/common';
-import { CacheEvict, NearCacheInterceptor } from '@nearcache/nestjs';
+import { invalidateHttpRoute, NearCache } from '@nearcache/core';
+import { NearCacheInterceptor } from '@nearcache/nestjs';
 import { InvalidProductChangesError, ProductNotFoundError, type Product, type ProductChanges } from '../catalog/catalog.js';
-import { pageKey } from '../shared/keys.js';
+import { productPath } from '../shared/keys.js';
 import { ProductsService } from './products.service.js';
 
 @Controller('products')
 export class ProductsController {
-  constructor(private readonly products: ProductsService) {}
+  constructor(
+    private readonly products: ProductsService,
+    private readonly cache: NearCache,
+  ) {}
 
   /**
-   * The page of a product. The interceptor stores the response under `http:GET <url>`, as the
-   * Express middleware does: a hit on every instance, Nest or Express.
+   * The page of a product. The interceptor stores the response under
+   * `http:GET <url> <scheme>://<host>`, as the Express middleware does: a hit on every instance,
+   * Nest or Express.
    */
   @Get(':id')
   @UseInterceptors(NearCacheInterceptor)
@@ -23,18 +28,20 @@ export class ProductsController {
   }
 
   /**
-   * Updates a product. The service evicts the product's value, this evicts its page, on every
-   * instance. (Pages of the product with a query string, `/products/1?lang=fr`, are other keys:
-   * the Express app removes them too, with `invalidateRoute`.)
+   * Updates a product. The service evicts the product's value, this removes its pages (on every
+   * host, with their query strings and variants) on every instance, as the Express app does
+   * with `invalidateRoute`.
    */
   @Put(':id')
-  @CacheEvict({ key: pageKey })
   async updateProduct(@Param('id') id: string, @Body() changes: ProductChanges): Promise<Product> {
+    let product: Product;
     try {
-      return await this.products.updateProduct(id, changes);
+      product = await this.products.updateProduct(id, changes);
     } catch (error) {
       throw httpError(error);
     }
+    await invalidateHttpRoute(this.cache, productPath(id));
+    return product;
   }
 }
 

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
+import { LRUCache } from 'lru-cache';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -90,13 +93,47 @@ export const HTTP_NEVER_SERVED_HEADERS: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
+/** Request headers whose values appear hashed in variant keys (the default credential headers). */
+const HASHED_VARY_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'x-auth-token', 'x-access-token']);
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 // Field values: visible ASCII, space, tab, obs-text. No CR, LF or NUL.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Decoded bodies of checked entries: cached values are shared, immutable objects, so a hit checks and decodes an entry once. */
-const decoded = new WeakMap<object, DecodedHttpResponse>();
+/** Entries already checked: cached values are shared, immutable objects, so an entry is checked once. */
+const checked = new WeakSet<object>();
+
+/**
+ * Decoded bodies of the entries served lately. The cache holds each entry as it is stored
+ * (the body in base64, counted by its `maxBytes`); a decoded copy of the body is kept only
+ * here, bounded by bytes (the decoded body and the entry's base64 body, which this keeps alive
+ * too), least recently served first out. A hit on an entry whose copy was dropped decodes it again.
+ */
+let decodedBodies = newDecodedBodies(defaultDecodedBodyBytes());
+
+function defaultDecodedBodyBytes(): number {
+  return Math.max(8 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 32));
+}
+
+function newDecodedBodies(maxBytes: number): LRUCache<object, DecodedHttpResponse> {
+  return new LRUCache<object, DecodedHttpResponse>({ maxSize: maxBytes, sizeCalculation: (value) => Math.max(1, value.body.length + value.entry.body.length) });
+}
+
+/**
+ * Sets the bound of decoded response bodies kept for hits, in bytes (each kept body counts its
+ * decoded bytes plus its base64 form). Default: a thirty-second of the V8 heap limit, at least
+ * 8 MiB. Throws `InvalidArgumentError` unless a positive integer.
+ */
+export function setHttpDecodedBodyBytes(maxBytes: number): void {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError(`setHttpDecodedBodyBytes: the bound must be a positive integer of bytes, got ${String(maxBytes)}`);
+  decodedBodies = newDecodedBodies(maxBytes);
+}
+
+/** What the decoded bodies kept for hits hold: entries, bytes (as counted against the bound) and the bound. */
+export function httpDecodedBodyStats(): { entries: number; bytes: number; maxBytes: number } {
+  return { entries: decodedBodies.size, bytes: decodedBodies.calculatedSize, maxBytes: decodedBodies.maxSize };
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -113,7 +150,7 @@ function isHeaderValue(value: unknown): value is string | string[] {
  */
 export function isHttpCachedResponse(value: unknown): value is HttpCachedResponse {
   if (!isRecord(value) || value.v !== HTTP_ENTRY_VERSION) return false;
-  if (decoded.has(value)) return true;
+  if (checked.has(value)) return true;
   const { status, headers, body, storedAt } = value;
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 299) return false;
   if (typeof body !== 'string' || !BASE64.test(body)) return false;
@@ -122,6 +159,7 @@ export function isHttpCachedResponse(value: unknown): value is HttpCachedRespons
   for (const [name, headerValue] of Object.entries(headers)) {
     if (!TOKEN.test(name) || !isHeaderValue(headerValue)) return false;
   }
+  checked.add(value);
   return true;
 }
 
@@ -131,16 +169,6 @@ export function isHttpVaryIndex(value: unknown): value is HttpVaryIndex {
   const { vary, storedAt } = value;
   if (typeof storedAt !== 'number' || !Number.isFinite(storedAt)) return false;
   return Array.isArray(vary) && vary.length > 0 && vary.every((name) => typeof name === 'string' && TOKEN.test(name) && name !== '*');
-}
-
-/**
- * The key of the response to `method url` under `prefix`: `<prefix>GET <url>`. A HEAD maps to
- * the key of its GET (only GET responses are stored). `url` is the path and query string as the
- * client sent them (`req.originalUrl`).
- */
-export function httpCacheKey(method: HttpCacheMethod, url: string, prefix: string = HTTP_DEFAULT_PREFIX): string {
-  if (method !== 'GET' && method !== 'HEAD') throw new InvalidArgumentError(`httpCacheKey: only GET and HEAD responses have keys, got ${String(method)}`);
-  return `${prefix}GET ${url}`;
 }
 
 /** Parses a `Vary` header into lower-case names, sorted and unique; `['*']` if it holds `*`. */
@@ -159,7 +187,8 @@ export function parseVaryHeader(header: HttpHeaderValue | undefined): string[] {
 /**
  * The key of the response variant selected by `headers` (the request's headers) for a URL
  * whose base key is `base` and whose responses vary on `vary`:
- * `<base> <name>=<value>&<name>=<value>`, values URI-encoded, a missing header as empty.
+ * `<base> <name>=<value>&<name>=<value>`, values URI-encoded, a missing header as empty; the
+ * value of a credential header (`Cookie`, `Authorization`, `X-Api-Key`...) as `sha256-<hash>`.
  * A space cannot occur in a request URL, so variant keys never collide with base keys, and
  * `<base> ` is the prefix of every variant of `base`.
  */
@@ -173,7 +202,9 @@ export function httpVariantKey(base: string, vary: readonly string[], headers: H
       .split(',')
       .map((item) => item.trim())
       .join(',');
-    parts.push(`${name}=${encodeURIComponent(normalised)}`);
+    // Credentials never appear in keys, which every reader of the topic sees: their hash does.
+    const shown = HASHED_VARY_HEADERS.has(name) && normalised !== '' ? `sha256-${createHash('sha256').update(normalised).digest('base64url')}` : normalised;
+    parts.push(`${name}=${encodeURIComponent(shown)}`);
   }
   return `${base} ${parts.join('&')}`;
 }
@@ -212,10 +243,9 @@ export function encodeHttpEntry(response: HttpResponseToStore): HttpCachedRespon
   const body = Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
   const storedAt = response.storedAt ?? Date.now();
   if (!Number.isFinite(storedAt)) throw new InvalidArgumentError(`encodeHttpEntry: storedAt must be a finite number, got ${String(storedAt)}`);
-  const entry: HttpCachedResponse = { v: HTTP_ENTRY_VERSION, status, headers, body: body.toString('base64'), storedAt };
-  // The writer's own hits skip the check and the base64 decoding (a copy: the caller may reuse its buffer).
-  decoded.set(entry, { entry, body: Buffer.from(body) });
-  return entry;
+  // No decoded copy is kept beside the entry: the writer decodes on its first hit, like every
+  // reader, so an entry holds what the cache counts against maxBytes (see `setHttpDecodedBodyBytes`).
+  return { v: HTTP_ENTRY_VERSION, status, headers, body: body.toString('base64'), storedAt };
 }
 
 /**
@@ -225,11 +255,11 @@ export function encodeHttpEntry(response: HttpResponseToStore): HttpCachedRespon
  */
 export function decodeHttpEntry(value: unknown): DecodedHttpResponse | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const known = decoded.get(value);
+  const known = decodedBodies.get(value);
   if (known !== undefined) return known;
   if (!isHttpCachedResponse(value)) return undefined;
   const result: DecodedHttpResponse = { entry: value, body: Buffer.from(value.body, 'base64') };
-  decoded.set(value, result);
+  decodedBodies.set(value, result);
   return result;
 }
 

@@ -1,5 +1,6 @@
 import { firstHeaderValue, httpConditionals, isNotModified, parseCacheControl } from './conditional.js';
-import { HTTP_NEVER_SERVED_HEADERS, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import { HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import { httpCredentialRefusal, httpRequestCredentials } from './shared.js';
 
 /**
  * The rules every adapter applies, so that what one stores and serves the others would too:
@@ -21,6 +22,8 @@ export interface HttpStoreCheck {
   requestHeaders: HttpRequestHeaders;
   /** Reads a response header (any case). */
   responseHeader: (name: string) => HttpHeaderValue | undefined;
+  /** The credential headers the request carries (`httpAdmission(...).credentials`). Default: those of `HTTP_CREDENTIAL_HEADERS` it carries. */
+  credentials?: readonly string[];
 }
 
 /**
@@ -28,8 +31,10 @@ export interface HttpStoreCheck {
  * - a status not in `statuses` (never anything outside 2xx, nor 206);
  * - response `Cache-Control: no-store`, `private` or `no-cache`;
  * - a `Set-Cookie`, a `Content-Range`, or `Vary: *`;
- * - a request with `Authorization`, unless the response says `Cache-Control: public`,
- *   `s-maxage` or `must-revalidate` (RFC 9111 3.5: this cache is shared by every instance).
+ * - a request carrying credentials (`Cookie`, `Authorization`, `X-Api-Key`... see
+ *   `httpAdmission`), unless the response says `Cache-Control: public` or `s-maxage`, or its
+ *   `Vary` names every credential header the request carries (RFC 9111 3.5: this cache is
+ *   shared by every instance).
  * The body size limit is the adapter's (`maxBodyBytes`).
  */
 export function httpStoreRefusal(check: HttpStoreCheck): string | undefined {
@@ -44,11 +49,11 @@ export function httpStoreRefusal(check: HttpStoreCheck): string | undefined {
   if (check.responseHeader('content-range') !== undefined) return 'Content-Range';
   const vary = check.responseHeader('vary');
   if (vary !== undefined && (Array.isArray(vary) ? vary.join(',') : String(vary)).split(',').some((name) => name.trim() === '*')) return 'Vary: *';
-  if (check.requestHeaders.authorization !== undefined && !['public', 's-maxage', 'must-revalidate'].some((d) => directives.has(d))) {
-    return 'Authorization without Cache-Control public, s-maxage or must-revalidate';
-  }
-  return undefined;
+  const credentials = check.credentials ?? httpRequestCredentials(check.requestHeaders);
+  return httpCredentialRefusal(credentials, check.responseHeader('cache-control'), vary === undefined ? [] : parseVaryHeader(vary));
 }
+
+const DEFAULT_SERVED: ReadonlySet<string> = new Set(HTTP_STORED_HEADERS);
 
 /** How to answer a request from a cached response. */
 export interface HttpHitAnswer {
@@ -67,13 +72,17 @@ export interface HttpHitAnswer {
  * (whole seconds since it was stored); or a `304 Not Modified` (without `Content-Type` and body)
  * when the request's `If-None-Match` (or, without it, `If-Modified-Since`) matches.
  * The adapter adds its `X-Cache` header.
+ *
+ * Only the headers in `served` are sent from the entry (default `HTTP_STORED_HEADERS`; an
+ * adapter passes `servedHttpHeaders(cache)`): what the reader itself would have stored. An entry
+ * forged onto the topic cannot add `Refresh`, `Access-Control-Allow-Origin` or any other.
  */
-export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now()): HttpHitAnswer {
+export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now(), served: ReadonlySet<string> = DEFAULT_SERVED): HttpHitAnswer {
   const { entry, body } = hit;
   const notModified = isNotModified(httpConditionals(request.headers), firstHeaderValue(entry.headers.etag), firstHeaderValue(entry.headers['last-modified']));
   const headers: Array<[string, string | string[]]> = [];
   for (const [name, value] of Object.entries(entry.headers)) {
-    if (HTTP_NEVER_SERVED_HEADERS.has(name)) continue;
+    if (HTTP_NEVER_SERVED_HEADERS.has(name) || !served.has(name)) continue;
     if (notModified && name === 'content-type') continue;
     headers.push([name, value]);
   }

@@ -1,0 +1,151 @@
+import { InvalidArgumentError } from '../errors.js';
+
+/**
+ * Per-path budgets of the HTTP caches: a client requesting one route with endless distinct
+ * query strings (cache busting) must not fill every instance's cache with one path's entries.
+ * A path's entries are those whose key starts with `<prefix>GET <path>` followed by `?` or a
+ * space: every query string, every host, every `Vary` variant. A response is not stored when
+ * its path already holds `maxEntries` entries (admission, not eviction: the entries already held,
+ * the hot ones among them, stay). Every instance replicates every entry, so the count a writer
+ * sees is the count every instance holds, give or take the replication lag.
+ */
+
+/** The path group of a response key: the key up to the first `?` or space after `GET `, or `undefined` for another key. */
+export function httpPathGroup(key: string): string | undefined {
+  const at = key.indexOf('GET /');
+  if (at < 0) return undefined;
+  for (let i = at + 5; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code === 0x3f || code === 0x20) return key.slice(0, i);
+  }
+  return key;
+}
+
+/** What the index needs of a cache: its keys, membership, and its change events. */
+export interface HttpIndexedCache {
+  keys(): Iterable<string>;
+  has(key: string): boolean;
+  on(event: 'change', listener: (change: { op: 'set' | 'delete' | 'clear'; key: string }) => void): unknown;
+}
+
+/**
+ * The keys of a cache's response entries by path group, kept from the cache's `change` events
+ * (local and remote writes, deletes, clears). Entries the cache evicted or let expire locally
+ * raise no event: they are pruned when a group reaches its budget. One index per cache, built
+ * on first use with one pass over the keys.
+ */
+export class HttpPathIndex {
+  readonly #groups = new Map<string, Set<string>>();
+
+  private constructor(private readonly cache: HttpIndexedCache) {
+    for (const key of cache.keys()) this.#add(key);
+    cache.on('change', (change) => {
+      if (change.op === 'set') this.#add(change.key);
+      else if (change.op === 'delete') this.#remove(change.key);
+      else this.#clear(change.key);
+    });
+  }
+
+  static #indexes = new WeakMap<object, HttpPathIndex>();
+
+  /** The index of `cache`, built on first use. */
+  static of(cache: HttpIndexedCache): HttpPathIndex {
+    let index = HttpPathIndex.#indexes.get(cache);
+    if (index === undefined) {
+      index = new HttpPathIndex(cache);
+      HttpPathIndex.#indexes.set(cache, index);
+    }
+    return index;
+  }
+
+  /** Entries of the group of `key` the index knows (some may have been evicted since). */
+  count(key: string): number {
+    const group = httpPathGroup(key);
+    return group === undefined ? 0 : (this.#groups.get(group)?.size ?? 0);
+  }
+
+  /**
+   * Whether the entries under `keys` (a response and, for a `Vary` response, its index) may be
+   * stored within `maxEntries` for their path: yes when each is already held (a replacement) or
+   * the path holds fewer than `maxEntries` entries once evicted and expired ones are pruned.
+   */
+  admits(keys: readonly string[], maxEntries: number): boolean {
+    const group = keys.length === 0 ? undefined : httpPathGroup(keys[0]!);
+    if (group === undefined) return true;
+    const held = this.#groups.get(group);
+    if (held === undefined) return keys.length <= maxEntries;
+    const added = (): number => keys.filter((key) => !held.has(key)).length;
+    if (held.size + added() <= maxEntries) return true;
+    for (const key of held) if (!this.cache.has(key)) held.delete(key);
+    return held.size + added() <= maxEntries;
+  }
+
+  /**
+   * The keys the cache holds under `prefix`, or `undefined` when there are more than `limit`.
+   * A prefix that ends within a path's group (`<prefix>GET /p?`, `<prefix>GET /p `) reads that
+   * group only; a shorter one (`<prefix>GET /products/`) reads every group it covers.
+   */
+  keysUnder(prefix: string, limit: number): string[] | undefined {
+    const found: string[] = [];
+    const take = (held: Set<string>, all: boolean): boolean => {
+      for (const key of held) {
+        if ((all || key.startsWith(prefix)) && this.cache.has(key)) {
+          if (found.length >= limit) return false;
+          found.push(key);
+        }
+      }
+      return true;
+    };
+    const group = httpPathGroup(prefix);
+    if (group !== undefined && group.length < prefix.length) {
+      const held = this.#groups.get(group);
+      return held === undefined || take(held, false) ? found : undefined;
+    }
+    for (const [name, held] of this.#groups) {
+      if (name.startsWith(prefix)) {
+        if (!take(held, true)) return undefined;
+      } else if (prefix.startsWith(name) && !take(held, false)) {
+        return undefined;
+      }
+    }
+    return found;
+  }
+
+  #add(key: string): void {
+    const group = httpPathGroup(key);
+    if (group === undefined) return;
+    let held = this.#groups.get(group);
+    if (held === undefined) {
+      held = new Set();
+      this.#groups.set(group, held);
+    }
+    held.add(key);
+  }
+
+  #remove(key: string): void {
+    const group = httpPathGroup(key);
+    if (group === undefined) return;
+    const held = this.#groups.get(group);
+    if (held === undefined) return;
+    held.delete(key);
+    if (held.size === 0) this.#groups.delete(group);
+  }
+
+  #clear(prefix: string): void {
+    for (const [group, held] of this.#groups) {
+      if (group.startsWith(prefix)) {
+        this.#groups.delete(group);
+      } else if (prefix.startsWith(group)) {
+        for (const key of held) if (key.startsWith(prefix)) held.delete(key);
+        if (held.size === 0) this.#groups.delete(group);
+      }
+    }
+  }
+}
+
+/** Checks a per-path entry budget option: 0 (none) or a positive integer. Throws `InvalidArgumentError`. */
+export function httpPathBudget(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 10_000_000) return value;
+  throw new InvalidArgumentError(`option "maxPathEntries" must be an integer from 0 (no budget) to 10000000, got ${JSON.stringify(value)}`);
+}
