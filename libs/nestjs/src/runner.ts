@@ -166,8 +166,8 @@ export class CacheOperationRunner implements OperationRunner {
     if (!started) enterLoad();
     // `let`, not `const`: a method that throws before its first await reaches the `finally` below
     // before `load` is assigned, which must read undefined rather than throw.
-    // eslint-disable-next-line prefer-const
     let load: Promise<Outcome> | undefined;
+    // eslint-disable-next-line prefer-const
     load = (async (): Promise<Outcome> => {
       try {
         const value = await (started ? start() : inLoad(id, start));
