@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { StreamableFile } from '@nestjs/common';
 
 /** The bytes of a handler's result and their media type, as Express would send them. */
 export interface SerialisedBody {
@@ -65,25 +65,73 @@ export function isStreamingResult(value: unknown): boolean {
 }
 
 /**
- * Whether a version of `@nestjs/core` sends a web `Response` returned by a handler or an
- * interceptor as it is (status, headers and body): 12.4.0 and later.
+ * The parts of Nest's HTTP adapter (`AbstractHttpAdapter`, the same on Nest 11 and 12, on
+ * `@nestjs/platform-express` and `@nestjs/platform-fastify`) the interceptor writes through.
  */
-export function sendsWebResponses(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map((part) => Number.parseInt(part, 10));
-  return major > 12 || (major === 12 && minor >= 4);
+export interface ReplyingAdapter {
+  reply(response: unknown, body: unknown, statusCode?: number): unknown;
+  setHeader(response: unknown, name: string, value: string | readonly string[]): unknown;
+  status(response: unknown, statusCode: number): unknown;
+  end?(response: unknown, message?: unknown): unknown;
+  getType?(): string;
 }
 
-let installedCoreSendsWebResponses: boolean | undefined;
+/** An answer prepared for a response: the value handed to Nest, and the status and bytes it stands for. */
+interface PreparedAnswer {
+  readonly token: StreamableFile;
+  readonly status: number;
+  readonly body: Buffer | undefined;
+}
 
-/** `sendsWebResponses` of the installed `@nestjs/core` (true when its version cannot be read). */
-export function nestSendsWebResponses(): boolean {
-  if (installedCoreSendsWebResponses === undefined) {
-    try {
-      const { version } = createRequire(import.meta.url)('@nestjs/core/package.json') as { version: string };
-      installedCoreSendsWebResponses = sendsWebResponses(version);
-    } catch {
-      installedCoreSendsWebResponses = true;
-    }
+const EMPTY = Buffer.alloc(0);
+const prepared = new WeakMap<object, PreparedAnswer>();
+const ANSWERING = Symbol.for('nearcache.nestjs.answering-reply');
+
+/**
+ * Lets the interceptor answer with a status of its own. Nest sends what an interceptor returns
+ * through `adapter.reply(response, result, routeStatus)`, with the route's status (200, or its
+ * `@HttpCode()`), which would turn a cached 203 or a 304 into the route's status. Once this ran,
+ * `reply` sends a prepared answer (see `prepareAnswer`) with the status and bytes prepared for
+ * it; any other reply (another route, an exception filter's) goes through untouched. Installed
+ * once per adapter; returns whether `adapter` can be answered through.
+ */
+export function installAnswering(adapter: ReplyingAdapter | undefined): boolean {
+  if (adapter === undefined || adapter === null || typeof adapter.reply !== 'function' || typeof adapter.setHeader !== 'function' || typeof adapter.status !== 'function') {
+    return false;
   }
-  return installedCoreSendsWebResponses;
+  const marked = adapter as ReplyingAdapter & { [ANSWERING]?: true };
+  if (marked[ANSWERING] === true) return true;
+  const reply = adapter.reply;
+  const type = typeof adapter.getType === 'function' ? adapter.getType() : undefined;
+  Object.defineProperty(adapter, ANSWERING, { value: true });
+  adapter.reply = function replyWithPreparedAnswers(this: ReplyingAdapter, response: unknown, body: unknown, statusCode?: number): unknown {
+    const answer = typeof response === 'object' && response !== null ? prepared.get(response) : undefined;
+    if (answer === undefined || answer.token !== body) return reply.call(this, response, body, statusCode);
+    prepared.delete(response as object);
+    return sendAnswer(this, reply, type, response, answer);
+  };
+  return true;
+}
+
+function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], type: string | undefined, response: unknown, answer: PreparedAnswer): unknown {
+  if (type === 'express' && typeof adapter.end === 'function') {
+    // Express's send() would compute its own ETag and answer conditionals: the bytes go out as they are.
+    adapter.status(response, answer.status);
+    return adapter.end(response, answer.body);
+  }
+  if (type === 'fastify') return reply.call(adapter, response, answer.body, answer.status);
+  return reply.call(adapter, response, answer.body === undefined ? undefined : new StreamableFile(answer.body), answer.status);
+}
+
+/**
+ * Prepares the answer to `response` (status, and the bytes to send, `undefined` for none) and
+ * returns the value for the interceptor to hand to Nest: a `StreamableFile` of the bytes,
+ * which interceptors around it pass through (as `ClassSerializerInterceptor` does) and which
+ * `adapter.reply` (see `installAnswering`) sends with the prepared status. Headers are set
+ * beforehand through `adapter.setHeader`.
+ */
+export function prepareAnswer(response: object, status: number, body: Buffer | undefined): StreamableFile {
+  const token = new StreamableFile(body ?? EMPTY);
+  prepared.set(response, { token, status, body });
+  return token;
 }

@@ -40,7 +40,7 @@ import { Observable, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
-import { isStreamingResult, nestSendsWebResponses, serialiseResult } from './http-body.js';
+import { installAnswering, isStreamingResult, prepareAnswer, serialiseResult, type ReplyingAdapter } from './http-body.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
 
@@ -52,8 +52,17 @@ interface InterceptorSettings {
   storedHeaders: readonly string[];
 }
 
+/** A response the interceptor may store: its status, bytes, media type and a reader of its headers. */
+interface StoredResponse {
+  status: number;
+  body: Buffer;
+  contentType: string | undefined;
+  header: (name: string) => HttpHeaderValue | undefined;
+}
+
 /** What a miss needs to store the handler's result. */
 interface Miss {
+  adapter: ReplyingAdapter;
   cache: NearCache;
   base: string;
   ttl: number | undefined;
@@ -85,8 +94,12 @@ const SCOPE = 'NearCacheInterceptor';
  * - Answers carry `X-Cache: HIT` or `X-Cache: MISS` (`statusHeader`).
  * - It fails open: when the cache fails, the failure is logged and the handler runs.
  *
- * Needs `@nestjs/core` 12.4 or later, which sends the web `Response` it answers with; on older
- * versions it logs an error once and lets every request through uncached.
+ * It writes through Nest's HTTP adapter (`HttpAdapterHost`), so it works on every Nest version
+ * the peer range admits (11 and 12) and on `@nestjs/platform-express` and
+ * `@nestjs/platform-fastify`: it sets the headers with `setHeader` and hands Nest a
+ * `StreamableFile` of the exact bytes, which the adapter's `reply` sends with the answer's own
+ * status (see `installAnswering`). Put it innermost (on the controller or route) when other
+ * interceptors transform results: what it answers with is the stored bytes.
  */
 @Injectable()
 export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
@@ -107,6 +120,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   protected readonly httpAdapterHost?: HttpAdapterHost;
 
   #settings: InterceptorSettings | undefined;
+  #adapter: ReplyingAdapter | undefined;
   #unsupportedReported = false;
 
   constructor(
@@ -117,15 +131,17 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`) at start-up: a bad one fails the start with `InvalidOptionError`. */
   onModuleInit(): void {
     this.#resolveSettings();
+    this.#resolveAdapter();
   }
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     const settings = this.#resolveSettings();
-    if (!nestSendsWebResponses()) {
+    const adapter = this.#resolveAdapter();
+    if (adapter === undefined) {
       if (!this.#unsupportedReported) {
         this.#unsupportedReported = true;
-        this.logger.error('NearCacheInterceptor needs @nestjs/core 12.4 or later (it answers with a web Response): responses are not cached');
+        this.logger.error('NearCacheInterceptor found no HTTP adapter it can answer through (HttpAdapterHost): responses are not cached');
       }
       return next.handle();
     }
@@ -147,14 +163,14 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
         return next.handle();
       }
       hit = lookupHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders);
-      miss = { cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, response, settings };
+      miss = { adapter, cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, response, settings };
     } catch (error) {
       this.logger.warn(`the cache failed, the handler runs: ${(error as Error).message}`);
       return next.handle();
     }
     if (hit !== undefined) {
       try {
-        return of(this.#answerHit(hit, request, miss.requestHeaders, settings));
+        return of(this.#answerHit(adapter, hit, request, response, miss.requestHeaders, settings));
       } catch (error) {
         this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
       }
@@ -249,24 +265,35 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     if (settings.statusHeader !== undefined) this.setHeader(response, settings.statusHeader, value);
   }
 
-  /** The answer to a hit: the stored status, headers and bytes, or a 304, as a web Response Nest sends as it is. */
-  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings): Response {
+  /** Answers a hit: the stored status, headers and bytes, or a 304, written through the HTTP adapter. */
+  #answerHit(adapter: ReplyingAdapter, hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings): unknown {
     const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders });
-    const headers = new Headers();
-    for (const [name, value] of answer.headers) {
-      if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-      else headers.set(name, value);
-    }
-    if (settings.statusHeader !== undefined) headers.set(settings.statusHeader, 'HIT');
-    return new Response(answer.body === undefined ? null : new Uint8Array(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength), { status: answer.status, headers });
+    for (const [name, value] of answer.headers) adapter.setHeader(response, name, value);
+    if (settings.statusHeader !== undefined) adapter.setHeader(response, settings.statusHeader, 'HIT');
+    if (answer.notModified) this.#removeHeader(response, 'content-type');
+    return prepareAnswer(response as object, answer.status, answer.body);
   }
 
   /**
-   * Stores the handler's result when it may be, and returns the web Response that sends exactly
-   * the stored bytes (or a 304 when the request's conditionals match them); `undefined` to let
-   * Nest send the result as usual (nothing stored).
+   * Stores the handler's result when it may be, and answers with exactly the stored bytes (or
+   * a 304 when the request's conditionals match them); `undefined` to let Nest send the result
+   * as usual (nothing stored).
    */
-  #storeResult(result: unknown, miss: Miss): Response | undefined {
+  #storeResult(result: unknown, miss: Miss): unknown {
+    const stored = this.#responseToStore(result, miss);
+    if (stored === undefined) return undefined;
+    const { status, body, contentType, header } = stored;
+    const etag = firstHeaderValue(header('etag')) ?? computeEtag(body);
+    this.#writeEntry(miss, { status, body, etag, header });
+    return this.#answerMiss(miss, { status, body, contentType, etag, lastModified: firstHeaderValue(header('last-modified')) });
+  }
+
+  /**
+   * What the response to store is, or `undefined` when it must not be stored: the rules of
+   * core's `httpStoreRefusal`, 2xx only, a body the interceptor can serialise, at most
+   * `maxBodyBytes` (and what the cache's `maxValueBytes` can hold).
+   */
+  #responseToStore(result: unknown, miss: Miss): StoredResponse | undefined {
     const { response, settings } = miss;
     if (result === undefined || result === null) return undefined;
     if (result instanceof StreamableFile || isStreamingResult(result) || isUncacheable(result)) return undefined;
@@ -289,25 +316,48 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       this.logger.debug(`not stored (body of ${body.length} bytes above ${limit}): ${miss.base}`);
       return undefined;
     }
-    const etag = firstHeaderValue(header('etag')) ?? computeEtag(body);
+    return { status, body, contentType, header };
+  }
+
+  /** Writes the entry (and its vary index) to the cache; a failure is logged, the answer goes out all the same. */
+  #writeEntry(miss: Miss, response: { status: number; body: Buffer; etag: string; header: (name: string) => HttpHeaderValue | undefined }): void {
     const stored: Record<string, HttpHeaderValue | undefined> = {};
-    for (const name of settings.storedHeaders) stored[name] = header(name);
-    stored.etag = etag;
-    const entry = encodeHttpEntry({ status, headers: stored, body });
+    for (const name of miss.settings.storedHeaders) stored[name] = response.header(name);
+    stored.etag = response.etag;
+    const entry = encodeHttpEntry({ status: response.status, headers: stored, body: response.body });
     const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
-    for (const { key, value } of httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders)) {
+    for (const { key, value } of httpEntryWrites(miss.base, entry, response.header('vary'), miss.requestHeaders)) {
       miss.cache.set(key, value, options).catch((error: unknown) => {
         this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
       });
     }
-    const headers = new Headers({ etag });
-    if (isNotModified(httpConditionals(miss.requestHeaders), etag, firstHeaderValue(header('last-modified')))) {
-      return new Response(null, { status: 304, headers });
+  }
+
+  /** Answers a miss with the bytes just stored, and the headers a hit on them carries (or a 304 when the request's conditionals match). */
+  #answerMiss(miss: Miss, answer: { status: number; body: Buffer; contentType: string | undefined; etag: string; lastModified: string | undefined }): unknown {
+    const { adapter, response } = miss;
+    adapter.setHeader(response, 'etag', answer.etag);
+    if (isNotModified(httpConditionals(miss.requestHeaders), answer.etag, answer.lastModified)) {
+      this.#removeHeader(response, 'content-type');
+      return prepareAnswer(response as object, 304, undefined);
     }
-    if (status === 204) return new Response(null, { status, headers });
-    if (contentType !== undefined) headers.set('content-type', contentType);
-    headers.set('content-length', String(body.length));
-    return new Response(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { status, headers });
+    if (answer.status === 204) return prepareAnswer(response as object, 204, undefined);
+    if (answer.contentType !== undefined) adapter.setHeader(response, 'content-type', answer.contentType);
+    adapter.setHeader(response, 'content-length', String(answer.body.length));
+    return prepareAnswer(response as object, answer.status, answer.body);
+  }
+
+  #removeHeader(response: unknown, name: string): void {
+    (response as { removeHeader?: (name: string) => unknown } | undefined)?.removeHeader?.(name);
+  }
+
+  /** The HTTP adapter to answer through, once `installAnswering` made its `reply` send prepared answers. */
+  #resolveAdapter(): ReplyingAdapter | undefined {
+    if (this.#adapter !== undefined) return this.#adapter;
+    const adapter = this.httpAdapterHost?.httpAdapter as unknown as ReplyingAdapter | undefined;
+    if (!installAnswering(adapter)) return undefined;
+    this.#adapter = adapter;
+    return adapter;
   }
 
   #resolveSettings(): InterceptorSettings {
