@@ -34,6 +34,7 @@ const SCENARIOS = [
   { name: 'throughput', file: 'throughput.mjs', flags: [], kafka: true },
   { name: 'bootstrap', file: 'bootstrap.mjs', flags: [], kafka: true },
   { name: 'mixed', file: 'mixed.mjs', flags: [], kafka: true },
+  { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
 ];
 if (only) {
   const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));

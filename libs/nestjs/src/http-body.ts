@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { StreamableFile } from '@nestjs/common';
 
 /** The bytes of a handler's result and their media type, as Express would send them. */
@@ -76,14 +78,55 @@ export interface ReplyingAdapter {
   getType?(): string;
 }
 
-/** An answer prepared for a response: the value handed to Nest, and the status and bytes it stands for. */
-interface PreparedAnswer {
+/** Headers of a prepared answer, in the order they are set. */
+export type AnswerHeaders = Array<[name: string, value: string | string[]]>;
+
+/** What the interceptor answers with: status, headers (set when it is sent) and bytes (`undefined` for none). */
+export interface Answer {
+  status: number;
+  headers: AnswerHeaders;
+  body: Buffer | undefined;
+  /** Remove a `Content-Type` set before (by the route or a middleware): a 304 or a 204 has none. */
+  dropContentType: boolean;
+}
+
+/** An answer prepared for a response, with the value handed to Nest for it. */
+interface PreparedAnswer extends Answer {
   readonly token: StreamableFile;
-  readonly status: number;
-  readonly body: Buffer | undefined;
+}
+
+/** True for a promise or another thenable. */
+export function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 const EMPTY = Buffer.alloc(0);
+/** What `StreamableFile` holds until a `PreparedBody` is read: never piped (`getStream()` is overridden). */
+const UNREAD = { pipe: (): never => { throw new Error('a prepared body is read through getStream()'); } } as unknown as Readable;
+
+/**
+ * The bytes of an answer as a `StreamableFile`, whose stream is only made when something reads
+ * it: `adapter.reply` sends prepared answers without it, so a hit allocates no stream.
+ */
+class PreparedBody extends StreamableFile {
+  #bytes: Buffer;
+  #stream: Readable | undefined;
+
+  constructor(bytes: Buffer) {
+    super(UNREAD, { length: bytes.length });
+    this.#bytes = bytes;
+  }
+
+  override getStream(): Readable {
+    if (this.#stream === undefined) {
+      this.#stream = new Readable();
+      this.#stream.push(this.#bytes);
+      this.#stream.push(null);
+    }
+    return this.#stream;
+  }
+}
+
 const prepared = new WeakMap<object, PreparedAnswer>();
 const ANSWERING = Symbol.for('nearcache.nestjs.answering-reply');
 
@@ -114,24 +157,29 @@ export function installAnswering(adapter: ReplyingAdapter | undefined): boolean 
 }
 
 function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], type: string | undefined, response: unknown, answer: PreparedAnswer): unknown {
-  if (type === 'express' && typeof adapter.end === 'function') {
-    // Express's send() would compute its own ETag and answer conditionals: the bytes go out as they are.
-    adapter.status(response, answer.status);
-    return adapter.end(response, answer.body);
+  if (type === 'express') {
+    // Express's response is Node's: the bytes go out as they are (Express's send() would compute
+    // its own ETag and answer conditionals itself).
+    const raw = response as ServerResponse;
+    for (const [name, value] of answer.headers) raw.setHeader(name, value);
+    if (answer.dropContentType) raw.removeHeader('content-type');
+    raw.statusCode = answer.status;
+    return answer.body === undefined ? raw.end() : raw.end(answer.body);
   }
+  for (const [name, value] of answer.headers) adapter.setHeader(response, name, value);
+  if (answer.dropContentType) (response as { removeHeader?: (name: string) => unknown }).removeHeader?.('content-type');
   if (type === 'fastify') return reply.call(adapter, response, answer.body, answer.status);
   return reply.call(adapter, response, answer.body === undefined ? undefined : new StreamableFile(answer.body), answer.status);
 }
 
 /**
- * Prepares the answer to `response` (status, and the bytes to send, `undefined` for none) and
- * returns the value for the interceptor to hand to Nest: a `StreamableFile` of the bytes,
- * which interceptors around it pass through (as `ClassSerializerInterceptor` does) and which
- * `adapter.reply` (see `installAnswering`) sends with the prepared status. Headers are set
- * beforehand through `adapter.setHeader`.
+ * Prepares the answer to `response` and returns the value for the interceptor to hand to Nest:
+ * a `StreamableFile` of the bytes, which interceptors around it pass through (as
+ * `ClassSerializerInterceptor` does) and which `adapter.reply` (see `installAnswering`) sends
+ * with the answer's status and headers.
  */
-export function prepareAnswer(response: object, status: number, body: Buffer | undefined): StreamableFile {
-  const token = new StreamableFile(body ?? EMPTY);
-  prepared.set(response, { token, status, body });
+export function prepareAnswer(response: object, answer: Answer): StreamableFile {
+  const token = new PreparedBody(answer.body ?? EMPTY);
+  prepared.set(response, { ...answer, token });
   return token;
 }

@@ -40,7 +40,7 @@ import { Observable, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
-import { installAnswering, isStreamingResult, prepareAnswer, serialiseResult, type ReplyingAdapter } from './http-body.js';
+import { installAnswering, isStreamingResult, isThenable, prepareAnswer, serialiseResult, type AnswerHeaders, type ReplyingAdapter } from './http-body.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
 
@@ -134,7 +134,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     this.#resolveAdapter();
   }
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     const settings = this.#resolveSettings();
     const adapter = this.#resolveAdapter();
@@ -145,47 +145,20 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
       return next.handle();
     }
-    const http = context.switchToHttp();
-    const request = http.getRequest();
-    const response = http.getResponse();
-    let miss: Miss;
-    let hit: DecodedHttpResponse | undefined;
+    let key: string | undefined | Promise<string | undefined>;
     try {
-      const key = await this.trackBy(context);
-      if (key === undefined) return next.handle();
-      if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
-      const base = settings.prefix + key;
-      const cache = this.getCache(context);
-      const requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
-      if (httpRequestBypassesCache(requestHeaders)) {
-        // The client asked that nothing be stored: neither serve from nor write to the cache.
-        this.#markStatus(response, settings, 'MISS');
-        return next.handle();
-      }
-      hit = lookupHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders);
-      miss = { adapter, cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, response, settings };
+      key = this.trackBy(context);
     } catch (error) {
-      this.logger.warn(`the cache failed, the handler runs: ${(error as Error).message}`);
-      return next.handle();
+      return this.#failOpen(error, next);
     }
-    if (hit !== undefined) {
-      try {
-        return of(this.#answerHit(adapter, hit, request, response, miss.requestHeaders, settings));
-      } catch (error) {
-        this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
-      }
+    // A hit is answered without waiting for a microtask, unless trackBy() is asynchronous.
+    if (isThenable(key)) {
+      return Promise.resolve(key).then(
+        (resolved) => this.#lookup(context, next, adapter, settings, resolved),
+        (error: unknown) => this.#failOpen(error, next),
+      );
     }
-    this.#markStatus(response, settings, 'MISS');
-    return next.handle().pipe(
-      map((result) => {
-        try {
-          return this.#storeResult(result, miss) ?? result;
-        } catch (error) {
-          this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
-          return result;
-        }
-      }),
-    );
+    return this.#lookup(context, next, adapter, settings, key);
   }
 
   /**
@@ -265,13 +238,69 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     if (settings.statusHeader !== undefined) this.setHeader(response, settings.statusHeader, value);
   }
 
-  /** Answers a hit: the stored status, headers and bytes, or a 304, written through the HTTP adapter. */
-  #answerHit(adapter: ReplyingAdapter, hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings): unknown {
+  #failOpen(error: unknown, next: CallHandler): Observable<unknown> {
+    this.logger.warn(`the cache failed, the handler runs: ${(error as Error)?.message ?? String(error)}`);
+    return next.handle();
+  }
+
+  /** Answers from the cache under `key`, or runs the handler and stores its response. */
+  #lookup(context: ExecutionContext, next: CallHandler, adapter: ReplyingAdapter, settings: InterceptorSettings, key: string | undefined): Observable<unknown> | Promise<Observable<unknown>> {
+    const http = context.switchToHttp();
+    const request = http.getRequest();
+    const response = http.getResponse();
+    let cache: NearCache;
+    let base: string;
+    let requestHeaders: HttpRequestHeaders;
+    let hit: DecodedHttpResponse | undefined;
+    try {
+      if (key === undefined) return next.handle();
+      if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
+      base = settings.prefix + key;
+      cache = this.getCache(context);
+      requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
+      if (httpRequestBypassesCache(requestHeaders)) {
+        // The client asked that nothing be stored: neither serve from nor write to the cache.
+        this.#markStatus(response, settings, 'MISS');
+        return next.handle();
+      }
+      hit = lookupHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders);
+    } catch (error) {
+      return this.#failOpen(error, next);
+    }
+    if (hit !== undefined) {
+      try {
+        return of(this.#answerHit(hit, request, response, requestHeaders, settings));
+      } catch (error) {
+        this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
+      }
+    }
+    return this.getTtl(context).then(
+      (ttl) => this.#runMiss(next, { adapter, cache, base, ttl, requestHeaders, response, settings }),
+      (error: unknown) => this.#failOpen(error, next),
+    );
+  }
+
+  /** Runs the handler, then stores its response when it may be and answers with the stored bytes. */
+  #runMiss(next: CallHandler, miss: Miss): Observable<unknown> {
+    this.#markStatus(miss.response, miss.settings, 'MISS');
+    return next.handle().pipe(
+      map((result) => {
+        try {
+          return this.#storeResult(result, miss) ?? result;
+        } catch (error) {
+          this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
+          return result;
+        }
+      }),
+    );
+  }
+
+  /** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
+  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings): unknown {
     const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders });
-    for (const [name, value] of answer.headers) adapter.setHeader(response, name, value);
-    if (settings.statusHeader !== undefined) adapter.setHeader(response, settings.statusHeader, 'HIT');
-    if (answer.notModified) this.#removeHeader(response, 'content-type');
-    return prepareAnswer(response as object, answer.status, answer.body);
+    const headers: AnswerHeaders = answer.headers;
+    if (settings.statusHeader !== undefined) headers.push([settings.statusHeader, 'HIT']);
+    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, dropContentType: answer.notModified });
   }
 
   /**
@@ -335,21 +364,16 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /** Answers a miss with the bytes just stored, and the headers a hit on them carries (or a 304 when the request's conditionals match). */
   #answerMiss(miss: Miss, answer: { status: number; body: Buffer; contentType: string | undefined; etag: string; lastModified: string | undefined }): unknown {
-    const { adapter, response } = miss;
-    adapter.setHeader(response, 'etag', answer.etag);
+    const headers: AnswerHeaders = [['etag', answer.etag]];
     if (isNotModified(httpConditionals(miss.requestHeaders), answer.etag, answer.lastModified)) {
-      this.#removeHeader(response, 'content-type');
-      return prepareAnswer(response as object, 304, undefined);
+      return prepareAnswer(miss.response as object, { status: 304, headers, body: undefined, dropContentType: true });
     }
-    if (answer.status === 204) return prepareAnswer(response as object, 204, undefined);
-    if (answer.contentType !== undefined) adapter.setHeader(response, 'content-type', answer.contentType);
-    adapter.setHeader(response, 'content-length', String(answer.body.length));
-    return prepareAnswer(response as object, answer.status, answer.body);
+    if (answer.status === 204) return prepareAnswer(miss.response as object, { status: 204, headers, body: undefined, dropContentType: true });
+    if (answer.contentType !== undefined) headers.push(['content-type', answer.contentType]);
+    headers.push(['content-length', String(answer.body.length)]);
+    return prepareAnswer(miss.response as object, { status: answer.status, headers, body: answer.body, dropContentType: false });
   }
 
-  #removeHeader(response: unknown, name: string): void {
-    (response as { removeHeader?: (name: string) => unknown } | undefined)?.removeHeader?.(name);
-  }
 
   /** The HTTP adapter to answer through, once `installAnswering` made its `reply` send prepared answers. */
   #resolveAdapter(): ReplyingAdapter | undefined {
