@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Headers, Injectable, Res, UseInterceptors } from '@nestjs/common';
+import { ConflictException, Controller, Get, Header, Headers, HttpCode, Injectable, Res, StreamableFile, UseInterceptors, type CallHandler, type NestInterceptor } from '@nestjs/common';
+import { map, type Observable } from 'rxjs';
 import { computeEtag, decodeHttpEntry, encodeHttpEntry, InProcessBroker, InvalidOptionError, isHttpVaryIndex, NearCache } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -112,6 +113,49 @@ class PrefixController {
   }
 }
 
+/** An interceptor around the cache's that fails after it answered: the exception filter's reply must go out, not the cached bytes. */
+@Injectable()
+class FailingOuterInterceptor implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(
+      map(() => {
+        throw new ConflictException('the outer interceptor refused');
+      }),
+    );
+  }
+}
+
+/** Wraps results in `{ data }` but passes a StreamableFile on, as ClassSerializerInterceptor does. */
+@Injectable()
+class EnvelopeInterceptor implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(map((value: unknown) => (value instanceof StreamableFile ? value : { data: value })));
+  }
+}
+
+@Controller('outer')
+class OuterController {
+  @Get('failing')
+  @UseInterceptors(FailingOuterInterceptor, NearCacheInterceptor)
+  failing(): { run: number } {
+    return { run: run('failing') };
+  }
+
+  @Get('serialized')
+  @UseInterceptors(EnvelopeInterceptor, NearCacheInterceptor)
+  serialized(): { run: number } {
+    return { run: run('serialized') };
+  }
+
+  @Get('created')
+  @HttpCode(201)
+  @UseInterceptors(NearCacheInterceptor)
+  created(): string {
+    run('created');
+    return 'made';
+  }
+}
+
 @Injectable()
 class BadPrefixInterceptor extends NearCacheInterceptor {
   protected override prefix = '';
@@ -135,7 +179,7 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
   });
 
   const start = () =>
-    createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [HttpController, SmallController, PrefixController] });
+    createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [HttpController, SmallController, PrefixController, OuterController] });
 
   it('stores core\'s entry under http:GET <url>: status, JSON bytes, content type and a strong ETag; a hit sends the same bytes and headers', async () => {
     const app = await start();
@@ -322,6 +366,36 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
     expect(hit.headers['x-cache']).toBeUndefined();
     expect(app.get(NearCache).has('api:GET /p/x')).toBe(true);
     expect(app.get(NearCache).has('http:GET /p/x')).toBe(false);
+  });
+
+  it('leaves other replies alone: an interceptor around it that fails gets its error answered, on a miss and on a hit', async () => {
+    const app = await start();
+    const server = app.getHttpServer();
+    const miss = await request(server).get('/outer/failing').expect(409);
+    expect(miss.body).toMatchObject({ message: 'the outer interceptor refused' });
+    expect(app.get(NearCache).has('http:GET /outer/failing')).toBe(true);
+    const hit = await request(server).get('/outer/failing').expect(409);
+    expect(hit.body).toMatchObject({ message: 'the outer interceptor refused' });
+    expect(calls.get('failing')).toBe(1);
+  });
+
+  it('answers through interceptors that pass a StreamableFile on (as ClassSerializerInterceptor does)', async () => {
+    const server = (await start()).getHttpServer();
+    await request(server).get('/outer/serialized').expect(200, { run: 1 });
+    const hit = await request(server).get('/outer/serialized').expect(200, { run: 1 });
+    expect(hit.headers['x-cache']).toBe('HIT');
+  });
+
+  it('answers with the stored status, not the route\'s: a 304 on a @HttpCode(201) route, miss and hit', async () => {
+    const server = (await start()).getHttpServer();
+    const etag = computeEtag(Buffer.from('made'));
+    const miss = await request(server).get('/outer/created').set('If-None-Match', etag).expect(304);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.headers['content-type']).toBeUndefined();
+    await request(server).get('/outer/created').expect(201, 'made');
+    const hit = await request(server).get('/outer/created').set('If-None-Match', etag).expect(304);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(calls.get('created')).toBe(1);
   });
 
   it('a subclass with a bad setting fails the start with InvalidOptionError', async () => {
