@@ -62,7 +62,6 @@ interface StoredResponse {
 
 /** What a miss needs to store the handler's result. */
 interface Miss {
-  adapter: ReplyingAdapter;
   cache: NearCache;
   base: string;
   ttl: number | undefined;
@@ -94,12 +93,12 @@ const SCOPE = 'NearCacheInterceptor';
  * - Answers carry `X-Cache: HIT` or `X-Cache: MISS` (`statusHeader`).
  * - It fails open: when the cache fails, the failure is logged and the handler runs.
  *
- * It writes through Nest's HTTP adapter (`HttpAdapterHost`), so it works on every Nest version
+ * It answers through Nest's HTTP adapter (`HttpAdapterHost`), so it works on every Nest version
  * the peer range admits (11 and 12) and on `@nestjs/platform-express` and
- * `@nestjs/platform-fastify`: it sets the headers with `setHeader` and hands Nest a
- * `StreamableFile` of the exact bytes, which the adapter's `reply` sends with the answer's own
- * status (see `installAnswering`). Put it innermost (on the controller or route) when other
- * interceptors transform results: what it answers with is the stored bytes.
+ * `@nestjs/platform-fastify`: it hands Nest a `StreamableFile` of the exact bytes, which the
+ * adapter's `reply` (wrapped once, see `installAnswering`) sends with the answer's own status
+ * and headers. Put it innermost (on the controller or route) when other interceptors transform
+ * results: what it answers with is the stored bytes.
  */
 @Injectable()
 export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
@@ -137,8 +136,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     const settings = this.#resolveSettings();
-    const adapter = this.#resolveAdapter();
-    if (adapter === undefined) {
+    if (this.#resolveAdapter() === undefined) {
       if (!this.#unsupportedReported) {
         this.#unsupportedReported = true;
         this.logger.error('NearCacheInterceptor found no HTTP adapter it can answer through (HttpAdapterHost): responses are not cached');
@@ -154,11 +152,11 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     // A hit is answered without waiting for a microtask, unless trackBy() is asynchronous.
     if (isThenable(key)) {
       return Promise.resolve(key).then(
-        (resolved) => this.#lookup(context, next, adapter, settings, resolved),
+        (resolved) => this.#lookup(context, next, settings, resolved),
         (error: unknown) => this.#failOpen(error, next),
       );
     }
-    return this.#lookup(context, next, adapter, settings, key);
+    return this.#lookup(context, next, settings, key);
   }
 
   /**
@@ -244,7 +242,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   /** Answers from the cache under `key`, or runs the handler and stores its response. */
-  #lookup(context: ExecutionContext, next: CallHandler, adapter: ReplyingAdapter, settings: InterceptorSettings, key: string | undefined): Observable<unknown> | Promise<Observable<unknown>> {
+  #lookup(context: ExecutionContext, next: CallHandler, settings: InterceptorSettings, key: string | undefined): Observable<unknown> | Promise<Observable<unknown>> {
     const http = context.switchToHttp();
     const request = http.getRequest();
     const response = http.getResponse();
@@ -275,7 +273,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
     }
     return this.getTtl(context).then(
-      (ttl) => this.#runMiss(next, { adapter, cache, base, ttl, requestHeaders, response, settings }),
+      (ttl) => this.#runMiss(next, { cache, base, ttl, requestHeaders, response, settings }),
       (error: unknown) => this.#failOpen(error, next),
     );
   }
