@@ -90,11 +90,6 @@ export interface Answer {
   dropContentType: boolean;
 }
 
-/** An answer prepared for a response, with the value handed to Nest for it. */
-interface PreparedAnswer extends Answer {
-  readonly token: StreamableFile;
-}
-
 /** True for a promise or another thenable. */
 export function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -105,30 +100,40 @@ const EMPTY = Buffer.alloc(0);
 const UNREAD = { pipe: (): never => { throw new Error('a prepared body is read through getStream()'); } } as unknown as Readable;
 
 /**
- * The bytes of an answer as a `StreamableFile`, whose stream is only made when something reads
- * it: `adapter.reply` sends prepared answers without it, so a hit allocates no stream.
+ * An answer as the value handed to Nest: a `StreamableFile` of its bytes, which carries the
+ * answer and the response it is for. Its stream is only made when something reads it:
+ * `adapter.reply` sends the answer without it, so a hit allocates no stream.
  */
 class PreparedBody extends StreamableFile {
-  #bytes: Buffer;
   #stream: Readable | undefined;
+  #sent = false;
 
-  constructor(bytes: Buffer) {
-    super(UNREAD, { length: bytes.length });
-    this.#bytes = bytes;
+  constructor(
+    readonly response: object,
+    readonly answer: Answer,
+  ) {
+    super(UNREAD, { length: answer.body?.length ?? 0 });
+  }
+
+  /** True the first time only: an answer is sent once. */
+  takeForSending(): boolean {
+    if (this.#sent) return false;
+    this.#sent = true;
+    return true;
   }
 
   override getStream(): Readable {
     if (this.#stream === undefined) {
       this.#stream = new Readable();
-      this.#stream.push(this.#bytes);
+      this.#stream.push(this.answer.body ?? EMPTY);
       this.#stream.push(null);
     }
     return this.#stream;
   }
 }
 
-const prepared = new WeakMap<object, PreparedAnswer>();
-const ANSWERING = Symbol.for('nearcache.nestjs.answering-reply');
+// Per copy of this module: each copy's reply recognises its own answers.
+const ANSWERING = Symbol('nearcache.nestjs.answering-reply');
 
 /**
  * Lets the interceptor answer with a status of its own. Nest sends what an interceptor returns
@@ -148,15 +153,13 @@ export function installAnswering(adapter: ReplyingAdapter | undefined): boolean 
   const type = typeof adapter.getType === 'function' ? adapter.getType() : undefined;
   Object.defineProperty(adapter, ANSWERING, { value: true });
   adapter.reply = function replyWithPreparedAnswers(this: ReplyingAdapter, response: unknown, body: unknown, statusCode?: number): unknown {
-    const answer = typeof response === 'object' && response !== null ? prepared.get(response) : undefined;
-    if (answer === undefined || answer.token !== body) return reply.call(this, response, body, statusCode);
-    prepared.delete(response as object);
-    return sendAnswer(this, reply, type, response, answer);
+    if (!(body instanceof PreparedBody) || body.response !== response || !body.takeForSending()) return reply.call(this, response, body, statusCode);
+    return sendAnswer(this, reply, type, response, body.answer);
   };
   return true;
 }
 
-function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], type: string | undefined, response: unknown, answer: PreparedAnswer): unknown {
+function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], type: string | undefined, response: unknown, answer: Answer): unknown {
   if (type === 'express') {
     // Express's response is Node's: the bytes go out as they are (Express's send() would compute
     // its own ETag and answer conditionals itself).
@@ -179,7 +182,5 @@ function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], t
  * with the answer's status and headers.
  */
 export function prepareAnswer(response: object, answer: Answer): StreamableFile {
-  const token = new PreparedBody(answer.body ?? EMPTY);
-  prepared.set(response, { ...answer, token });
-  return token;
+  return new PreparedBody(response, answer);
 }
