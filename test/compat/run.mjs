@@ -2,7 +2,8 @@
 // The packages as users receive them: `npm pack` tarballs, checked (README, LICENSE, source maps
 // with their sources, publint, arethetypeswrong), then installed with real framework packages
 // into small apps outside the repository (test/compat/apps: NestJS 11 as CommonJS, NestJS 12 as
-// ES modules, each on Express and Fastify; Express 4 as CommonJS, Express 5 as ES modules). Each
+// ES modules, each on Express and Fastify, at the newest release and at the first minor line of
+// each major; Express 4 as CommonJS, Express 5 as ES modules). Each
 // app runs as two processes on one topic of a real broker: a value replicated, an HTTP response
 // replicated (and its ETag answered with a 304), an eviction seen on the other process.
 //
@@ -27,10 +28,18 @@ const PACKAGES = ['core', 'nestjs', 'express'];
 const bin = (name) => path.join(ROOT, 'node_modules', '.bin', name);
 const log = (message) => console.log(`[compat] ${message}`);
 
-/** The apps: a template folder, what it is built with, how it starts, and which platforms it runs on. */
+/**
+ * The apps: a template folder (`template`, else `name`), framework versions replacing the
+ * template's (`versions`), what it is built with, how it starts, and which platforms it runs on.
+ * The newest release of each major comes from the templates' ranges; the `-oldest` apps run the
+ * first minor line of each Nest major the peer range admits.
+ */
+const nestPackages = (range) => Object.fromEntries(['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', '@nestjs/platform-fastify'].map((name) => [name, range]));
 const APPS = [
   { name: 'nest11-cjs', shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
   { name: 'nest12-esm', shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
+  { name: 'nest11-oldest-cjs', template: 'nest11-cjs', versions: nestPackages('~11.0.0'), shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
+  { name: 'nest12-oldest-esm', template: 'nest12-esm', versions: nestPackages('~12.0.0'), shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
   { name: 'express4-cjs', build: false, main: 'app.js', platforms: [undefined], kind: 'express' },
   { name: 'express5-esm', build: true, main: 'dist/app.js', platforms: [undefined], kind: 'express' },
 ];
@@ -120,9 +129,11 @@ async function checkPackages(tarballs) {
 
 async function installApp(app, workDir, tarballs) {
   const dir = path.join(workDir, app.name);
-  fs.cpSync(path.join(HERE, 'apps', app.name), dir, { recursive: true });
+  fs.cpSync(path.join(HERE, 'apps', app.template ?? app.name), dir, { recursive: true });
   if (app.shared) fs.cpSync(path.join(HERE, 'apps', app.shared), path.join(dir, 'src'), { recursive: true });
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  Object.assign(manifest.dependencies, app.versions ?? {});
+  manifest.name = `compat-${app.name}`;
   const ours = app.kind === 'nest' ? ['core', 'nestjs'] : ['core', 'express'];
   for (const name of ours) manifest.dependencies[`@nearcache/${name}`] = `file:${tarballs[name].file}`;
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
