@@ -49,6 +49,12 @@ export default tseslint.config(
     },
   },
   {
+    // The CommonJS entries load the ES modules with require(esm).
+    files: ['**/*.cjs', 'test/compat/apps/*-cjs/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', exports: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Test methods declare parameters for their names (key templates read them), not to use them.
     files: ['libs/*/test/**', 'test/**'],
     rules: { '@typescript-eslint/no-unused-vars': ['error', { args: 'none', varsIgnorePattern: '^_', caughtErrors: 'none' }] },

@@ -35,6 +35,7 @@ const SCENARIOS = [
   { name: 'bootstrap', file: 'bootstrap.mjs', flags: [], kafka: true },
   { name: 'mixed', file: 'mixed.mjs', flags: [], kafka: true },
   { name: 'invalidate', file: 'invalidate.mjs', flags: [] },
+  { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
 ];
 if (only) {
   const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));

@@ -1,4 +1,6 @@
-import { createRequire } from 'node:module';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { StreamableFile } from '@nestjs/common';
 
 /** The bytes of a handler's result and their media type, as Express would send them. */
 export interface SerialisedBody {
@@ -65,25 +67,120 @@ export function isStreamingResult(value: unknown): boolean {
 }
 
 /**
- * Whether a version of `@nestjs/core` sends a web `Response` returned by a handler or an
- * interceptor as it is (status, headers and body): 12.4.0 and later.
+ * The parts of Nest's HTTP adapter (`AbstractHttpAdapter`, the same on Nest 11 and 12, on
+ * `@nestjs/platform-express` and `@nestjs/platform-fastify`) the interceptor writes through.
  */
-export function sendsWebResponses(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map((part) => Number.parseInt(part, 10));
-  return major > 12 || (major === 12 && minor >= 4);
+export interface ReplyingAdapter {
+  reply(response: unknown, body: unknown, statusCode?: number): unknown;
+  setHeader(response: unknown, name: string, value: string | readonly string[]): unknown;
+  status(response: unknown, statusCode: number): unknown;
+  end?(response: unknown, message?: unknown): unknown;
+  getType?(): string;
 }
 
-let installedCoreSendsWebResponses: boolean | undefined;
+/** Headers of a prepared answer, in the order they are set. */
+export type AnswerHeaders = Array<[name: string, value: string | string[]]>;
 
-/** `sendsWebResponses` of the installed `@nestjs/core` (true when its version cannot be read). */
-export function nestSendsWebResponses(): boolean {
-  if (installedCoreSendsWebResponses === undefined) {
-    try {
-      const { version } = createRequire(import.meta.url)('@nestjs/core/package.json') as { version: string };
-      installedCoreSendsWebResponses = sendsWebResponses(version);
-    } catch {
-      installedCoreSendsWebResponses = true;
-    }
+/** What the interceptor answers with: status, headers (set when it is sent) and bytes (`undefined` for none). */
+export interface Answer {
+  status: number;
+  headers: AnswerHeaders;
+  body: Buffer | undefined;
+  /** Remove a `Content-Type` set before (by the route or a middleware): a 304 or a 204 has none. */
+  dropContentType: boolean;
+}
+
+/** True for a promise or another thenable. */
+export function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+const EMPTY = Buffer.alloc(0);
+/** What `StreamableFile` holds until a `PreparedBody` is read: never piped (`getStream()` is overridden). */
+const UNREAD = { pipe: (): never => { throw new Error('a prepared body is read through getStream()'); } } as unknown as Readable;
+
+/**
+ * An answer as the value handed to Nest: a `StreamableFile` of its bytes, which carries the
+ * answer and the response it is for. Its stream is only made when something reads it:
+ * `adapter.reply` sends the answer without it, so a hit allocates no stream.
+ */
+class PreparedBody extends StreamableFile {
+  #stream: Readable | undefined;
+  #sent = false;
+
+  constructor(
+    readonly response: object,
+    readonly answer: Answer,
+  ) {
+    super(UNREAD, { length: answer.body?.length ?? 0 });
   }
-  return installedCoreSendsWebResponses;
+
+  /** True the first time only: an answer is sent once. */
+  takeForSending(): boolean {
+    if (this.#sent) return false;
+    this.#sent = true;
+    return true;
+  }
+
+  override getStream(): Readable {
+    if (this.#stream === undefined) {
+      this.#stream = new Readable();
+      this.#stream.push(this.answer.body ?? EMPTY);
+      this.#stream.push(null);
+    }
+    return this.#stream;
+  }
+}
+
+// Per copy of this module: each copy's reply recognises its own answers.
+const ANSWERING = Symbol('nearcache.nestjs.answering-reply');
+
+/**
+ * Lets the interceptor answer with a status of its own. Nest sends what an interceptor returns
+ * through `adapter.reply(response, result, routeStatus)`, with the route's status (200, or its
+ * `@HttpCode()`), which would turn a cached 203 or a 304 into the route's status. Once this ran,
+ * `reply` sends a prepared answer (see `prepareAnswer`) with the status and bytes prepared for
+ * it; any other reply (another route, an exception filter's) goes through untouched. Installed
+ * once per adapter; returns whether `adapter` can be answered through.
+ */
+export function installAnswering(adapter: ReplyingAdapter | undefined): boolean {
+  if (adapter === undefined || adapter === null || typeof adapter.reply !== 'function' || typeof adapter.setHeader !== 'function' || typeof adapter.status !== 'function') {
+    return false;
+  }
+  const marked = adapter as ReplyingAdapter & { [ANSWERING]?: true };
+  if (marked[ANSWERING] === true) return true;
+  const reply = adapter.reply;
+  const type = typeof adapter.getType === 'function' ? adapter.getType() : undefined;
+  Object.defineProperty(adapter, ANSWERING, { value: true });
+  adapter.reply = function replyWithPreparedAnswers(this: ReplyingAdapter, response: unknown, body: unknown, statusCode?: number): unknown {
+    if (!(body instanceof PreparedBody) || body.response !== response || !body.takeForSending()) return reply.call(this, response, body, statusCode);
+    return sendAnswer(this, reply, type, response, body.answer);
+  };
+  return true;
+}
+
+function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], type: string | undefined, response: unknown, answer: Answer): unknown {
+  if (type === 'express') {
+    // Express's response is Node's: the bytes go out as they are (Express's send() would compute
+    // its own ETag and answer conditionals itself).
+    const raw = response as ServerResponse;
+    for (const [name, value] of answer.headers) raw.setHeader(name, value);
+    if (answer.dropContentType) raw.removeHeader('content-type');
+    raw.statusCode = answer.status;
+    return answer.body === undefined ? raw.end() : raw.end(answer.body);
+  }
+  for (const [name, value] of answer.headers) adapter.setHeader(response, name, value);
+  if (answer.dropContentType) (response as { removeHeader?: (name: string) => unknown }).removeHeader?.('content-type');
+  if (type === 'fastify') return reply.call(adapter, response, answer.body, answer.status);
+  return reply.call(adapter, response, answer.body === undefined ? undefined : new StreamableFile(answer.body), answer.status);
+}
+
+/**
+ * Prepares the answer to `response` and returns the value for the interceptor to hand to Nest:
+ * a `StreamableFile` of the bytes, which interceptors around it pass through (as
+ * `ClassSerializerInterceptor` does) and which `adapter.reply` (see `installAnswering`) sends
+ * with the answer's status and headers.
+ */
+export function prepareAnswer(response: object, answer: Answer): StreamableFile {
+  return new PreparedBody(response, answer);
 }

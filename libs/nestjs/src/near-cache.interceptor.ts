@@ -52,7 +52,7 @@ import { Observable, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
-import { isStreamingResult, nestSendsWebResponses, serialiseResult } from './http-body.js';
+import { installAnswering, isStreamingResult, isThenable, prepareAnswer, serialiseResult, type AnswerHeaders, type ReplyingAdapter } from './http-body.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
 
@@ -65,6 +65,14 @@ interface InterceptorSettings {
   credentials: HttpCredentialPolicy;
   query: HttpQueryKeyPolicy;
   maxPathEntries: number;
+}
+
+/** A response the interceptor may store: its status, bytes, media type and a reader of its headers. */
+interface StoredResponse {
+  status: number;
+  body: Buffer;
+  contentType: string | undefined;
+  header: (name: string) => HttpHeaderValue | undefined;
 }
 
 /** What a miss needs to store the handler's result. */
@@ -107,8 +115,12 @@ const SCOPE = 'NearCacheInterceptor';
  * - Answers carry `X-Cache: HIT` or `X-Cache: MISS` (`statusHeader`).
  * - It fails open: when the cache fails, the failure is logged and the handler runs.
  *
- * Needs `@nestjs/core` 12.4 or later, which sends the web `Response` it answers with; on older
- * versions it logs an error once and lets every request through uncached.
+ * It answers through Nest's HTTP adapter (`HttpAdapterHost`), so it works on every Nest version
+ * the peer range admits (11 and 12) and on `@nestjs/platform-express` and
+ * `@nestjs/platform-fastify`: it hands Nest a `StreamableFile` of the exact bytes, which the
+ * adapter's `reply` (wrapped once, see `installAnswering`) sends with the answer's own status
+ * and headers. Put it innermost (on the controller or route) when other interceptors transform
+ * results: what it answers with is the stored bytes.
  */
 @Injectable()
 export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
@@ -141,6 +153,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   protected readonly httpAdapterHost?: HttpAdapterHost;
 
   #settings: InterceptorSettings | undefined;
+  #adapter: ReplyingAdapter | undefined;
   #unsupportedReported = false;
   /** Caches this interceptor registered its stored headers with (and warned about when unsigned). */
   readonly #prepared = new WeakSet<object>();
@@ -158,6 +171,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
    */
   onModuleInit(): void {
     const settings = this.#resolveSettings();
+    this.#resolveAdapter();
     try {
       this.#prepare(this.registry.get(DEFAULT_CACHE_NAME), settings);
     } catch {
@@ -173,60 +187,30 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     warnUnsignedHttpCache(cache, (message) => this.logger.warn(message));
   }
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     const settings = this.#resolveSettings();
-    if (!nestSendsWebResponses()) {
+    if (this.#resolveAdapter() === undefined) {
       if (!this.#unsupportedReported) {
         this.#unsupportedReported = true;
-        this.logger.error('NearCacheInterceptor needs @nestjs/core 12.4 or later (it answers with a web Response): responses are not cached');
+        this.logger.error('NearCacheInterceptor found no HTTP adapter it can answer through (HttpAdapterHost): responses are not cached');
       }
       return next.handle();
     }
-    const http = context.switchToHttp();
-    const request = http.getRequest();
-    const response = http.getResponse();
-    let miss: Miss;
-    let hit: DecodedHttpResponse | undefined;
+    let key: string | undefined | Promise<string | undefined>;
     try {
-      const key = await this.trackBy(context);
-      if (key === undefined) return next.handle();
-      if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
-      const base = settings.prefix + key;
-      const cache = this.getCache(context);
-      this.#prepare(cache, settings);
-      const requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
-      const admission = httpAdmission(requestHeaders, settings.credentials);
-      if (admission.bypass) {
-        // The client asked that nothing be stored: neither serve from nor write to the cache.
-        this.#markStatus(response, settings, 'MISS');
-        return next.handle();
-      }
-      // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      hit = lookupSharedHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders, admission);
-      miss = { cache, base, ttl: hit === undefined ? await this.getTtl(context) : undefined, requestHeaders, credentials: admission.credentials, response, settings };
+      key = this.trackBy(context);
     } catch (error) {
-      this.logger.warn(`the cache failed, the handler runs: ${(error as Error).message}`);
-      return next.handle();
+      return this.#failOpen(error, next);
     }
-    if (hit !== undefined) {
-      try {
-        return of(this.#answerHit(hit, request, miss.requestHeaders, settings, servedHttpHeaders(miss.cache)));
-      } catch (error) {
-        this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
-      }
+    // A hit is answered without waiting for a microtask, unless trackBy() is asynchronous.
+    if (isThenable(key)) {
+      return Promise.resolve(key).then(
+        (resolved) => this.#lookup(context, next, settings, resolved),
+        (error: unknown) => this.#failOpen(error, next),
+      );
     }
-    this.#markStatus(response, settings, 'MISS');
-    return next.handle().pipe(
-      map((result) => {
-        try {
-          return this.#storeResult(result, miss) ?? result;
-        } catch (error) {
-          this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
-          return result;
-        }
-      }),
-    );
+    return this.#lookup(context, next, settings, key);
   }
 
   /**
@@ -308,24 +292,96 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     if (settings.statusHeader !== undefined) this.setHeader(response, settings.statusHeader, value);
   }
 
-  /** The answer to a hit: the stored status, headers and bytes, or a 304, as a web Response Nest sends as it is. */
-  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings, served: ReadonlySet<string>): Response {
-    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served);
-    const headers = new Headers();
-    for (const [name, value] of answer.headers) {
-      if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-      else headers.set(name, value);
+  #failOpen(error: unknown, next: CallHandler): Observable<unknown> {
+    this.logger.warn(`the cache failed, the handler runs: ${(error as Error)?.message ?? String(error)}`);
+    return next.handle();
+  }
+
+  /** Answers from the cache under `key`, or runs the handler and stores its response. */
+  #lookup(context: ExecutionContext, next: CallHandler, settings: InterceptorSettings, key: string | undefined): Observable<unknown> | Promise<Observable<unknown>> {
+    const http = context.switchToHttp();
+    const request = http.getRequest();
+    const response = http.getResponse();
+    let cache: NearCache;
+    let base: string;
+    let requestHeaders: HttpRequestHeaders;
+    let credentials: readonly string[];
+    let hit: DecodedHttpResponse | undefined;
+    try {
+      if (key === undefined) return next.handle();
+      if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
+      base = settings.prefix + key;
+      cache = this.getCache(context);
+      this.#prepare(cache, settings);
+      requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
+      const admission = httpAdmission(requestHeaders, settings.credentials);
+      if (admission.bypass) {
+        // The client asked that nothing be stored: neither serve from nor write to the cache.
+        this.#markStatus(response, settings, 'MISS');
+        return next.handle();
+      }
+      credentials = admission.credentials;
+      // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
+      hit = lookupSharedHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders, admission);
+    } catch (error) {
+      return this.#failOpen(error, next);
     }
-    if (settings.statusHeader !== undefined) headers.set(settings.statusHeader, 'HIT');
-    return new Response(answer.body === undefined ? null : new Uint8Array(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength), { status: answer.status, headers });
+    if (hit !== undefined) {
+      try {
+        return of(this.#answerHit(hit, request, response, requestHeaders, settings, servedHttpHeaders(cache)));
+      } catch (error) {
+        this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
+      }
+    }
+    return this.getTtl(context).then(
+      (ttl) => this.#runMiss(next, { cache, base, ttl, requestHeaders, credentials, response, settings }),
+      (error: unknown) => this.#failOpen(error, next),
+    );
+  }
+
+  /** Runs the handler, then stores its response when it may be and answers with the stored bytes. */
+  #runMiss(next: CallHandler, miss: Miss): Observable<unknown> {
+    this.#markStatus(miss.response, miss.settings, 'MISS');
+    return next.handle().pipe(
+      map((result) => {
+        try {
+          return this.#storeResult(result, miss) ?? result;
+        } catch (error) {
+          this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
+          return result;
+        }
+      }),
+    );
+  }
+
+  /** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
+  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings, served: ReadonlySet<string>): unknown {
+    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served);
+    const headers: AnswerHeaders = answer.headers;
+    if (settings.statusHeader !== undefined) headers.push([settings.statusHeader, 'HIT']);
+    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, dropContentType: answer.notModified });
   }
 
   /**
-   * Stores the handler's result when it may be, and returns the web Response that sends exactly
-   * the stored bytes (or a 304 when the request's conditionals match them); `undefined` to let
-   * Nest send the result as usual (nothing stored).
+   * Stores the handler's result when it may be, and answers with exactly the stored bytes (or
+   * a 304 when the request's conditionals match them); `undefined` to let Nest send the result
+   * as usual (nothing stored).
    */
-  #storeResult(result: unknown, miss: Miss): Response | undefined {
+  #storeResult(result: unknown, miss: Miss): unknown {
+    const stored = this.#responseToStore(result, miss);
+    if (stored === undefined) return undefined;
+    const { status, body, contentType, header } = stored;
+    const etag = firstHeaderValue(header('etag')) ?? computeEtag(body);
+    this.#writeEntry(miss, { status, body, etag, header });
+    return this.#answerMiss(miss, { status, body, contentType, etag, lastModified: firstHeaderValue(header('last-modified')) });
+  }
+
+  /**
+   * What the response to store is, or `undefined` when it must not be stored: the rules of
+   * core's `httpStoreRefusal`, 2xx only, a body the interceptor can serialise, at most
+   * `maxBodyBytes` (and what the cache's `maxValueBytes` can hold).
+   */
+  #responseToStore(result: unknown, miss: Miss): StoredResponse | undefined {
     const { response, settings } = miss;
     if (result === undefined || result === null) return undefined;
     if (result instanceof StreamableFile || isStreamingResult(result) || isUncacheable(result)) return undefined;
@@ -348,30 +404,48 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       this.logger.debug(`not stored (body of ${body.length} bytes above ${limit}): ${miss.base}`);
       return undefined;
     }
-    const etag = firstHeaderValue(header('etag')) ?? computeEtag(body);
+    return { status, body, contentType, header };
+  }
+
+  /** Writes the entry (and its vary index) to the cache; a failure is logged, the answer goes out all the same. */
+  #writeEntry(miss: Miss, response: { status: number; body: Buffer; etag: string; header: (name: string) => HttpHeaderValue | undefined }): void {
     const stored: Record<string, HttpHeaderValue | undefined> = {};
-    for (const name of settings.storedHeaders) stored[name] = header(name);
-    stored.etag = etag;
-    const entry = encodeHttpEntry({ status, headers: stored, body });
+    for (const name of miss.settings.storedHeaders) stored[name] = response.header(name);
+    stored.etag = response.etag;
+    const entry = encodeHttpEntry({ status: response.status, headers: stored, body: response.body });
     const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
-    const writes = httpEntryWrites(miss.base, entry, header('vary'), miss.requestHeaders);
-    if (settings.maxPathEntries > 0 && !HttpPathIndex.of(miss.cache).admits(writes.map((write) => write.key), settings.maxPathEntries)) {
-      this.logger.debug(`not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries): ${miss.base}`);
-      return undefined;
+    const writes = httpEntryWrites(miss.base, entry, response.header('vary'), miss.requestHeaders);
+    if (miss.settings.maxPathEntries > 0 && !HttpPathIndex.of(miss.cache).admits(writes.map((write) => write.key), miss.settings.maxPathEntries)) {
+      this.logger.debug(`not stored (its path holds maxPathEntries ${miss.settings.maxPathEntries} entries): ${miss.base}`);
+      return;
     }
     for (const { key, value } of writes) {
       miss.cache.set(key, value, options).catch((error: unknown) => {
         this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
       });
     }
-    const headers = new Headers({ etag });
-    if (isNotModified(httpConditionals(miss.requestHeaders), etag, firstHeaderValue(header('last-modified')))) {
-      return new Response(null, { status: 304, headers });
+  }
+
+  /** Answers a miss with the bytes just stored, and the headers a hit on them carries (or a 304 when the request's conditionals match). */
+  #answerMiss(miss: Miss, answer: { status: number; body: Buffer; contentType: string | undefined; etag: string; lastModified: string | undefined }): unknown {
+    const headers: AnswerHeaders = [['etag', answer.etag]];
+    if (isNotModified(httpConditionals(miss.requestHeaders), answer.etag, answer.lastModified)) {
+      return prepareAnswer(miss.response as object, { status: 304, headers, body: undefined, dropContentType: true });
     }
-    if (status === 204) return new Response(null, { status, headers });
-    if (contentType !== undefined) headers.set('content-type', contentType);
-    headers.set('content-length', String(body.length));
-    return new Response(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { status, headers });
+    if (answer.status === 204) return prepareAnswer(miss.response as object, { status: 204, headers, body: undefined, dropContentType: true });
+    if (answer.contentType !== undefined) headers.push(['content-type', answer.contentType]);
+    headers.push(['content-length', String(answer.body.length)]);
+    return prepareAnswer(miss.response as object, { status: answer.status, headers, body: answer.body, dropContentType: false });
+  }
+
+
+  /** The HTTP adapter to answer through, once `installAnswering` made its `reply` send prepared answers. */
+  #resolveAdapter(): ReplyingAdapter | undefined {
+    if (this.#adapter !== undefined) return this.#adapter;
+    const adapter = this.httpAdapterHost?.httpAdapter as unknown as ReplyingAdapter | undefined;
+    if (!installAnswering(adapter)) return undefined;
+    this.#adapter = adapter;
+    return adapter;
   }
 
   #resolveSettings(): InterceptorSettings {

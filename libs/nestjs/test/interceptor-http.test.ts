@@ -1,10 +1,12 @@
-import { Controller, Get, Header, Headers, Injectable, Res, UseInterceptors } from '@nestjs/common';
+import { ConflictException, Controller, Get, Header, Headers, HttpCode, Injectable, Res, StreamableFile, UseInterceptors, type CallHandler, type NestInterceptor } from '@nestjs/common';
+import { map, type Observable } from 'rxjs';
 import { computeEtag, decodeHttpEntry, encodeHttpEntry, InProcessBroker, InvalidOptionError, isHttpVaryIndex, NearCache } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { serialiseResult, sendsWebResponses, withCharset } from '../src/http-body.js';
+import { serialiseResult, withCharset } from '../src/http-body.js';
 import { NearCacheInterceptor, NearCacheModule } from '../src/index.js';
-import { closeApps, createApp, inProcess } from './helpers.js';
+import { createOn, closePlatformApps, PLATFORMS } from './interceptor-platforms.js';
+import { closeApps, inProcess } from './helpers.js';
 
 /**
  * The interceptor reads and writes core's HTTP entries (the format of Express's
@@ -68,9 +70,9 @@ class HttpController {
   }
 
   @Get('raw')
-  raw(@Res() response: { json(body: unknown): void }): void {
+  raw(@Res() response: { send(body: unknown): void }): void {
     run('raw');
-    response.json({ raw: true });
+    response.send({ raw: true });
   }
 }
 
@@ -111,6 +113,49 @@ class PrefixController {
   }
 }
 
+/** An interceptor around the cache's that fails after it answered: the exception filter's reply must go out, not the cached bytes. */
+@Injectable()
+class FailingOuterInterceptor implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(
+      map(() => {
+        throw new ConflictException('the outer interceptor refused');
+      }),
+    );
+  }
+}
+
+/** Wraps results in `{ data }` but passes a StreamableFile on, as ClassSerializerInterceptor does. */
+@Injectable()
+class EnvelopeInterceptor implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(map((value: unknown) => (value instanceof StreamableFile ? value : { data: value })));
+  }
+}
+
+@Controller('outer')
+class OuterController {
+  @Get('failing')
+  @UseInterceptors(FailingOuterInterceptor, NearCacheInterceptor)
+  failing(): { run: number } {
+    return { run: run('failing') };
+  }
+
+  @Get('serialized')
+  @UseInterceptors(EnvelopeInterceptor, NearCacheInterceptor)
+  serialized(): { run: number } {
+    return { run: run('serialized') };
+  }
+
+  @Get('created')
+  @HttpCode(201)
+  @UseInterceptors(NearCacheInterceptor)
+  created(): string {
+    run('created');
+    return 'made';
+  }
+}
+
 @Injectable()
 class BadPrefixInterceptor extends NearCacheInterceptor {
   protected override prefix = '';
@@ -125,15 +170,16 @@ class BadController {
   }
 }
 
-describe('NearCacheInterceptor: the shared HTTP entry format', () => {
+describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry format', (platform) => {
   afterEach(async () => {
     calls.clear();
     vi.restoreAllMocks();
     await closeApps();
+    await closePlatformApps();
   });
 
   const start = () =>
-    createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [HttpController, SmallController, PrefixController] });
+    createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [HttpController, SmallController, PrefixController, OuterController] });
 
   it('stores core\'s entry under http:GET <url>: status, JSON bytes, content type and a strong ETag; a hit sends the same bytes and headers', async () => {
     const app = await start();
@@ -157,6 +203,21 @@ describe('NearCacheInterceptor: the shared HTTP entry format', () => {
     expect(hit.headers.etag).toBe(miss.headers.etag);
     expect(hit.headers.age).toMatch(/^\d+$/);
     expect(calls.get('json')).toBe(1);
+  });
+
+  it('answers a HIT with the headers of the MISS (and Age), for JSON, text, bytes and a type set by the route', async () => {
+    const server = (await start()).getHttpServer();
+    // Connection-level and per-answer headers aside, a hit carries what the miss carried.
+    const perAnswer = new Set(['date', 'connection', 'keep-alive', 'age', 'x-cache']);
+    const headersOf = (response: request.Response) =>
+      Object.fromEntries(Object.entries(response.headers).filter(([name]) => !perAnswer.has(name)));
+    for (const path of ['/h/json', '/h/text', '/h/plain', '/h/bytes']) {
+      const miss = await request(server).get(path).expect(200);
+      const hit = await request(server).get(path).expect(200);
+      expect([miss.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT']);
+      expect(headersOf(hit)).toEqual(headersOf(miss));
+      expect(hit.headers.age).toMatch(/^\d+$/);
+    }
   });
 
   it('serialises strings as text/html, or as the type set, and Buffers as bytes', async () => {
@@ -307,11 +368,41 @@ describe('NearCacheInterceptor: the shared HTTP entry format', () => {
     expect(app.get(NearCache).has('http:GET /p/x http://127.0.0.1')).toBe(false);
   });
 
+  it('leaves other replies alone: an interceptor around it that fails gets its error answered, on a miss and on a hit', async () => {
+    const app = await start();
+    const server = app.getHttpServer();
+    const miss = await request(server).get('/outer/failing').expect(409);
+    expect(miss.body).toMatchObject({ message: 'the outer interceptor refused' });
+    expect(app.get(NearCache).has('http:GET /outer/failing http://127.0.0.1')).toBe(true);
+    const hit = await request(server).get('/outer/failing').expect(409);
+    expect(hit.body).toMatchObject({ message: 'the outer interceptor refused' });
+    expect(calls.get('failing')).toBe(1);
+  });
+
+  it('answers through interceptors that pass a StreamableFile on (as ClassSerializerInterceptor does)', async () => {
+    const server = (await start()).getHttpServer();
+    await request(server).get('/outer/serialized').expect(200, { run: 1 });
+    const hit = await request(server).get('/outer/serialized').expect(200, { run: 1 });
+    expect(hit.headers['x-cache']).toBe('HIT');
+  });
+
+  it('answers with the stored status, not the route\'s: a 304 on a @HttpCode(201) route, miss and hit', async () => {
+    const server = (await start()).getHttpServer();
+    const etag = computeEtag(Buffer.from('made'));
+    const miss = await request(server).get('/outer/created').set('If-None-Match', etag).expect(304);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.headers['content-type']).toBeUndefined();
+    await request(server).get('/outer/created').expect(201, 'made');
+    const hit = await request(server).get('/outer/created').set('If-None-Match', etag).expect(304);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(calls.get('created')).toBe(1);
+  });
+
   it('a subclass with a bad setting fails the start with InvalidOptionError', async () => {
-    const failure = createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] });
+    const failure = createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] });
     await expect(failure).rejects.toThrow(InvalidOptionError);
     await expect(
-      createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] }),
+      createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] }),
     ).rejects.toThrow(/NearCacheInterceptor \(BadPrefixInterceptor\): option "prefix" must be a non-empty string/);
   });
 
@@ -347,13 +438,5 @@ describe('serialising a handler result as Express sends it', () => {
   it('sets the charset as Express does', () => {
     expect(withCharset('application/json')).toBe('application/json; charset=utf-8');
     expect(withCharset('text/html; charset=ISO-8859-1')).toBe('text/html; charset=utf-8');
-  });
-
-  it('knows which Nest versions send a web Response as it is', () => {
-    expect(sendsWebResponses('12.4.0')).toBe(true);
-    expect(sendsWebResponses('12.5.1')).toBe(true);
-    expect(sendsWebResponses('13.0.0-beta.1')).toBe(true);
-    expect(sendsWebResponses('12.3.9')).toBe(false);
-    expect(sendsWebResponses('11.1.6')).toBe(false);
   });
 });

@@ -4,7 +4,8 @@ import { InProcessBroker, NearCache } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NearCacheInterceptor, NearCacheKey, NearCacheModule, NearCacheTtl } from '../src/index.js';
-import { closeApps, createApp, inProcess, recordExpiry } from './helpers.js';
+import { createOn, closePlatformApps, PLATFORMS } from './interceptor-platforms.js';
+import { closeApps, inProcess, recordExpiry } from './helpers.js';
 
 const calls = new Map<string, number>();
 const run = (name: string): number => {
@@ -72,15 +73,16 @@ class GlobalController {
   }
 }
 
-describe('NearCacheInterceptor', () => {
+describe.each(PLATFORMS)('NearCacheInterceptor on %s', (platform) => {
   afterEach(async () => {
     calls.clear();
     vi.restoreAllMocks();
     await closeApps();
+    await closePlatformApps();
   });
 
   const start = async (broker = new InProcessBroker()) =>
-    createApp({ imports: [NearCacheModule.forRoot({ ...inProcess(broker), ttl: 60_000 })], controllers: [ProductsController, TenantController] });
+    createOn(platform, { imports: [NearCacheModule.forRoot({ ...inProcess(broker), ttl: 60_000 })], controllers: [ProductsController, TenantController] });
 
   it('answers MISS, then HIT from the cache for the same URL, without running the handler again', async () => {
     const app = await start();
@@ -163,7 +165,7 @@ describe('NearCacheInterceptor', () => {
   });
 
   it('works as a global interceptor (APP_INTERCEPTOR)', async () => {
-    const app = await createApp({
+    const app = await createOn(platform, {
       imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))],
       controllers: [GlobalController],
       providers: [{ provide: APP_INTERCEPTOR, useClass: NearCacheInterceptor }],

@@ -1,0 +1,157 @@
+// 9. interceptor: what a NearCacheInterceptor HIT costs, against the same controller answering
+// from a @Cached hit (the handler runs, its service method returns the cached value, Nest
+// serialises it), and an uncached handler returning the value, in one Nest app on Express.
+// For reference, a fourth route answers through the least an interceptor can do: one that
+// returns the value without running the handler (`of(value)`), which Nest then serialises;
+// what it costs above the @Cached hit is Nest's interceptor pipeline, which any interceptor
+// answer pays.
+// Each request is a real HTTP request over loopback (keep-alive) sent by this process, one at a
+// time; a pass measures the process's CPU time (user + system, what the request costs the
+// client and the server, which other processes on the machine barely disturb) and the wall
+// time per request. Rounds interleave the three routes; the figure is the median over rounds.
+import http from 'node:http';
+import { of } from 'rxjs';
+import 'reflect-metadata';
+import { Controller, Get, Inject, Injectable, Module, Param, UseInterceptors } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { inProcessLog, InProcessBroker, silentLogger } from '@nearcache/core';
+import { Cached, NearCacheInterceptor, NearCacheModule } from '@nearcache/nestjs';
+import { QUICK, makeValue, median, now, report, log } from '../lib.mjs';
+
+const KEYS = 100;
+const REQUESTS = 500;
+const ROUNDS = QUICK ? 9 : 21;
+const values = Array.from({ length: KEYS }, (_, i) => makeValue(i));
+
+// The app, decorated as TypeScript would (this file is plain JavaScript).
+class ItemsService {
+  async item(id) {
+    return values[Number(id)];
+  }
+}
+Reflect.decorate([Cached({ key: 'item:{0}' })], ItemsService.prototype, 'item', Object.getOwnPropertyDescriptor(ItemsService.prototype, 'item'));
+Reflect.decorate([Injectable()], ItemsService);
+
+/** The least an interceptor answer costs: the value, without running the handler or looking anything up. */
+class ConstantInterceptor {
+  intercept(context) {
+    return of(values[Number(context.switchToHttp().getRequest().params.id)]);
+  }
+}
+Reflect.decorate([Injectable()], ConstantInterceptor);
+
+class ItemsController {
+  constructor(items) {
+    this.items = items;
+  }
+  intercepted(id) {
+    return values[Number(id)];
+  }
+  cached(id) {
+    return this.items.item(id);
+  }
+  plain(id) {
+    return values[Number(id)];
+  }
+  constant(id) {
+    return values[Number(id)];
+  }
+}
+const route = (name, decorators) => {
+  Param('id')(ItemsController.prototype, name, 0);
+  Reflect.defineMetadata('design:paramtypes', [String], ItemsController.prototype, name);
+  const descriptor = Object.getOwnPropertyDescriptor(ItemsController.prototype, name);
+  Object.defineProperty(ItemsController.prototype, name, Reflect.decorate(decorators, ItemsController.prototype, name, descriptor) ?? descriptor);
+};
+route('intercepted', [Get('intercepted/:id'), UseInterceptors(NearCacheInterceptor)]);
+route('cached', [Get('cached/:id')]);
+route('plain', [Get('plain/:id')]);
+route('constant', [Get('constant/:id'), UseInterceptors(ConstantInterceptor)]);
+Inject(ItemsService)(ItemsController, undefined, 0);
+Reflect.decorate([Controller()], ItemsController);
+
+class AppModule {}
+Reflect.decorate(
+  [Module({ imports: [NearCacheModule.forRoot({ topic: 'bench.interceptor', log: inProcessLog(new InProcessBroker()), logger: silentLogger, max: 10 * KEYS })], controllers: [ItemsController], providers: [ItemsService] })],
+  AppModule,
+);
+
+const app = await NestFactory.create(AppModule, { logger: false });
+await app.listen(0, '127.0.0.1');
+const { port } = app.getHttpServer().address();
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One GET; resolves with its status, X-Cache and body length once the last byte arrived. */
+function get(path) {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port, path, agent }, (response) => {
+      let length = 0;
+      response.on('data', (chunk) => (length += chunk.length));
+      response.on('end', () => resolve({ status: response.statusCode, cache: response.headers['x-cache'], length }));
+    });
+    request.on('error', reject);
+  });
+}
+
+/** CPU and wall µs per request over REQUESTS sequential requests to `/<route>/<id>`. */
+async function pass(name) {
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  for (let i = 0; i < REQUESTS; i++) await get(`/${name}/${i % KEYS}`);
+  const wall = Number(now() - t0) / REQUESTS / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { cpu: (cpu.user + cpu.system) / REQUESTS, wall };
+}
+
+// Warm-up: fills the interceptor's and @Cached's entries, and checks what each route answers.
+const lengths = {};
+for (const name of ['intercepted', 'cached', 'plain', 'constant']) {
+  for (let i = 0; i < KEYS; i++) await get(`/${name}/${i}`);
+  const answer = await get(`/${name}/1`);
+  if (answer.status !== 200) throw new Error(`/${name}/1 answered ${answer.status}`);
+  lengths[name] = answer.length;
+  await pass(name);
+}
+if ((await get('/intercepted/1')).cache !== 'HIT') throw new Error('the interceptor route does not answer HIT after the warm-up');
+if (new Set(Object.values(lengths)).size !== 1) throw new Error(`the routes answer different bodies: ${JSON.stringify(lengths)}`);
+
+const rounds = { intercepted: [], cached: [], plain: [], constant: [] };
+const walls = { intercepted: [], cached: [], plain: [], constant: [] };
+const orders = [
+  ['intercepted', 'cached', 'plain', 'constant'],
+  ['constant', 'plain', 'cached', 'intercepted'],
+  ['cached', 'constant', 'intercepted', 'plain'],
+  ['plain', 'intercepted', 'constant', 'cached'],
+];
+for (let r = 0; r < ROUNDS; r++) {
+  for (const name of orders[r % orders.length]) {
+    const { cpu, wall } = await pass(name);
+    rounds[name].push(cpu);
+    walls[name].push(wall);
+  }
+}
+agent.destroy();
+await app.close();
+
+const hitUs = median(rounds.intercepted);
+const cachedUs = median(rounds.cached);
+const plainUs = median(rounds.plain);
+const constantUs = median(rounds.constant);
+const ratio = hitUs / cachedUs;
+const wallRatio = median(walls.intercepted) / median(walls.cached);
+log(`interceptor: CPU per request: HIT ${hitUs.toFixed(1)} µs, @Cached hit ${cachedUs.toFixed(1)} µs, uncached handler ${plainUs.toFixed(1)} µs, an interceptor returning of(value) ${constantUs.toFixed(1)} µs; wall HIT/@Cached ${wallRatio.toFixed(2)}`);
+report({
+  scenario: 'interceptor',
+  title: 'NearCacheInterceptor HIT vs the same controller on a @Cached hit',
+  method: `CPU time (user + system) per HTTP request over loopback (keep-alive, one at a time, client in the same process; ${REQUESTS} requests per pass over ${KEYS} keys of about 200 B JSON) in one Nest app on Express; median of ${ROUNDS} interleaved rounds of the routes. Wall time per request is reported beside it. Reference: an interceptor returning the value (of(value)) without a lookup, the least an interceptor answer costs in Nest`,
+  ratio,
+  ratioLabel: `HIT/@Cached = ${ratio.toFixed(2)} (wall ${wallRatio.toFixed(2)}); HIT/uncached handler = ${(hitUs / plainUs).toFixed(2)}; of(value) interceptor/@Cached = ${(constantUs / cachedUs).toFixed(2)}`,
+  measured: `${ratio.toFixed(2)}x (${hitUs.toFixed(0)} vs ${cachedUs.toFixed(0)} µs CPU)`,
+  target: 'HIT <= @Cached hit (<= 1.00x)',
+  pass: ratio <= 1,
+  interceptorHit: { cpuUsPerRequest: hitUs, rounds: rounds.intercepted, wallRounds: walls.intercepted },
+  cachedHit: { cpuUsPerRequest: cachedUs, rounds: rounds.cached, wallRounds: walls.cached },
+  uncached: { cpuUsPerRequest: plainUs, rounds: rounds.plain, wallRounds: walls.plain },
+  constantInterceptor: { cpuUsPerRequest: constantUs, rounds: rounds.constant, wallRounds: walls.constant },
+  wallRatio,
+});

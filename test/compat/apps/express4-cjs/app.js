@@ -1,0 +1,46 @@
+'use strict';
+// A small Express 4 service on nearcache in CommonJS; the compat runner starts it twice on one
+// topic (PORT, TOPIC, KAFKA_BROKERS) and drives it over HTTP.
+const express = require('express');
+const { createNearCache } = require('@nearcache/core');
+const { cacheResponses, invalidateRoute } = require('@nearcache/express');
+
+async function main() {
+  const cache = createNearCache({ topic: process.env.TOPIC, kafka: { brokers: process.env.KAFKA_BROKERS.split(',') }, ttl: 60000 });
+  await cache.ready();
+  const app = express();
+  let runs = 0;
+  app.get('/page/:id', cacheResponses(cache), (req, res) => {
+    runs += 1;
+    res.json({ page: req.params.id, by: process.pid, runs });
+  });
+  app.delete('/page/:id', (req, res, next) => {
+    invalidateRoute(cache, `/page/${req.params.id}`).then(() => res.json({ evicted: req.params.id }), next);
+  });
+  // Entries this process holds: how the runner waits for a write of the other process to arrive.
+  app.get('/size', (_req, res) => {
+    res.json({ size: cache.size });
+  });
+  app.put('/value/:key', (req, res, next) => {
+    cache.set(req.params.key, String(req.query.v)).then(() => res.json({ key: req.params.key, v: req.query.v }), next);
+  });
+  app.get('/value/:key', (req, res) => {
+    const v = cache.get(req.params.key);
+    if (v === undefined) res.status(404).json({ message: `no value ${req.params.key}` });
+    else res.json({ key: req.params.key, v });
+  });
+  app.delete('/value/:key', (req, res, next) => {
+    cache.delete(req.params.key).then(() => res.json({ deleted: req.params.key }), next);
+  });
+  const port = Number(process.env.PORT);
+  const server = app.listen(port, '127.0.0.1', () => console.log(`ready ${port}`));
+  process.once('SIGTERM', () => {
+    server.close();
+    cache.close().then(() => process.exit(0), () => process.exit(1));
+  });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
