@@ -263,6 +263,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       maxKeyBytes: resolved.maxKeyBytes,
       maxValueBytes: resolved.maxValueBytes,
       logger: resolved.logger,
+      closeTimeout: Math.max(resolved.closeTimeout, 1000),
     });
     this.#replicator = new Replicator<CacheWrite>(
       {
@@ -869,9 +870,15 @@ export class NearCache<V = unknown> extends EventEmitter {
     try {
       offsets = await this.#log.offsets();
     } catch (error) {
+      // Work cancelled by close() reports nothing.
+      if (this.#closing) return;
+      // The stall clock runs only while the log answers: after an outage, the consumer gets its
+      // own recovery time before the watchdog counts it as stalled.
+      this.#lastProgress = Date.now();
       this.#report(asNearCacheError(error));
       return;
     }
+    if (this.#closing) return;
     const now = Date.now();
     let behind = false;
     for (const { partition, high } of offsets) {
@@ -886,7 +893,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       try {
         await this.#log.restartConsumer();
       } catch (error) {
-        this.#report(asNearCacheError(error));
+        if (!this.#closing) this.#report(asNearCacheError(error));
       }
     }
   }

@@ -1,10 +1,11 @@
-import type { ConnectionOptions } from 'node:tls';
+import net, { type Socket } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, ISocketFactory, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
 import { InvalidOptionError, LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { HEADERS, type LogRecord, type OutgoingRecord } from '../record.js';
-import { withDeadline } from '../retry.js';
+import { backoff, withDeadline } from '../retry.js';
 import { bool, fail, integer, noUnknownKeys, oneOf, plainObject, string } from '../validate.js';
 import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
 
@@ -195,15 +196,62 @@ function logCreator(logger: Logger) {
     };
 }
 
-/** The Kafka adapter (kafkajs): one admin, one producer and one consumer (its own group) per cache instance. */
+/**
+ * Every socket the adapter's own kafkajs client opens. kafkajs can leave a connection behind (a
+ * consumer stopped while it joins its group rejoins later); close() ends whatever is still open
+ * once its deadline passed, and no socket opens after it.
+ */
+class Sockets {
+  readonly #open = new Set<Socket>();
+  #closed = false;
+
+  readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    if (this.#closed) throw new Error('the cache is closed');
+    const socket = ssl
+      ? tls.connect(Object.assign({ host, port }, net.isIP(host) ? {} : { servername: host }, ssl), onConnect)
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    this.#open.add(socket);
+    socket.once('close', () => this.#open.delete(socket));
+    return socket;
+  };
+
+  get open(): number {
+    return this.#open.size;
+  }
+
+  /** Refuses new connections and ends the open ones; returns how many were still open. */
+  close(): number {
+    this.#closed = true;
+    const left = this.#open.size;
+    for (const socket of this.#open) socket.destroy(new Error('closed by close()'));
+    this.#open.clear();
+    return left;
+  }
+}
+
+/**
+ * The Kafka adapter (kafkajs): one admin, one producer and one consumer (its own group) per cache
+ * instance. Every client it starts stays tracked until it stopped, and close() stops them all.
+ */
 export class KafkaLog implements ReplicationLog {
   readonly kind = 'kafka';
   readonly #options: ResolvedKafkaOptions;
   readonly #context: LogContext;
   readonly #kafka: Kafka;
+  /** The sockets of the kafkajs client built here; undefined with a client given in `kafka.client`. */
+  readonly #sockets: Sockets | undefined;
   #admin: Admin | undefined;
   #producer: Producer | undefined;
   #consumer: Consumer | undefined;
+  /** Every client started and not known to have stopped: close() stops each. */
+  readonly #clients = new Set<Admin | Producer | Consumer>();
+  /** Consumers replaced or stopped: if one comes back to life (kafkajs finishes a join after a stop), it is stopped again. */
+  readonly #retired = new WeakSet<Consumer>();
+  /** Crashes kafkajs would restart on its own: this log restarts them instead, in a group of their own. */
+  readonly #restartable = new WeakSet<object>();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #restartAttempt = 0;
   #handlers: ConsumeHandlers | undefined;
   #partitions = 0;
   #closed = false;
@@ -226,7 +274,13 @@ export class KafkaLog implements ReplicationLog {
     if (options.ssl !== undefined) config.ssl = options.ssl;
     // A copy: kafkajs keeps an authenticator bound to the password on the object it is given.
     if (options.sasl !== undefined) config.sasl = { ...options.sasl } as SASLOptions;
-    this.#kafka = options.client ?? new KafkaClient(config);
+    if (options.client) {
+      this.#kafka = options.client;
+    } else {
+      this.#sockets = new Sockets();
+      config.socketFactory = this.#sockets.factory;
+      this.#kafka = new KafkaClient(config);
+    }
   }
 
   #deadline<T>(what: string, promise: Promise<T>, ms = this.#options.requestTimeout): Promise<T> {
@@ -235,9 +289,17 @@ export class KafkaLog implements ReplicationLog {
     });
   }
 
+  #assertOpen(): void {
+    if (this.#closed) throw new LogUnavailableError('the Kafka log is closed', { retriable: false });
+  }
+
   async open(): Promise<{ partitions: number }> {
+    this.#assertOpen();
     const topic = this.#context.topic;
-    if (!this.#admin) this.#admin = this.#kafka.admin({ retry: { retries: 2 } });
+    if (!this.#admin) {
+      this.#admin = this.#kafka.admin({ retry: { retries: 2 } });
+      this.#clients.add(this.#admin);
+    }
     const admin = this.#admin;
     await this.#deadline('connecting to Kafka', admin.connect());
     // listTopics does not auto-create topics, unlike a metadata request for one topic.
@@ -268,6 +330,7 @@ export class KafkaLog implements ReplicationLog {
     const partitions = metadata.topics[0]?.partitions.length ?? 0;
     if (partitions < 1) throw new LogUnavailableError(`topic "${topic}" has no partitions yet`, { retriable: true });
     this.#partitions = partitions;
+    this.#assertOpen();
     if (!this.#producer) {
       this.#producer = this.#kafka.producer({
         allowAutoTopicCreation: false,
@@ -277,6 +340,7 @@ export class KafkaLog implements ReplicationLog {
         createPartitioner: Partitioners.DefaultPartitioner,
         retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 2 },
       });
+      this.#clients.add(this.#producer);
     }
     await this.#deadline('connecting the producer', this.#producer.connect());
     return { partitions };
@@ -302,6 +366,7 @@ export class KafkaLog implements ReplicationLog {
 
   async offsets(): Promise<PartitionOffsets[]> {
     const admin = this.#admin;
+    this.#assertOpen();
     if (!admin) throw new LogUnavailableError('the Kafka log is not open', { retriable: true });
     const offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(this.#context.topic));
     return offsets
@@ -317,16 +382,50 @@ export class KafkaLog implements ReplicationLog {
   async restartConsumer(): Promise<void> {
     const old = this.#consumer;
     this.#consumer = undefined;
-    if (old) await this.#deadline('stopping the consumer', old.disconnect()).catch(() => undefined);
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    // A stop that does not settle in time goes on in the background; the consumer stays tracked until it did.
+    if (old) await this.#deadline('stopping the consumer', this.#stop(old)).catch(() => undefined);
     if (!this.#closed) await this.#startConsumer();
   }
 
+  /** Stops `consumer` for good: it is retired, and stopped again should it come back to life. */
+  #stop(consumer: Consumer): Promise<void> {
+    this.#retired.add(consumer);
+    this.#clients.add(consumer);
+    return consumer.disconnect().then(() => {
+      this.#clients.delete(consumer);
+    });
+  }
+
+  /**
+   * After a crash kafkajs would restart the consumer in the same group: the group's coordinator
+   * then waits out the session of the previous member (which could not leave while the broker
+   * was away) before it lets the new one in, 30 s by default. A new consumer in a group of its
+   * own joins at once; it resumes where the cache is (startOffset), as after any restart.
+   */
+  #scheduleRestart(): void {
+    if (this.#closed || this.#restartTimer) return;
+    const delay = backoff(this.#restartAttempt++, { initial: 200, max: 2000 });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#closed || this.#consumer) return;
+      this.#startConsumer().catch((error: unknown) => {
+        if (this.#closed) return;
+        this.#handlers!.onError(toLogError('restarting the Kafka consumer', error));
+        this.#scheduleRestart();
+      });
+    }, delay);
+  }
+
   async #startConsumer(): Promise<void> {
+    this.#assertOpen();
     const handlers = this.#handlers!;
     const topic = this.#context.topic;
     const fetchBytes = Math.max(1024 * 1024, this.#context.maxValueBytes + this.#context.maxKeyBytes + 64 * 1024);
-    // One group per instance, so every instance reads every partition; nothing is committed. A
-    // restarted consumer takes a group of its own, so it never waits for its predecessor to leave.
+    // One group per instance, so every instance reads every partition; nothing is committed. Every
+    // new consumer takes a group of its own (the prefix, the instance, a generation), so it never
+    // waits for a predecessor to leave.
     const incarnation = this.#incarnation++;
     const consumer = this.#kafka.consumer({
       groupId: `${this.#options.groupIdPrefix}${this.#context.instanceId}${incarnation === 0 ? '' : `.${incarnation}`}`,
@@ -336,33 +435,65 @@ export class KafkaLog implements ReplicationLog {
       maxWaitTimeInMs: this.#options.maxWaitTimeInMs,
       maxBytesPerPartition: fetchBytes,
       maxBytes: Math.max(fetchBytes * 4, 10 * 1024 * 1024),
-      retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+      retry: {
+        initialRetryTime: 200,
+        maxRetryTime: 1000,
+        retries: 10,
+        // kafkajs would restart a crashed consumer in the same group; this log starts a new one (#scheduleRestart).
+        restartOnFailure: async (error: Error) => {
+          this.#restartable.add(error);
+          return false;
+        },
+      },
     });
     this.#consumer = consumer;
+    this.#clients.add(consumer);
+    const current = () => this.#consumer === consumer && !this.#closed;
     // On every (re)join, resume where the cache is: kafkajs would otherwise restart from the beginning.
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (this.#consumer !== consumer) return;
+      if (!current()) {
+        // A consumer stopped while it was joining: kafkajs starts fetching once the join ends.
+        // Stopped again on the next turn, once kafkajs marked it running (a stop before is a no-op).
+        setImmediate(() => void this.#stop(consumer).catch(() => undefined));
+        return;
+      }
+      this.#restartAttempt = 0;
       for (let partition = 0; partition < this.#partitions; partition++) {
         consumer.seek({ topic, partition, offset: String(handlers.startOffset(partition)) });
       }
     });
+    consumer.on(consumer.events.FETCH_START, () => {
+      if (!current() && this.#retired.has(consumer)) void this.#stop(consumer).catch(() => undefined);
+    });
     consumer.on(consumer.events.CRASH, (event) => {
-      const { error, restart } = event.payload;
-      const reported = toLogError(`the Kafka consumer crashed${restart ? ' and restarts' : ' and stopped'}`, error);
-      handlers.onError(restart || !reported.retriable ? reported : new LogUnavailableError(reported.message, { cause: error, retriable: false }));
+      const { error } = event.payload;
+      // kafkajs disconnected it before telling; it does not restart it (restartOnFailure).
+      this.#clients.delete(consumer);
+      if (!current()) return;
+      if (this.#restartable.has(error)) {
+        this.#consumer = undefined;
+        this.#retired.add(consumer);
+        handlers.onError(toLogError('the Kafka consumer crashed and restarts', error));
+        this.#scheduleRestart();
+        return;
+      }
+      const reported = toLogError('the Kafka consumer crashed and stopped', error);
+      handlers.onError(reported.retriable ? new LogUnavailableError(reported.message, { cause: error, retriable: false }) : reported);
     });
     // Batches holding only control records or filtered records never reach eachBatch; their end still moves the position.
     consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
       const { batchSize, partition, lastOffset, highWatermark } = event.payload;
-      if (batchSize !== 0 || this.#consumer !== consumer) return;
+      if (batchSize !== 0 || !current()) return;
       void handlers.onBatch({ partition, records: [], nextOffset: Number(lastOffset) + 1, highWatermark: Number(highWatermark) });
     });
     try {
       await this.#deadline('connecting the consumer', consumer.connect());
+      this.#assertCurrent(consumer);
       await this.#deadline('subscribing', consumer.subscribe({ topics: [topic], fromBeginning: true }));
+      this.#assertCurrent(consumer);
     } catch (error) {
       if (this.#consumer === consumer) this.#consumer = undefined;
-      await consumer.disconnect().catch(() => undefined);
+      await this.#stop(consumer).catch(() => undefined);
       throw error;
     }
     await consumer.run({
@@ -370,7 +501,7 @@ export class KafkaLog implements ReplicationLog {
       eachBatchAutoResolve: true,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch }: EachBatchPayload) => {
-        if (this.#consumer !== consumer) return;
+        if (!current()) return;
         const records: LogRecord[] = batch.messages.map((message) => ({
           partition: batch.partition,
           offset: Number(message.offset),
@@ -388,6 +519,12 @@ export class KafkaLog implements ReplicationLog {
         await handlers.onBatch(logBatch);
       },
     });
+  }
+
+  /** Throws if `consumer` was replaced or the log closed while it was starting. */
+  #assertCurrent(consumer: Consumer): void {
+    this.#assertOpen();
+    if (this.#consumer !== consumer) throw new LogUnavailableError('the consumer was replaced while it started', { retriable: true });
   }
 
   async append(records: OutgoingRecord[]): Promise<number[]> {
@@ -429,16 +566,26 @@ export class KafkaLog implements ReplicationLog {
     }
   }
 
+  /**
+   * Stops every client this log started, whatever its state (connecting, joining, retrying,
+   * replaced by the watchdog), within the cache's close deadline. Connections still open then are
+   * ended, and none opens afterwards: the process can exit.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     const consumer = this.#consumer;
     this.#consumer = undefined;
-    const tasks: Array<Promise<unknown>> = [];
-    if (consumer) tasks.push(this.#deadline('disconnecting the consumer', consumer.disconnect()));
-    if (this.#producer) tasks.push(this.#deadline('disconnecting the producer', this.#producer.disconnect()));
-    if (this.#admin) tasks.push(this.#deadline('disconnecting the admin client', this.#admin.disconnect()));
-    const results = await Promise.allSettled(tasks);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (consumer) this.#retired.add(consumer);
+    const budget = Math.max(500, (this.#context.closeTimeout ?? 5000) - 250);
+    const stops = [...this.#clients].map((client) => (this.#retired.has(client as Consumer) ? this.#stop(client as Consumer) : client.disconnect()));
+    const results = await withDeadline(Promise.allSettled(stops), budget, () => new Error('deadline')).catch(() => undefined);
+    const left = this.#sockets?.close() ?? 0;
+    if (!results || left > 0) {
+      this.#context.logger.warn(`closing: ${left} Kafka connection(s) still open after ${budget} ms were ended`);
+    }
+    const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw toLogError('closing the Kafka connections', failed.reason);
   }
 }

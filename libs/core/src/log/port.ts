@@ -64,6 +64,8 @@ export interface LogContext {
   maxValueBytes: number;
   maxKeyBytes: number;
   logger: Logger;
+  /** How long `close()` may take, in ms: what is not stopped by then is ended. */
+  closeTimeout?: number;
 }
 
 /** Builds the `ReplicationLog` of one cache instance. */
