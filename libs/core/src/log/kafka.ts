@@ -147,6 +147,8 @@ export function kafkaLog(options: KafkaLogOptions): ReplicationLogFactory {
   return (context) => new KafkaLog(resolved, context);
 }
 
+/** The broker asked is not (or no longer) the partition's leader. */
+const LEADER_MOVED = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 const PERMANENT_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
 const FATAL_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
 const FATAL_ERROR_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
@@ -170,10 +172,26 @@ function isFatal(error: unknown): boolean {
   return [...types].some((t) => FATAL_ERROR_TYPES.has(t)) || [...names].some((n) => FATAL_ERROR_NAMES.has(n));
 }
 
-function toLogError(what: string, error: unknown): NearCacheError {
+/** "cannot reach Kafka at host:port: ECONNREFUSED" when a failed connection is along the error's cause chain. */
+function unreachable(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const e = current as { name?: unknown; broker?: unknown; code?: unknown; message?: unknown; cause?: unknown; originalError?: unknown };
+    if (e.name === 'KafkaJSConnectionError' && typeof e.broker === 'string') {
+      const why = typeof e.code === 'string' ? e.code : /timeout/i.test(String(e.message)) ? 'no connection within kafka.connectionTimeout' : String(e.message);
+      return `cannot reach Kafka at ${e.broker}: ${why}`;
+    }
+    current = e.cause ?? e.originalError;
+  }
+  return undefined;
+}
+
+/** A typed error for a failed call to Kafka; `brokers`, when known, are named when no broker could be reached. */
+function toLogError(what: string, error: unknown, brokers?: string[]): NearCacheError {
   if (error instanceof NearCacheError) return error;
-  const message = `${what}: ${(error as Error)?.message ?? String(error)}`;
-  return new LogUnavailableError(message, { cause: error, retriable: !isFatal(error) });
+  const unreached = unreachable(error);
+  const detail = unreached ? `${unreached}${brokers ? ` (brokers tried: ${brokers.join(', ')})` : ''}` : ((error as Error)?.message ?? String(error));
+  return new LogUnavailableError(`${what}: ${detail}`, { cause: error, retriable: !isFatal(error) });
 }
 
 const KAFKA_LEVELS: Record<KafkaLogLevel, number> = {
@@ -184,14 +202,27 @@ const KAFKA_LEVELS: Record<KafkaLogLevel, number> = {
   debug: LogLevel.DEBUG,
 };
 
+/**
+ * kafkajs lines about what kafkajs retries or the cache handles itself: a broker away, a leader
+ * moving, a group rebalancing, a consumer crashing and restarting, a topic another instance has
+ * just created. The cache reports what persists, once and with its cause; these are detail.
+ */
+const ROUTINE_KAFKA_LINE =
+  /connection error|connection timeout|closed connection|failed to connect|not the leader|no leader|leadership election|coordinator is (loading|not available)|not coordinator|rebalanc|not aware of this member|already exists|topic creation errors|restarting the consumer|crash: |failed to send messages|timed out|request timeout|not available/i;
+
+/**
+ * kafkajs's lines, through the cache's logger at the level their meaning deserves: routine ones
+ * (see above) at debug; other errors at warn (the cache reports the failure they cause at error);
+ * kafkajs warnings at info; the rest at debug.
+ */
 function logCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry): void => {
-      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; timestamp?: unknown; logger?: unknown };
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; timestamp?: unknown; logger?: unknown; error?: unknown };
       const text = `kafkajs ${namespace}: ${message}`;
-      if (level <= LogLevel.ERROR) logger.error(text, extra);
-      else if (level === LogLevel.WARN) logger.warn(text, extra);
-      else if (level === LogLevel.INFO) logger.info(text, extra);
+      if (level <= LogLevel.WARN && ROUTINE_KAFKA_LINE.test(`${message} ${typeof extra.error === 'string' ? extra.error : ''}`)) logger.debug(text, extra);
+      else if (level <= LogLevel.ERROR) logger.warn(text, extra);
+      else if (level === LogLevel.WARN) logger.info(text, extra);
       else logger.debug(text, extra);
     };
 }
@@ -220,13 +251,16 @@ class Sockets {
     return this.#open.size;
   }
 
-  /** Refuses new connections and ends the open ones; returns how many were still open. */
+  /** Refuses new connections and ends those left; returns how many were still open (not being closed already). */
   close(): number {
     this.#closed = true;
-    const left = this.#open.size;
-    for (const socket of this.#open) socket.destroy(new Error('closed by close()'));
+    let open = 0;
+    for (const socket of this.#open) {
+      if (!socket.writableEnded) open++;
+      socket.destroy(new Error('closed by close()'));
+    }
     this.#open.clear();
-    return left;
+    return open;
   }
 }
 
@@ -285,8 +319,12 @@ export class KafkaLog implements ReplicationLog {
 
   #deadline<T>(what: string, promise: Promise<T>, ms = this.#options.requestTimeout): Promise<T> {
     return withDeadline(promise, ms, () => new LogUnavailableError(`${what} did not answer within ${ms} ms`, { retriable: true })).catch((error: unknown) => {
-      throw toLogError(what, error);
+      throw this.#error(what, error);
     });
+  }
+
+  #error(what: string, error: unknown): NearCacheError {
+    return toLogError(what, error, this.#options.brokers);
   }
 
   #assertOpen(): void {
@@ -368,7 +406,17 @@ export class KafkaLog implements ReplicationLog {
     const admin = this.#admin;
     this.#assertOpen();
     if (!admin) throw new LogUnavailableError('the Kafka log is not open', { retriable: true });
-    const offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(this.#context.topic));
+    const topic = this.#context.topic;
+    let offsets;
+    try {
+      offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
+    } catch (error) {
+      if (![...errorTypes(error).types].some((t) => LEADER_MOVED.has(t))) throw error;
+      // kafkajs asks the leader it knew (a topic just created, a leader just moved) and does not
+      // refresh its metadata on this error: refresh, then ask once more.
+      await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
+      offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
+    }
     return offsets
       .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
       .sort((a, b) => a.partition - b.partition);
@@ -412,7 +460,7 @@ export class KafkaLog implements ReplicationLog {
       if (this.#closed || this.#consumer) return;
       this.#startConsumer().catch((error: unknown) => {
         if (this.#closed) return;
-        this.#handlers!.onError(toLogError('restarting the Kafka consumer', error));
+        this.#handlers!.onError(this.#error('restarting the Kafka consumer', error));
         this.#scheduleRestart();
       });
     }, delay);
@@ -473,11 +521,11 @@ export class KafkaLog implements ReplicationLog {
       if (this.#restartable.has(error)) {
         this.#consumer = undefined;
         this.#retired.add(consumer);
-        handlers.onError(toLogError('the Kafka consumer crashed and restarts', error));
+        handlers.onError(this.#error('the Kafka consumer crashed and restarts', error));
         this.#scheduleRestart();
         return;
       }
-      const reported = toLogError('the Kafka consumer crashed and stopped', error);
+      const reported = this.#error('the Kafka consumer crashed and stopped', error);
       handlers.onError(reported.retriable ? new LogUnavailableError(reported.message, { cause: error, retriable: false }) : reported);
     });
     // Batches holding only control records or filtered records never reach eachBatch; their end still moves the position.
@@ -562,7 +610,7 @@ export class KafkaLog implements ReplicationLog {
       if ([...types].some((t) => PERMANENT_ERRORS.has(t))) {
         throw new WriteRejectedError(`Kafka refused the records: ${(error as Error).message}`, { cause: error, retriable: false });
       }
-      throw toLogError('sending to Kafka', error);
+      throw this.#error('sending to Kafka', error);
     }
   }
 
@@ -583,10 +631,10 @@ export class KafkaLog implements ReplicationLog {
     const results = await withDeadline(Promise.allSettled(stops), budget, () => new Error('deadline')).catch(() => undefined);
     const left = this.#sockets?.close() ?? 0;
     if (!results || left > 0) {
-      this.#context.logger.warn(`closing: ${left} Kafka connection(s) still open after ${budget} ms were ended`);
+      this.#context.logger.warn(`closing: Kafka clients not stopped within ${budget} ms; ${left} connection(s) ended`);
     }
     const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw toLogError('closing the Kafka connections', failed.reason);
+    if (failed) throw this.#error('closing the Kafka connections', failed.reason);
   }
 }
 
