@@ -47,7 +47,7 @@ export interface KafkaLogOptions {
   heartbeatInterval?: number;
   /** Longest a fetch waits for new records, in ms; also bounds how long close() waits for the consumer. Default 500. */
   maxWaitTimeInMs?: number;
-  /** kafkajs's own log level, logged through the cache's logger. Default "error". */
+  /** kafkajs's own log level; its lines go through the cache's logger at the level their meaning deserves (docs/operations.md, Logs). Default "error". */
   logLevel?: KafkaLogLevel;
 }
 
