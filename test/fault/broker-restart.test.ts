@@ -45,8 +45,8 @@ describe('broker restarted under writes', () => {
         kafka: { ...faultTestKafka(cluster.brokers), sessionTimeout: 30_000, heartbeatInterval: 3000, logLevel: 'info' },
         logger: recordingLogger(lines, `i${i}`),
         lagPollInterval: 500,
-        // The watchdog is the last resort: far beyond the bound, so it cannot be what recovers.
-        stallTimeout: 60_000,
+        // The watchdog is the last resort: twice the bound, so it cannot be what recovers, yet it would fire within a 30 s wait.
+        stallTimeout: 10_000,
       });
       cache.on('error', (error) => {
         lines.push(`${new Date().toISOString().slice(11, 23)} i${i} event ${error.code} ${error.message}`);

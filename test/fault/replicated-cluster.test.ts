@@ -158,8 +158,8 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
         kafka: { ...faultTestKafka(cluster.brokers), sessionTimeout: 30_000, heartbeatInterval: 3000 },
         logger: silentLogger,
         lagPollInterval: 500,
-        // Far beyond the bound: the watchdog cannot be what recovers.
-        stallTimeout: 60_000,
+        // Twice the bound: the watchdog cannot be what recovers, yet it would fire within a 30 s wait.
+        stallTimeout: 10_000,
       });
       cache.on('error', (error) => error.code === 'NC_CONSUMER_STALLED' && stalls.push(error.message));
       caches.push(cache);

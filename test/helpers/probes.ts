@@ -29,7 +29,7 @@ export function startProbes(client: KafkaTestClient, topic: string, caches: Arra
     sent.push(entry);
     const record = foreignSet(key, { n, at: entry.at }, { origin: 'probe-writer', writeId: n });
     void connected
-      .then(() => producer?.send({ topic, acks: -1, messages: [{ key, value: Buffer.from(record.value as Uint8Array), headers: record.headers }] }))
+      .then(() => producer?.send({ topic, acks: -1, messages: [{ key, value: Buffer.from(record.value as Uint8Array), headers: Object.fromEntries(Object.entries(record.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)])) }] }))
       .then(
         () => (entry.ackedAt = Date.now()),
         () => undefined,
