@@ -247,10 +247,6 @@ class Sockets {
     return socket;
   };
 
-  get open(): number {
-    return this.#open.size;
-  }
-
   /** Refuses new connections and ends those left; returns how many were still open (not being closed already). */
   close(): number {
     this.#closed = true;
