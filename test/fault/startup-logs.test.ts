@@ -10,9 +10,12 @@ import { waitFor } from '../helpers/wait.js';
 // warn or error level.
 const client = new KafkaTestClient();
 const caches: NearCache[] = [];
+/** Topics the caches created (the test client deletes its own). */
+const raceTopics: string[] = [];
 
 afterAll(async () => {
   await Promise.all(caches.map((c) => c.close()));
+  if (raceTopics.length > 0) await (await client.admin()).deleteTopics({ topics: raceTopics }).catch(() => undefined);
   await client.close();
 });
 
@@ -62,6 +65,7 @@ describe('start-up logs', () => {
   it('two instances creating the same new topic at once: both ready, no warn or error line', async () => {
     for (let round = 0; round < 3; round++) {
       const topic = uniqueTopic('nc-race');
+      raceTopics.push(topic);
       const lines: Line[] = [];
       const pair = [0, 1].map(() => createNearCache({ topic, kafka: { brokers: testBrokers(), partitions: 3 }, logger: recording(lines) }));
       caches.push(...pair);
@@ -71,7 +75,6 @@ describe('start-up logs', () => {
       await Promise.all(pair.map((c) => c.close()));
       expect(loud(lines), `round ${round}`).toEqual([]);
     }
-    await (await client.admin()).deleteTopics({ topics: [] }).catch(() => undefined);
   });
 
   it('a healthy start of two instances on an existing topic logs no warn or error line', async () => {
