@@ -456,8 +456,10 @@ export class KafkaLog implements ReplicationLog {
       if (this.#closed || this.#consumer) return;
       this.#startConsumer().catch((error: unknown) => {
         if (this.#closed) return;
-        this.#handlers!.onError(this.#error('restarting the Kafka consumer', error));
-        this.#scheduleRestart();
+        const reported = this.#error('restarting the Kafka consumer', error);
+        this.#handlers!.onError(reported);
+        // A refusal (authorization) is not retried here; the stall watchdog may try again later.
+        if (reported.retriable) this.#scheduleRestart();
       });
     }, delay);
   }
