@@ -172,25 +172,30 @@ function isFatal(error: unknown): boolean {
   return [...types].some((t) => FATAL_ERROR_TYPES.has(t)) || [...names].some((n) => FATAL_ERROR_NAMES.has(n));
 }
 
-/** "cannot reach Kafka at host:port: ECONNREFUSED" when a failed connection is along the error's cause chain. */
-function unreachable(error: unknown): string | undefined {
+/**
+ * "cannot reach Kafka at host:port: ECONNREFUSED" when a failed connection is along the error's
+ * cause chain, followed by the bootstrap brokers (`brokers`) when they are known.
+ */
+function unreachable(error: unknown, brokers: string[] | undefined): string | undefined {
   let current: unknown = error;
   for (let depth = 0; current && depth < 8; depth++) {
     const e = current as { name?: unknown; broker?: unknown; code?: unknown; message?: unknown; cause?: unknown; originalError?: unknown };
     if (e.name === 'KafkaJSConnectionError' && typeof e.broker === 'string') {
       const why = typeof e.code === 'string' ? e.code : /timeout/i.test(String(e.message)) ? 'no connection within kafka.connectionTimeout' : String(e.message);
-      return `cannot reach Kafka at ${e.broker}: ${why}`;
+      const list = brokers?.join(', ');
+      // A broker the cluster advertised (its metadata) rather than one of the bootstrap brokers.
+      const tried = !list ? '' : brokers!.includes(e.broker) ? ` (brokers tried: ${list})` : ` (a broker the cluster advertised; bootstrap brokers: ${list})`;
+      return `cannot reach Kafka at ${e.broker}: ${why}${tried}`;
     }
     current = e.cause ?? e.originalError;
   }
   return undefined;
 }
 
-/** A typed error for a failed call to Kafka; `brokers`, when known, are named when no broker could be reached. */
+/** A typed error for a failed call to Kafka; `brokers`, when known, are named when a broker could not be reached. */
 function toLogError(what: string, error: unknown, brokers?: string[]): NearCacheError {
   if (error instanceof NearCacheError) return error;
-  const unreached = unreachable(error);
-  const detail = unreached ? `${unreached}${brokers ? ` (brokers tried: ${brokers.join(', ')})` : ''}` : ((error as Error)?.message ?? String(error));
+  const detail = unreachable(error, brokers) ?? (error as Error)?.message ?? String(error);
   return new LogUnavailableError(`${what}: ${detail}`, { cause: error, retriable: !isFatal(error) });
 }
 
