@@ -3,6 +3,7 @@ import { createNearCache, ReplicationTimeoutError, silentLogger, type NearCache,
 import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka.mjs';
 import { faultTestKafka, KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
 import { diff, foldTopic, snapshot } from '../helpers/oracle.js';
+import { startProbes } from '../helpers/probes.js';
 import { startTraffic } from '../helpers/traffic.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,6 +35,27 @@ afterAll(async () => {
   await client?.close().catch(() => undefined);
   await cluster?.stop();
 });
+
+/** The broker coordinating consumer group `groupId`: the leader of its partition of __consumer_offsets (Java's String.hashCode). */
+async function coordinatorOf(groupId: string): Promise<number> {
+  const admin = await client.admin();
+  const { topics } = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] });
+  const partitions = topics[0]!.partitions;
+  let hash = 0;
+  for (let i = 0; i < groupId.length; i++) hash = (Math.imul(hash, 31) + groupId.charCodeAt(i)) | 0;
+  return partitions.find((p) => p.partitionId === (hash & 0x7fffffff) % partitions.length)!.leader;
+}
+
+/** The group id an instance's consumer uses now: its group among those named after it, with a member. */
+async function groupOf(cache: NearCache<unknown>): Promise<string> {
+  const admin = await client.admin();
+  const { groups } = await admin.listGroups();
+  const mine = groups.map((g) => g.groupId).filter((id) => id.startsWith(`nearcache.${cache.origin}`));
+  const described = await admin.describeGroups(mine);
+  const live = described.groups.filter((g) => g.state === 'Stable' && g.members.length > 0);
+  expect(live.map((g) => g.groupId), `the live group of instance ${cache.origin} among ${mine.join(', ')}`).toHaveLength(1);
+  return live[0]!.groupId;
+}
 
 async function leaderOf(topic: string): Promise<number> {
   const admin = await client.admin();
@@ -122,5 +144,72 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
         },
       });
     }
+  });
+
+  it("restart of the broker coordinating an instance's group: every instance applies new records within 5 s", async () => {
+    // The cost of a rolling restart, one broker at a time: the worst broker to restart is the one
+    // coordinating a consumer group. Default session timeout, so a wait for a session shows.
+    const topic = await client.createTopic({ partitions: 3, config: { ...NO_CLEANING, 'min.insync.replicas': '2' } });
+    const restartCaches: Array<NearCache<unknown>> = [];
+    const stalls: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const cache = createNearCache<unknown>({
+        topic,
+        kafka: { ...faultTestKafka(cluster.brokers), sessionTimeout: 30_000, heartbeatInterval: 3000 },
+        logger: silentLogger,
+        lagPollInterval: 500,
+        // Twice the bound: the watchdog cannot be what recovers, yet it would fire within a 30 s wait.
+        stallTimeout: 10_000,
+      });
+      cache.on('error', (error) => error.code === 'NC_CONSUMER_STALLED' && stalls.push(error.message));
+      caches.push(cache);
+      restartCaches.push(cache);
+    }
+    await Promise.all(restartCaches.map((c) => c.ready()));
+    const traffic = startTraffic(restartCaches, { durableEvery: 25 });
+    const probes = startProbes(client, topic, restartCaches);
+    await waitFor(() => probes.seenByAll() >= 3, { timeout: 30_000, message: 'probes applied by every instance before the restart' });
+
+    const measure = async (from: number, what: string): Promise<number[]> => {
+      const recovered = restartCaches.map(() => 0);
+      await waitFor(
+        () => {
+          restartCaches.forEach((_, i) => {
+            if (recovered[i] === 0 && probes.seenAfter(i, from)) recovered[i] = Date.now() - from;
+          });
+          return recovered.every((ms) => ms > 0);
+        },
+        { timeout: 90_000, interval: 50, message: () => `every instance to apply a probe written after ${what} (${JSON.stringify(recovered)})` },
+      );
+      return recovered;
+    };
+    const figures: string[] = [];
+    const killed: number[] = [];
+    const bounded: number[] = [];
+    // A rolling restart stops the broker (its groups and partitions move to the others) and
+    // starts it again; a crashed broker is killed (its groups and partitions move once the
+    // controller fenced it: broker.session.timeout.ms, 4 s on the test brokers) and started again.
+    for (const how of ['stopped', 'killed'] as const) {
+      const coordinator = await coordinatorOf(await groupOf(restartCaches[0]!));
+      const victim = cluster.nodes.find((n) => n.id === coordinator)!.index;
+      if (how === 'stopped') await cluster.stopNode(victim);
+      else await cluster.killNode(victim);
+      const afterDown = await measure(Date.now(), `the coordinator ${how}`);
+      await cluster.startNode(victim);
+      const afterStart = await measure(Date.now(), `the coordinator (${how}) started again`);
+      figures.push(`${how}: ${afterDown.join(', ')} ms after, ${afterStart.join(', ')} ms after the start`);
+      // A kill costs the fencing (4 s here), a leader election and the clients' retries first: it
+      // is bounded loosely, well below a consumer session (30 s), which a wait for it would cost.
+      if (how === 'killed') killed.push(...afterDown);
+      bounded.push(...(how === 'stopped' ? afterDown : []), ...afterStart);
+      await waitFor(() => probes.seenByAll() >= 3, { timeout: 30_000, message: 'probes applied by every instance' });
+    }
+    traffic.stop();
+    probes.stop();
+    console.log(`coordinator restart (3 brokers), applied by each instance: ${figures.join('; ')}`);
+    expect(stalls).toEqual([]);
+    expect(Math.max(...bounded), figures.join('; ')).toBeLessThanOrEqual(5000);
+    expect(Math.max(...killed), figures.join('; ')).toBeLessThanOrEqual(15_000);
+    expect(traffic.failures).toEqual([]);
   });
 });

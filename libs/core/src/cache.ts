@@ -14,7 +14,7 @@ import {
 } from './errors.js';
 import { kafkaLog } from './log/kafka.js';
 import type { LogBatch, ReplicationLog } from './log/port.js';
-import type { Logger } from './logger.js';
+import { RepeatedLines, type Logger } from './logger.js';
 import { MAX_TTL, resolveOptions, type NearCacheOptions, type ResolvedOptions } from './options.js';
 import { partitionFor } from './partitioner.js';
 import {
@@ -261,6 +261,11 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #startDelay = new CancellableDelay();
   #lagTimer: NodeJS.Timeout | undefined;
   #closePromise: Promise<void> | undefined;
+  /** The last error reported before the cache was ready: what a timed-out ready() names as the cause. */
+  #lastError: NearCacheError | undefined;
+  readonly #repeats = new RepeatedLines();
+  /** Lag polls failed in a row. */
+  #pollFailures = 0;
   readonly #started: Promise<void>;
 
   constructor(options: NearCacheOptions<V>) {
@@ -289,6 +294,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       maxKeyBytes: resolved.maxKeyBytes,
       maxValueBytes: resolved.maxValueBytes,
       logger: resolved.logger,
+      closeTimeout: Math.max(resolved.closeTimeout, 1000),
     });
     this.#replicator = new Replicator<CacheWrite>(
       {
@@ -564,7 +570,9 @@ export class NearCache<V = unknown> extends EventEmitter {
         reject,
         timer: setTimeout(() => {
           this.#readyWaiters = this.#readyWaiters.filter((other) => other !== waiter);
-          reject(new BootstrapTimeoutError(`not caught up with topic "${this.topic}" within ${timeout} ms (state ${this.#state}${this.#describeLag()})`, { retriable: true }));
+          const cause = this.#lastError;
+          const last = cause ? `; last error: ${cause.message}` : '';
+          reject(new BootstrapTimeoutError(`not caught up with topic "${this.topic}" within ${timeout} ms (state ${this.#state}${this.#describeLag()})${last}`, { retriable: true, cause }));
         }, timeout),
       };
       this.#readyWaiters.push(waiter);
@@ -955,9 +963,19 @@ export class NearCache<V = unknown> extends EventEmitter {
     try {
       offsets = await this.#log.offsets();
     } catch (error) {
-      this.#report(asNearCacheError(error));
+      // Work cancelled by close() reports nothing.
+      if (this.#closing) return;
+      // The stall clock runs only while the log answers: after an outage, the consumer gets its
+      // own recovery time before the watchdog counts it as stalled.
+      this.#lastProgress = Date.now();
+      // The next poll retries: one failure (a leader moving) is no news; a second in a row is.
+      const reported = asNearCacheError(error);
+      if (++this.#pollFailures >= 2) this.#report(reported);
+      else this.#options.logger.debug(reported.message, { code: reported.code });
       return;
     }
+    this.#pollFailures = 0;
+    if (this.#closing) return;
     const now = Date.now();
     let behind = false;
     for (const { partition, high } of offsets) {
@@ -972,7 +990,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       try {
         await this.#log.restartConsumer();
       } catch (error) {
-        this.#report(asNearCacheError(error));
+        if (!this.#closing) this.#report(asNearCacheError(error));
       }
     }
   }
@@ -1072,8 +1090,14 @@ export class NearCache<V = unknown> extends EventEmitter {
   }
 
   #report(error: NearCacheError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else this.#options.logger.error(error.message, { code: error.code, cause: error.cause });
+    if (!this.#bootstrapped) this.#lastError = error;
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+      return;
+    }
+    // The same failure on every retry is summarised, not repeated.
+    const line = this.#repeats.next(error.message);
+    if (line !== undefined) this.#options.logger.error(line, { code: error.code, cause: error.cause });
   }
 
   #setState(state: CacheState): void {

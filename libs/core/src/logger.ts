@@ -20,3 +20,32 @@ export const consoleLogger: Logger = {
 
 /** Drops everything. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Summarises repeated lines: the first of identical lines passes, then one at each doubling of
+ * the count (2nd, 4th, 8th...), saying how often and for how long it repeated. A failure retried
+ * with backoff thus costs at most a line per backoff step, and its cause is still said. A line
+ * not seen for `quietMs` counts as new again.
+ */
+export class RepeatedLines {
+  readonly #seen = new Map<string, { count: number; since: number; last: number }>();
+
+  constructor(readonly quietMs = 60_000) {}
+
+  /** The line to log for `message` now, or undefined to leave it out. */
+  next(message: string, now = Date.now()): string | undefined {
+    let entry = this.#seen.get(message);
+    if (!entry || now - entry.last > this.quietMs) {
+      this.#seen.delete(message);
+      entry = { count: 0, since: now, last: now };
+      this.#seen.set(message, entry);
+      // Bounded: the oldest lines are forgotten first.
+      if (this.#seen.size > 64) this.#seen.delete(this.#seen.keys().next().value!);
+    }
+    entry.count++;
+    entry.last = now;
+    if (entry.count === 1) return message;
+    if ((entry.count & (entry.count - 1)) !== 0) return undefined;
+    return `${message} (${entry.count} times in ${Math.max(1, Math.round((now - entry.since) / 1000))} s)`;
+  }
+}

@@ -1,10 +1,11 @@
-import type { ConnectionOptions } from 'node:tls';
+import net, { type Socket } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, ISocketFactory, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
 import { InvalidOptionError, LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { HEADERS, type LogRecord, type OutgoingRecord } from '../record.js';
-import { withDeadline } from '../retry.js';
+import { backoff, withDeadline } from '../retry.js';
 import { bool, fail, integer, noUnknownKeys, oneOf, plainObject, string } from '../validate.js';
 import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
 
@@ -46,7 +47,7 @@ export interface KafkaLogOptions {
   heartbeatInterval?: number;
   /** Longest a fetch waits for new records, in ms; also bounds how long close() waits for the consumer. Default 500. */
   maxWaitTimeInMs?: number;
-  /** kafkajs's own log level, logged through the cache's logger. Default "error". */
+  /** kafkajs's own log level; its lines go through the cache's logger at the level their meaning deserves (docs/operations.md, Logs). Default "error". */
   logLevel?: KafkaLogLevel;
 }
 
@@ -146,6 +147,8 @@ export function kafkaLog(options: KafkaLogOptions): ReplicationLogFactory {
   return (context) => new KafkaLog(resolved, context);
 }
 
+/** The broker asked is not (or no longer) the partition's leader. */
+const LEADER_MOVED = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 const PERMANENT_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
 const FATAL_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
 const FATAL_ERROR_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
@@ -169,10 +172,31 @@ function isFatal(error: unknown): boolean {
   return [...types].some((t) => FATAL_ERROR_TYPES.has(t)) || [...names].some((n) => FATAL_ERROR_NAMES.has(n));
 }
 
-function toLogError(what: string, error: unknown): NearCacheError {
+/**
+ * "cannot reach Kafka at host:port: ECONNREFUSED" when a failed connection is along the error's
+ * cause chain, followed by the bootstrap brokers (`brokers`) when they are known.
+ */
+function unreachable(error: unknown, brokers: string[] | undefined): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const e = current as { name?: unknown; broker?: unknown; code?: unknown; message?: unknown; cause?: unknown; originalError?: unknown };
+    if (e.name === 'KafkaJSConnectionError' && typeof e.broker === 'string') {
+      const why = typeof e.code === 'string' ? e.code : /timeout/i.test(String(e.message)) ? 'no connection within kafka.connectionTimeout' : String(e.message);
+      const list = brokers?.join(', ');
+      // A broker the cluster advertised (its metadata) rather than one of the bootstrap brokers.
+      const tried = !list ? '' : brokers!.includes(e.broker) ? ` (brokers tried: ${list})` : ` (a broker the cluster advertised; bootstrap brokers: ${list})`;
+      return `cannot reach Kafka at ${e.broker}: ${why}${tried}`;
+    }
+    current = e.cause ?? e.originalError;
+  }
+  return undefined;
+}
+
+/** A typed error for a failed call to Kafka; `brokers`, when known, are named when a broker could not be reached. */
+function toLogError(what: string, error: unknown, brokers?: string[]): NearCacheError {
   if (error instanceof NearCacheError) return error;
-  const message = `${what}: ${(error as Error)?.message ?? String(error)}`;
-  return new LogUnavailableError(message, { cause: error, retriable: !isFatal(error) });
+  const detail = unreachable(error, brokers) ?? (error as Error)?.message ?? String(error);
+  return new LogUnavailableError(`${what}: ${detail}`, { cause: error, retriable: !isFatal(error) });
 }
 
 const KAFKA_LEVELS: Record<KafkaLogLevel, number> = {
@@ -183,27 +207,86 @@ const KAFKA_LEVELS: Record<KafkaLogLevel, number> = {
   debug: LogLevel.DEBUG,
 };
 
+/**
+ * kafkajs lines about what kafkajs retries or the cache handles itself: a broker away, a leader
+ * moving, a group rebalancing, a consumer crashing and restarting, a topic another instance has
+ * just created. The cache reports what persists, once and with its cause; these are detail.
+ */
+const ROUTINE_KAFKA_LINE =
+  /connection error|connection timeout|closed connection|failed to connect|not the leader|no leader|leadership election|coordinator is (loading|not available)|not coordinator|rebalanc|not aware of this member|already exists|topic creation errors|restarting the consumer|crash: |failed to send messages|timed out|request timeout|not available/i;
+
+/**
+ * kafkajs's lines, through the cache's logger at the level their meaning deserves: routine ones
+ * (see above) at debug; other errors at warn (the cache reports the failure they cause at error);
+ * kafkajs warnings at info; the rest at debug.
+ */
 function logCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry): void => {
-      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; timestamp?: unknown; logger?: unknown };
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; timestamp?: unknown; logger?: unknown; error?: unknown };
       const text = `kafkajs ${namespace}: ${message}`;
-      if (level <= LogLevel.ERROR) logger.error(text, extra);
-      else if (level === LogLevel.WARN) logger.warn(text, extra);
-      else if (level === LogLevel.INFO) logger.info(text, extra);
+      if (level <= LogLevel.WARN && ROUTINE_KAFKA_LINE.test(`${message} ${typeof extra.error === 'string' ? extra.error : ''}`)) logger.debug(text, extra);
+      else if (level <= LogLevel.ERROR) logger.warn(text, extra);
+      else if (level === LogLevel.WARN) logger.info(text, extra);
       else logger.debug(text, extra);
     };
 }
 
-/** The Kafka adapter (kafkajs): one admin, one producer and one consumer (its own group) per cache instance. */
+/**
+ * Every socket the adapter's own kafkajs client opens. kafkajs can leave a connection behind (a
+ * consumer stopped while it joins its group rejoins later); close() ends whatever is still open
+ * once its deadline passed, and no socket opens after it.
+ */
+class Sockets {
+  readonly #open = new Set<Socket>();
+  #closed = false;
+
+  readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    if (this.#closed) throw new Error('the cache is closed');
+    const socket = ssl
+      ? tls.connect(Object.assign({ host, port }, net.isIP(host) ? {} : { servername: host }, ssl), onConnect)
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    this.#open.add(socket);
+    socket.once('close', () => this.#open.delete(socket));
+    return socket;
+  };
+
+  /** Refuses new connections and ends those left; returns how many were still open (not being closed already). */
+  close(): number {
+    this.#closed = true;
+    let open = 0;
+    for (const socket of this.#open) {
+      if (!socket.writableEnded) open++;
+      socket.destroy(new Error('closed by close()'));
+    }
+    this.#open.clear();
+    return open;
+  }
+}
+
+/**
+ * The Kafka adapter (kafkajs): one admin, one producer and one consumer (its own group) per cache
+ * instance. Every client it starts stays tracked until it stopped, and close() stops them all.
+ */
 export class KafkaLog implements ReplicationLog {
   readonly kind = 'kafka';
   readonly #options: ResolvedKafkaOptions;
   readonly #context: LogContext;
   readonly #kafka: Kafka;
+  /** The sockets of the kafkajs client built here; undefined with a client given in `kafka.client`. */
+  readonly #sockets: Sockets | undefined;
   #admin: Admin | undefined;
   #producer: Producer | undefined;
   #consumer: Consumer | undefined;
+  /** Every client started and not known to have stopped: close() stops each. */
+  readonly #clients = new Set<Admin | Producer | Consumer>();
+  /** Consumers replaced or stopped: if one comes back to life (kafkajs finishes a join after a stop), it is stopped again. */
+  readonly #retired = new WeakSet<Consumer>();
+  /** Crashes kafkajs would restart on its own: this log restarts them instead, in a group of their own. */
+  readonly #restartable = new WeakSet<object>();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #restartAttempt = 0;
   #handlers: ConsumeHandlers | undefined;
   #partitions = 0;
   #closed = false;
@@ -226,18 +309,36 @@ export class KafkaLog implements ReplicationLog {
     if (options.ssl !== undefined) config.ssl = options.ssl;
     // A copy: kafkajs keeps an authenticator bound to the password on the object it is given.
     if (options.sasl !== undefined) config.sasl = { ...options.sasl } as SASLOptions;
-    this.#kafka = options.client ?? new KafkaClient(config);
+    if (options.client) {
+      this.#kafka = options.client;
+    } else {
+      this.#sockets = new Sockets();
+      config.socketFactory = this.#sockets.factory;
+      this.#kafka = new KafkaClient(config);
+    }
   }
 
   #deadline<T>(what: string, promise: Promise<T>, ms = this.#options.requestTimeout): Promise<T> {
     return withDeadline(promise, ms, () => new LogUnavailableError(`${what} did not answer within ${ms} ms`, { retriable: true })).catch((error: unknown) => {
-      throw toLogError(what, error);
+      throw this.#error(what, error);
     });
   }
 
+  #error(what: string, error: unknown): NearCacheError {
+    return toLogError(what, error, this.#options.brokers);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new LogUnavailableError('the Kafka log is closed', { retriable: false });
+  }
+
   async open(): Promise<{ partitions: number }> {
+    this.#assertOpen();
     const topic = this.#context.topic;
-    if (!this.#admin) this.#admin = this.#kafka.admin({ retry: { retries: 2 } });
+    if (!this.#admin) {
+      this.#admin = this.#kafka.admin({ retry: { retries: 2 } });
+      this.#clients.add(this.#admin);
+    }
     const admin = this.#admin;
     await this.#deadline('connecting to Kafka', admin.connect());
     // listTopics does not auto-create topics, unlike a metadata request for one topic.
@@ -268,6 +369,7 @@ export class KafkaLog implements ReplicationLog {
     const partitions = metadata.topics[0]?.partitions.length ?? 0;
     if (partitions < 1) throw new LogUnavailableError(`topic "${topic}" has no partitions yet`, { retriable: true });
     this.#partitions = partitions;
+    this.#assertOpen();
     if (!this.#producer) {
       this.#producer = this.#kafka.producer({
         allowAutoTopicCreation: false,
@@ -277,6 +379,7 @@ export class KafkaLog implements ReplicationLog {
         createPartitioner: Partitioners.DefaultPartitioner,
         retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 2 },
       });
+      this.#clients.add(this.#producer);
     }
     await this.#deadline('connecting the producer', this.#producer.connect());
     return { partitions };
@@ -302,8 +405,19 @@ export class KafkaLog implements ReplicationLog {
 
   async offsets(): Promise<PartitionOffsets[]> {
     const admin = this.#admin;
+    this.#assertOpen();
     if (!admin) throw new LogUnavailableError('the Kafka log is not open', { retriable: true });
-    const offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(this.#context.topic));
+    const topic = this.#context.topic;
+    let offsets;
+    try {
+      offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
+    } catch (error) {
+      if (![...errorTypes(error).types].some((t) => LEADER_MOVED.has(t))) throw error;
+      // kafkajs asks the leader it knew (a topic just created, a leader just moved) and does not
+      // refresh its metadata on this error: refresh, then ask once more.
+      await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
+      offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
+    }
     return offsets
       .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
       .sort((a, b) => a.partition - b.partition);
@@ -317,16 +431,52 @@ export class KafkaLog implements ReplicationLog {
   async restartConsumer(): Promise<void> {
     const old = this.#consumer;
     this.#consumer = undefined;
-    if (old) await this.#deadline('stopping the consumer', old.disconnect()).catch(() => undefined);
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    // A stop that does not settle in time goes on in the background; the consumer stays tracked until it did.
+    if (old) await this.#deadline('stopping the consumer', this.#stop(old)).catch(() => undefined);
     if (!this.#closed) await this.#startConsumer();
   }
 
+  /** Stops `consumer` for good: it is retired, and stopped again should it come back to life. */
+  #stop(consumer: Consumer): Promise<void> {
+    this.#retired.add(consumer);
+    this.#clients.add(consumer);
+    return consumer.disconnect().then(() => {
+      this.#clients.delete(consumer);
+    });
+  }
+
+  /**
+   * After a crash kafkajs would restart the consumer in the same group: the group's coordinator
+   * then waits out the session of the previous member (which could not leave while the broker
+   * was away) before it lets the new one in, 30 s by default. A new consumer in a group of its
+   * own joins at once; it resumes where the cache is (startOffset), as after any restart.
+   */
+  #scheduleRestart(): void {
+    if (this.#closed || this.#restartTimer) return;
+    const delay = backoff(this.#restartAttempt++, { initial: 200, max: 2000 });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#closed || this.#consumer) return;
+      this.#startConsumer().catch((error: unknown) => {
+        if (this.#closed) return;
+        const reported = this.#error('restarting the Kafka consumer', error);
+        this.#handlers!.onError(reported);
+        // A refusal (authorization) is not retried here; the stall watchdog may try again later.
+        if (reported.retriable) this.#scheduleRestart();
+      });
+    }, delay);
+  }
+
   async #startConsumer(): Promise<void> {
+    this.#assertOpen();
     const handlers = this.#handlers!;
     const topic = this.#context.topic;
     const fetchBytes = Math.max(1024 * 1024, this.#context.maxValueBytes + this.#context.maxKeyBytes + 64 * 1024);
-    // One group per instance, so every instance reads every partition; nothing is committed. A
-    // restarted consumer takes a group of its own, so it never waits for its predecessor to leave.
+    // One group per instance, so every instance reads every partition; nothing is committed. Every
+    // new consumer takes a group of its own (the prefix, the instance, a generation), so it never
+    // waits for a predecessor to leave.
     const incarnation = this.#incarnation++;
     const consumer = this.#kafka.consumer({
       groupId: `${this.#options.groupIdPrefix}${this.#context.instanceId}${incarnation === 0 ? '' : `.${incarnation}`}`,
@@ -336,33 +486,65 @@ export class KafkaLog implements ReplicationLog {
       maxWaitTimeInMs: this.#options.maxWaitTimeInMs,
       maxBytesPerPartition: fetchBytes,
       maxBytes: Math.max(fetchBytes * 4, 10 * 1024 * 1024),
-      retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+      retry: {
+        initialRetryTime: 200,
+        maxRetryTime: 1000,
+        retries: 10,
+        // kafkajs would restart a crashed consumer in the same group; this log starts a new one (#scheduleRestart).
+        restartOnFailure: async (error: Error) => {
+          this.#restartable.add(error);
+          return false;
+        },
+      },
     });
     this.#consumer = consumer;
+    this.#clients.add(consumer);
+    const current = () => this.#consumer === consumer && !this.#closed;
     // On every (re)join, resume where the cache is: kafkajs would otherwise restart from the beginning.
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (this.#consumer !== consumer) return;
+      if (!current()) {
+        // A consumer stopped while it was joining: kafkajs starts fetching once the join ends.
+        // Stopped again on the next turn, once kafkajs marked it running (a stop before is a no-op).
+        setImmediate(() => void this.#stop(consumer).catch(() => undefined));
+        return;
+      }
+      this.#restartAttempt = 0;
       for (let partition = 0; partition < this.#partitions; partition++) {
         consumer.seek({ topic, partition, offset: String(handlers.startOffset(partition)) });
       }
     });
+    consumer.on(consumer.events.FETCH_START, () => {
+      if (!current() && this.#retired.has(consumer)) void this.#stop(consumer).catch(() => undefined);
+    });
     consumer.on(consumer.events.CRASH, (event) => {
-      const { error, restart } = event.payload;
-      const reported = toLogError(`the Kafka consumer crashed${restart ? ' and restarts' : ' and stopped'}`, error);
-      handlers.onError(restart || !reported.retriable ? reported : new LogUnavailableError(reported.message, { cause: error, retriable: false }));
+      const { error } = event.payload;
+      // kafkajs disconnected it before telling; it does not restart it (restartOnFailure).
+      this.#clients.delete(consumer);
+      if (!current()) return;
+      if (this.#restartable.has(error)) {
+        this.#consumer = undefined;
+        this.#retired.add(consumer);
+        handlers.onError(this.#error('the Kafka consumer crashed and restarts', error));
+        this.#scheduleRestart();
+        return;
+      }
+      const reported = this.#error('the Kafka consumer crashed and stopped', error);
+      handlers.onError(reported.retriable ? new LogUnavailableError(reported.message, { cause: error, retriable: false }) : reported);
     });
     // Batches holding only control records or filtered records never reach eachBatch; their end still moves the position.
     consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
       const { batchSize, partition, lastOffset, highWatermark } = event.payload;
-      if (batchSize !== 0 || this.#consumer !== consumer) return;
+      if (batchSize !== 0 || !current()) return;
       void handlers.onBatch({ partition, records: [], nextOffset: Number(lastOffset) + 1, highWatermark: Number(highWatermark) });
     });
     try {
       await this.#deadline('connecting the consumer', consumer.connect());
+      this.#assertCurrent(consumer);
       await this.#deadline('subscribing', consumer.subscribe({ topics: [topic], fromBeginning: true }));
+      this.#assertCurrent(consumer);
     } catch (error) {
       if (this.#consumer === consumer) this.#consumer = undefined;
-      await consumer.disconnect().catch(() => undefined);
+      await this.#stop(consumer).catch(() => undefined);
       throw error;
     }
     await consumer.run({
@@ -370,7 +552,7 @@ export class KafkaLog implements ReplicationLog {
       eachBatchAutoResolve: true,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch }: EachBatchPayload) => {
-        if (this.#consumer !== consumer) return;
+        if (!current()) return;
         const records: LogRecord[] = batch.messages.map((message) => ({
           partition: batch.partition,
           offset: Number(message.offset),
@@ -388,6 +570,12 @@ export class KafkaLog implements ReplicationLog {
         await handlers.onBatch(logBatch);
       },
     });
+  }
+
+  /** Throws if `consumer` was replaced or the log closed while it was starting. */
+  #assertCurrent(consumer: Consumer): void {
+    this.#assertOpen();
+    if (this.#consumer !== consumer) throw new LogUnavailableError('the consumer was replaced while it started', { retriable: true });
   }
 
   async append(records: OutgoingRecord[]): Promise<number[]> {
@@ -425,21 +613,31 @@ export class KafkaLog implements ReplicationLog {
       if ([...types].some((t) => PERMANENT_ERRORS.has(t))) {
         throw new WriteRejectedError(`Kafka refused the records: ${(error as Error).message}`, { cause: error, retriable: false });
       }
-      throw toLogError('sending to Kafka', error);
+      throw this.#error('sending to Kafka', error);
     }
   }
 
+  /**
+   * Stops every client this log started, whatever its state (connecting, joining, retrying,
+   * replaced by the watchdog), within the cache's close deadline. Connections still open then are
+   * ended, and none opens afterwards: the process can exit.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     const consumer = this.#consumer;
     this.#consumer = undefined;
-    const tasks: Array<Promise<unknown>> = [];
-    if (consumer) tasks.push(this.#deadline('disconnecting the consumer', consumer.disconnect()));
-    if (this.#producer) tasks.push(this.#deadline('disconnecting the producer', this.#producer.disconnect()));
-    if (this.#admin) tasks.push(this.#deadline('disconnecting the admin client', this.#admin.disconnect()));
-    const results = await Promise.allSettled(tasks);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw toLogError('closing the Kafka connections', failed.reason);
+    if (consumer) this.#retired.add(consumer);
+    const budget = Math.max(500, (this.#context.closeTimeout ?? 5000) - 250);
+    const stops = [...this.#clients].map((client) => (this.#retired.has(client as Consumer) ? this.#stop(client as Consumer) : client.disconnect()));
+    const results = await withDeadline(Promise.allSettled(stops), budget, () => new Error('deadline')).catch(() => undefined);
+    const left = this.#sockets?.close() ?? 0;
+    if (!results || left > 0) {
+      this.#context.logger.warn(`closing: Kafka clients not stopped within ${budget} ms; ${left} connection(s) ended`);
+    }
+    const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw this.#error('closing the Kafka connections', failed.reason);
   }
 }
 

@@ -52,7 +52,7 @@ export interface ReplicationLog {
    * writes, even if the cleaner removed them), or with nothing.
    */
   append(records: OutgoingRecord[]): Promise<number[] | void>;
-  /** Stops consuming and releases every connection. */
+  /** Stops consuming and releases every connection it opened (also of replaced consumers), within `context.closeTimeout`. */
   close(): Promise<void>;
 }
 
@@ -64,6 +64,8 @@ export interface LogContext {
   maxValueBytes: number;
   maxKeyBytes: number;
   logger: Logger;
+  /** How long `close()` may take, in ms: what is not stopped by then is ended. */
+  closeTimeout?: number;
 }
 
 /** Builds the `ReplicationLog` of one cache instance. */

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNearCache, type Logger, type NearCache } from '@nearcache/core';
+import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka.mjs';
+import { faultTestKafka, KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
+import { startProbes } from '../helpers/probes.js';
+import { startTraffic } from '../helpers/traffic.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Guarantee: a broker restart (what a rolling restart or an upgrade does to every instance)
+// costs seconds, not a consumer session: once the broker answers again, every instance applies
+// new records within 5 s, without the stall watchdog.
+const RECOVERY_BOUND_MS = 5000;
+let cluster: LocalCluster;
+let client: KafkaTestClient;
+const caches: Array<NearCache<unknown>> = [];
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: 1, name: 'fault-restart', basePort: 0, log: () => undefined, stopOnExit: true });
+  client = new KafkaTestClient(cluster.brokers);
+});
+
+afterAll(async () => {
+  await Promise.all(caches.map((c) => c.close()));
+  await client?.close().catch(() => undefined);
+  await cluster?.stop();
+});
+
+/** A logger keeping every line with its time, shown when a wait fails. */
+function recordingLogger(lines: string[], name: string): Logger {
+  const at = (level: string) => (message: string, context?: Record<string, unknown>) => {
+    lines.push(`${new Date().toISOString().slice(11, 23)} ${name} ${level} ${message}${context ? ` ${JSON.stringify(context).slice(0, 300)}` : ''}`);
+  };
+  return { debug: () => undefined, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+describe('broker restarted under writes', () => {
+  it('every instance applies new records within 5 s of the broker answering again', async () => {
+    const topic = await client.createTopic({ partitions: 2, config: NO_CLEANING });
+    const lines: string[] = [];
+    const stalls: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const cache = createNearCache<unknown>({
+        topic,
+        // Kafka's default session timeout: the restart must not cost a session.
+        kafka: { ...faultTestKafka(cluster.brokers), sessionTimeout: 30_000, heartbeatInterval: 3000, logLevel: 'info' },
+        logger: recordingLogger(lines, `i${i}`),
+        lagPollInterval: 500,
+        // The watchdog is the last resort: twice the bound, so it cannot be what recovers, yet it would fire within a 30 s wait.
+        stallTimeout: 10_000,
+      });
+      cache.on('error', (error) => {
+        lines.push(`${new Date().toISOString().slice(11, 23)} i${i} event ${error.code} ${error.message}`);
+        if (error.code === 'NC_CONSUMER_STALLED') stalls.push(error.message);
+      });
+      caches.push(cache);
+    }
+    await Promise.all(caches.map((c) => c.ready()));
+    const traffic = startTraffic(caches, { durableEvery: 25 });
+    const probes = startProbes(client, topic, caches);
+    await waitFor(() => probes.seenByAll() >= 3, { timeout: 30_000, message: 'probes applied by every instance before the restart' });
+
+    await cluster.stopNode(0);
+    // Down long enough for every consumer to notice (fetches and heartbeats fail).
+    await waitFor(() => caches.every((c) => c.state === 'degraded'), { timeout: 30_000, message: 'every instance degraded' });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await cluster.startNode(0);
+    const upAt = Date.now();
+    lines.push(`${new Date().toISOString().slice(11, 23)} broker answering again`);
+
+    // Recovery: every instance holds a probe written after the broker answered again.
+    const recovered = caches.map(() => 0);
+    await waitFor(
+      () => {
+        caches.forEach((_, i) => {
+          if (recovered[i] === 0 && probes.seenAfter(i, upAt)) recovered[i] = Date.now() - upAt;
+        });
+        return recovered.every((ms) => ms > 0);
+      },
+      { timeout: 90_000, interval: 50, message: () => `every instance to apply a probe written after the restart (recovered ${JSON.stringify(recovered)})\n${lines.join('\n')}` },
+    );
+    traffic.stop();
+    probes.stop();
+    const firstAck = probes.firstAckAfter(upAt);
+    console.log(`broker restart: first probe acknowledged ${firstAck} ms after the broker answered; applied by each instance after ${recovered.join(', ')} ms`);
+    expect(stalls, 'the stall watchdog did not have to fire').toEqual([]);
+    expect(Math.max(...recovered), `recovery per instance ${recovered.join(', ')} ms\n${lines.join('\n')}`).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
+    expect(traffic.failures).toEqual([]);
+  });
+});
