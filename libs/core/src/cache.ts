@@ -221,6 +221,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   #pendingClears: PendingClear[] = [];
   readonly #loading = new Map<string, Promise<unknown>>();
   #writeSeq = 0;
+  /** The value the last `#set` stored (see there). */
+  #held: V = undefined as V;
   /** Entries stored as bytes during the bootstrap and not decoded yet (see Encoded). */
   #encoded = 0;
 
@@ -394,22 +396,25 @@ export class NearCache<V = unknown> extends EventEmitter {
    */
   set(key: string, value: V, options?: SetOptions): Promise<void> {
     try {
-      return this.#set(key, value, options).written;
+      const written = this.#set(key, value, options);
+      this.#held = undefined as V;
+      return written;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /**
-   * `set`, throwing its errors, and returning the value this instance now holds: `value` itself
-   * under an exact codec, else the codec's decoded copy (what every other instance reads).
+   * `set`, throwing its errors. Leaves in #held the value this instance now holds: `value`
+   * itself under an exact codec, else the codec's decoded copy (what every other instance reads).
    */
-  #set(key: string, value: V, options: SetOptions | undefined): { written: Promise<void>; held: V } {
+  #set(key: string, value: V, options: SetOptions | undefined): Promise<void> {
     this.#assertWritable();
     this.#checkKey(key);
     const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
     const bytes = this.#encode(key, value);
     const held = this.#keepGiven ? value : this.#decodeOwn(key, bytes);
+    this.#held = held;
     this.#replicator.admit(key);
     const writeId = ++this.#writeSeq;
     const expiresAt = ttl > 0 ? Date.now() + ttl : 0;
@@ -418,7 +423,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     const write = this.#replicator.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
     this.#sets++;
     if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'local' } satisfies CacheChange);
-    return { written: options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED, held };
+    return options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
   }
 
   /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
@@ -490,16 +495,19 @@ export class NearCache<V = unknown> extends EventEmitter {
       try {
         const value = await loader();
         if (value !== undefined && !this.#closing && this.#state !== 'closed') {
-          let stored: { written: Promise<void>; held: V };
+          let written: Promise<void>;
+          let held: V;
           try {
-            stored = this.#set(key, value, options);
+            written = this.#set(key, value, options);
+            held = this.#held;
+            this.#held = undefined as V;
           } catch (error) {
             if (options?.durable) throw error;
             this.#report(asNearCacheError(error));
             return value;
           }
-          await stored.written;
-          return stored.held as T;
+          await written;
+          return held as T;
         }
         return value;
       } finally {

@@ -379,7 +379,7 @@ export function structuredCodec<V = unknown>(): Codec<V> {
       try {
         checkStructured(value, walk, 0);
       } catch (error) {
-        if (error instanceof Refusal) throw new InvalidValueError(`the structured codec cannot encode ${error.what} at ${formatPath(walk.path)}`);
+        if (error instanceof Refusal) throw new InvalidValueError(`the structured codec cannot encode ${formatPath(walk.path)}: ${error.what}`);
         // A getter that threw, a call stack exhausted...
         throw new InvalidValueError(`the structured codec cannot encode this value: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
