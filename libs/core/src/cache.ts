@@ -160,6 +160,8 @@ interface RecordPosition {
 const RESOLVED = Promise.resolve();
 const APPLY_SLICE = 1000;
 const LAST_REJECTED = 20;
+/** Keys whose refused `wrap` values were warned about (see #refusedLoad). */
+const WARNED_KEYS = 1000;
 
 /**
  * A value read during bootstrap for a key this instance did not hold, kept as the record's bytes
@@ -221,6 +223,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   #pendingClears: PendingClear[] = [];
   readonly #loading = new Map<string, Promise<unknown>>();
   #writeSeq = 0;
+  readonly #warnedKeys = new Set<string>();
   /** The value the last `#set` stored (see there). */
   #held: V = undefined as V;
   /** Entries stored as bytes during the bootstrap and not decoded yet (see Encoded). */
@@ -476,7 +479,7 @@ export class NearCache<V = unknown> extends EventEmitter {
    * Concurrent calls for one key share one `loader` call. A loader error is passed on and never
    * cached; an `undefined` result is returned and not cached. If the result cannot be cached
    * (the codec refuses it, it is too large), it is still returned and the problem is reported
-   * on the `error` event. Under a codec that is not exact (such as `jsonCodec()`), the result
+   * on the `error` event, or, when nothing listens, logged as a warning once per key. Under a codec that is not exact (such as `jsonCodec()`), the result
    * returned is the decoded copy this and every other instance holds, not the loader's object.
    */
   wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
@@ -503,7 +506,7 @@ export class NearCache<V = unknown> extends EventEmitter {
             this.#held = undefined as V;
           } catch (error) {
             if (options?.durable) throw error;
-            this.#report(asNearCacheError(error));
+            this.#refusedLoad(key, asNearCacheError(error));
             return value;
           }
           await written;
@@ -990,6 +993,23 @@ export class NearCache<V = unknown> extends EventEmitter {
       this.#ackedKeys.delete(write.key);
     }
     this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error }));
+  }
+
+  /**
+   * A loaded value `wrap` could not cache: on the `error` event each time, or, when nobody
+   * listens, a warning once per key (a loader returns the same kind of value on every call).
+   */
+  #refusedLoad(key: string, error: NearCacheError): void {
+    const refused = error instanceof InvalidValueError || error instanceof ValueTooLargeError;
+    if (!refused || this.listenerCount('error') > 0) {
+      this.#report(error);
+      return;
+    }
+    if (this.#warnedKeys.has(key)) return;
+    // Bounded: past WARNED_KEYS distinct keys, warnings start over.
+    if (this.#warnedKeys.size >= WARNED_KEYS) this.#warnedKeys.clear();
+    this.#warnedKeys.add(key);
+    this.#options.logger.warn(`${error.message}; wrap() returns the value uncached (warned once per key)`, { code: error.code, cause: error.cause });
   }
 
   #degrade(reason: 'producer' | 'consumer', error: NearCacheError): void {

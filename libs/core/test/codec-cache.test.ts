@@ -125,6 +125,20 @@ describe('the default codec: every instance holds the same value, the writer inc
     expect(writer.has('w2')).toBe(false);
   });
 
+  it('without an error listener, wrap warns once per key about a refused value, naming the key', async () => {
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (message: string) => warnings.push(message), error: (message: string) => errors.push(message) };
+    const writer = await instance({ logger });
+    for (let i = 0; i < 3; i++) await writer.wrap('product:1', () => new Money(i, 'EUR'));
+    await writer.wrap('product:2', () => new Money(9, 'EUR'));
+    expect(errors).toEqual([]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/"product:1".*class Money/);
+    expect(warnings[1]).toMatch(/"product:2"/);
+    expect(writer.has('product:1')).toBe(false);
+  });
+
   it('an oversized value names its key', async () => {
     const writer = await instance({ maxValueBytes: 16 });
     const error = (await rejection(writer.set('big', new Map([['k', 'x'.repeat(100)]])))) as InvalidValueError;
