@@ -129,12 +129,15 @@ interface Meta {
   origin: string;
   writeIdText: string;
   expText: string | undefined;
-  /** The codec that wrote the value (version 3); undefined for versions 1 and 2. */
-  codec: string | undefined;
+  /** A version 3 record's codec when it is not the reader's (`expected`); undefined when it is, or for versions 1 and 2. */
+  otherCodec: string | undefined;
 }
 
-/** The metadata of a version 2 or 3 record, from its metadata line. */
-function metaLineFields(text: string): Meta | RecordRejection {
+/**
+ * The metadata of a version 2 or 3 record, from its metadata line. The codec field is compared
+ * with `expected` in place: a string is cut out of the line only when it differs.
+ */
+function metaLineFields(text: string, expected: string | undefined): Meta | RecordRejection {
   const a = text.indexOf(' ');
   const version = a < 0 ? text : text.slice(0, a);
   if (version !== '3' && version !== '2') return unsupported(version);
@@ -145,13 +148,14 @@ function metaLineFields(text: string): Meta | RecordRejection {
     if (d < 0 || d === text.length - 1) {
       return new RecordRejection('malformed', 'the metadata does not hold five space-separated fields (version, op, expiry, write id, origin)');
     }
-    return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), origin: text.slice(d + 1), codec: undefined };
+    return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), origin: text.slice(d + 1), otherCodec: undefined };
   }
   const e = d < 0 ? -1 : text.indexOf(' ', d + 1);
   if (e < 0 || e === d + 1 || e === text.length - 1) {
     return new RecordRejection('malformed', 'the metadata does not hold six space-separated fields (version, op, expiry, write id, codec, origin)');
   }
-  return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), codec: text.slice(d + 1, e), origin: text.slice(e + 1) };
+  const same = expected === undefined || (e - d - 1 === expected.length && text.startsWith(expected, d + 1));
+  return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), otherCodec: same ? undefined : text.slice(d + 1, e), origin: text.slice(e + 1) };
 }
 
 /** The metadata of a version 1 record, from its five headers. */
@@ -163,7 +167,7 @@ function metaV1(headers: Record<string, HeaderValue>, version: string): Meta | R
   if (op === undefined || origin === undefined || writeIdText === undefined) {
     return new RecordRejection('missing-header', `a ${HEADERS.op}, ${HEADERS.origin} or ${HEADERS.writeId} header is missing`);
   }
-  return { op, origin, writeIdText, expText: header(headers, HEADERS.expiresAt), codec: undefined };
+  return { op, origin, writeIdText, expText: header(headers, HEADERS.expiresAt), otherCodec: undefined };
 }
 
 function unsupported(version: string): RecordRejection {
@@ -198,7 +202,7 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   // The payload: the value without its metadata line, if it has one.
   let value = record.value;
   if (packed !== undefined) {
-    meta = metaLineFields(packed);
+    meta = metaLineFields(packed, limits.codec?.name);
   } else {
     const version = header(headers, HEADERS.version);
     if (version !== undefined) {
@@ -208,7 +212,7 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       if (end < 0) {
         return new RecordRejection('missing-header', `no metadata: neither a metadata line at the start of the value, an ${HEADERS.record} header nor the ${HEADERS.version} header of version 1`);
       }
-      meta = metaLineFields(asBuffer(value!).toString('latin1', 0, end));
+      meta = metaLineFields(asBuffer(value!).toString('latin1', 0, end), limits.codec?.name);
       value = value!.subarray(end + 1);
     }
   }
@@ -230,9 +234,8 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       }
       const expText = meta.expText ?? '0';
       if (!DECIMAL.test(expText)) return new RecordRejection('malformed', 'the expiry is not a decimal integer');
-      const codec = limits.codec?.name;
-      if (meta.codec !== undefined && codec !== undefined && meta.codec !== codec) {
-        return new RecordRejection('codec-mismatch', `the value was written by codec "${meta.codec.slice(0, 64)}"; this instance uses "${codec}"`);
+      if (meta.otherCodec !== undefined) {
+        return new RecordRejection('codec-mismatch', `the value was written by codec "${meta.otherCodec.slice(0, 64)}"; this instance uses "${limits.codec!.name}"`);
       }
       return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId };
     }
