@@ -243,8 +243,12 @@ const OPAQUE = new Set<unknown>(
 const ERRORS = new Set<unknown>([Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError].map((type) => type.prototype));
 /** The own properties of an Error the v8 serializer keeps. */
 const ERROR_PROPERTIES = new Set(['message', 'stack', 'cause']);
-/** Deepest nesting the structured codec accepts. */
-const MAX_DEPTH = 2000;
+/**
+ * Deepest nesting the structured codec accepts: well below where `v8.deserialize` (recursive,
+ * about 1,800 levels on a default stack, fewer when called deep in an application's stack)
+ * would fail on the readers, so that every value written can be read back.
+ */
+const MAX_DEPTH = 500;
 
 class Refusal {
   constructor(readonly what: string) {}
@@ -283,7 +287,8 @@ function checkStructured(value: unknown, walk: Walk, depth: number): void {
   const proto: unknown = Object.getPrototypeOf(object);
   const path = walk.path;
   if (proto === Object.prototype) {
-    for (const key in object) {
+    // The own enumerable string keys: what the serializer writes.
+    for (const key of Object.keys(object)) {
       if (key === '__proto__') throw new Refusal('a "__proto__" key (other instances would reject the record)');
       path.push(key);
       checkStructured((object as Record<string, unknown>)[key], walk, depth + 1);
@@ -407,7 +412,14 @@ export function structuredCodec<V = unknown>(): Codec<V> {
       } catch (error) {
         throw new DecodeError(`invalid structured payload: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
-      if (UNSAFE_MARKS.some((mark) => buffer.includes(mark))) checkDecoded(value, new Set());
+      if (UNSAFE_MARKS.some((mark) => buffer.includes(mark))) {
+        try {
+          checkDecoded(value, new Set());
+        } catch (error) {
+          if (error instanceof DecodeError) throw error;
+          throw new DecodeError(`structured payload cannot be checked: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        }
+      }
       return value as V;
     },
   };

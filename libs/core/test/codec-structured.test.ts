@@ -100,6 +100,7 @@ describe('structuredCodec', () => {
     { name: 'an object with a "constructor" string and a "__proto__" string value', value: () => ({ constructor: 'x', a: '__proto__' }) },
     { name: 'a Map with a "__proto__" key', value: () => new Map([['__proto__', { polluted: 1 }]]) },
     { name: 'a cycle', value: cyclic },
+    { name: 'a value nested 400 levels deep', value: () => { let v: unknown = new Date(0); for (let i = 0; i < 400; i++) v = { v }; return v; } },
     { name: 'a row with dates', value: () => ({ id: 1, createdAt: new Date(1), lines: [{ at: new Date(2), qty: 1 }] }) },
   ])('round-trips $name exactly', ({ value }) => {
     const original = value();
@@ -142,7 +143,7 @@ describe('structuredCodec', () => {
     { name: 'an Error with a code', value: () => Object.assign(new Error('x'), { code: 'E_X' }), says: /own "code" property/ },
     { name: 'an own "__proto__" key (JSON.parse)', value: () => JSON.parse('{"a":{"__proto__":{"polluted":1}}}'), says: /"__proto__" key/ },
     { name: 'a getter that throws', value: () => ({ at: new Date(0), get bad(): never { throw new Error('no'); } }), says: /no/ },
-    { name: 'a value nested too deeply', value: () => { let v: unknown = new Date(0); for (let i = 0; i < 3000; i++) v = [v]; return v; }, says: /nested more than/ },
+    { name: 'a value nested too deeply', value: () => { let v: unknown = new Date(0); for (let i = 0; i < 600; i++) v = [v]; return v; }, says: /nested more than 500/ },
   ])('refuses $name with InvalidValueError saying what and where', ({ value, says }) => {
     expect(refusal(value()).message).toMatch(says);
   });
@@ -175,6 +176,8 @@ describe('structuredCodec', () => {
     { name: 'a nested __proto__ key', bytes: () => serialize({ at: new Date(0), list: [new Map([['m', JSON.parse('{"__proto__":{"polluted":1}}')]])] }) },
     { name: 'a __proto__ key as a two-byte string', bytes: () => twoByte('__proto__') },
     { name: 'a constructor.prototype key', bytes: () => serialize({ constructor: { prototype: { polluted: 1 } } }) },
+    // { v: { v: ... { constructor: 1 } } }, 50,000 levels, written by hand (v8.serialize itself would overflow).
+    { name: 'a "constructor" key nested too deeply to check', bytes: () => Buffer.concat([Buffer.from([0xff, 0x0f]), Buffer.from('6f220176'.repeat(50_000), 'hex'), Buffer.from([0x6f, 0x22, 11]), Buffer.from('constructor'), Buffer.from([0x49, 0x02, 0x7b, 0x01]), Buffer.from('7b01'.repeat(50_000), 'hex')]) },
   ])('decode rejects a v8 payload with $name (no prototype pollution)', ({ bytes }) => {
     expect(() => codec.decode(bytes())).toThrow(DecodeError);
   });
