@@ -417,7 +417,6 @@ export class NearCache<V = unknown> extends EventEmitter {
     const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
     const bytes = this.#encode(key, value);
     const held = this.#keepGiven ? value : this.#decodeOwn(key, bytes);
-    this.#held = held;
     this.#replicator.admit(key);
     const writeId = ++this.#writeSeq;
     const expiresAt = ttl > 0 ? Date.now() + ttl : 0;
@@ -426,7 +425,9 @@ export class NearCache<V = unknown> extends EventEmitter {
     const write = this.#replicator.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
     this.#sets++;
     if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'local' } satisfies CacheChange);
-    return options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    const written = options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    this.#held = held;
+    return written;
   }
 
   /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
