@@ -68,7 +68,7 @@ function formatPath(path: Array<string | number>): string {
   return text;
 }
 
-function at(key: string): string {
+function atKey(key: string): string {
   return key ? ` (at key "${key}")` : '';
 }
 
@@ -98,10 +98,10 @@ function strictReplacer(this: unknown, key: string, value: unknown): unknown {
     case 'function':
     case 'symbol':
     case 'bigint':
-      throw new InvalidValueError(`the JSON codec cannot encode a ${typeof value}${at(key)}`);
+      throw new InvalidValueError(`the JSON codec cannot encode a ${typeof value}${atKey(key)}`);
     case 'number':
       if (!Number.isFinite(value)) {
-        throw new InvalidValueError(`the JSON codec cannot encode ${String(value)}${at(key)}: JSON would turn it into null`);
+        throw new InvalidValueError(`the JSON codec cannot encode ${String(value)}${atKey(key)}: JSON would turn it into null`);
       }
       return value;
     case 'undefined':
@@ -116,7 +116,7 @@ function strictReplacer(this: unknown, key: string, value: unknown): unknown {
       if (value === null || Array.isArray(value)) return value;
       const proto = Object.getPrototypeOf(value);
       if (proto === Object.prototype || proto === null || BOXED.has(proto)) return value;
-      throw new InvalidValueError(`the JSON codec cannot encode ${describeObject(value)}${at(key)}: JSON would turn it into ${jsonShape(value)}`);
+      throw new InvalidValueError(`the JSON codec cannot encode ${describeObject(value)}${atKey(key)}: JSON would turn it into ${jsonShape(value)}`);
     }
     default:
       return value;
@@ -250,22 +250,26 @@ const ERROR_PROPERTIES = new Set(['message', 'stack', 'cause']);
  */
 const MAX_DEPTH = 500;
 
+/** Why the structured codec refuses a value, and where: `path` is filled in as the refusal unwinds. */
 class Refusal {
+  readonly path: Array<string | number> = [];
   constructor(readonly what: string) {}
 }
 
-interface Walk {
-  seen: Set<object>;
-  path: Array<string | number>;
+/** Prepends `segment` to the path of a Refusal passing through. */
+function at(error: unknown, segment: string | number): unknown {
+  if (error instanceof Refusal) error.path.unshift(segment);
+  return error;
 }
 
 /**
- * Throws a Refusal (with walk.path pointing at it) for anything the v8 serializer would not
- * give back identically: functions, symbols, symbol keys, `__proto__` keys, objects whose
- * prototype is not one it restores (class instances, null prototypes, subclasses of built-ins),
- * Errors with properties it drops, and what it cannot clone at all (WeakMap, Promise...).
+ * Throws a Refusal for anything the v8 serializer would not give back identically: functions,
+ * symbols, symbol keys, `__proto__` keys, objects whose prototype is not one it restores (class
+ * instances, null prototypes, subclasses of built-ins), Errors with properties it drops, and
+ * what it cannot clone at all (WeakMap, Promise...). `seen` holds the containers already
+ * checked (cycles and shared references are kept as such).
  */
-function checkStructured(value: unknown, walk: Walk, depth: number): void {
+function checkStructured(value: unknown, seen: Set<object>, depth: number): void {
   switch (typeof value) {
     case 'string':
     case 'number':
@@ -280,45 +284,58 @@ function checkStructured(value: unknown, walk: Walk, depth: number): void {
   }
   if (value === null) return;
   const object = value as object;
-  // Cycles and shared references are kept as such.
-  if (walk.seen.has(object)) return;
-  if (depth >= MAX_DEPTH) throw new Refusal(`a value nested more than ${MAX_DEPTH} levels deep`);
-  walk.seen.add(object);
   const proto: unknown = Object.getPrototypeOf(object);
-  const path = walk.path;
+  // Dates, typed arrays...: nothing inside to check.
+  if (OPAQUE.has(proto)) return;
+  if (seen.has(object)) return;
+  if (depth >= MAX_DEPTH) throw new Refusal(`a value nested more than ${MAX_DEPTH} levels deep`);
+  seen.add(object);
   if (proto === Object.prototype) {
     // The own enumerable string keys: what the serializer writes.
-    for (const key of Object.keys(object)) {
-      if (key === '__proto__') throw new Refusal('a "__proto__" key (other instances would reject the record)');
-      path.push(key);
-      checkStructured((object as Record<string, unknown>)[key], walk, depth + 1);
-      path.pop();
+    const keys = Object.keys(object);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key === '__proto__') throw at(new Refusal('a "__proto__" key (other instances would reject the record)'), key);
+      try {
+        checkStructured((object as Record<string, unknown>)[key], seen, depth + 1);
+      } catch (error) {
+        throw at(error, key);
+      }
     }
     if (Object.getOwnPropertySymbols(object).length > 0) throw new Refusal('an object with symbol keys (they would be dropped)');
   } else if (proto === Array.prototype) {
     const array = object as unknown[];
     for (let i = 0; i < array.length; i++) {
-      path.push(i);
-      checkStructured(array[i], walk, depth + 1);
-      path.pop();
+      try {
+        checkStructured(array[i], seen, depth + 1);
+      } catch (error) {
+        throw at(error, i);
+      }
     }
   } else if (proto === Map.prototype) {
     let i = 0;
     for (const [key, item] of object as Map<unknown, unknown>) {
-      path.push(`<key ${i}>`);
-      checkStructured(key, walk, depth + 1);
-      path.pop();
-      path.push(`<value ${i}>`);
-      checkStructured(item, walk, depth + 1);
-      path.pop();
+      try {
+        checkStructured(key, seen, depth + 1);
+      } catch (error) {
+        throw at(error, `<key ${i}>`);
+      }
+      try {
+        checkStructured(item, seen, depth + 1);
+      } catch (error) {
+        throw at(error, `<value ${i}>`);
+      }
       i++;
     }
   } else if (proto === Set.prototype) {
     let i = 0;
     for (const item of object as Set<unknown>) {
-      path.push(`<item ${i++}>`);
-      checkStructured(item, walk, depth + 1);
-      path.pop();
+      try {
+        checkStructured(item, seen, depth + 1);
+      } catch (error) {
+        throw at(error, `<item ${i}>`);
+      }
+      i++;
     }
   } else if (ERRORS.has(proto)) {
     for (const name of Object.getOwnPropertyNames(object)) {
@@ -326,11 +343,13 @@ function checkStructured(value: unknown, walk: Walk, depth: number): void {
     }
     if (Object.getOwnPropertySymbols(object).length > 0) throw new Refusal('an Error with symbol keys (they would be dropped)');
     if (Object.hasOwn(object, 'cause')) {
-      path.push('cause');
-      checkStructured((object as Error).cause, walk, depth + 1);
-      path.pop();
+      try {
+        checkStructured((object as Error).cause, seen, depth + 1);
+      } catch (error) {
+        throw at(error, 'cause');
+      }
     }
-  } else if (!OPAQUE.has(proto)) {
+  } else {
     throw new Refusal(describeObject(object));
   }
 }
@@ -389,11 +408,10 @@ export function structuredCodec<V = unknown>(): Codec<V> {
     encode(value: V): Uint8Array {
       if (isPlainJson(value)) return Buffer.from(JSON.stringify(value), 'utf8');
       if (value === undefined) throw new InvalidValueError('undefined cannot be cached; use delete() to remove a key');
-      const walk: Walk = { seen: new Set(), path: [] };
       try {
-        checkStructured(value, walk, 0);
+        checkStructured(value, new Set(), 0);
       } catch (error) {
-        if (error instanceof Refusal) throw new InvalidValueError(`the structured codec cannot encode ${formatPath(walk.path)}: ${error.what}`);
+        if (error instanceof Refusal) throw new InvalidValueError(`the structured codec cannot encode ${formatPath(error.path)}: ${error.what}`);
         // A getter that threw, a call stack exhausted...
         throw new InvalidValueError(`the structured codec cannot encode this value: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
