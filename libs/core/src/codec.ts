@@ -56,12 +56,15 @@ function describeObject(value: object): string {
   return `an instance of class ${name} (its prototype and methods would be lost on other instances; cache a plain object, or use a codec that knows the class)`;
 }
 
+/** Marks a path segment that is not a property (a Map's key or value, a Set's item). */
+const ENTRY = '\u0000';
+
 /** "value", "value.a[2]", "value.map<key 0>"... for error messages. */
 function formatPath(path: Array<string | number>): string {
   let text = 'value';
   for (const part of path) {
     if (typeof part === 'number') text += `[${part}]`;
-    else if (part.startsWith('<')) text += part;
+    else if (part.startsWith(ENTRY)) text += part.slice(1);
     else if (/^[A-Za-z_$][\w$]*$/.test(part)) text += `.${part}`;
     else text += `[${JSON.stringify(part.length > 40 ? `${part.slice(0, 40)}...` : part)}]`;
   }
@@ -318,12 +321,12 @@ function checkStructured(value: unknown, seen: Set<object>, depth: number): void
       try {
         checkStructured(key, seen, depth + 1);
       } catch (error) {
-        throw at(error, `<key ${i}>`);
+        throw at(error, `${ENTRY}<key ${i}>`);
       }
       try {
         checkStructured(item, seen, depth + 1);
       } catch (error) {
-        throw at(error, `<value ${i}>`);
+        throw at(error, `${ENTRY}<value ${i}>`);
       }
       i++;
     }
@@ -333,7 +336,7 @@ function checkStructured(value: unknown, seen: Set<object>, depth: number): void
       try {
         checkStructured(item, seen, depth + 1);
       } catch (error) {
-        throw at(error, `<item ${i}>`);
+        throw at(error, `${ENTRY}<item ${i}>`);
       }
       i++;
     }

@@ -131,6 +131,8 @@ describe('structuredCodec', () => {
     { name: 'a class instance deep in a value', value: () => ({ items: [{ at: new Date(0) }, { where: new Point(1, 2) }] }), says: /cannot encode value\.items\[1\]\.where: an instance of class Point/ },
     { name: 'a class instance as a Map value', value: () => new Map([['p', new Point(1, 2)]]), says: /cannot encode value<value 0>: an instance of class Point/ },
     { name: 'a function', value: () => ({ f: () => 1 }), says: /value\.f: a function/ },
+    { name: 'a function under a key that looks like a path', value: () => ({ '<key 0>': { at: new Date(0), f: () => 1 } }), says: /value\["<key 0>"\]\.f: a function/ },
+    { name: 'a function in a Set', value: () => new Set([1, () => 1]), says: /value<item 1>: a function/ },
     { name: 'a method (a function in a plain object)', value: () => ({ at: new Date(0), m() {} }), says: /value\.m: a function/ },
     { name: 'a symbol', value: () => Symbol('s'), says: /a symbol/ },
     { name: 'a symbol key', value: () => ({ [Symbol('s')]: 1, at: new Date(0) }), says: /symbol keys/ },
