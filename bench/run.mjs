@@ -28,6 +28,7 @@ const say = (message) => process.stderr.write(`[bench] ${message}\n`);
 const SCENARIOS = [
   { name: 'get', file: 'get.mjs', flags: [] },
   { name: 'set', file: 'set.mjs', flags: [] },
+  { name: 'codec', file: 'codec.mjs', flags: [] },
   { name: 'memory', file: 'memory.mjs', flags: ['--expose-gc'] },
   { name: 'remote', file: 'remote.mjs', flags: [], redis: true },
   { name: 'lag', file: 'lag.mjs', flags: [], kafka: true },

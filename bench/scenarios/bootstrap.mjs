@@ -66,8 +66,9 @@ for (let b = 0; b < COUNT; b += 2000) {
   for (let i = b; i < Math.min(COUNT, b + 2000); i++) {
     const value = JSON.stringify(makeValue(i));
     bytes += value.length;
-    // A set in the cache's record format: its metadata line, then the value.
-    messages.push({ key: `boot:${i}`, value: `2 s 0 ${i + 1} bench-filler.0a1b2c3d\n${value}` });
+    // A set in the cache's record format (version 3): its metadata line, naming the default
+    // codec, then the value as that codec writes plain JSON data (JSON text).
+    messages.push({ key: `boot:${i}`, value: `3 s 0 ${i + 1} structured bench-filler.0a1b2c3d\n${value}` });
   }
   await producer.send({ topic, acks: 1, messages });
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { serialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNearCache, silentLogger, type NearCache, type RejectedRecord, type RejectReason } from '@nearcache/core';
 import { KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
@@ -46,8 +47,10 @@ function crafted(random: () => number): Array<[Raw, RejectReason]> {
     () => [{ key, value: json(1), headers: h('s', { 'nc-v': pick(['2', '0', '', '1.0', ' 1', 'v1']) }) }, 'unknown-version'],
     () => [{ key, value: json(1), headers: h('s', { 'nc-v': ['1', '2'] }) }, 'unknown-version'],
     () => [{ key, value: json(1), headers: h(pick(['x', 'S', 'set', '', 'ss'])) }, 'unknown-operation'],
-    () => [{ key, value: json(1), headers: { 'nc-r': pick(['', '3 s 0 1 o', '1 s 0 1 o', 'v2 s 0 1 o']) } }, 'unknown-version'],
-    () => [{ key, value: json(1), headers: { 'nc-r': pick(['2', '2 s', '2 s 0 1', '2 s 0 1 ', '2 s 0 x o', '2 s -1 1 o']) } }, 'malformed'],
+    () => [{ key, value: json(1), headers: { 'nc-r': pick(['', '4 s 0 1 structured o', '1 s 0 1 o', 'v2 s 0 1 o']) } }, 'unknown-version'],
+    () => [{ key, value: json(1), headers: { 'nc-r': pick(['2', '2 s', '2 s 0 1', '2 s 0 1 ', '2 s 0 x o', '2 s -1 1 o', '3 s 0 1 o', '3 s 0 1  o', '3 s 0 1 structured ']) } }, 'malformed'],
+    // A set written by another codec (version 3 names it): never decoded.
+    () => [{ key, value: Buffer.concat([Buffer.from(`3 s 0 1 ${pick(['json', 'msgpack', 'aes-256-gcm(json)'])} poison-test\n`), json(1)]), headers: {} }, 'codec-mismatch'],
     () => [{ key, value: json(1), headers: { 'nc-r': `2 ${pick(['x', 'S', 'set'])} 0 1 o` } }, 'unknown-operation'],
     () => [{ key, value: json(1), headers: { 'nc-v': '1', 'nc-op': 's', 'nc-wid': '1' } }, 'missing-header'],
     () => [{ key, value: json(1), headers: h('s', { 'nc-wid': pick(['-1', '1e3', 'x', '01', '99999999999999999']) }) }, 'malformed'],
@@ -61,6 +64,8 @@ function crafted(random: () => number): Array<[Raw, RejectReason]> {
     () => [{ key: Buffer.alloc(MAX_KEY_BYTES + 1 + Math.floor(random() * 100), 'k'), value: json(1), headers: h('s') }, 'key-too-large'],
     () => [{ key, value: Buffer.from(JSON.stringify('x'.repeat(MAX_VALUE_BYTES + Math.floor(random() * 500)))), headers: h('s') }, 'value-too-large'],
     () => [{ key: target, value: Buffer.from(pick(['{', '{"a":', 'undefined', "{'a':1}", '[1,2', '\u0000', 'NaN'])), headers: h('s') }, 'decode-failed'],
+    // The default codec's binary form (Node's v8 serializer): a __proto__ key, a truncated payload.
+    () => [{ key: target, value: pick([serialize(JSON.parse('{"__proto__":{"polluted":true}}')), serialize({ at: new Date(0), list: [1, 2, 3] }).subarray(0, 12)]), headers: h('s') }, 'decode-failed'],
     () => [{ key: target, value: Buffer.from(pick(['{"__proto__":{"polluted":true}}', '{"a":{"__proto__":{"polluted":true}}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"\\u005f_proto__":{"polluted":true}}'])), headers: h('s') }, 'decode-failed'],
     // Without a '}' the object never closes: random bytes such as "}" or " }" would make valid JSON.
     () => [{ key: target, value: Buffer.concat([Buffer.from('{'), randomBytes(1 + Math.floor(random() * 64)).map((b) => (b === 0x7d ? 0x7e : b))]), headers: h('s') }, 'decode-failed'],

@@ -1,24 +1,26 @@
 import type { LogRecord } from '@nearcache/core';
-import { recordMeta } from './records.js';
+import { decodePayload, recordMeta } from './records.js';
 
 /**
  * What a fresh reader folding the topic must hold: an implementation of the record format written
  * from docs/record-format.md, independent of the cache's own apply code. Records that are not
- * valid version 2 (or version 1) records are ignored; sets already expired at `now` are left out.
+ * valid version 3, 2 or 1 records are ignored, and so are version 3 sets of another codec than
+ * `codec` (default 'structured'); sets already expired at `now` are left out.
  */
-export function foldTopic(records: LogRecord[], options: { now?: number; decode?: (bytes: Uint8Array) => unknown } = {}): Map<string, unknown> {
+export function foldTopic(records: LogRecord[], options: { now?: number; decode?: (bytes: Uint8Array) => unknown; codec?: string } = {}): Map<string, unknown> {
   const now = options.now ?? Date.now();
-  const decode = options.decode ?? ((bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown);
+  const decode = options.decode ?? decodePayload;
+  const codec = options.codec ?? 'structured';
   const state = new Map<string, { value: unknown; expiresAt: number }>();
   const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   for (const record of ordered) {
     const meta = recordMeta(record);
-    if (meta === undefined || (meta.version !== '1' && meta.version !== '2') || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
+    if (meta === undefined || !['1', '2', '3'].includes(meta.version) || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
     if (record.key === null) continue;
     const key = Buffer.from(record.key).toString('utf8');
     switch (meta.op) {
       case 's': {
-        if (meta.payload === null || key.startsWith('\u0000')) continue;
+        if (meta.payload === null || key.startsWith('\u0000') || (meta.codec !== undefined && meta.codec !== codec)) continue;
         let value: unknown;
         try {
           value = decode(meta.payload);

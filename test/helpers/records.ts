@@ -1,3 +1,4 @@
+import { deserialize } from 'node:v8';
 import type { RawRecord } from '@nearcache/core';
 import { mulberry32 } from '../../scripts/lib/shared.mjs';
 
@@ -9,6 +10,8 @@ export interface MetaFields {
   expiresAt?: number | string;
   /** For metaHeaders: '2' (the default) writes the `nc-r` header; '1' the five headers of version 1; anything else an `nc-r` of that version. */
   version?: string;
+  /** Version 3's codec field. Default 'structured' (the default codec). */
+  codec?: string;
 }
 
 /** The headers carrying a record's metadata, written from docs/record-format.md (not from the cache's code). */
@@ -23,9 +26,11 @@ export function metaHeaders(fields: MetaFields): Record<string, string> {
   return { 'nc-r': metaLine({ ...fields, version }) };
 }
 
-/** The metadata line of version 2 (or of another `version`, for tests of unknown versions). */
+/** The metadata line of version 2 or 3 (or of another `version`, for tests of unknown versions). */
 function metaLine(fields: MetaFields): string {
-  return `${fields.version ?? '2'} ${fields.op} ${fields.expiresAt ?? 0} ${fields.writeId} ${fields.origin}`;
+  const version = fields.version ?? '2';
+  const codec = version === '3' ? ` ${fields.codec ?? 'structured'}` : '';
+  return `${version} ${fields.op} ${fields.expiresAt ?? 0} ${fields.writeId}${codec} ${fields.origin}`;
 }
 
 /** What a record's metadata says, and its payload: the value without its metadata line. */
@@ -35,13 +40,15 @@ export interface RecordMeta {
   exp?: string;
   origin?: string;
   wid?: string;
+  /** The codec that wrote the value (version 3 only). */
+  codec?: string;
   payload: Uint8Array | null;
 }
 
 /**
- * Reads a record's metadata back, as docs/record-format.md defines it: version 2's `nc-r`
- * header, or the metadata line at the start of the value, or version 1's headers; undefined
- * when the record has none of them.
+ * Reads a record's metadata back, as docs/record-format.md defines it: the `nc-r` header of
+ * versions 2 and 3, or the metadata line at the start of the value, or version 1's headers;
+ * undefined when the record has none of them.
  */
 export function recordMeta(record: { headers?: Record<string, unknown>; value: Uint8Array | string | null | undefined }): RecordMeta | undefined {
   const text = (name: string): string | undefined => {
@@ -52,8 +59,9 @@ export function recordMeta(record: { headers?: Record<string, unknown>; value: U
   };
   const value = record.value === null || record.value === undefined ? null : Buffer.from(record.value);
   const fields = (line: string, payload: Uint8Array | null): RecordMeta => {
-    const [version = '', op, exp, wid, ...origin] = line.split(' ');
-    return { version, op, exp, wid, origin: origin.length > 0 ? origin.join(' ') : undefined, payload };
+    const [version = '', op, exp, wid, ...rest] = line.split(' ');
+    const codec = version === '3' ? rest.shift() : undefined;
+    return { version, op, exp, wid, ...(codec === undefined ? {} : { codec }), origin: rest.length > 0 ? rest.join(' ') : undefined, payload };
   };
   const packed = text('nc-r');
   if (packed !== undefined) return fields(packed, value);
@@ -62,6 +70,16 @@ export function recordMeta(record: { headers?: Record<string, unknown>; value: U
   const newline = value === null ? -1 : value.indexOf(0x0a);
   if (value === null || newline < 0 || !/^[0-9] /.test(value.subarray(0, 2).toString('latin1'))) return undefined;
   return fields(value.subarray(0, newline).toString('latin1'), value.subarray(newline + 1));
+}
+
+/**
+ * A set's payload decoded as docs/record-format.md says of the default codec ("structured"):
+ * Node's v8 serializer format when the first byte is 0xff, else UTF-8 JSON. Throws on bytes
+ * that are neither.
+ */
+export function decodePayload(payload: Uint8Array): unknown {
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return bytes[0] === 0xff ? deserialize(bytes) : JSON.parse(bytes.toString('utf8'));
 }
 
 /** The value of a set as writers put it: the metadata line, a newline, then the payload. */

@@ -72,22 +72,22 @@ describe('the Kafka adapter and its topic', () => {
     await cache.flush();
     await cache.delete('greeting', { durable: true });
     const [set, tombstone] = await client.readAll(topic);
-    // Version 2: a set's value is its metadata line ("<version> <op> <expiry> <write id> <origin>"),
+    // Version 3: a set's value is its metadata line ("<version> <op> <expiry> <write id> <codec> <origin>"),
     // a newline and the codec's bytes, with no header; a tombstone carries the line in nc-r.
     expect(Buffer.from(set!.key!).toString()).toBe('greeting');
     expect(Object.keys(set!.headers)).toEqual([]);
     const text = Buffer.from(set!.value!).toString();
     const newline = text.indexOf('\n');
     expect(JSON.parse(text.slice(newline + 1))).toEqual({ hello: 'world' });
-    const [version, op, exp, wid, origin, ...rest] = text.slice(0, newline).split(' ');
-    expect([version, op, origin, rest.length]).toEqual(['2', 's', cache.origin, 0]);
+    const [version, op, exp, wid, codec, origin, ...rest] = text.slice(0, newline).split(' ');
+    expect([version, op, codec, origin, rest.length]).toEqual(['3', 's', 'structured', cache.origin, 0]);
     expect(Number(exp)).toBeGreaterThan(Date.now());
     expect(cache.origin.startsWith(`${cache.instanceId}.`)).toBe(true);
     expect(Buffer.from(tombstone!.key!).toString()).toBe('greeting');
     expect(tombstone!.value).toBeNull();
     expect(Object.keys(tombstone!.headers)).toEqual(['nc-r']);
-    const [deleteVersion, deleteOp, deleteExp, deleteWid, deleteOrigin] = Buffer.from(tombstone!.headers['nc-r'] as Buffer).toString().split(' ');
-    expect([deleteVersion, deleteOp, deleteExp, deleteOrigin]).toEqual(['2', 'd', '0', cache.origin]);
+    const [deleteVersion, deleteOp, deleteExp, deleteWid, deleteCodec, deleteOrigin] = Buffer.from(tombstone!.headers['nc-r'] as Buffer).toString().split(' ');
+    expect([deleteVersion, deleteOp, deleteExp, deleteCodec, deleteOrigin]).toEqual(['3', 'd', '0', 'structured', cache.origin]);
     expect(Number(deleteWid)).toBeGreaterThan(Number(wid));
   });
 });

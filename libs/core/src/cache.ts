@@ -160,6 +160,8 @@ interface RecordPosition {
 const RESOLVED = Promise.resolve();
 const APPLY_SLICE = 1000;
 const LAST_REJECTED = 20;
+/** Keys whose refused `wrap` values were warned about (see #refusedLoad). */
+const WARNED_KEYS = 1000;
 
 /**
  * A value read during bootstrap for a key this instance did not hold, kept as the record's bytes
@@ -205,6 +207,10 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #origin: string;
   /** Bytes a record takes beyond its key and value: headers (with the origin) and Kafka's per-record framing. */
   readonly #recordOverhead: number;
+  /** The codec's name, written in every record. */
+  readonly #codecName: string;
+  /** Whether the codec gives back exactly what it encodes: the writer then keeps the value it was given, else the decoded copy. */
+  readonly #keepGiven: boolean;
 
   #state: CacheState = 'starting';
   #bootstrapped = false;
@@ -232,6 +238,9 @@ export class NearCache<V = unknown> extends EventEmitter {
   #pendingClears: PendingClear[] = [];
   readonly #loading = new Map<string, Promise<unknown>>();
   #writeSeq = 0;
+  readonly #warnedKeys = new Set<string>();
+  /** The value the last `#set` stored (see there). */
+  #held: V = undefined as V;
   /** Entries stored as bytes during the bootstrap and not decoded yet (see Encoded). */
   #encoded = 0;
 
@@ -274,7 +283,9 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#options = resolved;
     this.#id = resolved.instanceId;
     this.#origin = `${resolved.instanceId}.${randomBytes(4).toString('hex')}`;
-    this.#recordOverhead = 160 + this.#origin.length;
+    this.#codecName = resolved.codec.name;
+    this.#keepGiven = resolved.codec.exact === true;
+    this.#recordOverhead = 160 + this.#origin.length + this.#codecName.length;
     this.#lru = new LRUCache<string, {}>({
       max: resolved.max,
       ...(resolved.maxBytes > 0 ? { maxSize: resolved.maxBytes } : {}),
@@ -435,22 +446,35 @@ export class NearCache<V = unknown> extends EventEmitter {
    */
   set(key: string, value: V, options?: SetOptions): Promise<void> {
     try {
-      this.#assertWritable();
-      this.#checkKey(key);
-      const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
-      const bytes = this.#encode(value);
-      this.#replicator.admit(key);
-      const writeId = ++this.#writeSeq;
-      const expiresAt = ttl > 0 ? Date.now() + ttl : 0;
-      this.#pendingKeys.set(key, writeId);
-      this.#store(key, value as {}, expiresAt, bytes.length + key.length);
-      const write = this.#replicator.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
-      this.#sets++;
-      if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'local' } satisfies CacheChange);
-      return options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+      const written = this.#set(key, value, options);
+      this.#held = undefined as V;
+      return written;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * `set`, throwing its errors. Leaves in #held the value this instance now holds: `value`
+   * itself under an exact codec, else the codec's decoded copy (what every other instance reads).
+   */
+  #set(key: string, value: V, options: SetOptions | undefined): Promise<void> {
+    this.#assertWritable();
+    this.#checkKey(key);
+    const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
+    const bytes = this.#encode(key, value);
+    const held = this.#keepGiven ? value : this.#decodeOwn(key, bytes);
+    this.#replicator.admit(key);
+    const writeId = ++this.#writeSeq;
+    const expiresAt = ttl > 0 ? Date.now() + ttl : 0;
+    this.#pendingKeys.set(key, writeId);
+    this.#store(key, held as {}, expiresAt, bytes.length + key.length);
+    const write = this.#replicator.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
+    this.#sets++;
+    if (this.listenerCount('change') > 0) this.emit('change', { op: 'set', key, source: 'local' } satisfies CacheChange);
+    const written = options?.durable ? this.#replicator.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    this.#held = held;
+    return written;
   }
 
   /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
@@ -503,7 +527,8 @@ export class NearCache<V = unknown> extends EventEmitter {
    * Concurrent calls for one key share one `loader` call. A loader error is passed on and never
    * cached; an `undefined` result is returned and not cached. If the result cannot be cached
    * (the codec refuses it, it is too large), it is still returned and the problem is reported
-   * on the `error` event.
+   * on the `error` event, or, when nothing listens, logged as a warning once per key. Under a codec that is not exact (such as `jsonCodec()`), the result
+   * returned is the decoded copy this and every other instance holds, not the loader's object.
    */
   wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
     try {
@@ -521,10 +546,19 @@ export class NearCache<V = unknown> extends EventEmitter {
       try {
         const value = await loader();
         if (value !== undefined && !this.#closing && this.#state !== 'closed') {
-          await this.set(key, value, options).catch((error: unknown) => {
+          let written: Promise<void>;
+          let held: V;
+          try {
+            written = this.#set(key, value, options);
+            held = this.#held;
+            this.#held = undefined as V;
+          } catch (error) {
             if (options?.durable) throw error;
-            this.#report(asNearCacheError(error));
-          });
+            this.#refusedLoad(key, asNearCacheError(error));
+            return value;
+          }
+          await written;
+          return held as T;
         }
         return value;
       } finally {
@@ -1023,17 +1057,17 @@ export class NearCache<V = unknown> extends EventEmitter {
     for (const write of writes) {
       switch (write.op) {
         case 'set':
-          records.push(setRecord(partitionFor(write.key, this.#partitions), write.key, write.value!, write.expiresAt, this.#origin, write.writeId));
+          records.push(setRecord(partitionFor(write.key, this.#partitions), write.key, write.value!, write.expiresAt, this.#origin, write.writeId, this.#codecName));
           owners.push(write);
           break;
         case 'delete':
-          records.push(deleteRecord(partitionFor(write.key, this.#partitions), write.key, this.#origin, write.writeId));
+          records.push(deleteRecord(partitionFor(write.key, this.#partitions), write.key, this.#origin, write.writeId, this.#codecName));
           owners.push(write);
           break;
         case 'clear':
           // A clear goes to every partition, ordered there with the writes it clears.
           for (let p = 0; p < this.#partitions; p++) {
-            records.push(clearRecord(p, write.key, this.#origin, write.writeId));
+            records.push(clearRecord(p, write.key, this.#origin, write.writeId, this.#codecName));
             owners.push(write);
           }
           break;
@@ -1064,6 +1098,23 @@ export class NearCache<V = unknown> extends EventEmitter {
       this.#ackedKeys.delete(write.key);
     }
     this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error }));
+  }
+
+  /**
+   * A loaded value `wrap` could not cache: on the `error` event each time, or, when nobody
+   * listens, a warning once per key (a loader returns the same kind of value on every call).
+   */
+  #refusedLoad(key: string, error: NearCacheError): void {
+    const refused = error instanceof InvalidValueError || error instanceof ValueTooLargeError;
+    if (!refused || this.listenerCount('error') > 0) {
+      this.#report(error);
+      return;
+    }
+    if (this.#warnedKeys.has(key)) return;
+    // Bounded: past WARNED_KEYS distinct keys, warnings start over.
+    if (this.#warnedKeys.size >= WARNED_KEYS) this.#warnedKeys.clear();
+    this.#warnedKeys.add(key);
+    this.#options.logger.warn(`${error.message}; wrap() returns the value uncached (warned once per key)`, { code: error.code, cause: error.cause });
   }
 
   #degrade(reason: 'producer' | 'consumer', error: NearCacheError): void {
@@ -1145,19 +1196,32 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
   }
 
-  #encode(value: V): Uint8Array {
-    if (value === undefined) throw new InvalidValueError('undefined cannot be cached; use delete() to remove a key');
+  /** The codec's bytes for `value`; a refusal is an `InvalidValueError` naming `key`, with the codec's error as its cause. */
+  #encode(key: string, value: V): Uint8Array {
+    if (value === undefined) throw new InvalidValueError(`cannot cache key "${key}": undefined cannot be cached; use delete() to remove a key`, { key });
     let bytes: Uint8Array;
     try {
       bytes = this.#options.codec.encode(value);
     } catch (error) {
-      if (error instanceof InvalidValueError) throw error;
-      throw new InvalidValueError(`the ${this.#options.codec.name} codec cannot encode this value: ${(error as Error).message}`, { cause: error });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new InvalidValueError(`cannot cache key "${key}": ${error instanceof InvalidValueError ? reason : `the ${this.#codecName} codec cannot encode the value: ${reason}`}`, { cause: error, key });
     }
     if (bytes.length > this.#options.maxValueBytes) {
-      throw new ValueTooLargeError(`the encoded value has ${bytes.length} bytes; maxValueBytes allows ${this.#options.maxValueBytes}`);
+      throw new ValueTooLargeError(`cannot cache key "${key}": the encoded value has ${bytes.length} bytes; maxValueBytes allows ${this.#options.maxValueBytes}`, { key });
     }
     return bytes;
+  }
+
+  /** What every other instance will decode from `bytes`, for a codec that is not exact. */
+  #decodeOwn(key: string, bytes: Uint8Array): V {
+    let value: V;
+    try {
+      value = this.#options.codec.decode(bytes);
+    } catch (error) {
+      throw new InvalidValueError(`cannot cache key "${key}": the ${this.#codecName} codec cannot decode what it encoded: ${(error as Error)?.message ?? String(error)}`, { cause: error, key });
+    }
+    if (value === undefined) throw new InvalidValueError(`cannot cache key "${key}": the ${this.#codecName} codec decodes the value as undefined`, { key });
+    return value;
   }
 
   #describeLag(): string {

@@ -81,6 +81,8 @@ export function encryptedCodec<V>(inner: Codec<V>, options: EncryptionOptions): 
   const prefix = Buffer.concat([Buffer.from([ENCRYPTION_VERSION, currentKeyId.length]), Buffer.from(currentKeyId, 'ascii')]);
   return {
     name: `aes-256-gcm(${inner.name})`,
+    // Decryption gives back the inner codec's bytes: as exact as the inner codec.
+    exact: inner.exact === true,
     encode(value: V): Uint8Array {
       const plain = inner.encode(value);
       const iv = randomBytes(IV_BYTES);

@@ -31,14 +31,32 @@ export class InvalidKeyError extends NearCacheError {
   static override readonly code = 'NC_INVALID_KEY';
 }
 
-/** The codec cannot encode the value (a function, a symbol, a BigInt or a cycle under JSON...). */
+/**
+ * The codec cannot encode the value faithfully (a function, a class instance, a symbol...), so
+ * it is cached nowhere. From a cache call, `key` names the key and `cause` holds the codec's own
+ * error, which says what in the value was refused.
+ */
 export class InvalidValueError extends NearCacheError {
   static override readonly code = 'NC_INVALID_VALUE';
+  /** The key the value was refused for; undefined when the codec itself threw. */
+  readonly key: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean; key?: string } = {}) {
+    super(message, options);
+    this.key = options.key;
+  }
 }
 
-/** The encoded value is larger than `maxValueBytes`. */
+/** The encoded value is larger than `maxValueBytes`; `key` names the key. */
 export class ValueTooLargeError extends NearCacheError {
   static override readonly code = 'NC_VALUE_TOO_LARGE';
+  /** The key the value was refused for. */
+  readonly key: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean; key?: string } = {}) {
+    super(message, options);
+    this.key = options.key;
+  }
 }
 
 /** The codec could not decode bytes read from the log. */

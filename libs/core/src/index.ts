@@ -11,7 +11,7 @@ export {
   type SetOptions,
   type WriteOptions,
 } from './cache.js';
-export { bufferCodec, jsonCodec, type Codec } from './codec.js';
+export { bufferCodec, jsonCodec, structuredCodec, type Codec } from './codec.js';
 export {
   BootstrapTimeoutError,
   CacheClosedError,

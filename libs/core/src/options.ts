@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
-import { jsonCodec, type Codec } from './codec.js';
+import { CODEC_NAME, structuredCodec, type Codec } from './codec.js';
 import { InvalidOptionError } from './errors.js';
 import type { ReplicationLogFactory } from './log/port.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -45,7 +45,12 @@ export interface NearCacheOptions<V = unknown> {
   maxKeyBytes?: number;
   /** Largest encoded value, in bytes. Default 524288 (512 KiB); keep it under the broker's `message.max.bytes`. */
   maxValueBytes?: number;
-  /** Turns values into bytes and back; every instance on a topic must use the same one. Default `jsonCodec()`. */
+  /**
+   * Turns values into bytes and back; every instance on a topic must use the same one (records
+   * name their codec; those of another codec are rejected with reason `codec-mismatch`).
+   * Default `structuredCodec()`: exact round trips of JSON data, Date, Map, Set, BigInt, typed
+   * arrays and more, refusing what it cannot give back. `jsonCodec()` for readers in other languages.
+   */
   codec?: Codec<V>;
   /** Default deadline of `ready()`, in ms. Default 60000. */
   bootstrapTimeout?: number;
@@ -130,10 +135,14 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
   }
   if (options.log !== undefined && typeof options.log !== 'function') fail('log', 'a replication log factory function, such as inProcessLog(broker)', options.log);
   if (options.kafka !== undefined) plainObject('kafka', options.kafka);
-  const codec = options.codec === undefined ? (jsonCodec() as Codec<V>) : options.codec;
+  const codec = options.codec === undefined ? (structuredCodec() as Codec<V>) : options.codec;
   if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function' || typeof codec.name !== 'string') {
     fail('codec', 'an object with name, encode(value) and decode(bytes)', options.codec);
   }
+  if (!CODEC_NAME.test(codec.name)) {
+    throw new InvalidOptionError(`option "codec" has name ${JSON.stringify(codec.name.slice(0, 80))}; a codec name is 1 to 64 printable ASCII characters without spaces (it is written in every record)`);
+  }
+  if (codec.exact !== undefined && typeof codec.exact !== 'boolean') fail('codec.exact', 'true, false or undefined', codec.exact);
   if (options.filter !== undefined && typeof options.filter !== 'function') fail('filter', 'a function (key) => boolean', options.filter);
   const logger = options.logger === undefined ? consoleLogger : options.logger;
   if (typeof logger !== 'object' || logger === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== 'function')) {

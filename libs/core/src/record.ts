@@ -1,25 +1,28 @@
 /**
- * The record format on the replication topic (version 2; version 1 is still read). See
+ * The record format on the replication topic (version 3; versions 1 and 2 are still read). See
  * docs/record-format.md.
  *
  * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
- * - Metadata: one line of ASCII, `<version> <op> <expiresAt> <writeId> <origin>` separated by
- *   single spaces: version `2`, op s|d|c, absolute expiry in ms since the epoch (0: none), the
- *   writing instance's write sequence number, its origin (printable ASCII, no spaces).
+ * - Metadata: one line of ASCII, `<version> <op> <expiresAt> <writeId> <codec> <origin>`
+ *   separated by single spaces: version `3`, op s|d|c, absolute expiry in ms since the epoch
+ *   (0: none), the writing instance's write sequence number, the name of the codec that wrote
+ *   the value, the writer's origin (printable ASCII, no spaces). A set written by another codec
+ *   than the reader's is rejected (`codec-mismatch`), never decoded.
  * - Kafka value of a set: the metadata line, a newline, then the codec's bytes. A delete is a
  *   tombstone (null value) and a clear's value is its prefix (never null, so the cleaner cannot
  *   drop it): both carry the metadata line in the `nc-r` header instead. Readers accept the
  *   header on any record.
  *
- * Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`, `nc-origin`,
+ * Version 2 had the same line without the codec (`2 <op> <expiresAt> <writeId> <origin>`): its
+ * values are decoded with the reader's codec. Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`, `nc-origin`,
  * `nc-wid`). Kafka clients encode and decode every header as its own object; a set, the record
  * written most, now has none.
  */
 
-export const RECORD_FORMAT_VERSION = 2;
+export const RECORD_FORMAT_VERSION = 3;
 
 export const HEADERS = {
-  /** Version 2: the metadata line of a delete or clear (a set carries it in its value). */
+  /** Versions 2 and 3: the metadata line of a delete or clear (a set carries it in its value). */
   record: 'nc-r',
   /** Version 1 (read, no longer written). */
   version: 'nc-v',
@@ -89,6 +92,8 @@ export type RejectReason =
   | 'key-too-large'
   | 'value-too-large'
   | 'decode-failed'
+  /** A set written by another codec than this instance's (see the `codec` option). */
+  | 'codec-mismatch'
   /** The `signing` option is set and the record is unsigned, or its signature does not verify. */
   | 'bad-signature';
 
@@ -102,6 +107,8 @@ export class RecordRejection {
 export interface ParseLimits {
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** The reader's codec: a version 3 set written by a codec of another name is rejected. Not checked when absent. */
+  codec?: { readonly name: string };
 }
 
 function header(headers: Record<string, HeaderValue>, name: string): string | undefined {
@@ -122,20 +129,33 @@ interface Meta {
   origin: string;
   writeIdText: string;
   expText: string | undefined;
+  /** A version 3 record's codec when it is not the reader's (`expected`); undefined when it is, or for versions 1 and 2. */
+  otherCodec: string | undefined;
 }
 
-/** The metadata of a version 2 record, from its metadata line. */
-function metaV2(text: string): Meta | RecordRejection {
+/**
+ * The metadata of a version 2 or 3 record, from its metadata line. The codec field is compared
+ * with `expected` in place: a string is cut out of the line only when it differs.
+ */
+function metaLineFields(text: string, expected: string | undefined): Meta | RecordRejection {
   const a = text.indexOf(' ');
   const version = a < 0 ? text : text.slice(0, a);
-  if (version !== '2') return unsupported(version);
+  if (version !== '3' && version !== '2') return unsupported(version);
   const b = text.indexOf(' ', a + 1);
   const c = b < 0 ? -1 : text.indexOf(' ', b + 1);
   const d = c < 0 ? -1 : text.indexOf(' ', c + 1);
-  if (d < 0 || d === text.length - 1) {
-    return new RecordRejection('malformed', 'the metadata does not hold five space-separated fields (version, op, expiry, write id, origin)');
+  if (version === '2') {
+    if (d < 0 || d === text.length - 1) {
+      return new RecordRejection('malformed', 'the metadata does not hold five space-separated fields (version, op, expiry, write id, origin)');
+    }
+    return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), origin: text.slice(d + 1), otherCodec: undefined };
   }
-  return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), origin: text.slice(d + 1) };
+  const e = d < 0 ? -1 : text.indexOf(' ', d + 1);
+  if (e < 0 || e === d + 1 || e === text.length - 1) {
+    return new RecordRejection('malformed', 'the metadata does not hold six space-separated fields (version, op, expiry, write id, codec, origin)');
+  }
+  const same = expected === undefined || (e - d - 1 === expected.length && text.startsWith(expected, d + 1));
+  return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), otherCodec: same ? undefined : text.slice(d + 1, e), origin: text.slice(e + 1) };
 }
 
 /** The metadata of a version 1 record, from its five headers. */
@@ -147,19 +167,19 @@ function metaV1(headers: Record<string, HeaderValue>, version: string): Meta | R
   if (op === undefined || origin === undefined || writeIdText === undefined) {
     return new RecordRejection('missing-header', `a ${HEADERS.op}, ${HEADERS.origin} or ${HEADERS.writeId} header is missing`);
   }
-  return { op, origin, writeIdText, expText: header(headers, HEADERS.expiresAt) };
+  return { op, origin, writeIdText, expText: header(headers, HEADERS.expiresAt), otherCodec: undefined };
 }
 
 function unsupported(version: string): RecordRejection {
-  return new RecordRejection('unknown-version', `format version "${version.slice(0, 16)}" is not supported (this instance reads 1 and 2)`);
+  return new RecordRejection('unknown-version', `format version "${version.slice(0, 16)}" is not supported (this instance reads 1, 2 and 3)`);
 }
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
-/** Longest metadata line looked for at the start of a value: five fields with a 137-character origin fit well within it. */
+/** Longest metadata line looked for at the start of a value: six fields with a 64-character codec name and a 137-character origin fit within it. */
 const MAX_LINE = 256;
 
-/** Where the metadata line of a version 2 value ends (its newline), or -1 when the value does not start with one. */
+/** Where the metadata line of a version 2 or 3 value ends (its newline), or -1 when the value does not start with one. */
 function lineEnd(value: Uint8Array): number {
   // The version field, then a space: a cheap test before searching for the newline.
   const first = value[0];
@@ -182,7 +202,7 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   // The payload: the value without its metadata line, if it has one.
   let value = record.value;
   if (packed !== undefined) {
-    meta = metaV2(packed);
+    meta = metaLineFields(packed, limits.codec?.name);
   } else {
     const version = header(headers, HEADERS.version);
     if (version !== undefined) {
@@ -192,7 +212,7 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       if (end < 0) {
         return new RecordRejection('missing-header', `no metadata: neither a metadata line at the start of the value, an ${HEADERS.record} header nor the ${HEADERS.version} header of version 1`);
       }
-      meta = metaV2(asBuffer(value!).toString('latin1', 0, end));
+      meta = metaLineFields(asBuffer(value!).toString('latin1', 0, end), limits.codec?.name);
       value = value!.subarray(end + 1);
     }
   }
@@ -214,6 +234,9 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       }
       const expText = meta.expText ?? '0';
       if (!DECIMAL.test(expText)) return new RecordRejection('malformed', 'the expiry is not a decimal integer');
+      if (meta.otherCodec !== undefined) {
+        return new RecordRejection('codec-mismatch', `the value was written by codec "${meta.otherCodec.slice(0, 64)}"; this instance uses "${limits.codec!.name}"`);
+      }
       return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId };
     }
     case OP_CODES.delete:
@@ -231,28 +254,28 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   }
 }
 
-/** The metadata line of a version 2 record. */
-function metaLine(op: Operation, expiresAt: number, origin: string, writeId: number): string {
-  return `${RECORD_FORMAT_VERSION} ${OP_CODES[op]} ${expiresAt} ${writeId} ${origin}`;
+/** The metadata line of a version 3 record. */
+function metaLine(op: Operation, expiresAt: number, origin: string, writeId: number, codec: string): string {
+  return `${RECORD_FORMAT_VERSION} ${OP_CODES[op]} ${expiresAt} ${writeId} ${codec} ${origin}`;
 }
 
-/** The `nc-r` header of a version 2 delete or clear. */
-function metaHeader(op: Operation, origin: string, writeId: number): Record<string, string> {
-  return { [HEADERS.record]: metaLine(op, 0, origin, writeId) };
+/** The `nc-r` header of a version 3 delete or clear. */
+function metaHeader(op: Operation, origin: string, writeId: number, codec: string): Record<string, string> {
+  return { [HEADERS.record]: metaLine(op, 0, origin, writeId, codec) };
 }
 
-/** A set: its value is the metadata line, a newline and the codec's bytes; no header. */
-export function setRecord(partition: number, key: string, value: Uint8Array, expiresAt: number, origin: string, writeId: number): OutgoingRecord {
-  const line = `${metaLine('set', expiresAt, origin, writeId)}\n`;
-  // The line is ASCII (the origin is printable ASCII): one byte per character.
+/** A set: its value is the metadata line, a newline and the bytes of `codec` (its name); no header. */
+export function setRecord(partition: number, key: string, value: Uint8Array, expiresAt: number, origin: string, writeId: number, codec: string): OutgoingRecord {
+  const line = `${metaLine('set', expiresAt, origin, writeId, codec)}\n`;
+  // The line is ASCII (the origin and the codec name are printable ASCII): one byte per character.
   const bytes = Buffer.allocUnsafe(line.length + value.length);
   bytes.write(line, 0, 'latin1');
   bytes.set(value, line.length);
   return { partition, key, value: bytes, headers: {} };
 }
 
-export function deleteRecord(partition: number, key: string, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key, value: null, headers: metaHeader('delete', origin, writeId) };
+export function deleteRecord(partition: number, key: string, origin: string, writeId: number, codec: string): OutgoingRecord {
+  return { partition, key, value: null, headers: metaHeader('delete', origin, writeId, codec) };
 }
 
 /** The key a clear of `prefix` is written under: one per prefix, so compaction keeps the latest clear. */
@@ -260,6 +283,6 @@ export function clearRecordKey(prefix: string): string {
   return CLEAR_KEY_PREFIX + prefix;
 }
 
-export function clearRecord(partition: number, prefix: string, origin: string, writeId: number): OutgoingRecord {
-  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: metaHeader('clear', origin, writeId) };
+export function clearRecord(partition: number, prefix: string, origin: string, writeId: number, codec: string): OutgoingRecord {
+  return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: metaHeader('clear', origin, writeId, codec) };
 }

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   InvalidKeyError,
   InvalidValueError,
+  jsonCodec,
   NearCache,
   silentLogger,
   ValueTooLargeError,
@@ -25,10 +26,12 @@ const extra: Array<NearCache<any>> = [];
 beforeEach(async () => {
   broker = new InProcessBroker();
   topic = uniqueTopic('bad');
+  // The refusals below are the JSON codec's (the default codec's are tested in codec-cache.test.ts).
   cache = createNearCache<any>({
     topic,
     log: inProcessLog(broker),
     logger: silentLogger,
+    codec: jsonCodec(),
     maxKeyBytes: MAX_KEY_BYTES,
     maxValueBytes: MAX_VALUE_BYTES,
   });

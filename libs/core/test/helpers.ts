@@ -10,7 +10,7 @@ import type { InProcessBroker, LogRecord, NearCache, RawRecord } from '../src/in
 
 // Shared with the cross-package tests.
 import { ChaosLog } from '../../../test/helpers/chaos.js';
-import { metaHeaders, recordMeta } from '../../../test/helpers/records.js';
+import { decodePayload, metaHeaders, recordMeta } from '../../../test/helpers/records.js';
 import { waitFor } from '../../../test/helpers/wait.js';
 
 export { waitFor };
@@ -150,7 +150,7 @@ export function foldTopic(records: LogRecord[], options: OracleOptions = {}): Ma
     const state = new Map<string, { value: unknown; expiresAt: number }>();
     for (const record of list) {
       const meta = recordMeta(record);
-      if (meta === undefined || (meta.version !== '1' && meta.version !== '2')) continue;
+      if (meta === undefined || (meta.version !== '1' && meta.version !== '2' && meta.version !== '3')) continue;
       const { op, origin, wid } = meta;
       if (origin === undefined || wid === undefined || !DECIMAL_TEXT.test(wid)) continue;
       if (record.key === null || record.key.length === 0) continue;
@@ -158,11 +158,13 @@ export function foldTopic(records: LogRecord[], options: OracleOptions = {}): Ma
       if (op === 's') {
         const payload = meta.payload;
         if (record.key.length > maxKeyBytes || key.startsWith('\u0000') || payload === null || payload.length > maxValueBytes) continue;
+        // Written by another codec than the default (structured): skipped.
+        if (meta.codec !== undefined && meta.codec !== 'structured') continue;
         const exp = meta.exp ?? '0';
         if (!DECIMAL_TEXT.test(exp)) continue;
         let value: unknown;
         try {
-          value = JSON.parse(Buffer.from(payload).toString('utf8'));
+          value = decodePayload(payload);
         } catch {
           continue;
         }

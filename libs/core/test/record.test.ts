@@ -24,7 +24,7 @@ function without(headers: Headers, name: string): Headers {
 describe('record format constants', () => {
   it('uses the documented header names and version', () => {
     expect(HEADERS).toEqual({ record: 'nc-r', version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid' });
-    expect(RECORD_FORMAT_VERSION).toBe(2);
+    expect(RECORD_FORMAT_VERSION).toBe(3);
     expect(clearRecordKey('ns:')).toBe('\u0000nc:clear:ns:');
   });
 });
@@ -101,30 +101,6 @@ describe('version 2: a metadata line, in the value of a set or in the nc-r heade
   const v2 = (text: string | Uint8Array, extra: Headers = {}): Headers => ({ 'nc-r': text, ...extra });
   const line = (meta: string, payload: string | null): string => `${meta}\n${payload ?? ''}`;
 
-  it('writers put a set\'s metadata line before its value, and a delete\'s or clear\'s in the nc-r header', () => {
-    expect(setRecord(1, 'user:1', Buffer.from('{}'), 1_893_456_000_000, 'svc-a.0a1b2c3d', 17)).toEqual({
-      partition: 1,
-      key: 'user:1',
-      value: Buffer.from('2 s 1893456000000 17 svc-a.0a1b2c3d\n{}'),
-      headers: {},
-    });
-    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18)).toEqual({ partition: 0, key: 'user:1', value: null, headers: { 'nc-r': '2 d 0 18 svc-a.0a1b2c3d' } });
-    expect(clearRecord(2, 'users:', 'svc-a.0a1b2c3d', 19)).toEqual({
-      partition: 2,
-      key: clearRecordKey('users:'),
-      value: Buffer.from('users:'),
-      headers: { 'nc-r': '2 c 0 19 svc-a.0a1b2c3d' },
-    });
-  });
-
-  it('reads back what the writers produce; a set\'s value is what follows the metadata line', () => {
-    const asRead = (r: { key: string; value: Uint8Array | null; headers: Headers }) => record(r.key, r.value, r.headers);
-    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('{"a":1}'), 5, 'o.1', 7)), limits)).toEqual({ op: 'set', key: 'k', value: Buffer.from('{"a":1}'), expiresAt: 5, origin: 'o.1', writeId: 7 });
-    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.alloc(0), 0, 'o.1', 8)), limits)).toMatchObject({ op: 'set', value: Buffer.alloc(0) });
-    expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8)), limits)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8 });
-    expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9)), limits)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o.1', writeId: 9 });
-  });
-
   it('checks maxValueBytes against the value after the metadata line', () => {
     expect(parseRecord(record('k', line('2 s 0 1 o', 'v'.repeat(32)), {}), limits)).toMatchObject({ op: 'set' });
     expect((parseRecord(record('k', line('2 s 0 1 o', 'v'.repeat(33)), {}), limits) as RecordRejection).reason).toBe('value-too-large');
@@ -140,7 +116,7 @@ describe('version 2: a metadata line, in the value of a set or in the nc-r heade
     { name: 'a line without a space', value: line('2', '1'), reason: 'missing-header' },
     { name: 'a newline beyond 256 bytes', value: line(`2 s 0 1 ${'o'.repeat(300)}`, '1'), reason: 'missing-header' },
     { name: 'four fields', value: line('2 s 0 1', '1'), reason: 'malformed' },
-    { name: 'version 3', value: line('3 s 0 1 o', '1'), reason: 'unknown-version' },
+    { name: 'version 4', value: line('4 s 0 1 c o', '1'), reason: 'unknown-version' },
     { name: 'an unknown op', value: line('2 x 0 1 o', '1'), reason: 'unknown-operation' },
     { name: 'a non-decimal expiry', value: line('2 s soon 1 o', '1'), reason: 'malformed' },
     { name: 'a delete with a metadata line (not a tombstone)', value: line('2 d 0 1 o', ''), reason: 'malformed' },
@@ -167,7 +143,7 @@ describe('version 2: a metadata line, in the value of a set or in the nc-r heade
 
   const cases: Array<{ name: string; text: string; value?: string | null; reason: RejectReason }> = [
     { name: 'an empty header', text: '', reason: 'unknown-version' },
-    { name: 'version 3', text: '3 s 0 1 o', reason: 'unknown-version' },
+    { name: 'version 4', text: '4 s 0 1 c o', reason: 'unknown-version' },
     { name: 'version 1 in the header', text: '1 s 0 1 o', reason: 'unknown-version' },
     { name: 'only a version', text: '2', reason: 'malformed' },
     { name: 'four fields', text: '2 s 0 1', reason: 'malformed' },
@@ -252,5 +228,78 @@ describe('parseRecord accepts (version 1 headers, still read)', () => {
 
   it('ignores unknown extra headers', () => {
     expect(parseRecord(record('k', '1', set({ 'x-trace': 'abc' })), limits)).toMatchObject({ op: 'set', key: 'k' });
+  });
+});
+
+describe('version 3: the metadata line names the codec', () => {
+  const asRead = (r: { key: string; value: Uint8Array | null; headers: Headers }) => record(r.key, r.value, r.headers);
+  const line = (meta: string, payload: string): string => `${meta}\n${payload}`;
+  const reading = (codec: string) => ({ ...limits, codec: { name: codec } });
+
+  it('writers put a set\'s metadata line (with the codec) before its value, and a delete\'s or clear\'s in the nc-r header', () => {
+    expect(setRecord(1, 'user:1', Buffer.from('{}'), 1_893_456_000_000, 'svc-a.0a1b2c3d', 17, 'structured')).toEqual({
+      partition: 1,
+      key: 'user:1',
+      value: Buffer.from('3 s 1893456000000 17 structured svc-a.0a1b2c3d\n{}'),
+      headers: {},
+    });
+    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18, 'json')).toEqual({ partition: 0, key: 'user:1', value: null, headers: { 'nc-r': '3 d 0 18 json svc-a.0a1b2c3d' } });
+    expect(clearRecord(2, 'users:', 'svc-a.0a1b2c3d', 19, 'aes-256-gcm(json)')).toEqual({
+      partition: 2,
+      key: clearRecordKey('users:'),
+      value: Buffer.from('users:'),
+      headers: { 'nc-r': '3 c 0 19 aes-256-gcm(json) svc-a.0a1b2c3d' },
+    });
+  });
+
+  it('reads back what the writers produce, for a reader of the same codec', () => {
+    const same = reading('structured');
+    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('{"a":1}'), 5, 'o.1', 7, 'structured')), same)).toEqual({ op: 'set', key: 'k', value: Buffer.from('{"a":1}'), expiresAt: 5, origin: 'o.1', writeId: 7 });
+    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.alloc(0), 0, 'o.1', 8, 'structured')), same)).toMatchObject({ op: 'set', value: Buffer.alloc(0) });
+    expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8, 'structured')), same)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8 });
+    expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9, 'structured')), same)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o.1', writeId: 9 });
+  });
+
+  it('rejects a set written by another codec (codec-mismatch), naming both codecs', () => {
+    const result = parseRecord(asRead(setRecord(0, 'k', Buffer.from('{"a":1}'), 0, 'o.1', 7, 'json')), reading('structured'));
+    expect(result).toBeInstanceOf(RecordRejection);
+    expect((result as RecordRejection).reason).toBe('codec-mismatch');
+    expect((result as RecordRejection).detail).toContain('"json"');
+    expect((result as RecordRejection).detail).toContain('"structured"');
+    // In the nc-r header too.
+    expect((parseRecord(record('k', '1', { 'nc-r': '3 s 0 1 msgpack o' }), reading('structured')) as RecordRejection).reason).toBe('codec-mismatch');
+  });
+
+  it('a delete or clear of another codec still applies: it carries no value to decode', () => {
+    expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8, 'json')), reading('structured'))).toMatchObject({ op: 'delete', key: 'k' });
+    expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9, 'json')), reading('structured'))).toMatchObject({ op: 'clear', prefix: 'p:' });
+  });
+
+  it('versions 1 and 2 name no codec: their sets are read with the reader\'s codec', () => {
+    expect(parseRecord(record('k', line('2 s 0 1 o', '1'), {}), reading('structured'))).toMatchObject({ op: 'set', value: Buffer.from('1') });
+    expect(parseRecord(record('k', '1', set()), reading('json'))).toMatchObject({ op: 'set', value: Buffer.from('1') });
+  });
+
+  it('takes everything after the fifth space as the origin', () => {
+    expect(parseRecord(record('k', '1', { 'nc-r': '3 s 0 3 json a foreign writer' }), reading('json'))).toMatchObject({ origin: 'a foreign writer' });
+  });
+
+  const cases: Array<{ name: string; text: string; reason: RejectReason }> = [
+    { name: 'five fields (no codec)', text: '3 s 0 1 o', reason: 'malformed' },
+    { name: 'an empty codec (two spaces)', text: '3 s 0 1  o', reason: 'malformed' },
+    { name: 'an empty origin', text: '3 s 0 1 json ', reason: 'malformed' },
+    { name: 'only a version', text: '3', reason: 'malformed' },
+    { name: 'a non-decimal write id', text: '3 s 0 x json o', reason: 'malformed' },
+    { name: 'op "x"', text: '3 x 0 1 json o', reason: 'unknown-operation' },
+  ];
+  it.each(cases)('rejects $name -> $reason', ({ text, reason }) => {
+    const inHeader = parseRecord(record('k', '1', { 'nc-r': text }), reading('json'));
+    expect((inHeader as RecordRejection).reason).toBe(reason);
+  });
+
+  it('does not echo a long hostile codec name in full', () => {
+    const result = parseRecord(record('k', '1', { 'nc-r': `3 s 0 1 ${'c'.repeat(10_000)} o` }), reading('json')) as RecordRejection;
+    expect(result.reason).toBe('codec-mismatch');
+    expect(result.detail.length).toBeLessThan(200);
   });
 });
