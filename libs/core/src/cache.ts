@@ -1230,6 +1230,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   }
 }
 
+// The typed events merge into the class: its type parameter must be declared here too.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export interface NearCache<V = unknown> {
   on<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
   once<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
