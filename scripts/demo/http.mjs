@@ -1,6 +1,7 @@
 // The demo's HTTP client: requests to the instances, their internal endpoints, health.
 import { performance } from 'node:perf_hooks';
-import { DemoFailure, waitUntil } from './output.mjs';
+import { waitFor } from '../lib/shared.mjs';
+import { DemoFailure, demoFailure } from './output.mjs';
 
 const HEALTH_DEADLINE_MS = 90_000;
 
@@ -46,7 +47,7 @@ export async function readsOf(instances) {
 /** Resolves with the ms from `started` until the instance's /health answers 200. */
 export async function waitHealthy(instance, started) {
   let last = 'no answer yet';
-  await waitUntil(
+  await waitFor(
     async () => {
       if (!instance.alive()) throw new DemoFailure(`instance ${instance.name} ${instance.exitReason()} before it was healthy (${last})`);
       try {
@@ -61,7 +62,7 @@ export async function waitHealthy(instance, started) {
       instance.lastHealth = last;
       return false;
     },
-    { timeoutMs: HEALTH_DEADLINE_MS, intervalMs: 20, what: () => `${instance.name} to be healthy at ${instance.url}/health (${last})` },
+    { timeout: HEALTH_DEADLINE_MS, interval: 20, message: () => `${instance.name} to be healthy at ${instance.url}/health (${last})`, error: demoFailure },
   );
   return performance.now() - started;
 }

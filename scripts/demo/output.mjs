@@ -1,5 +1,4 @@
 // The demo's output, checks, waiting and formatting.
-import { sleep } from '../lib/shared.mjs';
 
 /** A step of the demo did not behave as it should; the message says what. */
 export class DemoFailure extends Error {
@@ -8,6 +7,9 @@ export class DemoFailure extends Error {
     this.name = 'DemoFailure';
   }
 }
+
+/** A DemoFailure with `message`: what a wait that timed out throws (`waitFor(..., { error: demoFailure })`). */
+export const demoFailure = (message) => new DemoFailure(message);
 
 /** Throws a DemoFailure with `message` unless `condition` holds. */
 export function check(condition, message) {
@@ -25,18 +27,6 @@ export function section(title) {
   say(title);
 }
 
-
-/** Resolves once `predicate()` is true; throws a DemoFailure after `timeoutMs`. */
-export async function waitUntil(predicate, { timeoutMs, intervalMs = 5, what }) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() >= deadline) {
-      throw new DemoFailure(`gave up after ${formatMs(timeoutMs)} waiting for ${typeof what === 'function' ? what() : what}`);
-    }
-    await sleep(intervalMs);
-  }
-}
 
 /** `0.42 ms`, `12.3 ms`, `154 ms`, `2.31 s`. */
 export function formatMs(ms) {
