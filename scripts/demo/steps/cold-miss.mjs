@@ -4,6 +4,10 @@ import { replicationDelay, report, reportHeader } from '../measure.mjs';
 import { waitFor } from '../../lib/shared.mjs';
 import { check, demoFailure, formatMs, formatPrice, say, section } from '../output.mjs';
 
+/**
+ * @param {import('../types.mjs').Demo} demo
+ * @returns {Promise<{ price: number }>} the product A loaded
+ */
 export async function coldMiss({ instances, log, keys, page, replicationDeadlineMs }) {
   const [A, B, C] = instances;
   section('1. A cold miss on A, then hits on B and C');

@@ -5,6 +5,11 @@ import { invalidationDelay, report, reportHeader } from '../measure.mjs';
 import { waitFor } from '../../lib/shared.mjs';
 import { check, demoFailure, formatMs, formatPrice, say, section } from '../output.mjs';
 
+/**
+ * @param {import('../types.mjs').Demo} demo
+ * @param {{ price: number }} product  what the cold miss loaded
+ * @returns {Promise<number>} the new price
+ */
 export async function update({ instances, keys, page, replicationDeadlineMs }, product) {
   const [A, B, C] = instances;
   section('2. An update on C invalidates the entry everywhere');
@@ -41,7 +46,7 @@ export async function update({ instances, keys, page, replicationDeadlineMs }, p
   const newOnB = await call(B, 'GET', page);
   const newOnC = await call(C, 'GET', page);
   const readsAfterReload = await readsOf(instances);
-  for (const [instance, response] of [[B, newOnB], [C, newOnC]]) {
+  for (const [instance, response] of /** @type {[import('../types.mjs').Instance, import('../types.mjs').Answer][]} */ ([[B, newOnB], [C, newOnC]])) {
     check(response.status === 200 && response.body.price === newPrice, `${instance.name} should serve the new price ${newPrice}, it served ${response.body.price}`);
     check(response.servedFrom === 'response-cache', `${instance.name} should serve the page A reloaded, it came from ${response.servedFrom}`);
   }
