@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kafkaVersion, startCluster } from '../scripts/kafka/local-kafka.mjs';
-import { freePort } from '../scripts/lib/shared.mjs';
+import { freePort, sleep } from '../scripts/lib/shared.mjs';
 import { writeDocs } from './report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -110,7 +110,7 @@ async function startRedis() {
     });
     if (ok) break;
     if (child.exitCode !== null || Date.now() > deadline) return { skipped: 'skipped: redis-server did not start' };
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const version = execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)?.[1] ?? 'unknown';
   return { url: `redis://127.0.0.1:${port}`, version };

@@ -29,7 +29,7 @@ try {
     allowPositionals: false,
   }).values;
 } catch (error) {
-  console.error(`${error.message}\n\n${USAGE}`);
+  console.error(`${/** @type {Error} */ (error).message}\n\n${USAGE}`);
   process.exit(2);
 }
 if (options.help) {

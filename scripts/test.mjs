@@ -8,11 +8,20 @@ import { fileURLToPath } from 'node:url';
 import { startCluster } from './kafka/local-kafka.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** @param {string} name */
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 
+/**
+ * Runs a command with inherited output (SIGINT and SIGTERM forwarded to it).
+ * @param {string} command
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} [env]
+ * @returns {Promise<number>} its exit code (1 when a signal ended it)
+ */
 function run(command, args, env = process.env) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root, stdio: 'inherit', env });
+    /** @param {NodeJS.Signals} signal */
     const forward = (signal) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -24,12 +33,14 @@ function run(command, args, env = process.env) {
   });
 }
 
+/** @param {string} message */
 const log = (message) => console.log(`[test] ${message}`);
 
 // The close() test runs a child process on the built package.
 let code = await run(bin('nx'), ['run-many', '-t', 'build', '--output-style=static'], { ...process.env, NX_DAEMON: 'false' });
 if (code !== 0) process.exit(code);
 
+/** @type {import('./kafka/local-kafka.mjs').LocalCluster | undefined} */
 let cluster;
 const env = { ...process.env };
 if (env.KAFKA_BROKERS) {
@@ -39,7 +50,7 @@ if (env.KAFKA_BROKERS) {
     // A free port, so a broker started with `npm run kafka:start` does not get in the way.
     cluster = await startCluster({ nodes: 1, name: 'test', basePort: 0, log, stopOnExit: true });
   } catch (error) {
-    console.error(`[test] could not start a local Kafka broker: ${error.message}`);
+    console.error(`[test] could not start a local Kafka broker: ${/** @type {Error} */ (error).message}`);
     console.error('[test] it needs Java 17+ and Maven; or set KAFKA_BROKERS to an existing cluster.');
     process.exit(1);
   }

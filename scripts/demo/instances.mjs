@@ -7,14 +7,33 @@ import { performance } from 'node:perf_hooks';
 import { say } from './output.mjs';
 import { EXAMPLE } from './paths.mjs';
 
-/** An instance of the example in its own process. */
+/** @typedef {import('./types.mjs').Instance} Instance */
+/** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} ExitStatus */
+
+/**
+ * An instance of the example in its own process.
+ * @implements {Instance}
+ */
 export class ChildInstance {
+  /**
+   * @param {{ name: string, framework: 'nest' | 'express', port: number, env: Record<string, string>, logDir: string }} options
+   */
   constructor({ name, framework, port, env, logDir }) {
-    Object.assign(this, { name, framework, port, env, logDir });
+    this.name = name;
+    this.framework = framework;
+    this.port = port;
+    this.env = env;
+    this.logDir = logDir;
     this.url = `http://127.0.0.1:${port}`;
     this.logFile = path.join(logDir, `${name}.log`);
+    /** @type {import('node:child_process').ChildProcess | undefined} */
     this.child = undefined;
+    /** @type {Promise<ExitStatus> | undefined} */
     this.exited = undefined;
+    /** @type {ExitStatus | undefined} */
+    this.exitStatus = undefined;
+    /** @type {string | undefined} */
+    this.lastHealth = undefined;
   }
 
   get pid() {
@@ -42,9 +61,11 @@ export class ChildInstance {
     });
     fs.closeSync(out);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    /** @type {Promise<ExitStatus>} */
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = exited;
     this.exitStatus = undefined;
-    this.exited.then((status) => { this.exitStatus = status; });
+    exited.then((status) => { this.exitStatus = status; });
     child.on('error', (error) => say(`  ${this.name}: ${error.message}`));
   }
 
@@ -54,15 +75,15 @@ export class ChildInstance {
 
   /** SIGKILL: no flush, no goodbye. */
   async kill() {
-    this.child.kill('SIGKILL');
+    this.child?.kill('SIGKILL');
     await this.exited;
   }
 
   /** SIGTERM: the instance flushes and closes its cache; SIGKILL after 10 s. */
   async stop() {
     if (!this.alive()) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    this.child?.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 10_000);
     await this.exited;
     clearTimeout(timer);
   }
@@ -82,17 +103,35 @@ export class ChildInstance {
     }
     const own = lines.filter((line) => line.startsWith(`[${this.name}] `)).slice(-3);
     const last = lines.slice(-6).filter((line) => !own.includes(line));
-    const clip = (line) => `    ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`;
+    const clip = (/** @type {string} */ line) => `    ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`;
     return [`${this.name} ${this.exitReason()}; from its log (${this.logFile}):`, ...own.map(clip), ...(last.length > 0 ? ['    ...', ...last.map(clip)] : [])].join('\n');
   }
 }
 
-/** An instance of the example in this process (the mode without Kafka). */
+/**
+ * Starts an instance of the example in this process: the example's startNestInstance or
+ * startExpressInstance, with the demo's topic, log and store bound.
+ * @typedef {(options: { name: string, port: number, startedAt: number }) => Promise<{ close(): Promise<void> }>} Starter
+ */
+
+/**
+ * An instance of the example in this process (the mode without Kafka).
+ * @implements {Instance}
+ */
 export class LocalInstance {
+  /**
+   * @param {{ name: string, framework: 'nest' | 'express', port: number, starter: Starter }} options
+   */
   constructor({ name, framework, port, starter }) {
-    Object.assign(this, { name, framework, port, starter });
+    this.name = name;
+    this.framework = framework;
+    this.port = port;
+    this.starter = starter;
     this.url = `http://127.0.0.1:${port}`;
+    /** @type {{ close(): Promise<void> } | undefined} */
     this.running = undefined;
+    /** @type {string | undefined} */
+    this.lastHealth = undefined;
   }
 
   get where() {

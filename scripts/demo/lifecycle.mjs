@@ -3,15 +3,20 @@
 import { say } from './output.mjs';
 
 export class Lifecycle {
-  /** @type {{ what: string, run: () => Promise<void> | void }[]} */
+  /** @type {{ what: string, run: () => Promise<unknown> | unknown }[]} */
   #cleanups = [];
+  /** @type {Promise<void> | undefined} */
   #cleaning;
   /** Set by SIGINT or SIGTERM: steps stop early and the signal handler cleans up. */
   interrupted = false;
   /** Set when a step failed: cleanups keep what helps to understand it (the logs). */
   failed = false;
 
-  /** Registers what to undo; `what` completes "could not ..." when undoing fails. */
+  /**
+   * Registers what to undo; `what` completes "could not ..." when undoing fails.
+   * @param {string} what
+   * @param {() => Promise<unknown> | unknown} run
+   */
   onCleanup(what, run) {
     this.#cleanups.push({ what, run });
   }
@@ -20,11 +25,11 @@ export class Lifecycle {
   cleanup() {
     this.#cleaning ??= (async () => {
       while (this.#cleanups.length > 0) {
-        const { what, run } = this.#cleanups.pop();
+        const { what, run } = /** @type {{ what: string, run: () => unknown }} */ (this.#cleanups.pop());
         try {
           await run();
         } catch (error) {
-          say(`  (could not ${what}: ${error.message})`);
+          say(`  (could not ${what}: ${/** @type {Error} */ (error).message})`);
         }
       }
     })();

@@ -7,6 +7,11 @@ import { startCluster, stopCluster } from '../kafka/local-kafka.mjs';
 import { sleep } from '../lib/shared.mjs';
 import { DemoFailure, say } from './output.mjs';
 
+/**
+ * @typedef {import('./types.mjs').LogChoice} LogChoice
+ * @typedef {import('./lifecycle.mjs').Lifecycle} Lifecycle
+ */
+
 function javaAvailable() {
   const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
   const result = spawnSync(java, ['-version'], { stdio: 'ignore' });
@@ -15,6 +20,7 @@ function javaAvailable() {
 
 const NO_BROKER_HERE = `no KAFKA_BROKERS is set, and this machine cannot run a local Kafka broker`;
 
+/** @param {string} reason */
 function explainInProcess(reason) {
   say('');
   say(`Kafka: ${NO_BROKER_HERE}: ${reason}.`);
@@ -27,6 +33,8 @@ function explainInProcess(reason) {
 /**
  * Chooses the log: `{ mode: 'kafka', brokers, external?, label }` or `{ mode: 'in-process', label }`.
  * A broker it starts is registered with `lifecycle` to be stopped.
+ * @param {{ inProcess: boolean, lifecycle: Lifecycle }} options
+ * @returns {Promise<LogChoice>}
  */
 export async function chooseLog({ inProcess, lifecycle }) {
   if (inProcess) return { mode: 'in-process', label: 'the in-process log (--in-process): the three instances share this process' };
@@ -42,7 +50,7 @@ export async function chooseLog({ inProcess, lifecycle }) {
   say('Kafka: no KAFKA_BROKERS set, starting a local single-node broker (KRaft) from Apache Kafka\'s jars.');
   const started = performance.now();
   let lastLine = performance.now();
-  const log = (message) => {
+  const log = (/** @type {string} */ message) => {
     lastLine = performance.now();
     say(`  kafka: ${message}`);
   };
@@ -54,7 +62,8 @@ export async function chooseLog({ inProcess, lifecycle }) {
   let cluster;
   try {
     cluster = await startCluster({ name: 'demo', nodes: 1, basePort: 0, log, stopOnExit: true });
-  } catch (error) {
+  } catch (caught) {
+    const error = /** @type {Error} */ (caught);
     if (/'(java|mvn)' not found/.test(error.message)) {
       explainInProcess(error.message.includes('mvn') ? "the broker jars are not downloaded yet and Maven is not installed ('mvn' is not on the PATH)" : error.message);
       return { mode: 'in-process', label: 'the in-process log (no local broker possible): the three instances share this process' };
@@ -67,7 +76,10 @@ export async function chooseLog({ inProcess, lifecycle }) {
   return { mode: 'kafka', brokers, label: `a local Kafka ${cluster.version} broker at ${brokers}, started by the demo` };
 }
 
-/** On a cluster the demo did not start, its topic is deleted at the end. */
+/**
+ * On a cluster the demo did not start, its topic is deleted at the end.
+ * @param {{ brokers: string, topic: string, lifecycle: Lifecycle }} options
+ */
 export function deleteTopicLater({ brokers, topic, lifecycle }) {
   lifecycle.onCleanup(`delete the topic ${topic}`, async () => {
     const { default: kafkajs } = await import('kafkajs');

@@ -20,15 +20,27 @@ import { serve } from './steps/serve.mjs';
 import { startInstances } from './steps/start.mjs';
 import { update } from './steps/update.mjs';
 
+/**
+ * @typedef {import('./types.mjs').Instance} Instance
+ * @typedef {import('./types.mjs').LogChoice} LogChoice
+ * @typedef {import('./types.mjs').Demo} Demo
+ * @typedef {{ serve: boolean, 'in-process': boolean }} DemoOptions
+ */
+
 const REPLICATION_DEADLINE_MS = 30_000;
 const PRODUCT = '1';
+/** @type {{ name: string, framework: 'nest' | 'express' }[]} */
 const SPEC = [
   { name: 'A', framework: 'nest' },
   { name: 'B', framework: 'nest' },
   { name: 'C', framework: 'express' },
 ];
 
-/** Creates the three instances, as child processes on Kafka or in this process on the in-process log. */
+/**
+ * Creates the three instances, as child processes on Kafka or in this process on the in-process log.
+ * @param {{ example: any, log: LogChoice, topic: string, workDir: string }} options
+ * @returns {Promise<{ dataLabel: string, instances: Instance[] }>}
+ */
 async function createInstances({ example, log, topic, workDir }) {
   const ports = Object.fromEntries(await Promise.all(SPEC.map(async (s) => [s.name, await freePort()])));
   if (log.mode === 'kafka') {
@@ -43,7 +55,7 @@ async function createInstances({ example, log, topic, workDir }) {
   const { InProcessBroker, inProcessLog } = await import('@nearcache/core');
   const broker = new InProcessBroker();
   const store = new example.MemoryProductStore();
-  const start = (s) => (s.framework === 'nest' ? example.startNestInstance : example.startExpressInstance);
+  const start = (/** @type {{ framework: 'nest' | 'express' }} */ s) => (s.framework === 'nest' ? example.startNestInstance : example.startExpressInstance);
   return {
     dataLabel: 'products in memory, shared by the three instances',
     instances: SPEC.map(
@@ -52,6 +64,11 @@ async function createInstances({ example, log, topic, workDir }) {
   };
 }
 
+/**
+ * @param {DemoOptions} options
+ * @param {Lifecycle} lifecycle
+ * @param {Instance[]} started  the instances created, for the failure report
+ */
 async function scenario(options, lifecycle, started) {
   say(bar('nearcache demo: three instances of a product catalogue, one cache topic'));
   await build();
@@ -74,6 +91,7 @@ async function scenario(options, lifecycle, started) {
     await Promise.all(running.map((i) => i.stop()));
   });
 
+  /** @type {Demo} */
   const demo = {
     instances,
     example,
@@ -101,11 +119,16 @@ async function scenario(options, lifecycle, started) {
   if (options.serve) await serve(demo);
 }
 
-/** Runs the demo; resolves with the exit code (or never, when interrupted: the signal handler exits). */
+/**
+ * Runs the demo; resolves with the exit code (or never, when interrupted: the signal handler exits).
+ * @param {DemoOptions} options
+ * @returns {Promise<number>}
+ */
 export async function runDemo(options) {
   const runStarted = performance.now();
   const lifecycle = new Lifecycle();
   lifecycle.handleSignals();
+  /** @type {Instance[]} */
   const started = [];
   let exitCode = 0;
   try {
@@ -115,7 +138,7 @@ export async function runDemo(options) {
       exitCode = 1;
       lifecycle.failed = true;
       say('');
-      say(`demo failed: ${error instanceof DemoFailure ? error.message : error.stack ?? error}`);
+      say(`demo failed: ${error instanceof DemoFailure ? error.message : /** @type {Error} */ (error).stack ?? error}`);
       for (const instance of started) {
         const details = instance.failureDetails();
         if (details) say(`\n  ${details}`);

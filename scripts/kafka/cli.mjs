@@ -45,7 +45,7 @@ function parseOptions(args, options) {
   try {
     return parseArgs({ args, options, allowPositionals: false }).values;
   } catch (err) {
-    process.stderr.write(`${err.message}\n\n${USAGE}`);
+    process.stderr.write(`${/** @type {Error} */ (err).message}\n\n${USAGE}`);
     process.exit(EXIT_USAGE);
   }
 }
@@ -129,6 +129,7 @@ async function cmdStatus(args) {
   return running > 0 ? 0 : EXIT_NOT_RUNNING;
 }
 
+/** @type {Record<string, (args: string[]) => Promise<number>>} */
 const COMMANDS = { fetch: cmdFetch, start: cmdStart, stop: cmdStop, status: cmdStatus };
 
 async function main() {

@@ -42,6 +42,38 @@ export function mulberry32(seed) {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * @typedef {object} WaitOptions
+ * @property {number} [timeout]   give up after this many ms (default 10000)
+ * @property {number} [interval]  check every this many ms (default 10)
+ * @property {string | (() => string)} [message]  what is awaited, said when the wait times out
+ *   (a function is called then, so it can describe the last state seen)
+ * @property {(message: string) => Error} [error]  builds the error thrown on timeout from its
+ *   message (default: a plain Error)
+ */
+
+/**
+ * Resolves once `predicate()` holds (it may be async); rejects after `timeout` ms with
+ * "timed out after <timeout> ms waiting for <message>". An error thrown by the predicate
+ * rejects at once.
+ * @param {() => boolean | Promise<boolean>} predicate
+ * @param {WaitOptions} [options]
+ * @returns {Promise<void>}
+ */
+export async function waitFor(predicate, options = {}) {
+  const { timeout = 10_000, interval = 10 } = options;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() >= deadline) {
+      const message = typeof options.message === 'function' ? options.message() : options.message;
+      const text = `timed out after ${timeout} ms waiting for ${message ?? 'a condition'}`;
+      throw options.error ? options.error(text) : new Error(text);
+    }
+    await sleep(interval);
+  }
+}
+
+/**
  * The median of `values` (the mean of the two middle values for an even count); NaN when empty.
  * @param {readonly number[]} values
  * @returns {number}

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster } from '../../scripts/kafka/local-kafka.mjs';
+import { waitFor } from '../../scripts/lib/shared.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -205,14 +206,9 @@ async function http(method, url, headers = {}) {
 
 /** Polls `probe` until it returns a truthy value; throws with `what` after `timeout` ms. */
 async function until(what, probe, timeout = 20_000) {
-  const deadline = Date.now() + timeout;
   let last;
-  for (;;) {
-    last = await probe();
-    if (last.ok) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}; last answer: ${JSON.stringify(last.seen)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(async () => (last = await probe()).ok, { timeout, interval: 50, message: () => `${what}; last answer: ${JSON.stringify(last.seen)}` });
+  return last;
 }
 
 function expect(condition, message) {

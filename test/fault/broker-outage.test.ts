@@ -4,7 +4,7 @@ import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka
 import { faultTestKafka, KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
 import { diff, foldTopic, snapshot } from '../helpers/oracle.js';
 import { startTraffic } from '../helpers/traffic.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 // Guarantee: with the broker stopped for 20 s under continuous writes from three instances,
 // no instance fails or needs a restart; writes apply locally and queue; durable writes succeed
@@ -57,7 +57,7 @@ describe('broker stopped for 20 s under writes', () => {
     const downAt = Date.now();
     const writesAtDown = [...traffic.writes];
     // The outage itself: the broker stays down for 20 s while the instances keep writing.
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await sleep(OUTAGE_MS);
     // Durable writes issued while the broker was down rejected with a typed error (their deadline passed).
     const duringOutage = traffic.durable.filter((d) => d.at >= downAt && d.at < Date.now() - FLUSH_TIMEOUT - 1000);
     expect(duringOutage.length).toBeGreaterThan(10);

@@ -4,7 +4,7 @@ import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka
 import { faultTestKafka, KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
 import { startProbes } from '../helpers/probes.js';
 import { startTraffic } from '../helpers/traffic.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 // Guarantee: a broker restart (what a rolling restart or an upgrade does to every instance)
 // costs seconds, not a consumer session: once the broker answers again, every instance applies
@@ -62,7 +62,7 @@ describe('broker restarted under writes', () => {
     await cluster.stopNode(0);
     // Down long enough for every consumer to notice (fetches and heartbeats fail).
     await waitFor(() => caches.every((c) => c.state === 'degraded'), { timeout: 30_000, message: 'every instance degraded' });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
     await cluster.startNode(0);
     const upAt = Date.now();
     lines.push(`${new Date().toISOString().slice(11, 23)} broker answering again`);

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNearCache, kafkaLog, silentLogger, type NearCacheError, type ReplicationLogFactory } from '@nearcache/core';
 import { KafkaTestClient, testBrokers } from '../helpers/kafka.js';
+import { sleep } from '../helpers/wait.js';
 
 // Guarantee (clean close): work that close() cancels (a lag poll in flight when the admin client
 // disconnects) reports nothing.
@@ -47,9 +48,9 @@ describe('close() cancels work in flight', () => {
     await cache.set('k', 1, { durable: true });
     log.hold();
     // Polls pile up, held; close() lets them go on against a closing log.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     await cache.close();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(errors.map((e) => `${e.code}: ${e.message}`)).toEqual([]);
   });
 

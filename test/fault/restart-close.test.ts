@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka.mjs';
 import { KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
 import { runFixture, type FixtureProcess } from '../helpers/process.js';
+import { sleep } from '../helpers/wait.js';
 
 // Guarantee (clean close): after a broker restart under writes, with consumers restarted by the
 // stall watchdog while others still stop, close() stops every client ever started: the process
@@ -30,7 +31,7 @@ describe('close() after a broker restart and watchdog restarts', () => {
     await cluster.stopNode(0);
     await child.next((m) => m.event === 'state' && m.state === 'degraded', 30_000);
     // Away for 8 s, under writes.
-    await new Promise((resolve) => setTimeout(resolve, 8000));
+    await sleep(8000);
     await cluster.startNode(0);
     // The watchdog restarts the reader's consumer (again every second), then both caches close.
     await child.next((m) => m.event === 'stalled', 60_000);

@@ -149,14 +149,15 @@ export class KafkaTestClient {
    * segment) until `until(records)` holds for what a fresh reader sees.
    */
   async compact(topic: string, until: (records: LogRecord[]) => boolean, timeout = 60_000): Promise<void> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      await this.produce(topic, [{ key: '\u0000nc:filler', value: 'x' }]);
-      const records = await this.readAll(topic);
-      if (until(records)) return;
-      if (Date.now() > deadline) throw new Error(`the log cleaner did not compact ${topic} within ${timeout} ms (${records.length} records)`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    let records: LogRecord[] = [];
+    await waitFor(
+      async () => {
+        await this.produce(topic, [{ key: '\u0000nc:filler', value: 'x' }]);
+        records = await this.readAll(topic);
+        return until(records);
+      },
+      { timeout, interval: 250, message: () => `the log cleaner to compact ${topic} (${records.length} records)` },
+    );
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createNearCache, httpCacheKey, InProcessBroker, inProcessLog, silentLogger, type Logger, type NearCache, type NearCacheOptions } from '@nearcache/core';
 
-/** Resolves once `predicate` holds; rejects after `timeout` ms. Polls, never sleeps a fixed time. */
-export async function waitFor(predicate: () => boolean, options: { timeout?: number; message?: string } = {}): Promise<void> {
-  const deadline = Date.now() + (options.timeout ?? 5000);
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.message ?? 'a condition'}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor } from '../../../test/helpers/wait.js';
 
 export function uniqueTopic(prefix = 'express'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;

@@ -114,7 +114,7 @@ describe('providers of lazily loaded modules', () => {
     expect(await reportsA.monthly('2026-01')).toBe('report 2026-01');
     expect(await reportsA.monthly('2026-01')).toBe('report 2026-01');
     expect(reportsA.bodies).toBe(1);
-    await waitFor(() => appB.get(NearCache).has('report:2026-01'), 'the entry to reach B');
+    await waitFor(() => appB.get(NearCache).has('report:2026-01'), { message: 'the entry to reach B' });
     expect(await reportsB.monthly('2026-01')).toBe('report 2026-01');
     expect(reportsB.bodies).toBe(0);
   });
@@ -159,7 +159,7 @@ describe('a user @Global() module imported before the cache module', () => {
       { init: false },
     );
     const init = app.init();
-    await waitFor(() => (log.last?.held ?? 0) > 0, 'the bootstrap batch to be held');
+    await waitFor(() => (log.last?.held ?? 0) > 0, { message: 'the bootstrap batch to be held' });
     log.last!.release();
     await init;
     expect(seen).toEqual({ state: 'live', cached: true });

@@ -119,7 +119,7 @@ describe('a method that returns a promise without saying so', () => {
     const { a, b, cacheA, cacheB } = await twoInstances(Untyped);
     // Another instance (or this service before a restart) wrote the entry.
     await cacheA.set('all-products', ['lamp', 'chair']);
-    await waitFor(() => cacheB.has('all-products'), 'the entry to reach B');
+    await waitFor(() => cacheB.has('all-products'), { message: 'the entry to reach B' });
     const onB = b.findAll();
     expect(onB).toBeInstanceOf(Promise);
     expect(await onB).toEqual(['lamp', 'chair']);

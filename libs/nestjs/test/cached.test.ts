@@ -336,7 +336,7 @@ describe('@Cached across two applications on one log', () => {
     const [a, b] = [appA.get(PricesService), appB.get(PricesService)];
     expect(await a.price('abc')).toBe(3);
     expect(a.label('abc')).toBe('SKU abc');
-    await waitFor(() => appB.get(NearCache).has('price:abc') && appB.get(NearCache).has('label:abc'), 'the entries to reach B');
+    await waitFor(() => appB.get(NearCache).has('price:abc') && appB.get(NearCache).has('label:abc'), { message: 'the entries to reach B' });
 
     const price = b.price('abc');
     expect(price).toBeInstanceOf(Promise);

@@ -195,15 +195,15 @@ describe('@CacheEvict and @CachePut across two applications on one log', () => {
     a.db.set('1', { id: '1', name: 'Ada' });
 
     await a.findOne('1');
-    await waitFor(() => appB.get(NearCache).has('user:1'), 'user:1 on B');
+    await waitFor(() => appB.get(NearCache).has('user:1'), { message: 'user:1 on B' });
     expect(await b.findOne('1')).toEqual({ id: '1', name: 'Ada' });
     expect(b.reads).toBe(0);
 
     await b.rename('1', 'Ada Lovelace');
-    await waitFor(() => !cacheA.has('user:1'), 'the eviction to reach A');
+    await waitFor(() => !cacheA.has('user:1'), { message: 'the eviction to reach A' });
 
     await b.save('1', 'Countess');
-    await waitFor(() => cacheA.has('user:1'), 'the put to reach A');
+    await waitFor(() => cacheA.has('user:1'), { message: 'the put to reach A' });
     expect(await a.findOne('1')).toEqual({ id: '1', name: 'Countess' });
   });
 });

@@ -64,15 +64,15 @@ describe('NearCacheHealthIndicator', () => {
     await writer.set('b', 2);
     await writer.flush();
     await writer.close();
-    await waitFor(() => indicator.check('c').c.lagRecords === 2, 'the lag to be seen');
+    await waitFor(() => indicator.check('c').c.lagRecords === 2, { message: 'the lag to be seen' });
     expect(indicator.check('c', { maxLagRecords: 1 }).c).toMatchObject({ status: 'down', state: 'live', lagRecords: 2 });
     expect(indicator.check('c', { maxLagRecords: 2 }).c.status).toBe('up');
-    await waitFor(() => indicator.check('c').c.lagMs > 0, 'lag in ms');
+    await waitFor(() => indicator.check('c').c.lagMs > 0, { message: 'lag in ms' });
     expect(indicator.check('c', { maxLagMs: 0 }).c.status).toBe('down');
     expect(indicator.check('c', { maxLagMs: 3_600_000 }).c.status).toBe('up');
 
     log.last!.release();
-    await waitFor(() => cache.get('b') === 2, 'the held records to be applied');
+    await waitFor(() => cache.get('b') === 2, { message: 'the held records to be applied' });
     expect(indicator.check('c', { maxLagRecords: 0 }).c.status).toBe('up');
     await cache.close();
     expect(indicator.check('c').c).toMatchObject({ status: 'down', state: 'closed' });

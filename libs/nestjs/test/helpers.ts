@@ -31,14 +31,7 @@ export async function closeApps(): Promise<void> {
   await Promise.all(apps.splice(0).map((app) => app.close().catch(() => undefined)));
 }
 
-/** Resolves once `predicate` holds; rejects after `timeout` ms. */
-export async function waitFor(predicate: () => boolean, message: string, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor } from '../../../test/helpers/wait.js';
 
 /** A deferred promise, to hold a method until the test lets it finish. */
 export function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {

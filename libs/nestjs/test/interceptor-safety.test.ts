@@ -123,7 +123,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await a.get('/s/account').set('X-Api-Key', 'alice-key').expect(200, 'account of alice-key');
     await b.get('/s/account').expect(200, 'account of nobody');
     expect(responseKeys(cacheA).filter((key) => key.includes('account'))).toHaveLength(responseKeys(cacheA).length);
-    await waitFor(() => responseKeys(cacheA).length === 1, "the anonymous entry on A");
+    await waitFor(() => responseKeys(cacheA).length === 1, { message: "the anonymous entry on A" });
     // The anonymous entry is not served to a request with credentials.
     const alice = await a.get('/s/account').set('Authorization', 'Bearer alice').set('Cookie', 'sid=alice').expect(200, 'account of alice');
     expect(alice.headers['x-cache']).toBe('MISS');
@@ -136,7 +136,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await a.get('/s/per-user').set('Cookie', 'sid=alice').expect(200, 'page of alice');
     await a.get('/s/per-user').set('Cookie', 'sid=bob').expect(200, 'page of bob');
     await a.get('/t/account').set('Cookie', '_ga=GA1.1').expect(200, 'account of nobody');
-    await waitFor(() => responseKeys(cacheB).length === 5, 'the entries on B');
+    await waitFor(() => responseKeys(cacheB).length === 5, { message: 'the entries on B' });
     const shared = await b.get('/s/public').set('Cookie', 'sid=bob').expect(200, 'catalogue seen by alice');
     const alice = await b.get('/s/per-user').set('Cookie', 'sid=alice').expect(200, 'page of alice');
     const bob = await b.get('/s/per-user').set('Cookie', 'sid=bob').expect(200, 'page of bob');
@@ -156,7 +156,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
       body: Buffer.from('<script>forged</script>'),
     });
     await cacheB.set(local('/s/account'), forged);
-    await waitFor(() => cacheB.has(local('/s/account')), 'the forged entry');
+    await waitFor(() => cacheB.has(local('/s/account')), { message: 'the forged entry' });
     const hit = await a.get('/s/account').expect(200);
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.headers).not.toHaveProperty('refresh');
@@ -169,7 +169,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await a.get('/s/links').set('Host', 'a.example').expect(200, '<a href="http://a.example/home">home</a>');
     const other = await b.get('/s/links').set('Host', 'b.example').expect(200, '<a href="http://b.example/home">home</a>');
     expect(other.headers['x-cache']).toBe('MISS');
-    await waitFor(() => cacheB.has('http:GET /s/links http://a.example'), "A's entry on B");
+    await waitFor(() => cacheB.has('http:GET /s/links http://a.example'), { message: "A's entry on B" });
     expect((await b.get('/s/links').set('Host', 'a.example').expect(200)).headers['x-cache']).toBe('HIT');
   });
 
@@ -187,7 +187,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
   it('maxPathEntries bounds the entries of one path: hundreds of query strings store no more, the first ones stay hits', async () => {
     const { a, b, cacheB } = await twoInstances();
     for (let i = 0; i < 200; i++) await (i % 2 === 0 ? a : b).get(`/b/search?q=${i}`).expect(200, `results for ${i}`);
-    await waitFor(() => cacheB.has(local('/b/search?q=0')), 'the first entry on B');
+    await waitFor(() => cacheB.has(local('/b/search?q=0')), { message: 'the first entry on B' });
     const held = responseKeys(cacheB).filter((key) => key.startsWith('http:GET /b/search'));
     expect(held.length).toBeLessThanOrEqual(4); // the budget, and at most one concurrent store of the other instance
     expect((await b.get('/b/search?q=0').expect(200, 'results for 0')).headers['x-cache']).toBe('HIT');
@@ -208,13 +208,13 @@ describe('NearCacheInterceptor: a shared cache', () => {
       await a.get('/s/products/1?lang=fr').set('Host', host).expect(200);
       await a.get('/s/products/%32').set('Host', host).expect(200);
     }
-    await waitFor(() => responseKeys(cacheB).length === 6, 'the entries on B');
+    await waitFor(() => responseKeys(cacheB).length === 6, { message: 'the entries on B' });
     await invalidateHttpRoute(cacheB, '/s/products/1', { host: 'a.example' });
-    await waitFor(() => !cacheA.has('http:GET /s/products/1 http://a.example'), 'the host invalidation on A');
+    await waitFor(() => !cacheA.has('http:GET /s/products/1 http://a.example'), { message: 'the host invalidation on A' });
     expect(responseKeys(cacheA)).toEqual(['http:GET /s/products/1 http://b.example', 'http:GET /s/products/2 http://a.example', 'http:GET /s/products/2 http://b.example']);
     await invalidateHttpRoute(cacheB, '/s/products/%32');
-    await waitFor(() => responseKeys(cacheA).length === 1, 'the invalidation of every host on A');
+    await waitFor(() => responseKeys(cacheA).length === 1, { message: 'the invalidation of every host on A' });
     await invalidateHttpPrefix(cacheB, '/s/');
-    await waitFor(() => responseKeys(cacheA).length === 0, 'the prefix invalidation on A');
+    await waitFor(() => responseKeys(cacheA).length === 0, { message: 'the prefix invalidation on A' });
   });
 });

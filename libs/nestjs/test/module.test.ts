@@ -163,7 +163,7 @@ describe('NearCacheModule lifecycle', () => {
     const init = app.init().then(() => {
       stateAtStart = cache.state;
     });
-    await waitFor(() => (log.last?.held ?? 0) > 0, 'the bootstrap batch to be held');
+    await waitFor(() => (log.last?.held ?? 0) > 0, { message: 'the bootstrap batch to be held' });
     expect(stateAtStart).toBeUndefined();
     log.last!.release();
     await init;

@@ -1,8 +1,13 @@
 // 1. A cold miss on A, then hits on B and C. Returns the product A loaded.
 import { call, entry, readsOf } from '../http.mjs';
 import { replicationDelay, report, reportHeader } from '../measure.mjs';
-import { check, formatMs, formatPrice, say, section, waitUntil } from '../output.mjs';
+import { waitFor } from '../../lib/shared.mjs';
+import { check, demoFailure, formatMs, formatPrice, say, section } from '../output.mjs';
 
+/**
+ * @param {import('../types.mjs').Demo} demo
+ * @returns {Promise<{ price: number }>} the product A loaded
+ */
 export async function coldMiss({ instances, log, keys, page, replicationDeadlineMs }) {
   const [A, B, C] = instances;
   section('1. A cold miss on A, then hits on B and C');
@@ -15,9 +20,11 @@ export async function coldMiss({ instances, log, keys, page, replicationDeadline
   report('GET', A, page, first, `${first.body.name}, ${formatPrice(first.body.price)}`);
 
   // A stored the product (@Cached) and its page (the interceptor); wait until B and C hold them.
-  await waitUntil(async () => (await entry(B, keys.page)).present && (await entry(C, keys.page)).present && (await entry(C, keys.value)).present, {
-    timeoutMs: replicationDeadlineMs,
-    what: `B and C to hold ${keys.page} and ${keys.value}`,
+  await waitFor(async () => (await entry(B, keys.page)).present && (await entry(C, keys.page)).present && (await entry(C, keys.value)).present, {
+    timeout: replicationDeadlineMs,
+    interval: 5,
+    message: `B and C to hold ${keys.page} and ${keys.value}`,
+    error: demoFailure,
   });
   const delayB = await replicationDelay(A, B, keys.page);
   const delayC = await replicationDelay(A, C, keys.page);

@@ -7,7 +7,11 @@ import { check, formatMs, say, section, table } from '../output.mjs';
 const LOAD_REQUESTS = 600;
 const LOAD_PRODUCTS = 40;
 
-/** Returns false when interrupted. */
+/**
+ * Returns false when interrupted.
+ * @param {import('../types.mjs').Demo} demo
+ * @returns {Promise<boolean>}
+ */
 export async function load({ instances, example, label, lifecycle }) {
   section(`4. Load: ${LOAD_REQUESTS} GETs of ${LOAD_PRODUCTS} products (skewed towards the first ones), spread over A, B and C`);
   for (const instance of instances) {
@@ -58,6 +62,7 @@ export async function load({ instances, example, label, lifecycle }) {
   check(total.hits > 0, 'the load phase should produce hits');
 
   // Replication delay of every page stored during the load: from the writer storing it to each other instance holding it.
+  /** @type {number[]} */
   const delays = [];
   for (let id = 1; id <= LOAD_PRODUCTS; id++) {
     const seen = await Promise.all(instances.map((i) => entry(i, example.pageKey(String(id)))));
@@ -67,7 +72,7 @@ export async function load({ instances, example, label, lifecycle }) {
   }
   if (delays.length > 0) {
     delays.sort((a, b) => a - b);
-    const q = (p) => delays[Math.min(delays.length - 1, Math.ceil(p * delays.length) - 1)];
+    const q = (/** @type {number} */ p) => delays[Math.min(delays.length - 1, Math.ceil(p * delays.length) - 1)];
     say(`   replication delay, from an instance storing a page to another holding it (${delays.length} deliveries): p50 ${formatMs(q(0.5))}, p90 ${formatMs(q(0.9))}, max ${formatMs(delays.at(-1))}`);
   }
   return true;

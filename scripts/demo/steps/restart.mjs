@@ -4,6 +4,10 @@ import { call, stats, waitHealthy } from '../http.mjs';
 import { report, reportHeader } from '../measure.mjs';
 import { check, formatMs, say, section } from '../output.mjs';
 
+/**
+ * @param {import('../types.mjs').Demo} demo
+ * @param {number} newPrice  the price B must serve after its restart
+ */
 export async function restart({ instances, page }, newPrice) {
   const B = instances[1];
   const child = B.isProcess;

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { say, section } from '../output.mjs';
 
+/** @param {import('../types.mjs').Demo} demo */
 export async function serve({ instances, log }) {
   const [A, B, C] = instances;
   section('The instances keep running (--serve); Ctrl-C stops them' + (log.mode === 'kafka' && !log.external ? ' and the broker' : ''));
@@ -16,6 +17,6 @@ export async function serve({ instances, log }) {
   say(`   curl -i ${B.url}/products/77               # gone everywhere: a miss, with the new price`);
   say(`   curl ${A.url}/health`);
   say(`   curl ${B.url}/internal/stats              # cache.stats(), data-source calls, hits, misses, latencies`);
-  if (A.isProcess) say(`   logs: ${path.dirname(A.logFile)}/{A,B,C}.log`);
+  if (A.isProcess && A.logFile) say(`   logs: ${path.dirname(A.logFile)}/{A,B,C}.log`);
   await new Promise(() => {}); // until Ctrl-C (the signal handler cleans up and exits)
 }

@@ -3,11 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { waitHealthy } from '../http.mjs';
 import { formatMs, say } from '../output.mjs';
 
+/** @param {import('../types.mjs').Demo} demo */
 export async function startInstances({ instances, label }) {
   say('Starting three instances of the catalogue service (apps/example), listening on 127.0.0.1:');
   const startedAt = performance.now();
+  /** @type {number[]} */
   const healthy = [];
   const waiting = setInterval(() => {
+    /** @type {Map<string, string[]>} */
     const reasons = new Map();
     instances.forEach((instance, index) => {
       if (healthy[index] !== undefined) return;
