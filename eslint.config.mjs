@@ -1,7 +1,7 @@
 // Lint rules, and the module boundaries that encode the architecture:
 // - the core never imports a web framework nor an adapter;
 // - the Nest and Express adapters import the core (by its package name) and never each other;
-// - kafkajs is imported only inside the core's Kafka adapter (libs/core/src/log/kafka*);
+// - kafkajs is imported only inside the core's Kafka adapter (libs/core/src/log/kafka/);
 // - nothing imports a package's src/ from outside that package; the example app and the tests
 //   use package entry points.
 // File-level checks the linter cannot express live in test/integration/boundaries.test.ts.
@@ -19,7 +19,7 @@ const sourceOfAPackage = {
   group: ['**/libs/*/src', '**/libs/*/src/**', '**/core/src/**', '**/nestjs/src/**', '**/express/src/**', '@nearcache/*/src', '@nearcache/*/src/**'],
   message: "import a package's entry point (@nearcache/core, ...), not its src/",
 };
-const kafkajs = { name: 'kafkajs', message: 'kafkajs is imported only by the Kafka adapter (libs/core/src/log/kafka*): go through the ReplicationLog port' };
+const kafkajs = { name: 'kafkajs', message: 'kafkajs is imported only by the Kafka adapter (libs/core/src/log/kafka/): go through the ReplicationLog port' };
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', '.kafka/**', '**/*.d.ts', '**/*.d.mts', 'coverage/**'] },
@@ -61,11 +61,11 @@ export default tseslint.config(
   },
   {
     files: ['libs/core/src/**'],
-    ignores: ['libs/core/src/log/kafka.ts', 'libs/core/src/log/kafka/**'],
+    ignores: ['libs/core/src/log/kafka/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage] }] },
   },
   {
-    files: ['libs/core/src/log/kafka.ts', 'libs/core/src/log/kafka/**'],
+    files: ['libs/core/src/log/kafka/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage] }] },
   },
   {
