@@ -1,8 +1,12 @@
+// kafkajs's errors in the cache's terms: typed errors that say whether a retry can help and
+// which broker could not be reached.
 import { LogUnavailableError, NearCacheError } from '../../errors.js';
 
 /** The broker asked is not (or no longer) the partition's leader. */
 export const LEADER_MOVED = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+/** A send the broker refused for good: retrying it cannot help. */
 export const PERMANENT_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+/** Failures a retry cannot heal (authentication, authorization): reported as not retriable. */
 const FATAL_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
 const FATAL_ERROR_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
 
