@@ -50,27 +50,29 @@ export const writeSections: ContractSection[] = [
     number: 3,
     title: 'convergence',
     register({ it, openReady, expectConverged, harness, t: { expect } }) {
-      for (const partitions of [1, 3]) it(`random writes from three instances converge to the log (${partitions} partitions)`, async () => {
-        const topic = await harness().newTopic({ partitions });
-        const instances = await Promise.all([0, 1, 2].map(() => openReady(topic)));
-        const random = prng(1234 + partitions);
-        const writes: Array<Promise<void>> = [];
-        for (let i = 0; i < 400; i++) {
-          const cache = instances[Math.floor(random() * 3)]!;
-          const key = `k${Math.floor(random() * 25)}`;
-          const roll = random();
-          if (roll < 0.6) writes.push(cache.set(key, { i, by: cache.instanceId.slice(0, 4) }));
-          else if (roll < 0.85) writes.push(cache.delete(key));
-          else if (roll < 0.95) writes.push(cache.set(key, i, { ttl: 600_000 }));
-          else writes.push(cache.clearPrefix('k1'));
-          if (random() < 0.2) await new Promise((resolve) => setImmediate(resolve));
-        }
-        await Promise.all(writes);
-        const expected = await expectConverged(topic, instances);
-        expect(expected.size).toBeGreaterThan(0);
-        const late = await openReady(topic);
-        expect(diff(snapshot(late), expected)).toEqual([]);
-      });
+      for (const partitions of [1, 3]) {
+        it(`random writes from three instances converge to the log (${partitions} partitions)`, async () => {
+          const topic = await harness().newTopic({ partitions });
+          const instances = await Promise.all([0, 1, 2].map(() => openReady(topic)));
+          const random = prng(1234 + partitions);
+          const writes: Array<Promise<void>> = [];
+          for (let i = 0; i < 400; i++) {
+            const cache = instances[Math.floor(random() * 3)]!;
+            const key = `k${Math.floor(random() * 25)}`;
+            const roll = random();
+            if (roll < 0.6) writes.push(cache.set(key, { i, by: cache.instanceId.slice(0, 4) }));
+            else if (roll < 0.85) writes.push(cache.delete(key));
+            else if (roll < 0.95) writes.push(cache.set(key, i, { ttl: 600_000 }));
+            else writes.push(cache.clearPrefix('k1'));
+            if (random() < 0.2) await new Promise((resolve) => setImmediate(resolve));
+          }
+          await Promise.all(writes);
+          const expected = await expectConverged(topic, instances);
+          expect(expected.size).toBeGreaterThan(0);
+          const late = await openReady(topic);
+          expect(diff(snapshot(late), expected)).toEqual([]);
+        });
+      }
     },
   },
   {
