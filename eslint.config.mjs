@@ -1,7 +1,9 @@
 // Lint rules, and the module boundaries that encode the architecture:
 // - the core never imports a web framework nor an adapter;
 // - the Nest and Express adapters import the core (by its package name) and never each other;
-// - kafkajs is imported only inside the core's Kafka adapter (libs/core/src/log/kafka*);
+// - kafkajs is imported only inside the core's Kafka adapter (libs/core/src/log/kafka/);
+// - the contract suite (libs/core/src/conformance/) is loaded by no other core module, and
+//   reaches a log only through the port;
 // - nothing imports a package's src/ from outside that package; the example app and the tests
 //   use package entry points.
 // File-level checks the linter cannot express live in test/integration/boundaries.test.ts.
@@ -19,7 +21,15 @@ const sourceOfAPackage = {
   group: ['**/libs/*/src', '**/libs/*/src/**', '**/core/src/**', '**/nestjs/src/**', '**/express/src/**', '@nearcache/*/src', '@nearcache/*/src/**'],
   message: "import a package's entry point (@nearcache/core, ...), not its src/",
 };
-const kafkajs = { name: 'kafkajs', message: 'kafkajs is imported only by the Kafka adapter (libs/core/src/log/kafka*): go through the ReplicationLog port' };
+const contractSuite = {
+  group: ['**/conformance', '**/conformance/**'],
+  message: 'the contract suite is test support: the cache never loads it (its entry is @nearcache/core/conformance)',
+};
+const kafkaAdapter = {
+  group: ['**/log/kafka', '**/log/kafka/**', '**/log/kafka.js'],
+  message: 'the contract suite drives a log through the ReplicationLog port, never an adapter',
+};
+const kafkajs = { name: 'kafkajs', message: 'kafkajs is imported only by the Kafka adapter (libs/core/src/log/kafka/): go through the ReplicationLog port' };
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', '.kafka/**', '**/*.d.ts', '**/*.d.mts', 'coverage/**'] },
@@ -61,12 +71,17 @@ export default tseslint.config(
   },
   {
     files: ['libs/core/src/**'],
-    ignores: ['libs/core/src/log/kafka.ts', 'libs/core/src/log/kafka/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage] }] },
+    ignores: ['libs/core/src/log/kafka/**', 'libs/core/src/conformance/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, contractSuite] }] },
   },
   {
-    files: ['libs/core/src/log/kafka.ts', 'libs/core/src/log/kafka/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage] }] },
+    files: ['libs/core/src/log/kafka/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, contractSuite] }] },
+  },
+  {
+    // The contract suite (test support, its own entry point) checks any log through the port.
+    files: ['libs/core/src/conformance/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, kafkaAdapter] }] },
   },
   {
     // Nest's own types (class references, reflected metadata) are `Function`.

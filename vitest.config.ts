@@ -11,7 +11,9 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const shared = {
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: {
+    // The first alias whose name starts the import wins: a subpath comes before its package.
     alias: {
+      '@nearcache/core/conformance': source('./libs/core/src/conformance/index.ts'),
       '@nearcache/core': source('./libs/core/src/index.ts'),
       '@nearcache/nestjs': source('./libs/nestjs/src/index.ts'),
       '@nearcache/express': source('./libs/express/src/index.ts'),

@@ -1,33 +1,13 @@
-import type { LogRecord, NearCacheOptions, RawRecord, ReplicationLogFactory } from '@nearcache/core';
-import { InProcessBroker, inProcessLog, kafkaLog, silentLogger } from '@nearcache/core';
+import { fileURLToPath } from 'node:url';
+import { InProcessBroker, inProcessLog, kafkaLog } from '@nearcache/core';
+import type { ReplicationLogHarness } from '@nearcache/core/conformance';
 import { KafkaTestClient } from '../helpers/kafka.js';
 
-/** What the contract suite needs from a replication log to test the cache on it. */
-export interface ContractHarness {
-  readonly name: string;
-  /** A fresh topic with `partitions` partitions (fast compaction where the log compacts). */
-  newTopic(options?: { partitions?: number }): Promise<string>;
-  /** The log factory for a cache on `topic`. */
-  log(topic: string): ReplicationLogFactory;
-  /** Appends records as they are. Returns their offsets. */
-  produce(topic: string, records: RawRecord[]): Promise<number[]>;
-  /** Every record of the topic, as a fresh reader sees it. */
-  records(topic: string): Promise<LogRecord[]>;
-  /** Runs the log cleaner until `until` holds for the topic's records. */
-  compact(topic: string, until: (records: LogRecord[]) => boolean): Promise<void>;
-  /** Makes the log unreachable and reachable again; absent where a test cannot do that. */
-  outage?: { down(): Promise<void>; up(): Promise<void> };
-  close(): Promise<void>;
-}
-
-/** Options shared by every cache the suite creates. */
-export function baseOptions(harness: ContractHarness, topic: string, extra: Partial<NearCacheOptions> = {}): NearCacheOptions {
-  return { topic, log: harness.log(topic), logger: silentLogger, lagPollInterval: 200, closeTimeout: 2000, ...extra };
-}
+const closeChild = (kind: string) => (topic: string) => ({ args: [fileURLToPath(new URL('../fixtures/close-child.mjs', import.meta.url)), kind, topic] });
 
 let topicCounter = 0;
 
-export function inProcessHarness(): ContractHarness & { broker: InProcessBroker } {
+export function inProcessHarness(): ReplicationLogHarness & { broker: InProcessBroker } {
   const broker = new InProcessBroker();
   return {
     name: 'in-process',
@@ -56,11 +36,12 @@ export function inProcessHarness(): ContractHarness & { broker: InProcessBroker 
         broker.setAvailable(true);
       },
     },
+    closeChild: closeChild('in-process'),
     async close() {},
   };
 }
 
-export function kafkaHarness(options: { brokers?: string[]; outage?: ContractHarness['outage'] } = {}): ContractHarness & { client: KafkaTestClient } {
+export function kafkaHarness(options: { brokers?: string[]; outage?: ReplicationLogHarness['outage'] } = {}): ReplicationLogHarness & { client: KafkaTestClient } {
   const client = new KafkaTestClient(options.brokers);
   return {
     name: 'kafka',
@@ -71,6 +52,7 @@ export function kafkaHarness(options: { brokers?: string[]; outage?: ContractHar
     records: (topic) => client.readAll(topic),
     compact: (topic, until) => client.compact(topic, until),
     ...(options.outage ? { outage: options.outage } : {}),
+    closeChild: closeChild('kafka'),
     close: () => client.close(),
   };
 }

@@ -1,7 +1,8 @@
-import { describe } from 'vitest';
-import { describeContract } from './contract.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeReplicationLogContract } from '@nearcache/core/conformance';
 import { inProcessHarness } from './harness.js';
 
-describe('contract: in-process log', () => {
-  describeContract(inProcessHarness, { sections: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
+describeReplicationLogContract('contract: in-process log', inProcessHarness, {
+  framework: { describe, it, expect, beforeAll, afterEach, afterAll },
+  sections: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
 });

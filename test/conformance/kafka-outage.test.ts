@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeReplicationLogContract } from '@nearcache/core/conformance';
 import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka.mjs';
-import { describeContract } from './contract.js';
 import { kafkaHarness } from './harness.js';
 
 // Its own single-node broker, stopped and restarted by the test: other tests keep theirs.
@@ -14,16 +14,15 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describe('contract: Kafka log, broker stopped and restarted', () => {
-  describeContract(
-    () =>
-      kafkaHarness({
-        brokers: cluster.brokers,
-        outage: {
-          down: () => cluster.stopNode(0),
-          up: () => cluster.startNode(0),
-        },
-      }),
-    { sections: [7] },
-  );
-});
+describeReplicationLogContract(
+  'contract: Kafka log, broker stopped and restarted',
+  () =>
+    kafkaHarness({
+      brokers: cluster.brokers,
+      outage: {
+        down: () => cluster.stopNode(0),
+        up: () => cluster.startNode(0),
+      },
+    }),
+  { framework: { describe, it, expect, beforeAll, afterEach, afterAll }, sections: [7] },
+);

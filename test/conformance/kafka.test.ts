@@ -1,7 +1,7 @@
-import { describe } from 'vitest';
-import { describeContract } from './contract.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeReplicationLogContract } from '@nearcache/core/conformance';
 import { kafkaHarness } from './harness.js';
 
-describe('contract: Kafka log (real broker)', () => {
-  describeContract(() => kafkaHarness());
+describeReplicationLogContract('contract: Kafka log (real broker)', () => kafkaHarness(), {
+  framework: { describe, it, expect, beforeAll, afterEach, afterAll },
 });

@@ -31,7 +31,7 @@ export {
   WriteRejectedError,
 } from './errors.js';
 export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, type RawRecord } from './log/in-process.js';
-export { KafkaLog, kafkaLog, type KafkaLogLevel, type KafkaLogOptions } from './log/kafka.js';
+export { KafkaLog, kafkaLog, type KafkaLogLevel, type KafkaLogOptions } from './log/kafka/index.js';
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';

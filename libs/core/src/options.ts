@@ -5,7 +5,7 @@ import { InvalidOptionError } from './errors.js';
 import type { ReplicationLogFactory } from './log/port.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
-import type { KafkaLogOptions } from './log/kafka.js';
+import type { KafkaLogOptions } from './log/kafka/index.js';
 import { recordSigner, type RecordSigner, type SigningOptions } from './crypto.js';
 
 /**

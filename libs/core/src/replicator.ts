@@ -1,5 +1,5 @@
 import { CacheClosedError, NearCacheError, ReplicationTimeoutError, WriteQueueFullError, WriteRejectedError } from './errors.js';
-import { backoff, CancellableDelay, withDeadline } from './retry.js';
+import { backoff, CancellableDelay, RETRY, withDeadline } from './retry.js';
 
 /** A local write waiting for the log: a set, a delete or a clear. */
 export interface QueuedWrite {
@@ -167,7 +167,7 @@ export class Replicator<W extends QueuedWrite> {
           if (!error.retriable) this.#isolate = batch.length;
           this.#requeueFront(batch);
           this.hooks.failing(error);
-          await this.#delay.wait(backoff(this.#failures++, { initial: 100, max: 5000 }));
+          await this.#delay.wait(backoff(this.#failures++, RETRY.append));
         }
       }
     } finally {

@@ -1,5 +1,6 @@
 import { InvalidOptionError, LogUnavailableError } from '../errors.js';
 import type { LogRecord, OutgoingRecord } from '../record.js';
+import { backoff, RETRY } from '../retry.js';
 import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
 
 /** A record as a test or a tool writes it straight onto an in-process topic, bypassing the cache. */
@@ -269,7 +270,7 @@ export class InProcessLog implements ReplicationLog {
         await handlers.onBatch({ partition: index, records, nextOffset, highWatermark: partition.high });
       } catch {
         // The cache handles its own errors; a throw here would be a bug: retry the batch like Kafka clients do.
-        await new Promise<void>((resolve) => setTimeout(resolve, 100));
+        await new Promise<void>((resolve) => setTimeout(resolve, backoff(0, RETRY.redeliver)));
         continue;
       }
       position = nextOffset;

@@ -1,0 +1,73 @@
+import type { LogRecord } from '../record.js';
+import { decodePayload, recordMeta } from './records.js';
+
+/**
+ * What a fresh reader folding the topic must hold: an implementation of the record format written
+ * from docs/record-format.md, independent of the cache's own apply code. Records that are not
+ * valid version 3, 2 or 1 records are ignored, and so are version 3 sets of another codec than
+ * `codec` (default 'structured'); sets already expired at `now` are left out.
+ */
+export function foldTopic(records: LogRecord[], options: { now?: number; decode?: (bytes: Uint8Array) => unknown; codec?: string } = {}): Map<string, unknown> {
+  const now = options.now ?? Date.now();
+  const decode = options.decode ?? decodePayload;
+  const codec = options.codec ?? 'structured';
+  const state = new Map<string, { value: unknown; expiresAt: number }>();
+  const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  for (const record of ordered) {
+    const meta = recordMeta(record);
+    if (meta === undefined || !['1', '2', '3'].includes(meta.version) || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
+    if (record.key === null) continue;
+    const key = Buffer.from(record.key).toString('utf8');
+    switch (meta.op) {
+      case 's': {
+        if (meta.payload === null || key.startsWith('\u0000') || (meta.codec !== undefined && meta.codec !== codec)) continue;
+        let value: unknown;
+        try {
+          value = decode(meta.payload);
+        } catch {
+          continue;
+        }
+        if (JSON.stringify(value)?.includes('"__proto__"')) continue;
+        state.set(key, { value, expiresAt: Number(meta.exp ?? '0') });
+        break;
+      }
+      case 'd':
+        if (record.value !== null || key.startsWith('\u0000')) continue;
+        state.delete(key);
+        break;
+      case 'c': {
+        if (meta.payload === null) continue;
+        const prefix = Buffer.from(meta.payload).toString('utf8');
+        for (const k of [...state.keys()]) {
+          if (k.startsWith(prefix) && partitionOf(k, record, ordered) === record.partition) state.delete(k);
+        }
+        break;
+      }
+    }
+  }
+  const result = new Map<string, unknown>();
+  for (const [key, { value, expiresAt }] of state) if (expiresAt === 0 || expiresAt > now) result.set(key, value);
+  return result;
+}
+
+/** The partition a key's records were written to (all records of a key share one partition). */
+function partitionOf(key: string, clear: LogRecord, records: LogRecord[]): number {
+  const found = records.find((r) => r.key !== null && Buffer.from(r.key).toString('utf8') === key);
+  return found ? found.partition : clear.partition;
+}
+
+/** The entries an instance holds, as a Map. */
+export function snapshot(cache: { entries(): IterableIterator<[string, unknown]> }): Map<string, unknown> {
+  return new Map(cache.entries());
+}
+
+/** Differences between `actual` and `expected`, for assertion messages; empty when equal. */
+export function diff(actual: Map<string, unknown>, expected: Map<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of expected) {
+    if (!actual.has(key)) problems.push(`missing ${key}`);
+    else if (JSON.stringify(actual.get(key)) !== JSON.stringify(value)) problems.push(`${key}: ${JSON.stringify(actual.get(key))} != ${JSON.stringify(value)}`);
+  }
+  for (const key of actual.keys()) if (!expected.has(key)) problems.push(`extra ${key}`);
+  return problems;
+}
