@@ -78,6 +78,37 @@ export interface ReplyingAdapter {
   getType?(): string;
 }
 
+/** What the Express request helpers below read: Node's request, as Express extends it. */
+interface ExpressRequestLike {
+  headers?: Record<string, string | string[] | undefined>;
+  socket?: { encrypted?: unknown } | null;
+}
+
+/**
+ * True when an Express request carries neither `X-Forwarded-Host` nor `X-Forwarded-Proto`: then
+ * its `req.hostname` and `req.protocol` do not depend on the app's `trust proxy` setting (Express
+ * 4 and 5 fall back to the `Host` header and the socket), and `expressHostname` and
+ * `expressProtocol` give them without Express's getters, which look the setting up on every read.
+ */
+export function isUnforwardedExpressRequest(request: ExpressRequestLike): boolean {
+  const headers = request.headers;
+  return headers !== undefined && headers['x-forwarded-host'] === undefined && headers['x-forwarded-proto'] === undefined;
+}
+
+/** `req.hostname` of an Express request without `X-Forwarded-Host`: the `Host` header without its port (an IPv6 literal keeps its brackets). */
+export function expressHostname(request: ExpressRequestLike): string | undefined {
+  const host = request.headers?.host;
+  if (typeof host !== 'string' || host === '') return undefined;
+  const offset = host.charCodeAt(0) === 0x5b ? host.indexOf(']') + 1 : 0;
+  const colon = host.indexOf(':', offset);
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+/** `req.protocol` of an Express request without `X-Forwarded-Proto`: `https` on a TLS socket, else `http`. */
+export function expressProtocol(request: ExpressRequestLike): 'http' | 'https' {
+  return request.socket?.encrypted ? 'https' : 'http';
+}
+
 /** Headers of a prepared answer, in the order they are set. */
 export type AnswerHeaders = Array<[name: string, value: string | string[]]>;
 

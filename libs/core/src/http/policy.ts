@@ -79,16 +79,50 @@ export interface HttpHitAnswer {
  */
 export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now(), served: ReadonlySet<string> = DEFAULT_SERVED): HttpHitAnswer {
   const { entry, body } = hit;
-  const notModified = isNotModified(httpConditionals(request.headers), firstHeaderValue(entry.headers.etag), firstHeaderValue(entry.headers['last-modified']));
+  const parts = hitParts(hit);
+  const requestHeaders = request.headers;
+  // Most requests carry no conditional: they need no parsing.
+  const notModified =
+    (requestHeaders['if-none-match'] !== undefined || requestHeaders['if-modified-since'] !== undefined) &&
+    isNotModified(httpConditionals(requestHeaders), parts.etag, parts.lastModified);
   const headers: Array<[string, string | string[]]> = [];
-  for (const [name, value] of Object.entries(entry.headers)) {
-    if (HTTP_NEVER_SERVED_HEADERS.has(name) || !served.has(name)) continue;
-    if (notModified && name === 'content-type') continue;
-    headers.push([name, value]);
+  for (const header of parts.headers) {
+    const name = header[0];
+    if (!served.has(name) || (notModified && name === 'content-type')) continue;
+    headers.push(header);
   }
   headers.push(['age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)))]);
   if (notModified) return { status: 304, headers, body: undefined, notModified };
-  if (entry.status !== 204) headers.push(['content-length', String(body.length)]);
+  if (entry.status !== 204) headers.push(['content-length', parts.contentLength]);
   const withBody = request.method !== 'HEAD' && entry.status !== 204;
   return { status: entry.status, headers, body: withBody ? body : undefined, notModified };
+}
+
+/** What every hit on one decoded entry reads from it, worked out on its first hit. */
+interface HitParts {
+  /** The entry's headers that may ever be served (never `HTTP_NEVER_SERVED_HEADERS`), in the entry's order. Shared: never changed. */
+  headers: ReadonlyArray<[name: string, value: string | string[]]>;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  contentLength: string;
+}
+
+/**
+ * The parts of each decoded entry, by its decoded response (one per entry, kept while the
+ * decoded body is, see `decodeHttpEntry`): a hit reads them instead of walking the entry's headers.
+ */
+const hitPartsOf = new WeakMap<DecodedHttpResponse, HitParts>();
+
+function hitParts(hit: DecodedHttpResponse): HitParts {
+  let parts = hitPartsOf.get(hit);
+  if (parts === undefined) {
+    const { entry, body } = hit;
+    const headers: Array<[string, string | string[]]> = [];
+    for (const [name, value] of Object.entries(entry.headers)) {
+      if (!HTTP_NEVER_SERVED_HEADERS.has(name)) headers.push([name, value]);
+    }
+    parts = { headers, etag: firstHeaderValue(entry.headers.etag), lastModified: firstHeaderValue(entry.headers['last-modified']), contentLength: String(body.length) };
+    hitPartsOf.set(hit, parts);
+  }
+  return parts;
 }
