@@ -172,8 +172,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   readonly #prepared = new WeakSet<object>();
   /** The `@NearCacheKey()` of each route handler seen. */
   readonly #keyOptions = new Map<Function, NearCacheKeyOption | undefined>();
-  /** The cache read last and its reader, so that a hit makes no closure. */
-  #reading: { cache: NearCache; get: (key: string) => unknown } | undefined;
+  /** The cache read last, its reader (so that a hit makes no closure) and the headers a hit on it serves (a set that only grows once registered). */
+  #reading: { cache: NearCache; get: (key: string) => unknown; served: ReadonlySet<string> } | undefined;
 
   constructor(
     protected readonly registry: NearCacheRegistry,
@@ -338,6 +338,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     let requestHeaders: HttpRequestHeaders;
     let credentials: readonly string[];
     let hit: DecodedHttpResponse | undefined;
+    let reading: { get: (key: string) => unknown; served: ReadonlySet<string> };
     try {
       if (key === undefined) return next.handle();
       if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
@@ -353,13 +354,14 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
       credentials = admission.credentials;
       // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      hit = lookupSharedHttpEntry(this.#reader(cache), base, requestHeaders, admission);
+      reading = this.#reader(cache);
+      hit = lookupSharedHttpEntry(reading.get, base, requestHeaders, admission);
     } catch (error) {
       return this.#failOpen(error, next);
     }
     if (hit !== undefined) {
       try {
-        return of(this.#answerHit(hit, request, response, requestHeaders, settings, servedHttpHeaders(cache)));
+        return of(this.#answerHit(hit, request, response, requestHeaders, settings, reading.served));
       } catch (error) {
         this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
       }
@@ -470,10 +472,10 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
 
-  /** A reader of `cache` for core's lookups (the same one while the cache stays the same). */
-  #reader(cache: NearCache): (key: string) => unknown {
-    if (this.#reading?.cache !== cache) this.#reading = { cache, get: (key) => cache.get(key) };
-    return this.#reading.get;
+  /** A reader of `cache` for core's lookups and the headers it serves (the same while the cache stays the same; `#prepare` registered its headers). */
+  #reader(cache: NearCache): { get: (key: string) => unknown; served: ReadonlySet<string> } {
+    if (this.#reading?.cache !== cache) this.#reading = { cache, get: (key) => cache.get(key), served: servedHttpHeaders(cache) };
+    return this.#reading;
   }
 
   /** The HTTP adapter to answer through, once `installAnswering` made its `reply` send prepared answers. */

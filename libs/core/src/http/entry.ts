@@ -56,6 +56,11 @@ export interface DecodedHttpResponse {
   readonly body: Buffer;
 }
 
+/** A response as `decodeHttpEntry` makes it: with room for what every hit on it reads, worked out on its first hit (see `httpHitResponse`). */
+export interface DecodedHttpEntry extends DecodedHttpResponse {
+  hitParts: unknown;
+}
+
 /** Request headers as Node gives them (`IncomingMessage.headers`): lower-case names. */
 export type HttpRequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -258,7 +263,7 @@ export function decodeHttpEntry(value: unknown): DecodedHttpResponse | undefined
   const known = decodedBodies.get(value);
   if (known !== undefined) return known;
   if (!isHttpCachedResponse(value)) return undefined;
-  const result: DecodedHttpResponse = { entry: value, body: Buffer.from(value.body, 'base64') };
+  const result: DecodedHttpEntry = { entry: value, body: Buffer.from(value.body, 'base64'), hitParts: undefined };
   decodedBodies.set(value, result);
   return result;
 }

@@ -1,5 +1,5 @@
 import { firstHeaderValue, httpConditionals, isNotModified, parseCacheControl } from './conditional.js';
-import { HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import { HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpEntry, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
 import { httpCredentialRefusal, httpRequestCredentials } from './shared.js';
 
 /**
@@ -78,7 +78,6 @@ export interface HttpHitAnswer {
  * forged onto the topic cannot add `Refresh`, `Access-Control-Allow-Origin` or any other.
  */
 export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now(), served: ReadonlySet<string> = DEFAULT_SERVED): HttpHitAnswer {
-  const { entry, body } = hit;
   const parts = hitParts(hit);
   const requestHeaders = request.headers;
   // Most requests carry no conditional: they need no parsing.
@@ -86,43 +85,51 @@ export function httpHitResponse(hit: DecodedHttpResponse, request: { method: str
     (requestHeaders['if-none-match'] !== undefined || requestHeaders['if-modified-since'] !== undefined) &&
     isNotModified(httpConditionals(requestHeaders), parts.etag, parts.lastModified);
   const headers: Array<[string, string | string[]]> = [];
-  for (const header of parts.headers) {
-    const name = header[0];
+  const stored = parts.stored;
+  for (let i = 0; i < stored.length; i += 2) {
+    const name = stored[i] as string;
     if (!served.has(name) || (notModified && name === 'content-type')) continue;
-    headers.push(header);
+    headers.push([name, stored[i + 1]!]);
   }
-  headers.push(['age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)))]);
+  headers.push(['age', String(Math.max(0, Math.floor((now - parts.storedAt) / 1000)))]);
   if (notModified) return { status: 304, headers, body: undefined, notModified };
-  if (entry.status !== 204) headers.push(['content-length', parts.contentLength]);
-  const withBody = request.method !== 'HEAD' && entry.status !== 204;
-  return { status: entry.status, headers, body: withBody ? body : undefined, notModified };
-}
-
-/** What every hit on one decoded entry reads from it, worked out on its first hit. */
-interface HitParts {
-  /** The entry's headers that may ever be served (never `HTTP_NEVER_SERVED_HEADERS`), in the entry's order. Shared: never changed. */
-  headers: ReadonlyArray<[name: string, value: string | string[]]>;
-  etag: string | undefined;
-  lastModified: string | undefined;
-  contentLength: string;
+  const { status } = parts;
+  if (status !== 204) headers.push(['content-length', parts.contentLength]);
+  const withBody = request.method !== 'HEAD' && status !== 204;
+  return { status, headers, body: withBody ? hit.body : undefined, notModified };
 }
 
 /**
- * The parts of each decoded entry, by its decoded response (one per entry, kept while the
- * decoded body is, see `decodeHttpEntry`): a hit reads them instead of walking the entry's headers.
+ * What every hit on one decoded entry reads, worked out on its first hit, in one object and one
+ * array: a hit reads these (recently used) instead of the entry and its headers object.
  */
-const hitPartsOf = new WeakMap<DecodedHttpResponse, HitParts>();
+interface HitParts {
+  status: number;
+  storedAt: number;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  contentLength: string;
+  /** The entry's headers that may ever be served (never `HTTP_NEVER_SERVED_HEADERS`), in the entry's order: name, value, name, value... */
+  stored: ReadonlyArray<string | string[]>;
+}
 
 function hitParts(hit: DecodedHttpResponse): HitParts {
-  let parts = hitPartsOf.get(hit);
-  if (parts === undefined) {
-    const { entry, body } = hit;
-    const headers: Array<[string, string | string[]]> = [];
-    for (const [name, value] of Object.entries(entry.headers)) {
-      if (!HTTP_NEVER_SERVED_HEADERS.has(name)) headers.push([name, value]);
-    }
-    parts = { headers, etag: firstHeaderValue(entry.headers.etag), lastModified: firstHeaderValue(entry.headers['last-modified']), contentLength: String(body.length) };
-    hitPartsOf.set(hit, parts);
+  // A response from `decodeHttpEntry` keeps its parts (it lives as long as its decoded body); another is worked out on each hit.
+  const slot = hit as Partial<DecodedHttpEntry>;
+  if (slot.hitParts !== undefined) return slot.hitParts as HitParts;
+  const { entry, body } = hit;
+  const stored: Array<string | string[]> = [];
+  for (const [name, value] of Object.entries(entry.headers)) {
+    if (!HTTP_NEVER_SERVED_HEADERS.has(name)) stored.push(name, value);
   }
+  const parts: HitParts = {
+    status: entry.status,
+    storedAt: entry.storedAt,
+    etag: firstHeaderValue(entry.headers.etag),
+    lastModified: firstHeaderValue(entry.headers['last-modified']),
+    contentLength: String(body.length),
+    stored,
+  };
+  if ('hitParts' in slot) slot.hitParts = parts;
   return parts;
 }
