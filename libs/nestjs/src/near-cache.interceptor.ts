@@ -100,6 +100,8 @@ interface Miss {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
 const SCOPE = 'NearCacheInterceptor';
+/** A hit's small body comes as text too: on Express it goes out in one write with the headers. */
+const HIT_TEXT = Object.freeze({ text: true });
 
 /**
  * Caches the responses of GET routes in the replicated cache, so that a response one instance
@@ -389,10 +391,10 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
   #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings, served: ReadonlySet<string>): unknown {
-    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served);
+    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served, HIT_TEXT);
     const headers: AnswerHeaders = answer.headers;
     if (settings.statusHeader !== undefined) headers.push([settings.statusHeader, 'HIT']);
-    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, dropContentType: answer.notModified });
+    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, text: answer.text, dropContentType: answer.notModified });
   }
 
   /**

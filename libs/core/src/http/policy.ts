@@ -1,5 +1,5 @@
 import { firstHeaderValue, httpConditionals, isNotModified, parseCacheControl } from './conditional.js';
-import { HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpEntry, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import { decodedBodyText, HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpEntry, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
 import { httpCredentialRefusal, httpRequestCredentials } from './shared.js';
 
 /**
@@ -63,6 +63,11 @@ export interface HttpHitAnswer {
   headers: Array<[name: string, value: string | string[]]>;
   /** The bytes to send; `undefined` for a 304, a 204 or a HEAD. */
   body: Buffer | undefined;
+  /**
+   * With the option `text`, the same bytes as Latin-1 text when the body is at most 16 KiB
+   * (`res.end(text, 'latin1')` sends them in one write with the headers); else `undefined`.
+   */
+  text?: string | undefined;
   /** True when the answer is a 304 Not Modified. */
   notModified: boolean;
 }
@@ -76,8 +81,15 @@ export interface HttpHitAnswer {
  * Only the headers in `served` are sent from the entry (default `HTTP_STORED_HEADERS`; an
  * adapter passes `servedHttpHeaders(cache)`): what the reader itself would have stored. An entry
  * forged onto the topic cannot add `Refresh`, `Access-Control-Allow-Origin` or any other.
+ * With `options.text`, a body of at most 16 KiB comes as Latin-1 text as well (see `text`).
  */
-export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now(), served: ReadonlySet<string> = DEFAULT_SERVED): HttpHitAnswer {
+export function httpHitResponse(
+  hit: DecodedHttpResponse,
+  request: { method: string; headers: HttpRequestHeaders },
+  now: number = Date.now(),
+  served: ReadonlySet<string> = DEFAULT_SERVED,
+  options?: { text?: boolean },
+): HttpHitAnswer {
   const parts = hitParts(hit);
   const requestHeaders = request.headers;
   // Most requests carry no conditional: they need no parsing.
@@ -92,11 +104,12 @@ export function httpHitResponse(hit: DecodedHttpResponse, request: { method: str
     headers.push([name, stored[i + 1]!]);
   }
   headers.push(['age', String(Math.max(0, Math.floor((now - parts.storedAt) / 1000)))]);
-  if (notModified) return { status: 304, headers, body: undefined, notModified };
+  if (notModified) return { status: 304, headers, body: undefined, text: undefined, notModified };
   const { status } = parts;
   if (status !== 204) headers.push(['content-length', parts.contentLength]);
   const withBody = request.method !== 'HEAD' && status !== 204;
-  return { status, headers, body: withBody ? hit.body : undefined, notModified };
+  if (!withBody) return { status, headers, body: undefined, text: undefined, notModified };
+  return { status, headers, body: hit.body, text: options?.text === true ? decodedBodyText(hit) : undefined, notModified };
 }
 
 /**
