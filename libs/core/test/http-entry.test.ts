@@ -6,6 +6,7 @@ import {
   HTTP_ENTRY_OVERHEAD_BYTES,
   httpCacheKey,
   httpEntryWrites,
+  httpDecodedBodyStats,
   httpHitResponse,
   httpRequestBypassesCache,
   httpStoreRefusal,
@@ -268,6 +269,21 @@ describe('answering a hit', () => {
   it('never serves connection-level headers or cookies an entry holds', () => {
     const forged = decodeHttpEntry({ v: 1, status: 200, headers: { 'set-cookie': 's=1', connection: 'close', 'x-ok': 'y' }, body: '', storedAt: 0 })!;
     expect(httpHitResponse(forged, { method: 'GET', headers: {} }, 0, new Set(['x-ok', 'set-cookie', 'connection'])).headers.map(([name]) => name)).toEqual(['x-ok', 'age', 'content-length']);
+  });
+});
+
+describe('a hit body as text', () => {
+  it('gives the same bytes as Latin-1 text when asked, up to 16 KiB, counted against the bound of decoded bodies', () => {
+    const bytes = Buffer.from([0, 1, 0x7f, 0x80, 0xc3, 0xa9, 0xff]);
+    const hit = decodeHttpEntry(encodeHttpEntry({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes, storedAt: 0 }))!;
+    expect(httpHitResponse(hit, { method: 'GET', headers: {} }, 0).text).toBeUndefined();
+    const before = httpDecodedBodyStats().bytes;
+    const answer = httpHitResponse(hit, { method: 'GET', headers: {} }, 0, undefined, { text: true });
+    expect(Buffer.from(answer.text!, 'latin1').equals(bytes)).toBe(true);
+    expect(httpDecodedBodyStats().bytes).toBe(before + bytes.length);
+    expect(httpHitResponse(hit, { method: 'HEAD', headers: {} }, 0, undefined, { text: true }).text).toBeUndefined();
+    const large = decodeHttpEntry(encodeHttpEntry({ status: 200, headers: {}, body: Buffer.alloc(16 * 1024 + 1, 0xe9), storedAt: 0 }))!;
+    expect(httpHitResponse(large, { method: 'GET', headers: {} }, 0, undefined, { text: true }).text).toBeUndefined();
   });
 });
 

@@ -78,6 +78,37 @@ export interface ReplyingAdapter {
   getType?(): string;
 }
 
+/** What the Express request helpers below read: Node's request, as Express extends it. */
+interface ExpressRequestLike {
+  headers?: Record<string, string | string[] | undefined>;
+  socket?: { encrypted?: unknown } | null;
+}
+
+/**
+ * True when an Express request carries neither `X-Forwarded-Host` nor `X-Forwarded-Proto`: then
+ * its `req.hostname` and `req.protocol` do not depend on the app's `trust proxy` setting (Express
+ * 4 and 5 fall back to the `Host` header and the socket), and `expressHostname` and
+ * `expressProtocol` give them without Express's getters, which look the setting up on every read.
+ */
+export function isUnforwardedExpressRequest(request: ExpressRequestLike): boolean {
+  const headers = request.headers;
+  return headers !== undefined && headers['x-forwarded-host'] === undefined && headers['x-forwarded-proto'] === undefined;
+}
+
+/** `req.hostname` of an Express request without `X-Forwarded-Host`: the `Host` header without its port (an IPv6 literal keeps its brackets). */
+export function expressHostname(request: ExpressRequestLike): string | undefined {
+  const host = request.headers?.host;
+  if (typeof host !== 'string' || host === '') return undefined;
+  const offset = host.charCodeAt(0) === 0x5b ? host.indexOf(']') + 1 : 0;
+  const colon = host.indexOf(':', offset);
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+/** `req.protocol` of an Express request without `X-Forwarded-Proto`: `https` on a TLS socket, else `http`. */
+export function expressProtocol(request: ExpressRequestLike): 'http' | 'https' {
+  return request.socket?.encrypted ? 'https' : 'http';
+}
+
 /** Headers of a prepared answer, in the order they are set. */
 export type AnswerHeaders = Array<[name: string, value: string | string[]]>;
 
@@ -86,6 +117,8 @@ export interface Answer {
   status: number;
   headers: AnswerHeaders;
   body: Buffer | undefined;
+  /** The same bytes as Latin-1 text, when the caller has it: on Express, sent in one write with the headers. */
+  text?: string | undefined;
   /** Remove a `Content-Type` set before (by the route or a middleware): a 304 or a 204 has none. */
   dropContentType: boolean;
 }
@@ -167,7 +200,8 @@ function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], t
     for (const [name, value] of answer.headers) raw.setHeader(name, value);
     if (answer.dropContentType) raw.removeHeader('content-type');
     raw.statusCode = answer.status;
-    return answer.body === undefined ? raw.end() : raw.end(answer.body);
+    if (answer.body === undefined) return raw.end();
+    return answer.text === undefined ? raw.end(answer.body) : raw.end(answer.text, 'latin1');
   }
   for (const [name, value] of answer.headers) adapter.setHeader(response, name, value);
   if (answer.dropContentType) (response as { removeHeader?: (name: string) => unknown }).removeHeader?.('content-type');

@@ -52,7 +52,18 @@ import { Observable, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
-import { installAnswering, isStreamingResult, isThenable, prepareAnswer, serialiseResult, type AnswerHeaders, type ReplyingAdapter } from './http-body.js';
+import {
+  expressHostname,
+  expressProtocol,
+  installAnswering,
+  isStreamingResult,
+  isThenable,
+  isUnforwardedExpressRequest,
+  prepareAnswer,
+  serialiseResult,
+  type AnswerHeaders,
+  type ReplyingAdapter,
+} from './http-body.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
 
@@ -89,6 +100,8 @@ interface Miss {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
 const SCOPE = 'NearCacheInterceptor';
+/** A hit's small body comes as text too: on Express it goes out in one write with the headers. */
+const HIT_TEXT = Object.freeze({ text: true });
 
 /**
  * Caches the responses of GET routes in the replicated cache, so that a response one instance
@@ -154,9 +167,15 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   #settings: InterceptorSettings | undefined;
   #adapter: ReplyingAdapter | undefined;
+  /** Whether the adapter is `@nestjs/platform-express`'s (its requests are Express's). */
+  #express = false;
   #unsupportedReported = false;
   /** Caches this interceptor registered its stored headers with (and warned about when unsigned). */
   readonly #prepared = new WeakSet<object>();
+  /** The `@NearCacheKey()` of each route handler seen. */
+  readonly #keyOptions = new Map<Function, NearCacheKeyOption | undefined>();
+  /** The cache read last, its reader (so that a hit makes no closure) and the headers a hit on it serves (a set that only grows once registered). */
+  #reading: { cache: NearCache; get: (key: string) => unknown; served: ReadonlySet<string> } | undefined;
 
   constructor(
     protected readonly registry: NearCacheRegistry,
@@ -181,7 +200,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /** Registers the headers this interceptor stores with `cache` (a hit serves only those) and warns once when its topic is unsigned. */
   #prepare(cache: NearCache, settings: InterceptorSettings): void {
-    if (this.#prepared.has(cache)) return;
+    // The cache read last was prepared before its first read.
+    if (cache === this.#reading?.cache || this.#prepared.has(cache)) return;
     this.#prepared.add(cache);
     registerStoredHttpHeaders(cache, [...settings.storedHeaders, 'etag']);
     warnUnsignedHttpCache(cache, (message) => this.logger.warn(message));
@@ -220,20 +240,24 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
    * uses. Override it to vary by user, header or tenant.
    */
   protected trackBy(context: ExecutionContext): string | undefined | Promise<string | undefined> {
-    const keyOption = this.reflector.get<NearCacheKeyOption | undefined>(NEAR_CACHE_KEY_METADATA, context.getHandler());
-    const request = context.switchToHttp().getRequest();
+    const keyOption = this.#keyOption(context.getHandler());
+    const request = context.getArgByIndex(0);
     if (!this.isRequestCacheable(context)) return undefined;
     if (keyOption !== undefined) return typeof keyOption === 'function' ? keyOption(context) : keyOption;
     const adapter = this.httpAdapterHost?.httpAdapter;
     const url: unknown = adapter ? adapter.getRequestUrl(request) : (request.originalUrl ?? request.url);
-    const host: unknown = adapter ? adapter.getRequestHostname(request) : request.hostname;
     // Scheme and host as the app sees them (after its trust-proxy settings), path and query normalised as the router matches them.
+    // Express's getters look the trust-proxy setting up on each read; without forwarding headers, it decides nothing.
+    if (this.#express && isUnforwardedExpressRequest(request)) {
+      return httpRequestKey({ method: 'GET', scheme: expressProtocol(request), host: expressHostname(request), url }, this.#resolveSettings().query);
+    }
+    const host: unknown = adapter ? adapter.getRequestHostname(request) : request.hostname;
     return httpRequestKey({ method: 'GET', scheme: request.protocol, host, url }, this.#resolveSettings().query);
   }
 
   /** Whether the request's method is cacheable (GET by default, see `allowedMethods`). */
   protected isRequestCacheable(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest();
+    const request = context.getArgByIndex(0);
     const adapter = this.httpAdapterHost?.httpAdapter;
     const method: unknown = adapter ? adapter.getRequestMethod(request) : request.method;
     return typeof method === 'string' && this.allowedMethods.includes(method.toUpperCase());
@@ -297,16 +321,26 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     return next.handle();
   }
 
+  /** The route's `@NearCacheKey()`, read once per handler (decorators are applied when classes are defined). */
+  #keyOption(handler: Function): NearCacheKeyOption | undefined {
+    const known = this.#keyOptions.get(handler);
+    if (known !== undefined || this.#keyOptions.has(handler)) return known;
+    const option = this.reflector.get<NearCacheKeyOption | undefined>(NEAR_CACHE_KEY_METADATA, handler);
+    this.#keyOptions.set(handler, option);
+    return option;
+  }
+
   /** Answers from the cache under `key`, or runs the handler and stores its response. */
   #lookup(context: ExecutionContext, next: CallHandler, settings: InterceptorSettings, key: string | undefined): Observable<unknown> | Promise<Observable<unknown>> {
-    const http = context.switchToHttp();
-    const request = http.getRequest();
-    const response = http.getResponse();
+    // The request and response of an HTTP context (what `switchToHttp()` returns, without the closures it makes on each call).
+    const request = context.getArgByIndex(0);
+    const response = context.getArgByIndex(1);
     let cache: NearCache;
     let base: string;
     let requestHeaders: HttpRequestHeaders;
     let credentials: readonly string[];
     let hit: DecodedHttpResponse | undefined;
+    let reading: { get: (key: string) => unknown; served: ReadonlySet<string> };
     try {
       if (key === undefined) return next.handle();
       if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
@@ -322,13 +356,14 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
       credentials = admission.credentials;
       // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      hit = lookupSharedHttpEntry((entryKey) => cache.get(entryKey), base, requestHeaders, admission);
+      reading = this.#reader(cache);
+      hit = lookupSharedHttpEntry(reading.get, base, requestHeaders, admission);
     } catch (error) {
       return this.#failOpen(error, next);
     }
     if (hit !== undefined) {
       try {
-        return of(this.#answerHit(hit, request, response, requestHeaders, settings, servedHttpHeaders(cache)));
+        return of(this.#answerHit(hit, request, response, requestHeaders, settings, reading.served));
       } catch (error) {
         this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
       }
@@ -356,10 +391,10 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
   #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings, served: ReadonlySet<string>): unknown {
-    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served);
+    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served, HIT_TEXT);
     const headers: AnswerHeaders = answer.headers;
     if (settings.statusHeader !== undefined) headers.push([settings.statusHeader, 'HIT']);
-    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, dropContentType: answer.notModified });
+    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, text: answer.text, dropContentType: answer.notModified });
   }
 
   /**
@@ -439,12 +474,19 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
 
+  /** A reader of `cache` for core's lookups and the headers it serves (the same while the cache stays the same; `#prepare` registered its headers). */
+  #reader(cache: NearCache): { get: (key: string) => unknown; served: ReadonlySet<string> } {
+    if (this.#reading?.cache !== cache) this.#reading = { cache, get: (key) => cache.get(key), served: servedHttpHeaders(cache) };
+    return this.#reading;
+  }
+
   /** The HTTP adapter to answer through, once `installAnswering` made its `reply` send prepared answers. */
   #resolveAdapter(): ReplyingAdapter | undefined {
     if (this.#adapter !== undefined) return this.#adapter;
     const adapter = this.httpAdapterHost?.httpAdapter as unknown as ReplyingAdapter | undefined;
     if (!installAnswering(adapter)) return undefined;
     this.#adapter = adapter;
+    this.#express = adapter?.getType?.() === 'express';
     return adapter;
   }
 

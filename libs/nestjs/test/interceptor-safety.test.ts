@@ -173,6 +173,37 @@ describe('NearCacheInterceptor: a shared cache', () => {
     expect((await b.get('/s/links').set('Host', 'a.example').expect(200)).headers['x-cache']).toBe('HIT');
   });
 
+  it("the key's scheme and host are Express's req.protocol and req.hostname, with and without trust proxy and forwarding headers", async () => {
+    const broker = new InProcessBroker();
+    const topic = `origin-${Math.random().toString(36).slice(2, 10)}`;
+    const start = () => createApp({ imports: [NearCacheModule.forRoot(inProcess(broker, topic))], controllers: [SafetyController] });
+    const plain = await start();
+    const trusting = await start();
+    (trusting.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
+    const cases: Array<{ app: typeof plain; headers: Record<string, string> }> = [
+      { app: plain, headers: { Host: 'shop.example:8080' } },
+      { app: plain, headers: { Host: '[::1]:3000' } },
+      { app: plain, headers: { Host: 'direct.example', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https' } },
+      { app: trusting, headers: { Host: 'behind.example', 'X-Forwarded-Host': 'fwd.example, proxy.example', 'X-Forwarded-Proto': 'https' } },
+      { app: trusting, headers: { Host: 'inner.example', 'X-Forwarded-Proto': 'https' } },
+      { app: trusting, headers: { Host: 'inner.example', 'X-Forwarded-Host': 'only-host.example' } },
+    ];
+    for (const { app, headers } of cases) {
+      const cache = app.get(NearCache);
+      const before = new Set(cache.keys());
+      let call = request(app.getHttpServer()).get('/s/links');
+      for (const [name, value] of Object.entries(headers)) call = call.set(name, value);
+      const response = await call.expect(200);
+      const origin = /href="([^"]*)\/home"/.exec(response.text)?.[1];
+      const added = [...cache.keys()].filter((key) => !before.has(key));
+      expect(added, JSON.stringify(headers)).toEqual([`http:GET /s/links ${origin}`]);
+      let again = request(app.getHttpServer()).get('/s/links');
+      for (const [name, value] of Object.entries(headers)) again = again.set(name, value);
+      expect((await again.expect(200, response.text)).headers['x-cache']).toBe('HIT');
+      await waitFor(() => [plain, trusting].every((each) => each.get(NearCache).has(`http:GET /s/links ${origin}`)), 'the entry on both apps');
+    }
+  });
+
   it('one URL, one key: /s/products/%31 is /s/products/1; query allow-list of a subclass', async () => {
     const { a, cacheA } = await twoInstances();
     const first = await a.get('/s/products/1').expect(200);

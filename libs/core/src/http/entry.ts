@@ -56,6 +56,13 @@ export interface DecodedHttpResponse {
   readonly body: Buffer;
 }
 
+/** A response as `decodeHttpEntry` makes it: with room for what every hit on it reads, worked out on its first hit (see `httpHitResponse`). */
+export interface DecodedHttpEntry extends DecodedHttpResponse {
+  hitParts: unknown;
+  /** The body as Latin-1 text, once asked for (see `decodedBodyText`). */
+  text: string | undefined;
+}
+
 /** Request headers as Node gives them (`IncomingMessage.headers`): lower-case names. */
 export type HttpRequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -107,8 +114,8 @@ const checked = new WeakSet<object>();
 /**
  * Decoded bodies of the entries served lately. The cache holds each entry as it is stored
  * (the body in base64, counted by its `maxBytes`); a decoded copy of the body is kept only
- * here, bounded by bytes (the decoded body and the entry's base64 body, which this keeps alive
- * too), least recently served first out. A hit on an entry whose copy was dropped decodes it again.
+ * here, bounded by bytes (the decoded body, its text when one was asked for, and the entry's
+ * base64 body, which this keeps alive too), least recently served first out. A hit on an entry whose copy was dropped decodes it again.
  */
 let decodedBodies = newDecodedBodies(defaultDecodedBodyBytes());
 
@@ -117,7 +124,7 @@ function defaultDecodedBodyBytes(): number {
 }
 
 function newDecodedBodies(maxBytes: number): LRUCache<object, DecodedHttpResponse> {
-  return new LRUCache<object, DecodedHttpResponse>({ maxSize: maxBytes, sizeCalculation: (value) => Math.max(1, value.body.length + value.entry.body.length) });
+  return new LRUCache<object, DecodedHttpResponse>({ maxSize: maxBytes, sizeCalculation: (value) => Math.max(1, value.body.length + value.entry.body.length + ((value as Partial<DecodedHttpEntry>).text?.length ?? 0)) });
 }
 
 /**
@@ -258,9 +265,33 @@ export function decodeHttpEntry(value: unknown): DecodedHttpResponse | undefined
   const known = decodedBodies.get(value);
   if (known !== undefined) return known;
   if (!isHttpCachedResponse(value)) return undefined;
-  const result: DecodedHttpResponse = { entry: value, body: Buffer.from(value.body, 'base64') };
+  const result: DecodedHttpEntry = { entry: value, body: Buffer.from(value.body, 'base64'), hitParts: undefined, text: undefined };
   decodedBodies.set(value, result);
   return result;
+}
+
+/** Bodies up to this many bytes have a text form for hits (see `decodedBodyText`). */
+const TEXT_BODY_MAX_BYTES = 16 * 1024;
+
+/**
+ * The body of a decoded response as Latin-1 text, one character per byte, or `undefined` for a
+ * body above 16 KiB or a response `decodeHttpEntry` did not make. Node's `res.end(text, 'latin1')`
+ * sends exactly the body's bytes, in one write with the headers (a Buffer goes out as a second
+ * buffer of a vectored write). Made on first use, kept with the decoded body and counted with it
+ * against the bound of decoded bodies.
+ */
+export function decodedBodyText(hit: DecodedHttpResponse): string | undefined {
+  const slot = hit as Partial<DecodedHttpEntry>;
+  if (slot.text !== undefined) return slot.text;
+  if (hit.body.length > TEXT_BODY_MAX_BYTES || !('text' in slot)) return undefined;
+  const text = hit.body.toString('latin1');
+  slot.text = text;
+  // Stored again, the decoded response is counted with its text (and is the most recently used).
+  if (decodedBodies.peek(hit.entry) === hit) {
+    decodedBodies.delete(hit.entry);
+    decodedBodies.set(hit.entry, hit);
+  }
+  return text;
 }
 
 /**

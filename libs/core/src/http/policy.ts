@@ -1,5 +1,5 @@
 import { firstHeaderValue, httpConditionals, isNotModified, parseCacheControl } from './conditional.js';
-import { HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import { decodedBodyText, HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpEntry, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
 import { httpCredentialRefusal, httpRequestCredentials } from './shared.js';
 
 /**
@@ -63,6 +63,11 @@ export interface HttpHitAnswer {
   headers: Array<[name: string, value: string | string[]]>;
   /** The bytes to send; `undefined` for a 304, a 204 or a HEAD. */
   body: Buffer | undefined;
+  /**
+   * With the option `text`, the same bytes as Latin-1 text when the body is at most 16 KiB
+   * (`res.end(text, 'latin1')` sends them in one write with the headers); else `undefined`.
+   */
+  text?: string | undefined;
   /** True when the answer is a 304 Not Modified. */
   notModified: boolean;
 }
@@ -76,19 +81,68 @@ export interface HttpHitAnswer {
  * Only the headers in `served` are sent from the entry (default `HTTP_STORED_HEADERS`; an
  * adapter passes `servedHttpHeaders(cache)`): what the reader itself would have stored. An entry
  * forged onto the topic cannot add `Refresh`, `Access-Control-Allow-Origin` or any other.
+ * With `options.text`, a body of at most 16 KiB comes as Latin-1 text as well (see `text`).
  */
-export function httpHitResponse(hit: DecodedHttpResponse, request: { method: string; headers: HttpRequestHeaders }, now: number = Date.now(), served: ReadonlySet<string> = DEFAULT_SERVED): HttpHitAnswer {
-  const { entry, body } = hit;
-  const notModified = isNotModified(httpConditionals(request.headers), firstHeaderValue(entry.headers.etag), firstHeaderValue(entry.headers['last-modified']));
+export function httpHitResponse(
+  hit: DecodedHttpResponse,
+  request: { method: string; headers: HttpRequestHeaders },
+  now: number = Date.now(),
+  served: ReadonlySet<string> = DEFAULT_SERVED,
+  options?: { text?: boolean },
+): HttpHitAnswer {
+  const parts = hitParts(hit);
+  const requestHeaders = request.headers;
+  // Most requests carry no conditional: they need no parsing.
+  const notModified =
+    (requestHeaders['if-none-match'] !== undefined || requestHeaders['if-modified-since'] !== undefined) &&
+    isNotModified(httpConditionals(requestHeaders), parts.etag, parts.lastModified);
   const headers: Array<[string, string | string[]]> = [];
-  for (const [name, value] of Object.entries(entry.headers)) {
-    if (HTTP_NEVER_SERVED_HEADERS.has(name) || !served.has(name)) continue;
-    if (notModified && name === 'content-type') continue;
-    headers.push([name, value]);
+  const stored = parts.stored;
+  for (let i = 0; i < stored.length; i += 2) {
+    const name = stored[i] as string;
+    if (!served.has(name) || (notModified && name === 'content-type')) continue;
+    headers.push([name, stored[i + 1]!]);
   }
-  headers.push(['age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)))]);
-  if (notModified) return { status: 304, headers, body: undefined, notModified };
-  if (entry.status !== 204) headers.push(['content-length', String(body.length)]);
-  const withBody = request.method !== 'HEAD' && entry.status !== 204;
-  return { status: entry.status, headers, body: withBody ? body : undefined, notModified };
+  headers.push(['age', String(Math.max(0, Math.floor((now - parts.storedAt) / 1000)))]);
+  if (notModified) return { status: 304, headers, body: undefined, text: undefined, notModified };
+  const { status } = parts;
+  if (status !== 204) headers.push(['content-length', parts.contentLength]);
+  const withBody = request.method !== 'HEAD' && status !== 204;
+  if (!withBody) return { status, headers, body: undefined, text: undefined, notModified };
+  return { status, headers, body: hit.body, text: options?.text === true ? decodedBodyText(hit) : undefined, notModified };
+}
+
+/**
+ * What every hit on one decoded entry reads, worked out on its first hit, in one object and one
+ * array: a hit reads these (recently used) instead of the entry and its headers object.
+ */
+interface HitParts {
+  status: number;
+  storedAt: number;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  contentLength: string;
+  /** The entry's headers that may ever be served (never `HTTP_NEVER_SERVED_HEADERS`), in the entry's order: name, value, name, value... */
+  stored: ReadonlyArray<string | string[]>;
+}
+
+function hitParts(hit: DecodedHttpResponse): HitParts {
+  // A response from `decodeHttpEntry` keeps its parts (it lives as long as its decoded body); another is worked out on each hit.
+  const slot = hit as Partial<DecodedHttpEntry>;
+  if (slot.hitParts !== undefined) return slot.hitParts as HitParts;
+  const { entry, body } = hit;
+  const stored: Array<string | string[]> = [];
+  for (const [name, value] of Object.entries(entry.headers)) {
+    if (!HTTP_NEVER_SERVED_HEADERS.has(name)) stored.push(name, value);
+  }
+  const parts: HitParts = {
+    status: entry.status,
+    storedAt: entry.storedAt,
+    etag: firstHeaderValue(entry.headers.etag),
+    lastModified: firstHeaderValue(entry.headers['last-modified']),
+    contentLength: String(body.length),
+    stored,
+  };
+  if ('hitParts' in slot) slot.hitParts = parts;
+  return parts;
 }

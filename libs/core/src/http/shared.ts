@@ -58,19 +58,30 @@ function cookieNames(header: string | string[]): string[] {
 
 /** The credential headers `requestHeaders` carries under `policy`, sorted. A `Cookie` whose cookies are all ignored does not count. */
 export function httpRequestCredentials(requestHeaders: HttpRequestHeaders, policy: HttpCredentialPolicy = HTTP_DEFAULT_CREDENTIAL_POLICY): string[] {
-  const found: string[] = [];
+  return carriedCredentials(requestHeaders, policy) ?? [];
+}
+
+/** `httpRequestCredentials`, or `undefined` for none (without allocating). */
+function carriedCredentials(requestHeaders: HttpRequestHeaders, policy: HttpCredentialPolicy): string[] | undefined {
+  let found: string[] | undefined;
   for (const name of policy.headers) {
     const value = requestHeaders[name];
     if (value === undefined || (typeof value === 'string' && value.trim() === '')) continue;
     if (name === 'cookie' && policy.ignoredCookies.size > 0 && cookieNames(value).every((cookie) => policy.ignoredCookies.has(cookie))) continue;
-    found.push(name);
+    (found ??= []).push(name);
   }
-  return found.sort();
+  return found?.sort();
 }
+
+/** The admission of a request without `Cache-Control` and without credentials, the most common one: shared, never changed. */
+const ANONYMOUS: HttpAdmission = Object.freeze({ bypass: false, credentials: Object.freeze([]) as readonly string[] });
 
 /** How a request may use the cache: bypass it (`Cache-Control: no-store`), or which credentials it carries. */
 export function httpAdmission(requestHeaders: HttpRequestHeaders, policy: HttpCredentialPolicy = HTTP_DEFAULT_CREDENTIAL_POLICY): HttpAdmission {
-  return { bypass: parseCacheControl(requestHeaders['cache-control']).has('no-store'), credentials: httpRequestCredentials(requestHeaders, policy) };
+  const cacheControl = requestHeaders['cache-control'];
+  const credentials = carriedCredentials(requestHeaders, policy);
+  if (cacheControl === undefined && credentials === undefined) return ANONYMOUS;
+  return { bypass: cacheControl !== undefined && parseCacheControl(cacheControl).has('no-store'), credentials: credentials ?? [] };
 }
 
 /** Checks and normalises a credential policy given as options; throws `InvalidArgumentError` naming the option. */
@@ -132,6 +143,9 @@ export function lookupSharedHttpEntry(get: (key: string) => unknown, base: strin
 // Keys
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A path of visible ASCII without `%`, `#` or `?`, optionally followed by a non-empty query of visible ASCII without `%` or `#`.
+const NORMAL_PATH = /^\/[\x21\x22\x24\x26-\x3e\x40-\x7e]*$/;
+const NORMAL_TARGET = /^\/[\x21\x22\x24\x26-\x3e\x40-\x7e]*(?:\?[\x21\x22\x24\x26-\x7e]+)?$/;
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const HOST = /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
 
@@ -205,6 +219,9 @@ function filterQuery(query: string, policy: HttpQueryKeyPolicy): string {
  * `undefined` for a target that is not a path (`*`, an authority).
  */
 export function normaliseHttpTarget(url: string, query: HttpQueryKeyPolicy = true): string | undefined {
+  // Most targets are already in normal form: a path (and, when every query parameter is kept, a
+  // query) of visible ASCII without `%` or `#`, which the steps below would leave as it is.
+  if (query === true ? NORMAL_TARGET.test(url) : NORMAL_PATH.test(url)) return url;
   let target = url;
   const hash = target.indexOf('#');
   if (hash >= 0) target = target.slice(0, hash);
@@ -229,6 +246,26 @@ export function normaliseHttpTarget(url: string, query: HttpQueryKeyPolicy = tru
  */
 export function httpOrigin(scheme: unknown, host: unknown): string | undefined {
   if (typeof scheme !== 'string' || typeof host !== 'string') return undefined;
+  // The origins of the hosts seen lately, by scheme as the app gives it (`http` or `https`).
+  const known = scheme === 'http' ? httpOrigins : scheme === 'https' ? httpsOrigins : undefined;
+  if (known !== undefined) {
+    let origin = known.get(host);
+    if (origin === undefined) {
+      origin = originOf(scheme, host) ?? null;
+      // Host names come from clients: the memory is bounded.
+      if (known.size >= MAX_KNOWN_ORIGINS) known.clear();
+      known.set(host, origin);
+    }
+    return origin ?? undefined;
+  }
+  return originOf(scheme, host);
+}
+
+const MAX_KNOWN_ORIGINS = 256;
+const httpOrigins = new Map<string, string | null>();
+const httpsOrigins = new Map<string, string | null>();
+
+function originOf(scheme: string, host: string): string | undefined {
   const s = scheme.toLowerCase();
   if (s !== 'http' && s !== 'https') return undefined;
   let h = host.trim().toLowerCase();
