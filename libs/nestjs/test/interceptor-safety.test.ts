@@ -200,7 +200,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
       let again = request(app.getHttpServer()).get('/s/links');
       for (const [name, value] of Object.entries(headers)) again = again.set(name, value);
       expect((await again.expect(200, response.text)).headers['x-cache']).toBe('HIT');
-      await waitFor(() => [plain, trusting].every((each) => each.get(NearCache).has(`http:GET /s/links ${origin}`)), 'the entry on both apps');
+      await waitFor(() => [plain, trusting].every((each) => each.get(NearCache).has(`http:GET /s/links ${origin}`)), { message: 'the entry on both apps' });
     }
   });
 
