@@ -53,3 +53,12 @@ export class CancellableDelay {
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** Backoff of the retry loops of the cache itself, by name. */
+export const RETRY = {
+  /** Opening the log at start (connect, create or check the topic), until it works or fails for good. */
+  cacheStart: { initial: 200, max: 5000 },
+} as const satisfies Record<string, BackoffOptions>;
+
+/** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
+export const MIN_CLOSE_DEADLINE = 1000;
