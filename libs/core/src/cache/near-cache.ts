@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
-import { BootstrapTimeoutError, CacheClosedError, InvalidArgumentError, LogUnavailableError, NearCacheError } from '../errors.js';
+import { CacheClosedError, InvalidArgumentError, LogUnavailableError, NearCacheError } from '../errors.js';
 import type { ReplicationLog, ReplicationLogFactory } from '../log/port.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import { partitionFor } from '../partitioner.js';
-import { clearRecordKey, type LogRecord, type RejectReason } from '../record.js';
+import type { LogRecord, RejectReason } from '../record.js';
 import { MIN_CLOSE_DEADLINE, withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
-import { asNearCacheError, checkKey, checkTtl, decodeOwnValue, encodeValue } from './input.js';
+import { asNearCacheError, checkKey, checkTtl } from './input.js';
+import { Lifecycle } from './lifecycle.js';
 import { LocalStore } from './local-store.js';
+import { LocalWrites } from './local-writes.js';
 import { LogFollower } from './log-follower.js';
 import { NearCacheNamespace } from './namespace.js';
 import { Publisher } from './outgoing.js';
@@ -18,8 +20,6 @@ import { Reporter } from './reporter.js';
 import { CacheCounters } from './stats.js';
 import type { CacheState, CacheStats, NearCacheEvents, RecordPosition, SetOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
-
-const RESOLVED = Promise.resolve();
 
 /**
  * The replicated cache: the public API over its parts (see docs/architecture.md). The local
@@ -40,22 +40,12 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #id: string;
   /** Carried by this instance's records: its id plus a nonce of this start, so a restart with the same id is another writer. */
   readonly #origin: string;
-  /** Whether the codec gives back exactly what it encodes: the writer then keeps the value it was given, else the decoded copy. */
-  readonly #keepGiven: boolean;
+  readonly #writes: LocalWrites<V>;
 
-  #state: CacheState = 'starting';
-  #bootstrapped = false;
+  readonly #lifecycle: Lifecycle;
   #closing = false;
-  #fatal: NearCacheError | undefined;
-  #degraded = new Set<'producer' | 'consumer'>();
   readonly #loading = new Map<string, Promise<unknown>>();
-  #writeSeq = 0;
-  /** The value the last `#set` stored (see there). */
-  #held: V = undefined as V;
-  #readyWaiters: Array<{ resolve(): void; reject(error: unknown): void; timer: NodeJS.Timeout }> = [];
   #closePromise: Promise<void> | undefined;
-  /** The last error reported before the cache was ready: what a timed-out ready() names as the cause. */
-  #lastError: NearCacheError | undefined;
   readonly #started: Promise<void>;
 
   /** @internal Use `createNearCache`: it checks the options and builds the log. */
@@ -65,8 +55,8 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#clock = options.clock;
     this.#id = options.instanceId;
     this.#origin = `${options.instanceId}.${randomBytes(4).toString('hex')}`;
-    this.#keepGiven = options.codec.exact === true;
     this.#reporter = new Reporter(this, options.logger, options.topic);
+    const lifecycle = (this.#lifecycle = new Lifecycle(this, (error) => this.#report(error)));
     this.#store = new LocalStore<V>({
       max: options.max,
       maxBytes: options.maxBytes,
@@ -91,20 +81,23 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#follower = new LogFollower(
       this.#log,
       {
-        closed: () => this.#state === 'closed',
-        bootstrapped: () => this.#bootstrapped,
+        closed: () => lifecycle.state === 'closed',
+        bootstrapped: () => lifecycle.bootstrapped,
         started: () => {
-          this.#setState('bootstrapping');
+          lifecycle.setState('bootstrapping');
           this.#publisher.queue.start();
         },
-        caughtUp: () => this.#caughtUp(),
+        caughtUp: () => lifecycle.caughtUp(),
         apply: (record: LogRecord) => this.#applier.apply(record),
         passed: (partition, position) => this.#shield.passed(partition, position),
-        degrade: (reason, error) => this.#degrade(reason, error),
-        recover: (reason) => this.#recover(reason),
-        consumerDegraded: () => this.#degraded.has('consumer'),
+        degrade: (reason, error) => lifecycle.degrade(reason, error),
+        recover: (reason) => lifecycle.recover(reason),
+        consumerDegraded: () => lifecycle.consumerDegraded,
         report: (error) => this.#report(error),
-        fail: (error) => this.#fail(error),
+        fail: (error) => {
+          lifecycle.failed(error);
+          void this.close();
+        },
       },
       { stallTimeout: options.stallTimeout, lagPollInterval: options.lagPollInterval, logger: options.logger, clock: options.clock },
     );
@@ -116,7 +109,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       reporter: this.#reporter,
       partitions,
       partitionOf,
-      bootstrapped: () => this.#bootstrapped,
+      bootstrapped: () => lifecycle.bootstrapped,
       reject: (record, reason, detail) => this.#reject(record, reason, detail),
     });
     this.#publisher = new Publisher({
@@ -128,8 +121,18 @@ export class NearCache<V = unknown> extends EventEmitter {
       partitions,
       partitionOf,
       dropped: (write, error) => this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error })),
-      failing: (error) => this.#degrade('producer', error),
-      recovered: () => this.#recover('producer'),
+      failing: (error) => lifecycle.degrade('producer', error),
+      recovered: () => lifecycle.recover('producer'),
+    });
+    this.#writes = new LocalWrites<V>({
+      options,
+      store: this.#store,
+      shield: this.#shield,
+      publisher: this.#publisher,
+      applier: this.#applier,
+      counters: this.#counters,
+      reporter: this.#reporter,
+      assertWritable: () => this.#assertWritable(),
     });
     this.#started = this.#follower.start();
   }
@@ -145,7 +148,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   }
 
   get state(): CacheState {
-    return this.#state;
+    return this.#lifecycle.state;
   }
 
   /** The topic this cache replicates through. */
@@ -170,7 +173,7 @@ export class NearCache<V = unknown> extends EventEmitter {
    * of writing prefix clears, which every later start-up would apply.
    */
   get holdsEveryKey(): boolean {
-    return this.#bootstrapped && this.#store.evictions === 0 && this.#options.mode === 'replicate' && this.#options.filter === undefined;
+    return this.#lifecycle.bootstrapped && this.#store.evictions === 0 && this.#options.mode === 'replicate' && this.#options.filter === undefined;
   }
 
   /** Whether this cache signs its records and rejects unsigned ones (the `signing` option). */
@@ -202,7 +205,7 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** Live entries here, most recently used first. Reading them does not change their order. */
   *entries(): IterableIterator<[string, V]> {
-    yield* this.#store.entries(this.#bootstrapped);
+    yield* this.#store.entries(this.#lifecycle.bootstrapped);
   }
 
   /** Number of entries held here (expired ones may count until they are read). */
@@ -220,52 +223,18 @@ export class NearCache<V = unknown> extends EventEmitter {
    */
   set(key: string, value: V, options?: SetOptions): Promise<void> {
     try {
-      const written = this.#set(key, value, options);
-      this.#held = undefined as V;
+      const written = this.#writes.set(key, value, options);
+      this.#writes.held = undefined as V;
       return written;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /**
-   * `set`, throwing its errors. Leaves in #held the value this instance now holds: `value`
-   * itself under an exact codec, else the codec's decoded copy (what every other instance reads).
-   */
-  #set(key: string, value: V, options: SetOptions | undefined): Promise<void> {
-    this.#assertWritable();
-    checkKey(key, this.#options.maxKeyBytes);
-    const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
-    const bytes = encodeValue(this.#options.codec, this.#options.maxValueBytes, key, value);
-    const held = this.#keepGiven ? value : decodeOwnValue(this.#options.codec, key, bytes);
-    const queue = this.#publisher.queue;
-    queue.admit(key);
-    const writeId = ++this.#writeSeq;
-    const expiresAt = ttl > 0 ? this.#clock.now() + ttl : 0;
-    this.#shield.wroteKey(key, writeId);
-    this.#store.store(key, held as {}, expiresAt, bytes.length + key.length);
-    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
-    this.#counters.sets++;
-    this.#reporter.change('set', key, 'local');
-    const written = options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
-    this.#held = held;
-    return written;
-  }
-
   /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
   delete(key: string, options?: WriteOptions): Promise<void> {
     try {
-      this.#assertWritable();
-      checkKey(key, this.#options.maxKeyBytes);
-      const queue = this.#publisher.queue;
-      queue.admit(key);
-      const writeId = ++this.#writeSeq;
-      this.#shield.wroteKey(key, writeId);
-      this.#store.delete(key);
-      const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'delete', key, value: null, expiresAt: 0 });
-      this.#counters.deletes++;
-      this.#reporter.change('delete', key, 'local');
-      return options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+      return this.#writes.delete(key, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -279,21 +248,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** Removes every entry whose key starts with `prefix`, here at once and on every instance. */
   clearPrefix(prefix: string, options?: WriteOptions): Promise<void> {
     try {
-      this.#assertWritable();
-      if (typeof prefix !== 'string') throw new InvalidArgumentError(`a clear prefix must be a string, got ${typeof prefix}`);
-      if (Buffer.byteLength(prefix) > this.#options.maxKeyBytes) {
-        throw new InvalidArgumentError(`a clear prefix may have at most maxKeyBytes (${this.#options.maxKeyBytes}) bytes`);
-      }
-      const queueKey = clearRecordKey(prefix);
-      const queue = this.#publisher.queue;
-      queue.admit(queueKey);
-      const writeId = ++this.#writeSeq;
-      this.#shield.wroteClear(prefix, writeId);
-      this.#applier.wipe(prefix, undefined, undefined);
-      const write = queue.enqueue({ queueKey, writeId, waiters: undefined, op: 'clear', key: prefix, value: null, expiresAt: 0 });
-      this.#counters.clears++;
-      this.#reporter.change('clear', prefix, 'local');
-      return options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+      return this.#writes.clearPrefix(prefix, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -322,13 +277,13 @@ export class NearCache<V = unknown> extends EventEmitter {
     const load = (async () => {
       try {
         const value = await loader();
-        if (value !== undefined && !this.#closing && this.#state !== 'closed') {
+        if (value !== undefined && !this.#closing && this.#lifecycle.state !== 'closed') {
           let written: Promise<void>;
           let held: V;
           try {
-            written = this.#set(key, value, options);
-            held = this.#held;
-            this.#held = undefined as V;
+            written = this.#writes.set(key, value, options);
+            held = this.#writes.held;
+            this.#writes.held = undefined as V;
           } catch (error) {
             if (options?.durable) throw error;
             this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e));
@@ -356,7 +311,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   flush(options: { timeout?: number } = {}): Promise<void> {
     const timeout = options.timeout ?? this.#options.flushTimeout;
     if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`flush timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
-    if (this.#state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
+    if (this.#lifecycle.state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
     return this.#publisher.queue.flush(timeout);
   }
 
@@ -370,24 +325,7 @@ export class NearCache<V = unknown> extends EventEmitter {
    * start failed for good (a topic that is not compacted, for example).
    */
   ready(options: { timeout?: number } = {}): Promise<void> {
-    if (this.#bootstrapped) return RESOLVED;
-    if (this.#fatal) return Promise.reject(this.#fatal);
-    if (this.#state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed'));
-    const timeout = options.timeout ?? this.#options.bootstrapTimeout;
-    if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`ready timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#readyWaiters = this.#readyWaiters.filter((other) => other !== waiter);
-          const cause = this.#lastError;
-          const last = cause ? `; last error: ${cause.message}` : '';
-          reject(new BootstrapTimeoutError(`not caught up with topic "${this.topic}" within ${timeout} ms (state ${this.#state}${this.#follower.describeLag()})${last}`, { retriable: true, cause }));
-        }, timeout),
-      };
-      this.#readyWaiters.push(waiter);
-    });
+    return this.#lifecycle.ready(options.timeout ?? this.#options.bootstrapTimeout, this.topic, () => this.#follower.describeLag());
   }
 
   /**
@@ -406,7 +344,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     const counters = this.#counters;
     const queue = this.#publisher.queue;
     return {
-      state: this.#state,
+      state: this.#lifecycle.state,
       instanceId: this.#id,
       topic: this.#options.topic,
       log: this.#log.kind,
@@ -428,58 +366,15 @@ export class NearCache<V = unknown> extends EventEmitter {
   // ---------------------------------------------------------------------------------------
   // State and reporting.
 
-  #caughtUp(): void {
-    if (this.#bootstrapped || this.#state !== 'bootstrapping') return;
-    this.#bootstrapped = true;
-    this.#setState(this.#degraded.size > 0 ? 'degraded' : 'live');
-    const waiters = this.#readyWaiters;
-    this.#readyWaiters = [];
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.resolve();
-    }
-    this.emit('ready');
-  }
-
   #reject(record: RecordPosition, reason: RejectReason, detail: string): void {
     const info = { partition: record.partition, offset: record.offset, reason, detail };
     this.#counters.rejected(info);
     this.#reporter.rejected(info);
   }
 
-  #degrade(reason: 'producer' | 'consumer', error: NearCacheError): void {
-    const first = !this.#degraded.has(reason);
-    this.#degraded.add(reason);
-    if (this.#bootstrapped && this.#state === 'live') this.#setState('degraded');
-    if (first) this.#report(error);
-  }
-
-  #recover(reason: 'producer' | 'consumer'): void {
-    this.#degraded.delete(reason);
-    if (this.#degraded.size === 0 && this.#state === 'degraded') this.#setState('live');
-  }
-
-  #fail(error: NearCacheError): void {
-    this.#fatal = error;
-    this.#report(error);
-    for (const waiter of this.#readyWaiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-    this.#readyWaiters = [];
-    void this.close();
-  }
-
   #report(error: NearCacheError): void {
-    if (!this.#bootstrapped) this.#lastError = error;
+    this.#lifecycle.reported(error);
     this.#reporter.error(error);
-  }
-
-  #setState(state: CacheState): void {
-    const previous = this.#state;
-    if (previous === state || previous === 'closed') return;
-    this.#state = state;
-    this.emit('state', state, previous);
   }
 
   async #close(): Promise<void> {
@@ -488,24 +383,19 @@ export class NearCache<V = unknown> extends EventEmitter {
     const deadline = Math.max(this.#options.closeTimeout, MIN_CLOSE_DEADLINE);
     // A start still connecting is abandoned after closeTimeout; the log's close() below ends it.
     await withDeadline(this.#started, deadline, () => new LogUnavailableError('start still running')).catch(() => undefined);
-    const left = await this.#publisher.queue.close(this.#fatal ? 0 : this.#options.closeTimeout);
+    const left = await this.#publisher.queue.close(this.#lifecycle.fatal ? 0 : this.#options.closeTimeout);
     if (left > 0) this.#options.logger.warn(`closed with ${left} writes not replicated to topic "${this.topic}"`);
     try {
       await withDeadline(this.#log.close(), deadline, () => new LogUnavailableError('closing the log timed out'));
     } catch (error) {
       this.#report(asNearCacheError(error));
     }
-    for (const waiter of this.#readyWaiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new CacheClosedError('the cache was closed before it was ready'));
-    }
-    this.#readyWaiters = [];
-    this.#setState('closed');
+    this.#lifecycle.closed();
   }
 
   #assertWritable(): void {
-    if (this.#closing || this.#state === 'closed') {
-      throw new CacheClosedError(this.#fatal ? `the cache stopped: ${this.#fatal.message}` : 'the cache is closed', { cause: this.#fatal });
+    if (this.#closing || this.#lifecycle.state === 'closed') {
+      throw new CacheClosedError(this.#lifecycle.fatal ? `the cache stopped: ${this.#lifecycle.fatal.message}` : 'the cache is closed', { cause: this.#lifecycle.fatal });
     }
   }
 }
