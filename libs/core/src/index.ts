@@ -23,7 +23,10 @@ export {
   WriteRejectedError,
 } from './errors.js';
 export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, type RawRecord } from './log/in-process.js';
-export { KafkaLog, kafkaLog, type KafkaLogLevel, type KafkaLogOptions } from './log/kafka.js';
+// The Kafka adapter loads with kafkajs when a cache on Kafka opens its log, not with this module.
+export { kafkaLog } from './log/lazy-kafka.js';
+export type { KafkaLog } from './log/kafka.js';
+export type { KafkaLogLevel, KafkaLogOptions } from './log/kafka/options.js';
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';

@@ -11,6 +11,38 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
+/**
+ * How long to wait between attempts of a retried operation: a `backoff()` schedule and, for the
+ * retries kafkajs runs inside its own calls, how many of them (`retries`).
+ */
+export interface RetrySchedule extends BackoffOptions {
+  /** Attempts after the first before giving up, where the retrier stops (kafkajs). Unset: retried until it works or is closed. */
+  retries?: number;
+}
+
+/**
+ * Every retry timing of the core, by what is retried. Nothing else picks a retry delay: a
+ * component that retries takes its entry here, so the whole policy reads in one table.
+ */
+export const RETRY = {
+  /** Starting the cache: opening the log and reading its end offsets again after a failure. */
+  start: { initial: 200, max: 5000 },
+  /** The replication queue: an append the log failed is sent again (writes stay queued meanwhile). */
+  append: { initial: 100, max: 5000 },
+  /** The in-process log: a batch whose handler threw is delivered again, as Kafka clients do. */
+  redeliver: { initial: 100, max: 100, jitter: 0 },
+  /** The Kafka adapter: a consumer that crashed is restarted in a group of its own. */
+  consumerRestart: { initial: 200, max: 2000 },
+  /** kafkajs's own retries of a request (metadata, offsets, topic creation), as its client default. */
+  kafkaClient: { initial: 100, max: 2000, retries: 3 },
+  /** kafkajs's admin client: its requests on the client's schedule, with fewer retries (the cache retries start-up itself). */
+  kafkaAdmin: { retries: 2 },
+  /** kafkajs's producer: few, short retries; the replication queue (`append`) retries beyond them, in order. */
+  kafkaProducer: { initial: 100, max: 1000, retries: 2 },
+  /** kafkajs's consumer: its fetches and group requests, before it crashes and is restarted (`consumerRestart`). */
+  kafkaConsumer: { initial: 200, max: 1000, retries: 10 },
+} as const satisfies Record<string, RetrySchedule>;
+
 /** Delay before retry number `attempt` (0-based): exponential, capped, with jitter so instances do not retry in step. */
 export function backoff(attempt: number, options: BackoffOptions = {}): number {
   const { initial = 100, max = 5000, factor = 2, jitter = 0.2 } = options;
@@ -53,12 +85,3 @@ export class CancellableDelay {
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-
-/** Backoff of the retry loops of the cache itself, by name. */
-export const RETRY = {
-  /** Opening the log at start (connect, create or check the topic), until it works or fails for good. */
-  cacheStart: { initial: 200, max: 5000 },
-} as const satisfies Record<string, BackoffOptions>;
-
-/** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
-export const MIN_CLOSE_DEADLINE = 1000;

@@ -126,7 +126,7 @@ export class LogFollower {
           return;
         }
         this.#host.report(error);
-        await this.#startDelay.wait(backoff(attempt, RETRY.cacheStart));
+        await this.#startDelay.wait(backoff(attempt, RETRY.start));
       }
     }
   }

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import { partitionFor } from '../partitioner.js';
 import type { LogRecord, RejectReason } from '../record.js';
-import { MIN_CLOSE_DEADLINE, withDeadline } from '../retry.js';
+import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
 import { asNearCacheError, checkKey, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
@@ -20,6 +20,9 @@ import { Reporter } from './reporter.js';
 import { CacheCounters } from './stats.js';
 import type { CacheState, CacheStats, NearCacheEvents, RecordPosition, SetOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
+
+/** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
+const MIN_CLOSE_DEADLINE = 1000;
 
 /**
  * The replicated cache: the public API over its parts (see docs/architecture.md). The local
