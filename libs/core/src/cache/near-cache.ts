@@ -17,6 +17,7 @@ import { LogFollower } from './log-follower.js';
 import { NearCacheNamespace } from './namespace.js';
 import { Publisher } from './outgoing.js';
 import { Reporter } from './reporter.js';
+import { SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
 import type { CacheState, CacheStats, NearCacheEvents, RecordPosition, SetOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
@@ -44,10 +45,10 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** Carried by this instance's records: its id plus a nonce of this start, so a restart with the same id is another writer. */
   readonly #origin: string;
   readonly #writes: LocalWrites<V>;
+  readonly #loads: SingleFlight<V>;
 
   readonly #lifecycle: Lifecycle;
   #closing = false;
-  readonly #loading = new Map<string, Promise<unknown>>();
   #closePromise: Promise<void> | undefined;
   readonly #started: Promise<void>;
 
@@ -136,6 +137,10 @@ export class NearCache<V = unknown> extends EventEmitter {
       counters: this.#counters,
       reporter: this.#reporter,
       assertWritable: () => this.#assertWritable(),
+    });
+    this.#loads = new SingleFlight<V>(this.#writes, {
+      open: () => !this.#closing && lifecycle.state !== 'closed',
+      refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
     });
     this.#started = this.#follower.start();
   }
@@ -275,33 +280,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
     const hit = this.get(key);
     if (hit !== undefined) return Promise.resolve(hit as T);
-    const running = this.#loading.get(key);
-    if (running) return running as Promise<T>;
-    const load = (async () => {
-      try {
-        const value = await loader();
-        if (value !== undefined && !this.#closing && this.#lifecycle.state !== 'closed') {
-          let written: Promise<void>;
-          let held: V;
-          try {
-            written = this.#writes.set(key, value, options);
-            held = this.#writes.held;
-            this.#writes.held = undefined as V;
-          } catch (error) {
-            if (options?.durable) throw error;
-            this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e));
-            return value;
-          }
-          await written;
-          return held as T;
-        }
-        return value;
-      } finally {
-        this.#loading.delete(key);
-      }
-    })();
-    this.#loading.set(key, load);
-    return load;
+    return this.#loads.load(key, loader, options);
   }
 
   /** A view of this cache whose keys are all prefixed with `prefix`. */
