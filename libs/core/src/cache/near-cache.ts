@@ -59,7 +59,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#clock = options.clock;
     this.#id = options.instanceId;
     this.#origin = `${options.instanceId}.${randomBytes(4).toString('hex')}`;
-    this.#reporter = new Reporter(this, options.logger, options.topic);
+    this.#reporter = new Reporter(this, options.logger, options.topic, options.clock);
     const lifecycle = (this.#lifecycle = new Lifecycle(this, (error) => this.#report(error)));
     this.#store = new LocalStore<V>({
       max: options.max,

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { Clock } from '../clock.js';
 import { InvalidValueError, ValueTooLargeError, type NearCacheError } from '../errors.js';
 import { RepeatedLines, type Logger } from '../logger.js';
 import type { CacheChange, RejectedRecord } from './types.js';
@@ -14,13 +15,15 @@ export class Reporter {
   readonly #events: EventEmitter;
   readonly #logger: Logger;
   readonly #topic: string;
+  readonly #clock: Clock;
   readonly #repeats = new RepeatedLines();
   readonly #warnedKeys = new Set<string>();
 
-  constructor(events: EventEmitter, logger: Logger, topic: string) {
+  constructor(events: EventEmitter, logger: Logger, topic: string, clock: Clock) {
     this.#events = events;
     this.#logger = logger;
     this.#topic = topic;
+    this.#clock = clock;
   }
 
   /** An entry changed: a `change` event, built only while someone listens. */
@@ -34,7 +37,7 @@ export class Reporter {
       this.#events.emit('error', error);
       return;
     }
-    const line = this.#repeats.next(error.message);
+    const line = this.#repeats.next(error.message, this.#clock.now());
     if (line !== undefined) this.#logger.error(line, { code: error.code, cause: error.cause });
   }
 
