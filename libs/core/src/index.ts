@@ -1,7 +1,16 @@
-export { createNearCache } from './create.js';
-export { NearCache } from './cache/near-cache.js';
-export { NearCacheNamespace } from './cache/namespace.js';
-export type { CacheChange, CacheState, CacheStats, NearCacheEvents, PartitionStats, RejectedRecord, SetOptions, WriteOptions } from './cache/types.js';
+export {
+  createNearCache,
+  NearCache,
+  NearCacheNamespace,
+  type CacheChange,
+  type CacheState,
+  type CacheStats,
+  type NearCacheEvents,
+  type PartitionStats,
+  type RejectedRecord,
+  type SetOptions,
+  type WriteOptions,
+} from './cache.js';
 export { systemClock, type Clock } from './clock.js';
 export { bufferCodec, jsonCodec, structuredCodec, type Codec } from './codec.js';
 export {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { NearCache } from './cache/near-cache.js';
+import type { NearCache } from './cache.js';
 
 /**
  * A Keyv storage adapter over a `NearCache`, so that Keyv and everything built on it

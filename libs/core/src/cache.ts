@@ -1,0 +1,5 @@
+// The cache: a thin facade over parts with one job each, under cache/ (docs/architecture.md).
+export { createNearCache } from './create.js';
+export { NearCache } from './cache/near-cache.js';
+export { NearCacheNamespace } from './cache/namespace.js';
+export type { CacheChange, CacheState, CacheStats, NearCacheEvents, PartitionStats, RejectedRecord, SetOptions, WriteOptions } from './cache/types.js';
