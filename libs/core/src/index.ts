@@ -11,6 +11,7 @@ export {
   type SetOptions,
   type WriteOptions,
 } from './cache.js';
+export { systemClock, type Clock } from './clock.js';
 export { bufferCodec, jsonCodec, structuredCodec, type Codec } from './codec.js';
 export {
   BootstrapTimeoutError,
@@ -31,7 +32,9 @@ export {
   WriteRejectedError,
 } from './errors.js';
 export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, type RawRecord } from './log/in-process.js';
-export { KafkaLog, kafkaLog, type KafkaLogLevel, type KafkaLogOptions } from './log/kafka/index.js';
+// The Kafka adapter loads with kafkajs when a cache on Kafka opens its log, not with this module.
+export { kafkaLog } from './log/lazy-kafka.js';
+export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index.js';
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
+import { systemClock, type Clock } from './clock.js';
 import { CODEC_NAME, structuredCodec, type Codec } from './codec.js';
 import { InvalidOptionError } from './errors.js';
 import type { ReplicationLogFactory } from './log/port.js';
@@ -83,6 +84,11 @@ export interface NearCacheOptions<V = unknown> {
   bootstrapDecode?: 'lazy' | 'eager';
   /** Sign every record written (HMAC-SHA256, header `nc-sig`) and reject unsigned or forged records (reason `bad-signature`). Default: off. */
   signing?: SigningOptions;
+  /**
+   * Where the cache reads wall-clock time: absolute expiry stamps of writes and of records read,
+   * replication lag, the stall watchdog. For tests that move time. Default: the system clock (`Date.now()`).
+   */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions<V> {
@@ -110,12 +116,13 @@ export interface ResolvedOptions<V> {
   logger: Logger;
   bootstrapDecode: 'lazy' | 'eager';
   signer: RecordSigner | undefined;
+  clock: Clock;
 }
 
 const OPTION_NAMES = [
   'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
   'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
-  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing',
+  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing', 'clock',
 ] as const;
 
 /** Kafka's legal topic names. */
@@ -144,6 +151,8 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
   }
   if (codec.exact !== undefined && typeof codec.exact !== 'boolean') fail('codec.exact', 'true, false or undefined', codec.exact);
   if (options.filter !== undefined && typeof options.filter !== 'function') fail('filter', 'a function (key) => boolean', options.filter);
+  const clock = options.clock === undefined ? systemClock : options.clock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') fail('clock', 'an object with a now() method returning ms since the epoch', options.clock);
   const logger = options.logger === undefined ? consoleLogger : options.logger;
   if (typeof logger !== 'object' || logger === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== 'function')) {
     fail('logger', 'an object with debug, info, warn and error methods', options.logger);
@@ -175,6 +184,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     logger,
     bootstrapDecode: oneOf('bootstrapDecode', options.bootstrapDecode, 'lazy', ['lazy', 'eager'] as const),
     signer: options.signing === undefined ? undefined : recordSigner(options.signing),
+    clock,
   };
   if (resolved.maxBytes !== 0 && resolved.maxBytes < resolved.maxKeyBytes + resolved.maxValueBytes) {
     // Allowed, but an entry larger than maxBytes is never kept locally.

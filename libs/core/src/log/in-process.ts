@@ -1,4 +1,5 @@
 import { InvalidOptionError, LogUnavailableError } from '../errors.js';
+import { partitionFor } from '../partitioner.js';
 import type { LogRecord, OutgoingRecord } from '../record.js';
 import { backoff, RETRY } from '../retry.js';
 import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
@@ -177,6 +178,8 @@ export function inProcessLog(broker: InProcessBroker, options: InProcessLogOptio
 /** One cache instance's connection to an `InProcessBroker`. */
 export class InProcessLog implements ReplicationLog {
   readonly kind = 'in-process';
+  /** Sized like Kafka's framing of a record, so that appends are batched as they are on Kafka. */
+  readonly recordOverhead = 96;
   readonly #broker: InProcessBroker;
   readonly #topic: string;
   readonly #options: InProcessLogOptions;
@@ -188,6 +191,11 @@ export class InProcessLog implements ReplicationLog {
     this.#broker = broker;
     this.#topic = context.topic;
     this.#options = options;
+  }
+
+  /** Partitions keys as Kafka's clients do, so that tests see the placement they would see on Kafka. */
+  partitionFor(key: string, partitions: number): number {
+    return partitionFor(key, partitions);
   }
 
   async open(): Promise<{ partitions: number }> {

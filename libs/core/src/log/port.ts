@@ -38,6 +38,17 @@ export interface ConsumeHandlers {
 export interface ReplicationLog {
   /** A short name for logs and stats ("kafka", "in-process"). */
   readonly kind: string;
+  /**
+   * The partition of `key` among `partitions`, where every writer of the topic puts its records
+   * (all records of a key on one partition keep their order). Default: `partitionFor` (murmur2
+   * of the key's UTF-8 bytes, as Kafka's clients partition keyed records).
+   */
+  partitionFor?(key: string, partitions: number): number;
+  /**
+   * Bytes the log adds to each record beyond its key, value and headers (its framing), counted
+   * when the cache sizes its appends (option `maxBatchBytes`). Default 96.
+   */
+  readonly recordOverhead?: number;
   /** Connects, creates or checks the topic; resolves with its partition count. Rejects with a typed error. */
   open(): Promise<{ partitions: number }>;
   /** Current low and high offsets of every partition. */

@@ -1,0 +1,110 @@
+import type { Clock } from '../clock.js';
+import type { RecordSigner } from '../crypto.js';
+import type { CacheMode } from '../options.js';
+import { asBuffer, parseRecord, RecordRejection, type LogRecord, type ParseLimits, type RejectReason } from '../record.js';
+import type { LocalStore } from './local-store.js';
+import type { Reporter } from './reporter.js';
+import type { RecordPosition } from './types.js';
+import type { WriteShield } from './write-shield.js';
+
+export interface ApplierOptions<V> extends ParseLimits {
+  topic: string;
+  /** This instance's origin: its own records come back with it. */
+  origin: string;
+  signer: RecordSigner | undefined;
+  mode: CacheMode;
+  filter: ((key: string) => boolean) | undefined;
+  bootstrapDecode: 'lazy' | 'eager';
+  clock: Clock;
+  store: LocalStore<V>;
+  shield: WriteShield;
+  reporter: Reporter;
+  /** Partitions of the topic, and the partition of a key. */
+  partitions(): number;
+  partitionOf(key: string): number;
+  /** Whether the bootstrap ended. */
+  bootstrapped(): boolean;
+  /** Skips a record: counted and reported. */
+  reject(record: RecordPosition, reason: RejectReason, detail: string): void;
+}
+
+/**
+ * Turns records of the log into changes of the local store: checks signatures, parses, leaves
+ * alone what the write shield protects, drops expired values and what this instance does not
+ * keep (invalidate mode, key filter), stores the rest (as bytes, decoded on first read, during
+ * a lazy bootstrap). Clears, local or remote, go through `wipe`.
+ */
+export class RecordApplier<V> {
+  readonly #o: ApplierOptions<V>;
+
+  constructor(options: ApplierOptions<V>) {
+    this.#o = options;
+  }
+
+  apply(record: LogRecord): void {
+    const o = this.#o;
+    if (o.signer) {
+      const problem = o.signer.verify(o.topic, record);
+      if (problem !== undefined) {
+        o.reject(record, 'bad-signature', problem);
+        return;
+      }
+    }
+    const parsed = parseRecord(record, o);
+    if (parsed instanceof RecordRejection) {
+      o.reject(record, parsed.reason, parsed.detail);
+      return;
+    }
+    const own = parsed.origin === o.origin;
+    if (parsed.op === 'clear') {
+      if (own) {
+        o.shield.clearCameBack(parsed.writeId, record.partition);
+      } else {
+        this.wipe(parsed.prefix, record.partition, record.offset);
+        o.reporter.change('clear', parsed.prefix, 'remote');
+      }
+      return;
+    }
+    const key = parsed.key;
+    if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset)) return;
+    if (parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= o.clock.now())) {
+      if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
+      return;
+    }
+    if (o.mode === 'invalidate' || (o.filter !== undefined && !o.filter(key))) {
+      if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
+      return;
+    }
+    const size = parsed.value.length + key.length;
+    if (o.bootstrapDecode === 'lazy' && !o.bootstrapped() && !o.store.holds(key)) {
+      // Nothing to keep intact if this value turns out undecodable: decode it when it is read.
+      // The copy lets the fetched batch go.
+      o.store.storeEncoded(key, asBuffer(parsed.value), record, parsed.expiresAt, size);
+    } else {
+      const value = o.store.decode(parsed.value, record);
+      if (value === undefined) return;
+      o.store.store(key, value as {}, parsed.expiresAt, size);
+    }
+    o.reporter.change('set', key, 'remote');
+  }
+
+  /**
+   * Removes entries under `prefix` (on `partition` only, when given). For a remote clear read at
+   * `offset`, keys with a local write in flight are kept, unless that write is known to sit
+   * before the clear in the log (its record was removed by the cleaner, so it never came back).
+   */
+  wipe(prefix: string, partition: number | undefined, offset: number | undefined): void {
+    const o = this.#o;
+    const partitions = o.partitions();
+    const onePartition = partition !== undefined && partitions > 1;
+    if (prefix === '' && !onePartition && (offset === undefined || o.shield.pendingKeys === 0)) {
+      o.store.clear();
+      return;
+    }
+    if (!onePartition && offset === undefined) {
+      o.store.removePrefix(prefix, undefined);
+      return;
+    }
+    o.store.removePrefix(prefix, (key) => (onePartition && o.partitionOf(key) !== partition) || (offset !== undefined && o.shield.keepsFromClear(key, offset)));
+  }
+}

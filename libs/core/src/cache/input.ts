@@ -1,0 +1,61 @@
+/** Checks of what callers pass in (keys, TTLs) and of what the codec makes of values. */
+import { InvalidArgumentError, InvalidKeyError, InvalidValueError, LogUnavailableError, NearCacheError, ValueTooLargeError } from '../errors.js';
+import type { Codec } from '../codec.js';
+import { MAX_TTL } from '../options.js';
+
+export function invalidKey(key: unknown): InvalidKeyError {
+  return new InvalidKeyError(`a key must be a non-empty string, got ${key === null ? 'null' : typeof key}`);
+}
+
+/** Throws `InvalidKeyError` unless `key` is a non-empty string of at most `maxKeyBytes` UTF-8 bytes, not starting with U+0000. */
+export function checkKey(key: string, maxKeyBytes: number): void {
+  if (typeof key !== 'string') throw invalidKey(key);
+  if (key.length === 0) throw new InvalidKeyError('a key must be a non-empty string, got ""');
+  if (key.charCodeAt(0) === 0) throw new InvalidKeyError('keys starting with U+0000 are reserved');
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: measure only when it could matter.
+  if (key.length * 3 > maxKeyBytes) {
+    const bytes = Buffer.byteLength(key);
+    if (bytes > maxKeyBytes) throw new InvalidKeyError(`the key has ${bytes} UTF-8 bytes; maxKeyBytes allows ${maxKeyBytes}`);
+  }
+}
+
+export function checkTtl(ttl: unknown): number {
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+    throw new InvalidArgumentError(`ttl must be an integer number of ms from 0 (none) to ${MAX_TTL} (100 years), got ${String(ttl)}`);
+  }
+  return ttl;
+}
+
+/** `error` as a `NearCacheError`: a foreign error becomes a retriable `LogUnavailableError` with it as cause. */
+export function asNearCacheError(error: unknown): NearCacheError {
+  if (error instanceof NearCacheError) return error;
+  return new LogUnavailableError(`replication log error: ${(error as Error)?.message ?? String(error)}`, { cause: error, retriable: true });
+}
+
+/** The codec's bytes for `value`; a refusal is an `InvalidValueError` naming `key`, with the codec's error as its cause. */
+export function encodeValue<V>(codec: Codec<V>, maxValueBytes: number, key: string, value: V): Uint8Array {
+  if (value === undefined) throw new InvalidValueError(`cannot cache key "${key}": undefined cannot be cached; use delete() to remove a key`, { key });
+  let bytes: Uint8Array;
+  try {
+    bytes = codec.encode(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidValueError(`cannot cache key "${key}": ${error instanceof InvalidValueError ? reason : `the ${codec.name} codec cannot encode the value: ${reason}`}`, { cause: error, key });
+  }
+  if (bytes.length > maxValueBytes) {
+    throw new ValueTooLargeError(`cannot cache key "${key}": the encoded value has ${bytes.length} bytes; maxValueBytes allows ${maxValueBytes}`, { key });
+  }
+  return bytes;
+}
+
+/** What every other instance will decode from `bytes`, for a codec that is not exact. */
+export function decodeOwnValue<V>(codec: Codec<V>, key: string, bytes: Uint8Array): V {
+  let value: V;
+  try {
+    value = codec.decode(bytes);
+  } catch (error) {
+    throw new InvalidValueError(`cannot cache key "${key}": the ${codec.name} codec cannot decode what it encoded: ${(error as Error)?.message ?? String(error)}`, { cause: error, key });
+  }
+  if (value === undefined) throw new InvalidValueError(`cannot cache key "${key}": the ${codec.name} codec decodes the value as undefined`, { key });
+  return value;
+}

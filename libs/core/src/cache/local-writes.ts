@@ -1,0 +1,108 @@
+import type { Clock } from '../clock.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { clearRecordKey } from '../record.js';
+import type { RecordApplier } from './apply.js';
+import { checkKey, checkTtl, decodeOwnValue, encodeValue } from './input.js';
+import type { LocalStore } from './local-store.js';
+import type { Publisher } from './outgoing.js';
+import type { Reporter } from './reporter.js';
+import type { CacheCounters } from './stats.js';
+import type { SetOptions, WriteOptions } from './types.js';
+import type { WriteShield } from './write-shield.js';
+
+const RESOLVED = Promise.resolve();
+
+export interface LocalWritesParts<V> {
+  options: ResolvedOptions<V>;
+  store: LocalStore<V>;
+  shield: WriteShield;
+  publisher: Publisher;
+  applier: RecordApplier<V>;
+  counters: CacheCounters;
+  reporter: Reporter;
+  /** Throws `CacheClosedError` once the cache is closing. */
+  assertWritable(): void;
+}
+
+/**
+ * Sets, deletes and clears made on this instance: checked (a bad key, value or option throws a
+ * typed error and changes nothing), applied to the local store at once, shielded until their
+ * record comes back, and queued for the log. Each method throws; the facade turns throws into
+ * rejections.
+ */
+export class LocalWrites<V> {
+  readonly #p: LocalWritesParts<V>;
+  readonly #options: ResolvedOptions<V>;
+  readonly #clock: Clock;
+  /** Whether the codec gives back exactly what it encodes: the writer then keeps the value it was given, else the decoded copy. */
+  readonly #keepGiven: boolean;
+  #writeSeq = 0;
+  /**
+   * The value the last `set` stored: `value` itself under an exact codec, else the codec's
+   * decoded copy (what every other instance reads). Read and reset by the caller.
+   */
+  held: V = undefined as V;
+
+  constructor(parts: LocalWritesParts<V>) {
+    this.#p = parts;
+    this.#options = parts.options;
+    this.#clock = parts.options.clock;
+    this.#keepGiven = parts.options.codec.exact === true;
+  }
+
+  set(key: string, value: V, options: SetOptions | undefined): Promise<void> {
+    const p = this.#p;
+    p.assertWritable();
+    checkKey(key, this.#options.maxKeyBytes);
+    const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
+    const bytes = encodeValue(this.#options.codec, this.#options.maxValueBytes, key, value);
+    const held = this.#keepGiven ? value : decodeOwnValue(this.#options.codec, key, bytes);
+    const queue = p.publisher.queue;
+    queue.admit(key);
+    const writeId = ++this.#writeSeq;
+    const expiresAt = ttl > 0 ? this.#clock.now() + ttl : 0;
+    p.shield.wroteKey(key, writeId);
+    p.store.store(key, held as {}, expiresAt, bytes.length + key.length);
+    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
+    p.counters.sets++;
+    p.reporter.change('set', key, 'local');
+    const written = options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    this.held = held;
+    return written;
+  }
+
+  delete(key: string, options: WriteOptions | undefined): Promise<void> {
+    const p = this.#p;
+    p.assertWritable();
+    checkKey(key, this.#options.maxKeyBytes);
+    const queue = p.publisher.queue;
+    queue.admit(key);
+    const writeId = ++this.#writeSeq;
+    p.shield.wroteKey(key, writeId);
+    p.store.delete(key);
+    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'delete', key, value: null, expiresAt: 0 });
+    p.counters.deletes++;
+    p.reporter.change('delete', key, 'local');
+    return options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+  }
+
+  clearPrefix(prefix: string, options: WriteOptions | undefined): Promise<void> {
+    const p = this.#p;
+    p.assertWritable();
+    if (typeof prefix !== 'string') throw new InvalidArgumentError(`a clear prefix must be a string, got ${typeof prefix}`);
+    if (Buffer.byteLength(prefix) > this.#options.maxKeyBytes) {
+      throw new InvalidArgumentError(`a clear prefix may have at most maxKeyBytes (${this.#options.maxKeyBytes}) bytes`);
+    }
+    const queueKey = clearRecordKey(prefix);
+    const queue = p.publisher.queue;
+    queue.admit(queueKey);
+    const writeId = ++this.#writeSeq;
+    p.shield.wroteClear(prefix, writeId);
+    p.applier.wipe(prefix, undefined, undefined);
+    const write = queue.enqueue({ queueKey, writeId, waiters: undefined, op: 'clear', key: prefix, value: null, expiresAt: 0 });
+    p.counters.clears++;
+    p.reporter.change('clear', prefix, 'local');
+    return options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+  }
+}

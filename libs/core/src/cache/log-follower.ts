@@ -1,0 +1,258 @@
+import type { Clock } from '../clock.js';
+import { ConsumerStalledError, type NearCacheError } from '../errors.js';
+import type { LogBatch, ReplicationLog } from '../log/port.js';
+import type { Logger } from '../logger.js';
+import type { LogRecord } from '../record.js';
+import { backoff, CancellableDelay, RETRY, yieldToEventLoop } from '../retry.js';
+import { asNearCacheError } from './input.js';
+import type { PartitionStats } from './types.js';
+
+/** Records applied between two turns of the event loop. */
+const APPLY_SLICE = 1000;
+
+/** What the follower asks of the cache it feeds. */
+export interface FollowerHost {
+  /** Whether the cache is closed (a batch still running stops). */
+  closed(): boolean;
+  /** Whether the bootstrap ended (the cache caught up once). */
+  bootstrapped(): boolean;
+  /** The log is open and the consumer about to start: the bootstrap begins. */
+  started(): void;
+  /** Every record up to the end offsets captured at start is applied (also called again later: the host ends its bootstrap once). */
+  caughtUp(): void;
+  /** Applies one record read from the log (not a replay). */
+  apply(record: LogRecord): void;
+  /** The consumer read `partition` up to `position` (exclusive). */
+  passed(partition: number, position: number): void;
+  degrade(reason: 'consumer', error: NearCacheError): void;
+  recover(reason: 'consumer'): void;
+  /** Whether the consumer is known to be failing. */
+  consumerDegraded(): boolean;
+  report(error: NearCacheError): void;
+  /** The start failed for good. */
+  fail(error: NearCacheError): void;
+}
+
+export interface FollowerOptions {
+  stallTimeout: number;
+  lagPollInterval: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+/**
+ * Follows the replication log: opens it (retrying with backoff), reads every partition from
+ * its start, applies each record once (a replay after a consumer restart is skipped: positions
+ * never go back), knows when the bootstrap caught up, polls the end offsets for lag, and
+ * restarts a consumer that made no progress while behind (the stall watchdog).
+ */
+export class LogFollower {
+  readonly #log: ReplicationLog;
+  readonly #host: FollowerHost;
+  readonly #options: FollowerOptions;
+  readonly #clock: Clock;
+  #stopped = false;
+  #partitions = 0;
+  /** Highest offset applied per partition; nothing at or below it is applied again. */
+  #applied: number[] = [];
+  /** Next offset to read per partition. */
+  #position: number[] = [];
+  #high: number[] = [];
+  #targets: number[] = [];
+  #behindSince: number[] = [];
+  #applyDelay: number[] = [];
+  #lastProgress: number;
+  /** Lag polls failed in a row. */
+  #pollFailures = 0;
+  #appliedCount = 0;
+  #replayed = 0;
+  #lagTimer: NodeJS.Timeout | undefined;
+  readonly #startDelay = new CancellableDelay();
+
+  constructor(log: ReplicationLog, host: FollowerHost, options: FollowerOptions) {
+    this.#log = log;
+    this.#host = host;
+    this.#options = options;
+    this.#clock = options.clock;
+    this.#lastProgress = options.clock.now();
+  }
+
+  /** Records from the log applied (including this instance's own). */
+  get applied(): number {
+    return this.#appliedCount;
+  }
+
+  /** Records already applied, delivered again after a consumer restart, and skipped. */
+  get replayed(): number {
+    return this.#replayed;
+  }
+
+  /** Partitions of the topic (0 until the log is open). */
+  get partitions(): number {
+    return this.#partitions;
+  }
+
+  /** Opens the log and starts the consumer, retrying until it works, fails for good or `stop()`. */
+  async start(): Promise<void> {
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      try {
+        const { partitions } = await this.#log.open();
+        const offsets = await this.#log.offsets();
+        if (this.#stopped) return;
+        this.#partitions = partitions;
+        this.#position = Array.from({ length: partitions }, (_, p) => Math.max(this.#position[p] ?? 0, offsets[p]?.low ?? 0));
+        this.#applied = Array.from({ length: partitions }, (_, p) => this.#applied[p] ?? -1);
+        this.#high = offsets.map((o) => o.high);
+        this.#targets = offsets.map((o) => o.high);
+        this.#behindSince = offsets.map((o, p) => (o.high > this.#position[p]! ? this.#clock.now() : 0));
+        this.#applyDelay = offsets.map(() => 0);
+        this.#host.started();
+        await this.#log.consume({
+          startOffset: (partition) => this.#position[partition] ?? 0,
+          onBatch: (batch) => this.#onBatch(batch),
+          onError: (error) => this.#consumerError(error),
+        });
+        if (this.#stopped) return;
+        this.#lastProgress = this.#clock.now();
+        this.#lagTimer = setInterval(() => void this.#pollLag(), this.#options.lagPollInterval);
+        this.#lagTimer.unref();
+        this.#checkCaughtUp();
+        return;
+      } catch (cause) {
+        const error = asNearCacheError(cause);
+        if (this.#stopped) return;
+        if (!error.retriable) {
+          this.#host.fail(error);
+          return;
+        }
+        this.#host.report(error);
+        await this.#startDelay.wait(backoff(attempt, RETRY.start));
+      }
+    }
+  }
+
+  /** Stops retrying and polling; work still running reports nothing more. */
+  stop(): void {
+    this.#stopped = true;
+    this.#startDelay.cancel();
+    clearInterval(this.#lagTimer);
+  }
+
+  /** Replication positions per partition, at `now`. */
+  partitionStats(now: number): PartitionStats[] {
+    return this.#position.map((position, partition) => {
+      const high = Math.max(this.#high[partition] ?? 0, position);
+      const behind = this.#behindSince[partition] ?? 0;
+      return {
+        partition,
+        position,
+        highWatermark: high,
+        lagRecords: high - position,
+        lagMs: high > position && behind > 0 ? now - behind : 0,
+        lastApplyDelayMs: this.#applyDelay[partition] ?? 0,
+      };
+    });
+  }
+
+  /** "; partitions at 0: position/target, ..." for messages, or '' before the start. */
+  describeLag(): string {
+    const parts = this.#position.map((position, p) => `${p}: ${position}/${this.#targets[p] ?? '?'}`);
+    return parts.length > 0 ? `; partitions at ${parts.join(', ')}` : '';
+  }
+
+  async #onBatch(batch: LogBatch): Promise<void> {
+    const partition = batch.partition;
+    const records = batch.records;
+    for (let i = 0; i < records.length; i++) {
+      if (i > 0 && i % APPLY_SLICE === 0) {
+        // Long batches (bootstrap) give reads and timers a turn.
+        await yieldToEventLoop();
+      }
+      if (this.#host.closed()) return;
+      const record = records[i]!;
+      if (record.offset <= this.#applied[partition]!) {
+        this.#replayed++;
+        continue;
+      }
+      this.#host.apply(record);
+      this.#applied[partition] = record.offset;
+      this.#appliedCount++;
+    }
+    const now = this.#clock.now();
+    const last = records[records.length - 1];
+    if (last) this.#applyDelay[partition] = Math.max(0, now - last.timestamp);
+    if (batch.nextOffset > this.#position[partition]!) this.#position[partition] = batch.nextOffset;
+    if (batch.highWatermark > this.#high[partition]!) this.#high[partition] = batch.highWatermark;
+    this.#host.passed(partition, this.#position[partition]!);
+    this.#trackBehind(partition, now);
+    this.#lastProgress = now;
+    if (this.#host.consumerDegraded()) this.#host.recover('consumer');
+    this.#checkCaughtUp();
+  }
+
+  #consumerError(error: NearCacheError): void {
+    if (error.retriable) {
+      this.#host.report(error);
+    } else if (!this.#host.bootstrapped()) {
+      // The consumer gave up (authorization, for example): this start cannot succeed.
+      this.#host.fail(error);
+    } else {
+      // Keep serving; the stall watchdog restarts the consumer once the log moves on.
+      this.#host.degrade('consumer', error);
+    }
+  }
+
+  #checkCaughtUp(): void {
+    if (this.#host.bootstrapped()) return;
+    for (let p = 0; p < this.#partitions; p++) {
+      if (this.#position[p]! < this.#targets[p]!) return;
+    }
+    this.#host.caughtUp();
+  }
+
+  #trackBehind(partition: number, now: number): void {
+    if (this.#high[partition]! > this.#position[partition]!) {
+      if (this.#behindSince[partition] === 0) this.#behindSince[partition] = now;
+    } else {
+      this.#behindSince[partition] = 0;
+    }
+  }
+
+  async #pollLag(): Promise<void> {
+    if (this.#stopped) return;
+    let offsets;
+    try {
+      offsets = await this.#log.offsets();
+    } catch (error) {
+      // Work cancelled by close() reports nothing.
+      if (this.#stopped) return;
+      // The stall clock runs only while the log answers: after an outage, the consumer gets its
+      // own recovery time before the watchdog counts it as stalled.
+      this.#lastProgress = this.#clock.now();
+      // The next poll retries: one failure (a leader moving) is no news; a second in a row is.
+      const reported = asNearCacheError(error);
+      if (++this.#pollFailures >= 2) this.#host.report(reported);
+      else this.#options.logger.debug(reported.message, { code: reported.code });
+      return;
+    }
+    this.#pollFailures = 0;
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    let behind = false;
+    for (const { partition, high } of offsets) {
+      if (partition >= this.#partitions) continue;
+      if (high > this.#high[partition]!) this.#high[partition] = high;
+      this.#trackBehind(partition, now);
+      if (this.#high[partition]! > this.#position[partition]!) behind = true;
+    }
+    if (behind && now - this.#lastProgress >= this.#options.stallTimeout && !this.#stopped) {
+      this.#lastProgress = now;
+      this.#host.degrade('consumer', new ConsumerStalledError(`the consumer made no progress for ${this.#options.stallTimeout} ms while behind${this.describeLag()}; restarting it`, { retriable: true }));
+      try {
+        await this.#log.restartConsumer();
+      } catch (error) {
+        if (!this.#stopped) this.#host.report(asNearCacheError(error));
+      }
+    }
+  }
+}

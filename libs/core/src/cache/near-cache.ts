@@ -1,0 +1,392 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../clock.js';
+import { CacheClosedError, InvalidArgumentError, LogUnavailableError, NearCacheError } from '../errors.js';
+import type { ReplicationLog, ReplicationLogFactory } from '../log/port.js';
+import type { Logger } from '../logger.js';
+import type { ResolvedOptions } from '../options.js';
+import { partitionFor } from '../partitioner.js';
+import type { LogRecord, RejectReason } from '../record.js';
+import { withDeadline } from '../retry.js';
+import { RecordApplier } from './apply.js';
+import { asNearCacheError, checkKey, checkTtl } from './input.js';
+import { Lifecycle } from './lifecycle.js';
+import { LocalStore } from './local-store.js';
+import { LocalWrites } from './local-writes.js';
+import { LogFollower } from './log-follower.js';
+import { NearCacheNamespace } from './namespace.js';
+import { Publisher } from './outgoing.js';
+import { Reporter } from './reporter.js';
+import { SingleFlight } from './single-flight.js';
+import { CacheCounters } from './stats.js';
+import type { CacheState, CacheStats, NearCacheEvents, RecordPosition, SetOptions, WriteOptions } from './types.js';
+import { WriteShield } from './write-shield.js';
+
+/** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
+const MIN_CLOSE_DEADLINE = 1000;
+
+/**
+ * The replicated cache: the public API over its parts (see docs/architecture.md). The local
+ * store holds the entries; writes go through the write shield to the publisher; the log
+ * follower feeds the record applier; the reporter tells what happens. Create it with `createNearCache`.
+ */
+export class NearCache<V = unknown> extends EventEmitter {
+  readonly #options: ResolvedOptions<V>;
+  readonly #clock: Clock;
+  readonly #store: LocalStore<V>;
+  readonly #log: ReplicationLog;
+  readonly #shield: WriteShield;
+  readonly #follower: LogFollower;
+  readonly #publisher: Publisher;
+  readonly #applier: RecordApplier<V>;
+  readonly #reporter: Reporter;
+  readonly #counters = new CacheCounters();
+  readonly #id: string;
+  /** Carried by this instance's records: its id plus a nonce of this start, so a restart with the same id is another writer. */
+  readonly #origin: string;
+  readonly #writes: LocalWrites<V>;
+  readonly #loads: SingleFlight<V>;
+
+  readonly #lifecycle: Lifecycle;
+  #closing = false;
+  #closePromise: Promise<void> | undefined;
+  readonly #started: Promise<void>;
+
+  /** @internal Use `createNearCache`: it checks the options and builds the log. */
+  constructor(options: ResolvedOptions<V>, log: ReplicationLogFactory) {
+    super();
+    this.#options = options;
+    this.#clock = options.clock;
+    this.#id = options.instanceId;
+    this.#origin = `${options.instanceId}.${randomBytes(4).toString('hex')}`;
+    this.#reporter = new Reporter(this, options.logger, options.topic, options.clock);
+    const lifecycle = (this.#lifecycle = new Lifecycle(this, (error) => this.#report(error)));
+    this.#store = new LocalStore<V>({
+      max: options.max,
+      maxBytes: options.maxBytes,
+      maxTtl: options.maxTtl,
+      maxKeyBytes: options.maxKeyBytes,
+      codec: options.codec,
+      clock: options.clock,
+      undecodable: (from, detail) => this.#reject(from, 'decode-failed', detail),
+    });
+    this.#log = log({
+      topic: options.topic,
+      instanceId: this.#origin,
+      maxKeyBytes: options.maxKeyBytes,
+      maxValueBytes: options.maxValueBytes,
+      logger: options.logger,
+      closeTimeout: Math.max(options.closeTimeout, MIN_CLOSE_DEADLINE),
+    });
+    const logPartitioner = this.#log.partitionFor?.bind(this.#log) ?? partitionFor;
+    const partitions = () => this.#follower.partitions;
+    const partitionOf = (key: string) => logPartitioner(key, this.#follower.partitions);
+    this.#shield = new WriteShield(partitions);
+    this.#follower = new LogFollower(
+      this.#log,
+      {
+        closed: () => lifecycle.state === 'closed',
+        bootstrapped: () => lifecycle.bootstrapped,
+        started: () => {
+          lifecycle.setState('bootstrapping');
+          this.#publisher.queue.start();
+        },
+        caughtUp: () => lifecycle.caughtUp(),
+        apply: (record: LogRecord) => this.#applier.apply(record),
+        passed: (partition, position) => this.#shield.passed(partition, position),
+        degrade: (reason, error) => lifecycle.degrade(reason, error),
+        recover: (reason) => lifecycle.recover(reason),
+        consumerDegraded: () => lifecycle.consumerDegraded,
+        report: (error) => this.#report(error),
+        fail: (error) => {
+          lifecycle.failed(error);
+          void this.close();
+        },
+      },
+      { stallTimeout: options.stallTimeout, lagPollInterval: options.lagPollInterval, logger: options.logger, clock: options.clock },
+    );
+    this.#applier = new RecordApplier<V>({
+      ...options,
+      origin: this.#origin,
+      store: this.#store,
+      shield: this.#shield,
+      reporter: this.#reporter,
+      partitions,
+      partitionOf,
+      bootstrapped: () => lifecycle.bootstrapped,
+      reject: (record, reason, detail) => this.#reject(record, reason, detail),
+    });
+    this.#publisher = new Publisher({
+      ...options,
+      log: this.#log,
+      shield: this.#shield,
+      origin: this.#origin,
+      codecName: options.codec.name,
+      partitions,
+      partitionOf,
+      dropped: (write, error) => this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error })),
+      failing: (error) => lifecycle.degrade('producer', error),
+      recovered: () => lifecycle.recover('producer'),
+    });
+    this.#writes = new LocalWrites<V>({
+      options,
+      store: this.#store,
+      shield: this.#shield,
+      publisher: this.#publisher,
+      applier: this.#applier,
+      counters: this.#counters,
+      reporter: this.#reporter,
+      assertWritable: () => this.#assertWritable(),
+    });
+    this.#loads = new SingleFlight<V>(this.#writes, {
+      open: () => !this.#closing && lifecycle.state !== 'closed',
+      refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
+    });
+    this.#started = this.#follower.start();
+  }
+
+  /** This instance's id (the `instanceId` option, or a random UUID). */
+  get instanceId(): string {
+    return this.#id;
+  }
+
+  /** The origin written in this instance's records and its consumer group suffix: the instance id and a nonce of this start. */
+  get origin(): string {
+    return this.#origin;
+  }
+
+  get state(): CacheState {
+    return this.#lifecycle.state;
+  }
+
+  /** The topic this cache replicates through. */
+  get topic(): string {
+    return this.#options.topic;
+  }
+
+  /** The logger this cache writes to (the `logger` option), for adapters that log beside it. */
+  get logger(): Logger {
+    return this.#options.logger;
+  }
+
+  /** Size limits of keys and encoded values, for adapters that check input up front. */
+  get limits(): { maxKeyBytes: number; maxValueBytes: number } {
+    return { maxKeyBytes: this.#options.maxKeyBytes, maxValueBytes: this.#options.maxValueBytes };
+  }
+
+  /**
+   * Whether this instance holds every live key of the records it applied: it caught up once,
+   * stores remote values (`mode: 'replicate'`, no key `filter`) and never evicted an entry
+   * (`max`, `maxBytes`). The HTTP invalidation helpers then delete the keys they find instead
+   * of writing prefix clears, which every later start-up would apply.
+   */
+  get holdsEveryKey(): boolean {
+    return this.#lifecycle.bootstrapped && this.#store.evictions === 0 && this.#options.mode === 'replicate' && this.#options.filter === undefined;
+  }
+
+  /** Whether this cache signs its records and rejects unsigned ones (the `signing` option). */
+  get signed(): boolean {
+    return this.#options.signer !== undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads: synchronous, local, no allocation on a hit.
+
+  /**
+   * The value of `key`, or `undefined`. Never leaves the process. The returned object is the
+   * cached one, shared by every caller: treat it as read-only.
+   */
+  get(key: string): V | undefined {
+    return this.#store.get(key);
+  }
+
+  /** Whether `key` has a live entry here. Does not count as a hit or a miss, and does not make the entry recently used. */
+  has(key: string): boolean {
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#store.has(key);
+  }
+
+  /** Keys of the live entries here, most recently used first. */
+  *keys(): IterableIterator<string> {
+    yield* this.#store.keys();
+  }
+
+  /** Live entries here, most recently used first. Reading them does not change their order. */
+  *entries(): IterableIterator<[string, V]> {
+    yield* this.#store.entries(this.#lifecycle.bootstrapped);
+  }
+
+  /** Number of entries held here (expired ones may count until they are read). */
+  get size(): number {
+    return this.#store.size;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Writes: applied here at once, then replicated.
+
+  /**
+   * Stores `value` here at once and queues it for the log. Resolves at once (or, with
+   * `durable`, when the log acknowledged it). A bad key, value or option rejects with a typed
+   * error and changes nothing.
+   */
+  set(key: string, value: V, options?: SetOptions): Promise<void> {
+    try {
+      const written = this.#writes.set(key, value, options);
+      this.#writes.held = undefined as V;
+      return written;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
+  delete(key: string, options?: WriteOptions): Promise<void> {
+    try {
+      return this.#writes.delete(key, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Removes every entry, here at once and on every instance. */
+  clear(options?: WriteOptions): Promise<void> {
+    return this.clearPrefix('', options);
+  }
+
+  /** Removes every entry whose key starts with `prefix`, here at once and on every instance. */
+  clearPrefix(prefix: string, options?: WriteOptions): Promise<void> {
+    try {
+      return this.#writes.clearPrefix(prefix, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Get-or-load: the cached value of `key`, or the result of `loader`, which is then cached.
+   * Concurrent calls for one key share one `loader` call. A loader error is passed on and never
+   * cached; an `undefined` result is returned and not cached. If the result cannot be cached
+   * (the codec refuses it, it is too large), it is still returned and the problem is reported
+   * on the `error` event, or, when nothing listens, logged as a warning once per key. Under a codec that is not exact (such as `jsonCodec()`), the result
+   * returned is the decoded copy this and every other instance holds, not the loader's object.
+   */
+  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+    try {
+      checkKey(key, this.#options.maxKeyBytes);
+      if (typeof loader !== 'function') throw new InvalidArgumentError('wrap() needs a loader function');
+      if (options?.ttl !== undefined) checkTtl(options.ttl);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const hit = this.get(key);
+    if (hit !== undefined) return Promise.resolve(hit as T);
+    return this.#loads.load(key, loader, options);
+  }
+
+  /** A view of this cache whose keys are all prefixed with `prefix`. */
+  namespace(prefix: string): NearCacheNamespace<V> {
+    if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('a namespace prefix must be a non-empty string');
+    return new NearCacheNamespace(this, prefix);
+  }
+
+  /** Resolves when every write made so far is acknowledged by the log; rejects with `ReplicationTimeoutError` after `flushTimeout`. */
+  flush(options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout ?? this.#options.flushTimeout;
+    if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`flush timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
+    if (this.#lifecycle.state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
+    return this.#publisher.queue.flush(timeout);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Lifecycle.
+
+  /**
+   * Resolves once this instance applied every record up to the end offsets captured at start.
+   * Rejects with `BootstrapTimeoutError` after `timeout` (default `bootstrapTimeout`); the cache
+   * keeps trying, and a later `ready()` can still resolve. Rejects with the start error if the
+   * start failed for good (a topic that is not compacted, for example).
+   */
+  ready(options: { timeout?: number } = {}): Promise<void> {
+    return this.#lifecycle.ready(options.timeout ?? this.#options.bootstrapTimeout, this.topic, () => this.#follower.describeLag());
+  }
+
+  /**
+   * Flushes queued writes (waiting at most `closeTimeout`), stops the consumer and disconnects.
+   * Leaves no timer or socket behind. Reads still answer from local entries afterwards; writes
+   * reject with `CacheClosedError`.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  /** Counters and replication positions. */
+  stats(): CacheStats {
+    const store = this.#store;
+    const counters = this.#counters;
+    const queue = this.#publisher.queue;
+    return {
+      state: this.#lifecycle.state,
+      instanceId: this.#id,
+      topic: this.#options.topic,
+      log: this.#log.kind,
+      mode: this.#options.mode,
+      entries: store.size,
+      bytes: store.bytes,
+      hits: store.hits,
+      misses: store.misses,
+      evictions: store.evictions,
+      sets: counters.sets,
+      deletes: counters.deletes,
+      clears: counters.clears,
+      queue: { depth: queue.depth, inFlight: queue.inFlight },
+      records: counters.records(this.#follower.applied, this.#follower.replayed),
+      partitions: this.#follower.partitionStats(this.#clock.now()),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // State and reporting.
+
+  #reject(record: RecordPosition, reason: RejectReason, detail: string): void {
+    const info = { partition: record.partition, offset: record.offset, reason, detail };
+    this.#counters.rejected(info);
+    this.#reporter.rejected(info);
+  }
+
+  #report(error: NearCacheError): void {
+    this.#lifecycle.reported(error);
+    this.#reporter.error(error);
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    this.#follower.stop();
+    const deadline = Math.max(this.#options.closeTimeout, MIN_CLOSE_DEADLINE);
+    // A start still connecting is abandoned after closeTimeout; the log's close() below ends it.
+    await withDeadline(this.#started, deadline, () => new LogUnavailableError('start still running')).catch(() => undefined);
+    const left = await this.#publisher.queue.close(this.#lifecycle.fatal ? 0 : this.#options.closeTimeout);
+    if (left > 0) this.#options.logger.warn(`closed with ${left} writes not replicated to topic "${this.topic}"`);
+    try {
+      await withDeadline(this.#log.close(), deadline, () => new LogUnavailableError('closing the log timed out'));
+    } catch (error) {
+      this.#report(asNearCacheError(error));
+    }
+    this.#lifecycle.closed();
+  }
+
+  #assertWritable(): void {
+    if (this.#closing || this.#lifecycle.state === 'closed') {
+      throw new CacheClosedError(this.#lifecycle.fatal ? `the cache stopped: ${this.#lifecycle.fatal.message}` : 'the cache is closed', { cause: this.#lifecycle.fatal });
+    }
+  }
+}
+
+// The typed events merge into the class: its type parameter must be declared here too.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export interface NearCache<V = unknown> {
+  on<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
+  once<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
+  off<E extends keyof NearCacheEvents>(event: E, listener: (...args: NearCacheEvents[E]) => void): this;
+  emit<E extends keyof NearCacheEvents>(event: E, ...args: NearCacheEvents[E]): boolean;
+}

@@ -1,0 +1,119 @@
+import type { RecordSigner } from '../crypto.js';
+import type { NearCacheError } from '../errors.js';
+import type { ReplicationLog } from '../log/port.js';
+import { clearRecord, deleteRecord, setRecord, type OutgoingRecord } from '../record.js';
+import { Replicator, type QueuedWrite } from '../replicator.js';
+import type { WriteShield } from './write-shield.js';
+
+/** A local write queued for the log. */
+export interface CacheWrite extends QueuedWrite {
+  op: 'set' | 'delete' | 'clear';
+  key: string;
+  value: Uint8Array | null;
+  expiresAt: number;
+}
+
+/**
+ * Bytes a record takes beyond its key, value and the writer's origin and codec name: the rest of
+ * its metadata line and headers (a signature included). The log adds its own framing (`recordOverhead`).
+ */
+const RECORD_METADATA_BYTES = 64;
+/** A log's framing of each record when it does not tell (`ReplicationLog.recordOverhead`): what Kafka's takes, generously. */
+const DEFAULT_RECORD_OVERHEAD = 96;
+
+export interface PublisherOptions {
+  log: ReplicationLog;
+  shield: WriteShield;
+  topic: string;
+  origin: string;
+  codecName: string;
+  signer: RecordSigner | undefined;
+  maxQueuedWrites: number;
+  maxBatchRecords: number;
+  maxBatchBytes: number;
+  /** Partitions of the topic, and the partition of a key. */
+  partitions(): number;
+  partitionOf(key: string): number;
+  /** The log refused `write` for good. */
+  dropped(write: CacheWrite, error: NearCacheError): void;
+  /** Appending fails and is being retried, or works again. */
+  failing(error: NearCacheError): void;
+  recovered(): void;
+}
+
+/**
+ * This instance's writes on their way to the log: the replication queue (bounded, coalesced per
+ * key, in order), turned into records (partitioned, signed), appended; where the log put each
+ * is told to the write shield.
+ */
+export class Publisher {
+  readonly queue: Replicator<CacheWrite>;
+  readonly #o: PublisherOptions;
+  /** Bytes a record takes beyond its key and value: metadata (with the origin and codec) and the log's framing. */
+  readonly #recordOverhead: number;
+
+  constructor(options: PublisherOptions) {
+    this.#o = options;
+    this.#recordOverhead = RECORD_METADATA_BYTES + (options.log.recordOverhead ?? DEFAULT_RECORD_OVERHEAD) + options.origin.length + options.codecName.length;
+    this.queue = new Replicator<CacheWrite>(
+      {
+        send: (writes) => this.#send(writes),
+        superseded: (write) => options.shield.superseded(write),
+        dropped: (write, error) => {
+          // The record will never come back: stop shielding the key from remote writes.
+          options.shield.dropped(write);
+          options.dropped(write, error);
+        },
+        failing: (error) => options.failing(error),
+        recovered: () => options.recovered(),
+      },
+      {
+        maxQueued: options.maxQueuedWrites,
+        maxBatch: options.maxBatchRecords,
+        maxBatchBytes: options.maxBatchBytes,
+        // Encoded value and key, plus headers and record overhead; a clear is one record per partition.
+        size: (write) => (Buffer.byteLength(write.key) + (write.value?.length ?? 0) + this.#recordOverhead) * (write.op === 'clear' ? Math.max(1, options.partitions()) : 1),
+      },
+    );
+  }
+
+  /** Appends `writes`; tells the shield where the log put them, when it says. */
+  async #send(writes: CacheWrite[]): Promise<void> {
+    const owners: CacheWrite[] = [];
+    const records = this.#toRecords(writes, owners);
+    const offsets = await this.#o.log.append(records);
+    if (!offsets) return;
+    for (let i = 0; i < records.length; i++) {
+      const offset = offsets[i];
+      if (offset === undefined || Number.isNaN(offset)) continue;
+      this.#o.shield.acknowledged(owners[i]!, records[i]!.partition, offset);
+    }
+  }
+
+  #toRecords(writes: CacheWrite[], owners: CacheWrite[]): OutgoingRecord[] {
+    const { origin, codecName } = this.#o;
+    const records: OutgoingRecord[] = [];
+    for (const write of writes) {
+      switch (write.op) {
+        case 'set':
+          records.push(setRecord(this.#o.partitionOf(write.key), write.key, write.value!, write.expiresAt, origin, write.writeId, codecName));
+          owners.push(write);
+          break;
+        case 'delete':
+          records.push(deleteRecord(this.#o.partitionOf(write.key), write.key, origin, write.writeId, codecName));
+          owners.push(write);
+          break;
+        case 'clear':
+          // A clear goes to every partition, ordered there with the writes it clears.
+          for (let p = 0, n = this.#o.partitions(); p < n; p++) {
+            records.push(clearRecord(p, write.key, origin, write.writeId, codecName));
+            owners.push(write);
+          }
+          break;
+      }
+    }
+    const signer = this.#o.signer;
+    if (signer) for (const record of records) signer.sign(this.#o.topic, record);
+    return records;
+  }
+}

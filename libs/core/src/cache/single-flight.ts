@@ -1,0 +1,56 @@
+import type { LocalWrites } from './local-writes.js';
+import type { SetOptions } from './types.js';
+
+export interface SingleFlightHooks {
+  /** Whether the cache still takes writes (a value loaded after close() is returned, not cached). */
+  open(): boolean;
+  /** A loaded value could not be cached (the codec refused it, it is too large...). */
+  refused(key: string, error: unknown): void;
+}
+
+/**
+ * The loading half of `wrap`: one loader call per key at a time, shared by concurrent callers;
+ * its result cached through the local writes, or returned uncached (and reported) when it
+ * cannot be cached. Under a codec that is not exact, the value returned is the decoded copy
+ * every instance holds.
+ */
+export class SingleFlight<V> {
+  readonly #loading = new Map<string, Promise<unknown>>();
+  readonly #writes: LocalWrites<V>;
+  readonly #hooks: SingleFlightHooks;
+
+  constructor(writes: LocalWrites<V>, hooks: SingleFlightHooks) {
+    this.#writes = writes;
+    this.#hooks = hooks;
+  }
+
+  load<T extends V>(key: string, loader: () => T | Promise<T>, options: SetOptions | undefined): Promise<T> {
+    const running = this.#loading.get(key);
+    if (running) return running as Promise<T>;
+    const load = (async () => {
+      try {
+        const value = await loader();
+        if (value !== undefined && this.#hooks.open()) {
+          let written: Promise<void>;
+          let held: V;
+          try {
+            written = this.#writes.set(key, value, options);
+            held = this.#writes.held;
+            this.#writes.held = undefined as V;
+          } catch (error) {
+            if (options?.durable) throw error;
+            this.#hooks.refused(key, error);
+            return value;
+          }
+          await written;
+          return held as T;
+        }
+        return value;
+      } finally {
+        this.#loading.delete(key);
+      }
+    })();
+    this.#loading.set(key, load);
+    return load;
+  }
+}

@@ -1,0 +1,104 @@
+import type { NearCacheError } from '../errors.js';
+import type { RejectReason } from '../record.js';
+
+/**
+ * - `starting`: connecting to the log, creating or checking the topic.
+ * - `bootstrapping`: reading the topic up to the end offsets captured at start.
+ * - `live`: caught up; following the log.
+ * - `degraded`: caught up once, but writes cannot reach the log or the consumer stalled; reads and
+ *   local writes go on, writes queue.
+ * - `closed`: `close()` was called, or the start failed for good (see the `error` event).
+ */
+export type CacheState = 'starting' | 'bootstrapping' | 'live' | 'degraded' | 'closed';
+
+export interface SetOptions {
+  /** Time to live in ms; 0 for none. Default: the cache's `ttl` option. */
+  ttl?: number;
+  /** Resolve only once the log acknowledged the write (rejects with `ReplicationTimeoutError` after `flushTimeout`). Default false. */
+  durable?: boolean;
+}
+
+export interface WriteOptions {
+  /** Resolve only once the log acknowledged the write. Default false. */
+  durable?: boolean;
+}
+
+/** A record of the log that this instance skipped. */
+export interface RejectedRecord {
+  partition: number;
+  offset: number;
+  reason: RejectReason;
+  detail: string;
+}
+
+/** A change to this instance's entries, local or from the log. Emitted only while someone listens. */
+export interface CacheChange {
+  op: 'set' | 'delete' | 'clear';
+  /** The key, or the prefix for a clear ('' for everything). */
+  key: string;
+  source: 'local' | 'remote';
+}
+
+export interface PartitionStats {
+  partition: number;
+  /** Next offset this instance will read. */
+  position: number;
+  /** Last known high watermark (next offset to be written). */
+  highWatermark: number;
+  /** Records written but not yet applied here. */
+  lagRecords: number;
+  /** How long this partition has been behind, in ms (0 when caught up). */
+  lagMs: number;
+  /** Time from a record's creation to its application here, for the last record applied, in ms. */
+  lastApplyDelayMs: number;
+}
+
+export interface CacheStats {
+  state: CacheState;
+  instanceId: string;
+  topic: string;
+  log: string;
+  mode: 'replicate' | 'invalidate';
+  entries: number;
+  /** Sum of entry sizes (encoded key and value bytes) when `maxBytes` is set, else 0. */
+  bytes: number;
+  hits: number;
+  misses: number;
+  /** Entries dropped locally by the LRU bound (never propagated). */
+  evictions: number;
+  sets: number;
+  deletes: number;
+  clears: number;
+  queue: { depth: number; inFlight: number };
+  records: {
+    /** Records from the log applied here (including this instance's own). */
+    applied: number;
+    /** Records already applied, delivered again after a consumer restart, and skipped. */
+    replayed: number;
+    /** Records skipped as invalid, by reason. */
+    rejected: number;
+    rejectedByReason: Partial<Record<RejectReason, number>>;
+    /** The last rejected records (at most 20). */
+    lastRejected: RejectedRecord[];
+  };
+  partitions: PartitionStats[];
+}
+
+export interface NearCacheEvents {
+  /** The state changed. */
+  state: [state: CacheState, previous: CacheState];
+  /** Bootstrap finished: every record up to the end offsets captured at start is applied. */
+  ready: [];
+  /** Something failed that the cache recovers from, or the start failed for good. */
+  error: [error: NearCacheError];
+  /** A record of the log was skipped. */
+  rejected: [record: RejectedRecord];
+  /** An entry changed. */
+  change: [change: CacheChange];
+}
+
+/** Where a record sits in the log. */
+export interface RecordPosition {
+  partition: number;
+  offset: number;
+}
