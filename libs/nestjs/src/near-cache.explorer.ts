@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { DefaultKeyCollisionError, UnknownCacheError } from './errors.js';
 import { addAdopter, bindInstance, declaredOperations, isBound, type CacheOperation, type OperationRunner } from './operations.js';
 import { CacheOperationRunner } from './runner.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
@@ -41,8 +42,18 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
     runFirst(modules);
   }
 
-  onModuleInit(): void {
-    this.explore();
+  /**
+   * Binds the decorated instances. When a decorator cannot run (a placeholder that never
+   * resolves, an unknown cache, colliding default keys), closes every cache of the application
+   * before failing the start, so that nothing stays connected.
+   */
+  async onModuleInit(): Promise<void> {
+    try {
+      this.explore();
+    } catch (error) {
+      await this.registry.abort();
+      throw error;
+    }
   }
 
   onApplicationShutdown(): void {
@@ -74,7 +85,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
           const name = `${operation.cache}\0${(instance.constructor as { name?: string } | undefined)?.name ?? 'Object'}.${method}`;
           const other = defaultKeys.get(name);
           if (other && other.instance !== instance) {
-            throw new Error(
+            throw new DefaultKeyCollisionError(
               `@Cached() on ${className}.${method} builds default keys "${className}.${method}:<arguments>" for two different providers, ` +
                 `${describeProvider(other.wrapper)} and ${describeProvider(wrapper)}, which would serve each other's results: ` +
                 `give each a key of its own (@Cached({ key: ... })), or give the classes different names`,
@@ -109,7 +120,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
       for (const operation of list) {
         if (operation.problem) return operation.problem;
         if (!this.registry.has(operation.cache)) {
-          return new Error(`${className}.${method} uses cache "${operation.cache}", which no NearCacheModule.forRoot({ name: '${operation.cache}' }) registers in this application`);
+          return new UnknownCacheError(`${className}.${method} uses cache "${operation.cache}", which no NearCacheModule.forRoot({ name: '${operation.cache}' }) registers in this application`);
         }
       }
     }

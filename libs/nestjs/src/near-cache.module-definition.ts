@@ -19,7 +19,7 @@ export const {
     const providers: Provider[] = [
       {
         provide: token,
-        useFactory: (options: NearCacheModuleOptions, registry: NearCacheRegistry) => registry.create(name, options),
+        useFactory: (options: NearCacheModuleOptions, registry: NearCacheRegistry) => registry.createOrAbort(name, options),
         inject: [NEAR_CACHE_MODULE_OPTIONS, NearCacheRegistry],
       },
     ];
