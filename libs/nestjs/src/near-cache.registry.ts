@@ -56,10 +56,7 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
   create(name: string, options: NearCacheModuleOptions): NearCache {
     if (this.#aborted) throw new CacheClosedError(`the application failed to start: cache "${String(name)}" is not created`);
     if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('a NearCacheModule cache name must be a non-empty string');
-    if (this.#caches.has(name)) {
-      const described = name === DEFAULT_CACHE_NAME ? `"${name}" (the name of a NearCacheModule.forRoot() without one)` : `"${name}"`;
-      throw new DuplicateCacheNameError(`a cache named ${described} is already registered: give each NearCacheModule.forRoot() of the application its own name`);
-    }
+    if (this.#caches.has(name)) throw duplicateCacheName(name);
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`the options of cache "${name}" must be an object`);
     for (const key of Object.keys(options)) {
       if ((EXTRA_OPTION_NAMES as readonly string[]).includes(key)) {
@@ -84,8 +81,9 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
    * @internal `create`, and when it throws, closes every cache created so far before throwing:
    * a failed start must leave nothing connected, or the process would not exit.
    */
-  async createOrAbort(name: string, options: NearCacheModuleOptions): Promise<NearCache> {
+  async createOrAbort(name: string, options: NearCacheModuleOptions, before?: () => void): Promise<NearCache> {
     try {
+      before?.();
       return this.create(name, options);
     } catch (error) {
       await this.abort();
@@ -164,6 +162,12 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     ).then(() => undefined);
     return this.#closing;
   }
+}
+
+/** @internal The error of a second cache called `name`. */
+export function duplicateCacheName(name: string): DuplicateCacheNameError {
+  const described = name === DEFAULT_CACHE_NAME ? `"${name}" (the name of a NearCacheModule.forRoot() without one)` : `"${name}"`;
+  return new DuplicateCacheNameError(`a cache named ${described} is already registered: give each NearCacheModule.forRoot() of the application its own name`);
 }
 
 /** Routes nearcache's logging to a Nest logger. */
