@@ -1,6 +1,6 @@
 import { Injectable, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { InProcessBroker, isNearCacheError, type NearCache } from '@nearcache/core';
+import { InProcessBroker, InvalidOptionError, isNearCacheError, type NearCache } from '@nearcache/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   Cached,
@@ -145,5 +145,17 @@ describe('unknown options of NearCacheModule', () => {
     class App {}
     const { error } = await failedStart(App);
     expect(error).toMatchObject({ code: 'NC_INVALID_OPTION', message: expect.stringMatching(/option "isGlobal" .* give it to forRootAsync\(\{ isGlobal, useFactory, \.\.\. \}\) itself/) });
+  });
+});
+
+describe('unknown options of forRootAsync itself', () => {
+  it('a typo beside useFactory throws InvalidOptionError listing what forRootAsync takes', () => {
+    const call = (): unknown => NearCacheModule.forRootAsync({ isGlobl: true, useFactory: () => ({ topic: 't' }) } as never);
+    expect(call).toThrow(InvalidOptionError);
+    expect(call).toThrow(/unknown option "isGlobl" of NearCacheModule\.forRootAsync\(\); its options are: imports, inject, useFactory, useClass, useExisting, provideInjectionTokensFrom, isGlobal, name/);
+  });
+
+  it('a cache option beside useFactory says where it goes', () => {
+    expect(() => NearCacheModule.forRootAsync({ ttl: 5, useFactory: () => ({ topic: 't' }) } as never)).toThrow(/unknown option "ttl" .*the cache's options go in what the factory returns/);
   });
 });
