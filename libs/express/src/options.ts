@@ -188,9 +188,7 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
     if (options.prefix !== undefined) out.prefix = prefixOption(options.prefix);
     if (options.methods !== undefined) {
       const methods = options.methods;
-      if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => m !== 'GET' && m !== 'HEAD')) {
-        invalidOption('methods', 'a non-empty array of "GET" and "HEAD"', methods);
-      }
+      listOption('methods', 'a non-empty array of "GET" and "HEAD"', methods, (m) => m === 'GET' || m === 'HEAD', true);
       out.methods = new Set(methods as string[]);
     }
     if (options.key !== undefined) {
@@ -205,16 +203,13 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
     if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, 0, 0, MAX_BODY_BYTES);
     if (options.statuses !== undefined) {
       const statuses = options.statuses;
-      if (!Array.isArray(statuses) || statuses.length === 0 || statuses.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 299 || s === 206)) {
-        invalidOption('statuses', 'a non-empty array of statuses from 200 to 299 except 206 (other responses, and 5xx above all, are never cached)', statuses);
-      }
+      listOption('statuses', 'a non-empty array of statuses from 200 to 299 except 206 (other responses, and 5xx above all, are never cached)', statuses, isStorableStatus, true);
       out.statuses = new Set(statuses as number[]);
     }
     if (options.headers !== undefined) {
       const headers = options.headers;
-      if (!Array.isArray(headers) || headers.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))) {
-        invalidOption('headers', `an array of header names, none of ${REFUSED_HEADERS.join(', ')}`, headers);
-      }
+      const header = (h: unknown): boolean => typeof h === 'string' && TOKEN.test(h) && !HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase());
+      listOption('headers', `an array of header names, none of ${REFUSED_HEADERS.join(', ')}`, headers, header, false);
       out.headers = (headers as string[]).map((h) => h.toLowerCase());
     }
     if (options.statusHeader !== undefined) {
@@ -225,6 +220,22 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
     if (options.logger !== undefined) out.logger = checkLogger(options.logger);
     return out;
   });
+}
+
+function isStorableStatus(status: unknown): boolean {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 299 && status !== 206;
+}
+
+/**
+ * Checks a list option: an array (a non-empty one when `nonEmpty`) of items `ok` accepts. Throws
+ * `InvalidOptionError` naming what is wrong: the value when it is no array, an empty array, or
+ * the first item refused and its index.
+ */
+function listOption(name: string, expected: string, value: unknown, ok: (item: unknown) => boolean, nonEmpty: boolean): void {
+  if (!Array.isArray(value)) invalidOption(name, expected, value);
+  if (nonEmpty && value.length === 0) throw new InvalidOptionError(`option "${name}" must be ${expected}, got an empty array`);
+  const index = value.findIndex((item) => !ok(item));
+  if (index >= 0) throw new InvalidOptionError(`option "${name}" must be ${expected}, got ${describeValue(value[index])} at index ${index}`);
 }
 
 /**

@@ -4,6 +4,9 @@ export const DEFAULT_CACHE_NAME = 'default';
 /** Injection token of the default cache. The `NearCache` class is an alias of it. */
 export const NEAR_CACHE = 'NEAR_CACHE';
 
+/** @internal Token of a provider of each `NearCacheModule` holding its cache's name, found before any cache is created. */
+export const NEAR_CACHE_NAME = 'NEAR_CACHE_NAME';
+
 /** Metadata key of the `@NearCacheKey()` route decorator. */
 export const NEAR_CACHE_KEY_METADATA = 'nearcache:route-key';
 

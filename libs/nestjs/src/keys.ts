@@ -232,11 +232,14 @@ export function compileKey(option: CacheKeyOption, signature?: MethodSignature |
   if (!option.includes('{')) return () => option;
   const method: MethodSignature | undefined = Array.isArray(signature) ? { names: signature, rest: -1 } : (signature as MethodSignature | undefined);
   const parts: Array<string | { expression: string; read: (args: readonly unknown[]) => unknown }> = [];
-  const pattern = /\{([^{}]+)\}/g;
+  const pattern = /\{([^{}]*)\}/g;
   let last = 0;
   for (let match = pattern.exec(option); match; match = pattern.exec(option)) {
     if (match.index > last) parts.push(option.slice(last, match.index));
     const expression = match[1]!.trim();
+    if (expression.length === 0) {
+      throw new TypeError(`empty placeholder ${match[0]} in key template "${option}": put a parameter name ({id}), a position ({0}) or a path ({0.id}) between the braces`);
+    }
     parts.push({ expression, read: placeholder(expression, method, option) });
     last = match.index + match[0].length;
   }

@@ -14,6 +14,6 @@ import { NearCacheRegistry } from './near-cache.registry.js';
 @Module({
   imports: [DiscoveryModule],
   providers: [NearCacheRegistry, NearCacheExplorer, NearCacheHealthIndicator],
-  exports: [NearCacheRegistry, NearCacheHealthIndicator],
+  exports: [NearCacheRegistry, NearCacheExplorer, NearCacheHealthIndicator],
 })
 export class NearCacheCoreModule {}

@@ -1,9 +1,11 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { DefaultKeyCollisionError, UnknownCacheError } from './errors.js';
 import { addAdopter, bindInstance, declaredOperations, isBound, type CacheOperation, type OperationRunner } from './operations.js';
 import { CacheOperationRunner } from './runner.js';
-import { NearCacheRegistry } from './near-cache.registry.js';
+import { NEAR_CACHE_NAME } from './constants.js';
+import { duplicateCacheName, NearCacheRegistry } from './near-cache.registry.js';
 
 interface Decorated {
   readonly wrapper: InstanceWrapper;
@@ -15,8 +17,9 @@ interface Decorated {
  * Finds the providers and controllers whose methods (or the methods of a class they extend)
  * carry `@Cached`, `@CacheEvict` or `@CachePut`, checks them, and binds each instance to this
  * application's caches, on module init. The start fails when a decorator names a cache that is
- * not registered, when a key template can never resolve on its method, or when two providers
- * would share default keys. Request-scoped and transient instances are skipped with a warning:
+ * not registered, when a key template can never resolve on its method (both checked before the
+ * first cache is created, see `precheck`), or when two providers would share default keys
+ * (once the instances exist); the caches created are closed first. Request-scoped and transient instances are skipped with a warning:
  * their decorated methods run uncached. Providers of modules loaded later (`LazyModuleLoader`)
  * are bound at their first decorated call.
  */
@@ -28,6 +31,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
   readonly #foreign = new WeakSet<object>();
   readonly #removeAdopter: () => void;
   #explored = false;
+  #prechecked = false;
   /** How many modules the application had when its instances were last bound: more means a lazy load. */
   #modulesBound = 0;
 
@@ -41,12 +45,44 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
     runFirst(modules);
   }
 
-  onModuleInit(): void {
-    this.explore();
+  /**
+   * Binds the decorated instances. When a decorator cannot run (a placeholder that never
+   * resolves, an unknown cache, colliding default keys), closes every cache of the application
+   * before failing the start, so that nothing stays connected.
+   */
+  async onModuleInit(): Promise<void> {
+    try {
+      this.explore();
+    } catch (error) {
+      await this.registry.abort();
+      throw error;
+    }
   }
 
   onApplicationShutdown(): void {
     this.#removeAdopter();
+  }
+
+  /**
+   * @internal Before the first cache is created, so that nothing connects for a start bound to
+   * fail: throws when two modules register caches of one name, when a decorator of any provider
+   * or controller names a cache no module registers, or has a key template that can never
+   * resolve. Providers built by factories are checked at module init (`explore`).
+   */
+  precheck(): void {
+    if (this.#prechecked) return;
+    this.#prechecked = true;
+    const names = new Set<string>();
+    for (const wrapper of this.discovery.getProviders()) {
+      if (wrapper.token !== NEAR_CACHE_NAME) continue;
+      const name = wrapper.instance as string;
+      if (names.has(name)) throw duplicateCacheName(name);
+      names.add(name);
+    }
+    for (const { className, operations } of this.#decorated()) {
+      const problem = this.#check(className, operations, (name) => names.has(name));
+      if (problem) throw problem;
+    }
   }
 
   /** Binds every decorated static instance; returns how many were bound. */
@@ -65,7 +101,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
         );
         continue;
       }
-      const problem = this.#check(className, operations);
+      const problem = this.#check(className, operations, (name) => this.registry.has(name));
       if (problem) throw problem;
       const instance = wrapper.instance as object;
       for (const [method, list] of operations) {
@@ -74,7 +110,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
           const name = `${operation.cache}\0${(instance.constructor as { name?: string } | undefined)?.name ?? 'Object'}.${method}`;
           const other = defaultKeys.get(name);
           if (other && other.instance !== instance) {
-            throw new Error(
+            throw new DefaultKeyCollisionError(
               `@Cached() on ${className}.${method} builds default keys "${className}.${method}:<arguments>" for two different providers, ` +
                 `${describeProvider(other.wrapper)} and ${describeProvider(wrapper)}, which would serve each other's results: ` +
                 `give each a key of its own (@Cached({ key: ... })), or give the classes different names`,
@@ -104,12 +140,12 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Why the decorators of a class cannot run in this application, or undefined. */
-  #check(className: string, operations: ReadonlyMap<string, CacheOperation[]>): Error | undefined {
+  #check(className: string, operations: ReadonlyMap<string, CacheOperation[]>, registered: (name: string) => boolean): Error | undefined {
     for (const [method, list] of operations) {
       for (const operation of list) {
         if (operation.problem) return operation.problem;
-        if (!this.registry.has(operation.cache)) {
-          return new Error(`${className}.${method} uses cache "${operation.cache}", which no NearCacheModule.forRoot({ name: '${operation.cache}' }) registers in this application`);
+        if (!registered(operation.cache)) {
+          return new UnknownCacheError(`${className}.${method} uses cache "${operation.cache}", which no NearCacheModule.forRoot({ name: '${operation.cache}' }) registers in this application`);
         }
       }
     }
@@ -132,7 +168,7 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
       const candidate = found.wrapper.instance as object | undefined;
       if (typeof candidate !== 'object' || candidate === null || isBound(candidate)) continue;
       if (!found.wrapper.isDependencyTreeStatic() || found.wrapper.isTransient) continue;
-      const problem = this.#check(found.className, found.operations);
+      const problem = this.#check(found.className, found.operations, (name) => this.registry.has(name));
       if (problem) {
         this.#logger.warn(`${problem.message}; the decorated methods of ${found.className} run uncached`);
         continue;

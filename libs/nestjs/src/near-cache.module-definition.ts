@@ -1,8 +1,9 @@
 import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
 import { NearCache } from '@nearcache/core';
-import { DEFAULT_CACHE_NAME, getNearCacheToken, NEAR_CACHE } from './constants.js';
+import { DEFAULT_CACHE_NAME, getNearCacheToken, NEAR_CACHE, NEAR_CACHE_NAME } from './constants.js';
 import type { NearCacheModuleExtras, NearCacheModuleOptions } from './interfaces.js';
 import { NearCacheCoreModule } from './near-cache-core.module.js';
+import { NearCacheExplorer } from './near-cache.explorer.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 
 export const {
@@ -17,10 +18,13 @@ export const {
     const name = extras.name ?? DEFAULT_CACHE_NAME;
     const token = getNearCacheToken(name);
     const providers: Provider[] = [
+      { provide: NEAR_CACHE_NAME, useValue: name },
       {
         provide: token,
-        useFactory: (options: NearCacheModuleOptions, registry: NearCacheRegistry) => registry.create(name, options),
-        inject: [NEAR_CACHE_MODULE_OPTIONS, NearCacheRegistry],
+        // The decorators are checked before the first cache connects.
+        useFactory: (options: NearCacheModuleOptions, registry: NearCacheRegistry, explorer: NearCacheExplorer) =>
+          registry.createOrAbort(name, options, () => explorer.precheck()),
+        inject: [NEAR_CACHE_MODULE_OPTIONS, NearCacheRegistry, NearCacheExplorer],
       },
     ];
     const exports: Array<string | typeof NearCache> = [token];

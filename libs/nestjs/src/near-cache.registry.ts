@@ -1,7 +1,31 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { createNearCache, InvalidOptionError, type Logger as NearCacheLogger, type NearCache } from '@nearcache/core';
+import {
+  CacheClosedError,
+  createNearCache,
+  InvalidOptionError,
+  type Logger as NearCacheLogger,
+  type NearCache,
+  type NearCacheOptions,
+} from '@nearcache/core';
 import { DEFAULT_CACHE_NAME } from './constants.js';
-import type { NearCacheModuleOptions } from './interfaces.js';
+import { DuplicateCacheNameError, UnknownCacheError } from './errors.js';
+import type { NearCacheModuleExtras, NearCacheModuleOptions } from './interfaces.js';
+
+/** Every option of `createNearCache`, in the order of the configuration reference. */
+const CACHE_OPTION_NAMES = [
+  'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
+  'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
+  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing',
+] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
+// Fails to compile when a cache option is missing from the list above.
+const everyCacheOption: [Exclude<keyof NearCacheOptions, (typeof CACHE_OPTION_NAMES)[number]>] extends [never] ? true : never = true;
+void everyCacheOption;
+
+const WAIT_OPTION_NAMES = ['waitForReady', 'readyTimeout'] as const satisfies ReadonlyArray<Exclude<keyof NearCacheModuleOptions, keyof NearCacheOptions>>;
+const EXTRA_OPTION_NAMES = ['isGlobal', 'name'] as const satisfies ReadonlyArray<keyof NearCacheModuleExtras>;
+
+/** Every option `NearCacheModule.forRoot()` takes, for the message about an unknown one. */
+export const MODULE_OPTION_NAMES: readonly string[] = [...CACHE_OPTION_NAMES, ...WAIT_OPTION_NAMES, ...EXTRA_OPTION_NAMES];
 
 /** A cache of the application, with how its start is awaited. */
 export interface RegisteredNearCache {
@@ -21,14 +45,28 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
   readonly #caches = new Map<string, RegisteredNearCache>();
   readonly #logger = new Logger('NearCache');
   #closing: Promise<void> | undefined;
+  /** Set once the start failed on an error of the module: no cache is created any more. */
+  #aborted = false;
 
-  /** @internal Creates and registers the cache `name` (called by `NearCacheModule`'s providers). */
+  /**
+   * @internal Creates and registers the cache `name` (called by `NearCacheModule`'s providers).
+   * Throws `DuplicateCacheNameError` when the application has a cache of that name already, and
+   * `InvalidOptionError` for bad options.
+   */
   create(name: string, options: NearCacheModuleOptions): NearCache {
+    if (this.#aborted) throw new CacheClosedError(`the application failed to start: cache "${String(name)}" is not created`);
     if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('a NearCacheModule cache name must be a non-empty string');
-    if (this.#caches.has(name)) {
-      throw new Error(`a cache named "${name}" is already registered: give each NearCacheModule.forRoot() of the application its own name`);
-    }
+    if (this.#caches.has(name)) throw duplicateCacheName(name);
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`the options of cache "${name}" must be an object`);
+    for (const key of Object.keys(options)) {
+      if ((EXTRA_OPTION_NAMES as readonly string[]).includes(key)) {
+        // forRoot() takes them out of the options; only a forRootAsync() factory returns them here.
+        throw new InvalidOptionError(`option "${key}" of cache "${name}" has no effect in what a forRootAsync() factory returns: give it to forRootAsync({ ${key}, useFactory, ... }) itself`);
+      }
+      if (!MODULE_OPTION_NAMES.includes(key)) {
+        throw new InvalidOptionError(`unknown option "${key}" of cache "${name}"; the options are: ${MODULE_OPTION_NAMES.join(', ')}`);
+      }
+    }
     const { waitForReady = true, readyTimeout, ...cacheOptions } = options;
     if (typeof waitForReady !== 'boolean') throw new InvalidOptionError(`waitForReady of cache "${name}" must be a boolean, got ${typeof waitForReady}`);
     if (readyTimeout !== undefined && (!Number.isInteger(readyTimeout) || readyTimeout < 1)) {
@@ -39,12 +77,35 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     return cache;
   }
 
-  /** The cache `name` (default: the default cache). Throws when the application has none of that name. */
+  /**
+   * @internal `create`, and when it throws, closes every cache created so far before throwing:
+   * a failed start must leave nothing connected, or the process would not exit.
+   */
+  async createOrAbort(name: string, options: NearCacheModuleOptions, before?: () => void): Promise<NearCache> {
+    try {
+      before?.();
+      return this.create(name, options);
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  /**
+   * @internal The start failed on an error of the module: creates no more caches, and closes
+   * every cache created (each within its `closeTimeout`).
+   */
+  abort(): Promise<void> {
+    this.#aborted = true;
+    return this.#closeAll();
+  }
+
+  /** The cache `name` (default: the default cache). Throws `UnknownCacheError` when the application has none of that name. */
   get<V = unknown>(name: string = DEFAULT_CACHE_NAME): NearCache<V> {
     const entry = this.#caches.get(name);
     if (!entry) {
       const known = [...this.#caches.keys()].map((n) => `"${n}"`).join(', ') || 'none';
-      throw new Error(`no cache named "${name}" is registered (registered: ${known}); add NearCacheModule.forRoot(${name === DEFAULT_CACHE_NAME ? '' : `{ name: '${name}', ... }`})`);
+      throw new UnknownCacheError(`no cache named "${name}" is registered (registered: ${known}); add NearCacheModule.forRoot(${name === DEFAULT_CACHE_NAME ? '' : `{ name: '${name}', ... }`})`);
     }
     return entry.cache as NearCache<V>;
   }
@@ -76,6 +137,8 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failure) {
       const error = failure.reason as Error;
+      // Closed by abort(): the error that failed the start is raised by whoever aborted.
+      if (this.#aborted) return;
       this.#logger.error(`a cache was not ready, the application does not start: ${error.message}`);
       await this.#closeAll();
       throw error;
@@ -99,6 +162,12 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     ).then(() => undefined);
     return this.#closing;
   }
+}
+
+/** @internal The error of a second cache called `name`. */
+export function duplicateCacheName(name: string): DuplicateCacheNameError {
+  const described = name === DEFAULT_CACHE_NAME ? `"${name}" (the name of a NearCacheModule.forRoot() without one)` : `"${name}"`;
+  return new DuplicateCacheNameError(`a cache named ${described} is already registered: give each NearCacheModule.forRoot() of the application its own name`);
 }
 
 /** Routes nearcache's logging to a Nest logger. */

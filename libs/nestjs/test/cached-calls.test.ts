@@ -276,8 +276,7 @@ describe('stacked decorators', () => {
   });
 
   it('a named placeholder above a wrapper whose parameters read as (...args) fails the start; positions work', async () => {
-    const app = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], providers: [Products] }, { init: false });
-    const failure = await app.init().then(
+    const failure = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], providers: [Products] }).then(
       () => undefined,
       (error: unknown) => error,
     );

@@ -179,7 +179,8 @@ describe('compileKey', () => {
   it('refuses an empty key or a broken placeholder', () => {
     expect(() => compileKey('')).toThrow();
     expect(() => compileKey('user:{0.}')).toThrow(/invalid placeholder/);
-    expect(() => compileKey('user:{}')).toThrow(/unbalanced braces/);
+    expect(() => compileKey('user:{}')).toThrow(/empty placeholder \{\} in key template "user:\{\}"/);
+    expect(() => compileKey('user:{ }:x')).toThrow(/empty placeholder/);
     expect(() => compileKey('user:{0')).toThrow(/unbalanced braces/);
   });
 });
