@@ -83,9 +83,10 @@ export class Lifecycle {
     if (this.#degraded.size === 0 && this.#state === 'degraded') this.setState('live');
   }
 
-  /** The start failed for good: waiters reject with `error`. */
+  /** The start failed for good: the state is `closed`, and waiters reject with `error`. */
   failed(error: NearCacheError): void {
     this.#fatal = error;
+    this.setState('closed');
     this.#report(error);
     this.#rejectWaiters(error);
   }

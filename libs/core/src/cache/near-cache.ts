@@ -99,8 +99,10 @@ export class NearCache<V = unknown> extends EventEmitter {
         consumerDegraded: () => lifecycle.consumerDegraded,
         report: (error) => this.#report(error),
         fail: (error) => {
-          lifecycle.failed(error);
+          // Closing starts first, and the state is `closed` before ready() rejects: whoever
+          // sees the rejection sees a closed cache (its clients are still being stopped).
           void this.close();
+          lifecycle.failed(error);
         },
       },
       { stallTimeout: options.stallTimeout, lagPollInterval: options.lagPollInterval, logger: options.logger, clock: options.clock },
