@@ -15,7 +15,7 @@ import type { NearCacheModuleExtras, NearCacheModuleOptions } from './interfaces
 const CACHE_OPTION_NAMES = [
   'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
   'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
-  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing',
+  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing', 'clock',
 ] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
 // Fails to compile when a cache option is missing from the list above.
 const everyCacheOption: [Exclude<keyof NearCacheOptions, (typeof CACHE_OPTION_NAMES)[number]>] extends [never] ? true : never = true;
