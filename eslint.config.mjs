@@ -14,9 +14,7 @@ const adapterOf = (name) => ({
   group: [`@nearcache/${name}`, `@nearcache/${name}/*`],
   message: `an adapter never imports another adapter (@nearcache/${name}); share code through @nearcache/core`,
 });
-const frameworks = [
-  { group: ['@nestjs/*', 'express', 'express/*', 'fastify', 'rxjs', 'rxjs/*'], message: 'the core depends on no web framework' },
-];
+const frameworks = [{ group: ['@nestjs/*', 'express', 'express/*', 'fastify', 'rxjs', 'rxjs/*'], message: 'the core depends on no web framework' }];
 const sourceOfAPackage = {
   group: ['**/libs/*/src', '**/libs/*/src/**', '**/core/src/**', '**/nestjs/src/**', '**/express/src/**', '@nearcache/*/src', '@nearcache/*/src/**'],
   message: "import a package's entry point (@nearcache/core, ...), not its src/",
@@ -38,12 +36,35 @@ export default tseslint.config(
   {
     languageOptions: {
       globals: {
-        process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
-        setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', clearImmediate: 'readonly',
-        queueMicrotask: 'readonly', performance: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', AbortController: 'readonly',
-        URL: 'readonly', URLSearchParams: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly',
-        Response: 'readonly', Request: 'readonly', Headers: 'readonly', ReadableStream: 'readonly', globalThis: 'readonly',
-        BigInt: 'readonly', WeakRef: 'readonly', FinalizationRegistry: 'readonly', Blob: 'readonly', crypto: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        clearImmediate: 'readonly',
+        queueMicrotask: 'readonly',
+        performance: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        AbortController: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        structuredClone: 'readonly',
+        Response: 'readonly',
+        Request: 'readonly',
+        Headers: 'readonly',
+        ReadableStream: 'readonly',
+        globalThis: 'readonly',
+        BigInt: 'readonly',
+        WeakRef: 'readonly',
+        FinalizationRegistry: 'readonly',
+        Blob: 'readonly',
+        crypto: 'readonly',
       },
     },
     rules: {
@@ -72,7 +93,12 @@ export default tseslint.config(
   {
     files: ['libs/core/src/**'],
     ignores: ['libs/core/src/log/kafka/**', 'libs/core/src/conformance/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, contractSuite] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, contractSuite] },
+      ],
+    },
   },
   {
     files: ['libs/core/src/log/kafka/**'],
@@ -81,7 +107,12 @@ export default tseslint.config(
   {
     // The contract suite (test support, its own entry point) checks any log through the port.
     files: ['libs/core/src/conformance/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, kafkaAdapter] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, kafkaAdapter] },
+      ],
+    },
   },
   {
     // Nest's own types (class references, reflected metadata) are `Function`.
@@ -94,7 +125,15 @@ export default tseslint.config(
   },
   {
     files: ['libs/express/src/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [kafkajs], patterns: [adapterOf('nestjs'), { group: ['@nestjs/*'], message: 'the Express adapter does not depend on Nest' }, sourceOfAPackage] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [kafkajs],
+          patterns: [adapterOf('nestjs'), { group: ['@nestjs/*'], message: 'the Express adapter does not depend on Nest' }, sourceOfAPackage],
+        },
+      ],
+    },
   },
   {
     files: ['apps/**', 'test/**', 'bench/**', 'libs/*/test/**'],

@@ -42,14 +42,18 @@ export function keySequence(n, count, dist, seed = 7) {
   for (let i = 0; i < n; i++) perm[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    const t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
   }
   for (let i = 0; i < count; i++) {
     const u = random() * total;
-    let lo = 0, hi = n - 1;
+    let lo = 0,
+      hi = n - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1; else hi = mid;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
     }
     out[i] = perm[lo];
   }
@@ -58,7 +62,16 @@ export function keySequence(n, count, dist, seed = 7) {
 
 /** A value of about 200 bytes of JSON, different per index. */
 export function makeValue(i) {
-  return { id: i, name: `user-${i}`, email: `user${i}@example.com`, active: i % 2 === 0, score: (i * 7919) % 10007, tags: ['alpha', 'beta', 'gamma'], created: 1764000000000 + i, note: 'x'.repeat(40) };
+  return {
+    id: i,
+    name: `user-${i}`,
+    email: `user${i}@example.com`,
+    active: i % 2 === 0,
+    score: (i * 7919) % 10007,
+    tags: ['alpha', 'beta', 'gamma'],
+    created: 1764000000000 + i,
+    note: 'x'.repeat(40),
+  };
 }
 
 export const key = (i) => `key:${i}`;
@@ -74,12 +87,25 @@ export function loopbackLog() {
     let offset = 0;
     return {
       kind: 'loopback',
-      async open() { return { partitions: 1 }; },
-      async offsets() { return [{ partition: 0, low: offset, high: offset }]; },
-      async consume(h) { handlers = h; },
+      async open() {
+        return { partitions: 1 };
+      },
+      async offsets() {
+        return [{ partition: 0, low: offset, high: offset }];
+      },
+      async consume(h) {
+        handlers = h;
+      },
       async restartConsumer() {},
       async append(records) {
-        const batch = records.map((r) => ({ partition: 0, offset: offset++, key: Buffer.from(r.key), value: r.value, headers: r.headers, timestamp: Date.now() }));
+        const batch = records.map((r) => ({
+          partition: 0,
+          offset: offset++,
+          key: Buffer.from(r.key),
+          value: r.value,
+          headers: r.headers,
+          timestamp: Date.now(),
+        }));
         if (handlers) await handlers.onBatch({ partition: 0, records: batch, nextOffset: offset, highWatermark: offset });
       },
       async close() {},
@@ -90,7 +116,10 @@ export function loopbackLog() {
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 export function gc() {
-  if (globalThis.gc) { globalThis.gc(); globalThis.gc(); }
+  if (globalThis.gc) {
+    globalThis.gc();
+    globalThis.gc();
+  }
 }
 
 /** Writes the scenario's result for the runner (BENCH_OUT) and also prints it when run alone. */
@@ -144,6 +173,9 @@ export async function createRawTopic(topic, partitions = 1) {
   const kafka = new kafkajs.Kafka({ clientId: 'bench-admin', brokers: BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+  });
   await admin.disconnect();
 }

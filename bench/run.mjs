@@ -52,7 +52,10 @@ const cleanups = [];
 let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch((e) => say(`cleanup: ${e.message}`));
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch((e) => say(`cleanup: ${e.message}`));
   })();
   return cleaning;
 }
@@ -71,48 +74,80 @@ function run(command, argv, options = {}) {
     const child = spawn(command, argv, { cwd: root, stdio: 'inherit', ...options });
     current = child;
     let timer;
-    if (options.timeoutMs) timer = setTimeout(() => { say(`${path.basename(argv.at(-1))}: timed out after ${options.timeoutMs / 1000} s`); child.kill('SIGKILL'); }, options.timeoutMs);
-    child.on('exit', (code, signal) => { clearTimeout(timer); current = undefined; resolve(code ?? (signal ? 1 : 0)); });
-    child.on('error', () => { clearTimeout(timer); resolve(127); });
+    if (options.timeoutMs)
+      timer = setTimeout(() => {
+        say(`${path.basename(argv.at(-1))}: timed out after ${options.timeoutMs / 1000} s`);
+        child.kill('SIGKILL');
+      }, options.timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      resolve(code ?? (signal ? 1 : 0));
+    });
+    child.on('error', () => {
+      clearTimeout(timer);
+      resolve(127);
+    });
   });
 }
 
-
 function hasCommand(name) {
-  try { execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function startRedis() {
   if (!hasCommand('redis-server')) {
     if (process.getuid?.() === 0 && hasCommand('apt-get')) {
       say('redis-server is not installed: installing it with apt-get');
-      let code = await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      let code = await run('apt-get', ['install', '-y', '-q', 'redis-server'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
       if (code !== 0) {
         await run('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
-        await run('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+        await run('apt-get', ['install', '-y', '-q', 'redis-server'], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        });
       }
     }
     if (!hasCommand('redis-server')) return { skipped: 'skipped: redis-server not installed' };
   }
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' });
-  cleanups.push(() => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  }));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], {
+    stdio: 'ignore',
+  });
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     const ok = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
       socket.on('error', () => resolve(false));
     });
     if (ok) break;
     if (child.exitCode !== null || Date.now() > deadline) return { skipped: 'skipped: redis-server did not start' };
     await sleep(100);
   }
-  const version = execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)?.[1] ?? 'unknown';
+  const version =
+    execFileSync('redis-server', ['--version'])
+      .toString()
+      .match(/v=(\S+)/)?.[1] ?? 'unknown';
   return { url: `redis://127.0.0.1:${port}`, version };
 }
 
@@ -135,7 +170,10 @@ const started = Date.now();
 let exitCode = 0;
 try {
   say('building the packages');
-  const buildCode = await run(path.join(root, 'node_modules', '.bin', 'nx'), ['run-many', '-t', 'build', '--output-style=static'], { env: { ...process.env, NX_DAEMON: 'false' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const buildCode = await run(path.join(root, 'node_modules', '.bin', 'nx'), ['run-many', '-t', 'build', '--output-style=static'], {
+    env: { ...process.env, NX_DAEMON: 'false' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (buildCode !== 0) throw new Error(`the build failed (exit ${buildCode})`);
 
   const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0' };
@@ -155,8 +193,14 @@ try {
   let redis = { skipped: 'not used' };
   if (selected.some((s) => s.redis)) {
     redis = await startRedis();
-    if (redis.url) { env.REDIS_URL = redis.url; say(`redis-server ${redis.version} at ${redis.url}`); }
-    else { delete env.REDIS_URL; env.REDIS_SKIPPED = redis.skipped; say(`Redis comparison ${redis.skipped}`); }
+    if (redis.url) {
+      env.REDIS_URL = redis.url;
+      say(`redis-server ${redis.version} at ${redis.url}`);
+    } else {
+      delete env.REDIS_URL;
+      env.REDIS_SKIPPED = redis.skipped;
+      say(`Redis comparison ${redis.skipped}`);
+    }
   }
 
   const resultsDir = path.join(here, 'results');
@@ -192,7 +236,10 @@ try {
   console.log('');
   console.log(`${'scenario'.padEnd(12)}${'measured'.padEnd(44)}${'target'.padEnd(40)}result`);
   for (const r of results) {
-    if (r.error) { console.log(`${r.scenario.padEnd(12)}${'-'.padEnd(44)}${'-'.padEnd(40)}FAILED (${r.error})`); continue; }
+    if (r.error) {
+      console.log(`${r.scenario.padEnd(12)}${'-'.padEnd(44)}${'-'.padEnd(40)}FAILED (${r.error})`);
+      continue;
+    }
     const measured = r.measured ?? (typeof r.ratio === 'number' ? `${r.ratio.toFixed(2)}` : String(r.ratio));
     const verdict = r.pass === null ? 'SKIPPED' : r.pass ? 'PASS' : 'MISS';
     console.log(`${r.scenario.padEnd(12)}${measured.padEnd(44)}${r.target.padEnd(40)}${verdict}`);

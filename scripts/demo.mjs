@@ -25,7 +25,11 @@ KAFKA_BROKERS=host:port,...  use this Kafka cluster instead of starting a local 
 let options;
 try {
   options = parseArgs({
-    options: { serve: { type: 'boolean', default: false }, 'in-process': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      serve: { type: 'boolean', default: false },
+      'in-process': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     allowPositionals: false,
   }).values;
 } catch (error) {

@@ -88,7 +88,9 @@ const cases = [];
 for (const [kind, list] of Object.entries(values)) {
   const ops = OPS[kind];
   const names = Object.keys(candidates);
-  const encoded = {}, exact = {}, bytes = {};
+  const encoded = {},
+    exact = {},
+    bytes = {};
   for (const name of names) {
     const codec = candidates[name];
     encoded[name] = list.map((v) => Buffer.from(codec.encode(v)));
@@ -112,11 +114,23 @@ for (const [kind, list] of Object.entries(values)) {
       enc[name].push(result[name].encode);
       dec[name].push(result[name].decode);
     }
-    const ours = result['structured (default)'], raw = result['raw JSON'];
+    const ours = result['structured (default)'],
+      raw = result['raw JSON'];
     ratios.push((ours.encode + ours.decode) / (raw.encode + raw.decode));
   }
-  const results = names.map((name) => ({ codec: name, encodeNs: median(enc[name]), decodeNs: median(dec[name]), bytes: bytes[name], exact: exact[name], encodeRounds: enc[name], decodeRounds: dec[name] }));
-  for (const r of results) log(`codec ${kind.padEnd(16)} ${r.codec.padEnd(22)} encode ${r.encodeNs.toFixed(0).padStart(7)} ns  decode ${r.decodeNs.toFixed(0).padStart(7)} ns  ${String(r.bytes).padStart(5)} B  ${r.exact ? 'exact' : 'NOT exact'}`);
+  const results = names.map((name) => ({
+    codec: name,
+    encodeNs: median(enc[name]),
+    decodeNs: median(dec[name]),
+    bytes: bytes[name],
+    exact: exact[name],
+    encodeRounds: enc[name],
+    decodeRounds: dec[name],
+  }));
+  for (const r of results)
+    log(
+      `codec ${kind.padEnd(16)} ${r.codec.padEnd(22)} encode ${r.encodeNs.toFixed(0).padStart(7)} ns  decode ${r.decodeNs.toFixed(0).padStart(7)} ns  ${String(r.bytes).padStart(5)} B  ${r.exact ? 'exact' : 'NOT exact'}`,
+    );
   cases.push({ value: kind, ops, results, ratioRounds: ratios, ratio: median(ratios) });
 }
 

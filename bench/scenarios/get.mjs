@@ -47,7 +47,12 @@ for (const n of SIZES) {
   await cache.flush({ timeout: 60_000 });
   for (const dist of ['uniform', 'zipf']) {
     const seq = keySequence(n, READS, dist);
-    const rawP99 = [], oursP99 = [], rawP50 = [], oursP50 = [], rawTput = [], oursTput = [];
+    const rawP99 = [],
+      oursP99 = [],
+      rawP50 = [],
+      oursP50 = [],
+      rawTput = [],
+      oursTput = [];
     passRaw(raw, keys, seq.subarray(0, 20_000), []);
     passOurs(cache, keys, seq.subarray(0, 20_000), []);
     for (let r = 0; r < ROUNDS; r++) {
@@ -63,14 +68,17 @@ for (const n of SIZES) {
       }
     }
     const c = {
-      keys: n, dist,
+      keys: n,
+      dist,
       raw: { opsPerSec: median(rawTput), p50ns: median(rawP50), p99ns: median(rawP99) },
       ours: { opsPerSec: median(oursTput), p50ns: median(oursP50), p99ns: median(oursP99) },
     };
     c.throughputRatio = c.ours.opsPerSec / c.raw.opsPerSec;
     c.p99Ratio = c.raw.p99ns / c.ours.p99ns;
     c.ratio = Math.min(c.throughputRatio, c.p99Ratio);
-    log(`get ${n} ${dist}: raw ${(c.raw.opsPerSec / 1e6).toFixed(1)} M/s p99 ${c.raw.p99ns.toFixed(0)} ns, ours ${(c.ours.opsPerSec / 1e6).toFixed(1)} M/s p99 ${c.ours.p99ns.toFixed(0)} ns, ratio ${c.ratio.toFixed(2)}`);
+    log(
+      `get ${n} ${dist}: raw ${(c.raw.opsPerSec / 1e6).toFixed(1)} M/s p99 ${c.raw.p99ns.toFixed(0)} ns, ours ${(c.ours.opsPerSec / 1e6).toFixed(1)} M/s p99 ${c.ours.p99ns.toFixed(0)} ns, ratio ${c.ratio.toFixed(2)}`,
+    );
     cases.push(c);
   }
   await cache.close();

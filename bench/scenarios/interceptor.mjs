@@ -72,7 +72,13 @@ Reflect.decorate([Controller()], ItemsController);
 
 class AppModule {}
 Reflect.decorate(
-  [Module({ imports: [NearCacheModule.forRoot({ topic: 'bench.interceptor', log: inProcessLog(new InProcessBroker()), logger: silentLogger, max: 10 * KEYS })], controllers: [ItemsController], providers: [ItemsService] })],
+  [
+    Module({
+      imports: [NearCacheModule.forRoot({ topic: 'bench.interceptor', log: inProcessLog(new InProcessBroker()), logger: silentLogger, max: 10 * KEYS })],
+      controllers: [ItemsController],
+      providers: [ItemsService],
+    }),
+  ],
   AppModule,
 );
 
@@ -139,7 +145,9 @@ const plainUs = median(rounds.plain);
 const constantUs = median(rounds.constant);
 const ratio = hitUs / cachedUs;
 const wallRatio = median(walls.intercepted) / median(walls.cached);
-log(`interceptor: CPU per request: HIT ${hitUs.toFixed(1)} µs, @Cached hit ${cachedUs.toFixed(1)} µs, uncached handler ${plainUs.toFixed(1)} µs, an interceptor returning of(value) ${constantUs.toFixed(1)} µs; wall HIT/@Cached ${wallRatio.toFixed(2)}`);
+log(
+  `interceptor: CPU per request: HIT ${hitUs.toFixed(1)} µs, @Cached hit ${cachedUs.toFixed(1)} µs, uncached handler ${plainUs.toFixed(1)} µs, an interceptor returning of(value) ${constantUs.toFixed(1)} µs; wall HIT/@Cached ${wallRatio.toFixed(2)}`,
+);
 report({
   scenario: 'interceptor',
   title: 'NearCacheInterceptor HIT vs the same controller on a @Cached hit',

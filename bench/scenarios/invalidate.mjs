@@ -11,7 +11,12 @@ const N = QUICK ? 50 : 200;
 const ROUNDS = QUICK ? 2 : 3;
 const ORIGIN = 'http://shop.example';
 const pageKey = (i) => `http:GET /products/${i} ${ORIGIN}`;
-const entry = (i) => encodeHttpEntry({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: Buffer.from(JSON.stringify({ id: i, name: `product ${i}` })) });
+const entry = (i) =>
+  encodeHttpEntry({
+    status: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: Buffer.from(JSON.stringify({ id: i, name: `product ${i}` })),
+  });
 
 const open = (broker, topic) => createNearCache({ topic, log: inProcessLog(broker), max: ENTRIES * 2, maxBytes: 0, logger: silentLogger });
 
@@ -73,7 +78,15 @@ for (const way of ['helper', 'clears']) {
   const base = [];
   const after = [];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [n, out] of r % 2 === 0 ? [[0, base], [N, after]] : [[N, after], [0, base]]) {
+    for (const [n, out] of r % 2 === 0
+      ? [
+          [0, base],
+          [N, after],
+        ]
+      : [
+          [N, after],
+          [0, base],
+        ]) {
       const { broker, topic, writer } = await topicAfter(way, ENTRIES, n);
       await writer.close();
       out.push(await startupMs(broker, topic));
@@ -81,8 +94,17 @@ for (const way of ['helper', 'clears']) {
   }
   const small = await applyMs(way, Math.floor(ENTRIES / 10));
   const large = await applyMs(way, ENTRIES);
-  results[way] = { startupMs: median(base), startupAfterNMs: median(after), growth: median(after) / median(base), applyMsSmall: small, applyMsLarge: large, applyGrowth: large / small };
-  log(`invalidate ${way}: start-up ${median(base).toFixed(0)} ms, after ${N} invalidations ${median(after).toFixed(0)} ms (${(median(after) / median(base)).toFixed(2)}x); one invalidation applied in ${small.toFixed(2)} ms at ${ENTRIES / 10} entries, ${large.toFixed(2)} ms at ${ENTRIES}`);
+  results[way] = {
+    startupMs: median(base),
+    startupAfterNMs: median(after),
+    growth: median(after) / median(base),
+    applyMsSmall: small,
+    applyMsLarge: large,
+    applyGrowth: large / small,
+  };
+  log(
+    `invalidate ${way}: start-up ${median(base).toFixed(0)} ms, after ${N} invalidations ${median(after).toFixed(0)} ms (${(median(after) / median(base)).toFixed(2)}x); one invalidation applied in ${small.toFixed(2)} ms at ${ENTRIES / 10} entries, ${large.toFixed(2)} ms at ${ENTRIES}`,
+  );
 }
 
 const { growth, applyGrowth } = results.helper;

@@ -55,10 +55,14 @@ try {
     max: all[impl].max,
     n: all[impl].n,
   });
-  const ours = byRounds('ours'), raw = byRounds('raw');
-  const p50Ratio = ours.p50 / raw.p50, p99Ratio = ours.p99 / raw.p99;
+  const ours = byRounds('ours'),
+    raw = byRounds('raw');
+  const p50Ratio = ours.p50 / raw.p50,
+    p99Ratio = ours.p99 / raw.p99;
   const pass = p50Ratio <= 1.2 && p99Ratio <= 1.5 && ours.p99 <= 10 && lost.ours === 0;
-  log(`lag (median of rounds): raw p50 ${raw.p50.toFixed(2)} p99 ${raw.p99.toFixed(2)} ms; ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms; over all samples: raw p99 ${all.raw.p99.toFixed(2)} ms, ours p99 ${all.ours.p99.toFixed(2)} ms; lost ${lost.ours}/${lost.raw}`);
+  log(
+    `lag (median of rounds): raw p50 ${raw.p50.toFixed(2)} p99 ${raw.p99.toFixed(2)} ms; ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms; over all samples: raw p99 ${all.raw.p99.toFixed(2)} ms, ours p99 ${all.ours.p99.toFixed(2)} ms; lost ${lost.ours}/${lost.raw}`,
+  );
   report({
     scenario: 'lag',
     title: 'replication lag A -> B vs raw kafkajs produce -> consume',
@@ -68,9 +72,26 @@ try {
     ratioLabel: 'ours/raw p50 and p99',
     target: 'p50 <= 1.2x, p99 <= 1.5x, p99 <= 10 ms',
     pass,
-    raw: { p50ms: raw.p50, p99ms: raw.p99, maxms: raw.max, n: raw.n, lost: lost.raw, allSamples: { p50ms: all.raw.p50, p99ms: all.raw.p99 }, rounds: perRound.raw.map((s) => ({ p50ms: s.p50, p99ms: s.p99 })) },
-    ours: { p50ms: ours.p50, p99ms: ours.p99, maxms: ours.max, n: ours.n, lost: lost.ours, allSamples: { p50ms: all.ours.p50, p99ms: all.ours.p99 }, rounds: perRound.ours.map((s) => ({ p50ms: s.p50, p99ms: s.p99 })) },
-    p50Ratio, p99Ratio,
+    raw: {
+      p50ms: raw.p50,
+      p99ms: raw.p99,
+      maxms: raw.max,
+      n: raw.n,
+      lost: lost.raw,
+      allSamples: { p50ms: all.raw.p50, p99ms: all.raw.p99 },
+      rounds: perRound.raw.map((s) => ({ p50ms: s.p50, p99ms: s.p99 })),
+    },
+    ours: {
+      p50ms: ours.p50,
+      p99ms: ours.p99,
+      maxms: ours.max,
+      n: ours.n,
+      lost: lost.ours,
+      allSamples: { p50ms: all.ours.p50, p99ms: all.ours.p99 },
+      rounds: perRound.ours.map((s) => ({ p50ms: s.p50, p99ms: s.p99 })),
+    },
+    p50Ratio,
+    p99Ratio,
   });
 } finally {
   await Promise.allSettled([writer.stop(), reader.stop()]);

@@ -10,7 +10,10 @@ const value = (i) => JSON.parse(JSON.stringify(makeValue(i)));
 if (!globalThis.gc) throw new Error('run with node --expose-gc');
 const N = QUICK ? 200_000 : 1_000_000;
 const ROUNDS = 2;
-const heap = () => { gc(); return process.memoryUsage().heapUsed; };
+const heap = () => {
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 
 async function measureRaw() {
   const before = heap();
@@ -37,12 +40,19 @@ async function measureOurs() {
   return per;
 }
 
-const raw = [], ours = [];
+const raw = [],
+  ours = [];
 for (let r = 0; r < ROUNDS; r++) {
-  if (r % 2 === 0) { raw.push(await measureRaw()); ours.push(await measureOurs()); }
-  else { ours.push(await measureOurs()); raw.push(await measureRaw()); }
+  if (r % 2 === 0) {
+    raw.push(await measureRaw());
+    ours.push(await measureOurs());
+  } else {
+    ours.push(await measureOurs());
+    raw.push(await measureRaw());
+  }
 }
-const rawPer = median(raw), oursPer = median(ours);
+const rawPer = median(raw),
+  oursPer = median(ours);
 const ratio = oursPer / rawPer;
 log(`memory: raw ${rawPer.toFixed(0)} B/entry, ours ${oursPer.toFixed(0)} B/entry, ratio ${ratio.toFixed(2)}`);
 report({

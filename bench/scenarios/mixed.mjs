@@ -65,21 +65,28 @@ async function phase(withWrites, reader = cache) {
 try {
   await peer.call('openOurs', { topic });
   await phase(false);
-  const ro = [], mixed = [], rawRo = [], rawMixed = [];
+  const ro = [],
+    mixed = [],
+    rawRo = [],
+    rawMixed = [];
   let applied = 0;
   for (let r = 0; r < ROUNDS; r++) {
     for (const withWrites of r % 2 === 0 ? [false, true] : [true, false]) {
       const s = await phase(withWrites);
       (withWrites ? mixed : ro).push(s.p99);
       if (withWrites) applied += s.applied;
-      log(`mixed ${withWrites ? 'load' : 'read-only'}: p50 ${s.p50.toFixed(0)} ns p99 ${s.p99.toFixed(0)} ns (${s.n} reads, ${s.writes} local writes, ${s.applied} records applied)`);
+      log(
+        `mixed ${withWrites ? 'load' : 'read-only'}: p50 ${s.p50.toFixed(0)} ns p99 ${s.p99.toFixed(0)} ns (${s.n} reads, ${s.writes} local writes, ${s.applied} records applied)`,
+      );
       const q = await phase(withWrites, raw);
       (withWrites ? rawMixed : rawRo).push(q.p99);
       log(`mixed ${withWrites ? 'load' : 'read-only'}, raw lru-cache reads (reference): p50 ${q.p50.toFixed(0)} ns p99 ${q.p99.toFixed(0)} ns`);
     }
   }
-  const roP99 = median(ro), mixedP99 = median(mixed);
-  const rawRoP99 = median(rawRo), rawMixedP99 = median(rawMixed);
+  const roP99 = median(ro),
+    mixedP99 = median(mixed);
+  const rawRoP99 = median(rawRo),
+    rawMixedP99 = median(rawMixed);
   const ratio = mixedP99 / roP99;
   report({
     scenario: 'mixed',
@@ -92,7 +99,13 @@ try {
     pass: ratio <= 2,
     readOnly: { p99ns: roP99, rounds: ro },
     load: { p99ns: mixedP99, rounds: mixed, recordsApplied: applied },
-    rawLru: { readOnlyP99ns: rawRoP99, loadP99ns: rawMixedP99, readOnlyRounds: rawRo, loadRounds: rawMixed, note: 'a raw lru-cache holding the same values, read in phases of its own under the same load: not the target, a reference for what the load does to any in-process read' },
+    rawLru: {
+      readOnlyP99ns: rawRoP99,
+      loadP99ns: rawMixedP99,
+      readOnlyRounds: rawRo,
+      loadRounds: rawMixed,
+      note: 'a raw lru-cache holding the same values, read in phases of its own under the same load: not the target, a reference for what the load does to any in-process read',
+    },
     sink,
   });
 } finally {

@@ -44,14 +44,21 @@ async function passOurs(values) {
 
 passRaw(valueSets[0]);
 await passOurs(valueSets[0]);
-const rawNs = [], oursNs = [];
+const rawNs = [],
+  oursNs = [];
 for (let r = 0; r < ROUNDS; r++) {
   const values = valueSets[r % 2];
-  if (r % 2 === 0) { rawNs.push(passRaw(values)); oursNs.push(await passOurs(values)); }
-  else { oursNs.push(await passOurs(values)); rawNs.push(passRaw(values)); }
+  if (r % 2 === 0) {
+    rawNs.push(passRaw(values));
+    oursNs.push(await passOurs(values));
+  } else {
+    oursNs.push(await passOurs(values));
+    rawNs.push(passRaw(values));
+  }
 }
 await cache.close();
-const rawCost = median(rawNs), oursCost = median(oursNs);
+const rawCost = median(rawNs),
+  oursCost = median(oursNs);
 const extraUs = (oursCost - rawCost) / 1000;
 log(`set: raw lru set + encode ${rawCost.toFixed(0)} ns, ours ${oursCost.toFixed(0)} ns, extra ${extraUs.toFixed(3)} µs`);
 report({

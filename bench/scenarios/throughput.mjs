@@ -51,7 +51,8 @@ try {
       }
     }
   }
-  const ours = median(rates.ours), raw = median(rates.raw);
+  const ours = median(rates.ours),
+    raw = median(rates.raw);
   const ratio = ours / raw;
   log(`throughput: raw ${raw.toFixed(0)}/s, ours ${ours.toFixed(0)}/s, ratio ${ratio.toFixed(2)}, converged ${converged}`);
   report({

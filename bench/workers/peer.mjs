@@ -21,11 +21,14 @@ async function writePaced({ impl, topic, prefix, n, rate }) {
   let sending;
   const pump = () => {
     if (sending || pending.length === 0) return;
-    sending = producer.send({ topic, acks: -1, messages: pending.splice(0) }).finally(() => { sending = undefined; pump(); });
+    sending = producer.send({ topic, acks: -1, messages: pending.splice(0) }).finally(() => {
+      sending = undefined;
+      pump();
+    });
   };
   const start = wallMs() + 5;
   const interval = 1000 / rate;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const due = start + i * interval;
     const wait = due - wallMs();
     if (wait > 1) await sleep(Math.floor(wait));
@@ -36,7 +39,10 @@ async function writePaced({ impl, topic, prefix, n, rate }) {
       const value = makeValue(i);
       sent[i] = wallMs();
       if (impl === 'ours') void cache.set(k, value);
-      else { pending.push({ key: k, value: JSON.stringify(value) }); pump(); }
+      else {
+        pending.push({ key: k, value: JSON.stringify(value) });
+        pump();
+      }
       i++;
     }
   }
@@ -85,7 +91,10 @@ async function converged({ prefix, n, timeoutMs }) {
 const handlers = {
   async openOurs({ topic, max = 1_000_000, watch = false }) {
     cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
-    if (watch) cache.on('change', (c) => { if (c.source === 'remote') arrivals.set(c.key, wallMs()); });
+    if (watch)
+      cache.on('change', (c) => {
+        if (c.source === 'remote') arrivals.set(c.key, wallMs());
+      });
     await cache.ready({ timeout: 60_000 });
   },
   async openProducer({ pipelined = false } = {}) {
@@ -99,7 +108,9 @@ const handlers = {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     let assigned;
-    const joined = new Promise((resolve) => { assigned = resolve; });
+    const joined = new Promise((resolve) => {
+      assigned = resolve;
+    });
     consumer.on(consumer.events.GROUP_JOIN, () => assigned());
     await consumer.run({
       eachBatch: async ({ batch }) => {

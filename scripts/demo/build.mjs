@@ -14,11 +14,18 @@ export async function build() {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  child.stderr.on('data', (chunk) => { output += chunk; });
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
   const heartbeat = setInterval(() => say(`  still building (${Math.round((performance.now() - started) / 1000)} s)`), 10_000);
   const code = await new Promise((resolve) => {
-    child.once('error', (error) => { output += error.message; resolve(1); });
+    child.once('error', (error) => {
+      output += error.message;
+      resolve(1);
+    });
     child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
   });
   clearInterval(heartbeat);

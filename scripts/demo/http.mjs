@@ -35,7 +35,13 @@ export async function call(instance, method, urlPath, body) {
     json = undefined;
   }
   const timing = /app;dur=([0-9.]+)/.exec(response.headers.get('server-timing') ?? '');
-  return { status: response.status, servedFrom: response.headers.get('x-served-from'), body: json ?? text, ms, serverMs: timing ? Number(timing[1]) : undefined };
+  return {
+    status: response.status,
+    servedFrom: response.headers.get('x-served-from'),
+    body: json ?? text,
+    ms,
+    serverMs: timing ? Number(timing[1]) : undefined,
+  };
 }
 
 /**

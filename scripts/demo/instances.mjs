@@ -65,7 +65,9 @@ export class ChildInstance {
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     this.exited = exited;
     this.exitStatus = undefined;
-    exited.then((status) => { this.exitStatus = status; });
+    exited.then((status) => {
+      this.exitStatus = status;
+    });
     child.on('error', (error) => say(`  ${this.name}: ${error.message}`));
   }
 
@@ -104,7 +106,11 @@ export class ChildInstance {
     const own = lines.filter((line) => line.startsWith(`[${this.name}] `)).slice(-3);
     const last = lines.slice(-6).filter((line) => !own.includes(line));
     const clip = (/** @type {string} */ line) => `    ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`;
-    return [`${this.name} ${this.exitReason()}; from its log (${this.logFile}):`, ...own.map(clip), ...(last.length > 0 ? ['    ...', ...last.map(clip)] : [])].join('\n');
+    return [
+      `${this.name} ${this.exitReason()}; from its log (${this.logFile}):`,
+      ...own.map(clip),
+      ...(last.length > 0 ? ['    ...', ...last.map(clip)] : []),
+    ].join('\n');
   }
 }
 

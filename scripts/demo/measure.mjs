@@ -21,7 +21,9 @@ export function reportHeader() {
  */
 export function report(method, instance, urlPath, response, note) {
   const origin = response.servedFrom ?? (method === 'GET' ? '-' : 'update');
-  say(`   ${`${method} ${instance.name} ${urlPath}`.padEnd(28)} ${String(response.status).padEnd(6)} ${origin.padEnd(14)} ${formatMs(response.serverMs).padStart(9)} ${formatMs(response.ms).padStart(10)}   ${note}`);
+  say(
+    `   ${`${method} ${instance.name} ${urlPath}`.padEnd(28)} ${String(response.status).padEnd(6)} ${origin.padEnd(14)} ${formatMs(response.serverMs).padStart(9)} ${formatMs(response.ms).padStart(10)}   ${note}`,
+  );
 }
 
 /**

@@ -34,7 +34,6 @@ export function section(title) {
   say(title);
 }
 
-
 /**
  * `0.42 ms`, `12.3 ms`, `154 ms`, `2.31 s`.
  * @param {number | null | undefined} ms
@@ -58,9 +57,9 @@ export const formatPrice = (/** @type {unknown} */ price) => (typeof price === '
  */
 export function table(headers, rows, indent = '') {
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)));
-  const line = (/** @type {string[]} */ cells) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  const line = (/** @type {string[]} */ cells) =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
   say(indent + line(headers));
   say(indent + widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) say(indent + line(row));
 }
-

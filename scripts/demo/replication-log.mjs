@@ -44,10 +44,14 @@ export async function chooseLog({ inProcess, lifecycle }) {
     return { mode: 'kafka', brokers, external: true, label: `Kafka at ${brokers} (KAFKA_BROKERS)` };
   }
   if (!javaAvailable()) {
-    explainInProcess(process.env.JAVA_HOME ? `JAVA_HOME is set, but ${path.join(process.env.JAVA_HOME, 'bin', 'java')} does not run` : "Java was not found ('java' is not on the PATH and JAVA_HOME is not set)");
+    explainInProcess(
+      process.env.JAVA_HOME
+        ? `JAVA_HOME is set, but ${path.join(process.env.JAVA_HOME, 'bin', 'java')} does not run`
+        : "Java was not found ('java' is not on the PATH and JAVA_HOME is not set)",
+    );
     return { mode: 'in-process', label: 'the in-process log (no Java): the three instances share this process' };
   }
-  say('Kafka: no KAFKA_BROKERS set, starting a local single-node broker (KRaft) from Apache Kafka\'s jars.');
+  say("Kafka: no KAFKA_BROKERS set, starting a local single-node broker (KRaft) from Apache Kafka's jars.");
   const started = performance.now();
   let lastLine = performance.now();
   const log = (/** @type {string} */ message) => {
@@ -65,10 +69,14 @@ export async function chooseLog({ inProcess, lifecycle }) {
   } catch (caught) {
     const error = /** @type {Error} */ (caught);
     if (/'(java|mvn)' not found/.test(error.message)) {
-      explainInProcess(error.message.includes('mvn') ? "the broker jars are not downloaded yet and Maven is not installed ('mvn' is not on the PATH)" : error.message);
+      explainInProcess(
+        error.message.includes('mvn') ? "the broker jars are not downloaded yet and Maven is not installed ('mvn' is not on the PATH)" : error.message,
+      );
       return { mode: 'in-process', label: 'the in-process log (no local broker possible): the three instances share this process' };
     }
-    throw new DemoFailure(`could not start a local Kafka broker: ${error.message}\n  Set KAFKA_BROKERS=host:port to use a running cluster, or run \`npm run demo -- --in-process\`.`);
+    throw new DemoFailure(
+      `could not start a local Kafka broker: ${error.message}\n  Set KAFKA_BROKERS=host:port to use a running cluster, or run \`npm run demo -- --in-process\`.`,
+    );
   } finally {
     clearInterval(heartbeat);
   }
@@ -93,6 +101,11 @@ export function deleteTopicLater({ brokers, topic, lifecycle }) {
         await admin.disconnect();
       }
     })();
-    await Promise.race([work, sleep(15_000).then(() => { throw new Error('no answer within 15 s'); })]);
+    await Promise.race([
+      work,
+      sleep(15_000).then(() => {
+        throw new Error('no answer within 15 s');
+      }),
+    ]);
   });
 }

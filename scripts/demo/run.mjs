@@ -138,7 +138,7 @@ export async function runDemo(options) {
       exitCode = 1;
       lifecycle.failed = true;
       say('');
-      say(`demo failed: ${error instanceof DemoFailure ? error.message : /** @type {Error} */ (error).stack ?? error}`);
+      say(`demo failed: ${error instanceof DemoFailure ? error.message : (/** @type {Error} */ (error).stack ?? error)}`);
       for (const instance of started) {
         const details = instance.failureDetails();
         if (details) say(`\n  ${details}`);

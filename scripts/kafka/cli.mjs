@@ -147,7 +147,9 @@ async function main() {
 }
 
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err) => {
     log(`error: ${err.message}`);
     process.exitCode = EXIT_FAILURE;

@@ -35,12 +35,31 @@ const log = (message) => console.log(`[compat] ${message}`);
  * The newest release of each major comes from the templates' ranges; the `-oldest` apps run the
  * first minor line of each Nest major the peer range admits.
  */
-const nestPackages = (range) => Object.fromEntries(['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', '@nestjs/platform-fastify'].map((name) => [name, range]));
+const nestPackages = (range) =>
+  Object.fromEntries(['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', '@nestjs/platform-fastify'].map((name) => [name, range]));
 const APPS = [
   { name: 'nest11-cjs', shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
   { name: 'nest12-esm', shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
-  { name: 'nest11-oldest-cjs', template: 'nest11-cjs', versions: nestPackages('~11.0.0'), shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
-  { name: 'nest12-oldest-esm', template: 'nest12-esm', versions: nestPackages('~12.0.0'), shared: 'nest', build: true, main: 'dist/main.js', platforms: ['express', 'fastify'], kind: 'nest' },
+  {
+    name: 'nest11-oldest-cjs',
+    template: 'nest11-cjs',
+    versions: nestPackages('~11.0.0'),
+    shared: 'nest',
+    build: true,
+    main: 'dist/main.js',
+    platforms: ['express', 'fastify'],
+    kind: 'nest',
+  },
+  {
+    name: 'nest12-oldest-esm',
+    template: 'nest12-esm',
+    versions: nestPackages('~12.0.0'),
+    shared: 'nest',
+    build: true,
+    main: 'dist/main.js',
+    platforms: ['express', 'fastify'],
+    kind: 'nest',
+  },
   { name: 'express4-cjs', build: false, main: 'app.js', platforms: [undefined], kind: 'express' },
   { name: 'express5-esm', build: true, main: 'dist/app.js', platforms: [undefined], kind: 'express' },
 ];
@@ -119,7 +138,9 @@ async function checkPackages(tarballs) {
     const attw = await run(bin('attw'), [tarball.file, '--format', 'ascii']);
     if (attw.code !== 0) problems.push(`arethetypeswrong:\n${tail(attw.output, 40)}`);
     ok &&= problems.length === 0;
-    console.log(`${problems.length === 0 ? 'PASS' : 'FAIL'} package @nearcache/${name} (${path.basename(tarball.file)}, ${tarball.files.length} files: README, LICENSE, maps with sources, publint, attw)`);
+    console.log(
+      `${problems.length === 0 ? 'PASS' : 'FAIL'} package @nearcache/${name} (${path.basename(tarball.file)}, ${tarball.files.length} files: README, LICENSE, maps with sources, publint, attw)`,
+    );
     for (const problem of problems) console.log(`  ${problem.replaceAll('\n', '\n  ')}`);
   }
   return ok;
@@ -139,7 +160,8 @@ async function installApp(app, workDir, tarballs) {
   for (const name of ours) manifest.dependencies[`@nearcache/${name}`] = `file:${tarballs[name].file}`;
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   await must(`npm install (${app.name})`, 'npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir });
-  if (app.build) await must(`tsc (${app.name})`, process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir });
+  if (app.build)
+    await must(`tsc (${app.name})`, process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir });
   const versions = {};
   for (const dependency of ['@nestjs/core', 'express', 'fastify']) {
     const file = path.join(dir, 'node_modules', dependency, 'package.json');
@@ -238,7 +260,10 @@ async function scenario(app, a, b) {
   // A response computed on A is a HIT on B, with A's bytes and ETag; its ETag gets a 304.
   const before = await sizeOf(b);
   const miss = await http('GET', `${a.url}/page/1`);
-  expect(miss.status === 200 && miss.headers.get('x-cache') === 'MISS' && miss.body.by === a.pid, `GET /page/1 on A: expected a MISS computed by A, got ${miss.status} ${miss.headers.get('x-cache')} ${JSON.stringify(miss.body)}`);
+  expect(
+    miss.status === 200 && miss.headers.get('x-cache') === 'MISS' && miss.body.by === a.pid,
+    `GET /page/1 on A: expected a MISS computed by A, got ${miss.status} ${miss.headers.get('x-cache')} ${JSON.stringify(miss.body)}`,
+  );
   expect((await http('GET', `${a.url}/page/1`)).headers.get('x-cache') === 'HIT', 'the second GET /page/1 on A was not a HIT');
   await untilSize('the response stored by A to reach B', b, before + 1);
   const hit = await http('GET', `${b.url}/page/1`);
@@ -248,7 +273,10 @@ async function scenario(app, a, b) {
     expect(hit.headers.get(name) === miss.headers.get(name), `B answered ${name}: ${hit.headers.get(name)}, A ${miss.headers.get(name)}`);
   }
   const notModified = await http('GET', `${b.url}/page/1`, { 'if-none-match': miss.headers.get('etag') });
-  expect(notModified.status === 304 && notModified.headers.get('x-cache') === 'HIT', `If-None-Match with the ETag on B: expected a 304 HIT, got ${notModified.status} ${notModified.headers.get('x-cache')}`);
+  expect(
+    notModified.status === 304 && notModified.headers.get('x-cache') === 'HIT',
+    `If-None-Match with the ETag on B: expected a 304 HIT, got ${notModified.status} ${notModified.headers.get('x-cache')}`,
+  );
 
   // An eviction on A is seen on B.
   expect((await http('DELETE', `${a.url}/value/k1`)).status === 200, 'DELETE /value/k1 on A failed');
@@ -274,13 +302,20 @@ async function scenario(app, a, b) {
     expect((await http('DELETE', `${a.url}/page/1`)).status === 200, 'DELETE /page/1 on A failed');
     await untilSize('the invalidation of A to reach B', b, held - 1);
     const after = await http('GET', `${b.url}/page/1`);
-    expect(after.headers.get('x-cache') === 'MISS' && after.body.by === b.pid, `GET /page/1 on B after the invalidation: expected a MISS computed by B, got ${after.headers.get('x-cache')} ${JSON.stringify(after.body)}`);
+    expect(
+      after.headers.get('x-cache') === 'MISS' && after.body.by === b.pid,
+      `GET /page/1 on B after the invalidation: expected a MISS computed by B, got ${after.headers.get('x-cache')} ${JSON.stringify(after.body)}`,
+    );
   }
 }
 
 async function runApp(app, installed, platform, brokers) {
   const label = `${app.name}${platform ? `/${platform}` : ''}`;
-  const env = { KAFKA_BROKERS: brokers, TOPIC: `nc-compat-${app.name}-${platform ?? 'app'}-${randomUUID().slice(0, 8)}`, ...(platform ? { PLATFORM: platform } : {}) };
+  const env = {
+    KAFKA_BROKERS: brokers,
+    TOPIC: `nc-compat-${app.name}-${platform ?? 'app'}-${randomUUID().slice(0, 8)}`,
+    ...(platform ? { PLATFORM: platform } : {}),
+  };
   const versions = Object.entries(installed.versions)
     .filter(([name]) => platform !== undefined || name !== '@nestjs/core')
     .filter(([name]) => name !== 'fastify' || platform === 'fastify')

@@ -41,7 +41,9 @@ export function inProcessHarness(): ReplicationLogHarness & { broker: InProcessB
   };
 }
 
-export function kafkaHarness(options: { brokers?: string[]; outage?: ReplicationLogHarness['outage'] } = {}): ReplicationLogHarness & { client: KafkaTestClient } {
+export function kafkaHarness(
+  options: { brokers?: string[]; outage?: ReplicationLogHarness['outage'] } = {},
+): ReplicationLogHarness & { client: KafkaTestClient } {
   const client = new KafkaTestClient(options.brokers);
   return {
     name: 'kafka',

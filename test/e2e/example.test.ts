@@ -116,7 +116,10 @@ describe.each(setups)('the example apps on $name', (setup) => {
 
   it('a page the Express app computed is a hit on the Nest apps; an update on a Nest app (@CacheEvict) invalidates it everywhere', async () => {
     expect(await call(C, 'GET', '/products/4')).toMatchObject({ status: 200, servedFrom: 'data-source' });
-    await waitFor(() => holds(A, pageKey('4'), productKey('4')) && holds(B, pageKey('4'), productKey('4')), { timeout: 30_000, message: 'the page and the product on A and B' });
+    await waitFor(() => holds(A, pageKey('4'), productKey('4')) && holds(B, pageKey('4'), productKey('4')), {
+      timeout: 30_000,
+      message: 'the page and the product on A and B',
+    });
     expect(await call(A, 'GET', '/products/4')).toMatchObject({ status: 200, servedFrom: 'response-cache', body: { id: '4' } });
     expect(await call(B, 'GET', '/products/4?ref=test')).toMatchObject({ status: 200, servedFrom: 'value-cache', body: { id: '4' } }); // @Cached
     expect(A.catalog.reads + B.catalog.reads).toBe(0);

@@ -94,7 +94,10 @@ describe('express: two apps on one topic of a real broker', () => {
   it('an invalidation on B makes A miss', async () => {
     await request(appA).get('/products/1').expect(200);
     await request(appA).get('/products/2').expect(200);
-    await waitFor(() => cacheB.has(responseKey('http://127.0.0.1/products/1')) && cacheB.has(responseKey('http://127.0.0.1/products/2')), { timeout: 30_000, message: 'the entries on B' });
+    await waitFor(() => cacheB.has(responseKey('http://127.0.0.1/products/1')) && cacheB.has(responseKey('http://127.0.0.1/products/2')), {
+      timeout: 30_000,
+      message: 'the entries on B',
+    });
     expect((await request(appB).get('/products/1')).headers['x-cache']).toBe('HIT');
 
     await request(appB).put('/products/1').expect(204);

@@ -76,7 +76,11 @@ describe('shared HTTP caches on a real broker: Express and Nest instances', () =
       res.type('text/html').send(`account of ${who(req.headers.cookie)}`);
     });
     expressApp.get('/links', (req, res) => void res.type('text/html').send(`<a href="${req.protocol}://${req.hostname}/home">home</a>`));
-    expressApp.get('/search', cacheResponses(expressCache, { maxPathEntries: 10, logger: silentLogger }), (req, res) => void res.type('text/html').send(`results for ${String(req.query.q)}`));
+    expressApp.get(
+      '/search',
+      cacheResponses(expressCache, { maxPathEntries: 10, logger: silentLogger }),
+      (req, res) => void res.type('text/html').send(`results for ${String(req.query.q)}`),
+    );
     expressApp.get('/products/:id', (req, res) => void res.json({ id: req.params.id }));
     await expressCache.ready();
     topicName = topic;
@@ -129,7 +133,10 @@ describe('shared HTTP caches on a real broker: Express and Nest instances', () =
   });
 
   it('a flood of query strings on both instances stores at most the path budget; a fresh instance holds no more', async () => {
-    for (let i = 0; i < 150; i++) await request(i % 2 === 0 ? expressApp : nestApp.getHttpServer()).get(`/search?q=${i}`).expect(200, `results for ${i}`);
+    for (let i = 0; i < 150; i++)
+      await request(i % 2 === 0 ? expressApp : nestApp.getHttpServer())
+        .get(`/search?q=${i}`)
+        .expect(200, `results for ${i}`);
     await expressCache.flush();
     await nestCache.flush();
     const searchKeys = (cache: NearCache): string[] => [...cache.keys()].filter((key) => key.startsWith('http:GET /search?'));

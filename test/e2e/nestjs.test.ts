@@ -2,14 +2,7 @@ import { Controller, Get, Injectable, Param, UseInterceptors, type INestApplicat
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import { kafkaLog, NearCache, silentLogger, type KafkaLogOptions, type ReplicationLogFactory } from '@nearcache/core';
-import {
-  CacheEvict,
-  Cached,
-  NearCacheHealthIndicator,
-  NearCacheInterceptor,
-  NearCacheModule,
-  type NearCacheModuleOptions,
-} from '@nearcache/nestjs';
+import { CacheEvict, Cached, NearCacheHealthIndicator, NearCacheInterceptor, NearCacheModule, type NearCacheModuleOptions } from '@nearcache/nestjs';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChaosLog } from '../helpers/chaos.js';

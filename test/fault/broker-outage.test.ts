@@ -71,7 +71,10 @@ describe('broker stopped for 20 s under writes', () => {
 
     await cluster.startNode(0);
     const upAt = Date.now();
-    await waitFor(() => traffic.durable.some((d) => d.at > upAt && d.outcome === 'ok'), { timeout: 60_000, message: 'a durable write to succeed after recovery' });
+    await waitFor(() => traffic.durable.some((d) => d.at > upAt && d.outcome === 'ok'), {
+      timeout: 60_000,
+      message: 'a durable write to succeed after recovery',
+    });
     traffic.stop();
     // Every durable write ended: acknowledged, or rejected with the typed timeout error.
     await waitFor(() => traffic.durable.every((d) => d.outcome !== 'pending'), { timeout: FLUSH_TIMEOUT + 5000, message: 'every durable write to settle' });
@@ -82,7 +85,10 @@ describe('broker stopped for 20 s under writes', () => {
 
     // Queues drain; every instance is live again without a restart.
     await Promise.all(caches.map((c) => c.flush({ timeout: 60_000 })));
-    await waitFor(() => caches.every((c) => c.state === 'live' && c.stats().queue.depth === 0), { timeout: 60_000, message: 'instances live with empty queues' });
+    await waitFor(() => caches.every((c) => c.state === 'live' && c.stats().queue.depth === 0), {
+      timeout: 60_000,
+      message: 'instances live with empty queues',
+    });
     for (const list of states) expect(list).not.toContain('closed');
     // What the instances reported meanwhile was all retriable: nothing was given up on.
     for (const list of errors) {

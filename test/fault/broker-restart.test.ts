@@ -76,7 +76,11 @@ describe('broker restarted under writes', () => {
         });
         return recovered.every((ms) => ms > 0);
       },
-      { timeout: 90_000, interval: 50, message: () => `every instance to apply a probe written after the restart (recovered ${JSON.stringify(recovered)})\n${lines.join('\n')}` },
+      {
+        timeout: 90_000,
+        interval: 50,
+        message: () => `every instance to apply a probe written after the restart (recovered ${JSON.stringify(recovered)})\n${lines.join('\n')}`,
+      },
     );
     traffic.stop();
     probes.stop();

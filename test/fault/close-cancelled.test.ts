@@ -63,7 +63,10 @@ describe('close() cancels work in flight', () => {
       await cache.ready();
       await cache.set(`k${i}`, i, { durable: true });
       await cache.close();
-      expect(errors.map((e) => `${e.code}: ${e.message}`), `close ${i}`).toEqual([]);
+      expect(
+        errors.map((e) => `${e.code}: ${e.message}`),
+        `close ${i}`,
+      ).toEqual([]);
     }
   });
 });

@@ -60,6 +60,9 @@ describe('instance killed mid-traffic', () => {
     expect((await restarted.exited).code).toBe(0);
 
     // The surviving peer converges to the same state.
-    await waitFor(() => diff(snapshot(peer), oracle).length === 0, { timeout: 30_000, message: () => `peer converged: ${diff(snapshot(peer), oracle).slice(0, 5).join('; ')}` });
+    await waitFor(() => diff(snapshot(peer), oracle).length === 0, {
+      timeout: 30_000,
+      message: () => `peer converged: ${diff(snapshot(peer), oracle).slice(0, 5).join('; ')}`,
+    });
   });
 });

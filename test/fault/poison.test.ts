@@ -35,7 +35,7 @@ const h = (op: string, extra: Headers = {}): Headers => ({ 'nc-v': '1', 'nc-op':
 
 /** Crafted invalid records, each with the reason the cache must give. */
 function crafted(random: () => number): Array<[Raw, RejectReason]> {
-  const pick = <T,>(list: T[]): T => list[Math.floor(random() * list.length)]!;
+  const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)]!;
   const key = Buffer.from(`valid-${Math.floor(random() * 20)}`);
   // Values are decoded only when they would be stored (not for a key with a local write in
   // flight), so the undecodable ones target keys that only the start-up writes set.
@@ -48,9 +48,19 @@ function crafted(random: () => number): Array<[Raw, RejectReason]> {
     () => [{ key, value: json(1), headers: h('s', { 'nc-v': ['1', '2'] }) }, 'unknown-version'],
     () => [{ key, value: json(1), headers: h(pick(['x', 'S', 'set', '', 'ss'])) }, 'unknown-operation'],
     () => [{ key, value: json(1), headers: { 'nc-r': pick(['', '4 s 0 1 structured o', '1 s 0 1 o', 'v2 s 0 1 o']) } }, 'unknown-version'],
-    () => [{ key, value: json(1), headers: { 'nc-r': pick(['2', '2 s', '2 s 0 1', '2 s 0 1 ', '2 s 0 x o', '2 s -1 1 o', '3 s 0 1 o', '3 s 0 1  o', '3 s 0 1 structured ']) } }, 'malformed'],
+    () => [
+      {
+        key,
+        value: json(1),
+        headers: { 'nc-r': pick(['2', '2 s', '2 s 0 1', '2 s 0 1 ', '2 s 0 x o', '2 s -1 1 o', '3 s 0 1 o', '3 s 0 1  o', '3 s 0 1 structured ']) },
+      },
+      'malformed',
+    ],
     // A set written by another codec (version 3 names it): never decoded.
-    () => [{ key, value: Buffer.concat([Buffer.from(`3 s 0 1 ${pick(['json', 'msgpack', 'aes-256-gcm(json)'])} poison-test\n`), json(1)]), headers: {} }, 'codec-mismatch'],
+    () => [
+      { key, value: Buffer.concat([Buffer.from(`3 s 0 1 ${pick(['json', 'msgpack', 'aes-256-gcm(json)'])} poison-test\n`), json(1)]), headers: {} },
+      'codec-mismatch',
+    ],
     () => [{ key, value: json(1), headers: { 'nc-r': `2 ${pick(['x', 'S', 'set'])} 0 1 o` } }, 'unknown-operation'],
     () => [{ key, value: json(1), headers: { 'nc-v': '1', 'nc-op': 's', 'nc-wid': '1' } }, 'missing-header'],
     () => [{ key, value: json(1), headers: h('s', { 'nc-wid': pick(['-1', '1e3', 'x', '01', '99999999999999999']) }) }, 'malformed'],
@@ -65,10 +75,38 @@ function crafted(random: () => number): Array<[Raw, RejectReason]> {
     () => [{ key, value: Buffer.from(JSON.stringify('x'.repeat(MAX_VALUE_BYTES + Math.floor(random() * 500)))), headers: h('s') }, 'value-too-large'],
     () => [{ key: target, value: Buffer.from(pick(['{', '{"a":', 'undefined', "{'a':1}", '[1,2', '\u0000', 'NaN'])), headers: h('s') }, 'decode-failed'],
     // The default codec's binary form (Node's v8 serializer): a __proto__ key, a truncated payload.
-    () => [{ key: target, value: pick([serialize(JSON.parse('{"__proto__":{"polluted":true}}')), serialize({ at: new Date(0), list: [1, 2, 3] }).subarray(0, 12)]), headers: h('s') }, 'decode-failed'],
-    () => [{ key: target, value: Buffer.from(pick(['{"__proto__":{"polluted":true}}', '{"a":{"__proto__":{"polluted":true}}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"\\u005f_proto__":{"polluted":true}}'])), headers: h('s') }, 'decode-failed'],
+    () => [
+      {
+        key: target,
+        value: pick([serialize(JSON.parse('{"__proto__":{"polluted":true}}')), serialize({ at: new Date(0), list: [1, 2, 3] }).subarray(0, 12)]),
+        headers: h('s'),
+      },
+      'decode-failed',
+    ],
+    () => [
+      {
+        key: target,
+        value: Buffer.from(
+          pick([
+            '{"__proto__":{"polluted":true}}',
+            '{"a":{"__proto__":{"polluted":true}}}',
+            '{"constructor":{"prototype":{"polluted":true}}}',
+            '{"\\u005f_proto__":{"polluted":true}}',
+          ]),
+        ),
+        headers: h('s'),
+      },
+      'decode-failed',
+    ],
     // Without a '}' the object never closes: random bytes such as "}" or " }" would make valid JSON.
-    () => [{ key: target, value: Buffer.concat([Buffer.from('{'), randomBytes(1 + Math.floor(random() * 64)).map((b) => (b === 0x7d ? 0x7e : b))]), headers: h('s') }, 'decode-failed'],
+    () => [
+      {
+        key: target,
+        value: Buffer.concat([Buffer.from('{'), randomBytes(1 + Math.floor(random() * 64)).map((b) => (b === 0x7d ? 0x7e : b))]),
+        headers: h('s'),
+      },
+      'decode-failed',
+    ],
   ];
   return cases.map((make) => make());
 }
@@ -151,7 +189,8 @@ describe('poison records', () => {
     for (const cache of caches) {
       await waitFor(() => rejected.get(cache)!.length >= TOTAL && diff(snapshot(cache), expected).length === 0, {
         timeout: 60_000,
-        message: () => `instance converged: ${rejected.get(cache)!.length} rejected ${JSON.stringify(cache.stats().records.rejectedByReason)} of ${JSON.stringify(expectedByReason)}; ${diff(snapshot(cache), expected).slice(0, 5).join('; ')}`,
+        message: () =>
+          `instance converged: ${rejected.get(cache)!.length} rejected ${JSON.stringify(cache.stats().records.rejectedByReason)} of ${JSON.stringify(expectedByReason)}; ${diff(snapshot(cache), expected).slice(0, 5).join('; ')}`,
       });
       expect(cache.state).toBe('live');
       const stats = cache.stats();

@@ -25,7 +25,14 @@ describe('property: three instances converge, read their writes, never travel ba
         try {
           await Promise.all(caches.map((c) => c.ready({ timeout: 5000 })));
           await runScenario(
-            { caches, ns: '', records: async () => broker.records(topic), replay: (who) => logs[who]!.replayFromZero(), convergeTimeout: 5000, checkInterval: 1 },
+            {
+              caches,
+              ns: '',
+              records: async () => broker.records(topic),
+              replay: (who) => logs[who]!.replayFromZero(),
+              convergeTimeout: 5000,
+              checkInterval: 1,
+            },
             commands,
           );
         } finally {

@@ -53,7 +53,10 @@ async function groupOf(cache: NearCache<unknown>): Promise<string> {
   const mine = groups.map((g) => g.groupId).filter((id) => id.startsWith(`nearcache.${cache.origin}`));
   const described = await admin.describeGroups(mine);
   const live = described.groups.filter((g) => g.state === 'Stable' && g.members.length > 0);
-  expect(live.map((g) => g.groupId), `the live group of instance ${cache.origin} among ${mine.join(', ')}`).toHaveLength(1);
+  expect(
+    live.map((g) => g.groupId),
+    `the live group of instance ${cache.origin} among ${mine.join(', ')}`,
+  ).toHaveLength(1);
   return live[0]!.groupId;
 }
 
@@ -68,7 +71,9 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
     // Broker failures are under test, not the log cleaner: the cleaner racing own writes is covered by contract section 12.
     const topic = await client.createTopic({ config: { ...NO_CLEANING, 'min.insync.replicas': '2' } });
     const admin = await client.admin();
-    const [{ configEntries }] = (await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topic, configNames: ['min.insync.replicas'] }] })).resources;
+    const [{ configEntries }] = (
+      await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topic, configNames: ['min.insync.replicas'] }] })
+    ).resources;
     expect(configEntries[0]!.configValue).toBe('2');
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(topics[0]!.partitions[0]!.replicas).toHaveLength(3);
@@ -96,7 +101,10 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
     await cluster.killNode(victim);
     const killedAt = Date.now();
     // Durable writes issued after the failure are acknowledged: the log stays writable.
-    await waitFor(() => traffic.durable.filter((d) => d.at > killedAt + 2000 && d.outcome === 'ok').length >= 15, { timeout: 60_000, message: 'durable writes acknowledged with one broker down' });
+    await waitFor(() => traffic.durable.filter((d) => d.at > killedAt + 2000 && d.outcome === 'ok').length >= 15, {
+      timeout: 60_000,
+      message: 'durable writes acknowledged with one broker down',
+    });
     const afterOne = traffic.durable.filter((d) => d.at > killedAt);
     await waitFor(() => afterOne.every((d) => d.outcome !== 'pending'), { timeout: FLUSH_TIMEOUT + 2000, message: 'durable writes settled' });
     expect(afterOne.filter((d) => d.outcome !== 'ok').map((d) => String(d.outcome))).toEqual([]);
@@ -130,7 +138,10 @@ describe('three brokers, RF=3, min.insync.replicas=2', () => {
     for (const d of traffic.durable) if (d.outcome !== 'ok') expect(d.outcome).toBeInstanceOf(ReplicationTimeoutError);
     expect(traffic.failures).toEqual([]);
     await Promise.all(caches.map((c) => c.flush({ timeout: 60_000 })));
-    await waitFor(() => caches.every((c) => c.state === 'live' && c.stats().queue.depth === 0), { timeout: 60_000, message: 'instances live with empty queues' });
+    await waitFor(() => caches.every((c) => c.state === 'live' && c.stats().queue.depth === 0), {
+      timeout: 60_000,
+      message: 'instances live with empty queues',
+    });
     expect(errors.filter((e) => !e.retriable).map((e) => `${e.code}: ${e.message}`)).toEqual([]);
 
     const oracle = foldTopic(await client.readAll(topic));

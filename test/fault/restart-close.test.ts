@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('close() after a broker restart and watchdog restarts', () => {
   it('the process exits on its own', async () => {
     const topic = await client.createTopic({ partitions: 2, config: NO_CLEANING });
-    const child = runFixture('restart-close-child.mjs', { KAFKA_BROKERS: cluster.brokers.join(','), NC_TOPIC: topic});
+    const child = runFixture('restart-close-child.mjs', { KAFKA_BROKERS: cluster.brokers.join(','), NC_TOPIC: topic });
     children.push(child);
     await child.next((m) => m.event === 'ready');
     await cluster.stopNode(0);

@@ -29,7 +29,6 @@ let cluster: LocalCluster;
 let secure: string[];
 const caches: Array<NearCache<any>> = [];
 
-
 beforeAll(async () => {
   certs = makeCertificates();
   const port = await freePort();
@@ -132,7 +131,10 @@ describe('SASL/SCRAM-SHA-512 over TLS', () => {
     const results = await Promise.all(
       attempts.map(async ([label, kafka]) => {
         const cache = open(topicName(), kafka);
-        const error = await cache.ready({ timeout: 8000 }).then(() => undefined, (e: unknown) => e);
+        const error = await cache.ready({ timeout: 8000 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         return { label, error, state: cache.state, entries: cache.size };
       }),
     );

@@ -45,7 +45,11 @@ describe('start-up logs', () => {
     const [a, b] = [await closedPort(), await closedPort()];
     const lines: Line[] = [];
     // kafkajs's own lines included (its default level is error), to see where they go.
-    const cache = createNearCache({ topic: uniqueTopic(), kafka: { brokers: [`127.0.0.1:${a}`, `127.0.0.1:${b}`], connectionTimeout: 500 }, logger: recording(lines) });
+    const cache = createNearCache({
+      topic: uniqueTopic(),
+      kafka: { brokers: [`127.0.0.1:${a}`, `127.0.0.1:${b}`], connectionTimeout: 500 },
+      logger: recording(lines),
+    });
     caches.push(cache);
     const error = await cache.ready({ timeout: 8000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BootstrapTimeoutError);

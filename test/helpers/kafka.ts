@@ -10,7 +10,10 @@ const { Kafka: KafkaClient, logLevel } = kafkajs;
 export function testBrokers(): string[] {
   const brokers = process.env.KAFKA_BROKERS;
   if (!brokers) throw new Error('KAFKA_BROKERS is not set: run the tests with `npm test`, which starts a local Kafka broker');
-  return brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  return brokers
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 }
 
 /** A topic name no other test uses. */

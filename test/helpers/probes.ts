@@ -20,7 +20,10 @@ export interface Probes {
  */
 export function startProbes(client: KafkaTestClient, topic: string, caches: Array<NearCache<unknown>>, everyMs = 200): Probes {
   const sent: Array<{ key: string; at: number; ackedAt: number }> = [];
-  let producer: Producer | undefined = client.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+  let producer: Producer | undefined = client.kafka.producer({
+    allowAutoTopicCreation: false,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
   const connected = producer.connect();
   let n = 0;
   const timer = setInterval(() => {
@@ -29,7 +32,19 @@ export function startProbes(client: KafkaTestClient, topic: string, caches: Arra
     sent.push(entry);
     const record = foreignSet(key, { n, at: entry.at }, { origin: 'probe-writer', writeId: n });
     void connected
-      .then(() => producer?.send({ topic, acks: -1, messages: [{ key, value: Buffer.from(record.value as Uint8Array), headers: Object.fromEntries(Object.entries(record.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)])) }] }))
+      .then(() =>
+        producer?.send({
+          topic,
+          acks: -1,
+          messages: [
+            {
+              key,
+              value: Buffer.from(record.value as Uint8Array),
+              headers: Object.fromEntries(Object.entries(record.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
+            },
+          ],
+        }),
+      )
       .then(
         () => (entry.ackedAt = Date.now()),
         () => undefined,

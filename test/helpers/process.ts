@@ -61,7 +61,9 @@ export function runFixture(name: string, env: Record<string, string>): FixturePr
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`timed out after ${timeout} ms waiting for a message from fixture ${name}; got ${JSON.stringify(messages.slice(-5))}; stderr: ${stderr}`));
+          reject(
+            new Error(`timed out after ${timeout} ms waiting for a message from fixture ${name}; got ${JSON.stringify(messages.slice(-5))}; stderr: ${stderr}`),
+          );
         }, timeout);
         const cleanup = (): void => {
           clearTimeout(timer);

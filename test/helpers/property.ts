@@ -149,7 +149,8 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
       for (const [key, ids] of byKey) {
         const at = ids.map((id) => position.get(id) ?? -1);
         for (let j = 1; j < at.length; j++) {
-          if (!(at[j]! > at[j - 1]!)) throw new Error(`time travel: instance ${i} showed ${key} = ${ids[j]} after ${ids[j - 1]} (log positions ${at[j - 1]} then ${at[j]})`);
+          if (!(at[j]! > at[j - 1]!))
+            throw new Error(`time travel: instance ${i} showed ${key} = ${ids[j]} after ${ids[j - 1]} (log positions ${at[j - 1]} then ${at[j]})`);
         }
       }
     });

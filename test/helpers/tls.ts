@@ -22,7 +22,22 @@ export function makeCertificates(): TestCertificates {
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=localhost');
   fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   run('x509', '-req', '-in', 'broker.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.crt', '-days', '2', '-extfile', 'san.ext');
-  run('pkcs12', '-export', '-in', 'broker.crt', '-inkey', 'broker.key', '-certfile', 'ca.crt', '-name', 'broker', '-out', 'broker.p12', '-passout', `pass:${password}`);
+  run(
+    'pkcs12',
+    '-export',
+    '-in',
+    'broker.crt',
+    '-inkey',
+    'broker.key',
+    '-certfile',
+    'ca.crt',
+    '-name',
+    'broker',
+    '-out',
+    'broker.p12',
+    '-passout',
+    `pass:${password}`,
+  );
   return {
     dir,
     ca: fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'),

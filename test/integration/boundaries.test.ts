@@ -22,7 +22,8 @@ function imports(pkg: string): Array<{ file: string; specifier: string; typeOnly
     for (const match of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'";]*?from\s+['"]([^'"]+)['"]/gm)) {
       found.push({ file: path.relative(root, file), specifier: match[3]!, typeOnly: Boolean(match[2]) });
     }
-    for (const match of text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push({ file: path.relative(root, file), specifier: match[1]!, typeOnly: false });
+    for (const match of text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g))
+      found.push({ file: path.relative(root, file), specifier: match[1]!, typeOnly: false });
   }
   return found;
 }
@@ -49,7 +50,8 @@ describe('module boundaries', () => {
   });
 
   it('package manifests match: adapters depend on the core, the core on no framework', () => {
-    const manifest = (pkg: string) => JSON.parse(readFileSync(path.join(root, 'libs', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const manifest = (pkg: string) =>
+      JSON.parse(readFileSync(path.join(root, 'libs', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     expect(Object.keys(manifest('core').dependencies ?? {}).sort()).toEqual(['kafkajs', 'lru-cache']);
     expect(Object.keys(manifest('express').dependencies ?? {})).toEqual(['@nearcache/core']);
     expect(Object.keys(manifest('nestjs').dependencies ?? {})).toEqual(['@nearcache/core']);

@@ -21,7 +21,10 @@ describe('the Kafka adapter and its topic', () => {
 
   async function topicConfig(topic: string, name: string): Promise<string | undefined> {
     const admin = await client.admin();
-    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }] });
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
+    });
     return described.resources[0]?.configEntries.find((entry) => entry.configName === name)?.configValue;
   }
 
@@ -90,7 +93,9 @@ describe('the Kafka adapter and its topic', () => {
     expect(Buffer.from(tombstone!.key!).toString()).toBe('greeting');
     expect(tombstone!.value).toBeNull();
     expect(Object.keys(tombstone!.headers)).toEqual(['nc-r']);
-    const [deleteVersion, deleteOp, deleteExp, deleteWid, deleteCodec, deleteOrigin] = Buffer.from(tombstone!.headers['nc-r'] as Buffer).toString().split(' ');
+    const [deleteVersion, deleteOp, deleteExp, deleteWid, deleteCodec, deleteOrigin] = Buffer.from(tombstone!.headers['nc-r'] as Buffer)
+      .toString()
+      .split(' ');
     expect([deleteVersion, deleteOp, deleteExp, deleteCodec, deleteOrigin]).toEqual(['3', 'd', '0', 'structured', cache.origin]);
     expect(Number(deleteWid)).toBeGreaterThan(Number(wid));
   });

@@ -36,7 +36,11 @@ function matrix(): Record<string, unknown> {
     array: [1, 'two', [3], { four: 4 }],
     plainObject: { id: 1, name: 'Ada', tags: ['x', 'y'], nested: { ok: true } },
     date: new Date('2026-03-04T05:06:07.089Z'),
-    map: new Map<unknown, unknown>([['a', 1], [2, 'two'], [{ k: 1 }, [new Date(1)]]]),
+    map: new Map<unknown, unknown>([
+      ['a', 1],
+      [2, 'two'],
+      [{ k: 1 }, [new Date(1)]],
+    ]),
     mapOfStrings: new Map([['only', 'strings']]),
     set: new Set([1, 'a', { b: 2 }]),
     bigint: 2n ** 80n,
@@ -102,7 +106,11 @@ describe('value types across instances on a real broker (default codec)', () => 
 
     const mismatches: string[] = [];
     for (const key of keys) {
-      for (const [name, cache] of [['a', a], ['b', b], ['c', c]] as const) {
+      for (const [name, cache] of [
+        ['a', a],
+        ['b', b],
+        ['c', c],
+      ] as const) {
         const held = cache.get(`v:${key}`);
         if (!same(held, expected[key])) mismatches.push(`${name} ${describeMismatch(key, held, expected[key])}`);
       }
@@ -138,7 +146,10 @@ describe('value types across instances on a real broker (default codec)', () => 
       ['nested', { ok: new Date(0), bad: new Product(2, 'deep') }],
     ];
     for (const [key, value] of refused) {
-      const error = await a.set(key, value).then(() => undefined, (e: unknown) => e);
+      const error = await a.set(key, value).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error, key).toBeInstanceOf(InvalidValueError);
       expect((error as InvalidValueError).key).toBe(key);
       expect((error as Error).message).toContain(`"${key}"`);

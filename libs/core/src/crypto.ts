@@ -190,7 +190,8 @@ export function recordSigner(options: SigningOptions): RecordSigner {
   const currentKeyId = string('signing.currentKeyId', resolved.currentKeyId, undefined, KEY_ID, KEY_ID_TEXT);
   const currentKey = keys.get(currentKeyId);
   if (currentKey === undefined) fail('signing.currentKeyId', 'one of the ids in signing.keys', currentKeyId);
-  if (resolved.requireSigned !== undefined && typeof resolved.requireSigned !== 'boolean') fail('signing.requireSigned', 'true or false', resolved.requireSigned);
+  if (resolved.requireSigned !== undefined && typeof resolved.requireSigned !== 'boolean')
+    fail('signing.requireSigned', 'true or false', resolved.requireSigned);
   const requireSigned = resolved.requireSigned !== false;
   return {
     sign(topic, record) {

@@ -120,9 +120,31 @@ export interface ResolvedOptions<V> {
 }
 
 const OPTION_NAMES = [
-  'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
-  'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
-  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing', 'clock',
+  'topic',
+  'kafka',
+  'log',
+  'instanceId',
+  'max',
+  'maxBytes',
+  'ttl',
+  'maxTtl',
+  'maxKeyBytes',
+  'maxValueBytes',
+  'codec',
+  'bootstrapTimeout',
+  'flushTimeout',
+  'closeTimeout',
+  'filter',
+  'mode',
+  'maxQueuedWrites',
+  'maxBatchRecords',
+  'maxBatchBytes',
+  'stallTimeout',
+  'lagPollInterval',
+  'logger',
+  'bootstrapDecode',
+  'signing',
+  'clock',
 ] as const;
 
 /** Kafka's legal topic names. */
@@ -138,23 +160,39 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
   noUnknownKeys('', options, OPTION_NAMES);
   const topic = string('topic', options.topic, undefined, TOPIC_PATTERN, 'a Kafka topic name: 1 to 249 of a-z A-Z 0-9 . _ -');
   if ((options.kafka === undefined) === (options.log === undefined)) {
-    throw new InvalidOptionError('give exactly one of option "kafka" (Kafka connection settings) and option "log" (a replication log factory such as inProcessLog(broker))');
+    throw new InvalidOptionError(
+      'give exactly one of option "kafka" (Kafka connection settings) and option "log" (a replication log factory such as inProcessLog(broker))',
+    );
   }
-  if (options.log !== undefined && typeof options.log !== 'function') fail('log', 'a replication log factory function, such as inProcessLog(broker)', options.log);
+  if (options.log !== undefined && typeof options.log !== 'function')
+    fail('log', 'a replication log factory function, such as inProcessLog(broker)', options.log);
   if (options.kafka !== undefined) plainObject('kafka', options.kafka);
   const codec = options.codec === undefined ? (structuredCodec() as Codec<V>) : options.codec;
-  if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function' || typeof codec.name !== 'string') {
+  if (
+    typeof codec !== 'object' ||
+    codec === null ||
+    typeof codec.encode !== 'function' ||
+    typeof codec.decode !== 'function' ||
+    typeof codec.name !== 'string'
+  ) {
     fail('codec', 'an object with name, encode(value) and decode(bytes)', options.codec);
   }
   if (!CODEC_NAME.test(codec.name)) {
-    throw new InvalidOptionError(`option "codec" has name ${JSON.stringify(codec.name.slice(0, 80))}; a codec name is 1 to 64 printable ASCII characters without spaces (it is written in every record)`);
+    throw new InvalidOptionError(
+      `option "codec" has name ${JSON.stringify(codec.name.slice(0, 80))}; a codec name is 1 to 64 printable ASCII characters without spaces (it is written in every record)`,
+    );
   }
   if (codec.exact !== undefined && typeof codec.exact !== 'boolean') fail('codec.exact', 'true, false or undefined', codec.exact);
   if (options.filter !== undefined && typeof options.filter !== 'function') fail('filter', 'a function (key) => boolean', options.filter);
   const clock = options.clock === undefined ? systemClock : options.clock;
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') fail('clock', 'an object with a now() method returning ms since the epoch', options.clock);
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function')
+    fail('clock', 'an object with a now() method returning ms since the epoch', options.clock);
   const logger = options.logger === undefined ? consoleLogger : options.logger;
-  if (typeof logger !== 'object' || logger === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== 'function')) {
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== 'function')
+  ) {
     fail('logger', 'an object with debug, info, warn and error methods', options.logger);
   }
   // lru-cache allocates its index arrays for `max` entries up front.

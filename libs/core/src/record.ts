@@ -155,7 +155,13 @@ function metaLineFields(text: string, expected: string | undefined): Meta | Reco
     return new RecordRejection('malformed', 'the metadata does not hold six space-separated fields (version, op, expiry, write id, codec, origin)');
   }
   const same = expected === undefined || (e - d - 1 === expected.length && text.startsWith(expected, d + 1));
-  return { op: text.slice(a + 1, b), expText: text.slice(b + 1, c), writeIdText: text.slice(c + 1, d), otherCodec: same ? undefined : text.slice(d + 1, e), origin: text.slice(e + 1) };
+  return {
+    op: text.slice(a + 1, b),
+    expText: text.slice(b + 1, c),
+    writeIdText: text.slice(c + 1, d),
+    otherCodec: same ? undefined : text.slice(d + 1, e),
+    origin: text.slice(e + 1),
+  };
 }
 
 /** The metadata of a version 1 record, from its five headers. */
@@ -210,7 +216,10 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
     } else {
       const end = value === null ? -1 : lineEnd(value);
       if (end < 0) {
-        return new RecordRejection('missing-header', `no metadata: neither a metadata line at the start of the value, an ${HEADERS.record} header nor the ${HEADERS.version} header of version 1`);
+        return new RecordRejection(
+          'missing-header',
+          `no metadata: neither a metadata line at the start of the value, an ${HEADERS.record} header nor the ${HEADERS.version} header of version 1`,
+        );
       }
       meta = metaLineFields(asBuffer(value!).toString('latin1', 0, end), limits.codec?.name);
       value = value!.subarray(end + 1);
@@ -235,7 +244,10 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       const expText = meta.expText ?? '0';
       if (!DECIMAL.test(expText)) return new RecordRejection('malformed', 'the expiry is not a decimal integer');
       if (meta.otherCodec !== undefined) {
-        return new RecordRejection('codec-mismatch', `the value was written by codec "${meta.otherCodec.slice(0, 64)}"; this instance uses "${limits.codec!.name}"`);
+        return new RecordRejection(
+          'codec-mismatch',
+          `the value was written by codec "${meta.otherCodec.slice(0, 64)}"; this instance uses "${limits.codec!.name}"`,
+        );
       }
       return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId };
     }
@@ -265,7 +277,15 @@ function metaHeader(op: Operation, origin: string, writeId: number, codec: strin
 }
 
 /** A set: its value is the metadata line, a newline and the bytes of `codec` (its name); no header. */
-export function setRecord(partition: number, key: string, value: Uint8Array, expiresAt: number, origin: string, writeId: number, codec: string): OutgoingRecord {
+export function setRecord(
+  partition: number,
+  key: string,
+  value: Uint8Array,
+  expiresAt: number,
+  origin: string,
+  writeId: number,
+  codec: string,
+): OutgoingRecord {
   const line = `${metaLine('set', expiresAt, origin, writeId, codec)}\n`;
   // The line is ASCII (the origin and the codec name are printable ASCII): one byte per character.
   const bytes = Buffer.allocUnsafe(line.length + value.length);

@@ -57,10 +57,9 @@ export class Replicator<W extends QueuedWrite> {
   /** Throws `WriteQueueFullError` if a write of `queueKey` would not fit; checked before any local change. */
   admit(queueKey: string): void {
     if (this.#queue.size >= this.limits.maxQueued && !this.#queue.has(queueKey)) {
-      throw new WriteQueueFullError(
-        `the replication queue holds ${this.#queue.size} keys (maxQueuedWrites); the log is not keeping up or is unreachable`,
-        { retriable: true },
-      );
+      throw new WriteQueueFullError(`the replication queue holds ${this.#queue.size} keys (maxQueuedWrites); the log is not keeping up or is unreachable`, {
+        retriable: true,
+      });
     }
   }
 

@@ -190,7 +190,14 @@ const badValues: Array<{ name: string; value: () => unknown }> = [
   { name: 'a function', value: () => () => 1 },
   { name: 'a symbol', value: () => Symbol('v') },
   { name: 'a cycle', value: cycle },
-  { name: 'a cycle through an array', value: () => { const a: unknown[] = []; a.push({ a }); return a; } },
+  {
+    name: 'a cycle through an array',
+    value: () => {
+      const a: unknown[] = [];
+      a.push({ a });
+      return a;
+    },
+  },
   { name: 'a BigInt', value: () => 10n },
   { name: 'NaN', value: () => Number.NaN },
   { name: 'Infinity', value: () => Number.POSITIVE_INFINITY },
@@ -204,7 +211,14 @@ const badValues: Array<{ name: string; value: () => unknown }> = [
   { name: 'an own "__proto__" key (JSON.parse)', value: () => JSON.parse('{"__proto__":1}') },
   { name: 'a nested own "__proto__" key (JSON.parse)', value: () => JSON.parse('{"a":{"__proto__":{"polluted":1}}}') },
   { name: 'an own "__proto__" key (defineProperty)', value: ownProtoViaDefine },
-  { name: 'an object whose toJSON throws', value: () => ({ toJSON() { throw new Error('nope'); } }) },
+  {
+    name: 'an object whose toJSON throws',
+    value: () => ({
+      toJSON() {
+        throw new Error('nope');
+      },
+    }),
+  },
   // JSON turns an undefined array element into null: other instances would read a different value.
   { name: 'undefined inside an array', value: () => [1, undefined, 3] },
 ];

@@ -200,7 +200,10 @@ describe('read-your-writes', () => {
     const values: unknown[] = [];
     cache.on('change', () => values.push(cache.get('k')));
     const appliedBefore = cache.stats().records.applied;
-    broker.produce(topic, Array.from({ length: 50 }, (_, i) => rawSet('k', `old-${i}`, { origin: 'other', writeId: i + 1 })));
+    broker.produce(
+      topic,
+      Array.from({ length: 50 }, (_, i) => rawSet('k', `old-${i}`, { origin: 'other', writeId: i + 1 })),
+    );
     const written = cache.set('k', 'new');
     // The remote records were not applied yet when the local write happened.
     expect(cache.stats().records.applied).toBe(appliedBefore);
@@ -215,13 +218,13 @@ describe('read-your-writes', () => {
     expect(foldTopic(broker.records(topic)).get('k')).toBe('new');
   });
 
-  it('keeps the local value while another instance\'s older write is held in the consumer', async () => {
+  it("keeps the local value while another instance's older write is held in the consumer", async () => {
     let gated: GatedLog | undefined;
     const a = await openReady({ log: (ctx) => (gated = new GatedLog(new InProcessLog(broker, ctx))) });
     const b = await openReady();
     gated!.pause();
     await b.set('k', 'from-b', { durable: true });
-    await waitFor(() => gated!.held > 0, { message: 'b\'s record held in a\'s consumer' });
+    await waitFor(() => gated!.held > 0, { message: "b's record held in a's consumer" });
     await a.set('k', 'from-a');
     expect(a.get('k')).toBe('from-a');
     const changes: Array<[CacheChange, unknown]> = [];
@@ -278,7 +281,11 @@ describe('convergence', () => {
   it.each([1, 2, 3])('three instances on three partitions converge to the folded topic (seed %i)', async (seed) => {
     const instances = await Promise.all([0, 1, 2].map(() => openReady({}, { partitions: 3 })));
     const random = prng(seed);
-    const keys = [...Array.from({ length: 8 }, (_, i) => `a:${i}`), ...Array.from({ length: 8 }, (_, i) => `b:${i}`), ...Array.from({ length: 8 }, (_, i) => `k${i}`)];
+    const keys = [
+      ...Array.from({ length: 8 }, (_, i) => `a:${i}`),
+      ...Array.from({ length: 8 }, (_, i) => `b:${i}`),
+      ...Array.from({ length: 8 }, (_, i) => `k${i}`),
+    ];
     const failures: unknown[] = [];
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     for (let i = 0; i < 600; i++) {
@@ -394,7 +401,10 @@ describe('no time travel', () => {
     a.on('state', (state) => states.push(state));
     a.on('error', (error) => errors.push(error));
     gated!.pause();
-    broker.produce(topic, Array.from({ length: 5 }, (_, i) => rawSet(`k${i}`, i, { origin: 'other', writeId: i + 1 })));
+    broker.produce(
+      topic,
+      Array.from({ length: 5 }, (_, i) => rawSet(`k${i}`, i, { origin: 'other', writeId: i + 1 })),
+    );
     await waitFor(() => restart.mock.calls.length > 0, { message: 'watchdog restarted the consumer' });
     expect(a.state).toBe('degraded');
     expect(errors.map((e) => e.code)).toContain('NC_CONSUMER_STALLED');
@@ -441,7 +451,11 @@ describe('deletes', () => {
     await a.set('k', 'old', { durable: true });
     await a.set('keep', 1, { durable: true });
     await a.delete('k', { durable: true });
-    expect(describeRecords(broker.records(topic)).filter((r) => r.key === 'k').map((r) => r.op)).toEqual(['s', 'd']);
+    expect(
+      describeRecords(broker.records(topic))
+        .filter((r) => r.key === 'k')
+        .map((r) => r.op),
+    ).toEqual(['s', 'd']);
     const fresh = await openReady();
     expect(fresh.has('k')).toBe(false);
     expect(fresh.get('keep')).toBe(1);
@@ -498,8 +512,7 @@ describe('TTL', () => {
     await a.set('default', 1);
     await a.set('none', 1, { ttl: 0 });
     await a.flush();
-    const exp = (key: string): string =>
-      recordMeta(broker.records(topic).find((r) => r.key?.toString() === key)!)!.exp!;
+    const exp = (key: string): string => recordMeta(broker.records(topic).find((r) => r.key?.toString() === key)!)!.exp!;
     expect(Number(exp('default'))).toBeGreaterThan(0);
     expect(exp('none')).toBe('0');
     await waitFor(() => !a.has('default'), { message: 'default ttl expired' });
@@ -510,7 +523,10 @@ describe('TTL', () => {
     const a = await openReady();
     await a.set('k', 'live');
     await settle(a);
-    broker.produce(topic, [rawSet('k', 'expired', { origin: 'other', expiresAt: Date.now() - 1000 }), rawSet('j', 'expired', { origin: 'other', expiresAt: 1 })]);
+    broker.produce(topic, [
+      rawSet('k', 'expired', { origin: 'other', expiresAt: Date.now() - 1000 }),
+      rawSet('j', 'expired', { origin: 'other', expiresAt: 1 }),
+    ]);
     await waitCaughtUp([a], broker, topic);
     expect(a.has('k')).toBe(false);
     expect(a.has('j')).toBe(false);
@@ -846,7 +862,11 @@ const poisons: Poison[] = [
   { name: 'a malformed write id', record: rawSet('victim', { evil: 1 }, { origin: 'evil', writeId: 'NaN' }), reason: 'malformed' },
   { name: 'a malformed expiry', record: rawSet('victim', { evil: 1 }, { origin: 'evil', expiresAt: 'soon' }), reason: 'malformed' },
   { name: 'a __proto__ payload', record: rawSet('victim', Buffer.from('{"__proto__":{"polluted":1}}'), { origin: 'evil' }), reason: 'decode-failed' },
-  { name: 'a constructor.prototype payload', record: rawSet('victim', Buffer.from('{"constructor":{"prototype":{"polluted":1}}}'), { origin: 'evil' }), reason: 'decode-failed' },
+  {
+    name: 'a constructor.prototype payload',
+    record: rawSet('victim', Buffer.from('{"constructor":{"prototype":{"polluted":1}}}'), { origin: 'evil' }),
+    reason: 'decode-failed',
+  },
   { name: 'an oversized value', record: rawSet('victim', 'x'.repeat(MAX_VALUE + 10), { origin: 'evil' }), reason: 'value-too-large' },
   { name: 'an oversized key', record: rawSet('k'.repeat(2000), 1, { origin: 'evil' }), reason: 'key-too-large' },
   { name: 'a reserved key', record: rawSet('\u0000evil', 1, { origin: 'evil' }), reason: 'invalid-key' },
@@ -855,7 +875,11 @@ const poisons: Poison[] = [
   { name: 'a delete with a value', record: { key: 'victim', value: '1', headers: { ...setHeaders, 'nc-op': 'd' } }, reason: 'malformed' },
   { name: 'a forged clear', record: { key: '\u0000nc:clear:other', value: 'victim', headers: { ...setHeaders, 'nc-op': 'c' } }, reason: 'malformed' },
   { name: 'a version 2 header with four fields', record: { key: 'victim', value: '{"evil":1}', headers: { 'nc-r': '2 s 0 1' } }, reason: 'malformed' },
-  { name: 'a version 2 header of an unknown operation', record: { key: 'victim', value: '1', headers: { 'nc-r': '2 u 0 1 evil' } }, reason: 'unknown-operation' },
+  {
+    name: 'a version 2 header of an unknown operation',
+    record: { key: 'victim', value: '1', headers: { 'nc-r': '2 u 0 1 evil' } },
+    reason: 'unknown-operation',
+  },
   { name: 'a version 2 header with a bad write id', record: { key: 'victim', value: '1', headers: { 'nc-r': '2 s 0 x evil' } }, reason: 'malformed' },
 ];
 
@@ -971,7 +995,11 @@ describe('poison records on the topic', () => {
     expect(a.get('old')).toEqual({ v: 1 });
     expect(a.has('gone')).toBe(false);
     expect(a.stats().records.rejected).toBe(0);
-    expect(broker.records(topic).map((r) => Object.keys(r.headers).sort().join(','))).toEqual(['nc-exp,nc-op,nc-origin,nc-v,nc-wid', 'nc-exp,nc-op,nc-origin,nc-v,nc-wid', 'nc-op,nc-origin,nc-v,nc-wid']);
+    expect(broker.records(topic).map((r) => Object.keys(r.headers).sort().join(','))).toEqual([
+      'nc-exp,nc-op,nc-origin,nc-v,nc-wid',
+      'nc-exp,nc-op,nc-origin,nc-v,nc-wid',
+      'nc-op,nc-origin,nc-v,nc-wid',
+    ]);
   });
 
   it('are skipped, counted, reported with their offset; previous values stay; the consumer keeps going', async () => {
@@ -982,7 +1010,10 @@ describe('poison records on the topic', () => {
     const rejected: RejectedRecord[] = [];
     a.on('rejected', (record) => rejected.push(record));
 
-    const offsets = broker.produce(topic, poisons.map((p) => p.record));
+    const offsets = broker.produce(
+      topic,
+      poisons.map((p) => p.record),
+    );
     broker.produce(topic, [rawSet('after', 'fine', { origin: 'good', writeId: 2 })]);
     await waitCaughtUp([a], broker, topic);
 
@@ -1012,7 +1043,10 @@ describe('poison records on the topic', () => {
 
   it('keeps only the last 20 rejected records in stats', async () => {
     const a = await openReady();
-    const offsets = broker.produce(topic, Array.from({ length: 25 }, () => rawSet('g', Buffer.from('not json'))));
+    const offsets = broker.produce(
+      topic,
+      Array.from({ length: 25 }, () => rawSet('g', Buffer.from('not json'))),
+    );
     await waitCaughtUp([a], broker, topic);
     const stats = a.stats();
     expect(stats.records.rejected).toBe(25);
@@ -1066,7 +1100,10 @@ describe('stats()', () => {
     let gated: GatedLog | undefined;
     const a = await openReady({ lagPollInterval: 10, log: (ctx) => (gated = new GatedLog(new InProcessLog(broker, ctx))) });
     gated!.pause();
-    broker.produce(topic, Array.from({ length: 5 }, (_, i) => rawSet(`k${i}`, i, { origin: 'other', writeId: i + 1 })));
+    broker.produce(
+      topic,
+      Array.from({ length: 5 }, (_, i) => rawSet(`k${i}`, i, { origin: 'other', writeId: i + 1 })),
+    );
     await waitFor(() => gated!.held > 0, { message: 'batch held' });
     await waitFor(
       () => {

@@ -54,7 +54,11 @@ describe('clock', () => {
   });
 
   it('refuses a clock without now()', () => {
-    expect(() => createNearCache({ topic: uniqueTopic('clock'), log: inProcessLog(new InProcessBroker()), logger: silentLogger, clock: {} as Clock })).toThrow(InvalidOptionError);
-    expect(() => createNearCache({ topic: uniqueTopic('clock'), log: inProcessLog(new InProcessBroker()), logger: silentLogger, clock: {} as Clock })).toThrow(/"clock"/);
+    expect(() => createNearCache({ topic: uniqueTopic('clock'), log: inProcessLog(new InProcessBroker()), logger: silentLogger, clock: {} as Clock })).toThrow(
+      InvalidOptionError,
+    );
+    expect(() => createNearCache({ topic: uniqueTopic('clock'), log: inProcessLog(new InProcessBroker()), logger: silentLogger, clock: {} as Clock })).toThrow(
+      /"clock"/,
+    );
   });
 });

@@ -52,7 +52,11 @@ class Money {
 /** Values whose type the old default (JSON) changed on the way to other instances. */
 const values: Record<string, () => unknown> = {
   date: () => new Date('2026-03-04T05:06:07.089Z'),
-  map: () => new Map<unknown, unknown>([['a', 1], [2, { b: [new Date(5)] }]]),
+  map: () =>
+    new Map<unknown, unknown>([
+      ['a', 1],
+      [2, { b: [new Date(5)] }],
+    ]),
   set: () => new Set(['x', 1]),
   bigint: () => 12345678901234567890n,
   nan: () => ({ n: Number.NaN, inf: Number.NEGATIVE_INFINITY, negativeZero: -0 }),
@@ -76,7 +80,7 @@ describe('the default codec: every instance holds the same value, the writer inc
     expect(isDeepStrictEqual(fresh.get('k'), mine)).toBe(true);
   });
 
-  it('refuses a class instance with a typed error naming the key, with the codec\'s error as its cause, and changes nothing anywhere', async () => {
+  it("refuses a class instance with a typed error naming the key, with the codec's error as its cause, and changes nothing anywhere", async () => {
     const writer = await instance();
     const reader = await instance();
     await writer.set('price', { amount: 1 }, { durable: true });
@@ -148,7 +152,9 @@ describe('the default codec: every instance holds the same value, the writer inc
 
   it('reads version 2 records (JSON values, no codec named) written before the upgrade', async () => {
     broker.createTopic(topic);
-    broker.produce(topic, [{ partition: 0, key: 'old', value: withMetaLine({ op: 's', origin: 'old-writer.1', writeId: 1 }, '{"at":"2026-01-01T00:00:00.000Z"}'), headers: {} }]);
+    broker.produce(topic, [
+      { partition: 0, key: 'old', value: withMetaLine({ op: 's', origin: 'old-writer.1', writeId: 1 }, '{"at":"2026-01-01T00:00:00.000Z"}'), headers: {} },
+    ]);
     const reader = await instance();
     expect(reader.get('old')).toEqual({ at: '2026-01-01T00:00:00.000Z' });
     expect(reader.stats().records.rejected).toBe(0);
@@ -203,32 +209,35 @@ describe('a codec that is not exact: the writer keeps what the others decode', (
 });
 
 describe('instances with different codecs on one topic fail loudly', () => {
-  it.each(['eager', 'lazy'] as const)('records of another codec are skipped, counted and reported with their offsets, never decoded (%s bootstrap)', async (bootstrapDecode) => {
-    const structured = await instance();
-    const json = await instance({ codec: jsonCodec() });
-    await structured.set('s', { at: new Date(1) }, { durable: true });
-    await json.set('j', { n: 1 }, { durable: true });
-    await waitCaughtUp([structured, json], broker, topic);
+  it.each(['eager', 'lazy'] as const)(
+    'records of another codec are skipped, counted and reported with their offsets, never decoded (%s bootstrap)',
+    async (bootstrapDecode) => {
+      const structured = await instance();
+      const json = await instance({ codec: jsonCodec() });
+      await structured.set('s', { at: new Date(1) }, { durable: true });
+      await json.set('j', { n: 1 }, { durable: true });
+      await waitCaughtUp([structured, json], broker, topic);
 
-    // Each skips the other's set.
-    expect(structured.get('j')).toBeUndefined();
-    expect(json.get('s')).toBeUndefined();
-    const jOffset = broker.records(topic).find((r) => Buffer.from(r.key!).toString() === 'j')!.offset;
-    expect(structured.stats().records.rejectedByReason).toEqual({ 'codec-mismatch': 1 });
-    expect(structured.stats().records.lastRejected).toEqual([expect.objectContaining({ partition: 0, offset: jOffset, reason: 'codec-mismatch' })]);
-    expect(structured.stats().records.lastRejected[0]!.detail).toMatch(/"json".*"structured"/);
+      // Each skips the other's set.
+      expect(structured.get('j')).toBeUndefined();
+      expect(json.get('s')).toBeUndefined();
+      const jOffset = broker.records(topic).find((r) => Buffer.from(r.key!).toString() === 'j')!.offset;
+      expect(structured.stats().records.rejectedByReason).toEqual({ 'codec-mismatch': 1 });
+      expect(structured.stats().records.lastRejected).toEqual([expect.objectContaining({ partition: 0, offset: jOffset, reason: 'codec-mismatch' })]);
+      expect(structured.stats().records.lastRejected[0]!.detail).toMatch(/"json".*"structured"/);
 
-    // A fresh instance (lazy or eager bootstrap) rejects at once, with the offset, and keeps its own codec's values.
-    const rejected: RejectedRecord[] = [];
-    const fresh = createNearCache<any>({ topic, log: inProcessLog(broker), logger: silentLogger, bootstrapDecode });
-    open.push(fresh);
-    fresh.on('rejected', (r) => rejected.push(r));
-    await fresh.ready({ timeout: 5000 });
-    await waitFor(() => rejected.length === 1, { timeout: 5000 });
-    expect(rejected[0]).toMatchObject({ offset: jOffset, reason: 'codec-mismatch' });
-    expect(fresh.has('j')).toBe(false);
-    expect(fresh.get('s')).toEqual({ at: new Date(1) });
-  });
+      // A fresh instance (lazy or eager bootstrap) rejects at once, with the offset, and keeps its own codec's values.
+      const rejected: RejectedRecord[] = [];
+      const fresh = createNearCache<any>({ topic, log: inProcessLog(broker), logger: silentLogger, bootstrapDecode });
+      open.push(fresh);
+      fresh.on('rejected', (r) => rejected.push(r));
+      await fresh.ready({ timeout: 5000 });
+      await waitFor(() => rejected.length === 1, { timeout: 5000 });
+      expect(rejected[0]).toMatchObject({ offset: jOffset, reason: 'codec-mismatch' });
+      expect(fresh.has('j')).toBe(false);
+      expect(fresh.get('s')).toEqual({ at: new Date(1) });
+    },
+  );
 
   it('a delete from an instance of another codec still removes the key', async () => {
     const structured = await instance();
@@ -242,11 +251,15 @@ describe('instances with different codecs on one topic fail loudly', () => {
 
 describe('codec option', () => {
   it.each(['has space', '', 'x'.repeat(65), 'tab\there'])('refuses a codec named %j', (name) => {
-    expect(() => createNearCache({ topic, log: inProcessLog(broker), logger: silentLogger, codec: { ...structuredCodec(), name } })).toThrow(InvalidOptionError);
+    expect(() => createNearCache({ topic, log: inProcessLog(broker), logger: silentLogger, codec: { ...structuredCodec(), name } })).toThrow(
+      InvalidOptionError,
+    );
   });
 
   it('refuses a codec whose exact is not a boolean', () => {
-    expect(() => createNearCache({ topic, log: inProcessLog(broker), logger: silentLogger, codec: { ...structuredCodec(), exact: 'yes' as unknown as boolean } })).toThrow(/codec\.exact/);
+    expect(() =>
+      createNearCache({ topic, log: inProcessLog(broker), logger: silentLogger, codec: { ...structuredCodec(), exact: 'yes' as unknown as boolean } }),
+    ).toThrow(/codec\.exact/);
   });
 
   it('defaults to the structured codec', async () => {

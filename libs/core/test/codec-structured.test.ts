@@ -83,7 +83,14 @@ describe('structuredCodec', () => {
     { name: 'a plain object', value: () => ({ a: { b: [1, 'two', { c: null }] }, d: true }) },
     { name: 'a Date', value: () => new Date('2026-01-02T03:04:05.678Z') },
     { name: 'an invalid Date', value: () => new Date(Number.NaN) },
-    { name: 'a Map with object keys', value: () => new Map<unknown, unknown>([['a', 1], [{ k: 1 }, new Set([1])]]) },
+    {
+      name: 'a Map with object keys',
+      value: () =>
+        new Map<unknown, unknown>([
+          ['a', 1],
+          [{ k: 1 }, new Set([1])],
+        ]),
+    },
     { name: 'a Map with string keys (not an object)', value: () => new Map([['a', 1]]) },
     { name: 'a Set', value: () => new Set([1, 'a', { b: 2 }]) },
     { name: 'a Buffer', value: () => Buffer.from('hello') },
@@ -100,7 +107,14 @@ describe('structuredCodec', () => {
     { name: 'an object with a "constructor" string and a "__proto__" string value', value: () => ({ constructor: 'x', a: '__proto__' }) },
     { name: 'a Map with a "__proto__" key', value: () => new Map([['__proto__', { polluted: 1 }]]) },
     { name: 'a cycle', value: cyclic },
-    { name: 'a value nested 400 levels deep', value: () => { let v: unknown = new Date(0); for (let i = 0; i < 400; i++) v = { v }; return v; } },
+    {
+      name: 'a value nested 400 levels deep',
+      value: () => {
+        let v: unknown = new Date(0);
+        for (let i = 0; i < 400; i++) v = { v };
+        return v;
+      },
+    },
     { name: 'a row with dates', value: () => ({ id: 1, createdAt: new Date(1), lines: [{ at: new Date(2), qty: 1 }] }) },
   ])('round-trips $name exactly', ({ value }) => {
     const original = value();
@@ -117,7 +131,7 @@ describe('structuredCodec', () => {
     expect(back.a).toBe(back.b);
   });
 
-  it('keeps an Error\'s message, stack and cause, and its class among the standard ones', () => {
+  it("keeps an Error's message, stack and cause, and its class among the standard ones", () => {
     const error = new RangeError('outer', { cause: new Error('inner') });
     const back = codec.decode(codec.encode(error)) as RangeError;
     expect(back).toBeInstanceOf(RangeError);
@@ -128,10 +142,22 @@ describe('structuredCodec', () => {
 
   it.each<{ name: string; value: () => unknown; says: RegExp }>([
     { name: 'a class instance with methods', value: () => new Point(1, 2), says: /cannot encode value: an instance of class Point/ },
-    { name: 'a class instance deep in a value', value: () => ({ items: [{ at: new Date(0) }, { where: new Point(1, 2) }] }), says: /cannot encode value\.items\[1\]\.where: an instance of class Point/ },
-    { name: 'a class instance as a Map value', value: () => new Map([['p', new Point(1, 2)]]), says: /cannot encode value<value 0>: an instance of class Point/ },
+    {
+      name: 'a class instance deep in a value',
+      value: () => ({ items: [{ at: new Date(0) }, { where: new Point(1, 2) }] }),
+      says: /cannot encode value\.items\[1\]\.where: an instance of class Point/,
+    },
+    {
+      name: 'a class instance as a Map value',
+      value: () => new Map([['p', new Point(1, 2)]]),
+      says: /cannot encode value<value 0>: an instance of class Point/,
+    },
     { name: 'a function', value: () => ({ f: () => 1 }), says: /value\.f: a function/ },
-    { name: 'a function under a key that looks like a path', value: () => ({ '<key 0>': { at: new Date(0), f: () => 1 } }), says: /value\["<key 0>"\]\.f: a function/ },
+    {
+      name: 'a function under a key that looks like a path',
+      value: () => ({ '<key 0>': { at: new Date(0), f: () => 1 } }),
+      says: /value\["<key 0>"\]\.f: a function/,
+    },
     { name: 'a function in a Set', value: () => new Set([1, () => 1]), says: /value<item 1>: a function/ },
     { name: 'a method (a function in a plain object)', value: () => ({ at: new Date(0), m() {} }), says: /value\.m: a function/ },
     { name: 'a symbol', value: () => Symbol('s'), says: /a symbol/ },
@@ -144,8 +170,25 @@ describe('structuredCodec', () => {
     { name: 'an Error of a custom class', value: () => new AppError('x'), says: /Error of class AppError/ },
     { name: 'an Error with a code', value: () => Object.assign(new Error('x'), { code: 'E_X' }), says: /own "code" property/ },
     { name: 'an own "__proto__" key (JSON.parse)', value: () => JSON.parse('{"a":{"__proto__":{"polluted":1}}}'), says: /"__proto__" key/ },
-    { name: 'a getter that throws', value: () => ({ at: new Date(0), get bad(): never { throw new Error('no'); } }), says: /no/ },
-    { name: 'a value nested too deeply', value: () => { let v: unknown = new Date(0); for (let i = 0; i < 600; i++) v = [v]; return v; }, says: /nested more than 500/ },
+    {
+      name: 'a getter that throws',
+      value: () => ({
+        at: new Date(0),
+        get bad(): never {
+          throw new Error('no');
+        },
+      }),
+      says: /no/,
+    },
+    {
+      name: 'a value nested too deeply',
+      value: () => {
+        let v: unknown = new Date(0);
+        for (let i = 0; i < 600; i++) v = [v];
+        return v;
+      },
+      says: /nested more than 500/,
+    },
   ])('refuses $name with InvalidValueError saying what and where', ({ value, says }) => {
     expect(refusal(value()).message).toMatch(says);
   });
@@ -179,7 +222,18 @@ describe('structuredCodec', () => {
     { name: 'a __proto__ key as a two-byte string', bytes: () => twoByte('__proto__') },
     { name: 'a constructor.prototype key', bytes: () => serialize({ constructor: { prototype: { polluted: 1 } } }) },
     // { v: { v: ... { constructor: 1 } } }, 50,000 levels, written by hand (v8.serialize itself would overflow).
-    { name: 'a "constructor" key nested too deeply to check', bytes: () => Buffer.concat([Buffer.from([0xff, 0x0f]), Buffer.from('6f220176'.repeat(50_000), 'hex'), Buffer.from([0x6f, 0x22, 11]), Buffer.from('constructor'), Buffer.from([0x49, 0x02, 0x7b, 0x01]), Buffer.from('7b01'.repeat(50_000), 'hex')]) },
+    {
+      name: 'a "constructor" key nested too deeply to check',
+      bytes: () =>
+        Buffer.concat([
+          Buffer.from([0xff, 0x0f]),
+          Buffer.from('6f220176'.repeat(50_000), 'hex'),
+          Buffer.from([0x6f, 0x22, 11]),
+          Buffer.from('constructor'),
+          Buffer.from([0x49, 0x02, 0x7b, 0x01]),
+          Buffer.from('7b01'.repeat(50_000), 'hex'),
+        ]),
+    },
   ])('decode rejects a v8 payload with $name (no prototype pollution)', ({ bytes }) => {
     expect(() => codec.decode(bytes())).toThrow(DecodeError);
   });

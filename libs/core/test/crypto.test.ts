@@ -65,8 +65,20 @@ describe('encryptedCodec', () => {
 });
 
 describe('recordSigner', () => {
-  const record = () => ({ partition: 0, key: 'user:1', value: Buffer.from('{"a":1}') as Uint8Array | null, headers: { 'nc-r': '2 s 0 7 o' } as Record<string, string> });
-  const asRead = (r: ReturnType<typeof record>) => ({ partition: 0, offset: 0, timestamp: 0, key: Buffer.from(r.key), value: r.value, headers: { ...r.headers } as Record<string, string> });
+  const record = () => ({
+    partition: 0,
+    key: 'user:1',
+    value: Buffer.from('{"a":1}') as Uint8Array | null,
+    headers: { 'nc-r': '2 s 0 7 o' } as Record<string, string>,
+  });
+  const asRead = (r: ReturnType<typeof record>) => ({
+    partition: 0,
+    offset: 0,
+    timestamp: 0,
+    key: Buffer.from(r.key),
+    value: r.value,
+    headers: { ...r.headers } as Record<string, string>,
+  });
 
   it('signs and verifies; any change to topic, key, value or an nc-* header breaks the signature', () => {
     const signer = recordSigner({ keys: { s1: 'a-secret-of-32-characters-------' }, currentKeyId: 's1' });
@@ -105,7 +117,9 @@ describe('recordSigner', () => {
   it('checks its options up front', () => {
     expect(() => recordSigner({ keys: { s1: 'short' }, currentKeyId: 's1' })).toThrow(InvalidOptionError);
     expect(() => recordSigner({ keys: { s1: 'long-enough-secret-123' }, currentKeyId: 's9' })).toThrow(/one of the ids/);
-    expect(() => recordSigner({ keys: { s1: 'long-enough-secret-123' }, currentKeyId: 's1', requireSigned: 'yes' as unknown as boolean })).toThrow(InvalidOptionError);
+    expect(() => recordSigner({ keys: { s1: 'long-enough-secret-123' }, currentKeyId: 's1', requireSigned: 'yes' as unknown as boolean })).toThrow(
+      InvalidOptionError,
+    );
     expect(() => recordSigner({ keys: { s1: 'long-enough-secret-123' }, currentKeyId: 's1', extra: 1 } as never)).toThrow(/unknown option "signing.extra"/);
   });
 });

@@ -73,8 +73,19 @@ describe('the HTTP entry format', () => {
 describe('encodeHttpEntry / decodeHttpEntry', () => {
   it('encodes a response that readers accept, and decodes the same bytes', () => {
     const body = Buffer.from('{"a":1}');
-    const entry = encodeHttpEntry({ status: 203, headers: { 'Content-Type': 'application/json; charset=utf-8', 'x-n': 7, link: ['<a>', '<b>'], skipped: undefined }, body, storedAt: 5 });
-    expect(entry).toEqual({ v: 1, status: 203, headers: { 'content-type': 'application/json; charset=utf-8', 'x-n': '7', link: ['<a>', '<b>'] }, body: body.toString('base64'), storedAt: 5 });
+    const entry = encodeHttpEntry({
+      status: 203,
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'x-n': 7, link: ['<a>', '<b>'], skipped: undefined },
+      body,
+      storedAt: 5,
+    });
+    expect(entry).toEqual({
+      v: 1,
+      status: 203,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'x-n': '7', link: ['<a>', '<b>'] },
+      body: body.toString('base64'),
+      storedAt: 5,
+    });
     expect(isHttpCachedResponse(entry)).toBe(true);
     // A copy that went through JSON (another instance's view of it) decodes to the same bytes.
     const copy: unknown = JSON.parse(JSON.stringify(entry));
@@ -83,7 +94,11 @@ describe('encodeHttpEntry / decodeHttpEntry', () => {
   });
 
   it('drops headers that are never stored (set-cookie, content-length, connection-level)', () => {
-    const entry = encodeHttpEntry({ status: 200, headers: { 'set-cookie': 's=1', 'content-length': 3, 'transfer-encoding': 'chunked', connection: 'close', etag: '"x"' }, body: Buffer.from('abc') });
+    const entry = encodeHttpEntry({
+      status: 200,
+      headers: { 'set-cookie': 's=1', 'content-length': 3, 'transfer-encoding': 'chunked', connection: 'close', etag: '"x"' },
+      body: Buffer.from('abc'),
+    });
     expect(entry.headers).toEqual({ etag: '"x"' });
   });
 
@@ -193,11 +208,23 @@ describe('the never-cache rules', () => {
     ['Set-Cookie', { response: { 'set-cookie': ['s=1'] } }, 'Set-Cookie'],
     ['Content-Range', { response: { 'content-range': 'bytes 0-1/2' } }, 'Content-Range'],
     ['Vary: *', { response: { vary: 'Origin, *' } }, 'Vary: *'],
-    ['Authorization without public', { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'max-age=60' } }, 'credentials (authorization)'],
-    ['Authorization with must-revalidate only', { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'must-revalidate' } }, 'credentials (authorization)'],
+    [
+      'Authorization without public',
+      { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'max-age=60' } },
+      'credentials (authorization)',
+    ],
+    [
+      'Authorization with must-revalidate only',
+      { requestHeaders: { authorization: 'Bearer x' }, response: { 'cache-control': 'must-revalidate' } },
+      'credentials (authorization)',
+    ],
     ['a Cookie without public', { requestHeaders: { cookie: 'sid=1' } }, 'credentials (cookie)'],
     ['an X-Api-Key without public', { requestHeaders: { 'x-api-key': 'k' } }, 'credentials (x-api-key)'],
-    ['a Cookie and an Authorization, Vary on Cookie only', { requestHeaders: { cookie: 'sid=1', authorization: 'B' }, response: { vary: 'Cookie' } }, 'credentials (authorization)'],
+    [
+      'a Cookie and an Authorization, Vary on Cookie only',
+      { requestHeaders: { cookie: 'sid=1', authorization: 'B' }, response: { vary: 'Cookie' } },
+      'credentials (authorization)',
+    ],
   ])('refuses %s', (_name, over, reason) => {
     expect(check(over as Partial<HttpStoreCheck>)).toContain(reason);
   });
@@ -268,7 +295,11 @@ describe('answering a hit', () => {
 
   it('never serves connection-level headers or cookies an entry holds', () => {
     const forged = decodeHttpEntry({ v: 1, status: 200, headers: { 'set-cookie': 's=1', connection: 'close', 'x-ok': 'y' }, body: '', storedAt: 0 })!;
-    expect(httpHitResponse(forged, { method: 'GET', headers: {} }, 0, new Set(['x-ok', 'set-cookie', 'connection'])).headers.map(([name]) => name)).toEqual(['x-ok', 'age', 'content-length']);
+    expect(httpHitResponse(forged, { method: 'GET', headers: {} }, 0, new Set(['x-ok', 'set-cookie', 'connection'])).headers.map(([name]) => name)).toEqual([
+      'x-ok',
+      'age',
+      'content-length',
+    ]);
   });
 });
 

@@ -143,7 +143,14 @@ describe('invalidation', () => {
   it('a route on one host: its entries by key for http and https, their variants, and the query strings', () => {
     expect(httpRouteInvalidation('/p', 'http:', 'Shop.Example')).toEqual({
       deletes: ['http:GET /p http://shop.example', 'http:GET /p https://shop.example', 'http:GET /p/ http://shop.example', 'http:GET /p/ https://shop.example'],
-      clears: ['http:GET /p http://shop.example ', 'http:GET /p https://shop.example ', 'http:GET /p?', 'http:GET /p/ http://shop.example ', 'http:GET /p/ https://shop.example ', 'http:GET /p/?'],
+      clears: [
+        'http:GET /p http://shop.example ',
+        'http:GET /p https://shop.example ',
+        'http:GET /p?',
+        'http:GET /p/ http://shop.example ',
+        'http:GET /p/ https://shop.example ',
+        'http:GET /p/?',
+      ],
     });
     expect(() => httpRouteInvalidation('/p', 'http:', 'a b')).toThrow(InvalidArgumentError);
     expect(() => httpRouteInvalidation('p', 'http:')).toThrow(/starting with "\/"/);
@@ -218,7 +225,16 @@ describe('clears of a prefix holding a path then a space or "?" read one group o
     const b = open();
     await Promise.all([a.ready(), b.ready()]);
     try {
-      const keys = ['http:GET /p http://h', 'http:GET /p http://h accept-language=fr', 'http:GET /p?x=1 http://h', 'http:GET /p?x=2 http://h', 'http:GET /pq http://h', 'http:GET /p2 http://h', 'plain:key', 'plain:key2'];
+      const keys = [
+        'http:GET /p http://h',
+        'http:GET /p http://h accept-language=fr',
+        'http:GET /p?x=1 http://h',
+        'http:GET /p?x=2 http://h',
+        'http:GET /pq http://h',
+        'http:GET /p2 http://h',
+        'plain:key',
+        'plain:key2',
+      ];
       for (const key of keys) await a.set(key, key);
       await a.set('http:GET /p?gone http://h', 1, { ttl: 1 });
       await a.flush();
@@ -264,54 +280,71 @@ describe('clears of a prefix holding a path then a space or "?" read one group o
 });
 
 describe('grouped clears agree with a plain model', () => {
-  it.each([12345, 777, 2026])('random sets, deletes and clears of response-shaped keys leave both instances where a Map would be (seed %i)', async (first) => {
-    let seed = first;
-    const random = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
-    const paths = ['/p', '/p1', '/q', '/p/x'];
-    const tails = ['', '?a=1', '?a=2', ' http://h', ' http://h v=1', ' https://h', '?a=1 http://h'];
-    const prefixes = ['h:GET /p', 'h:GET /p ', 'h:GET /p?', 'h:GET /p1 ', 'h:GET /p/x?', 'h:GET /q ', 'h:GET /q?a=1', 'h:GET /', 'h:GET /p/', 'h:', 'nothing /x ', 'nothing /'];
-    const broker = new InProcessBroker();
-    const open = () => createNearCache<any>({ topic: `model-${first}`, log: inProcessLog(broker), logger: silentLogger });
-    const a = open();
-    const b = open();
-    await Promise.all([a.ready(), b.ready()]);
-    const model = new Map<string, number>();
-    const all = paths.flatMap((path) => tails.map((tail) => `h:GET ${path}${tail}`));
-    try {
-      for (let step = 0; step < 400; step++) {
-        const op = random(10);
-        const writer = random(2) === 0 ? a : b;
-        if (op < 6) {
-          const key = all[random(all.length)]!;
-          await writer.set(key, step);
-          model.set(key, step);
-        } else if (op < 8) {
-          const key = all[random(all.length)]!;
-          await writer.delete(key);
-          model.delete(key);
-        } else {
-          const prefix = prefixes[random(prefixes.length)]!;
-          await writer.clearPrefix(prefix);
-          for (const key of [...model.keys()]) if (key.startsWith(prefix)) model.delete(key);
+  it.each([12345, 777, 2026])(
+    'random sets, deletes and clears of response-shaped keys leave both instances where a Map would be (seed %i)',
+    async (first) => {
+      let seed = first;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      const paths = ['/p', '/p1', '/q', '/p/x'];
+      const tails = ['', '?a=1', '?a=2', ' http://h', ' http://h v=1', ' https://h', '?a=1 http://h'];
+      const prefixes = [
+        'h:GET /p',
+        'h:GET /p ',
+        'h:GET /p?',
+        'h:GET /p1 ',
+        'h:GET /p/x?',
+        'h:GET /q ',
+        'h:GET /q?a=1',
+        'h:GET /',
+        'h:GET /p/',
+        'h:',
+        'nothing /x ',
+        'nothing /',
+      ];
+      const broker = new InProcessBroker();
+      const open = () => createNearCache<any>({ topic: `model-${first}`, log: inProcessLog(broker), logger: silentLogger });
+      const a = open();
+      const b = open();
+      await Promise.all([a.ready(), b.ready()]);
+      const model = new Map<string, number>();
+      const all = paths.flatMap((path) => tails.map((tail) => `h:GET ${path}${tail}`));
+      try {
+        for (let step = 0; step < 400; step++) {
+          const op = random(10);
+          const writer = random(2) === 0 ? a : b;
+          if (op < 6) {
+            const key = all[random(all.length)]!;
+            await writer.set(key, step);
+            model.set(key, step);
+          } else if (op < 8) {
+            const key = all[random(all.length)]!;
+            await writer.delete(key);
+            model.delete(key);
+          } else {
+            const prefix = prefixes[random(prefixes.length)]!;
+            await writer.clearPrefix(prefix);
+            for (const key of [...model.keys()]) if (key.startsWith(prefix)) model.delete(key);
+          }
+          // One writer at a time, each write replicated before the next: log order is call order.
+          await writer.flush();
+          const expected = [...model.keys()].sort();
+          for (const cache of [a, b]) {
+            const deadline = Date.now() + 2000;
+            while ([...cache.keys()].sort().join('|') !== expected.join('|') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+            expect({ step, keys: [...cache.keys()].sort() }).toEqual({ step, keys: expected });
+          }
         }
-        // One writer at a time, each write replicated before the next: log order is call order.
-        await writer.flush();
-        const expected = [...model.keys()].sort();
-        for (const cache of [a, b]) {
-          const deadline = Date.now() + 2000;
-          while ([...cache.keys()].sort().join('|') !== expected.join('|') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
-          expect({ step, keys: [...cache.keys()].sort() }).toEqual({ step, keys: expected });
-        }
+        const fresh = open();
+        await fresh.ready();
+        expect([...fresh.keys()].sort()).toEqual([...model.keys()].sort());
+        await fresh.close();
+      } finally {
+        await Promise.all([a.close(), b.close()]);
       }
-      const fresh = open();
-      await fresh.ready();
-      expect([...fresh.keys()].sort()).toEqual([...model.keys()].sort());
-      await fresh.close();
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -21,7 +21,11 @@ afterEach(async () => {
 });
 
 /** `inner`, answering `partitionFor` and `recordOverhead` as given, and noting every append. */
-function withPort(inner: ReplicationLogFactory, port: Pick<ReplicationLog, 'partitionFor' | 'recordOverhead'>, appends: OutgoingRecord[][]): ReplicationLogFactory {
+function withPort(
+  inner: ReplicationLogFactory,
+  port: Pick<ReplicationLog, 'partitionFor' | 'recordOverhead'>,
+  appends: OutgoingRecord[][],
+): ReplicationLogFactory {
   return (context) => {
     const log = inner(context);
     return {

@@ -8,7 +8,22 @@ const { Partitioners } = kafkajs;
 
 const ALPHABET = [
   ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_./ ',
-  'é', 'ß', 'ñ', 'ü', 'Ω', 'ж', '中', '文', '鍵', 'ק', 'ع', '😀', '🚀', '👍🏽', '\u2028', '\u00a0',
+  'é',
+  'ß',
+  'ñ',
+  'ü',
+  'Ω',
+  'ж',
+  '中',
+  '文',
+  '鍵',
+  'ק',
+  'ع',
+  '😀',
+  '🚀',
+  '👍🏽',
+  '\u2028',
+  '\u00a0',
 ];
 
 function randomKeys(count: number, seed: number): string[] {

@@ -107,7 +107,11 @@ describe('version 2: a metadata line, in the value of a set or in the nc-r heade
   });
 
   it('a metadata line is only looked for when there is no nc-r header: with one, the whole value is the payload', () => {
-    expect(parseRecord(record('k', line('2 s 0 1 o', '1'), v2('2 s 0 3 w')), limits)).toMatchObject({ writeId: 3, origin: 'w', value: Buffer.from('2 s 0 1 o\n1') });
+    expect(parseRecord(record('k', line('2 s 0 1 o', '1'), v2('2 s 0 3 w')), limits)).toMatchObject({
+      writeId: 3,
+      origin: 'w',
+      value: Buffer.from('2 s 0 1 o\n1'),
+    });
   });
 
   const lines: Array<{ name: string; value: string | null; reason: RejectReason }> = [
@@ -236,14 +240,19 @@ describe('version 3: the metadata line names the codec', () => {
   const line = (meta: string, payload: string): string => `${meta}\n${payload}`;
   const reading = (codec: string) => ({ ...limits, codec: { name: codec } });
 
-  it('writers put a set\'s metadata line (with the codec) before its value, and a delete\'s or clear\'s in the nc-r header', () => {
+  it("writers put a set's metadata line (with the codec) before its value, and a delete's or clear's in the nc-r header", () => {
     expect(setRecord(1, 'user:1', Buffer.from('{}'), 1_893_456_000_000, 'svc-a.0a1b2c3d', 17, 'structured')).toEqual({
       partition: 1,
       key: 'user:1',
       value: Buffer.from('3 s 1893456000000 17 structured svc-a.0a1b2c3d\n{}'),
       headers: {},
     });
-    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18, 'json')).toEqual({ partition: 0, key: 'user:1', value: null, headers: { 'nc-r': '3 d 0 18 json svc-a.0a1b2c3d' } });
+    expect(deleteRecord(0, 'user:1', 'svc-a.0a1b2c3d', 18, 'json')).toEqual({
+      partition: 0,
+      key: 'user:1',
+      value: null,
+      headers: { 'nc-r': '3 d 0 18 json svc-a.0a1b2c3d' },
+    });
     expect(clearRecord(2, 'users:', 'svc-a.0a1b2c3d', 19, 'aes-256-gcm(json)')).toEqual({
       partition: 2,
       key: clearRecordKey('users:'),
@@ -254,7 +263,14 @@ describe('version 3: the metadata line names the codec', () => {
 
   it('reads back what the writers produce, for a reader of the same codec', () => {
     const same = reading('structured');
-    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('{"a":1}'), 5, 'o.1', 7, 'structured')), same)).toEqual({ op: 'set', key: 'k', value: Buffer.from('{"a":1}'), expiresAt: 5, origin: 'o.1', writeId: 7 });
+    expect(parseRecord(asRead(setRecord(0, 'k', Buffer.from('{"a":1}'), 5, 'o.1', 7, 'structured')), same)).toEqual({
+      op: 'set',
+      key: 'k',
+      value: Buffer.from('{"a":1}'),
+      expiresAt: 5,
+      origin: 'o.1',
+      writeId: 7,
+    });
     expect(parseRecord(asRead(setRecord(0, 'k', Buffer.alloc(0), 0, 'o.1', 8, 'structured')), same)).toMatchObject({ op: 'set', value: Buffer.alloc(0) });
     expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8, 'structured')), same)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8 });
     expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9, 'structured')), same)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o.1', writeId: 9 });
@@ -275,7 +291,7 @@ describe('version 3: the metadata line names the codec', () => {
     expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9, 'json')), reading('structured'))).toMatchObject({ op: 'clear', prefix: 'p:' });
   });
 
-  it('versions 1 and 2 name no codec: their sets are read with the reader\'s codec', () => {
+  it("versions 1 and 2 name no codec: their sets are read with the reader's codec", () => {
     expect(parseRecord(record('k', line('2 s 0 1 o', '1'), {}), reading('structured'))).toMatchObject({ op: 'set', value: Buffer.from('1') });
     expect(parseRecord(record('k', '1', set()), reading('json'))).toMatchObject({ op: 'set', value: Buffer.from('1') });
   });

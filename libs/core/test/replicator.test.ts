@@ -1,12 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  CacheClosedError,
-  LogUnavailableError,
-  NearCacheError,
-  ReplicationTimeoutError,
-  WriteQueueFullError,
-  WriteRejectedError,
-} from '../src/index.js';
+import { CacheClosedError, LogUnavailableError, NearCacheError, ReplicationTimeoutError, WriteQueueFullError, WriteRejectedError } from '../src/index.js';
 // The replicator is internal (not exported from the package entry point): tested directly here.
 import { Replicator, type QueuedWrite } from '../src/replicator.js';
 import { tick, track, waitFor } from './helpers.js';
@@ -51,10 +44,7 @@ function fakeLog(behaviour: (batch: W[], attempt: number) => Promise<void> | voi
 const replicators: Array<Replicator<W>> = [];
 /** A write's size for the byte bound: its value's length (so tests can reason in characters). */
 const valueSize = (write: W): number => write.value.length;
-function replicator(
-  hooks: ReturnType<typeof fakeLog>['hooks'],
-  limits: { maxQueued?: number; maxBatch?: number; maxBatchBytes?: number } = {},
-): Replicator<W> {
+function replicator(hooks: ReturnType<typeof fakeLog>['hooks'], limits: { maxQueued?: number; maxBatch?: number; maxBatchBytes?: number } = {}): Replicator<W> {
   const r = new Replicator<W>(hooks, {
     maxQueued: limits.maxQueued ?? 100,
     maxBatch: limits.maxBatch ?? 100,
@@ -116,12 +106,7 @@ describe('Replicator', () => {
     r.start();
     for (let i = 0; i < 10; i++) r.enqueue(w(`k${i}`, String(i)));
     await r.flush(5000);
-    expect(log.attempts).toEqual([
-      ['k0=0', 'k1=1', 'k2=2'],
-      ['k3=3', 'k4=4', 'k5=5'],
-      ['k6=6', 'k7=7', 'k8=8'],
-      ['k9=9'],
-    ]);
+    expect(log.attempts).toEqual([['k0=0', 'k1=1', 'k2=2'], ['k3=3', 'k4=4', 'k5=5'], ['k6=6', 'k7=7', 'k8=8'], ['k9=9']]);
   });
 
   it('bounds a batch by bytes too; a single write larger than the bound still goes, alone', async () => {

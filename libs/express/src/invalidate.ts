@@ -1,7 +1,15 @@
 // The entry format, keys and conditional helpers live in @nearcache/core (`HttpCachedResponse`,
 // `httpCacheKey`, `decodeHttpEntry`, `computeEtag`, `ifNoneMatchMatches`...), shared with
 // @nearcache/nestjs; `responseKey(url, prefix)` is kept here as a shorthand of `httpCacheKey('GET', url, prefix)`.
-import { booleanOption, httpCacheKey, httpPrefixInvalidation, httpRouteInvalidation, HTTP_DEFAULT_PREFIX, runHttpInvalidation, type NearCache } from '@nearcache/core';
+import {
+  booleanOption,
+  httpCacheKey,
+  httpPrefixInvalidation,
+  httpRouteInvalidation,
+  HTTP_DEFAULT_PREFIX,
+  runHttpInvalidation,
+  type NearCache,
+} from '@nearcache/core';
 import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
 
 /**
@@ -31,7 +39,12 @@ export interface InvalidateRouteOptions extends InvalidateOptions {
   host?: string;
 }
 
-function resolve(scope: string, cache: unknown, options: unknown, names: readonly string[]): { cache: NearCache<unknown>; prefix: string; durable: boolean; host: unknown } {
+function resolve(
+  scope: string,
+  cache: unknown,
+  options: unknown,
+  names: readonly string[],
+): { cache: NearCache<unknown>; prefix: string; durable: boolean; host: unknown } {
   const checked = checkCache(scope, cache);
   const given = checkOptionsObject(scope, options, names);
   const prefix = checkPrefix(scope, given.prefix);

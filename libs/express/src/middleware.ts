@@ -85,7 +85,8 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
     try {
       const key = resolved.key(req);
       if (key !== undefined) {
-        if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`the key option must return a non-empty string or undefined, got ${typeof key}`);
+        if (typeof key !== 'string' || key.length === 0)
+          throw new InvalidKeyError(`the key option must return a non-empty string or undefined, got ${typeof key}`);
         base = resolved.prefix + key;
       }
     } catch (error) {
@@ -149,7 +150,10 @@ function markMiss(res: Response, settings: ResolvedResponseOptions): void {
 function report(log: Logger, what: string, error: unknown, key?: string): void {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
-  log.warn(`response cache: ${what} failed; the request goes on without the cache: ${message}`, { ...(key === undefined ? {} : { key }), ...(code === undefined ? {} : { code }) });
+  log.warn(`response cache: ${what} failed; the request goes on without the cache: ${message}`, {
+    ...(key === undefined ? {} : { key }),
+    ...(code === undefined ? {} : { code }),
+  });
 }
 
 function serve(req: Request, res: Response, hit: DecodedHttpResponse, settings: ResolvedResponseOptions, served: ReadonlySet<string>): void {
@@ -214,7 +218,13 @@ function save(cache: NearCache<unknown>, req: Request, res: Response, base: stri
   const entry = encodeHttpEntry({ status: res.statusCode, headers, body });
   const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
   const writes = httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers);
-  if (settings.maxPathEntries > 0 && !HttpPathIndex.of(cache).admits(writes.map((write) => write.key), settings.maxPathEntries)) {
+  if (
+    settings.maxPathEntries > 0 &&
+    !HttpPathIndex.of(cache).admits(
+      writes.map((write) => write.key),
+      settings.maxPathEntries,
+    )
+  ) {
     settings.logger.debug(`response cache: not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries)`, { key: base });
     return;
   }
@@ -278,6 +288,10 @@ function capture(cache: NearCache<unknown>, req: Request, res: Response, base: s
     }
     const status = res.statusCode;
     if (hidden === undefined || status < 200 || status > 299) return false;
-    return isNotModified(hidden, firstHeaderValue(res.getHeader('etag') as HttpHeaderValue | undefined), firstHeaderValue(res.getHeader('last-modified') as HttpHeaderValue | undefined));
+    return isNotModified(
+      hidden,
+      firstHeaderValue(res.getHeader('etag') as HttpHeaderValue | undefined),
+      firstHeaderValue(res.getHeader('last-modified') as HttpHeaderValue | undefined),
+    );
   }
 }

@@ -123,7 +123,21 @@ export const DEFAULT_STORED_HEADERS: readonly string[] = HTTP_STORED_HEADERS;
 
 // Headers never stored (per-user or connection-level), set-cookie first as the one people try.
 const REFUSED_HEADERS = ['set-cookie', ...[...HTTP_NEVER_SERVED_HEADERS].filter((name) => name !== 'set-cookie')];
-const OPTION_NAMES = ['ttl', 'prefix', 'methods', 'key', 'query', 'credentialHeaders', 'ignoreCookies', 'maxBodyBytes', 'maxPathEntries', 'statuses', 'headers', 'statusHeader', 'logger'] as const;
+const OPTION_NAMES = [
+  'ttl',
+  'prefix',
+  'methods',
+  'key',
+  'query',
+  'credentialHeaders',
+  'ignoreCookies',
+  'maxBodyBytes',
+  'maxPathEntries',
+  'statuses',
+  'headers',
+  'statusHeader',
+  'logger',
+] as const;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -163,7 +177,11 @@ export function checkPrefix(scope: string, value: unknown): string {
 }
 
 function checkLogger(value: unknown): Logger {
-  if (typeof value !== 'object' || value === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    ['debug', 'info', 'warn', 'error'].some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')
+  ) {
     invalidOption('logger', 'an object with debug, info, warn and error methods', value);
   }
   return value as Logger;
@@ -203,7 +221,13 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
     if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, 0, 0, MAX_BODY_BYTES);
     if (options.statuses !== undefined) {
       const statuses = options.statuses;
-      listOption('statuses', 'a non-empty array of statuses from 200 to 299 except 206 (other responses, and 5xx above all, are never cached)', statuses, isStorableStatus, true);
+      listOption(
+        'statuses',
+        'a non-empty array of statuses from 200 to 299 except 206 (other responses, and 5xx above all, are never cached)',
+        statuses,
+        isStorableStatus,
+        true,
+      );
       out.statuses = new Set(statuses as number[]);
     }
     if (options.headers !== undefined) {
@@ -244,7 +268,10 @@ function listOption(name: string, expected: string, value: unknown, ok: (item: u
  * `maxBodyBytes` must fit in: an explicit `maxBodyBytes` whose entry could not fit in the
  * cache's `maxValueBytes` throws; the default is lowered to what fits.
  */
-export function resolveResponseOptions(input: unknown, cache: NearCache<unknown>): { resolved: ResolvedResponseOptions; given: Partial<ResolvedResponseOptions> } {
+export function resolveResponseOptions(
+  input: unknown,
+  cache: NearCache<unknown>,
+): { resolved: ResolvedResponseOptions; given: Partial<ResolvedResponseOptions> } {
   const given = checkResponseOptions(input);
   const largest = largestStorableBody(cache);
   if (given.maxBodyBytes !== undefined && given.maxBodyBytes > largest) {

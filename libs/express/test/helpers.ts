@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createNearCache, httpCacheKey, InProcessBroker, inProcessLog, silentLogger, type Logger, type NearCache, type NearCacheOptions } from '@nearcache/core';
+import {
+  createNearCache,
+  httpCacheKey,
+  InProcessBroker,
+  inProcessLog,
+  silentLogger,
+  type Logger,
+  type NearCache,
+  type NearCacheOptions,
+} from '@nearcache/core';
 
 export { waitFor } from '../../../test/helpers/wait.js';
 

@@ -80,7 +80,13 @@ describe('hits and misses', () => {
       body: Buffer.from('{"from":"elsewhere"}').toString('base64'),
       storedAt: Date.now() - 30_000,
     } satisfies HttpCachedResponse);
-    const server = app((a) => a.get('/shared', cacheResponses(cache), counted('shared', (_req, res) => void res.json({ from: 'handler' }))));
+    const server = app((a) =>
+      a.get(
+        '/shared',
+        cacheResponses(cache),
+        counted('shared', (_req, res) => void res.json({ from: 'handler' })),
+      ),
+    );
     const hit = await request(server).get('/shared').expect(200);
     expect(hit.body).toEqual({ from: 'elsewhere' });
     expect(hit.headers.etag).toBe('"abc"');
@@ -89,7 +95,13 @@ describe('hits and misses', () => {
   });
 
   it('a HEAD is answered from the GET entry, without a body; a HEAD miss stores nothing', async () => {
-    const server = app((a) => a.get('/doc', cacheResponses(cache), counted('doc', (_req, res) => void res.send('0123456789'))));
+    const server = app((a) =>
+      a.get(
+        '/doc',
+        cacheResponses(cache),
+        counted('doc', (_req, res) => void res.send('0123456789')),
+      ),
+    );
     const headMiss = await request(server).head('/doc').expect(200);
     expect(headMiss.headers['x-cache']).toBe('MISS');
     expect(cache.has(localKey('/doc'))).toBe(false);
@@ -102,8 +114,14 @@ describe('hits and misses', () => {
     expect(calls.doc).toBe(2);
   });
 
-  it('with methods: [\'GET\'], a HEAD is not answered from the cache', async () => {
-    const server = app((a) => a.get('/doc', cacheResponses(cache, { methods: ['GET'] }), counted('doc', (_req, res) => void res.send('body'))));
+  it("with methods: ['GET'], a HEAD is not answered from the cache", async () => {
+    const server = app((a) =>
+      a.get(
+        '/doc',
+        cacheResponses(cache, { methods: ['GET'] }),
+        counted('doc', (_req, res) => void res.send('body')),
+      ),
+    );
     await request(server).get('/doc');
     expect((await request(server).get('/doc')).headers['x-cache']).toBe('HIT');
     const head = await request(server).head('/doc').expect(200);
@@ -130,7 +148,13 @@ describe('hits and misses', () => {
   });
 
   it('keys on the query string: another query is another entry', async () => {
-    const server = app((a) => a.get('/items', cacheResponses(cache), counted('items', (req, res) => void res.json({ page: req.query.page }))));
+    const server = app((a) =>
+      a.get(
+        '/items',
+        cacheResponses(cache),
+        counted('items', (req, res) => void res.json({ page: req.query.page })),
+      ),
+    );
     await request(server).get('/items?page=1').expect(200);
     const other = await request(server).get('/items?page=2').expect(200);
     expect(other.headers['x-cache']).toBe('MISS');
@@ -141,8 +165,16 @@ describe('hits and misses', () => {
 
   it('a custom key can ignore the query string, or return undefined to skip the cache', async () => {
     const server = app((a) => {
-      a.get('/search', cacheResponses(cache, { key: (req) => `GET ${req.path}` }), counted('search', (_req, res) => void res.send('results')));
-      a.get('/random', cacheResponses(cache, { key: () => undefined }), counted('random', (_req, res) => void res.send('r')));
+      a.get(
+        '/search',
+        cacheResponses(cache, { key: (req) => `GET ${req.path}` }),
+        counted('search', (_req, res) => void res.send('results')),
+      );
+      a.get(
+        '/random',
+        cacheResponses(cache, { key: () => undefined }),
+        counted('random', (_req, res) => void res.send('r')),
+      );
     });
     await request(server).get('/search?utm=a').expect(200);
     expect((await request(server).get('/search?utm=b')).headers['x-cache']).toBe('HIT');
@@ -156,7 +188,10 @@ describe('hits and misses', () => {
   it('does not touch other methods', async () => {
     const server = app((a) => {
       a.use(cacheResponses(cache));
-      a.post('/orders', counted('orders', (_req, res) => void res.json({ ok: true })));
+      a.post(
+        '/orders',
+        counted('orders', (_req, res) => void res.json({ ok: true })),
+      );
     });
     const first = await request(server).post('/orders').expect(200);
     await request(server).post('/orders').expect(200);
@@ -166,7 +201,13 @@ describe('hits and misses', () => {
   });
 
   it('caches a 204 and replays it without a body', async () => {
-    const server = app((a) => a.get('/empty', cacheResponses(cache), counted('empty', (_req, res) => void res.status(204).end())));
+    const server = app((a) =>
+      a.get(
+        '/empty',
+        cacheResponses(cache),
+        counted('empty', (_req, res) => void res.status(204).end()),
+      ),
+    );
     await request(server).get('/empty').expect(204);
     const hit = await request(server).get('/empty').expect(204);
     expect(hit.headers['x-cache']).toBe('HIT');
@@ -201,7 +242,11 @@ describe('entity tags and conditional requests', () => {
   function etagApp(setup?: (a: Express) => void): Express {
     return app((a) => {
       setup?.(a);
-      a.get('/v', cacheResponses(cache), counted('v', (_req, res) => void res.set('ETag', '"v1"').set('Last-Modified', 'Tue, 01 Sep 2026 10:00:00 GMT').send('version one')));
+      a.get(
+        '/v',
+        cacheResponses(cache),
+        counted('v', (_req, res) => void res.set('ETag', '"v1"').set('Last-Modified', 'Tue, 01 Sep 2026 10:00:00 GMT').send('version one')),
+      );
     });
   }
 
@@ -315,7 +360,13 @@ describe('Vary', () => {
   });
 
   it('never caches Vary: *', async () => {
-    const server = app((a) => a.get('/star', cacheResponses(cache), counted('star', (_req, res) => void res.set('Vary', '*').send('s'))));
+    const server = app((a) =>
+      a.get(
+        '/star',
+        cacheResponses(cache),
+        counted('star', (_req, res) => void res.set('Vary', '*').send('s')),
+      ),
+    );
     await request(server).get('/star');
     expect((await request(server).get('/star')).headers['x-cache']).toBe('MISS');
     expect(calls.star).toBe(2);
@@ -326,8 +377,15 @@ describe('TTL per route', () => {
   it('a route with a short ttl expires while an app-wide entry without one stays', async () => {
     const server = app((a) => {
       a.use(cacheResponses(cache));
-      a.get('/fast', cacheResponses(cache, { ttl: 50 }), counted('fast', (_req, res) => void res.send('fast')));
-      a.get('/slow', counted('slow', (_req, res) => void res.send('slow')));
+      a.get(
+        '/fast',
+        cacheResponses(cache, { ttl: 50 }),
+        counted('fast', (_req, res) => void res.send('fast')),
+      );
+      a.get(
+        '/slow',
+        counted('slow', (_req, res) => void res.send('slow')),
+      );
     });
     await request(server).get('/fast');
     await request(server).get('/slow');
@@ -347,9 +405,12 @@ describe('what is never cached', () => {
     ['Set-Cookie', (_req, res) => void res.cookie('session', 'abc').send('x')],
     ['a 500', (_req, res) => void res.status(500).send('boom')],
     ['a 503', (_req, res) => void res.status(503).send('busy')],
-    ['a thrown error (500 from Express)', () => {
-      throw new Error('handler failed');
-    }],
+    [
+      'a thrown error (500 from Express)',
+      () => {
+        throw new Error('handler failed');
+      },
+    ],
     ['a 404', (_req, res) => void res.status(404).send('none')],
     ['a 201 (not in the default statuses)', (_req, res) => void res.status(201).send('x')],
     ['a 206', (_req, res) => void res.status(206).set('Content-Range', 'bytes 0-0/2').send('x')],
@@ -369,14 +430,26 @@ describe('what is never cached', () => {
   });
 
   it('caches a response to an authorized request marked public', async () => {
-    const server = app((a) => a.get('/x', cacheResponses(cache), counted('x', (_req, res) => void res.set('Cache-Control', 'public, max-age=5').send('shared'))));
+    const server = app((a) =>
+      a.get(
+        '/x',
+        cacheResponses(cache),
+        counted('x', (_req, res) => void res.set('Cache-Control', 'public, max-age=5').send('shared')),
+      ),
+    );
     await request(server).get('/x').set('Authorization', 'Bearer t');
     expect((await request(server).get('/x').set('Authorization', 'Bearer u')).headers['x-cache']).toBe('HIT');
     expect(calls.x).toBe(1);
   });
 
   it('a request with Cache-Control: no-store is neither served from nor stored in the cache', async () => {
-    const server = app((a) => a.get('/x', cacheResponses(cache), counted('x', (_req, res) => void res.send(`call ${calls.x}`))));
+    const server = app((a) =>
+      a.get(
+        '/x',
+        cacheResponses(cache),
+        counted('x', (_req, res) => void res.send(`call ${calls.x}`)),
+      ),
+    );
     await request(server).get('/x').set('Cache-Control', 'no-store').expect(200, 'call 1');
     expect(cache.size).toBe(0);
     await request(server).get('/x').expect(200, 'call 2');
@@ -387,8 +460,16 @@ describe('what is never cached', () => {
 
   it('a body above maxBodyBytes passes through whole and uncached; one at the limit is cached', async () => {
     const server = app((a) => {
-      a.get('/big', cacheResponses(cache, { maxBodyBytes: 10 }), counted('big', (_req, res) => void res.send('12345678901')));
-      a.get('/fits', cacheResponses(cache, { maxBodyBytes: 10 }), counted('fits', (_req, res) => void res.send('1234567890')));
+      a.get(
+        '/big',
+        cacheResponses(cache, { maxBodyBytes: 10 }),
+        counted('big', (_req, res) => void res.send('12345678901')),
+      );
+      a.get(
+        '/fits',
+        cacheResponses(cache, { maxBodyBytes: 10 }),
+        counted('fits', (_req, res) => void res.send('1234567890')),
+      );
     });
     await request(server).get('/big').expect(200, '12345678901');
     await request(server).get('/big').expect(200, '12345678901');
@@ -399,27 +480,39 @@ describe('what is never cached', () => {
 
   const streams: Array<[string, RequestHandler]> = [
     // Each sets an ETag first, so that nothing else (such as setting one after the headers left) stops the store.
-    ['res.write before res.end', (_req, res) => {
-      res.type('text/plain').set('ETag', '"s"');
-      res.write('a');
-      res.write('b');
-      res.end('c');
-    }],
-    ['res.flushHeaders before res.end', (_req, res) => {
-      res.set('ETag', '"s"');
-      res.flushHeaders();
-      res.end('abc');
-    }],
-    ['res.writeHead before res.end', (_req, res) => {
-      res.set('ETag', '"s"');
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('abc');
-    }],
-    ['Transfer-Encoding: chunked', (_req, res) => {
-      res.set('ETag', '"s"');
-      res.setHeader('Transfer-Encoding', 'chunked');
-      res.end('abc');
-    }],
+    [
+      'res.write before res.end',
+      (_req, res) => {
+        res.type('text/plain').set('ETag', '"s"');
+        res.write('a');
+        res.write('b');
+        res.end('c');
+      },
+    ],
+    [
+      'res.flushHeaders before res.end',
+      (_req, res) => {
+        res.set('ETag', '"s"');
+        res.flushHeaders();
+        res.end('abc');
+      },
+    ],
+    [
+      'res.writeHead before res.end',
+      (_req, res) => {
+        res.set('ETag', '"s"');
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('abc');
+      },
+    ],
+    [
+      'Transfer-Encoding: chunked',
+      (_req, res) => {
+        res.set('ETag', '"s"');
+        res.setHeader('Transfer-Encoding', 'chunked');
+        res.end('abc');
+      },
+    ],
   ];
 
   it.each(streams)('a streamed response passes through uncached: %s', async (_name, handler) => {
@@ -431,7 +524,13 @@ describe('what is never cached', () => {
   });
 
   it('a file sent with res.sendFile streams through uncached', async () => {
-    const server = app((a) => a.get('/file', cacheResponses(cache), counted('file', (_req, res) => void res.sendFile(new URL(import.meta.url).pathname))));
+    const server = app((a) =>
+      a.get(
+        '/file',
+        cacheResponses(cache),
+        counted('file', (_req, res) => void res.sendFile(new URL(import.meta.url).pathname)),
+      ),
+    );
     const first = await request(server).get('/file').buffer(true).expect(200);
     expect(String(first.text ?? first.body)).toContain('sendFile');
     await request(server).get('/file').expect(200);
@@ -443,7 +542,13 @@ describe('what is never cached', () => {
 describe('fails open', () => {
   it('serves from the handler when the cache is closed, and logs', async () => {
     const logger = recordingLogger();
-    const server = app((a) => a.get('/x', cacheResponses(cache, { logger }), counted('x', (_req, res) => void res.send('still here'))));
+    const server = app((a) =>
+      a.get(
+        '/x',
+        cacheResponses(cache, { logger }),
+        counted('x', (_req, res) => void res.send('still here')),
+      ),
+    );
     await cache.close();
     await request(server).get('/x').expect(200, 'still here');
     await request(server).get('/x').expect(200, 'still here');
@@ -456,14 +561,21 @@ describe('fails open', () => {
     const logger = recordingLogger();
     const broken = new Proxy(cache, {
       get(target, property, receiver) {
-        if (property === 'get') return () => {
-          throw new Error('lookup exploded');
-        };
+        if (property === 'get')
+          return () => {
+            throw new Error('lookup exploded');
+          };
         const value = Reflect.get(target, property, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const server = app((a) => a.get('/x', cacheResponses(broken, { logger }), counted('x', (_req, res) => void res.send('ok'))));
+    const server = app((a) =>
+      a.get(
+        '/x',
+        cacheResponses(broken, { logger }),
+        counted('x', (_req, res) => void res.send('ok')),
+      ),
+    );
     await request(server).get('/x').expect(200, 'ok');
     await request(server).get('/x').expect(200, 'ok');
     expect(calls.x).toBe(2);
@@ -484,8 +596,14 @@ describe('fails open', () => {
     await cache.set(`${localKey('/y')}`, { v: 1, status: 200, headers: { 'bad header': 'x' }, body: '', storedAt: 0 });
     const server = app((a) => {
       a.use(cacheResponses(cache));
-      a.get('/x', counted('x', (_req, res) => void res.send('x')));
-      a.get('/y', counted('y', (_req, res) => void res.send('y')));
+      a.get(
+        '/x',
+        counted('x', (_req, res) => void res.send('x')),
+      );
+      a.get(
+        '/y',
+        counted('y', (_req, res) => void res.send('y')),
+      );
     });
     expect((await request(server).get('/x').expect(200, 'x')).headers['x-cache']).toBe('MISS');
     expect((await request(server).get('/y').expect(200, 'y')).headers['x-cache']).toBe('MISS');
@@ -497,7 +615,14 @@ describe('fails open', () => {
 describe('replication between two apps on one in-process topic', () => {
   it('a GET cached by app A is a HIT on app B', async () => {
     const other = await caches.open(topic);
-    const build = (c: NearCache<any>, name: string) => app((a) => a.get('/p', cacheResponses(c), counted(name, (_req, res) => void res.json({ by: name }))));
+    const build = (c: NearCache<any>, name: string) =>
+      app((a) =>
+        a.get(
+          '/p',
+          cacheResponses(c),
+          counted(name, (_req, res) => void res.json({ by: name })),
+        ),
+      );
     const [a, b] = [build(cache, 'a'), build(other, 'b')];
     await request(a).get('/p').expect(200);
     await waitFor(() => other.has(localKey('/p')), { message: 'the entry on B' });

@@ -23,7 +23,11 @@ describe('options are checked up front', () => {
     ['a 206 status', { statuses: [206] }, /option "statuses" must be .*, got 206 at index 0$/],
     ['a status as a string', { statuses: ['200'] }, /option "statuses" must be .*, got "200" at index 0$/],
     ['no statuses', { statuses: [] }, /option "statuses" must be .*, got an empty array$/],
-    ['set-cookie among the headers', { headers: ['etag', 'Set-Cookie'] }, /option "headers" must be an array of header names, none of set-cookie.*, got "Set-Cookie" at index 1$/],
+    [
+      'set-cookie among the headers',
+      { headers: ['etag', 'Set-Cookie'] },
+      /option "headers" must be an array of header names, none of set-cookie.*, got "Set-Cookie" at index 1$/,
+    ],
     ['an invalid header name', { headers: ['bad header'] }, /option "headers" must be .*, got "bad header" at index 0$/],
     ['a status header that is not a name', { statusHeader: 'x cache' }, /option "statusHeader" must be a header name or false/],
     ['a logger without methods', { logger: {} }, /option "logger" must be an object with debug, info, warn and error methods/],
@@ -76,19 +80,21 @@ describe('options are checked up front', () => {
     }
   });
 
-  it('an explicit maxBodyBytes whose entry cannot fit in the cache\'s maxValueBytes throws, naming the largest that fits', async () => {
+  it("an explicit maxBodyBytes whose entry cannot fit in the cache's maxValueBytes throws, naming the largest that fits", async () => {
     // 8192 bytes per value: 4096 reserved for the envelope and headers, 4096 of base64, 3072 body bytes.
     const cache = await caches.open(uniqueTopic('opt'), { maxValueBytes: 8192 });
     try {
       expect(() => cacheResponses(cache, { maxBodyBytes: 3073 })).toThrow(InvalidOptionError);
-      expect(() => cacheResponses(cache, { maxBodyBytes: 3073 })).toThrow(/cacheResponses: option "maxBodyBytes" \(3073\) is more than the cache can store.*maxValueBytes \(8192\); use at most 3072/);
+      expect(() => cacheResponses(cache, { maxBodyBytes: 3073 })).toThrow(
+        /cacheResponses: option "maxBodyBytes" \(3073\) is more than the cache can store.*maxValueBytes \(8192\); use at most 3072/,
+      );
       expect(typeof cacheResponses(cache, { maxBodyBytes: 3072 })).toBe('function');
     } finally {
       await caches.closeAll();
     }
   });
 
-  it('the default maxBodyBytes is lowered to what the cache\'s maxValueBytes can hold', async () => {
+  it("the default maxBodyBytes is lowered to what the cache's maxValueBytes can hold", async () => {
     const cache = await caches.open(uniqueTopic('opt'), { maxValueBytes: 8192 });
     try {
       const server = express();
@@ -103,7 +109,7 @@ describe('options are checked up front', () => {
     }
   });
 
-  it('logs to the cache\'s own logger by default', async () => {
+  it("logs to the cache's own logger by default", async () => {
     const logger = recordingLogger();
     const cache = await caches.open(uniqueTopic('opt'), { logger });
     try {
@@ -111,7 +117,9 @@ describe('options are checked up front', () => {
       server.get('/x', cacheResponses(cache), (_req, res) => void res.send('x'));
       await cache.close();
       await request(server).get('/x').expect(200, 'x');
-      await waitFor(() => logger.warnings.some((w) => w.includes('response cache: storing the response failed')), { message: 'the warning on the cache logger' });
+      await waitFor(() => logger.warnings.some((w) => w.includes('response cache: storing the response failed')), {
+        message: 'the warning on the cache logger',
+      });
     } finally {
       await caches.closeAll();
     }

@@ -127,9 +127,12 @@ describe('invalidation', () => {
     expect(b.has(localKey('/products/1'))).toBe(false);
     expect(b.has(localKey('/products/1?fields=name'))).toBe(false);
     expect(b.has(`${localKey('/products/1?lang=x')} accept-language=fr`)).toBe(false);
-    await waitFor(() => !a.has(localKey('/products/1')) && !a.has(localKey('/products/1?fields=name')) && !a.has(`${localKey('/products/1?lang=x')} accept-language=fr`), {
-      message: 'the invalidation on a',
-    });
+    await waitFor(
+      () => !a.has(localKey('/products/1')) && !a.has(localKey('/products/1?fields=name')) && !a.has(`${localKey('/products/1?lang=x')} accept-language=fr`),
+      {
+        message: 'the invalidation on a',
+      },
+    );
     const states = [];
     for (const url of urls) states.push((await request(serverA).get(url).set('Accept-Language', 'fr')).headers['x-cache']);
     expect(states).toEqual(['MISS', 'MISS', 'MISS', 'HIT', 'HIT']);

@@ -42,11 +42,17 @@ function app(cache: NearCache<any>, options: CacheResponsesOptions = {}, setup?:
   instance.get('/account', account);
   instance.get('/public', (req, res) => {
     runs++;
-    res.set('Cache-Control', 'public, max-age=60').type('text/plain').send(`catalogue seen by ${/sid=(\w+)/.exec(req.headers.cookie ?? '')?.[1] ?? 'nobody'}`);
+    res
+      .set('Cache-Control', 'public, max-age=60')
+      .type('text/plain')
+      .send(`catalogue seen by ${/sid=(\w+)/.exec(req.headers.cookie ?? '')?.[1] ?? 'nobody'}`);
   });
   instance.get('/per-user', (req, res) => {
     runs++;
-    res.vary('Cookie').type('text/plain').send(`page of ${/sid=(\w+)/.exec(req.headers.cookie ?? '')?.[1] ?? 'nobody'}`);
+    res
+      .vary('Cookie')
+      .type('text/plain')
+      .send(`page of ${/sid=(\w+)/.exec(req.headers.cookie ?? '')?.[1] ?? 'nobody'}`);
   });
   instance.get('/links', (req, res) => {
     runs++;
@@ -171,7 +177,9 @@ describe('a record forged onto the topic', () => {
   it('a header the reader is configured to store is served', async () => {
     await a.set(localKey('/account'), forged);
     await waitFor(() => b.has(localKey('/account')), { message: 'the forged entry on B' });
-    const configured = await request(app(b, { headers: ['x-extra'] })).get('/account').expect(200);
+    const configured = await request(app(b, { headers: ['x-extra'] }))
+      .get('/account')
+      .expect(200);
     expect(configured.headers['x-extra']).toBe('configured');
     expect(configured.headers).not.toHaveProperty('refresh');
   });
@@ -202,16 +210,36 @@ describe('the key holds the scheme and host', () => {
 
   it('behind a trusted proxy, X-Forwarded-Host and X-Forwarded-Proto are part of the key: a poisoned page reaches only its sender', async () => {
     const trusted = (cache: NearCache<any>) => app(cache, {}, (instance) => instance.set('trust proxy', true));
-    await request(trusted(a)).get('/links').set('Host', 'shop.example').set('X-Forwarded-Host', 'evil.example').expect(200, '<a href="http://evil.example/home">home</a>');
-    await request(trusted(a)).get('/links').set('Host', 'shop.example').set('X-Forwarded-Proto', 'http').expect(200, '<a href="http://shop.example/home">home</a>');
+    await request(trusted(a))
+      .get('/links')
+      .set('Host', 'shop.example')
+      .set('X-Forwarded-Host', 'evil.example')
+      .expect(200, '<a href="http://evil.example/home">home</a>');
+    await request(trusted(a))
+      .get('/links')
+      .set('Host', 'shop.example')
+      .set('X-Forwarded-Proto', 'http')
+      .expect(200, '<a href="http://shop.example/home">home</a>');
     await waitFor(() => responseKeys(b).length === 2, { message: 'the entries on B' });
-    const user = await request(trusted(b)).get('/links').set('Host', 'shop.example').set('X-Forwarded-Proto', 'https').expect(200, '<a href="https://shop.example/home">home</a>');
+    const user = await request(trusted(b))
+      .get('/links')
+      .set('Host', 'shop.example')
+      .set('X-Forwarded-Proto', 'https')
+      .expect(200, '<a href="https://shop.example/home">home</a>');
     expect(user.headers['x-cache']).toBe('MISS');
-    expect(responseKeys(b).sort()).toEqual(['http:GET /links http://evil.example', 'http:GET /links http://shop.example', 'http:GET /links https://shop.example']);
+    expect(responseKeys(b).sort()).toEqual([
+      'http:GET /links http://evil.example',
+      'http:GET /links http://shop.example',
+      'http:GET /links https://shop.example',
+    ]);
   });
 
   it('without trust proxy, X-Forwarded-Host is not the host: the key holds the Host header', async () => {
-    await request(app(a)).get('/links').set('Host', 'shop.example').set('X-Forwarded-Host', 'evil.example').expect(200, '<a href="http://shop.example/home">home</a>');
+    await request(app(a))
+      .get('/links')
+      .set('Host', 'shop.example')
+      .set('X-Forwarded-Host', 'evil.example')
+      .expect(200, '<a href="http://shop.example/home">home</a>');
     expect(responseKeys(a)).toEqual(['http:GET /links http://shop.example']);
   });
 
@@ -276,8 +304,12 @@ describe('one URL, one key: the key is normalised the way the router matches', (
 
 describe('query strings in the key', () => {
   it('query: false keys every query string of a route on one entry', async () => {
-    await request(app(a, { query: false })).get('/list?a=1').expect(200);
-    const other = await request(app(a, { query: false })).get('/list?b=2&cachebuster=123').expect(200);
+    await request(app(a, { query: false }))
+      .get('/list?a=1')
+      .expect(200);
+    const other = await request(app(a, { query: false }))
+      .get('/list?b=2&cachebuster=123')
+      .expect(200);
     expect(other.headers['x-cache']).toBe('HIT');
     expect(responseKeys(a)).toEqual([localKey('/list')]);
   });
@@ -295,7 +327,8 @@ describe('query strings in the key', () => {
 
 describe('invalidation that does not pile up', () => {
   /** Clear records on the topic: each one is applied by every later start-up, over the whole cache. */
-  const clearRecords = (): number => caches.broker.records(topic).filter((record) => record.key !== null && Buffer.from(record.key).toString().startsWith('\u0000nc:clear:')).length;
+  const clearRecords = (): number =>
+    caches.broker.records(topic).filter((record) => record.key !== null && Buffer.from(record.key).toString().startsWith('\u0000nc:clear:')).length;
 
   it('on an instance holding every key, invalidations delete the keys they remove and write no clear record', async () => {
     for (let i = 0; i < 20; i++) {

@@ -130,7 +130,11 @@ export function isThenable<T>(value: unknown): value is PromiseLike<T> {
 
 const EMPTY = Buffer.alloc(0);
 /** What `StreamableFile` holds until a `PreparedBody` is read: never piped (`getStream()` is overridden). */
-const UNREAD = { pipe: (): never => { throw new Error('a prepared body is read through getStream()'); } } as unknown as Readable;
+const UNREAD = {
+  pipe: (): never => {
+    throw new Error('a prepared body is read through getStream()');
+  },
+} as unknown as Readable;
 
 /**
  * An answer as the value handed to Nest: a `StreamableFile` of its bytes, which carries the
@@ -177,7 +181,13 @@ const ANSWERING = Symbol('nearcache.nestjs.answering-reply');
  * once per adapter; returns whether `adapter` can be answered through.
  */
 export function installAnswering(adapter: ReplyingAdapter | undefined): boolean {
-  if (adapter === undefined || adapter === null || typeof adapter.reply !== 'function' || typeof adapter.setHeader !== 'function' || typeof adapter.status !== 'function') {
+  if (
+    adapter === undefined ||
+    adapter === null ||
+    typeof adapter.reply !== 'function' ||
+    typeof adapter.setHeader !== 'function' ||
+    typeof adapter.status !== 'function'
+  ) {
     return false;
   }
   const marked = adapter as ReplyingAdapter & { [ANSWERING]?: true };

@@ -91,7 +91,8 @@ function serialise(value: unknown, stack: object[], budget: Budget): string {
       return `${value}n`;
     case 'symbol': {
       const registered = Symbol.keyFor(value);
-      if (registered === undefined) throw new UnkeyableArgumentError(`a symbol (${String(value)}) has no serialisation: two symbols of one description would share a key`);
+      if (registered === undefined)
+        throw new UnkeyableArgumentError(`a symbol (${String(value)}) has no serialisation: two symbols of one description would share a key`);
       return `Symbol.for(${JSON.stringify(registered)})`;
     }
     case 'function':
@@ -151,19 +152,26 @@ function serialiseObject(object: object, stack: object[], budget: Budget): strin
   if (object instanceof Promise || object instanceof WeakMap || object instanceof WeakSet || object instanceof WeakRef) {
     throw new UnkeyableArgumentError(`a ${name} has no serialisation`);
   }
-  if (typeof (object as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' || typeof (object as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') {
+  if (
+    typeof (object as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' ||
+    typeof (object as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  ) {
     throw new UnkeyableArgumentError(`a ${name} (an iterable, a stream or a generator) has no serialisation`);
   }
   // A class instance: its state must be in its own enumerable properties, or two different
   // values would share a key (#private fields and getters are invisible from here).
   if (Object.keys(object).length === 0) {
-    throw new UnkeyableArgumentError(`an instance of ${name} has no own enumerable property (its state, in #private fields or elsewhere, cannot be read); give the class a toJSON() or use a key`);
+    throw new UnkeyableArgumentError(
+      `an instance of ${name} has no own enumerable property (its state, in #private fields or elsewhere, cannot be read); give the class a toJSON() or use a key`,
+    );
   }
   for (let level: object | null = prototype; level !== null && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
     for (const key of Reflect.ownKeys(level)) {
       const descriptor = Object.getOwnPropertyDescriptor(level, key)!;
       if (descriptor.get !== undefined || descriptor.enumerable) {
-        throw new UnkeyableArgumentError(`an instance of ${name} has state outside its own enumerable properties (${String(key)} is ${descriptor.get ? 'a getter' : 'inherited'}); give the class a toJSON() or use a key`);
+        throw new UnkeyableArgumentError(
+          `an instance of ${name} has state outside its own enumerable properties (${String(key)} is ${descriptor.get ? 'a getter' : 'inherited'}); give the class a toJSON() or use a key`,
+        );
       }
     }
   }
@@ -171,7 +179,9 @@ function serialiseObject(object: object, stack: object[], budget: Budget): strin
 }
 
 function serialiseProperties(object: object, stack: object[], budget: Budget, skip: readonly string[] = []): string {
-  const keys = Object.keys(object).filter((key) => !skip.includes(key)).sort();
+  const keys = Object.keys(object)
+    .filter((key) => !skip.includes(key))
+    .sort();
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
@@ -238,7 +248,9 @@ export function compileKey(option: CacheKeyOption, signature?: MethodSignature |
     if (match.index > last) parts.push(option.slice(last, match.index));
     const expression = match[1]!.trim();
     if (expression.length === 0) {
-      throw new TypeError(`empty placeholder ${match[0]} in key template "${option}": put a parameter name ({id}), a position ({0}) or a path ({0.id}) between the braces`);
+      throw new TypeError(
+        `empty placeholder ${match[0]} in key template "${option}": put a parameter name ({id}), a position ({0}) or a path ({0.id}) between the braces`,
+      );
     }
     parts.push({ expression, read: placeholder(expression, method, option) });
     last = match.index + match[0].length;
@@ -352,7 +364,10 @@ export function readParameters(fn: Function): { names: Array<string | undefined>
       }
     }
   }
-  const list = source.slice(open + 1, end).replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
+  const list = source
+    .slice(open + 1, end)
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/[^\n]*/g, '');
   const names: Array<string | undefined> = [];
   let rest = -1;
   let current = '';

@@ -145,7 +145,9 @@ export class NearCacheExplorer implements OnModuleInit, OnApplicationShutdown {
       for (const operation of list) {
         if (operation.problem) return operation.problem;
         if (!registered(operation.cache)) {
-          return new UnknownCacheError(`${className}.${method} uses cache "${operation.cache}", which no NearCacheModule.forRoot({ name: '${operation.cache}' }) registers in this application`);
+          return new UnknownCacheError(
+            `${className}.${method} uses cache "${operation.cache}", which no NearCacheModule.forRoot({ name: '${operation.cache}' }) registers in this application`,
+          );
         }
       }
     }

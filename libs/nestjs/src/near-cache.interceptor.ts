@@ -301,7 +301,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** A response header set so far (by `@Header()`, a middleware, or the handler through `@Res({ passthrough: true })`). */
   protected getHeader(response: unknown, name: string): HttpHeaderValue | undefined {
     const adapter = this.httpAdapterHost?.httpAdapter as { getHeader?: (response: unknown, name: string) => unknown } | undefined;
-    const value = typeof adapter?.getHeader === 'function' ? adapter.getHeader(response, name) : (response as { getHeader?: (n: string) => unknown })?.getHeader?.(name);
+    const value =
+      typeof adapter?.getHeader === 'function' ? adapter.getHeader(response, name) : (response as { getHeader?: (n: string) => unknown })?.getHeader?.(name);
     return value === undefined || value === null ? undefined : (value as HttpHeaderValue);
   }
 
@@ -331,7 +332,12 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   /** Answers from the cache under `key`, or runs the handler and stores its response. */
-  #lookup(context: ExecutionContext, next: CallHandler, settings: InterceptorSettings, key: string | undefined): Observable<unknown> | Promise<Observable<unknown>> {
+  #lookup(
+    context: ExecutionContext,
+    next: CallHandler,
+    settings: InterceptorSettings,
+    key: string | undefined,
+  ): Observable<unknown> | Promise<Observable<unknown>> {
     // The request and response of an HTTP context (what `switchToHttp()` returns, without the closures it makes on each call).
     const request = context.getArgByIndex(0);
     const response = context.getArgByIndex(1);
@@ -390,8 +396,21 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   /** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
-  #answerHit(hit: DecodedHttpResponse, request: { method?: unknown }, response: unknown, requestHeaders: HttpRequestHeaders, settings: InterceptorSettings, served: ReadonlySet<string>): unknown {
-    const answer = httpHitResponse(hit, { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders }, Date.now(), served, HIT_TEXT);
+  #answerHit(
+    hit: DecodedHttpResponse,
+    request: { method?: unknown },
+    response: unknown,
+    requestHeaders: HttpRequestHeaders,
+    settings: InterceptorSettings,
+    served: ReadonlySet<string>,
+  ): unknown {
+    const answer = httpHitResponse(
+      hit,
+      { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders },
+      Date.now(),
+      served,
+      HIT_TEXT,
+    );
     const headers: AnswerHeaders = answer.headers;
     if (settings.statusHeader !== undefined) headers.push([settings.statusHeader, 'HIT']);
     return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, text: answer.text, dropContentType: answer.notModified });
@@ -450,7 +469,13 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     const entry = encodeHttpEntry({ status: response.status, headers: stored, body: response.body });
     const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
     const writes = httpEntryWrites(miss.base, entry, response.header('vary'), miss.requestHeaders);
-    if (miss.settings.maxPathEntries > 0 && !HttpPathIndex.of(miss.cache).admits(writes.map((write) => write.key), miss.settings.maxPathEntries)) {
+    if (
+      miss.settings.maxPathEntries > 0 &&
+      !HttpPathIndex.of(miss.cache).admits(
+        writes.map((write) => write.key),
+        miss.settings.maxPathEntries,
+      )
+    ) {
       this.logger.debug(`not stored (its path holds maxPathEntries ${miss.settings.maxPathEntries} entries): ${miss.base}`);
       return;
     }
@@ -472,7 +497,6 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     headers.push(['content-length', String(answer.body.length)]);
     return prepareAnswer(miss.response as object, { status: answer.status, headers, body: answer.body, dropContentType: false });
   }
-
 
   /** A reader of `cache` for core's lookups and the headers it serves (the same while the cache stays the same; `#prepare` registered its headers). */
   #reader(cache: NearCache): { get: (key: string) => unknown; served: ReadonlySet<string> } {
@@ -496,9 +520,13 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       const prefix = stringOption('prefix', this.prefix, undefined, PREFIX, 'a non-empty string of at most 256 characters, not starting with U+0000');
       const maxBodyBytes = integerOption('maxBodyBytes', this.maxBodyBytes, 0, 0, 64 * 1024 * 1024);
       const statusHeader = this.statusHeader;
-      if (statusHeader !== false && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) invalidOption('statusHeader', 'a header name or false', statusHeader);
+      if (statusHeader !== false && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader)))
+        invalidOption('statusHeader', 'a header name or false', statusHeader);
       const storedHeaders = this.storedHeaders;
-      if (!Array.isArray(storedHeaders) || storedHeaders.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))) {
+      if (
+        !Array.isArray(storedHeaders) ||
+        storedHeaders.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))
+      ) {
         invalidOption('storedHeaders', `an array of header names, none of ${[...HTTP_NEVER_SERVED_HEADERS].join(', ')}`, storedHeaders);
       }
       let credentials: HttpCredentialPolicy;

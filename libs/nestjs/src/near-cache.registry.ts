@@ -1,21 +1,36 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import {
-  CacheClosedError,
-  createNearCache,
-  InvalidOptionError,
-  type Logger as NearCacheLogger,
-  type NearCache,
-  type NearCacheOptions,
-} from '@nearcache/core';
+import { CacheClosedError, createNearCache, InvalidOptionError, type Logger as NearCacheLogger, type NearCache, type NearCacheOptions } from '@nearcache/core';
 import { DEFAULT_CACHE_NAME } from './constants.js';
 import { DuplicateCacheNameError, UnknownCacheError } from './errors.js';
 import type { NearCacheModuleExtras, NearCacheModuleOptions } from './interfaces.js';
 
 /** Every option of `createNearCache`, in the order of the configuration reference. */
 const CACHE_OPTION_NAMES = [
-  'topic', 'kafka', 'log', 'instanceId', 'max', 'maxBytes', 'ttl', 'maxTtl', 'maxKeyBytes', 'maxValueBytes', 'codec',
-  'bootstrapTimeout', 'flushTimeout', 'closeTimeout', 'filter', 'mode', 'maxQueuedWrites', 'maxBatchRecords', 'maxBatchBytes',
-  'stallTimeout', 'lagPollInterval', 'logger', 'bootstrapDecode', 'signing', 'clock',
+  'topic',
+  'kafka',
+  'log',
+  'instanceId',
+  'max',
+  'maxBytes',
+  'ttl',
+  'maxTtl',
+  'maxKeyBytes',
+  'maxValueBytes',
+  'codec',
+  'bootstrapTimeout',
+  'flushTimeout',
+  'closeTimeout',
+  'filter',
+  'mode',
+  'maxQueuedWrites',
+  'maxBatchRecords',
+  'maxBatchBytes',
+  'stallTimeout',
+  'lagPollInterval',
+  'logger',
+  'bootstrapDecode',
+  'signing',
+  'clock',
 ] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
 // Fails to compile when a cache option is missing from the list above.
 const everyCacheOption: [Exclude<keyof NearCacheOptions, (typeof CACHE_OPTION_NAMES)[number]>] extends [never] ? true : never = true;
@@ -61,7 +76,9 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     for (const key of Object.keys(options)) {
       if ((EXTRA_OPTION_NAMES as readonly string[]).includes(key)) {
         // forRoot() takes them out of the options; only a forRootAsync() factory returns them here.
-        throw new InvalidOptionError(`option "${key}" of cache "${name}" has no effect in what a forRootAsync() factory returns: give it to forRootAsync({ ${key}, useFactory, ... }) itself`);
+        throw new InvalidOptionError(
+          `option "${key}" of cache "${name}" has no effect in what a forRootAsync() factory returns: give it to forRootAsync({ ${key}, useFactory, ... }) itself`,
+        );
       }
       if (!MODULE_OPTION_NAMES.includes(key)) {
         throw new InvalidOptionError(`unknown option "${key}" of cache "${name}"; the options are: ${MODULE_OPTION_NAMES.join(', ')}`);
@@ -105,7 +122,9 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     const entry = this.#caches.get(name);
     if (!entry) {
       const known = [...this.#caches.keys()].map((n) => `"${n}"`).join(', ') || 'none';
-      throw new UnknownCacheError(`no cache named "${name}" is registered (registered: ${known}); add NearCacheModule.forRoot(${name === DEFAULT_CACHE_NAME ? '' : `{ name: '${name}', ... }`})`);
+      throw new UnknownCacheError(
+        `no cache named "${name}" is registered (registered: ${known}); add NearCacheModule.forRoot(${name === DEFAULT_CACHE_NAME ? '' : `{ name: '${name}', ... }`})`,
+      );
     }
     return entry.cache as NearCache<V>;
   }
@@ -131,7 +150,9 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
     const results = await Promise.allSettled(
       waiting.map(async (entry) => {
         await entry.cache.ready(entry.readyTimeout === undefined ? {} : { timeout: entry.readyTimeout });
-        new Logger(`NearCache:${entry.name}`).log(`cache "${entry.name}" is ready: topic "${entry.cache.topic}", ${entry.cache.size} entries, in ${Date.now() - started} ms`);
+        new Logger(`NearCache:${entry.name}`).log(
+          `cache "${entry.name}" is ready: topic "${entry.cache.topic}", ${entry.cache.size} entries, in ${Date.now() - started} ms`,
+        );
       }),
     );
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');

@@ -1,6 +1,14 @@
 import type { NearCache } from '@nearcache/core';
 import { NEAR_CACHE_OPERATIONS_METADATA } from './constants.js';
-import { compileKey, defaultCacheKey, readParameters, UnresolvablePlaceholderError, type CacheKeyFunction, type CacheKeyOption, type MethodSignature } from './keys.js';
+import {
+  compileKey,
+  defaultCacheKey,
+  readParameters,
+  UnresolvablePlaceholderError,
+  type CacheKeyFunction,
+  type CacheKeyOption,
+  type MethodSignature,
+} from './keys.js';
 
 /** Decides from the method's arguments whether the cache is used for this call. */
 export type CacheCondition = (...args: any[]) => boolean;
@@ -128,9 +136,12 @@ export function getOperations(method: unknown): readonly CacheOperation[] {
 
 type Derived = 'where' | 'method' | 'shape' | 'problem';
 type OperationInput =
-  | Omit<CachedOperation, Derived | 'key'> & { key: CacheKeyOption | undefined }
-  | Omit<EvictOperation, Derived | 'keys' | 'prefix'> & { keys: CacheKeyOption[] | ((...args: any[]) => string[]) | undefined; prefix: CacheKeyOption | undefined }
-  | Omit<PutOperation, Derived | 'key'> & { key: CacheKeyOption };
+  | (Omit<CachedOperation, Derived | 'key'> & { key: CacheKeyOption | undefined })
+  | (Omit<EvictOperation, Derived | 'keys' | 'prefix'> & {
+      keys: CacheKeyOption[] | ((...args: any[]) => string[]) | undefined;
+      prefix: CacheKeyOption | undefined;
+    })
+  | (Omit<PutOperation, Derived | 'key'> & { key: CacheKeyOption });
 
 /**
  * Replaces `descriptor.value` by a wrapper that runs `input` through the runner its instance is
@@ -138,7 +149,13 @@ type OperationInput =
  * after (`@Get()`, guards...) still see theirs. Wrapping happens on the prototype, so it also
  * holds for controller routes, which Nest binds before modules initialise.
  */
-export function decorateMethod(decorator: string, target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor, input: OperationInput): PropertyDescriptor {
+export function decorateMethod(
+  decorator: string,
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: PropertyDescriptor,
+  input: OperationInput,
+): PropertyDescriptor {
   const original = descriptor?.value as ((...args: unknown[]) => unknown) | undefined;
   const className = typeof target === 'function' ? target.name : (target.constructor?.name ?? 'Object');
   const method = String(propertyKey);
@@ -170,13 +187,18 @@ export function decorateMethod(decorator: string, target: object, propertyKey: s
     kind === 'AsyncGeneratorFunction' || kind === 'GeneratorFunction'
       ? 'sync'
       : kind === 'AsyncFunction' || returnType === Promise
-      ? 'async'
-      : typeof returnType === 'function' && returnType !== Object
-        ? 'sync'
-        : undefined;
-  const base = { where: `${className}.${method}`, method, shape, get problem() {
-    return problem;
-  } };
+        ? 'async'
+        : typeof returnType === 'function' && returnType !== Object
+          ? 'sync'
+          : undefined;
+  const base = {
+    where: `${className}.${method}`,
+    method,
+    shape,
+    get problem() {
+      return problem;
+    },
+  };
   let operation: CacheOperation;
   switch (input.kind) {
     case 'cached':

@@ -159,7 +159,17 @@ export class CacheOperationRunner implements OperationRunner {
    * Runs `start` (the method) as the one load of `key`; concurrent calls for the key wait on it.
    * `started`: the method already runs (a first call that learned its shape), counted as a load.
    */
-  #load(operation: CachedOperation, cache: NearCache, key: string, id: string, start: () => unknown, started: boolean, self: object, original: Method, args: unknown[]): Promise<unknown> {
+  #load(
+    operation: CachedOperation,
+    cache: NearCache,
+    key: string,
+    id: string,
+    start: () => unknown,
+    started: boolean,
+    self: object,
+    original: Method,
+    args: unknown[],
+  ): Promise<unknown> {
     const running = started ? undefined : this.#loads.get(id);
     // Join it; a stream is not shared: each waiting caller runs the method itself.
     if (running !== undefined) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
@@ -191,9 +201,9 @@ export class CacheOperationRunner implements OperationRunner {
   #store(operation: CachedOperation | PutOperation, cache: NearCache, key: string, value: unknown): Promise<void> {
     if (cache.state === 'closed') return Promise.resolve();
     const options = operation.ttl === undefined ? undefined : { ttl: operation.ttl };
-    return cache.set(key, value, options).catch((error: unknown) =>
-      this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error),
-    );
+    return cache
+      .set(key, value, options)
+      .catch((error: unknown) => this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error));
   }
 
   /** Whether a result may be stored: not an observable, a stream or a function, and not vetoed by `unless`. */
@@ -227,7 +237,8 @@ export class CacheOperationRunner implements OperationRunner {
         return Promise.resolve();
       }
       try {
-        if (operation.allEntries) return cache.clear().catch((error: unknown) => this.#warn(operation, 'evict', 'clearing the cache failed; stale entries may remain', error));
+        if (operation.allEntries)
+          return cache.clear().catch((error: unknown) => this.#warn(operation, 'evict', 'clearing the cache failed; stale entries may remain', error));
         const writes: Array<Promise<void>> = [];
         if (prefix !== undefined) writes.push(cache.clearPrefix(prefix));
         for (const key of keys) writes.push(cache.delete(key));
@@ -247,10 +258,11 @@ export class CacheOperationRunner implements OperationRunner {
       return isThenable(result) ? evicted.then(() => result) : result;
     }
     const result = original.apply(self, args);
-    if (isThenable(result)) return Promise.resolve(result).then(async (value) => {
-      await evict();
-      return value;
-    });
+    if (isThenable(result))
+      return Promise.resolve(result).then(async (value) => {
+        await evict();
+        return value;
+      });
     if (isObservable(result)) return evictOnComplete(result, evict);
     void evict();
     return result;
@@ -272,10 +284,11 @@ export class CacheOperationRunner implements OperationRunner {
       return this.#store(operation, cache, key, value);
     };
     const result = original.apply(self, args);
-    if (isThenable(result)) return Promise.resolve(result).then(async (value) => {
-      await store(value);
-      return value;
-    });
+    if (isThenable(result))
+      return Promise.resolve(result).then(async (value) => {
+        await store(value);
+        return value;
+      });
     void store(result);
     return result;
   }

@@ -133,7 +133,10 @@ describe('a method that returns a promise without saying so', () => {
     const [first, second] = [a.findAll(), a.findAll()];
     expect(first).toBeInstanceOf(Promise);
     expect(second).toBeInstanceOf(Promise);
-    expect(await Promise.all([first, second])).toEqual([['lamp', 'chair'], ['lamp', 'chair']]);
+    expect(await Promise.all([first, second])).toEqual([
+      ['lamp', 'chair'],
+      ['lamp', 'chair'],
+    ]);
     expect(bodies).toBe(1);
   });
 });
@@ -253,7 +256,7 @@ describe('stacked decorators', () => {
     }
   }
 
-  it('a cache decorator below another library\'s wrapper (which copies no metadata) is still bound, with named placeholders', async () => {
+  it("a cache decorator below another library's wrapper (which copies no metadata) is still bound, with named placeholders", async () => {
     const app = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], providers: [TracedAbove] });
     const traced = app.get(TracedAbove);
     expect(await traced.find('1')).toBe('traced 1');

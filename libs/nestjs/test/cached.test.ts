@@ -91,7 +91,11 @@ class UsersService {
     return 'value';
   }
 
-  @Cached({ key: () => { throw new Error('no key for you'); } })
+  @Cached({
+    key: () => {
+      throw new Error('no key for you');
+    },
+  })
   async brokenKey(): Promise<string> {
     run('brokenKey');
     return 'value';
@@ -320,7 +324,6 @@ describe('@Cached', () => {
     await outside.byTemplate('9');
     expect(count('byTemplate')).toBe(2);
   });
-
 });
 
 describe('@Cached across two applications on one log', () => {

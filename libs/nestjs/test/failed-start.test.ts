@@ -77,7 +77,10 @@ describe('a start that fails on an error of the module closes every cache first'
     class App {}
     const { error, caches } = await failedStart(App);
     expect(error).toBeInstanceOf(DefaultKeyCollisionError);
-    expect(error).toMatchObject({ code: 'NC_DEFAULT_KEY_COLLISION', message: expect.stringMatching(/DefaultKeys\.find.*provider DefaultKeys.*provider SECOND/) });
+    expect(error).toMatchObject({
+      code: 'NC_DEFAULT_KEY_COLLISION',
+      message: expect.stringMatching(/DefaultKeys\.find.*provider DefaultKeys.*provider SECOND/),
+    });
     expect(caches).toHaveLength(2);
     expect(caches.map((cache) => cache.state)).toEqual(['closed', 'closed']);
   });
@@ -144,7 +147,10 @@ describe('unknown options of NearCacheModule', () => {
     @Module({ imports: [NearCacheModule.forRootAsync({ useFactory: () => ({ ...inProcess(broker, 'typo'), isGlobal: true }) as never })] })
     class App {}
     const { error } = await failedStart(App);
-    expect(error).toMatchObject({ code: 'NC_INVALID_OPTION', message: expect.stringMatching(/option "isGlobal" .* give it to forRootAsync\(\{ isGlobal, useFactory, \.\.\. \}\) itself/) });
+    expect(error).toMatchObject({
+      code: 'NC_INVALID_OPTION',
+      message: expect.stringMatching(/option "isGlobal" .* give it to forRootAsync\(\{ isGlobal, useFactory, \.\.\. \}\) itself/),
+    });
   });
 });
 
@@ -152,10 +158,14 @@ describe('unknown options of forRootAsync itself', () => {
   it('a typo beside useFactory throws InvalidOptionError listing what forRootAsync takes', () => {
     const call = (): unknown => NearCacheModule.forRootAsync({ isGlobl: true, useFactory: () => ({ topic: 't' }) } as never);
     expect(call).toThrow(InvalidOptionError);
-    expect(call).toThrow(/unknown option "isGlobl" of NearCacheModule\.forRootAsync\(\); its options are: imports, inject, useFactory, useClass, useExisting, provideInjectionTokensFrom, isGlobal, name/);
+    expect(call).toThrow(
+      /unknown option "isGlobl" of NearCacheModule\.forRootAsync\(\); its options are: imports, inject, useFactory, useClass, useExisting, provideInjectionTokensFrom, isGlobal, name/,
+    );
   });
 
   it('a cache option beside useFactory says where it goes', () => {
-    expect(() => NearCacheModule.forRootAsync({ ttl: 5, useFactory: () => ({ topic: 't' }) } as never)).toThrow(/unknown option "ttl" .*the cache's options go in what the factory returns/);
+    expect(() => NearCacheModule.forRootAsync({ ttl: 5, useFactory: () => ({ topic: 't' }) } as never)).toThrow(
+      /unknown option "ttl" .*the cache's options go in what the factory returns/,
+    );
   });
 });

@@ -1,12 +1,6 @@
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import {
-  InProcessBroker,
-  inProcessLog,
-  silentLogger,
-  type NearCacheOptions,
-  type ReplicationLogFactory,
-} from '@nearcache/core';
+import { InProcessBroker, inProcessLog, silentLogger, type NearCacheOptions, type ReplicationLogFactory } from '@nearcache/core';
 import { chaos, type ChaosLog } from '../../../test/helpers/chaos.js';
 import { recordMeta } from '../../../test/helpers/records.js';
 

@@ -1,4 +1,17 @@
-import { ConflictException, Controller, Get, Header, Headers, HttpCode, Injectable, Res, StreamableFile, UseInterceptors, type CallHandler, type NestInterceptor } from '@nestjs/common';
+import {
+  ConflictException,
+  Controller,
+  Get,
+  Header,
+  Headers,
+  HttpCode,
+  Injectable,
+  Res,
+  StreamableFile,
+  UseInterceptors,
+  type CallHandler,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { map, type Observable } from 'rxjs';
 import { computeEtag, decodeHttpEntry, encodeHttpEntry, InProcessBroker, InvalidOptionError, isHttpVaryIndex, NearCache } from '@nearcache/core';
 import request from 'supertest';
@@ -179,9 +192,12 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
   });
 
   const start = () =>
-    createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [HttpController, SmallController, PrefixController, OuterController] });
+    createOn(platform, {
+      imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))],
+      controllers: [HttpController, SmallController, PrefixController, OuterController],
+    });
 
-  it('stores core\'s entry under http:GET <url>: status, JSON bytes, content type and a strong ETag; a hit sends the same bytes and headers', async () => {
+  it("stores core's entry under http:GET <url>: status, JSON bytes, content type and a strong ETag; a hit sends the same bytes and headers", async () => {
     const app = await start();
     const server = app.getHttpServer();
     const miss = await request(server).get('/h/json').expect(200);
@@ -209,8 +225,7 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
     const server = (await start()).getHttpServer();
     // Connection-level and per-answer headers aside, a hit carries what the miss carried.
     const perAnswer = new Set(['date', 'connection', 'keep-alive', 'age', 'x-cache']);
-    const headersOf = (response: request.Response) =>
-      Object.fromEntries(Object.entries(response.headers).filter(([name]) => !perAnswer.has(name)));
+    const headersOf = (response: request.Response) => Object.fromEntries(Object.entries(response.headers).filter(([name]) => !perAnswer.has(name)));
     for (const path of ['/h/json', '/h/text', '/h/plain', '/h/bytes']) {
       const miss = await request(server).get(path).expect(200);
       const hit = await request(server).get(path).expect(200);
@@ -237,8 +252,16 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => done(null, Buffer.concat(chunks)));
     };
-    const bytesMiss = await request(server).get('/h/bytes').buffer(true).parse(parse as never).expect(200);
-    const bytesHit = await request(server).get('/h/bytes').buffer(true).parse(parse as never).expect(200);
+    const bytesMiss = await request(server)
+      .get('/h/bytes')
+      .buffer(true)
+      .parse(parse as never)
+      .expect(200);
+    const bytesHit = await request(server)
+      .get('/h/bytes')
+      .buffer(true)
+      .parse(parse as never)
+      .expect(200);
     expect(bytesHit.headers['x-cache']).toBe('HIT');
     expect([bytesMiss.headers['content-type'], bytesHit.headers['content-type']]).toEqual(['application/octet-stream', 'application/octet-stream']);
     expect([...(bytesMiss.body as Buffer)]).toEqual([0, 1, 2, 255]);
@@ -286,7 +309,10 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
   it('on a miss, stores the full response and answers a matching If-None-Match with a 304', async () => {
     const app = await start();
     const server = app.getHttpServer();
-    const first = await request(server).get('/h/text').set('If-None-Match', computeEtag(Buffer.from('hi there'))).expect(304);
+    const first = await request(server)
+      .get('/h/text')
+      .set('If-None-Match', computeEtag(Buffer.from('hi there')))
+      .expect(304);
     expect(first.headers['x-cache']).toBe('MISS');
     expect(first.text).toBe('');
     const second = await request(server).get('/h/text').expect(200, 'hi there');
@@ -386,7 +412,7 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
     expect(hit.headers['x-cache']).toBe('HIT');
   });
 
-  it('answers with the stored status, not the route\'s: a 304 on a @HttpCode(201) route, miss and hit', async () => {
+  it("answers with the stored status, not the route's: a 304 on a @HttpCode(201) route, miss and hit", async () => {
     const server = (await start()).getHttpServer();
     const etag = computeEtag(Buffer.from('made'));
     const miss = await request(server).get('/outer/created').set('If-None-Match', etag).expect(304);
@@ -401,9 +427,9 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
   it('a subclass with a bad setting fails the start with InvalidOptionError', async () => {
     const failure = createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] });
     await expect(failure).rejects.toThrow(InvalidOptionError);
-    await expect(
-      createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] }),
-    ).rejects.toThrow(/NearCacheInterceptor \(BadPrefixInterceptor\): option "prefix" must be a non-empty string/);
+    await expect(createOn(platform, { imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(
+      /NearCacheInterceptor \(BadPrefixInterceptor\): option "prefix" must be a non-empty string/,
+    );
   });
 
   it('fails open when storing fails: the response is sent, the next request runs the handler', async () => {

@@ -11,7 +11,8 @@ const apps: INestApplication[] = [];
 /** Compiles `metadata` into an initialised application on `platform` (logger off), ready to serve through supertest. */
 export async function createOn(platform: Platform, metadata: ModuleMetadata): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
-  const app = platform === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false }) : moduleRef.createNestApplication({ logger: false });
+  const app =
+    platform === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false }) : moduleRef.createNestApplication({ logger: false });
   apps.push(app);
   await app.init();
   if (platform === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();

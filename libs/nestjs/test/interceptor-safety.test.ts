@@ -100,7 +100,8 @@ const local = (path: string): string => httpCacheKey('GET', `http://127.0.0.1${p
 async function twoInstances(): Promise<{ a: ReturnType<typeof request>; b: ReturnType<typeof request>; cacheA: NearCache; cacheB: NearCache }> {
   const broker = new InProcessBroker();
   const topic = `safety-${Math.random().toString(36).slice(2, 10)}`;
-  const start = () => createApp({ imports: [NearCacheModule.forRoot(inProcess(broker, topic))], controllers: [SafetyController, TolerantController, BudgetController] });
+  const start = () =>
+    createApp({ imports: [NearCacheModule.forRoot(inProcess(broker, topic))], controllers: [SafetyController, TolerantController, BudgetController] });
   const appA = await start();
   const appB = await start();
   return { a: request(appA.getHttpServer()), b: request(appB.getHttpServer()), cacheA: appA.get(NearCache), cacheB: appB.get(NearCache) };
@@ -123,7 +124,7 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await a.get('/s/account').set('X-Api-Key', 'alice-key').expect(200, 'account of alice-key');
     await b.get('/s/account').expect(200, 'account of nobody');
     expect(responseKeys(cacheA).filter((key) => key.includes('account'))).toHaveLength(responseKeys(cacheA).length);
-    await waitFor(() => responseKeys(cacheA).length === 1, { message: "the anonymous entry on A" });
+    await waitFor(() => responseKeys(cacheA).length === 1, { message: 'the anonymous entry on A' });
     // The anonymous entry is not served to a request with credentials.
     const alice = await a.get('/s/account').set('Authorization', 'Bearer alice').set('Cookie', 'sid=alice').expect(200, 'account of alice');
     expect(alice.headers['x-cache']).toBe('MISS');
@@ -229,7 +230,9 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await expect(createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(
       /NearCacheInterceptor \(BadCredentialsInterceptor\): option "credentialHeaders" must be an array of request header names/,
     );
-    await expect(createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(InvalidOptionError);
+    await expect(createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [BadController] })).rejects.toThrow(
+      InvalidOptionError,
+    );
   });
 
   it("core's invalidation helpers remove the interceptor's entries on every instance: one host, every host, every spelling", async () => {
@@ -242,7 +245,11 @@ describe('NearCacheInterceptor: a shared cache', () => {
     await waitFor(() => responseKeys(cacheB).length === 6, { message: 'the entries on B' });
     await invalidateHttpRoute(cacheB, '/s/products/1', { host: 'a.example' });
     await waitFor(() => !cacheA.has('http:GET /s/products/1 http://a.example'), { message: 'the host invalidation on A' });
-    expect(responseKeys(cacheA)).toEqual(['http:GET /s/products/1 http://b.example', 'http:GET /s/products/2 http://a.example', 'http:GET /s/products/2 http://b.example']);
+    expect(responseKeys(cacheA)).toEqual([
+      'http:GET /s/products/1 http://b.example',
+      'http:GET /s/products/2 http://a.example',
+      'http:GET /s/products/2 http://b.example',
+    ]);
     await invalidateHttpRoute(cacheB, '/s/products/%32');
     await waitFor(() => responseKeys(cacheA).length === 1, { message: 'the invalidation of every host on A' });
     await invalidateHttpPrefix(cacheB, '/s/');

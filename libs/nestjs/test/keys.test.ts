@@ -97,7 +97,21 @@ describe('stableStringify', () => {
 
   it('serialises dates, maps, sets and cycles deterministically', () => {
     expect(stableStringify(new Date('2026-01-02T03:04:05.000Z'))).toBe('Date(2026-01-02T03:04:05.000Z)');
-    expect(stableStringify(new Map([['b', 2], ['a', 1]]))).toBe(stableStringify(new Map([['a', 1], ['b', 2]])));
+    expect(
+      stableStringify(
+        new Map([
+          ['b', 2],
+          ['a', 1],
+        ]),
+      ),
+    ).toBe(
+      stableStringify(
+        new Map([
+          ['a', 1],
+          ['b', 2],
+        ]),
+      ),
+    );
     expect(stableStringify(new Set([2, 1]))).toBe(stableStringify(new Set([1, 2])));
     const cyclic: Record<string, unknown> = { name: 'x' };
     cyclic.self = cyclic;
@@ -157,7 +171,8 @@ describe('compileKey', () => {
       // A transpiled async method: `find(_x) { return _find.apply(this, arguments); }`.
       ['user:{email}', { names: ['_x'], rest: -1 }],
     ];
-    for (const [template, signature] of refusals) expect(() => compileKey(template, signature), JSON.stringify(signature)).toThrow(UnresolvablePlaceholderError);
+    for (const [template, signature] of refusals)
+      expect(() => compileKey(template, signature), JSON.stringify(signature)).toThrow(UnresolvablePlaceholderError);
     // Positions past the declared ones are fine with a rest parameter.
     expect(compileKey('k:{2}', { names: ['first', 'others'], rest: 1 })('a', 'b', 'c')).toBe('k:c');
     expect(compileKey('k:{others}', { names: ['first', 'others'], rest: 1 })('a', 'b', 'c')).toBe('k:["b","c"]');

@@ -85,7 +85,10 @@ describe('values the cache refuses to store', () => {
       }
     }
     const app = await createApp({
-      imports: [NearCacheModule.forRoot(inProcess(broker, 'main')), NearCacheModule.forRoot({ name: 'sessions', ...inProcess(broker, 'sessions'), maxValueBytes: 100 })],
+      imports: [
+        NearCacheModule.forRoot(inProcess(broker, 'main')),
+        NearCacheModule.forRoot({ name: 'sessions', ...inProcess(broker, 'sessions'), maxValueBytes: 100 }),
+      ],
       providers: [Sessions],
     });
     await app.get(Sessions).load('s1');

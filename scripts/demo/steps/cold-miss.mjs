@@ -11,7 +11,7 @@ import { check, demoFailure, formatMs, formatPrice, say, section } from '../outp
 export async function coldMiss({ instances, log, keys, page, replicationDeadlineMs }) {
   const [A, B, C] = instances;
   section('1. A cold miss on A, then hits on B and C');
-  say('   (server: time spent in the instance; round trip: as the demo\'s HTTP client saw it)');
+  say("   (server: time spent in the instance; round trip: as the demo's HTTP client saw it)");
   reportHeader();
   const readsBefore = await readsOf(instances);
   const first = await call(A, 'GET', page);
@@ -36,10 +36,22 @@ export async function coldMiss({ instances, log, keys, page, replicationDeadline
   const otherUrl = `${page}?ref=demo`;
   const onCOther = await call(C, 'GET', otherUrl);
   const readsAfter = await readsOf(instances);
-  check(onB.status === 200 && onB.servedFrom === 'response-cache', `GET B ${page} should be a hit from the replicated page, got ${onB.status} ${onB.servedFrom}`);
-  check(onC.status === 200 && onC.servedFrom === 'response-cache', `GET C ${page} should be a hit from the replicated page, got ${onC.status} ${onC.servedFrom}`);
-  check(onCOther.status === 200 && onCOther.servedFrom === 'value-cache', `GET C ${otherUrl} should be a hit from the replicated product, got ${onCOther.status} ${onCOther.servedFrom}`);
-  check(readsAfter.B === readsBefore.B && readsAfter.C === readsBefore.C, `B and C should not have called the data source (B: ${readsAfter.B - readsBefore.B}, C: ${readsAfter.C - readsBefore.C} calls)`);
+  check(
+    onB.status === 200 && onB.servedFrom === 'response-cache',
+    `GET B ${page} should be a hit from the replicated page, got ${onB.status} ${onB.servedFrom}`,
+  );
+  check(
+    onC.status === 200 && onC.servedFrom === 'response-cache',
+    `GET C ${page} should be a hit from the replicated page, got ${onC.status} ${onC.servedFrom}`,
+  );
+  check(
+    onCOther.status === 200 && onCOther.servedFrom === 'value-cache',
+    `GET C ${otherUrl} should be a hit from the replicated product, got ${onCOther.status} ${onCOther.servedFrom}`,
+  );
+  check(
+    readsAfter.B === readsBefore.B && readsAfter.C === readsBefore.C,
+    `B and C should not have called the data source (B: ${readsAfter.B - readsBefore.B}, C: ${readsAfter.C - readsBefore.C} calls)`,
+  );
   for (const response of [onB, onC, onCOther]) check(JSON.stringify(response.body) === JSON.stringify(first.body), 'B and C should serve the product A loaded');
   report('GET', B, page, onB, 'HIT: the page A computed (Nest), no data-source call on B');
   report('GET', C, page, onC, 'HIT: the same page, served by the Express app, no data-source call on C');

@@ -47,16 +47,16 @@ export async function load({ instances, example, label, lifecycle }) {
   });
   const total = loadStats.reduce((sum, s) => ({ requests: sum.requests + s.served.requests, hits: sum.hits + s.served.hits }), { requests: 0, hits: 0 });
   say(`   ${LOAD_REQUESTS} requests, one at a time, in ${formatMs(loadMs)}; latency measured on the server, from request to response:`);
-  table(
-    ['instance', 'requests', 'hit ratio', 'hit p50', 'hit p99', 'miss p50', 'data-source calls', 'cache entries'],
-    rows,
-    '   ',
-  );
+  table(['instance', 'requests', 'hit ratio', 'hit p50', 'hit p99', 'miss p50', 'data-source calls', 'cache entries'], rows, '   ');
   const hitP50 = median(loadStats.filter((s) => s.served.hits > 0).map((s) => s.served.latency.hit.p50Ms));
   const missP50 = median(loadStats.filter((s) => s.served.misses > 0).map((s) => s.served.latency.miss.p50Ms));
-  say(`   overall: ${total.hits} of ${total.requests} served from the cache (${((100 * total.hits) / total.requests).toFixed(1)} %), ${total.requests - total.hits} from the data source.`);
+  say(
+    `   overall: ${total.hits} of ${total.requests} served from the cache (${((100 * total.hits) / total.requests).toFixed(1)} %), ${total.requests - total.hits} from the data source.`,
+  );
   if (hitP50 > 0 && missP50 > 0) {
-    say(`   median of the instances' p50: a hit ${formatMs(hitP50)}, a miss ${formatMs(missP50)} (${(missP50 / hitP50).toFixed(0)}x): a miss waits for the data source,`);
+    say(
+      `   median of the instances' p50: a hit ${formatMs(hitP50)}, a miss ${formatMs(missP50)} (${(missP50 / hitP50).toFixed(0)}x): a miss waits for the data source,`,
+    );
     say('   a hit is a local lookup plus the HTTP handling.');
   }
   check(total.hits > 0, 'the load phase should produce hits');
@@ -73,7 +73,9 @@ export async function load({ instances, example, label, lifecycle }) {
   if (delays.length > 0) {
     delays.sort((a, b) => a - b);
     const q = (/** @type {number} */ p) => delays[Math.min(delays.length - 1, Math.ceil(p * delays.length) - 1)];
-    say(`   replication delay, from an instance storing a page to another holding it (${delays.length} deliveries): p50 ${formatMs(q(0.5))}, p90 ${formatMs(q(0.9))}, max ${formatMs(delays.at(-1))}`);
+    say(
+      `   replication delay, from an instance storing a page to another holding it (${delays.length} deliveries): p50 ${formatMs(q(0.5))}, p90 ${formatMs(q(0.9))}, max ${formatMs(delays.at(-1))}`,
+    );
   }
   return true;
 }

@@ -25,7 +25,9 @@ export async function restart({ instances, page }, newPrice) {
   );
   say(`   B healthy ${formatMs(restartHealthy)} after its start`);
   say(`     ${child ? 'process start' : 'instance start'} -> listening: ${formatMs(bStats.startup.startToListeningMs)}`);
-  say(`     of which the cache's bootstrap, created -> ready(): ${formatMs(bStats.startup.cacheReadyMs)}, reading ${bStats.startup.recordsAtReady} records from the topic into ${bStats.startup.entriesAtReady} entries`);
+  say(
+    `     of which the cache's bootstrap, created -> ready(): ${formatMs(bStats.startup.cacheReadyMs)}, reading ${bStats.startup.recordsAtReady} records from the topic into ${bStats.startup.entriesAtReady} entries`,
+  );
   const warm = await call(B, 'GET', page);
   const bAfter = await stats(B);
   check(warm.status === 200 && warm.servedFrom !== 'data-source', `the first GET on the restarted B should be a hit, it came from ${warm.servedFrom}`);

@@ -68,12 +68,11 @@ export async function fetchKafka({ log = defaultLog } = {}) {
     log(`fetching Apache Kafka ${version} jars with Maven...`);
     const started = Date.now();
     const tmp = `${classpathFile}.${process.pid}.tmp`;
-    const { code, output } = await runCollecting('mvn', [
-      '-B', '-q', '-Dstyle.color=never',
-      '-f', POM_FILE,
-      'dependency:build-classpath',
-      `-Dmdep.outputFile=${tmp}`,
-    ], { log, heartbeat: `still fetching Apache Kafka ${version} jars` });
+    const { code, output } = await runCollecting(
+      'mvn',
+      ['-B', '-q', '-Dstyle.color=never', '-f', POM_FILE, 'dependency:build-classpath', `-Dmdep.outputFile=${tmp}`],
+      { log, heartbeat: `still fetching Apache Kafka ${version} jars` },
+    );
     if (code !== 0) {
       fs.rmSync(tmp, { force: true });
       log(output.replace(/\x1b\[[0-9;]*m/g, '').trim() || '(Maven printed nothing)');

@@ -8,9 +8,7 @@ import { LOG4J2_PROPERTIES, buildNodeConfig, describeNode, toProperties } from '
 import { defaultLog } from './log.mjs';
 import { clusterDirOf } from './paths.mjs';
 import { choosePorts, waitForPortFree } from './ports.mjs';
-import {
-  DEFAULT_JVM_ARGS, DEFAULT_STOP_TIMEOUT_MS, clusterStopTimeout, formatStorage, isAlive, spawnNode, tailFile, terminate,
-} from './processes.mjs';
+import { DEFAULT_JVM_ARGS, DEFAULT_STOP_TIMEOUT_MS, clusterStopTimeout, formatStorage, isAlive, spawnNode, tailFile, terminate } from './processes.mjs';
 import { waitForNode, warmUpCoordinators } from './readiness.mjs';
 import { stopCluster, writeState } from './state.mjs';
 
@@ -135,11 +133,15 @@ export async function startCluster({
   const awaitReady = async (targets, deadline) => {
     const expectBrokers = nodeInfos.filter((n) => n.pid).length;
     try {
-      await Promise.all(targets.map((node) => waitForNode(node, {
-        deadline,
-        expectBrokers,
-        exited: /** @type {() => boolean} */ (exitedChecks.get(node.index)),
-      })));
+      await Promise.all(
+        targets.map((node) =>
+          waitForNode(node, {
+            deadline,
+            expectBrokers,
+            exited: /** @type {() => boolean} */ (exitedChecks.get(node.index)),
+          }),
+        ),
+      );
     } catch (err) {
       for (const node of targets) {
         log(`--- last lines of ${node.logFile} ---\n${tailFile(node.logFile)}`);
@@ -163,7 +165,9 @@ export async function startCluster({
     if (warmUp) await warmUpCoordinators(nodeInfos, started + deadlineMs);
   } catch (err) {
     await Promise.all(nodeInfos.map((n) => n.pid && terminate(n.pid, { signal: 'SIGKILL' })));
-    nodeInfos.forEach((n) => { n.pid = null; });
+    nodeInfos.forEach((n) => {
+      n.pid = null;
+    });
     save();
     throw err;
   }
@@ -171,7 +175,14 @@ export async function startCluster({
 
   if (stopOnExit) {
     process.once('exit', () => {
-      for (const n of nodeInfos) if (n.pid) { try { process.kill(n.pid, 'SIGKILL'); } catch { /* gone */ } }
+      for (const n of nodeInfos)
+        if (n.pid) {
+          try {
+            process.kill(n.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
     });
   }
 
@@ -208,7 +219,9 @@ export async function startCluster({
 
     async stop({ timeoutMs = clusterStopTimeout(nodes) } = {}) {
       await Promise.all(nodeInfos.map((n) => n.pid && terminate(n.pid, { timeoutMs })));
-      nodeInfos.forEach((n) => { n.pid = null; });
+      nodeInfos.forEach((n) => {
+        n.pid = null;
+      });
       state.stoppedAt = new Date().toISOString();
       save();
     },

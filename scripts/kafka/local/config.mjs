@@ -1,7 +1,6 @@
 // What a node is (ports, directories) and the files that configure it: server.properties and log4j2.
 import path from 'node:path';
 
-
 /**
  * @typedef {object} NodeInfo
  * @property {number} index            0-based position in the cluster
@@ -77,11 +76,9 @@ function kraftConfig(node, allNodes) {
   return {
     'process.roles': 'broker,controller',
     'node.id': node.id,
-    'controller.quorum.voters': allNodes
-      .map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`)
-      .join(','),
+    'controller.quorum.voters': allNodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(','),
     'controller.listener.names': 'CONTROLLER',
-    'listeners': `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${node.port}`,
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
@@ -132,7 +129,7 @@ export function buildNodeConfig(node, allNodes, brokerConfig = {}) {
  */
 export function addListener(base, { name, protocol, port }) {
   return {
-    'listeners': `${base.listeners},${name}://127.0.0.1:${port}`,
+    listeners: `${base.listeners},${name}://127.0.0.1:${port}`,
     'advertised.listeners': `${base['advertised.listeners']},${name}://127.0.0.1:${port}`,
     'listener.security.protocol.map': `${base['listener.security.protocol.map']},${name}:${protocol}`,
   };
@@ -146,7 +143,11 @@ export function addListener(base, { name, protocol, port }) {
 export function toProperties(props) {
   /** @param {unknown} s */
   const escape = (s) => String(s).replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-  return Object.entries(props).map(([k, v]) => `${k}=${escape(v)}`).join('\n') + '\n';
+  return (
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${escape(v)}`)
+      .join('\n') + '\n'
+  );
 }
 
 /** log4j2 configuration: everything to stdout, which is the node's broker.log. */
@@ -164,4 +165,3 @@ logger.network.level = WARN
 logger.zookeeper.name = org.apache.zookeeper
 logger.zookeeper.level = WARN
 `;
-

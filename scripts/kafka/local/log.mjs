@@ -5,4 +5,6 @@
  */
 
 /** @type {LogFn} */
-export const defaultLog = (message) => { process.stderr.write(`[kafka] ${message}\n`); };
+export const defaultLog = (message) => {
+  process.stderr.write(`[kafka] ${message}\n`);
+};

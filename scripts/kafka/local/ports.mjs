@@ -17,9 +17,9 @@ export const CONTROLLER_PORT_OFFSET = 50;
 export function assertPortFree(port) {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.once('error', (/** @type {NodeJS.ErrnoException} */ err) => reject(err.code === 'EADDRINUSE'
-      ? new Error(`port 127.0.0.1:${port} is already in use (another cluster? try: node scripts/kafka/cli.mjs status)`)
-      : err));
+    server.once('error', (/** @type {NodeJS.ErrnoException} */ err) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port 127.0.0.1:${port} is already in use (another cluster? try: node scripts/kafka/cli.mjs status)`) : err),
+    );
     server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve()));
   });
 }

@@ -49,11 +49,13 @@ export function runCollecting(cmd, args, { log, heartbeat, heartbeatMs = 10_000,
     const started = Date.now();
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk) => { output += chunk; });
-    child.stderr.on('data', (chunk) => { output += chunk; });
-    const timer = heartbeat
-      ? setInterval(() => log(`${heartbeat} (${Math.round((Date.now() - started) / 1000)}s)`), heartbeatMs)
-      : null;
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const timer = heartbeat ? setInterval(() => log(`${heartbeat} (${Math.round((Date.now() - started) / 1000)}s)`), heartbeatMs) : null;
     child.on('error', (/** @type {NodeJS.ErrnoException} */ err) => {
       if (timer) clearInterval(timer);
       reject(err.code === 'ENOENT' ? new Error(`'${cmd}' not found on PATH`) : err);
@@ -72,10 +74,7 @@ export function runCollecting(cmd, args, { log, heartbeat, heartbeatMs = 10_000,
  * @returns {string[]}
  */
 export function log4jArgs(node) {
-  return [
-    `-Dlog4j2.configurationFile=${path.join(node.dir, '..', 'log4j2.properties')}`,
-    '-Dlog4j2.shutdownHookEnabled=false',
-  ];
+  return [`-Dlog4j2.configurationFile=${path.join(node.dir, '..', 'log4j2.properties')}`, '-Dlog4j2.shutdownHookEnabled=false'];
 }
 
 /** @returns {string} the java executable (honours JAVA_HOME). */
@@ -144,7 +143,13 @@ export function isNodeProcess(pid, node) {
  */
 export async function terminate(pid, { signal = 'SIGTERM', timeoutMs = DEFAULT_STOP_TIMEOUT_MS } = {}) {
   /** @param {NodeJS.Signals} sig */
-  const signalSafe = (sig) => { try { process.kill(pid, sig); } catch { /* already gone */ } };
+  const signalSafe = (sig) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
   signalSafe(signal);
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
@@ -170,7 +175,11 @@ export async function terminate(pid, { signal = 'SIGTERM', timeoutMs = DEFAULT_S
  */
 export function tailFile(file, lines = 40) {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '';
   }
@@ -184,14 +193,25 @@ export function tailFile(file, lines = 40) {
 export async function formatStorage(node, { classpath, clusterId, formatArgs = [] }) {
   // kafka.tools.StorageTool ships in kafka_2.13 for both 3.x and 4.x. With a
   // static controller.quorum.voters no --standalone/--initial-controllers is needed.
-  const { code, output } = await runCollecting(javaExecutable(), [
-    '-Xmx256m', '-XX:TieredStopAtLevel=1', ...log4jArgs(node), '-cp', classpath,
-    'kafka.tools.StorageTool', 'format',
-    '--cluster-id', clusterId,
-    '--config', node.configFile,
-    '--ignore-formatted',
-    ...formatArgs,
-  ], { log: () => {} });
+  const { code, output } = await runCollecting(
+    javaExecutable(),
+    [
+      '-Xmx256m',
+      '-XX:TieredStopAtLevel=1',
+      ...log4jArgs(node),
+      '-cp',
+      classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '--cluster-id',
+      clusterId,
+      '--config',
+      node.configFile,
+      '--ignore-formatted',
+      ...formatArgs,
+    ],
+    { log: () => {} },
+  );
   if (code !== 0) {
     throw new Error(`formatting storage of node ${node.index} failed (exit ${code}):\n${output.trim()}`);
   }
@@ -206,20 +226,21 @@ export async function formatStorage(node, { classpath, clusterId, formatArgs = [
 export function spawnNode(node, { classpath, jvmArgs }) {
   const out = fs.openSync(node.logFile, 'a');
   fs.writeSync(out, `\n===== starting node ${node.index} (node.id ${node.id}) at ${new Date().toISOString()} =====\n`);
-  const child = spawn(javaExecutable(), [
-    ...jvmArgs,
-    ...log4jArgs(node),
-    `-Dkafka.logs.dir=${node.dir}`,
-    '-cp', classpath,
-    'kafka.Kafka', node.configFile,
-  ], { cwd: node.dir, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(javaExecutable(), [...jvmArgs, ...log4jArgs(node), `-Dkafka.logs.dir=${node.dir}`, '-cp', classpath, 'kafka.Kafka', node.configFile], {
+    cwd: node.dir,
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
   fs.closeSync(out);
   let exited = false;
-  child.on('exit', () => { exited = true; });
-  child.on('error', () => { exited = true; });
+  child.on('exit', () => {
+    exited = true;
+  });
+  child.on('error', () => {
+    exited = true;
+  });
   child.unref();
   const { pid } = child;
   if (!pid) throw new Error(`could not spawn ${javaExecutable()} for node ${node.index}`);
   return { pid, exited: () => exited || !isAlive(pid) };
 }
-

@@ -12,11 +12,23 @@ export class ResponseReader {
     this.offset = 0;
   }
 
-  int8() { const v = this.buf.readInt8(this.offset); this.offset += 1; return v; }
+  int8() {
+    const v = this.buf.readInt8(this.offset);
+    this.offset += 1;
+    return v;
+  }
 
-  int16() { const v = this.buf.readInt16BE(this.offset); this.offset += 2; return v; }
+  int16() {
+    const v = this.buf.readInt16BE(this.offset);
+    this.offset += 2;
+    return v;
+  }
 
-  int32() { const v = this.buf.readInt32BE(this.offset); this.offset += 4; return v; }
+  int32() {
+    const v = this.buf.readInt32BE(this.offset);
+    this.offset += 4;
+    return v;
+  }
 
   /** @returns {string | null} */
   string() {
@@ -62,7 +74,10 @@ export function kafkaRequest(port, { apiKey, apiVersion, body, timeoutMs = 3000 
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
     /** @param {Error} err */
-    const fail = (err) => { socket.destroy(); reject(err); };
+    const fail = (err) => {
+      socket.destroy();
+      reject(err);
+    };
     socket.setTimeout(timeoutMs, () => fail(new Error('timeout')));
     socket.once('error', fail);
     socket.once('connect', () => socket.write(Buffer.concat([size, payload])));
@@ -133,4 +148,3 @@ export async function initProducerId(port) {
   r.int32(); // throttle_time_ms
   return { errorCode: r.int16() };
 }
-

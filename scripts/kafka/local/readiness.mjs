@@ -77,4 +77,3 @@ export async function waitForNode(node, { deadline, expectBrokers, exited }) {
   }
   throw new Error(`node ${node.index} on 127.0.0.1:${node.port} not ready in time (${lastError})`);
 }
-

@@ -194,7 +194,8 @@ function checkChanges(changes: unknown): ProductChanges {
   const clean: ProductChanges = {};
   for (const [field, value] of Object.entries(input)) {
     if (field === 'name') {
-      if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw new InvalidProductChangesError('name must be a string of 1 to 200 characters');
+      if (typeof value !== 'string' || value.length === 0 || value.length > 200)
+        throw new InvalidProductChangesError('name must be a string of 1 to 200 characters');
       clean.name = value;
     } else if (field === 'price') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidProductChangesError('price must be a number >= 0');

@@ -50,7 +50,9 @@ export function createExpressApp(instance: InstanceContext, cache: NearCache, op
     const { state, partitions } = cache.stats();
     const up = state === 'live' || state === 'degraded';
     const lagRecords = partitions.reduce((sum, p) => sum + p.lagRecords, 0);
-    res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'error', info: { nearcache: { status: up ? 'up' : 'down', state, topic: cache.topic, lagRecords } } });
+    res
+      .status(up ? 200 : 503)
+      .json({ status: up ? 'ok' : 'error', info: { nearcache: { status: up ? 'up' : 'down', state, topic: cache.topic, lagRecords } } });
   });
 
   app.get('/internal/stats', (_req, res) => void res.json(instance.stats()));
@@ -121,7 +123,6 @@ export async function startExpressInstance(options: InstanceOptions): Promise<Ru
           open.close(() => resolve());
           open.closeIdleConnections();
           setTimeout(() => open.closeAllConnections(), 2_000).unref(); // requests still running after 2 s
-
         });
         await cache.close();
       })()),

@@ -123,7 +123,15 @@ export class InstanceContext {
   }
 
   /** `GET /internal/stats` */
-  stats(): { instance: string; framework: string; pid: number; cache: ReturnType<NearCache['stats']>; dataSource: { reads: number; writes: number; delayMs: number }; served: ServedStats; startup: StartupStats } {
+  stats(): {
+    instance: string;
+    framework: string;
+    pid: number;
+    cache: ReturnType<NearCache['stats']>;
+    dataSource: { reads: number; writes: number; delayMs: number };
+    served: ServedStats;
+    startup: StartupStats;
+  } {
     const ms = (from: number | null, to: number | null) => (from === null || to === null ? null : Math.round((to - from) * 1000) / 1000);
     return {
       instance: this.name,

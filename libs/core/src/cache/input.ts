@@ -40,7 +40,10 @@ export function encodeValue<V>(codec: Codec<V>, maxValueBytes: number, key: stri
     bytes = codec.encode(value);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new InvalidValueError(`cannot cache key "${key}": ${error instanceof InvalidValueError ? reason : `the ${codec.name} codec cannot encode the value: ${reason}`}`, { cause: error, key });
+    throw new InvalidValueError(
+      `cannot cache key "${key}": ${error instanceof InvalidValueError ? reason : `the ${codec.name} codec cannot encode the value: ${reason}`}`,
+      { cause: error, key },
+    );
   }
   if (bytes.length > maxValueBytes) {
     throw new ValueTooLargeError(`cannot cache key "${key}": the encoded value has ${bytes.length} bytes; maxValueBytes allows ${maxValueBytes}`, { key });
@@ -54,7 +57,10 @@ export function decodeOwnValue<V>(codec: Codec<V>, key: string, bytes: Uint8Arra
   try {
     value = codec.decode(bytes);
   } catch (error) {
-    throw new InvalidValueError(`cannot cache key "${key}": the ${codec.name} codec cannot decode what it encoded: ${(error as Error)?.message ?? String(error)}`, { cause: error, key });
+    throw new InvalidValueError(
+      `cannot cache key "${key}": the ${codec.name} codec cannot decode what it encoded: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error, key },
+    );
   }
   if (value === undefined) throw new InvalidValueError(`cannot cache key "${key}": the ${codec.name} codec decodes the value as undefined`, { key });
   return value;

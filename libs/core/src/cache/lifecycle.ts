@@ -102,7 +102,8 @@ export class Lifecycle {
     if (this.#bootstrapped) return RESOLVED;
     if (this.#fatal) return Promise.reject(this.#fatal);
     if (this.#state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed'));
-    if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`ready timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
+    if (!Number.isInteger(timeout) || timeout < 1)
+      return Promise.reject(new InvalidArgumentError(`ready timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
     return new Promise<void>((resolve, reject) => {
       const waiter = {
         resolve,
@@ -111,7 +112,12 @@ export class Lifecycle {
           this.#readyWaiters = this.#readyWaiters.filter((other) => other !== waiter);
           const cause = this.#lastError;
           const last = cause ? `; last error: ${cause.message}` : '';
-          reject(new BootstrapTimeoutError(`not caught up with topic "${topic}" within ${timeout} ms (state ${this.#state}${describe()})${last}`, { retriable: true, cause }));
+          reject(
+            new BootstrapTimeoutError(`not caught up with topic "${topic}" within ${timeout} ms (state ${this.#state}${describe()})${last}`, {
+              retriable: true,
+              cause,
+            }),
+          );
         }, timeout),
       };
       this.#readyWaiters.push(waiter);

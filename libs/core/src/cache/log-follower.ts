@@ -247,7 +247,12 @@ export class LogFollower {
     }
     if (behind && now - this.#lastProgress >= this.#options.stallTimeout && !this.#stopped) {
       this.#lastProgress = now;
-      this.#host.degrade('consumer', new ConsumerStalledError(`the consumer made no progress for ${this.#options.stallTimeout} ms while behind${this.describeLag()}; restarting it`, { retriable: true }));
+      this.#host.degrade(
+        'consumer',
+        new ConsumerStalledError(`the consumer made no progress for ${this.#options.stallTimeout} ms while behind${this.describeLag()}; restarting it`, {
+          retriable: true,
+        }),
+      );
       try {
         await this.#log.restartConsumer();
       } catch (error) {

@@ -126,7 +126,8 @@ export class NearCache<V = unknown> extends EventEmitter {
       codecName: options.codec.name,
       partitions,
       partitionOf,
-      dropped: (write, error) => this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error })),
+      dropped: (write, error) =>
+        this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error })),
       failing: (error) => lifecycle.degrade('producer', error),
       recovered: () => lifecycle.recover('producer'),
     });
@@ -294,8 +295,10 @@ export class NearCache<V = unknown> extends EventEmitter {
   /** Resolves when every write made so far is acknowledged by the log; rejects with `ReplicationTimeoutError` after `flushTimeout`. */
   flush(options: { timeout?: number } = {}): Promise<void> {
     const timeout = options.timeout ?? this.#options.flushTimeout;
-    if (!Number.isInteger(timeout) || timeout < 1) return Promise.reject(new InvalidArgumentError(`flush timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
-    if (this.#lifecycle.state === 'closed') return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
+    if (!Number.isInteger(timeout) || timeout < 1)
+      return Promise.reject(new InvalidArgumentError(`flush timeout must be an integer >= 1 (ms), got ${String(timeout)}`));
+    if (this.#lifecycle.state === 'closed')
+      return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
     return this.#publisher.queue.flush(timeout);
   }
 
@@ -379,7 +382,9 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   #assertWritable(): void {
     if (this.#closing || this.#lifecycle.state === 'closed') {
-      throw new CacheClosedError(this.#lifecycle.fatal ? `the cache stopped: ${this.#lifecycle.fatal.message}` : 'the cache is closed', { cause: this.#lifecycle.fatal });
+      throw new CacheClosedError(this.#lifecycle.fatal ? `the cache stopped: ${this.#lifecycle.fatal.message}` : 'the cache is closed', {
+        cause: this.#lifecycle.fatal,
+      });
     }
   }
 }

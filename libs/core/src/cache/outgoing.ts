@@ -72,7 +72,8 @@ export class Publisher {
         maxBatch: options.maxBatchRecords,
         maxBatchBytes: options.maxBatchBytes,
         // Encoded value and key, plus headers and record overhead; a clear is one record per partition.
-        size: (write) => (Buffer.byteLength(write.key) + (write.value?.length ?? 0) + this.#recordOverhead) * (write.op === 'clear' ? Math.max(1, options.partitions()) : 1),
+        size: (write) =>
+          (Buffer.byteLength(write.key) + (write.value?.length ?? 0) + this.#recordOverhead) * (write.op === 'clear' ? Math.max(1, options.partitions()) : 1),
       },
     );
   }

@@ -21,7 +21,10 @@ export class CacheCounters {
   }
 
   /** The `records` part of the stats (copies, safe to keep), with the follower's counts of records `applied` and `replayed`. */
-  records(applied: number, replayed: number): { applied: number; replayed: number; rejected: number; rejectedByReason: Partial<Record<RejectReason, number>>; lastRejected: RejectedRecord[] } {
+  records(
+    applied: number,
+    replayed: number,
+  ): { applied: number; replayed: number; rejected: number; rejectedByReason: Partial<Record<RejectReason, number>>; lastRejected: RejectedRecord[] } {
     return {
       applied,
       replayed,

@@ -43,7 +43,8 @@ function strictReplacer(this: unknown, key: string, value: unknown): unknown {
       // A top-level undefined is not a value, and JSON would turn one in an array into null;
       // undefined object properties are dropped, as JSON does.
       if (key === '') throw new InvalidValueError('undefined cannot be cached; use delete() to remove a key');
-      if (Array.isArray(this)) throw new InvalidValueError(`the JSON codec cannot encode undefined in an array (at index ${key}): JSON would turn it into null`);
+      if (Array.isArray(this))
+        throw new InvalidValueError(`the JSON codec cannot encode undefined in an array (at index ${key}): JSON would turn it into null`);
       return value;
     case 'object': {
       // JSON.stringify called toJSON (a Date's, for example) before this replacer: what is left

@@ -12,8 +12,26 @@ const V8_TAG = 0xff;
 /** Classes whose instances the v8 serializer keeps whole, class included: checked by prototype, so subclasses are refused. */
 const OPAQUE = new Set<unknown>(
   [
-    Date, RegExp, ArrayBuffer, DataView, Buffer, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
-    Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array, Number, String, Boolean, BigInt,
+    Date,
+    RegExp,
+    ArrayBuffer,
+    DataView,
+    Buffer,
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+    Number,
+    String,
+    Boolean,
+    BigInt,
   ].map((type) => type.prototype),
 );
 /** Error classes the v8 serializer keeps by name; others arrive as a plain Error. */

@@ -98,10 +98,22 @@ export function foreignSet(
     key,
     // Version 2 as the cache writes it: the metadata line at the start of the value.
     ...(options.version === undefined
-      ? { value: withMetaLine({ op: 's', expiresAt: options.expiresAt ?? 0, origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1 }, payload), headers: {} }
+      ? {
+          value: withMetaLine(
+            { op: 's', expiresAt: options.expiresAt ?? 0, origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1 },
+            payload,
+          ),
+          headers: {},
+        }
       : {
           value: payload,
-          headers: metaHeaders({ op: 's', expiresAt: options.expiresAt ?? 0, origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1, version: options.version }),
+          headers: metaHeaders({
+            op: 's',
+            expiresAt: options.expiresAt ?? 0,
+            origin: options.origin ?? 'foreign-instance',
+            writeId: options.writeId ?? 1,
+            version: options.version,
+          }),
         }),
   };
 }
@@ -114,4 +126,3 @@ export function foreignDelete(key: string, options: { origin?: string; writeId?:
     headers: metaHeaders({ op: 'd', origin: options.origin ?? 'foreign-instance', writeId: options.writeId ?? 1, version: options.version }),
   };
 }
-

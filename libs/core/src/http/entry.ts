@@ -124,7 +124,10 @@ function defaultDecodedBodyBytes(): number {
 }
 
 function newDecodedBodies(maxBytes: number): LRUCache<object, DecodedHttpResponse> {
-  return new LRUCache<object, DecodedHttpResponse>({ maxSize: maxBytes, sizeCalculation: (value) => Math.max(1, value.body.length + value.entry.body.length + ((value as Partial<DecodedHttpEntry>).text?.length ?? 0)) });
+  return new LRUCache<object, DecodedHttpResponse>({
+    maxSize: maxBytes,
+    sizeCalculation: (value) => Math.max(1, value.body.length + value.entry.body.length + ((value as Partial<DecodedHttpEntry>).text?.length ?? 0)),
+  });
 }
 
 /**
@@ -133,7 +136,8 @@ function newDecodedBodies(maxBytes: number): LRUCache<object, DecodedHttpRespons
  * 8 MiB. Throws `InvalidArgumentError` unless a positive integer.
  */
 export function setHttpDecodedBodyBytes(maxBytes: number): void {
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError(`setHttpDecodedBodyBytes: the bound must be a positive integer of bytes, got ${String(maxBytes)}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+    throw new InvalidArgumentError(`setHttpDecodedBodyBytes: the bound must be a positive integer of bytes, got ${String(maxBytes)}`);
   decodedBodies = newDecodedBodies(maxBytes);
 }
 

@@ -1,5 +1,14 @@
 import { firstHeaderValue, httpConditionals, isNotModified, parseCacheControl } from './conditional.js';
-import { decodedBodyText, HTTP_NEVER_SERVED_HEADERS, HTTP_STORED_HEADERS, parseVaryHeader, type DecodedHttpEntry, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import {
+  decodedBodyText,
+  HTTP_NEVER_SERVED_HEADERS,
+  HTTP_STORED_HEADERS,
+  parseVaryHeader,
+  type DecodedHttpEntry,
+  type DecodedHttpResponse,
+  type HttpHeaderValue,
+  type HttpRequestHeaders,
+} from './entry.js';
 import { httpCredentialRefusal, httpRequestCredentials } from './shared.js';
 
 /**
@@ -39,7 +48,8 @@ export interface HttpStoreCheck {
  */
 export function httpStoreRefusal(check: HttpStoreCheck): string | undefined {
   const { status } = check;
-  const allowed = check.statuses === undefined ? status >= 200 && status <= 299 && status !== 206 : check.statuses.has(status) && status >= 200 && status <= 299;
+  const allowed =
+    check.statuses === undefined ? status >= 200 && status <= 299 && status !== 206 : check.statuses.has(status) && status >= 200 && status <= 299;
   if (!allowed) return `status ${status}`;
   const directives = parseCacheControl(check.responseHeader('cache-control'));
   for (const directive of ['no-store', 'private', 'no-cache']) {

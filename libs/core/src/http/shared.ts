@@ -1,7 +1,17 @@
 import { InvalidArgumentError } from '../errors.js';
 import { HttpPathIndex, type HttpIndexedCache } from './budget.js';
 import { parseCacheControl } from './conditional.js';
-import { decodeHttpEntry, HTTP_DEFAULT_PREFIX, HTTP_STORED_HEADERS, type HttpCacheMethod, httpVariantKey, isHttpVaryIndex, type DecodedHttpResponse, type HttpHeaderValue, type HttpRequestHeaders } from './entry.js';
+import {
+  decodeHttpEntry,
+  HTTP_DEFAULT_PREFIX,
+  HTTP_STORED_HEADERS,
+  type HttpCacheMethod,
+  httpVariantKey,
+  isHttpVaryIndex,
+  type DecodedHttpResponse,
+  type HttpHeaderValue,
+  type HttpRequestHeaders,
+} from './entry.js';
 
 /**
  * The rules of a shared cache, applied by every adapter (`cacheResponses` of
@@ -17,7 +27,14 @@ import { decodeHttpEntry, HTTP_DEFAULT_PREFIX, HTTP_STORED_HEADERS, type HttpCac
  */
 
 /** Request headers that carry credentials by default: a request with one is personal, and is neither served from nor stored into the cache unless the route opts in. */
-export const HTTP_CREDENTIAL_HEADERS: readonly string[] = Object.freeze(['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'x-auth-token', 'x-access-token']);
+export const HTTP_CREDENTIAL_HEADERS: readonly string[] = Object.freeze([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+  'x-auth-token',
+  'x-access-token',
+]);
 
 /** Directives of a response's `Cache-Control` that make it shared: it may be stored for, and served to, requests carrying credentials. */
 const SHARED_DIRECTIVES = ['public', 's-maxage'] as const;
@@ -96,7 +113,9 @@ export function httpCredentialPolicy(headers: unknown, ignoredCookies: unknown):
   let cookies = new Set<string>();
   if (ignoredCookies !== undefined) {
     if (!Array.isArray(ignoredCookies) || ignoredCookies.some((c) => typeof c !== 'string' || c.trim() === '' || /[;=,\s]/.test(c))) {
-      throw new InvalidArgumentError(`option "ignoreCookies" must be an array of cookie names (no ';', '=', ',' or spaces), got ${JSON.stringify(ignoredCookies)}`);
+      throw new InvalidArgumentError(
+        `option "ignoreCookies" must be an array of cookie names (no ';', '=', ',' or spaces), got ${JSON.stringify(ignoredCookies)}`,
+      );
     }
     cookies = new Set(ignoredCookies as string[]);
   }
@@ -127,7 +146,12 @@ export function httpCredentialRefusal(credentials: readonly string[], cacheContr
  * shared (`Cache-Control: public` / `s-maxage`) or a variant keyed on every credential the
  * request carries.
  */
-export function lookupSharedHttpEntry(get: (key: string) => unknown, base: string, requestHeaders: HttpRequestHeaders, admission: HttpAdmission): DecodedHttpResponse | undefined {
+export function lookupSharedHttpEntry(
+  get: (key: string) => unknown,
+  base: string,
+  requestHeaders: HttpRequestHeaders,
+  admission: HttpAdmission,
+): DecodedHttpResponse | undefined {
   const value = get(base);
   if (value === undefined) return undefined;
   const direct = decodeHttpEntry(value);
@@ -157,7 +181,9 @@ export function httpQueryPolicy(value: unknown): HttpQueryKeyPolicy {
   if (value === undefined) return true;
   if (typeof value === 'boolean') return value;
   if (Array.isArray(value) && value.every((name) => typeof name === 'string' && name !== '')) return Object.freeze([...new Set(value as string[])].sort());
-  throw new InvalidArgumentError(`option "query" must be true (every query parameter is part of the key), false (none is) or an array of parameter names, got ${JSON.stringify(value)}`);
+  throw new InvalidArgumentError(
+    `option "query" must be true (every query parameter is part of the key), false (none is) or an array of parameter names, got ${JSON.stringify(value)}`,
+  );
 }
 
 /**
@@ -314,7 +340,9 @@ export function httpUrlKey(absoluteUrl: string, prefix: string): string {
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(absoluteUrl);
   const key = match === null ? undefined : httpRequestKey({ method: 'GET', scheme: match[1], host: match[2], url: match[3] === '' ? '/' : match[3] });
   if (key === undefined) {
-    throw new InvalidArgumentError(`httpCacheKey: the URL must be absolute, with an http or https scheme and a host, such as "https://shop.example/products/1", got ${JSON.stringify(absoluteUrl)}`);
+    throw new InvalidArgumentError(
+      `httpCacheKey: the URL must be absolute, with an http or https scheme and a host, such as "https://shop.example/products/1", got ${JSON.stringify(absoluteUrl)}`,
+    );
   }
   return prefix + key;
 }
@@ -400,7 +428,9 @@ export interface HttpInvalidation {
 function invalidationTarget(scope: string, url: unknown): string {
   const target = typeof url === 'string' && url.startsWith('/') ? normaliseHttpTarget(url) : undefined;
   if (target === undefined) {
-    throw new InvalidArgumentError(`${scope}: the URL must be a string starting with "/", such as "/products/1", got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}`);
+    throw new InvalidArgumentError(
+      `${scope}: the URL must be a string starting with "/", such as "/products/1", got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}`,
+    );
   }
   return target;
 }
@@ -426,7 +456,8 @@ export function httpRouteInvalidation(url: unknown, prefix: string, host?: unkno
   if (host !== undefined) {
     for (const scheme of ['http', 'https']) {
       const origin = httpOrigin(scheme, host);
-      if (origin === undefined) throw new InvalidArgumentError(`invalidateRoute: option "host" must be a host name such as "shop.example", got ${JSON.stringify(host)}`);
+      if (origin === undefined)
+        throw new InvalidArgumentError(`invalidateRoute: option "host" must be a host name such as "shop.example", got ${JSON.stringify(host)}`);
       origins.push(origin);
     }
   }
@@ -531,7 +562,11 @@ export function invalidateHttpRoute(cache: HttpInvalidationTarget, url: string, 
 /** Removes the cached responses of every URL starting with `urlPrefix`, on every host and every instance (one clear record). */
 export function invalidateHttpPrefix(cache: HttpInvalidationTarget, urlPrefix: string, options: Omit<HttpInvalidateOptions, 'host'> = {}): Promise<void> {
   try {
-    return runHttpInvalidation(cache, { deletes: [], clears: [httpPrefixInvalidation(urlPrefix, options.prefix ?? HTTP_DEFAULT_PREFIX)] }, options.durable === true);
+    return runHttpInvalidation(
+      cache,
+      { deletes: [], clears: [httpPrefixInvalidation(urlPrefix, options.prefix ?? HTTP_DEFAULT_PREFIX)] },
+      options.durable === true,
+    );
   } catch (error) {
     return Promise.reject(error);
   }

@@ -16,7 +16,9 @@ export function checkCommon(decorator: string, options: { cache?: unknown; condi
     throw new InvalidOptionError(`@${decorator}(): unless must be a function (result, ...args) => boolean`);
   }
   if (options.ttl !== undefined && (typeof options.ttl !== 'number' || !Number.isInteger(options.ttl) || options.ttl < 0 || options.ttl > MAX_DECORATOR_TTL)) {
-    throw new InvalidOptionError(`@${decorator}(): ttl must be an integer number of ms from 0 (none) to ${MAX_DECORATOR_TTL} (100 years), got ${String(options.ttl)}`);
+    throw new InvalidOptionError(
+      `@${decorator}(): ttl must be an integer number of ms from 0 (none) to ${MAX_DECORATOR_TTL} (100 years), got ${String(options.ttl)}`,
+    );
   }
   return cache;
 }

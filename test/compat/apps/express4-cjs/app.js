@@ -36,7 +36,10 @@ async function main() {
   const server = app.listen(port, '127.0.0.1', () => console.log(`ready ${port}`));
   process.once('SIGTERM', () => {
     server.close();
-    cache.close().then(() => process.exit(0), () => process.exit(1));
+    cache.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }
 

@@ -80,7 +80,8 @@ class AppModule {}
 
 async function main(): Promise<void> {
   const options = { logger: ['error', 'warn'] as ('error' | 'warn')[] };
-  const app = process.env.PLATFORM === 'fastify' ? await NestFactory.create(AppModule, new FastifyAdapter(), options) : await NestFactory.create(AppModule, options);
+  const app =
+    process.env.PLATFORM === 'fastify' ? await NestFactory.create(AppModule, new FastifyAdapter(), options) : await NestFactory.create(AppModule, options);
   app.enableShutdownHooks();
   const port = Number(process.env.PORT);
   await app.listen(port, '127.0.0.1');

@@ -16,7 +16,10 @@ export const writeSections: ContractSection[] = [
         const log = chaos(harness().log(topic));
         const a = await openReady<string>(topic, { log });
         log.last!.hold();
-        await harness().produce(topic, Array.from({ length: 20 }, (_, i) => foreignSet('k', `old-${i}`, { writeId: i + 1 })));
+        await harness().produce(
+          topic,
+          Array.from({ length: 20 }, (_, i) => foreignSet('k', `old-${i}`, { writeId: i + 1 })),
+        );
         await a.set('k', 'new');
         expect(a.get('k')).toBe('new');
         const seen: Array<string | undefined> = [];
@@ -93,7 +96,9 @@ export const writeSections: ContractSection[] = [
         });
         await log.last!.replayFromZero();
         // Records are applied in order: once the next new one is in, every replayed one was handled.
-        await waitFor(() => reader.stats().records.replayed > 0, { message: () => `replayed records to be delivered again: ${JSON.stringify(reader.stats().records)}` });
+        await waitFor(() => reader.stats().records.replayed > 0, {
+          message: () => `replayed records to be delivered again: ${JSON.stringify(reader.stats().records)}`,
+        });
         await writer.set('k', 51);
         await waitFor(() => reader.get('k') === 51, { message: 'the restarted consumer to go on with new records' });
         expect(changes).toEqual([51]);

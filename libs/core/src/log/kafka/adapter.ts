@@ -145,7 +145,12 @@ export class KafkaLog implements ReplicationLog {
       admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] }),
     );
     const policy = described.resources[0]?.configEntries.find((entry) => entry.configName === 'cleanup.policy')?.configValue ?? '';
-    if (!policy.split(',').map((p) => p.trim()).includes('compact')) {
+    if (
+      !policy
+        .split(',')
+        .map((p) => p.trim())
+        .includes('compact')
+    ) {
       if (this.#options.allowNonCompactedTopic) {
         this.#context.logger.warn(`topic "${topic}" has cleanup.policy=${policy}: keys older than its retention will be lost on bootstrap`);
         return;
@@ -171,9 +176,7 @@ export class KafkaLog implements ReplicationLog {
       await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
       offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
     }
-    return offsets
-      .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
-      .sort((a, b) => a.partition - b.partition);
+    return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) })).sort((a, b) => a.partition - b.partition);
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {
@@ -331,7 +334,11 @@ export class KafkaLog implements ReplicationLog {
     if (!producer || this.#closed) throw new LogUnavailableError('the Kafka log is not open', { retriable: !this.#closed });
     const limit = this.#options.requestTimeout + 1000;
     // A send given up on below may still be retrying inside kafkajs: wait until it settled.
-    await withDeadline(this.#lastSend, limit, () => new LogUnavailableError(`an earlier send to Kafka is still unsettled after ${limit} ms`, { retriable: true }));
+    await withDeadline(
+      this.#lastSend,
+      limit,
+      () => new LogUnavailableError(`an earlier send to Kafka is still unsettled after ${limit} ms`, { retriable: true }),
+    );
     const send = producer.send({
       topic: this.#context.topic,
       acks: -1,
@@ -339,13 +346,20 @@ export class KafkaLog implements ReplicationLog {
       messages: records.map((record) => ({
         partition: record.partition,
         key: record.key,
-        value: record.value === null || Buffer.isBuffer(record.value) ? record.value : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+        value:
+          record.value === null || Buffer.isBuffer(record.value)
+            ? record.value
+            : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
         headers: record.headers,
       })),
     });
     this.#lastSend = send.catch(() => undefined);
     try {
-      const acknowledged = await withDeadline(send, limit, () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${limit} ms`, { retriable: true }));
+      const acknowledged = await withDeadline(
+        send,
+        limit,
+        () => new LogUnavailableError(`Kafka did not acknowledge ${records.length} records within ${limit} ms`, { retriable: true }),
+      );
       // A partition's records are appended in order from its base offset.
       const next = new Map<number, number>();
       for (const meta of acknowledged) if (meta.baseOffset !== undefined) next.set(meta.partition, Number(meta.baseOffset));

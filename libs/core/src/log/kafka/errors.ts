@@ -5,10 +5,23 @@ import { LogUnavailableError, NearCacheError } from '../../errors.js';
 /** The broker asked is not (or no longer) the partition's leader. */
 export const LEADER_MOVED = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 /** A send the broker refused for good: retrying it cannot help. */
-export const PERMANENT_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+export const PERMANENT_ERRORS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+]);
 /** Failures a retry cannot heal (authentication, authorization): reported as not retriable. */
 const FATAL_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
-const FATAL_ERROR_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
+const FATAL_ERROR_TYPES = new Set([
+  'SASL_AUTHENTICATION_FAILED',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+]);
 
 /** Error types found along an error's cause chain (kafkajs wraps the broker's error in retry errors). */
 export function errorTypes(error: unknown): { types: Set<string>; names: Set<string> } {

@@ -44,9 +44,23 @@ export interface KafkaLogOptions {
 }
 
 const KAFKA_OPTION_NAMES = [
-  'brokers', 'client', 'clientId', 'ssl', 'sasl', 'connectionTimeout', 'requestTimeout', 'partitions', 'replicationFactor',
-  'topicConfig', 'createTopic', 'allowNonCompactedTopic', 'groupIdPrefix', 'sessionTimeout', 'heartbeatInterval',
-  'maxWaitTimeInMs', 'logLevel',
+  'brokers',
+  'client',
+  'clientId',
+  'ssl',
+  'sasl',
+  'connectionTimeout',
+  'requestTimeout',
+  'partitions',
+  'replicationFactor',
+  'topicConfig',
+  'createTopic',
+  'allowNonCompactedTopic',
+  'groupIdPrefix',
+  'sessionTimeout',
+  'heartbeatInterval',
+  'maxWaitTimeInMs',
+  'logLevel',
 ] as const;
 
 /** The options with their defaults, checked. */
@@ -80,7 +94,13 @@ export function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOption
   noUnknownKeys('kafka.', options, KAFKA_OPTION_NAMES);
   let brokers: string[] | undefined;
   if (options.client === undefined) {
-    const list = typeof options.brokers === 'string' ? options.brokers.split(',').map((b) => b.trim()).filter(Boolean) : options.brokers;
+    const list =
+      typeof options.brokers === 'string'
+        ? options.brokers
+            .split(',')
+            .map((b) => b.trim())
+            .filter(Boolean)
+        : options.brokers;
     if (!Array.isArray(list) || list.length === 0 || !list.every((b) => typeof b === 'string' && BROKER.test(b))) {
       fail('kafka.brokers', 'a non-empty list of "host:port" (an array, or a comma-separated string), unless kafka.client is given', options.brokers);
     }
@@ -105,7 +125,13 @@ export function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOption
   const topicConfig = options.topicConfig === undefined ? {} : plainObject('kafka.topicConfig', options.topicConfig);
   for (const [name, value] of Object.entries(topicConfig)) {
     if (typeof value !== 'string') fail(`kafka.topicConfig["${name}"]`, 'a string', value);
-    if (name === 'cleanup.policy' && !value.split(',').map((p) => p.trim()).includes('compact')) {
+    if (
+      name === 'cleanup.policy' &&
+      !value
+        .split(',')
+        .map((p) => p.trim())
+        .includes('compact')
+    ) {
       fail('kafka.topicConfig["cleanup.policy"]', 'a policy including "compact"', value);
     }
   }

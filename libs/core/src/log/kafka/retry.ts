@@ -28,10 +28,13 @@ export class RestartSchedule {
   /** Runs `restart` after the next delay, unless a restart is pending already. */
   next(restart: () => void): void {
     if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      restart();
-    }, backoff(this.#attempt++, this.schedule));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        restart();
+      },
+      backoff(this.#attempt++, this.schedule),
+    );
   }
 
   /** A consumer joined its group: the next crash waits the first delay again. */
