@@ -38,7 +38,7 @@ export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';
-export { defaultMaxBytes } from './options.js';
+export { defaultMaxBytes, NEAR_CACHE_OPTION_NAMES } from './options.js';
 export { murmur2, partitionFor } from './partitioner.js';
 // Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
 export {

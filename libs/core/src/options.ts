@@ -119,7 +119,8 @@ export interface ResolvedOptions<V> {
   clock: Clock;
 }
 
-const OPTION_NAMES = [
+/** Every option `createNearCache` takes, in the order of the configuration reference. */
+export const NEAR_CACHE_OPTION_NAMES = [
   'topic',
   'kafka',
   'log',
@@ -145,7 +146,10 @@ const OPTION_NAMES = [
   'bootstrapDecode',
   'signing',
   'clock',
-] as const;
+] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
+// Fails to compile when an option is missing from the list above.
+const everyOption: [Exclude<keyof NearCacheOptions, (typeof NEAR_CACHE_OPTION_NAMES)[number]>] extends [never] ? true : never = true;
+void everyOption;
 
 /** Kafka's legal topic names. */
 export const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -157,7 +161,7 @@ const MAX_TIMEOUT = 2_147_483_647; // setTimeout's limit
 /** Checks `options` and fills in defaults; throws `InvalidOptionError` on the first problem. */
 export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V> {
   const options = plainObject('options', input) as unknown as NearCacheOptions<V>;
-  noUnknownKeys('', options, OPTION_NAMES);
+  noUnknownKeys('', options, NEAR_CACHE_OPTION_NAMES);
   const topic = string('topic', options.topic, undefined, TOPIC_PATTERN, 'a Kafka topic name: 1 to 249 of a-z A-Z 0-9 . _ -');
   if ((options.kafka === undefined) === (options.log === undefined)) {
     throw new InvalidOptionError(

@@ -1,46 +1,22 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { CacheClosedError, createNearCache, InvalidOptionError, type Logger as NearCacheLogger, type NearCache, type NearCacheOptions } from '@nearcache/core';
+import {
+  CacheClosedError,
+  createNearCache,
+  InvalidOptionError,
+  NEAR_CACHE_OPTION_NAMES,
+  type Logger as NearCacheLogger,
+  type NearCache,
+  type NearCacheOptions,
+} from '@nearcache/core';
 import { DEFAULT_CACHE_NAME } from './constants.js';
 import { DuplicateCacheNameError, UnknownCacheError } from './errors.js';
 import type { NearCacheModuleExtras, NearCacheModuleOptions } from './interfaces.js';
-
-/** Every option of `createNearCache`, in the order of the configuration reference. */
-const CACHE_OPTION_NAMES = [
-  'topic',
-  'kafka',
-  'log',
-  'instanceId',
-  'max',
-  'maxBytes',
-  'ttl',
-  'maxTtl',
-  'maxKeyBytes',
-  'maxValueBytes',
-  'codec',
-  'bootstrapTimeout',
-  'flushTimeout',
-  'closeTimeout',
-  'filter',
-  'mode',
-  'maxQueuedWrites',
-  'maxBatchRecords',
-  'maxBatchBytes',
-  'stallTimeout',
-  'lagPollInterval',
-  'logger',
-  'bootstrapDecode',
-  'signing',
-  'clock',
-] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
-// Fails to compile when a cache option is missing from the list above.
-const everyCacheOption: [Exclude<keyof NearCacheOptions, (typeof CACHE_OPTION_NAMES)[number]>] extends [never] ? true : never = true;
-void everyCacheOption;
 
 const WAIT_OPTION_NAMES = ['waitForReady', 'readyTimeout'] as const satisfies ReadonlyArray<Exclude<keyof NearCacheModuleOptions, keyof NearCacheOptions>>;
 const EXTRA_OPTION_NAMES = ['isGlobal', 'name'] as const satisfies ReadonlyArray<keyof NearCacheModuleExtras>;
 
 /** Every option `NearCacheModule.forRoot()` takes, for the message about an unknown one. */
-export const MODULE_OPTION_NAMES: readonly string[] = [...CACHE_OPTION_NAMES, ...WAIT_OPTION_NAMES, ...EXTRA_OPTION_NAMES];
+export const MODULE_OPTION_NAMES: readonly string[] = [...NEAR_CACHE_OPTION_NAMES, ...WAIT_OPTION_NAMES, ...EXTRA_OPTION_NAMES];
 
 /** A cache of the application, with how its start is awaited. */
 export interface RegisteredNearCache {
