@@ -31,6 +31,8 @@ interface Outcome {
  * Tracked only while a load runs somewhere in the process: when none does, the storage is
  * disabled, so that an application pays for asynchronous context tracking only during loads.
  */
+/** What `#read` returns when the cache could not be read: the method runs uncached. */
+const READ_FAILED: unique symbol = Symbol('read failed');
 const loading = new AsyncLocalStorage<ReadonlySet<string>>();
 let loadsInFlight = 0;
 let runnerSerial = 0;
@@ -106,24 +108,14 @@ export class CacheOperationRunner implements OperationRunner {
     if (loading.getStore()?.has(id)) return original.apply(self, args);
     const shape = this.#shapes.get(operation) ?? operation.shape;
     if (shape === 'async') {
-      let hit: unknown;
-      try {
-        hit = cache.get(key);
-      } catch (error) {
-        this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
-        return original.apply(self, args);
-      }
+      const hit = this.#read(operation, cache, key);
+      if (hit === READ_FAILED) return original.apply(self, args);
       if (hit !== undefined) return Promise.resolve(hit);
       return this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
     }
     if (shape === 'sync') {
-      let hit: unknown;
-      try {
-        hit = cache.get(key);
-      } catch (error) {
-        this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
-        return original.apply(self, args);
-      }
+      const hit = this.#read(operation, cache, key);
+      if (hit === READ_FAILED) return original.apply(self, args);
       if (hit !== undefined) return hit;
       const result = original.apply(self, args);
       if (!isThenable(result)) {
@@ -195,6 +187,16 @@ export class CacheOperationRunner implements OperationRunner {
     })();
     this.#loads.set(id, load);
     return load.then((outcome) => outcome.value);
+  }
+
+  /** The cached value of `key`, or `READ_FAILED` (warned once per method) when the cache could not be read. */
+  #read(operation: CacheOperation, cache: NearCache, key: string): unknown {
+    try {
+      return cache.get(key);
+    } catch (error) {
+      this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
+      return READ_FAILED;
+    }
   }
 
   /** Stores a result; a failure is reported once per method and kind, naming the key. */
