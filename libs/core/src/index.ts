@@ -116,6 +116,15 @@ export {
   isSharedResponse,
   lookupSharedHttpEntry,
   normaliseHttpTarget,
+  registerStoredHttpHeaders,
+  servedHttpHeaders,
+  warnUnsignedHttpCache,
+  type HttpAdmission,
+  type HttpCredentialPolicy,
+  type HttpKeyRequest,
+  type HttpQueryKeyPolicy,
+} from './http/shared.js';
+export {
   httpPrefixInvalidation,
   httpInvalidationWrites,
   runHttpInvalidation,
@@ -126,11 +135,4 @@ export {
   type HttpInvalidationTarget,
   httpRouteInvalidation,
   type HttpInvalidation,
-  registerStoredHttpHeaders,
-  servedHttpHeaders,
-  warnUnsignedHttpCache,
-  type HttpAdmission,
-  type HttpCredentialPolicy,
-  type HttpKeyRequest,
-  type HttpQueryKeyPolicy,
-} from './http/shared.js';
+} from './http/invalidation.js';
