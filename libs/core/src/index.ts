@@ -106,24 +106,17 @@ export {
   HTTP_CREDENTIAL_HEADERS,
   HTTP_DEFAULT_CREDENTIAL_POLICY,
   httpAdmission,
-  httpCacheKey,
   httpCredentialPolicy,
   httpCredentialRefusal,
-  httpOrigin,
-  httpQueryPolicy,
   httpRequestCredentials,
-  httpRequestKey,
   isSharedResponse,
-  lookupSharedHttpEntry,
-  normaliseHttpTarget,
-  registerStoredHttpHeaders,
-  servedHttpHeaders,
-  warnUnsignedHttpCache,
   type HttpAdmission,
   type HttpCredentialPolicy,
-  type HttpKeyRequest,
-  type HttpQueryKeyPolicy,
-} from './http/shared.js';
+} from './http/credentials.js';
+export { lookupSharedHttpEntry } from './http/lookup.js';
+export { httpCacheKey, httpOrigin, httpQueryPolicy, httpRequestKey, normaliseHttpTarget, type HttpKeyRequest, type HttpQueryKeyPolicy } from './http/keys.js';
+export { registerStoredHttpHeaders, servedHttpHeaders } from './http/served-headers.js';
+export { warnUnsignedHttpCache } from './http/unsigned.js';
 export {
   httpPrefixInvalidation,
   httpInvalidationWrites,

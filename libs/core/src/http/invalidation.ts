@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { HttpPathIndex, type HttpIndexedCache } from './budget.js';
 import { HTTP_DEFAULT_PREFIX } from './entry.js';
-import { httpOrigin, normaliseHttpTarget } from './shared.js';
+import { httpOrigin, normaliseHttpTarget } from './keys.js';
 
 /**
  * Invalidation of the HTTP caches: the keys and prefixes that remove the cached responses of a
