@@ -100,7 +100,16 @@ export {
   parseCacheControl,
   type HttpConditionals,
 } from './http/conditional.js';
-export { HttpPathIndex, httpPathBudget, httpPathGroup, type HttpIndexedCache } from './http/budget.js';
+export { HttpPathIndex, httpEntryBytes, httpPathBudget, httpPathByteBudget, httpPathGroup, type HttpIndexedCache } from './http/budget.js';
+export {
+  HttpResponseStore,
+  type HttpFinishedResponse,
+  type HttpMiss,
+  type HttpStoreCache,
+  type HttpStored,
+  type HttpStoreLog,
+  type HttpStoreSettings,
+} from './http/store.js';
 export { httpHitResponse, httpRequestBypassesCache, httpStoreRefusal, type HttpHitAnswer, type HttpStoreCheck } from './http/policy.js';
 export {
   HTTP_CREDENTIAL_HEADERS,
