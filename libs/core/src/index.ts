@@ -100,22 +100,33 @@ export {
   parseCacheControl,
   type HttpConditionals,
 } from './http/conditional.js';
-export { HttpPathIndex, httpPathBudget, httpPathGroup, type HttpIndexedCache } from './http/budget.js';
+export { HttpPathIndex, httpEntryBytes, httpPathBudget, httpPathByteBudget, httpPathGroup, type HttpIndexedCache } from './http/budget.js';
+export {
+  HttpResponseStore,
+  type HttpFinishedResponse,
+  type HttpMiss,
+  type HttpStoreCache,
+  type HttpStored,
+  type HttpStoreLog,
+  type HttpStoreSettings,
+} from './http/store.js';
 export { httpHitResponse, httpRequestBypassesCache, httpStoreRefusal, type HttpHitAnswer, type HttpStoreCheck } from './http/policy.js';
 export {
   HTTP_CREDENTIAL_HEADERS,
   HTTP_DEFAULT_CREDENTIAL_POLICY,
   httpAdmission,
-  httpCacheKey,
   httpCredentialPolicy,
   httpCredentialRefusal,
-  httpOrigin,
-  httpQueryPolicy,
   httpRequestCredentials,
-  httpRequestKey,
   isSharedResponse,
-  lookupSharedHttpEntry,
-  normaliseHttpTarget,
+  type HttpAdmission,
+  type HttpCredentialPolicy,
+} from './http/credentials.js';
+export { lookupSharedHttpEntry } from './http/lookup.js';
+export { httpCacheKey, httpOrigin, httpQueryPolicy, httpRequestKey, normaliseHttpTarget, type HttpKeyRequest, type HttpQueryKeyPolicy } from './http/keys.js';
+export { registerStoredHttpHeaders, servedHttpHeaders } from './http/served-headers.js';
+export { warnUnsignedHttpCache } from './http/unsigned.js';
+export {
   httpPrefixInvalidation,
   httpInvalidationWrites,
   runHttpInvalidation,
@@ -126,11 +137,4 @@ export {
   type HttpInvalidationTarget,
   httpRouteInvalidation,
   type HttpInvalidation,
-  registerStoredHttpHeaders,
-  servedHttpHeaders,
-  warnUnsignedHttpCache,
-  type HttpAdmission,
-  type HttpCredentialPolicy,
-  type HttpKeyRequest,
-  type HttpQueryKeyPolicy,
-} from './http/shared.js';
+} from './http/invalidation.js';

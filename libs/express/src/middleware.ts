@@ -1,26 +1,18 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
-  computeEtag,
-  encodeHttpEntry,
   firstHeaderValue,
-  httpAdmission,
-  httpEntryWrites,
-  httpHitResponse,
-  HttpPathIndex,
-  httpStoreRefusal,
+  HttpResponseStore,
   InvalidKeyError,
   isNotModified,
-  lookupSharedHttpEntry,
-  registerStoredHttpHeaders,
-  servedHttpHeaders,
-  warnUnsignedHttpCache,
   type HttpAdmission,
   type DecodedHttpResponse,
   type HttpConditionals,
   type HttpHeaderValue,
+  type HttpHitAnswer,
+  type HttpStoreLog,
+  type HttpStoreSettings,
   type Logger,
   type NearCache,
-  type SetOptions,
 } from '@nearcache/core';
 import { checkCache, resolveResponseOptions, type CacheResponsesOptions, type ResolvedResponseOptions } from './options.js';
 import { createRequestCache } from './request.js';
@@ -61,9 +53,9 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
   const { resolved, given } = resolveResponseOptions(options, store);
   const requestCache = createRequestCache(store, '', resolved.prefix);
   const log = resolved.logger;
-  // A reader serves only the headers an adapter of this process would have stored (a forged entry cannot add others).
-  registerStoredHttpHeaders(store, resolved.headers);
-  warnUnsignedHttpCache(store, (message) => log.warn(`response cache: ${message}`));
+  // The shared sequence of core (decide, serve a hit, store a miss); a reader serves only the
+  // headers an adapter of this process would have stored (a forged entry cannot add others).
+  const responses = new HttpResponseStore(store, resolved.headers, prefixed(log));
 
   return function nearCacheResponses(req: Request, res: Response, next: NextFunction): void {
     if (req.nearCache === undefined) req.nearCache = requestCache;
@@ -96,7 +88,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       next();
       return;
     }
-    const admission = httpAdmission(req.headers, resolved.credentials);
+    const admission = responses.admit(req.headers, resolved.credentials);
     if (admission.bypass) {
       // The client asked that nothing be stored: neither serve from nor write to the cache.
       markMiss(res, resolved);
@@ -107,13 +99,13 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
     let hit: DecodedHttpResponse | undefined;
     try {
       // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      hit = lookupSharedHttpEntry((key) => store.get(key), base, req.headers, admission);
+      hit = responses.lookup(base, req.headers, admission);
     } catch (error) {
       report(log, 'the lookup', error, base);
     }
     if (hit !== undefined) {
       try {
-        serve(req, res, hit, resolved, servedHttpHeaders(store));
+        serve(req, res, responses.answer(hit, req, resolved.statusHeader));
         return;
       } catch (error) {
         report(log, 'serving a hit', error, base);
@@ -126,7 +118,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       const settings: ResolvedResponseOptions = { ...resolved };
       markers.set(req, { cache: store, settings });
       try {
-        capture(store, req, res, base, settings, admission);
+        capture(responses, req, res, base, settings, admission);
       } catch (error) {
         report(log, 'capturing the response', error, base);
       }
@@ -139,6 +131,7 @@ function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedRespon
   if (given.ttl !== undefined) settings.ttl = given.ttl;
   if (given.maxBodyBytes !== undefined) settings.maxBodyBytes = given.maxBodyBytes;
   if (given.maxPathEntries !== undefined) settings.maxPathEntries = given.maxPathEntries;
+  if (given.maxPathBytes !== undefined) settings.maxPathBytes = given.maxPathBytes;
   if (given.statuses !== undefined) settings.statuses = given.statuses;
   if (given.headers !== undefined) settings.headers = [...new Set([...settings.headers, ...given.headers])];
 }
@@ -156,11 +149,17 @@ function report(log: Logger, what: string, error: unknown, key?: string): void {
   });
 }
 
-function serve(req: Request, res: Response, hit: DecodedHttpResponse, settings: ResolvedResponseOptions, served: ReadonlySet<string>): void {
-  const answer = httpHitResponse(hit, { method: req.method, headers: req.headers }, Date.now(), served);
+/** Core's logging of the response cache goes to the middleware's logger, its messages marked as the response cache's. */
+function prefixed(log: Logger): HttpStoreLog {
+  return {
+    debug: (message, context) => (context === undefined ? log.debug(`response cache: ${message}`) : log.debug(`response cache: ${message}`, context)),
+    warn: (message, context) => (context === undefined ? log.warn(`response cache: ${message}`) : log.warn(`response cache: ${message}`, context)),
+  };
+}
+
+function serve(_req: Request, res: Response, answer: HttpHitAnswer): void {
   res.statusCode = answer.status;
   for (const [name, value] of answer.headers) res.setHeader(name, value);
-  if (settings.statusHeader !== undefined) res.setHeader(settings.statusHeader, 'HIT');
   if (answer.notModified) answerNotModified(res);
   if (answer.body === undefined) res.end();
   else res.end(answer.body);
@@ -201,40 +200,26 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer {
   throw new TypeError(`unexpected body chunk of type ${typeof chunk}`);
 }
 
-/** Why a finished GET response must not be stored, or `undefined` if it may be (core's rules, with this middleware's `statuses`). */
-function refusal(req: Request, res: Response, settings: ResolvedResponseOptions, admission: HttpAdmission): string | undefined {
-  return httpStoreRefusal({
-    status: res.statusCode,
+/** The store-time settings of core's HTTP store, from the middleware's (route-refined) options. */
+function storeSettings(settings: ResolvedResponseOptions): HttpStoreSettings {
+  return {
+    storedHeaders: settings.headers,
+    maxBodyBytes: settings.maxBodyBytes,
+    maxPathEntries: settings.maxPathEntries,
+    maxPathBytes: settings.maxPathBytes,
     statuses: settings.statuses,
-    requestHeaders: req.headers,
-    credentials: admission.credentials,
-    responseHeader: (name) => res.getHeader(name) as HttpHeaderValue | undefined,
-  });
+    ttl: settings.ttl,
+  };
 }
 
-function save(cache: NearCache<unknown>, req: Request, res: Response, base: string, body: Buffer, settings: ResolvedResponseOptions): void {
-  const headers: Record<string, HttpHeaderValue | undefined> = {};
-  for (const name of settings.headers) headers[name] = res.getHeader(name) as HttpHeaderValue | undefined;
-  const entry = encodeHttpEntry({ status: res.statusCode, headers, body });
-  const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
-  const writes = httpEntryWrites(base, entry, res.getHeader('vary') as HttpHeaderValue | undefined, req.headers);
-  if (
-    settings.maxPathEntries > 0 &&
-    !HttpPathIndex.of(cache).admits(
-      writes.map((write) => write.key),
-      settings.maxPathEntries,
-    )
-  ) {
-    settings.logger.debug(`response cache: not stored (its path holds maxPathEntries ${settings.maxPathEntries} entries)`, { key: base });
-    return;
-  }
-  for (const { key, value } of writes) {
-    void cache.set(key, value, options).catch((error: unknown) => report(settings.logger, 'storing the response', error, key));
-  }
+/** The route a request matched (for warnings, once per route), or the middleware's own when none did. */
+function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : '(no route)';
 }
 
 /** Wraps `res.write` and `res.end` to capture the body of a GET miss and store it when it ends. */
-function capture(cache: NearCache<unknown>, req: Request, res: Response, base: string, settings: ResolvedResponseOptions, admission: HttpAdmission): void {
+function capture(responses: HttpResponseStore, req: Request, res: Response, base: string, settings: ResolvedResponseOptions, admission: HttpAdmission): void {
   const hidden = hideConditionals(req);
   const originalWrite = res.write as unknown as AnyFunction;
   const originalEnd = res.end as unknown as AnyFunction;
@@ -275,17 +260,12 @@ function capture(cache: NearCache<unknown>, req: Request, res: Response, base: s
     if (transferEncoding !== undefined && String(transferEncoding).toLowerCase().includes('chunked')) return false;
     const [chunk, encoding] = typeof args[0] === 'function' ? [undefined, undefined] : [args[0], typeof args[1] === 'function' ? undefined : args[1]];
     const body = toBuffer(chunk, encoding);
-    if (body.length <= settings.maxBodyBytes) {
-      const refused = refusal(req, res, settings, admission);
-      if (refused === undefined) {
-        if (res.getHeader('etag') === undefined) res.setHeader('ETag', computeEtag(body));
-        save(cache, req, res, base, body, settings);
-      } else {
-        settings.logger.debug(`response cache: not stored (${refused})`, { key: base });
-      }
-    } else {
-      settings.logger.debug(`response cache: not stored (body of ${body.length} bytes above maxBodyBytes ${settings.maxBodyBytes})`, { key: base });
-    }
+    const stored = responses.store(
+      { base, requestHeaders: req.headers, credentials: admission.credentials, route: routeOf(req) },
+      { status: res.statusCode, body, header: (name) => res.getHeader(name) as HttpHeaderValue | undefined },
+      storeSettings(settings),
+    );
+    if (stored !== undefined && res.getHeader('etag') === undefined) res.setHeader('ETag', stored.etag);
     const status = res.statusCode;
     if (hidden === undefined || status < 200 || status > 299) return false;
     return isNotModified(

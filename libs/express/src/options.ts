@@ -5,6 +5,7 @@ import {
   HTTP_DEFAULT_CREDENTIAL_POLICY,
   httpCredentialPolicy,
   httpPathBudget,
+  httpPathByteBudget,
   httpQueryPolicy,
   httpRequestKey,
   type HttpCredentialPolicy,
@@ -88,6 +89,14 @@ export interface CacheResponsesOptions {
    * `0`. Set it per route by calling `cacheResponses` per route.
    */
   maxPathEntries?: number;
+  /**
+   * Most bytes the entries of one path may take (every query string, host and `Vary` variant of
+   * it), counted the way the cache counts an entry's bytes (its key and its encoded entry, see
+   * `httpEntryBytes`): a response that would take its path above it is sent and not stored, so a
+   * flood of distinct query strings on one route cannot take more than this of the cache. `0` for
+   * no budget. Default `0`. Set it per route by calling `cacheResponses` per route.
+   */
+  maxPathBytes?: number;
   /** Response statuses that are stored; each 200 to 299 except 206. Default `[200, 203, 204]`. */
   statuses?: number[];
   /**
@@ -112,6 +121,7 @@ export interface ResolvedResponseOptions {
   credentials: HttpCredentialPolicy;
   maxBodyBytes: number;
   maxPathEntries: number;
+  maxPathBytes: number;
   statuses: ReadonlySet<number>;
   headers: readonly string[];
   statusHeader: string | undefined;
@@ -133,6 +143,7 @@ const OPTION_NAMES = [
   'ignoreCookies',
   'maxBodyBytes',
   'maxPathEntries',
+  'maxPathBytes',
   'statuses',
   'headers',
   'statusHeader',
@@ -218,6 +229,7 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
       out.credentials = coreOption(() => httpCredentialPolicy(options.credentialHeaders, options.ignoreCookies));
     }
     if (options.maxPathEntries !== undefined) out.maxPathEntries = coreOption(() => httpPathBudget(options.maxPathEntries));
+    if (options.maxPathBytes !== undefined) out.maxPathBytes = coreOption(() => httpPathByteBudget(options.maxPathBytes));
     if (options.maxBodyBytes !== undefined) out.maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, 0, 0, MAX_BODY_BYTES);
     if (options.statuses !== undefined) {
       const statuses = options.statuses;
@@ -290,6 +302,7 @@ export function resolveResponseOptions(
     credentials: given.credentials ?? HTTP_DEFAULT_CREDENTIAL_POLICY,
     maxBodyBytes: given.maxBodyBytes ?? Math.min(DEFAULT_MAX_BODY_BYTES, largest),
     maxPathEntries: given.maxPathEntries ?? 0,
+    maxPathBytes: given.maxPathBytes ?? 0,
     statuses: given.statuses ?? new Set([200, 203, 204]),
     headers: [...new Set([...DEFAULT_STORED_HEADERS, ...(given.headers ?? [])])],
     statusHeader: 'statusHeader' in given ? given.statusHeader : 'X-Cache',

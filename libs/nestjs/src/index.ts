@@ -38,6 +38,7 @@ export {
   type NearCacheHealthStatus,
 } from './near-cache.health.js';
 export { NearCacheInterceptor } from './near-cache.interceptor.js';
+export type { NearCacheInterceptorOptions } from './interceptor-settings.js';
 export type { NearCacheModuleAsyncOptions, NearCacheModuleRootOptions } from './near-cache.module-definition.js';
 export { NearCacheModule } from './near-cache.module.js';
 export { NearCacheRegistry, nestLogger, type RegisteredNearCache } from './near-cache.registry.js';

@@ -1,4 +1,5 @@
 import type { NearCacheOptions } from '@nearcache/core';
+import type { NearCacheInterceptorOptions } from './interceptor-settings.js';
 
 /**
  * Options of `NearCacheModule.forRoot()` / `forRootAsync()`: every option of `createNearCache`
@@ -16,6 +17,13 @@ export interface NearCacheModuleOptions<V = unknown> extends NearCacheOptions<V>
    * caches are closed. Default: the cache's `bootstrapTimeout` (60000).
    */
   readyTimeout?: number;
+  /**
+   * Settings of `NearCacheInterceptor` in this application (`prefix`, `maxBodyBytes`,
+   * `statusHeader`, `storedHeaders`, `credentialHeaders`, `ignoreCookies`, `query`,
+   * `maxPathEntries`, `maxPathBytes`), checked when the module starts. Give them to one
+   * `forRoot()` of the application. Default: the interceptor's defaults (see docs/nestjs.md).
+   */
+  interceptor?: NearCacheInterceptorOptions;
 }
 
 /** Options of `NearCacheModule.forRoot()` / `forRootAsync()` that shape the module itself. */

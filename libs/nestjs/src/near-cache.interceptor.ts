@@ -11,42 +11,14 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import {
-  computeEtag,
-  encodeHttpEntry,
   firstHeaderValue,
-  HTTP_DEFAULT_PREFIX,
-  HTTP_NEVER_SERVED_HEADERS,
-  HTTP_STORED_HEADERS,
-  HTTP_CREDENTIAL_HEADERS,
-  httpAdmission,
-  httpConditionals,
-  httpCredentialPolicy,
-  httpEntryWrites,
-  httpHitResponse,
-  HttpPathIndex,
-  httpPathBudget,
-  httpQueryPolicy,
+  HttpResponseStore,
   httpRequestKey,
-  httpStoreRefusal,
-  InvalidArgumentError,
-  lookupSharedHttpEntry,
-  registerStoredHttpHeaders,
-  servedHttpHeaders,
-  warnUnsignedHttpCache,
-  integerOption,
   InvalidKeyError,
-  invalidOption,
   InvalidOptionError,
-  isNotModified,
-  maxHttpBodyBytes,
-  stringOption,
-  type DecodedHttpResponse,
-  type HttpCredentialPolicy,
-  type HttpQueryKeyPolicy,
   type HttpHeaderValue,
   type HttpRequestHeaders,
   type NearCache,
-  type SetOptions,
 } from '@nearcache/core';
 import { Observable, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
@@ -59,36 +31,19 @@ import {
   isStreamingResult,
   isThenable,
   isUnforwardedExpressRequest,
-  prepareAnswer,
   serialiseResult,
-  type AnswerHeaders,
   type ReplyingAdapter,
 } from './http-body.js';
+import { answerHit, answerMiss, storeLog, type StoredResponse } from './interceptor-answers.js';
+import { INTERCEPTOR_OPTION_NAMES, resolveInterceptorSettings, type InterceptorSettings, type NearCacheInterceptorOptions } from './interceptor-settings.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
 
-/** The checked settings of an interceptor (its protected fields, as a subclass may have set them). */
-interface InterceptorSettings {
-  prefix: string;
-  maxBodyBytes: number;
-  statusHeader: string | undefined;
-  storedHeaders: readonly string[];
-  credentials: HttpCredentialPolicy;
-  query: HttpQueryKeyPolicy;
-  maxPathEntries: number;
-}
-
-/** A response the interceptor may store: its status, bytes, media type and a reader of its headers. */
-interface StoredResponse {
-  status: number;
-  body: Buffer;
-  contentType: string | undefined;
-  header: (name: string) => HttpHeaderValue | undefined;
-}
-
 /** What a miss needs to store the handler's result. */
 interface Miss {
-  cache: NearCache;
+  responses: HttpResponseStore;
+  /** The route, for warnings (once per kind and route). */
+  route: string;
   base: string;
   ttl: number | undefined;
   requestHeaders: HttpRequestHeaders;
@@ -97,11 +52,7 @@ interface Miss {
   settings: InterceptorSettings;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const PREFIX = /^(?!\u0000)[\s\S]{1,256}$/;
 const SCOPE = 'NearCacheInterceptor';
-/** A hit's small body comes as text too: on Express it goes out in one write with the headers. */
-const HIT_TEXT = Object.freeze({ text: true });
 
 /**
  * Caches the responses of GET routes in the replicated cache, so that a response one instance
@@ -111,22 +62,15 @@ const HIT_TEXT = Object.freeze({ text: true });
  * each other's responses. Use it on a controller, a route, or globally (`APP_INTERCEPTOR`).
  *
  * - The key is `prefix` + `trackBy()`: by default `http:GET <path>[?<query>] <scheme>://<host>`
- *   (core's `httpRequestKey`: the target normalised as the router matches it, the scheme and
- *   host as the app sees them), or `http:` + the route's `@NearCacheKey()`. Override `trackBy()`
- *   to change it (return undefined to skip).
- * - It is a shared cache (core's `httpAdmission`): a request carrying credentials
- *   (`credentialHeaders`) is neither served nor stored unless the response is
- *   `Cache-Control: public` or varies on them; a hit serves only the headers stored by this
- *   process's adapters (`servedHttpHeaders`).
- * - `@NearCacheTtl()` sets the time to live (route over controller over the module's `ttl`).
- * - The handler's result is serialised as Express sends it (objects as JSON, strings as
- *   text/html or the type set, Buffers as bytes); a 2xx response that may be stored (see
- *   core's `httpStoreRefusal`, `maxBodyBytes`) is stored with its status, headers and a strong
- *   `ETag`, and sent as those exact bytes.
- * - A hit is answered with the stored status, headers and bytes (with `Age`), or a 304 when the
- *   request's `If-None-Match` / `If-Modified-Since` match; the handler does not run.
- * - Answers carry `X-Cache: HIT` or `X-Cache: MISS` (`statusHeader`).
- * - It fails open: when the cache fails, the failure is logged and the handler runs.
+ *   (core's `httpRequestKey`), or `http:` + the route's `@NearCacheKey()`; `@NearCacheTtl()`
+ *   sets the time to live.
+ * - Core's HTTP store (`HttpResponseStore`) decides, serves a hit and stores a miss, as it does
+ *   for `cacheResponses`: a shared cache (credentials, `Cache-Control`, `Vary`), a strong
+ *   `ETag`, 304s, `maxBodyBytes`, the per-path budgets, store failures warned once per route.
+ * - The handler's result is serialised as Express sends it, stored, and sent as those exact
+ *   bytes; answers carry `X-Cache: HIT` or `MISS` (`statusHeader`). It fails open.
+ * - Settings: the `interceptor` option of `NearCacheModule.forRoot()` (`NearCacheInterceptorOptions`);
+ *   a subclass may set them as protected fields (an advanced hook, over the module option).
  *
  * It answers through Nest's HTTP adapter (`HttpAdapterHost`), so it works on every Nest version
  * the peer range admits (11 and 12) and on `@nestjs/platform-express` and
@@ -139,26 +83,17 @@ const HIT_TEXT = Object.freeze({ text: true });
 export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Methods whose responses are cached. */
   protected allowedMethods: string[] = ['GET'];
-  /** Prefix of every key, the `prefix` of Express's `cacheResponses`: apps that share entries use the same one. Default `'http:'`. */
-  protected prefix: string = HTTP_DEFAULT_PREFIX;
-  /** Largest body stored, in bytes (and at most what the cache's `maxValueBytes` can hold); bigger responses are sent uncached. Default 262144. */
-  protected maxBodyBytes = 256 * 1024;
-  /** Response header set to `HIT` or `MISS`; `false` for none. Default `'X-Cache'`. */
-  protected statusHeader: string | false = 'X-Cache';
-  /** Response headers stored and replayed with the body. Default: core's `HTTP_STORED_HEADERS`, the ones Express stores. */
-  protected storedHeaders: readonly string[] = HTTP_STORED_HEADERS;
-  /**
-   * Request headers that carry credentials: a request with one is neither served from nor
-   * stored into the cache, unless the response says `Cache-Control: public` (or `s-maxage`) or
-   * varies on every credential the request carries. Default core's `HTTP_CREDENTIAL_HEADERS`.
-   */
-  protected credentialHeaders: readonly string[] = HTTP_CREDENTIAL_HEADERS;
-  /** Cookies that do not personalise responses: a `Cookie` holding only these counts as anonymous. Default `[]`. */
-  protected ignoreCookies: readonly string[] = [];
-  /** Query parameters in the default key: `true` all (default), `false` none, or the names that select the response. */
-  protected query: boolean | readonly string[] = true;
-  /** Most entries one path may hold (its query strings, hosts and variants); a response beyond it is not stored. `0` for no budget. Default `0`. */
-  protected maxPathEntries = 0;
+  // Advanced hook: a subclass may set any of these settings; one it sets wins over the module's
+  // `interceptor` option (the documented way, see `NearCacheInterceptorOptions` for each).
+  protected prefix?: string;
+  protected maxBodyBytes?: number;
+  protected statusHeader?: string | false;
+  protected storedHeaders?: readonly string[];
+  protected credentialHeaders?: readonly string[];
+  protected ignoreCookies?: readonly string[];
+  protected query?: boolean | readonly string[];
+  protected maxPathEntries?: number;
+  protected maxPathBytes?: number;
   protected readonly logger = new Logger('NearCacheInterceptor');
 
   @Optional()
@@ -170,12 +105,12 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Whether the adapter is `@nestjs/platform-express`'s (its requests are Express's). */
   #express = false;
   #unsupportedReported = false;
-  /** Caches this interceptor registered its stored headers with (and warned about when unsigned). */
-  readonly #prepared = new WeakSet<object>();
+  /** Core's HTTP store of each cache used (it registered this interceptor's stored headers, and warned when the topic is unsigned). */
+  readonly #stores = new WeakMap<object, HttpResponseStore>();
+  /** The store used last (most interceptors use one cache). */
+  #last: { cache: NearCache; store: HttpResponseStore } | undefined;
   /** The `@NearCacheKey()` of each route handler seen. */
   readonly #keyOptions = new Map<Function, NearCacheKeyOption | undefined>();
-  /** The cache read last, its reader (so that a hit makes no closure) and the headers a hit on it serves (a set that only grows once registered). */
-  #reading: { cache: NearCache; get: (key: string) => unknown; served: ReadonlySet<string> } | undefined;
 
   constructor(
     protected readonly registry: NearCacheRegistry,
@@ -183,28 +118,27 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   ) {}
 
   /**
-   * Checks the settings (`prefix`, `maxBodyBytes`, `statusHeader`, `storedHeaders`,
-   * `credentialHeaders`, `ignoreCookies`, `query`, `maxPathEntries`) at start-up: a bad one fails
-   * the start with `InvalidOptionError`. Registers the stored headers with the default cache and
-   * warns once when its topic is unsigned.
+   * Checks the settings (the module's `interceptor` option, and the fields a subclass set) at
+   * start-up: a bad one fails the start with `InvalidOptionError`. Registers the stored headers
+   * with the default cache and warns once when its topic is unsigned.
    */
   onModuleInit(): void {
-    const settings = this.#resolveSettings();
+    this.#resolveSettings();
     this.#resolveAdapter();
     try {
-      this.#prepare(this.registry.get(DEFAULT_CACHE_NAME), settings);
+      this.#store(this.registry.get(DEFAULT_CACHE_NAME));
     } catch {
       // No default cache (getCache() picks a named one): prepared on its first request.
     }
   }
 
-  /** Registers the headers this interceptor stores with `cache` (a hit serves only those) and warns once when its topic is unsigned. */
-  #prepare(cache: NearCache, settings: InterceptorSettings): void {
-    // The cache read last was prepared before its first read.
-    if (cache === this.#reading?.cache || this.#prepared.has(cache)) return;
-    this.#prepared.add(cache);
-    registerStoredHttpHeaders(cache, [...settings.storedHeaders, 'etag']);
-    warnUnsignedHttpCache(cache, (message) => this.logger.warn(message));
+  /** Core's HTTP store of `cache` for this interceptor, made on first use. */
+  #store(cache: NearCache): HttpResponseStore {
+    if (this.#last?.cache === cache) return this.#last.store;
+    const store = this.#stores.get(cache) ?? new HttpResponseStore(cache, this.#resolveSettings().storedHeaders, storeLog(this.logger));
+    this.#stores.set(cache, store);
+    this.#last = { cache, store };
+    return store;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
@@ -341,20 +275,18 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     // The request and response of an HTTP context (what `switchToHttp()` returns, without the closures it makes on each call).
     const request = context.getArgByIndex(0);
     const response = context.getArgByIndex(1);
-    let cache: NearCache;
+    let responses: HttpResponseStore;
     let base: string;
     let requestHeaders: HttpRequestHeaders;
     let credentials: readonly string[];
-    let hit: DecodedHttpResponse | undefined;
-    let reading: { get: (key: string) => unknown; served: ReadonlySet<string> };
+    let hit: ReturnType<HttpResponseStore['lookup']>;
     try {
       if (key === undefined) return next.handle();
       if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
       base = settings.prefix + key;
-      cache = this.getCache(context);
-      this.#prepare(cache, settings);
+      responses = this.#store(this.getCache(context));
       requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
-      const admission = httpAdmission(requestHeaders, settings.credentials);
+      const admission = responses.admit(requestHeaders, settings.credentials);
       if (admission.bypass) {
         // The client asked that nothing be stored: neither serve from nor write to the cache.
         this.#markStatus(response, settings, 'MISS');
@@ -362,20 +294,20 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
       credentials = admission.credentials;
       // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      reading = this.#reader(cache);
-      hit = lookupSharedHttpEntry(reading.get, base, requestHeaders, admission);
+      hit = responses.lookup(base, requestHeaders, admission);
     } catch (error) {
       return this.#failOpen(error, next);
     }
     if (hit !== undefined) {
       try {
-        return of(this.#answerHit(hit, request, response, requestHeaders, settings, reading.served));
+        return of(answerHit(responses, hit, request, response, requestHeaders, settings.statusHeader));
       } catch (error) {
         this.logger.warn(`answering from the cache failed, the handler runs: ${(error as Error).message}`);
       }
     }
+    const route = `${context.getClass().name}.${context.getHandler().name}`;
     return this.getTtl(context).then(
-      (ttl) => this.#runMiss(next, { cache, base, ttl, requestHeaders, credentials, response, settings }),
+      (ttl) => this.#runMiss(next, { responses, route, base, ttl, requestHeaders, credentials, response, settings }),
       (error: unknown) => this.#failOpen(error, next),
     );
   }
@@ -395,48 +327,35 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     );
   }
 
-  /** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
-  #answerHit(
-    hit: DecodedHttpResponse,
-    request: { method?: unknown },
-    response: unknown,
-    requestHeaders: HttpRequestHeaders,
-    settings: InterceptorSettings,
-    served: ReadonlySet<string>,
-  ): unknown {
-    const answer = httpHitResponse(
-      hit,
-      { method: typeof request.method === 'string' ? request.method : 'GET', headers: requestHeaders },
-      Date.now(),
-      served,
-      HIT_TEXT,
-    );
-    const headers: AnswerHeaders = answer.headers;
-    if (settings.statusHeader !== undefined) headers.push([settings.statusHeader, 'HIT']);
-    return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, text: answer.text, dropContentType: answer.notModified });
-  }
-
   /**
    * Stores the handler's result when it may be, and answers with exactly the stored bytes (or
    * a 304 when the request's conditionals match them); `undefined` to let Nest send the result
    * as usual (nothing stored).
    */
   #storeResult(result: unknown, miss: Miss): unknown {
-    const stored = this.#responseToStore(result, miss);
+    const response = this.#responseToStore(result, miss);
+    if (response === undefined) return undefined;
+    const { settings } = miss;
+    const stored = miss.responses.store({ base: miss.base, requestHeaders: miss.requestHeaders, credentials: miss.credentials, route: miss.route }, response, {
+      storedHeaders: settings.storedHeaders,
+      maxBodyBytes: settings.maxBodyBytes,
+      maxPathEntries: settings.maxPathEntries,
+      maxPathBytes: settings.maxPathBytes,
+      ttl: miss.ttl,
+    });
     if (stored === undefined) return undefined;
-    const { status, body, contentType, header } = stored;
-    const etag = firstHeaderValue(header('etag')) ?? computeEtag(body);
-    this.#writeEntry(miss, { status, body, etag, header });
-    return this.#answerMiss(miss, { status, body, contentType, etag, lastModified: firstHeaderValue(header('last-modified')) });
+    const { status, body, contentType } = response;
+    const lastModified = firstHeaderValue(response.header('last-modified'));
+    return answerMiss(miss.response, miss.requestHeaders, { status, body, contentType, etag: stored.etag, lastModified });
   }
 
   /**
-   * What the response to store is, or `undefined` when it must not be stored: the rules of
-   * core's `httpStoreRefusal`, 2xx only, a body the interceptor can serialise, at most
-   * `maxBodyBytes` (and what the cache's `maxValueBytes` can hold).
+   * The response to store, or `undefined` when the interceptor cannot store it: not a 2xx, a
+   * stream or a file, headers already sent, or a result it cannot serialise. Core's store then
+   * applies the rules every adapter shares (`httpStoreRefusal`, `maxBodyBytes`, the budgets).
    */
   #responseToStore(result: unknown, miss: Miss): StoredResponse | undefined {
-    const { response, settings } = miss;
+    const { response } = miss;
     if (result === undefined || result === null) return undefined;
     if (result instanceof StreamableFile || isStreamingResult(result) || isUncacheable(result)) return undefined;
     if (this.isHeadersSent(response)) return undefined;
@@ -448,60 +367,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     const body = status === 204 ? Buffer.alloc(0) : serialised.body;
     const contentType = status === 204 ? undefined : serialised.contentType;
     const header = (name: string): HttpHeaderValue | undefined => (name.toLowerCase() === 'content-type' ? contentType : this.getHeader(response, name));
-    const refused = httpStoreRefusal({ status, requestHeaders: miss.requestHeaders, credentials: miss.credentials, responseHeader: header });
-    if (refused !== undefined) {
-      this.logger.debug(`not stored (${refused}): ${miss.base}`);
-      return undefined;
-    }
-    const limit = Math.min(settings.maxBodyBytes, maxHttpBodyBytes(miss.cache.limits.maxValueBytes));
-    if (body.length > limit) {
-      this.logger.debug(`not stored (body of ${body.length} bytes above ${limit}): ${miss.base}`);
-      return undefined;
-    }
     return { status, body, contentType, header };
-  }
-
-  /** Writes the entry (and its vary index) to the cache; a failure is logged, the answer goes out all the same. */
-  #writeEntry(miss: Miss, response: { status: number; body: Buffer; etag: string; header: (name: string) => HttpHeaderValue | undefined }): void {
-    const stored: Record<string, HttpHeaderValue | undefined> = {};
-    for (const name of miss.settings.storedHeaders) stored[name] = response.header(name);
-    stored.etag = response.etag;
-    const entry = encodeHttpEntry({ status: response.status, headers: stored, body: response.body });
-    const options: SetOptions | undefined = miss.ttl === undefined ? undefined : { ttl: miss.ttl };
-    const writes = httpEntryWrites(miss.base, entry, response.header('vary'), miss.requestHeaders);
-    if (
-      miss.settings.maxPathEntries > 0 &&
-      !HttpPathIndex.of(miss.cache).admits(
-        writes.map((write) => write.key),
-        miss.settings.maxPathEntries,
-      )
-    ) {
-      this.logger.debug(`not stored (its path holds maxPathEntries ${miss.settings.maxPathEntries} entries): ${miss.base}`);
-      return;
-    }
-    for (const { key, value } of writes) {
-      miss.cache.set(key, value, options).catch((error: unknown) => {
-        this.logger.warn(`storing the response under "${key}" failed: ${(error as Error).message}`);
-      });
-    }
-  }
-
-  /** Answers a miss with the bytes just stored, and the headers a hit on them carries (or a 304 when the request's conditionals match). */
-  #answerMiss(miss: Miss, answer: { status: number; body: Buffer; contentType: string | undefined; etag: string; lastModified: string | undefined }): unknown {
-    const headers: AnswerHeaders = [['etag', answer.etag]];
-    if (isNotModified(httpConditionals(miss.requestHeaders), answer.etag, answer.lastModified)) {
-      return prepareAnswer(miss.response as object, { status: 304, headers, body: undefined, dropContentType: true });
-    }
-    if (answer.status === 204) return prepareAnswer(miss.response as object, { status: 204, headers, body: undefined, dropContentType: true });
-    if (answer.contentType !== undefined) headers.push(['content-type', answer.contentType]);
-    headers.push(['content-length', String(answer.body.length)]);
-    return prepareAnswer(miss.response as object, { status: answer.status, headers, body: answer.body, dropContentType: false });
-  }
-
-  /** A reader of `cache` for core's lookups and the headers it serves (the same while the cache stays the same; `#prepare` registered its headers). */
-  #reader(cache: NearCache): { get: (key: string) => unknown; served: ReadonlySet<string> } {
-    if (this.#reading?.cache !== cache) this.#reading = { cache, get: (key) => cache.get(key), served: servedHttpHeaders(cache) };
-    return this.#reading;
   }
 
   /** The HTTP adapter to answer through, once `installAnswering` made its `reply` send prepared answers. */
@@ -514,41 +380,13 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     return adapter;
   }
 
+  /** The settings: the fields a subclass set, over the module's `interceptor` option, over the defaults; checked once. */
   #resolveSettings(): InterceptorSettings {
     if (this.#settings !== undefined) return this.#settings;
+    const fields: Record<string, unknown> = {};
+    for (const name of INTERCEPTOR_OPTION_NAMES) fields[name] = this[name];
     try {
-      const prefix = stringOption('prefix', this.prefix, undefined, PREFIX, 'a non-empty string of at most 256 characters, not starting with U+0000');
-      const maxBodyBytes = integerOption('maxBodyBytes', this.maxBodyBytes, 0, 0, 64 * 1024 * 1024);
-      const statusHeader = this.statusHeader;
-      if (statusHeader !== false && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader)))
-        invalidOption('statusHeader', 'a header name or false', statusHeader);
-      const storedHeaders = this.storedHeaders;
-      if (
-        !Array.isArray(storedHeaders) ||
-        storedHeaders.some((h) => typeof h !== 'string' || !TOKEN.test(h) || HTTP_NEVER_SERVED_HEADERS.has(h.toLowerCase()))
-      ) {
-        invalidOption('storedHeaders', `an array of header names, none of ${[...HTTP_NEVER_SERVED_HEADERS].join(', ')}`, storedHeaders);
-      }
-      let credentials: HttpCredentialPolicy;
-      let query: HttpQueryKeyPolicy;
-      let maxPathEntries: number;
-      try {
-        credentials = httpCredentialPolicy(this.credentialHeaders, this.ignoreCookies);
-        query = httpQueryPolicy(this.query);
-        maxPathEntries = httpPathBudget(this.maxPathEntries);
-      } catch (error) {
-        if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });
-        throw error;
-      }
-      this.#settings = {
-        credentials,
-        query,
-        maxPathEntries,
-        prefix,
-        maxBodyBytes,
-        statusHeader: statusHeader === false ? undefined : statusHeader,
-        storedHeaders: [...new Set((storedHeaders as string[]).map((h) => h.toLowerCase()))],
-      };
+      this.#settings = resolveInterceptorSettings(this.registry.interceptorOptions(), fields as NearCacheInterceptorOptions);
       return this.#settings;
     } catch (error) {
       if (error instanceof InvalidOptionError) throw new InvalidOptionError(`${SCOPE} (${this.constructor.name}): ${error.message}`, { cause: error });

@@ -10,13 +10,16 @@ import {
 } from '@nearcache/core';
 import { DEFAULT_CACHE_NAME } from './constants.js';
 import { DuplicateCacheNameError, UnknownCacheError } from './errors.js';
+import { checkInterceptorOptions, type NearCacheInterceptorOptions } from './interceptor-settings.js';
 import type { NearCacheModuleExtras, NearCacheModuleOptions } from './interfaces.js';
 
-const WAIT_OPTION_NAMES = ['waitForReady', 'readyTimeout'] as const satisfies ReadonlyArray<Exclude<keyof NearCacheModuleOptions, keyof NearCacheOptions>>;
+const NEST_OPTION_NAMES = ['waitForReady', 'readyTimeout', 'interceptor'] as const satisfies ReadonlyArray<
+  Exclude<keyof NearCacheModuleOptions, keyof NearCacheOptions>
+>;
 const EXTRA_OPTION_NAMES = ['isGlobal', 'name'] as const satisfies ReadonlyArray<keyof NearCacheModuleExtras>;
 
 /** Every option `NearCacheModule.forRoot()` takes, for the message about an unknown one. */
-export const MODULE_OPTION_NAMES: readonly string[] = [...NEAR_CACHE_OPTION_NAMES, ...WAIT_OPTION_NAMES, ...EXTRA_OPTION_NAMES];
+export const MODULE_OPTION_NAMES: readonly string[] = [...NEAR_CACHE_OPTION_NAMES, ...NEST_OPTION_NAMES, ...EXTRA_OPTION_NAMES];
 
 /** A cache of the application, with how its start is awaited. */
 export interface RegisteredNearCache {
@@ -38,6 +41,8 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
   #closing: Promise<void> | undefined;
   /** Set once the start failed on an error of the module: no cache is created any more. */
   #aborted = false;
+  /** The `interceptor` option, and the cache that gave it (one per application). */
+  #interceptor: { from: string; options: NearCacheInterceptorOptions } | undefined;
 
   /**
    * @internal Creates and registers the cache `name` (called by `NearCacheModule`'s providers).
@@ -60,14 +65,26 @@ export class NearCacheRegistry implements OnModuleInit, OnApplicationShutdown {
         throw new InvalidOptionError(`unknown option "${key}" of cache "${name}"; the options are: ${MODULE_OPTION_NAMES.join(', ')}`);
       }
     }
-    const { waitForReady = true, readyTimeout, ...cacheOptions } = options;
+    const { waitForReady = true, readyTimeout, interceptor, ...cacheOptions } = options;
+    const interceptorOptions = checkInterceptorOptions(`option "interceptor" of cache "${name}"`, interceptor);
+    if (interceptorOptions !== undefined && this.#interceptor !== undefined) {
+      throw new InvalidOptionError(
+        `option "interceptor" of cache "${name}": the application's NearCacheInterceptor settings were given already, by cache "${this.#interceptor.from}"; give them to one NearCacheModule.forRoot() only`,
+      );
+    }
     if (typeof waitForReady !== 'boolean') throw new InvalidOptionError(`waitForReady of cache "${name}" must be a boolean, got ${typeof waitForReady}`);
     if (readyTimeout !== undefined && (!Number.isInteger(readyTimeout) || readyTimeout < 1)) {
       throw new InvalidOptionError(`readyTimeout of cache "${name}" must be an integer >= 1 (ms), got ${String(readyTimeout)}`);
     }
     const cache = createNearCache({ ...cacheOptions, logger: cacheOptions.logger ?? nestLogger(new Logger(`NearCache:${name}`)) });
     this.#caches.set(name, { name, cache, waitForReady, readyTimeout });
+    if (interceptorOptions !== undefined) this.#interceptor = { from: name, options: interceptorOptions };
     return cache;
+  }
+
+  /** @internal The `interceptor` option a `NearCacheModule.forRoot()` of the application gave (checked), or `undefined`. */
+  interceptorOptions(): NearCacheInterceptorOptions | undefined {
+    return this.#interceptor?.options;
   }
 
   /**

@@ -5,9 +5,15 @@ import { InvalidArgumentError } from '../errors.js';
  * query strings (cache busting) must not fill every instance's cache with one path's entries.
  * A path's entries are those whose key starts with `<prefix>GET <path>` followed by `?` or a
  * space: every query string, every host, every `Vary` variant. A response is not stored when
- * its path already holds `maxEntries` entries (admission, not eviction: the entries already held,
- * the hot ones among them, stay). Every instance replicates every entry, so the count a writer
- * sees is the count every instance holds, give or take the replication lag.
+ * its path already holds `maxEntries` entries, or when storing it would take the path's entries
+ * above `maxBytes` bytes (admission, not eviction: the entries already held, the hot ones among
+ * them, stay). Every instance replicates every entry, so what a writer sees is what every
+ * instance holds, give or take the replication lag.
+ *
+ * Bytes are counted the way the cache counts an entry (`httpEntryBytes`: its key and its encoded
+ * value). The index knows the size of the entries stored through an adapter of this process;
+ * an entry that came from another instance counts as the response being admitted (the responses
+ * of one path are alike in size), until this process stores it again.
  */
 
 /** The path group of a response key: the key up to the first `?` or space after `GET `, or `undefined` for another key. */
@@ -35,7 +41,8 @@ export interface HttpIndexedCache {
  * on first use with one pass over the keys.
  */
 export class HttpPathIndex {
-  readonly #groups = new Map<string, Set<string>>();
+  /** Each path group's keys, with their size in bytes (`UNKNOWN` for an entry from the log). */
+  readonly #groups = new Map<string, Map<string, number>>();
 
   private constructor(private readonly cache: HttpIndexedCache) {
     for (const key of cache.keys()) this.#add(key);
@@ -66,18 +73,52 @@ export class HttpPathIndex {
 
   /**
    * Whether the entries under `keys` (a response and, for a `Vary` response, its index) may be
-   * stored within `maxEntries` for their path: yes when each is already held (a replacement) or
-   * the path holds fewer than `maxEntries` entries once evicted and expired ones are pruned.
+   * stored within `maxEntries` for their path (`0`: no entry budget): yes when each is already
+   * held (a replacement) or the path holds fewer than `maxEntries` entries once evicted and
+   * expired ones are pruned. With `bytes` (`max` > 0 and the size of each entry of `keys`, see
+   * `httpEntryBytes`), also only when the path's entries, these included, stay within `max` bytes.
    */
-  admits(keys: readonly string[], maxEntries: number): boolean {
+  admits(keys: readonly string[], maxEntries: number, bytes?: { readonly max: number; readonly sizes: readonly number[] }): boolean {
     const group = keys.length === 0 ? undefined : httpPathGroup(keys[0]!);
     if (group === undefined) return true;
+    const byteBudget = bytes !== undefined && bytes.max > 0 ? bytes : undefined;
     const held = this.#groups.get(group);
-    if (held === undefined) return keys.length <= maxEntries;
-    const added = (): number => keys.filter((key) => !held.has(key)).length;
-    if (held.size + added() <= maxEntries) return true;
-    for (const key of held) if (!this.cache.has(key)) held.delete(key);
-    return held.size + added() <= maxEntries;
+    if (held === undefined) return (maxEntries === 0 || keys.length <= maxEntries) && (byteBudget === undefined || sum(byteBudget.sizes) <= byteBudget.max);
+    if (this.#within(held, keys, maxEntries, byteBudget)) return true;
+    for (const key of held.keys()) if (!this.cache.has(key)) held.delete(key);
+    return this.#within(held, keys, maxEntries, byteBudget);
+  }
+
+  /** Records the size in bytes of `key`, just stored through an adapter (see `httpEntryBytes`); nothing when the cache does not hold it. */
+  sized(key: string, bytes: number): void {
+    const group = httpPathGroup(key);
+    const held = group === undefined ? undefined : this.#groups.get(group);
+    if (held?.has(key) === true) held.set(key, bytes);
+  }
+
+  /** Bytes of the entries of the group of `key` the index knows (some may have been evicted since), an entry of unknown size counting `unknownAs`. */
+  bytes(key: string, unknownAs = 0): number {
+    const group = httpPathGroup(key);
+    const held = group === undefined ? undefined : this.#groups.get(group);
+    if (held === undefined) return 0;
+    let total = 0;
+    for (const size of held.values()) total += size === UNKNOWN ? unknownAs : size;
+    return total;
+  }
+
+  #within(held: Map<string, number>, keys: readonly string[], maxEntries: number, bytes: { max: number; sizes: readonly number[] } | undefined): boolean {
+    if (maxEntries > 0 && held.size + keys.filter((key) => !held.has(key)).length > maxEntries) return false;
+    if (bytes === undefined) return true;
+    const incoming = sum(bytes.sizes);
+    // An entry of unknown size (from the log) counts as the largest of the incoming entries.
+    const unknownAs = Math.max(0, ...bytes.sizes);
+    let total = incoming;
+    for (const [key, size] of held) {
+      if (keys.includes(key)) continue;
+      total += size === UNKNOWN ? unknownAs : size;
+      if (total > bytes.max) return false;
+    }
+    return total <= bytes.max;
   }
 
   /**
@@ -87,8 +128,8 @@ export class HttpPathIndex {
    */
   keysUnder(prefix: string, limit: number): string[] | undefined {
     const found: string[] = [];
-    const take = (held: Set<string>, all: boolean): boolean => {
-      for (const key of held) {
+    const take = (held: Map<string, number>, all: boolean): boolean => {
+      for (const key of held.keys()) {
         if ((all || key.startsWith(prefix)) && this.cache.has(key)) {
           if (found.length >= limit) return false;
           found.push(key);
@@ -116,10 +157,10 @@ export class HttpPathIndex {
     if (group === undefined) return;
     let held = this.#groups.get(group);
     if (held === undefined) {
-      held = new Set();
+      held = new Map();
       this.#groups.set(group, held);
     }
-    held.add(key);
+    held.set(key, UNKNOWN);
   }
 
   #remove(key: string): void {
@@ -136,11 +177,29 @@ export class HttpPathIndex {
       if (group.startsWith(prefix)) {
         this.#groups.delete(group);
       } else if (prefix.startsWith(group)) {
-        for (const key of held) if (key.startsWith(prefix)) held.delete(key);
+        for (const key of held.keys()) if (key.startsWith(prefix)) held.delete(key);
         if (held.size === 0) this.#groups.delete(group);
       }
     }
   }
+}
+
+/** The size of an entry whose bytes the index does not know (it came from the log). */
+const UNKNOWN = -1;
+
+function sum(sizes: readonly number[]): number {
+  let total = 0;
+  for (const size of sizes) total += size;
+  return total;
+}
+
+/**
+ * The bytes the cache counts for `value` under `key`: the key's length and the value's encoded
+ * length. An HTTP entry is plain JSON data, which the default codec and the JSON codec encode
+ * as UTF-8 JSON: its size is that of its JSON text.
+ */
+export function httpEntryBytes(key: string, value: unknown): number {
+  return key.length + Buffer.byteLength(JSON.stringify(value));
 }
 
 /** Checks a per-path entry budget option: 0 (none) or a positive integer. Throws `InvalidArgumentError`. */
@@ -148,4 +207,11 @@ export function httpPathBudget(value: unknown): number {
   if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 10_000_000) return value;
   throw new InvalidArgumentError(`option "maxPathEntries" must be an integer from 0 (no budget) to 10000000, got ${JSON.stringify(value)}`);
+}
+
+/** Checks a per-path byte budget option (`maxPathBytes`): 0 (none) or a positive integer of bytes. Throws `InvalidArgumentError`. */
+export function httpPathByteBudget(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 2 ** 40) return value;
+  throw new InvalidArgumentError(`option "maxPathBytes" must be an integer from 0 (no budget) to 1099511627776 bytes, got ${JSON.stringify(value)}`);
 }

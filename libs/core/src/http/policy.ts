@@ -9,7 +9,7 @@ import {
   type HttpHeaderValue,
   type HttpRequestHeaders,
 } from './entry.js';
-import { httpCredentialRefusal, httpRequestCredentials } from './shared.js';
+import { httpCredentialRefusal, httpRequestCredentials } from './credentials.js';
 
 /**
  * The rules every adapter applies, so that what one stores and serves the others would too:

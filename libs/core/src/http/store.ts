@@ -1,0 +1,219 @@
+import type { SetOptions } from '../cache/types.js';
+import { HttpPathIndex, httpEntryBytes, type HttpIndexedCache } from './budget.js';
+import { computeEtag, firstHeaderValue } from './conditional.js';
+import { httpAdmission, type HttpAdmission, type HttpCredentialPolicy } from './credentials.js';
+import {
+  encodeHttpEntry,
+  httpEntryWrites,
+  maxHttpBodyBytes,
+  type DecodedHttpResponse,
+  type HttpCacheEntry,
+  type HttpHeaderValue,
+  type HttpRequestHeaders,
+} from './entry.js';
+import { lookupSharedHttpEntry } from './lookup.js';
+import { httpHitResponse, httpStoreRefusal, type HttpHitAnswer } from './policy.js';
+import { registerStoredHttpHeaders, servedHttpHeaders } from './served-headers.js';
+import { warnUnsignedHttpCache } from './unsigned.js';
+
+/**
+ * The HTTP store: the one sequence every adapter (`cacheResponses` of `@nearcache/express`,
+ * `NearCacheInterceptor` of `@nearcache/nestjs`) runs to decide whether a request may use the
+ * cache, to serve a hit, and to store a miss. An adapter reads the request and writes the
+ * response through its framework; everything between is here:
+ * - decide: `admit` (a request's `Cache-Control: no-store` and credentials, see
+ *   `credentials.ts`), then `lookup` (only an entry the request may be served);
+ * - serve a hit: `answer` (the stored status, the headers this process would have stored, the
+ *   bytes with `Age`, or a 304), plus the adapter's status header;
+ * - store a miss: `store` (core's refusals, the body limit, a strong `ETag`, the stored
+ *   headers, the entry and its `Vary` index, the per-path budgets by entries and by bytes, the
+ *   writes), a failure warned once per kind and route, repeats at debug level.
+ */
+
+/** What the store needs of a cache (a `NearCache`). */
+export interface HttpStoreCache extends HttpIndexedCache {
+  get(key: string): unknown;
+  set(key: string, value: HttpCacheEntry, options?: SetOptions): Promise<void>;
+  readonly limits?: { readonly maxValueBytes: number };
+}
+
+/** Where the store reports: core's `Logger` methods it uses. */
+export interface HttpStoreLog {
+  debug(message: string, context?: Record<string, unknown>): void;
+  warn(message: string, context?: Record<string, unknown>): void;
+}
+
+/** The store-time settings of a response (an adapter's options, or a route's). */
+export interface HttpStoreSettings {
+  /** Response headers stored with the body (lower-case); `etag` is always stored. */
+  readonly storedHeaders: readonly string[];
+  /** Largest body stored, in bytes (and at most what the cache's `maxValueBytes` can hold). */
+  readonly maxBodyBytes: number;
+  /** Most entries one path may hold; `0` for no budget. */
+  readonly maxPathEntries: number;
+  /** Most bytes one path's entries may take (see `httpEntryBytes`); `0` for no budget. */
+  readonly maxPathBytes: number;
+  /** Statuses that are stored. Default: every 2xx except 206. */
+  readonly statuses?: ReadonlySet<number> | undefined;
+  /** Time to live of the entry, in ms; `undefined` for the cache's own `ttl`. */
+  readonly ttl: number | undefined;
+}
+
+/** A request that missed, as the store needs it to store the response. */
+export interface HttpMiss {
+  /** The key of the response (the prefix and the request's key). */
+  readonly base: string;
+  readonly requestHeaders: HttpRequestHeaders;
+  /** `admit(...).credentials`. */
+  readonly credentials: readonly string[];
+  /** The route (or handler) for warnings: a failure is warned once per kind and route. */
+  readonly route: string;
+}
+
+/** A finished response: its status, its bytes, and a reader of its headers (any case). */
+export interface HttpFinishedResponse {
+  readonly status: number;
+  readonly body: Buffer;
+  header(name: string): HttpHeaderValue | undefined;
+}
+
+/** What `store` did with a response it may store: its `ETag` (the response's own, or a strong one of its bytes), and whether it went to the cache. */
+export interface HttpStored {
+  readonly etag: string;
+  /** False when a per-path budget refused it (the response is still answered as storable). */
+  readonly written: boolean;
+}
+
+/** Most (route, kind) pairs remembered for the warn-once rule; beyond it, the memory starts over. */
+const MAX_WARNED = 1024;
+
+/**
+ * The HTTP store of one adapter on one cache. Creating it registers the headers the adapter
+ * stores with the cache (a hit serves only headers an adapter of this process would have
+ * stored) and warns once per cache when its topic is unsigned.
+ */
+export class HttpResponseStore {
+  /** The headers a hit serves from an entry (a set that only grows). */
+  readonly served: ReadonlySet<string>;
+  /** The cache's reader, made once (a hit makes no closure). */
+  readonly get: (key: string) => unknown;
+  readonly #cache: HttpStoreCache;
+  readonly #log: HttpStoreLog;
+  /** The largest body an entry of this cache can hold. */
+  readonly #largestBody: number;
+  readonly #warned = new Set<string>();
+
+  constructor(cache: HttpStoreCache, storedHeaders: Iterable<string>, log: HttpStoreLog) {
+    this.#cache = cache;
+    this.#log = log;
+    registerStoredHttpHeaders(cache, [...storedHeaders, 'etag']);
+    warnUnsignedHttpCache(cache, (message) => log.warn(message));
+    this.served = servedHttpHeaders(cache);
+    this.get = (key) => cache.get(key);
+    this.#largestBody = largestBody(cache);
+  }
+
+  /** How a request may use the cache: bypass it (`Cache-Control: no-store`), or with which credentials. */
+  admit(requestHeaders: HttpRequestHeaders, policy: HttpCredentialPolicy): HttpAdmission {
+    return httpAdmission(requestHeaders, policy);
+  }
+
+  /** The entry the request may be served under `base`, or `undefined` (a miss). With credentials, only a shared entry or one keyed on them. */
+  lookup(base: string, requestHeaders: HttpRequestHeaders, admission: HttpAdmission): DecodedHttpResponse | undefined {
+    return lookupSharedHttpEntry(this.get, base, requestHeaders, admission);
+  }
+
+  /** The answer to a hit (see `httpHitResponse`), with `statusHeader: HIT` when given. */
+  answer(
+    hit: DecodedHttpResponse,
+    request: { method: string; headers: HttpRequestHeaders },
+    statusHeader: string | undefined,
+    options?: { text?: boolean },
+  ): HttpHitAnswer {
+    const answer = httpHitResponse(hit, request, Date.now(), this.served, options);
+    if (statusHeader !== undefined) answer.headers.push([statusHeader, 'HIT']);
+    return answer;
+  }
+
+  /**
+   * Stores `response` when it may be: `undefined` when it must not (core's `httpStoreRefusal`,
+   * with `settings.statuses`; a body above `settings.maxBodyBytes` or what the cache can hold),
+   * the reason logged at debug level. Else writes the entry (and its `Vary` index) unless a
+   * per-path budget refuses it, and returns its `ETag`. A write that fails is warned once per
+   * kind and route; repeats go to debug.
+   */
+  store(miss: HttpMiss, response: HttpFinishedResponse, settings: HttpStoreSettings): HttpStored | undefined {
+    const { base } = miss;
+    const limit = Math.min(settings.maxBodyBytes, this.#largestBody);
+    if (response.body.length > limit) {
+      this.#log.debug(`not stored (body of ${response.body.length} bytes above maxBodyBytes ${limit})`, { key: base });
+      return undefined;
+    }
+    const refused = httpStoreRefusal({
+      status: response.status,
+      statuses: settings.statuses,
+      requestHeaders: miss.requestHeaders,
+      credentials: miss.credentials,
+      responseHeader: (name) => response.header(name),
+    });
+    if (refused !== undefined) {
+      this.#log.debug(`not stored (${refused})`, { key: base });
+      return undefined;
+    }
+    const etag = firstHeaderValue(response.header('etag')) ?? computeEtag(response.body);
+    const headers: Record<string, HttpHeaderValue | undefined> = {};
+    for (const name of settings.storedHeaders) headers[name] = response.header(name);
+    headers.etag = etag;
+    const entry = encodeHttpEntry({ status: response.status, headers, body: response.body });
+    const writes = httpEntryWrites(base, entry, response.header('vary'), miss.requestHeaders);
+    const refusal = this.#overBudget(writes, settings);
+    if (refusal !== undefined) {
+      this.#log.debug(`not stored (${refusal})`, { key: base });
+      return { etag, written: false };
+    }
+    const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
+    const index = settings.maxPathBytes > 0 ? HttpPathIndex.of(this.#cache) : undefined;
+    for (const { key, value } of writes) {
+      this.#cache.set(key, value, options).catch((error: unknown) => this.#storeFailed(miss.route, key, error));
+      index?.sized(key, httpEntryBytes(key, value));
+    }
+    return { etag, written: true };
+  }
+
+  /** Why the path budgets refuse `writes`, or `undefined`. */
+  #overBudget(writes: ReadonlyArray<{ key: string; value: HttpCacheEntry }>, settings: HttpStoreSettings): string | undefined {
+    const { maxPathEntries, maxPathBytes } = settings;
+    if (maxPathEntries === 0 && maxPathBytes === 0) return undefined;
+    const keys = writes.map((write) => write.key);
+    const bytes = maxPathBytes > 0 ? { max: maxPathBytes, sizes: writes.map(({ key, value }) => httpEntryBytes(key, value)) } : undefined;
+    if (HttpPathIndex.of(this.#cache).admits(keys, maxPathEntries, bytes)) return undefined;
+    const budgets = [maxPathEntries > 0 ? `maxPathEntries ${maxPathEntries}` : '', maxPathBytes > 0 ? `maxPathBytes ${maxPathBytes}` : ''];
+    return `its path is at its budget: ${budgets.filter((budget) => budget !== '').join(', ')}`;
+  }
+
+  /** A failed write: warned the first time for its route and kind (error code or name), then at debug level. */
+  #storeFailed(route: string, key: string, error: unknown): void {
+    const code = (error as { code?: unknown } | null)?.code;
+    const kind = typeof code === 'string' ? code : ((error as Error | null)?.name ?? typeof error);
+    const message = `storing the response failed: ${error instanceof Error ? error.message : String(error)}`;
+    const context = { key, ...(code === undefined ? {} : { code }) };
+    const once = `${route}\u0000${kind}`;
+    if (this.#warned.has(once)) {
+      this.#log.debug(message, context);
+      return;
+    }
+    if (this.#warned.size >= MAX_WARNED) this.#warned.clear();
+    this.#warned.add(once);
+    this.#log.warn(`${message}; further failures of this kind on this route are logged at debug level`, context);
+  }
+}
+
+/** The largest body an entry of `cache` can hold (no limit known: no limit). */
+function largestBody(cache: HttpStoreCache): number {
+  try {
+    const maxValueBytes = cache.limits?.maxValueBytes;
+    return typeof maxValueBytes === 'number' ? maxHttpBodyBytes(maxValueBytes) : Number.MAX_SAFE_INTEGER;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
