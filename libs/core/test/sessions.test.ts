@@ -239,3 +239,24 @@ describe('bounded staleness', () => {
     expect(() => a.get('', { maxStaleness: 1000 })).toThrow(/non-empty/);
   });
 });
+
+describe('Freshness: what confirms an instance fresh', () => {
+  it('confirms as of the latest question the positions reached, keeps older ones while a later one is out of reach, and distrusts a clock set back', async () => {
+    const { Freshness } = await import('../src/cache/freshness.js');
+    const freshness = new Freshness();
+    expect(freshness.staleness(100)).toBe(Infinity);
+    // Asked at 100: ends 5 and 3; positions 5 and 2: not there yet.
+    freshness.answered(100, [5, 3], [5, 2]);
+    expect(freshness.staleness(150)).toBe(Infinity);
+    // Asked at 200 (ends moved on): still not there; the first answer is kept.
+    freshness.answered(200, [9, 3], [5, 2]);
+    freshness.reached([6, 3]);
+    expect(freshness.confirmedAt).toBe(100);
+    expect(freshness.staleness(250)).toBe(150);
+    freshness.reached([9, 3]);
+    expect(freshness.confirmedAt).toBe(200);
+    expect(freshness.waiting).toBe(false);
+    // The clock went back before the confirmation: unknown, not fresh.
+    expect(freshness.staleness(150)).toBe(Infinity);
+  });
+});
