@@ -132,13 +132,18 @@ export function report(result) {
 export const log = (message) => process.stderr.write(`  ${message}\n`);
 export const uniqueTopic = (name) => `bench.${name}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
 
-/** Starts bench/workers/peer.mjs and returns `call(cmd, args)` plus `stop()`. */
-export async function startPeer(name) {
+/**
+ * Starts bench/workers/peer.mjs and returns `call(cmd, args)` plus `stop()`. `onEvent` receives
+ * what the peer sends on its own (`{ event, ... }`), outside the replies to calls.
+ */
+export async function startPeer(name, { onEvent } = {}) {
   const { fork } = await import('node:child_process');
   const child = fork(new URL('./workers/peer.mjs', import.meta.url), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let next = 0;
   const waiting = new Map();
-  child.on('message', ({ id, result, error }) => {
+  child.on('message', (message) => {
+    if (message.event !== undefined) return onEvent?.(message);
+    const { id, result, error } = message;
     const w = waiting.get(id);
     waiting.delete(id);
     if (error) w?.reject(new Error(`${name}: ${error}`));

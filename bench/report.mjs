@@ -149,6 +149,22 @@ export function writeDocs(report, root) {
       ],
     });
   }
+  const token = by.token;
+  if (token) {
+    out.push(
+      '',
+      '## Session token wait',
+      '',
+      token.method,
+      '',
+      '| | p50 (ms) | p99 (ms) | lost |',
+      '|---|---|---|---|',
+      `| raw kafkajs produce -> consume | ${f(token.raw.p50ms)} | ${f(token.raw.p99ms)} | ${token.raw.lost} |`,
+      `| B's wait: token arrived -> catchUpTo resolved | ${f(token.ours.readerWait.p50ms)} | ${f(token.ours.readerWait.p99ms)} | ${token.ours.lost} |`,
+      `| A's wait for the acknowledgement + B's wait | ${f(token.ours.p50ms)} | ${f(token.ours.p99ms)} | ${token.ours.lost} |`,
+      `| (not counted) the token's trip A -> B | ${f(token.ours.tokenTrip.p50ms)} | ${f(token.ours.tokenTrip.p99ms)} | |`,
+    );
+  }
   const tput = by.throughput;
   if (tput) {
     out.push(

@@ -32,6 +32,7 @@ const SCENARIOS = [
   { name: 'memory', file: 'memory.mjs', flags: ['--expose-gc'] },
   { name: 'remote', file: 'remote.mjs', flags: [], redis: true },
   { name: 'lag', file: 'lag.mjs', flags: [], kafka: true },
+  { name: 'token', file: 'token.mjs', flags: [], kafka: true },
   { name: 'throughput', file: 'throughput.mjs', flags: [], kafka: true },
   { name: 'bootstrap', file: 'bootstrap.mjs', flags: [], kafka: true },
   { name: 'mixed', file: 'mixed.mjs', flags: [], kafka: true },

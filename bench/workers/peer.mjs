@@ -12,6 +12,8 @@ let cache;
 let producer;
 let consumer;
 const arrivals = new Map();
+/** When session tokens arrived (`awaitToken`), by key. */
+const received = new Map();
 
 async function writePaced({ impl, topic, prefix, n, rate }) {
   const sent = new Array(n);
@@ -49,6 +51,40 @@ async function writePaced({ impl, topic, prefix, n, rate }) {
   if (impl === 'ours') await cache.flush({ timeout: 30_000 });
   while (sending) await sending;
   return sent;
+}
+
+/**
+ * Paced sets, each followed by `sessionToken()`; every token is sent to the scenario process as
+ * an event (`{ event: 'token', key, token }`) the moment it resolves. Returns when each write
+ * began (`sent`) and when its token was ready (`ready`).
+ */
+async function writeTokens({ prefix, n, rate }) {
+  const sent = new Array(n);
+  const ready = new Array(n);
+  const tokens = [];
+  const start = wallMs() + 5;
+  const interval = 1000 / rate;
+  for (let i = 0; i < n;) {
+    const due = start + i * interval;
+    const wait = due - wallMs();
+    if (wait > 1) await sleep(Math.floor(wait));
+    else if (wait > 0) await tick();
+    while (i < n && start + i * interval <= wallMs()) {
+      const key = `${prefix}${i}`;
+      sent[i] = wallMs();
+      void cache.set(key, makeValue(i));
+      const index = i;
+      tokens.push(
+        cache.sessionToken({ timeout: 30_000 }).then((token) => {
+          ready[index] = wallMs();
+          process.send({ event: 'token', key, token });
+        }),
+      );
+      i++;
+    }
+  }
+  await Promise.all(tokens);
+  return { sent, ready };
 }
 
 async function writeBurst({ impl, topic, prefix, n }) {
@@ -120,7 +156,24 @@ const handlers = {
     await joined;
   },
   writePaced,
+  writeTokens,
   writeBurst,
+  /** Waits (without holding the reply) until the cache reached `token`, then notes when under `key`. */
+  async awaitToken({ key, token }) {
+    cache.catchUpTo(token, { timeout: 30_000 }).then(
+      () => arrivals.set(key, wallMs()),
+      () => undefined,
+    );
+    received.set(key, wallMs());
+    return null;
+  },
+  /** When each token arrived here (`awaitToken`), by key; forgets them. */
+  async received({ prefix, n }) {
+    const out = new Array(n).fill(null);
+    for (let i = 0; i < n; i++) out[i] = received.get(`${prefix}${i}`) ?? null;
+    for (let i = 0; i < n; i++) received.delete(`${prefix}${i}`);
+    return out;
+  },
   converged,
   async count({ prefix, n }) {
     let seen = 0;

@@ -4,7 +4,8 @@ import { chaos, type ChaosLog } from '../helpers/chaos.js';
 import { commandArbitrary, fc, runScenario } from '../helpers/property.js';
 
 // Property-based convergence on the in-process log: random interleavings of set, delete, clear,
-// TTL and consumer restarts from offset 0 across three instances (see test/helpers/property.ts).
+// TTL, consumer restarts from offset 0 and session tokens across three instances (see
+// test/helpers/property.ts).
 // About 30 s of CPU: it runs with the fault tests, not in `npm test`.
 describe('property: three instances converge, read their writes, never travel back in time', () => {
   it('1000 random interleavings on the in-process log', async () => {
@@ -30,6 +31,10 @@ describe('property: three instances converge, read their writes, never travel ba
               ns: '',
               records: async () => broker.records(topic),
               replay: (who) => logs[who]!.replayFromZero(),
+              hold: (who) => {
+                logs[who]!.hold();
+                return () => logs[who]!.release();
+              },
               convergeTimeout: 5000,
               checkInterval: 1,
             },

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { LogRecord, NearCache } from '@nearcache/core';
+import { parseSessionToken, type LogRecord, type NearCache } from '@nearcache/core';
 import { diff, foldTopic } from './oracle.js';
 import { recordMeta } from './records.js';
 import { waitFor } from './wait.js';
@@ -9,15 +9,18 @@ export { fc };
 /**
  * Property-based convergence: random interleavings of set, delete, clear and TTL across three
  * instances, checked for read-your-writes (after every call), no time travel (what an instance
- * shows for a key, as remote records arrive, only moves forward in log order) and convergence
- * (with writes stopped, every instance equals a fresh reader folding the topic).
+ * shows for a key, as remote records arrive, only moves forward in log order), session
+ * read-your-writes (an instance that caught up to another's session token shows, for a key, the
+ * last record of it the token covers or a later one) and convergence (with writes stopped, every
+ * instance equals a fresh reader folding the topic).
  */
 export type Command =
   | { kind: 'set'; who: number; key: string; ttl: 'none' | 'expired' | 'long' }
   | { kind: 'delete'; who: number; key: string }
   | { kind: 'clear'; who: number; prefix: string }
   | { kind: 'settle'; turns: number }
-  | { kind: 'replay'; who: number };
+  | { kind: 'replay'; who: number }
+  | { kind: 'session'; from: number; to: number; key: string };
 
 const KEYS = ['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c'];
 const PREFIXES = ['', 'a', 'b', 'a1'];
@@ -36,6 +39,7 @@ export function commandArbitrary(options: { instances: number; replay: boolean }
     { arbitrary: arbitraries[1]!, weight: 2 },
     { arbitrary: arbitraries[2]!, weight: 1 },
     { arbitrary: arbitraries[3]!, weight: 2 },
+    { arbitrary: fc.record({ kind: fc.constant('session' as const), from: who, to: who, key }), weight: 2 },
   ];
   if (options.replay) weighted.push({ arbitrary: fc.record({ kind: fc.constant('replay' as const), who }), weight: 1 });
   return fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: 30 });
@@ -47,6 +51,8 @@ export interface ScenarioEnv {
   ns: string;
   /** Every record of the topic now, as a fresh reader sees it. */
   records(): Promise<LogRecord[]>;
+  /** Holds back the batches instance `who`'s consumer delivers; returns the release. */
+  hold?(who: number): () => void;
   /** Restarts instance `who`'s consumer from offset 0 (as kafkajs does after a group rebuild). */
   replay?(who: number): Promise<void>;
   /** Timeout of the convergence wait, in ms. */
@@ -66,6 +72,7 @@ const TTL = { none: undefined, expired: 1, long: 3_600_000 } as const;
 /** Runs `commands` on `env` and checks the three properties; throws on the first violation. */
 export async function runScenario(env: ScenarioEnv, commands: Command[]): Promise<void> {
   const { caches, ns } = env;
+  const sessions: SessionRead[] = [];
   const observed = caches.map(() => new Map<string, string[]>());
   const listeners = caches.map((cache, i) => {
     const listener = (change: { op: string; key: string; source: string }): void => {
@@ -110,6 +117,26 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
         case 'replay':
           await env.replay!(command.who);
           break;
+        case 'session': {
+          // The reader is held back while the writer writes and takes its token: it has to catch up.
+          const release = env.hold?.(command.to);
+          const key = ns + command.key;
+          try {
+            await caches[command.from]!.set(key, { id: `${ns}${command.from}.${++sequence}` } satisfies Value);
+          } catch (error) {
+            release?.();
+            throw error;
+          }
+          const token = await caches[command.from]!.sessionToken();
+          const reader = caches[command.to]!;
+          const caughtUp = reader.catchUpTo(token, { timeout: env.convergeTimeout });
+          if (release) setImmediate(release);
+          await caughtUp;
+          if (!reader.isCaughtUpTo(token)) throw new Error(`session: instance ${command.to} resolved catchUpTo(${token}) before reaching it`);
+          const shown = reader.get(key, { after: token }) as Value | undefined;
+          sessions.push({ from: command.from, to: command.to, key, token, shown: shown?.id });
+          break;
+        }
       }
     }
     await Promise.all(caches.map((c) => c.flush()));
@@ -145,6 +172,7 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
           // not this test's value
         }
       });
+    checkSessions(sessions, records);
     observed.forEach((byKey, i) => {
       for (const [key, ids] of byKey) {
         const at = ids.map((id) => position.get(id) ?? -1);
@@ -156,6 +184,59 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
     });
   } finally {
     caches.forEach((cache, i) => cache.off('change', listeners[i]!));
+  }
+}
+
+/** A read made with a session token, after `catchUpTo` it. */
+interface SessionRead {
+  from: number;
+  to: number;
+  key: string;
+  token: string;
+  /** The id of the value shown, or undefined. */
+  shown: string | undefined;
+}
+
+/**
+ * Session read-your-writes, checked against the log: the last record affecting the key (a set or
+ * delete of it, a clear of a prefix of it) that the token covers is what the reader shows, or a
+ * later record of the key is; a live value without expiry that nothing followed is never missing.
+ */
+function checkSessions(sessions: SessionRead[], records: LogRecord[]): void {
+  for (const read of sessions) {
+    const positions = parseSessionToken(read.token).positions;
+    const affecting = records
+      .filter((record) => {
+        const meta = recordMeta(record);
+        if (meta?.op === 'c') return read.key.startsWith(Buffer.from(meta.payload ?? new Uint8Array()).toString('utf8'));
+        return record.key !== null && Buffer.from(record.key).toString('utf8') === read.key;
+      })
+      .sort((a, b) => a.offset - b.offset);
+    const partition = affecting.find((r) => recordMeta(r)?.op !== 'c')?.partition;
+    if (partition === undefined) continue;
+    const onPartition = affecting.filter((r) => r.partition === partition);
+    const covered = positions.find((p) => p.partition === partition)?.position ?? 0;
+    const guaranteed = onPartition.filter((r) => r.offset < covered).at(-1);
+    if (guaranteed === undefined) continue;
+    const idOf = (record: LogRecord): string | undefined => {
+      const meta = recordMeta(record);
+      if (meta?.op !== 's' || !meta.payload) return undefined;
+      try {
+        return (JSON.parse(Buffer.from(meta.payload).toString('utf8')) as Value).id;
+      } catch {
+        return undefined;
+      }
+    };
+    const where = `session: instance ${read.to} after catchUpTo(${read.token}) of instance ${read.from} showed ${read.key} = ${String(read.shown)}`;
+    if (read.shown !== undefined) {
+      const shownAt = onPartition.find((r) => idOf(r) === read.shown);
+      if (shownAt !== undefined && shownAt.offset < guaranteed.offset)
+        throw new Error(`${where}, older than offset ${guaranteed.offset}, which the token covers`);
+    } else {
+      const meta = recordMeta(guaranteed);
+      const later = onPartition.some((r) => r.offset > guaranteed.offset);
+      if (meta?.op === 's' && meta.exp === '0' && !later) throw new Error(`${where}: the token covers the live value at offset ${guaranteed.offset}`);
+    }
   }
 }
 

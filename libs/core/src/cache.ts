@@ -2,4 +2,16 @@
 export { createNearCache } from './create.js';
 export { NearCache } from './cache/near-cache.js';
 export { NearCacheNamespace } from './cache/namespace.js';
-export type { CacheChange, CacheState, CacheStats, NearCacheEvents, PartitionStats, RejectedRecord, SetOptions, WriteOptions } from './cache/types.js';
+export type {
+  CacheChange,
+  CacheState,
+  CacheStats,
+  NearCacheEvents,
+  PartitionStats,
+  ReadOptions,
+  RejectedRecord,
+  SetOptions,
+  WrapOptions,
+  WriteOptions,
+} from './cache/types.js';
+export { mergeSessionTokens, parseSessionToken, type SessionPosition } from './cache/session-token.js';

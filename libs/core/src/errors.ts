@@ -104,6 +104,16 @@ export class ConsumerStalledError extends NearCacheError {
   static override readonly code = 'NC_CONSUMER_STALLED';
 }
 
+/** A session token is not one this version reads (malformed, another version), or belongs to another topic or partition count. */
+export class InvalidSessionTokenError extends NearCacheError {
+  static override readonly code = 'NC_INVALID_SESSION_TOKEN';
+}
+
+/** `catchUpTo()` did not see this instance reach the token's positions before its deadline. */
+export class CatchUpTimeoutError extends NearCacheError {
+  static override readonly code = 'NC_CATCH_UP_TIMEOUT';
+}
+
 /** True when `error` is a nearcache error, optionally of the given code. */
 export function isNearCacheError(error: unknown, code?: string): error is NearCacheError {
   return error instanceof NearCacheError && (code === undefined || error.code === code);

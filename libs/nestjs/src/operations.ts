@@ -16,6 +16,9 @@ export type CacheCondition = (...args: any[]) => boolean;
 /** Vetoes caching a result: called with the result, then the method's arguments. */
 export type CacheUnless = (result: any, ...args: any[]) => boolean;
 
+/** The session token of a call, from the method's arguments; `undefined` or `''` for none. */
+export type CacheSessionToken = (...args: any[]) => string | undefined;
+
 interface OperationBase {
   /** Name of the named cache, `default` when not given. */
   readonly cache: string;
@@ -40,6 +43,10 @@ export interface CachedOperation extends OperationBase {
   readonly key: CacheKeyFunction | undefined;
   readonly ttl: number | undefined;
   readonly unless: CacheUnless | undefined;
+  /** The staleness a hit may have, in ms (`NearCache.get`'s `maxStaleness`). */
+  readonly maxStaleness: number | undefined;
+  /** The call's session token (`NearCache.get`'s `after`). */
+  readonly after: CacheSessionToken | undefined;
 }
 
 /** `@CacheEvict`: remove keys, a prefix or everything. */

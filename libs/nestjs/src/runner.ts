@@ -108,13 +108,13 @@ export class CacheOperationRunner implements OperationRunner {
     if (loading.getStore()?.has(id)) return original.apply(self, args);
     const shape = this.#shapes.get(operation) ?? operation.shape;
     if (shape === 'async') {
-      const hit = this.#read(operation, cache, key);
+      const hit = this.#read(operation, cache, key, args);
       if (hit === READ_FAILED) return original.apply(self, args);
       if (hit !== undefined) return Promise.resolve(hit);
       return this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
     }
     if (shape === 'sync') {
-      const hit = this.#read(operation, cache, key);
+      const hit = this.#read(operation, cache, key, args);
       if (hit === READ_FAILED) return original.apply(self, args);
       if (hit !== undefined) return hit;
       const result = original.apply(self, args);
@@ -189,10 +189,14 @@ export class CacheOperationRunner implements OperationRunner {
     return load.then((outcome) => outcome.value);
   }
 
-  /** The cached value of `key`, or `READ_FAILED` (warned once per method) when the cache could not be read. */
-  #read(operation: CacheOperation, cache: NearCache, key: string): unknown {
+  /**
+   * The cached value of `key` (a miss when it is not as fresh as `maxStaleness` and `after` ask),
+   * or `READ_FAILED` (warned once per method) when the cache could not be read.
+   */
+  #read(operation: CachedOperation, cache: NearCache, key: string, args: unknown[]): unknown {
     try {
-      return cache.get(key);
+      if (operation.maxStaleness === undefined && operation.after === undefined) return cache.get(key);
+      return cache.get(key, { maxStaleness: operation.maxStaleness, after: operation.after?.(...args) });
     } catch (error) {
       this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
       return READ_FAILED;

@@ -136,6 +136,12 @@ export class LocalStore<V> {
     return this.#misses;
   }
 
+  /** A read that may not answer from here (its `after` or `maxStaleness` does not hold): checks the key, counts a miss. */
+  missed(key: string): void {
+    checkKey(key, this.#maxKeyBytes);
+    this.#misses++;
+  }
+
   /** Entries dropped by the LRU bound. */
   get evictions(): number {
     return this.#evictions;

@@ -4,11 +4,14 @@ import type { LogBatch, ReplicationLog } from '../log/port.js';
 import type { Logger } from '../logger.js';
 import type { LogRecord } from '../record.js';
 import { backoff, CancellableDelay, RETRY, yieldToEventLoop } from '../retry.js';
+import { Freshness } from './freshness.js';
 import { asNearCacheError } from './input.js';
 import type { PartitionStats } from './types.js';
 
 /** Records applied between two turns of the event loop. */
 const APPLY_SLICE = 1000;
+/** The shortest time between two end-offset questions asked for reads with `maxStaleness`, in ms. */
+const MIN_REFRESH_GAP = 10;
 
 /** What the follower asks of the cache it feeds. */
 export interface FollowerHost {
@@ -67,6 +70,10 @@ export class LogFollower {
   #appliedCount = 0;
   #replayed = 0;
   #lagTimer: NodeJS.Timeout | undefined;
+  /** Whether an end-offset question is out; when the last one was sent. */
+  #polling = false;
+  #lastAsked = 0;
+  readonly #freshness = new Freshness();
   readonly #startDelay = new CancellableDelay();
 
   constructor(log: ReplicationLog, host: FollowerHost, options: FollowerOptions) {
@@ -87,6 +94,25 @@ export class LogFollower {
     return this.#replayed;
   }
 
+  /** Next offset to read per partition (read-only; empty until the log is open). */
+  get positions(): readonly number[] {
+    return this.#position;
+  }
+
+  /** Ms since this instance was last confirmed to have applied every record appended before then (see Freshness); Infinity before. */
+  staleness(now: number): number {
+    return this.#freshness.staleness(now);
+  }
+
+  /**
+   * Asks the log for its end offsets now, unless a question is out or was sent less than 10 ms
+   * ago, or the consumer is not running: reads with `maxStaleness` call it when the confirmation gets old.
+   */
+  refresh(now: number): void {
+    if (this.#polling || this.#lagTimer === undefined || this.#stopped || now - this.#lastAsked < MIN_REFRESH_GAP) return;
+    void this.#pollLag();
+  }
+
   /** Partitions of the topic (0 until the log is open). */
   get partitions(): number {
     return this.#partitions;
@@ -97,6 +123,7 @@ export class LogFollower {
     for (let attempt = 0; !this.#stopped; attempt++) {
       try {
         const { partitions } = await this.#log.open();
+        const asked = this.#clock.now();
         const offsets = await this.#log.offsets();
         if (this.#stopped) return;
         this.#partitions = partitions;
@@ -106,6 +133,7 @@ export class LogFollower {
         this.#targets = offsets.map((o) => o.high);
         this.#behindSince = offsets.map((o, p) => (o.high > this.#position[p]! ? this.#clock.now() : 0));
         this.#applyDelay = offsets.map(() => 0);
+        this.#freshness.answered(asked, this.#targets, this.#position);
         this.#host.started();
         await this.#log.consume({
           startOffset: (partition) => this.#position[partition] ?? 0,
@@ -183,6 +211,7 @@ export class LogFollower {
     if (last) this.#applyDelay[partition] = Math.max(0, now - last.timestamp);
     if (batch.nextOffset > this.#position[partition]!) this.#position[partition] = batch.nextOffset;
     if (batch.highWatermark > this.#high[partition]!) this.#high[partition] = batch.highWatermark;
+    if (this.#freshness.waiting) this.#freshness.reached(this.#position);
     this.#host.passed(partition, this.#position[partition]!);
     this.#trackBehind(partition, now);
     this.#lastProgress = now;
@@ -219,11 +248,14 @@ export class LogFollower {
   }
 
   async #pollLag(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#polling) return;
+    this.#polling = true;
+    const asked = (this.#lastAsked = this.#clock.now());
     let offsets;
     try {
       offsets = await this.#log.offsets();
     } catch (error) {
+      this.#polling = false;
       // Work cancelled by close() reports nothing.
       if (this.#stopped) return;
       // The stall clock runs only while the log answers: after an outage, the consumer gets its
@@ -235,16 +267,21 @@ export class LogFollower {
       else this.#options.logger.debug(reported.message, { code: reported.code });
       return;
     }
+    this.#polling = false;
     this.#pollFailures = 0;
     if (this.#stopped) return;
     const now = this.#clock.now();
     let behind = false;
+    // A partition missing from the answer counts with the furthest end known for it.
+    const highs = this.#high.slice();
     for (const { partition, high } of offsets) {
       if (partition >= this.#partitions) continue;
+      highs[partition] = high;
       if (high > this.#high[partition]!) this.#high[partition] = high;
       this.#trackBehind(partition, now);
       if (this.#high[partition]! > this.#position[partition]!) behind = true;
     }
+    this.#freshness.answered(asked, highs, this.#position);
     if (behind && now - this.#lastProgress >= this.#options.stallTimeout && !this.#stopped) {
       this.#lastProgress = now;
       this.#host.degrade(

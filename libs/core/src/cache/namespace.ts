@@ -1,7 +1,7 @@
 import { InvalidArgumentError, InvalidKeyError } from '../errors.js';
 import { invalidKey } from './input.js';
 import type { NearCache } from './near-cache.js';
-import type { SetOptions, WriteOptions } from './types.js';
+import type { ReadOptions, SetOptions, WrapOptions, WriteOptions } from './types.js';
 
 /** A prefixed view of a `NearCache`: same operations, keys scoped under the prefix. */
 export class NearCacheNamespace<V = unknown> {
@@ -10,8 +10,8 @@ export class NearCacheNamespace<V = unknown> {
     readonly prefix: string,
   ) {}
 
-  get(key: string): V | undefined {
-    return this.cache.get(this.#key(key));
+  get(key: string, options?: ReadOptions): V | undefined {
+    return options === undefined ? this.cache.get(this.#key(key)) : this.cache.get(this.#key(key), options);
   }
 
   has(key: string): boolean {
@@ -34,7 +34,7 @@ export class NearCacheNamespace<V = unknown> {
     }
   }
 
-  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: WrapOptions): Promise<T> {
     try {
       return this.cache.wrap(this.#key(key), loader, options);
     } catch (error) {

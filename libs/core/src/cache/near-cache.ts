@@ -1,3 +1,5 @@
+// The facade: one short method per public operation, each handing over to a part. It runs past
+// 400 lines because the public API, documented here, is that large.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
@@ -17,9 +19,10 @@ import { LogFollower } from './log-follower.js';
 import { NearCacheNamespace } from './namespace.js';
 import { Publisher } from './outgoing.js';
 import { Reporter } from './reporter.js';
+import { Sessions } from './sessions.js';
 import { SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
-import type { CacheState, CacheStats, NearCacheEvents, RecordPosition, SetOptions, WriteOptions } from './types.js';
+import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, WrapOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
@@ -46,6 +49,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #origin: string;
   readonly #writes: LocalWrites<V>;
   readonly #loads: SingleFlight<V>;
+  readonly #sessions: Sessions;
 
   readonly #lifecycle: Lifecycle;
   #closing = false;
@@ -93,7 +97,10 @@ export class NearCache<V = unknown> extends EventEmitter {
         },
         caughtUp: () => lifecycle.caughtUp(),
         apply: (record: LogRecord) => this.#applier.apply(record),
-        passed: (partition, position) => this.#shield.passed(partition, position),
+        passed: (partition, position) => {
+          this.#shield.passed(partition, position);
+          this.#sessions.passed();
+        },
         degrade: (reason, error) => lifecycle.degrade(reason, error),
         recover: (reason) => lifecycle.recover(reason),
         consumerDegraded: () => lifecycle.consumerDegraded,
@@ -144,6 +151,19 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#loads = new SingleFlight<V>(this.#writes, {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
+    });
+    const follower = this.#follower;
+    this.#sessions = new Sessions({
+      topic: options.topic,
+      clock: options.clock,
+      partitions,
+      positions: () => follower.positions,
+      describeLag: () => follower.describeLag(),
+      staleness: (now) => follower.staleness(now),
+      refresh: (now) => follower.refresh(now),
+      acked: () => this.#publisher.acked,
+      offsetsUnknown: () => this.#publisher.offsetsUnknown,
+      logOffsets: () => this.#log.offsets(),
     });
     this.#started = this.#follower.start();
   }
@@ -197,10 +217,19 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /**
    * The value of `key`, or `undefined`. Never leaves the process. The returned object is the
-   * cached one, shared by every caller: treat it as read-only.
+   * cached one, shared by every caller: treat it as read-only. With `options.after` (a session
+   * token) or `options.maxStaleness`, answers `undefined` (a miss) unless this instance shows it
+   * is that fresh (docs/consistency.md).
    */
-  get(key: string): V | undefined {
-    return this.#store.get(key);
+  get(key: string, options?: ReadOptions): V | undefined {
+    // The read with options lives in a method of its own: this one stays as small as it was.
+    return options === undefined ? this.#store.get(key) : this.#getFresh(key, options);
+  }
+
+  #getFresh(key: string, options: ReadOptions): V | undefined {
+    if (this.#sessions.admits(options)) return this.#store.get(key);
+    this.#store.missed(key);
+    return undefined;
   }
 
   /** Whether `key` has a live entry here. Does not count as a hit or a miss, and does not make the entry recently used. */
@@ -273,15 +302,17 @@ export class NearCache<V = unknown> extends EventEmitter {
    * on the `error` event, or, when nothing listens, logged as a warning once per key. Under a codec that is not exact (such as `jsonCodec()`), the result
    * returned is the decoded copy this and every other instance holds, not the loader's object.
    */
-  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+  wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: WrapOptions): Promise<T> {
+    let hit: V | undefined;
     try {
       checkKey(key, this.#options.maxKeyBytes);
       if (typeof loader !== 'function') throw new InvalidArgumentError('wrap() needs a loader function');
       if (options?.ttl !== undefined) checkTtl(options.ttl);
+      // A hit that is not fresh enough (`after`, `maxStaleness`) is a miss: the loader runs.
+      hit = options?.after === undefined && options?.maxStaleness === undefined ? this.get(key) : this.get(key, options);
     } catch (error) {
       return Promise.reject(error);
     }
-    const hit = this.get(key);
     if (hit !== undefined) return Promise.resolve(hit as T);
     return this.#loads.load(key, loader, options);
   }
@@ -300,6 +331,46 @@ export class NearCache<V = unknown> extends EventEmitter {
     if (this.#lifecycle.state === 'closed')
       return Promise.reject(new CacheClosedError('the cache is closed; writes not replicated before close() were dropped'));
     return this.#publisher.queue.flush(timeout);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Sessions across instances and staleness (docs/consistency.md).
+
+  /**
+   * A session token covering every write made on this instance so far: resolves once the log
+   * acknowledged them (as `flush()`, and with its errors). Another instance given the token
+   * (`catchUpTo`, or the read option `after`) reads these writes or later ones.
+   */
+  async sessionToken(options: { timeout?: number } = {}): Promise<string> {
+    await this.flush(options);
+    return this.#sessions.writeToken();
+  }
+
+  /** A session token covering every record this instance applied: reads elsewhere with it as `after` do not go back in time. */
+  readToken(): string {
+    return this.#sessions.readToken();
+  }
+
+  /** Whether this instance applied every record `token` covers. Throws `InvalidSessionTokenError` for a bad token. */
+  isCaughtUpTo(token: string): boolean {
+    return this.#sessions.reached(token);
+  }
+
+  /**
+   * Resolves once this instance applied every record `token` covers. Rejects with
+   * `CatchUpTimeoutError` (retriable) after `timeout` (default `flushTimeout`), with
+   * `InvalidSessionTokenError` for a bad token, with `CacheClosedError` once closed.
+   */
+  catchUpTo(token: string, options: { timeout?: number } = {}): Promise<void> {
+    return this.#sessions.wait(token, options.timeout ?? this.#options.flushTimeout, this.#closing || this.#lifecycle.state === 'closed');
+  }
+
+  /**
+   * Ms since this instance was last confirmed to have applied every record the log held then:
+   * what `maxStaleness` is compared with. Infinity until the first confirmation.
+   */
+  staleness(): number {
+    return this.#follower.staleness(this.#clock.now());
   }
 
   // ---------------------------------------------------------------------------------------
@@ -378,6 +449,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       this.#report(asNearCacheError(error));
     }
     this.#lifecycle.closed();
+    this.#sessions.closed();
   }
 
   #assertWritable(): void {

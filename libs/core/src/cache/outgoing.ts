@@ -48,6 +48,10 @@ export interface PublisherOptions {
  */
 export class Publisher {
   readonly queue: Replicator<CacheWrite>;
+  /** Per partition, the next offset after every record of this instance the log acknowledged: what its session tokens cover. */
+  readonly acked: number[] = [];
+  /** Whether the log acknowledged an append without telling its offsets (session tokens then use the log's end offsets). */
+  offsetsUnknown = false;
   readonly #o: PublisherOptions;
   /** Bytes a record takes beyond its key and value: metadata (with the origin and codec) and the log's framing. */
   readonly #recordOverhead: number;
@@ -83,11 +87,20 @@ export class Publisher {
     const owners: CacheWrite[] = [];
     const records = this.#toRecords(writes, owners);
     const offsets = await this.#o.log.append(records);
-    if (!offsets) return;
+    if (!offsets) {
+      this.offsetsUnknown = true;
+      return;
+    }
+    const acked = this.acked;
     for (let i = 0; i < records.length; i++) {
       const offset = offsets[i];
-      if (offset === undefined || Number.isNaN(offset)) continue;
-      this.#o.shield.acknowledged(owners[i]!, records[i]!.partition, offset);
+      if (offset === undefined || Number.isNaN(offset)) {
+        this.offsetsUnknown = true;
+        continue;
+      }
+      const partition = records[i]!.partition;
+      this.#o.shield.acknowledged(owners[i]!, partition, offset);
+      if (!(acked[partition]! > offset)) acked[partition] = offset + 1;
     }
   }
 

@@ -18,6 +18,24 @@ export interface SetOptions {
   durable?: boolean;
 }
 
+/** How fresh a read must be; a read this instance cannot show to be that fresh is a miss (`wrap` loads). */
+export interface ReadOptions {
+  /**
+   * A session token (`sessionToken()`, `readToken()`, or several merged with
+   * `mergeSessionTokens`): the read answers from the local entries only once this instance
+   * applied every record the token covers. `undefined` or `''`: no condition.
+   */
+  after?: string;
+  /**
+   * The staleness accepted, in ms: the read answers from the local entries only if this instance
+   * is confirmed to have applied every record the log held that long ago (see `staleness()`).
+   */
+  maxStaleness?: number;
+}
+
+/** Options of `wrap`: how fresh a hit must be, and how the loaded value is stored. */
+export interface WrapOptions extends SetOptions, ReadOptions {}
+
 export interface WriteOptions {
   /** Resolve only once the log acknowledged the write. Default false. */
   durable?: boolean;

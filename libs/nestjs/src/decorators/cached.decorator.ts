@@ -1,6 +1,10 @@
+import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
-import { decorateMethod, type CacheCondition, type CacheUnless } from '../operations.js';
+import { decorateMethod, type CacheCondition, type CacheSessionToken, type CacheUnless } from '../operations.js';
 import { checkCommon } from './validate.js';
+
+/** The largest `maxStaleness`, in ms (setTimeout's limit, as the cache's). */
+const MAX_STALENESS = 2_147_483_647;
 
 /** Options of `@Cached()`. */
 export interface CachedOptions {
@@ -18,6 +22,20 @@ export interface CachedOptions {
   condition?: CacheCondition;
   /** Do not store a result when it returns true (called with the result, then the arguments). */
   unless?: CacheUnless;
+  /**
+   * The staleness accepted, in ms: a cached value is used only while this instance is confirmed
+   * to have applied every record the log held that long ago (docs/consistency.md, bounded
+   * staleness); otherwise the method runs and its result is stored. Default: no bound.
+   */
+  maxStaleness?: number;
+  /**
+   * The call's session token, from the arguments (`(id, session) => session`): a cached value is
+   * used only once this instance applied every write the token covers (docs/consistency.md,
+   * session read-your-writes); otherwise the method runs and its result is stored. Returning
+   * `undefined` or `''` sets no condition. A token that is not one makes the call run uncached,
+   * with a warning. Default: none.
+   */
+  after?: CacheSessionToken;
 }
 
 /**
@@ -37,10 +55,21 @@ export interface CachedOptions {
  * ```ts
  * @Cached({ key: 'user:{id}', ttl: 60_000 })
  * async findOne(id: string): Promise<User> { ... }
+ *
+ * // At most 2 s stale; fresh enough for the caller's session token when it passes one.
+ * @Cached({ key: 'user:{0}', maxStaleness: 2000, after: (id: string, session?: string) => session })
+ * async findFresh(id: string, session?: string): Promise<User> { ... }
  * ```
  */
 export function Cached(options: CachedOptions = {}): MethodDecorator {
   const cache = checkCommon('Cached', options);
+  const { maxStaleness, after } = options;
+  if (maxStaleness !== undefined && (typeof maxStaleness !== 'number' || !Number.isInteger(maxStaleness) || maxStaleness < 0 || maxStaleness > MAX_STALENESS)) {
+    throw new InvalidOptionError(`@Cached(): maxStaleness must be an integer number of ms from 0 to ${MAX_STALENESS}, got ${String(maxStaleness)}`);
+  }
+  if (after !== undefined && typeof after !== 'function') {
+    throw new InvalidOptionError('@Cached(): after must be a function (...args) => session token | undefined');
+  }
   return (target, propertyKey, descriptor) =>
     decorateMethod('Cached', target, propertyKey, descriptor, {
       kind: 'cached',
@@ -49,5 +78,7 @@ export function Cached(options: CachedOptions = {}): MethodDecorator {
       ttl: options.ttl,
       condition: options.condition,
       unless: options.unless,
+      maxStaleness,
+      after,
     }) as typeof descriptor;
 }
