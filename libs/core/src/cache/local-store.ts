@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
 import { checkKey } from './input.js';
-import { groupOf, KeyGroups } from './key-groups.js';
+import { PrefixIndex } from './prefix-index.js';
 import type { RecordPosition } from './types.js';
 
 /**
@@ -38,12 +38,20 @@ export interface LocalStoreOptions<V> {
 
 /**
  * This instance's entries: an LRU bounded by entries and encoded bytes, absolute expiry capped
- * by `maxTtl`, values decoded lazily after a bootstrap, and an index of response keys by path
- * (see KeyGroups). Reads are synchronous and allocate nothing on a hit. Eviction is local only.
+ * by `maxTtl`, values decoded lazily after a bootstrap, and, once a prefix is cleared, an index of
+ * the keys in order (see PrefixIndex). Reads are synchronous and allocate nothing on a hit.
+ * Eviction is local only.
  */
 export class LocalStore<V> {
   readonly #lru: LRUCache<string, {}>;
-  readonly #groups = new KeyGroups();
+  /**
+   * The keys in order, so that a clear of a prefix reads the keys it removes and no other. Built
+   * by the first clear of a non-empty prefix (one sort of the keys held then), kept up to date
+   * after that; a cache that never clears a prefix never pays for it.
+   */
+  #index: PrefixIndex | undefined;
+  /** Entries removed (not replaced) while the index is kept: tells `#set` whether the key was new. */
+  #removed = 0;
   readonly #options: LocalStoreOptions<V>;
   readonly #maxKeyBytes: number;
   /** Entries stored as bytes and not decoded yet (see Encoded). */
@@ -63,7 +71,10 @@ export class LocalStore<V> {
       updateAgeOnGet: false,
       dispose: (value, key, reason) => {
         if (reason === 'evict') this.#evictions++;
-        if (reason !== 'set') this.#groups.removed(key);
+        if (reason !== 'set' && this.#index !== undefined) {
+          this.#removed++;
+          this.#index.remove(key);
+        }
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
       },
     });
@@ -175,26 +186,21 @@ export class LocalStore<V> {
 
   /** Removes every entry. */
   clear(): void {
+    // Emptied first: removing each key from it as the LRU disposes of it would cost a search each.
+    this.#index?.clear();
     this.#lru.clear();
-    this.#groups.clear();
   }
 
-  /** Removes the entries whose key starts with `prefix`, except those `keep` says to keep. */
+  /**
+   * Removes the entries whose key starts with `prefix`, except those `keep` says to keep. Reads
+   * the keys under `prefix` only (see `#index`), except for the empty prefix, which is every key.
+   */
   removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined): void {
-    const doomed: string[] = [];
-    // Response keys are indexed by path: a clear of a response's variants or query strings, or
-    // of a path prefix, reads the index, not every key.
-    const { keys, indexed } = this.#groups.candidates(prefix, () => this.#lru.keys());
+    const keys = prefix === '' ? [...this.#lru.keys()] : (this.#index ??= PrefixIndex.of(this.#lru.keys())).keysUnder(prefix);
     for (const key of keys) {
-      if (!key.startsWith(prefix)) continue;
-      if (indexed && this.#lru.peek(key, { allowStale: true }) === undefined) {
-        this.#groups.removed(key);
-        continue;
-      }
       if (keep !== undefined && keep(key)) continue;
-      doomed.push(key);
+      if (!this.#lru.delete(key)) this.#index?.remove(key);
     }
-    for (const key of doomed) this.#lru.delete(key);
   }
 
   /** The codec's value of `bytes`, or undefined after reporting the record they came from. */
@@ -212,10 +218,20 @@ export class LocalStore<V> {
 
   /** lru-cache takes an entry's size only when it bounds bytes (maxBytes). */
   #set(key: string, value: {}, size: number, options: { ttl?: number; noUpdateTTL?: boolean }): void {
-    const group = groupOf(key);
-    const loose = group === undefined && key.includes('/') && !this.#lru.has(key);
-    this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
-    this.#groups.added(key, group, loose);
+    const lruOptions = this.#options.maxBytes > 0 ? { ...options, size } : options;
+    const index = this.#index;
+    if (index === undefined) {
+      this.#lru.set(key, value, lruOptions);
+      return;
+    }
+    // Whether the key is new, without a lookup: one more entry, counting those it evicted; one
+    // fewer when a value over maxBytes took the key's previous entry away (disposed as a 'set').
+    const held = this.#lru.size;
+    const removed = this.#removed;
+    this.#lru.set(key, value, lruOptions);
+    const change = this.#lru.size - held + (this.#removed - removed);
+    if (change > 0) index.add(key);
+    else if (change < 0) index.remove(key);
   }
 
   /**
