@@ -491,7 +491,7 @@ export function httpPrefixInvalidation(urlPrefix: unknown, prefix: string): stri
 export interface HttpInvalidationTarget {
   delete(key: string, options?: { durable?: boolean }): Promise<void>;
   clearPrefix(prefix: string, options?: { durable?: boolean }): Promise<void>;
-  /** `NearCache.holdsEveryKey`: when true, the keys under a prefix are deleted one by one instead of clearing the prefix. */
+  /** `NearCache.holdsEveryKey`: when true, the keys under a prefix are also deleted one by one (tombstones), beside the clear. */
   readonly holdsEveryKey?: boolean;
   keys?(): Iterable<string>;
   has?(key: string): boolean;
