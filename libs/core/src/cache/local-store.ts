@@ -196,11 +196,20 @@ export class LocalStore<V> {
    * the keys under `prefix` only (see `#index`), except for the empty prefix, which is every key.
    */
   removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined): void {
-    const keys = prefix === '' ? [...this.#lru.keys()] : (this.#index ??= PrefixIndex.of(this.#lru.keys())).keysUnder(prefix);
+    const keys = prefix === '' ? [...this.#lru.keys()] : (this.#index ?? this.#buildIndex()).keysUnder(prefix);
     for (const key of keys) {
       if (keep !== undefined && keep(key)) continue;
       if (!this.#lru.delete(key)) this.#index?.remove(key);
     }
+  }
+
+  /**
+   * Builds the index of the keys held. Expired entries go first: the LRU does not list them,
+   * yet holds them until they are read, and a set replacing one would not add its key.
+   */
+  #buildIndex(): PrefixIndex {
+    this.#lru.purgeStale();
+    return (this.#index = PrefixIndex.of(this.#lru.keys()));
   }
 
   /** The codec's value of `bytes`, or undefined after reporting the record they came from. */
