@@ -56,10 +56,11 @@ describe('a clear costs what it removes', () => {
     records.push(rawSet('ns1:item:late', 1));
     broker.createTopic(topic);
     broker.produce(topic, records);
-    // Only the first clear of a prefix sorts the keys held then: every later one reads only what it removes.
+    // The first clear of a prefix reads every key, the second sorts the keys held then (the
+    // index): every later one reads only what it removes.
     const keys = vi.spyOn(LRUCache.prototype, 'keys');
     const fresh = await openReady();
-    expect(keys.mock.calls.length).toBeLessThanOrEqual(1);
+    expect(keys.mock.calls.length).toBeLessThanOrEqual(2);
     expect([...fresh.keys()]).toEqual(['ns1:item:late']);
     keys.mockClear();
 
@@ -78,7 +79,8 @@ describe('a clear costs what it removes', () => {
     const cache = await openReady({ max: 40, maxBytes: 4000 });
     const random = prng(11);
     const key = (): string => `${['a', 'b', 'c'][Math.floor(random() * 3)]}${['/', ':', ''][Math.floor(random() * 3)]}${Math.floor(random() * 60)}`;
-    await cache.clearPrefix('x'); // builds the index
+    await cache.clearPrefix('x'); // reads every key
+    await cache.clearPrefix('y'); // builds the index
     for (let step = 0; step < 3000; step++) {
       const r = random();
       if (r < 0.75) await cache.set(key(), 'v'.repeat(random() < 0.02 ? 5000 : Math.floor(random() * 80)));
@@ -94,17 +96,41 @@ describe('a clear costs what it removes', () => {
     }
   });
 
-  it('an entry expired when the first prefix clear comes, then set again, is still removed by a later clear', async () => {
+  it('an entry expired when the index is built, then set again, is still removed by a later clear', async () => {
     const a = await openReady();
     const b = await openReady();
+    await a.clearPrefix('x'); // the first prefix clear reads every key
     await a.set('b0', 1, { ttl: 1 });
     // Expired, not read since: the LRU still holds it but no longer lists it.
     await vi.waitFor(() => expect([...a.keys()]).toEqual([]), { timeout: 5000, interval: 1 });
-    await a.clearPrefix('b'); // the first prefix clear: builds the index
+    await a.clearPrefix('b'); // the second builds the index
     await a.set('b0', 2);
     await a.flush();
     await b.clearPrefix('b');
     await b.flush();
     await vi.waitFor(() => expect(a.has('b0')).toBe(false), { timeout: 5000 });
+  });
+
+  it('an index that costs more than it serves goes, and comes back when clears do', async () => {
+    const cache = await openReady({ max: 100 });
+    for (let i = 0; i < 100; i++) await cache.set(`a:${i}`, i);
+    const keys = vi.spyOn(LRUCache.prototype, 'keys');
+    await cache.clearPrefix('a:1'); // reads every key
+    await cache.clearPrefix('a:2'); // builds the index
+    expect(keys).toHaveBeenCalledTimes(2);
+    keys.mockClear();
+    for (let i = 0; i < 100; i++) await cache.set(`b:${i}`, i);
+    await cache.clearPrefix('b:1');
+    expect(keys).not.toHaveBeenCalled();
+    // Many new keys (each evicting another) and no clear: the index goes.
+    for (let i = 0; i < 3000; i++) await cache.set(`c:${i}`, i);
+    await cache.clearPrefix('c:299'); // reads every key again
+    expect(keys).toHaveBeenCalledTimes(1);
+    await cache.clearPrefix('c:298'); // and builds the index again
+    await cache.clearPrefix('c:297');
+    expect(keys).toHaveBeenCalledTimes(2);
+    keys.mockRestore();
+    const left = Array.from({ length: 70 }, (_, i) => `c:${2900 + i}`);
+    expect([...cache.keys()].sort()).toEqual(left.sort());
   });
 });

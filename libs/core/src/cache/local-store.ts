@@ -5,6 +5,9 @@ import { checkKey } from './input.js';
 import { PrefixIndex } from './prefix-index.js';
 import type { RecordPosition } from './types.js';
 
+/** Index changes a cache of any size may make between two prefix clears before the index goes (see `#index`). */
+const INDEX_SLACK = 1024;
+
 /**
  * A value read during bootstrap for a key this instance did not hold, kept as the record's bytes
  * and decoded on its first read (option `bootstrapDecode: 'lazy'`). Where it came from is kept
@@ -45,13 +48,19 @@ export interface LocalStoreOptions<V> {
 export class LocalStore<V> {
   readonly #lru: LRUCache<string, {}>;
   /**
-   * The keys in order, so that a clear of a prefix reads the keys it removes and no other. Built
-   * by the first clear of a non-empty prefix (one sort of the keys held then), kept up to date
-   * after that; a cache that never clears a prefix never pays for it.
+   * The keys in order, so that a clear of a prefix reads the keys it removes and no other. The
+   * first clear of a non-empty prefix reads every key (as one pass, cheaper than a sort); the
+   * second builds the index (one sort of the keys held then), kept up to date after that. When
+   * keeping it costs more than building it again (`#indexUpdates`), it goes, and the same two
+   * steps bring it back. A cache that never clears a prefix never pays for it.
    */
   #index: PrefixIndex | undefined;
   /** Entries removed (not replaced) while the index is kept: tells `#set` whether the key was new. */
   #removed = 0;
+  /** Keys added to or removed from the index since the last prefix clear. */
+  #indexUpdates = 0;
+  /** Whether a prefix clear read every key since the index was last dropped (or ever). */
+  #scanned = false;
   readonly #options: LocalStoreOptions<V>;
   readonly #maxKeyBytes: number;
   /** Entries stored as bytes and not decoded yet (see Encoded). */
@@ -73,6 +82,7 @@ export class LocalStore<V> {
         if (reason === 'evict') this.#evictions++;
         if (reason !== 'set' && this.#index !== undefined) {
           this.#removed++;
+          this.#indexUpdates++;
           this.#index.remove(key);
         }
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
@@ -196,11 +206,25 @@ export class LocalStore<V> {
    * the keys under `prefix` only (see `#index`), except for the empty prefix, which is every key.
    */
   removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined): void {
-    const keys = prefix === '' ? [...this.#lru.keys()] : (this.#index ?? this.#buildIndex()).keysUnder(prefix);
+    let keys: readonly string[];
+    if (prefix === '') {
+      keys = [...this.#lru.keys()];
+    } else if (this.#index !== undefined) {
+      keys = this.#index.keysUnder(prefix);
+    } else if (!this.#scanned) {
+      this.#scanned = true;
+      const under: string[] = [];
+      for (const key of this.#lru.keys()) if (key.startsWith(prefix)) under.push(key);
+      keys = under;
+    } else {
+      keys = this.#buildIndex().keysUnder(prefix);
+    }
     for (const key of keys) {
       if (keep !== undefined && keep(key)) continue;
       if (!this.#lru.delete(key)) this.#index?.remove(key);
     }
+    // What a clear removes is its own cost, not the index's upkeep.
+    if (prefix !== '') this.#indexUpdates = 0;
   }
 
   /**
@@ -209,6 +233,8 @@ export class LocalStore<V> {
    */
   #buildIndex(): PrefixIndex {
     this.#lru.purgeStale();
+    this.#indexUpdates = 0;
+    this.#scanned = false;
     return (this.#index = PrefixIndex.of(this.#lru.keys()));
   }
 
@@ -239,8 +265,12 @@ export class LocalStore<V> {
     const removed = this.#removed;
     this.#lru.set(key, value, lruOptions);
     const change = this.#lru.size - held + (this.#removed - removed);
+    if (change === 0) return;
     if (change > 0) index.add(key);
-    else if (change < 0) index.remove(key);
+    else index.remove(key);
+    // Past this many changes since the last prefix clear, keeping the index has cost about what
+    // sorting the keys again would: it goes until clears come often enough again.
+    if (++this.#indexUpdates > (this.#lru.size >> 1) + INDEX_SLACK) this.#index = undefined;
   }
 
   /**
