@@ -61,6 +61,8 @@ export class LocalStore<V> {
   #indexUpdates = 0;
   /** Whether a prefix clear read every key since the index was last dropped (or ever). */
   #scanned = false;
+  /** Whether some entry was stored with an expiry (else no entry can be expired). */
+  #expiring = false;
   readonly #options: LocalStoreOptions<V>;
   readonly #maxKeyBytes: number;
   /** Entries stored as bytes and not decoded yet (see Encoded). */
@@ -179,6 +181,7 @@ export class LocalStore<V> {
     }
     const cap = this.#options.maxTtl;
     if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
+    if (ttl > 0) this.#expiring = true;
     this.#set(key, value, size, { ttl });
     // lru-cache does not keep an entry larger than maxSize (it removes the key's previous entry).
     return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
@@ -204,14 +207,16 @@ export class LocalStore<V> {
   /**
    * Removes the entries whose key starts with `prefix`, except those `keep` says to keep. Reads
    * the keys under `prefix` only (see `#index`), except for the empty prefix, which is every key.
+   * `catchingUp`: the clear is read during the bootstrap, where clears come in a row and nothing
+   * waits on one: the index is built at once, without a pass over the keys first.
    */
-  removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined): void {
+  removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined, catchingUp = false): void {
     let keys: readonly string[];
     if (prefix === '') {
       keys = [...this.#lru.keys()];
     } else if (this.#index !== undefined) {
       keys = this.#index.keysUnder(prefix);
-    } else if (!this.#scanned) {
+    } else if (!this.#scanned && !catchingUp) {
       this.#scanned = true;
       const under: string[] = [];
       for (const key of this.#lru.keys()) if (key.startsWith(prefix)) under.push(key);
@@ -232,7 +237,7 @@ export class LocalStore<V> {
    * yet holds them until they are read, and a set replacing one would not add its key.
    */
   #buildIndex(): PrefixIndex {
-    this.#lru.purgeStale();
+    if (this.#expiring) this.#lru.purgeStale();
     this.#indexUpdates = 0;
     this.#scanned = false;
     return (this.#index = PrefixIndex.of(this.#lru.keys()));
