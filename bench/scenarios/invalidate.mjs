@@ -1,7 +1,8 @@
 // 9. Invalidation that piles up: the start-up of a fresh instance after N route invalidations,
 // and the time another instance spends applying one invalidation, with the HTTP invalidation
-// helper (tombstones of the keys it removes, when the instance holds every key) against prefix
-// clears (what it wrote before: two clear records per call, each applied over the whole cache).
+// helper (the route's clear records, and tombstones of the keys it removes when the instance
+// holds every key) against prefix clears alone (two clear records per call). Each clear reads
+// only the keys under its prefix (an ordered index of the keys), so both should stay flat.
 // On the in-process log of @nearcache/core, which keeps every record: no broker noise.
 import { createNearCache, encodeHttpEntry, InProcessBroker, inProcessLog, invalidateHttpRoute, silentLogger } from '@nearcache/core';
 import { QUICK, log, median, report, wallMs } from '../lib.mjs';

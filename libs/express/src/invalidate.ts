@@ -57,10 +57,12 @@ function resolve(
  * host (or on `host`), its `Vary` variants and, when `url` has no query string, the entries of
  * `url` with any query string (`/products/1?fields=name`). Does not touch other paths
  * (`/products/10` stays). The URL is normalised as keys are (`/products/%31` is `/products/1`).
- * On an instance that holds every key (`cache.holdsEveryKey`), writes one tombstone per key it
- * removes (up to `HTTP_INVALIDATION_MAX_DELETES`); else one or two clear records (with `host`,
- * two tombstones and three clear records; a clear record goes to every partition and stays in
- * the topic). Only default keys are covered; a custom `key` option needs its own `cache.delete`.
+ * Writes one or two clear records (with `host`, two tombstones and three clear records; a clear
+ * record goes to every partition, and compaction keeps the latest of each prefix), which also
+ * remove variants another instance stored before them in the log; on an instance that holds
+ * every key (`cache.holdsEveryKey`), also one tombstone per key it removes (up to
+ * `HTTP_INVALIDATION_MAX_DELETES`). Only default keys are covered; a custom `key` option needs
+ * its own `cache.delete`.
  */
 export function invalidateRoute(cache: NearCache<any>, url: string, options?: InvalidateRouteOptions): Promise<void> {
   try {
@@ -74,8 +76,8 @@ export function invalidateRoute(cache: NearCache<any>, url: string, options?: In
 /**
  * Removes the cached responses of every URL starting with `urlPrefix` on every instance and every
  * host (`'/products/'` removes `/products/1`, `/products/2?x=1`...; `'/'` removes every
- * response). Tombstones of the keys it removes on an instance that holds every key (up to
- * `HTTP_INVALIDATION_MAX_DELETES`), else one clear record.
+ * response). One clear record, and tombstones of the keys it removes on an instance that holds
+ * every key (up to `HTTP_INVALIDATION_MAX_DELETES`).
  */
 export function invalidatePrefix(cache: NearCache<any>, urlPrefix: string, options?: InvalidateOptions): Promise<void> {
   try {

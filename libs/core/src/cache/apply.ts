@@ -101,10 +101,15 @@ export class RecordApplier<V> {
       o.store.clear();
       return;
     }
+    const catchingUp = offset !== undefined && !o.bootstrapped();
     if (!onePartition && offset === undefined) {
       o.store.removePrefix(prefix, undefined);
       return;
     }
-    o.store.removePrefix(prefix, (key) => (onePartition && o.partitionOf(key) !== partition) || (offset !== undefined && o.shield.keepsFromClear(key, offset)));
+    o.store.removePrefix(
+      prefix,
+      (key) => (onePartition && o.partitionOf(key) !== partition) || (offset !== undefined && o.shield.keepsFromClear(key, offset)),
+      catchingUp,
+    );
   }
 }

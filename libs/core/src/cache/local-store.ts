@@ -2,8 +2,11 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
 import { checkKey } from './input.js';
-import { groupOf, KeyGroups } from './key-groups.js';
+import { PrefixIndex } from './prefix-index.js';
 import type { RecordPosition } from './types.js';
+
+/** Index changes a cache of any size may make between two prefix clears before the index goes (see `#index`). */
+const INDEX_SLACK = 1024;
 
 /**
  * A value read during bootstrap for a key this instance did not hold, kept as the record's bytes
@@ -38,12 +41,28 @@ export interface LocalStoreOptions<V> {
 
 /**
  * This instance's entries: an LRU bounded by entries and encoded bytes, absolute expiry capped
- * by `maxTtl`, values decoded lazily after a bootstrap, and an index of response keys by path
- * (see KeyGroups). Reads are synchronous and allocate nothing on a hit. Eviction is local only.
+ * by `maxTtl`, values decoded lazily after a bootstrap, and, once a prefix is cleared, an index of
+ * the keys in order (see PrefixIndex). Reads are synchronous and allocate nothing on a hit.
+ * Eviction is local only.
  */
 export class LocalStore<V> {
   readonly #lru: LRUCache<string, {}>;
-  readonly #groups = new KeyGroups();
+  /**
+   * The keys in order, so that a clear of a prefix reads the keys it removes and no other. The
+   * first clear of a non-empty prefix reads every key (as one pass, cheaper than a sort); the
+   * second builds the index (one sort of the keys held then), kept up to date after that. When
+   * keeping it costs more than building it again (`#indexUpdates`), it goes, and the same two
+   * steps bring it back. A cache that never clears a prefix never pays for it.
+   */
+  #index: PrefixIndex | undefined;
+  /** Entries removed (not replaced) while the index is kept: tells `#set` whether the key was new. */
+  #removed = 0;
+  /** Keys added to or removed from the index since the last prefix clear. */
+  #indexUpdates = 0;
+  /** Whether a prefix clear read every key since the index was last dropped (or ever). */
+  #scanned = false;
+  /** Whether some entry was stored with an expiry (else no entry can be expired). */
+  #expiring = false;
   readonly #options: LocalStoreOptions<V>;
   readonly #maxKeyBytes: number;
   /** Entries stored as bytes and not decoded yet (see Encoded). */
@@ -63,7 +82,11 @@ export class LocalStore<V> {
       updateAgeOnGet: false,
       dispose: (value, key, reason) => {
         if (reason === 'evict') this.#evictions++;
-        if (reason !== 'set') this.#groups.removed(key);
+        if (reason !== 'set' && this.#index !== undefined) {
+          this.#removed++;
+          this.#indexUpdates++;
+          this.#index.remove(key);
+        }
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
       },
     });
@@ -164,6 +187,7 @@ export class LocalStore<V> {
     }
     const cap = this.#options.maxTtl;
     if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
+    if (ttl > 0) this.#expiring = true;
     this.#set(key, value, size, { ttl });
     // lru-cache does not keep an entry larger than maxSize (it removes the key's previous entry).
     return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
@@ -181,26 +205,48 @@ export class LocalStore<V> {
 
   /** Removes every entry. */
   clear(): void {
+    // Emptied first: removing each key from it as the LRU disposes of it would cost a search each.
+    this.#index?.clear();
     this.#lru.clear();
-    this.#groups.clear();
   }
 
-  /** Removes the entries whose key starts with `prefix`, except those `keep` says to keep. */
-  removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined): void {
-    const doomed: string[] = [];
-    // Response keys are indexed by path: a clear of a response's variants or query strings, or
-    // of a path prefix, reads the index, not every key.
-    const { keys, indexed } = this.#groups.candidates(prefix, () => this.#lru.keys());
-    for (const key of keys) {
-      if (!key.startsWith(prefix)) continue;
-      if (indexed && this.#lru.peek(key, { allowStale: true }) === undefined) {
-        this.#groups.removed(key);
-        continue;
-      }
-      if (keep !== undefined && keep(key)) continue;
-      doomed.push(key);
+  /**
+   * Removes the entries whose key starts with `prefix`, except those `keep` says to keep. Reads
+   * the keys under `prefix` only (see `#index`), except for the empty prefix, which is every key.
+   * `catchingUp`: the clear is read during the bootstrap, where clears come in a row and nothing
+   * waits on one: the index is built at once, without a pass over the keys first.
+   */
+  removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined, catchingUp = false): void {
+    let keys: readonly string[];
+    if (prefix === '') {
+      keys = [...this.#lru.keys()];
+    } else if (this.#index !== undefined) {
+      keys = this.#index.keysUnder(prefix);
+    } else if (!this.#scanned && !catchingUp) {
+      this.#scanned = true;
+      const under: string[] = [];
+      for (const key of this.#lru.keys()) if (key.startsWith(prefix)) under.push(key);
+      keys = under;
+    } else {
+      keys = this.#buildIndex().keysUnder(prefix);
     }
-    for (const key of doomed) this.#lru.delete(key);
+    for (const key of keys) {
+      if (keep !== undefined && keep(key)) continue;
+      if (!this.#lru.delete(key)) this.#index?.remove(key);
+    }
+    // What a clear removes is its own cost, not the index's upkeep.
+    if (prefix !== '') this.#indexUpdates = 0;
+  }
+
+  /**
+   * Builds the index of the keys held. Expired entries go first: the LRU does not list them,
+   * yet holds them until they are read, and a set replacing one would not add its key.
+   */
+  #buildIndex(): PrefixIndex {
+    if (this.#expiring) this.#lru.purgeStale();
+    this.#indexUpdates = 0;
+    this.#scanned = false;
+    return (this.#index = PrefixIndex.of(this.#lru.keys()));
   }
 
   /** The codec's value of `bytes`, or undefined after reporting the record they came from. */
@@ -218,10 +264,24 @@ export class LocalStore<V> {
 
   /** lru-cache takes an entry's size only when it bounds bytes (maxBytes). */
   #set(key: string, value: {}, size: number, options: { ttl?: number; noUpdateTTL?: boolean }): void {
-    const group = groupOf(key);
-    const loose = group === undefined && key.includes('/') && !this.#lru.has(key);
-    this.#lru.set(key, value, this.#options.maxBytes > 0 ? { ...options, size } : options);
-    this.#groups.added(key, group, loose);
+    const lruOptions = this.#options.maxBytes > 0 ? { ...options, size } : options;
+    const index = this.#index;
+    if (index === undefined) {
+      this.#lru.set(key, value, lruOptions);
+      return;
+    }
+    // Whether the key is new, without a lookup: one more entry, counting those it evicted; one
+    // fewer when a value over maxBytes took the key's previous entry away (disposed as a 'set').
+    const held = this.#lru.size;
+    const removed = this.#removed;
+    this.#lru.set(key, value, lruOptions);
+    const change = this.#lru.size - held + (this.#removed - removed);
+    if (change === 0) return;
+    if (change > 0) index.add(key);
+    else index.remove(key);
+    // Past this many changes since the last prefix clear, keeping the index has cost about what
+    // sorting the keys again would: it goes until clears come often enough again.
+    if (++this.#indexUpdates > (this.#lru.size >> 1) + INDEX_SLACK) this.#index = undefined;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { PrefixIndex } from '../cache/prefix-index.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -43,6 +44,8 @@ export interface HttpIndexedCache {
 export class HttpPathIndex {
   /** Each path group's keys, with their size in bytes (`UNKNOWN` for an entry from the log). */
   readonly #groups = new Map<string, Map<string, number>>();
+  /** The groups' names in order: a prefix that covers whole groups reads those groups only. */
+  readonly #names = new PrefixIndex();
 
   private constructor(private readonly cache: HttpIndexedCache) {
     for (const key of cache.keys()) this.#add(key);
@@ -142,13 +145,9 @@ export class HttpPathIndex {
       const held = this.#groups.get(group);
       return held === undefined || take(held, false) ? found : undefined;
     }
-    for (const [name, held] of this.#groups) {
-      if (name.startsWith(prefix)) {
-        if (!take(held, true)) return undefined;
-      } else if (prefix.startsWith(name) && !take(held, false)) {
-        return undefined;
-      }
-    }
+    // Any other group holding a key under `prefix` has a name starting with it: a group's keys
+    // follow its name with a '?' or a space, which a prefix without its own group does not have there.
+    for (const name of this.#names.keysUnder(prefix)) if (!take(this.#groups.get(name)!, true)) return undefined;
     return found;
   }
 
@@ -159,6 +158,7 @@ export class HttpPathIndex {
     if (held === undefined) {
       held = new Map();
       this.#groups.set(group, held);
+      this.#names.add(group);
     }
     held.set(key, UNKNOWN);
   }
@@ -169,18 +169,25 @@ export class HttpPathIndex {
     const held = this.#groups.get(group);
     if (held === undefined) return;
     held.delete(key);
-    if (held.size === 0) this.#groups.delete(group);
+    if (held.size === 0) this.#drop(group);
   }
 
+  /** Forgets the keys under `prefix`, reading the groups it covers only (see `keysUnder`). */
   #clear(prefix: string): void {
-    for (const [group, held] of this.#groups) {
-      if (group.startsWith(prefix)) {
-        this.#groups.delete(group);
-      } else if (prefix.startsWith(group)) {
-        for (const key of held.keys()) if (key.startsWith(prefix)) held.delete(key);
-        if (held.size === 0) this.#groups.delete(group);
-      }
+    const group = httpPathGroup(prefix);
+    if (group !== undefined && group.length < prefix.length) {
+      const held = this.#groups.get(group);
+      if (held === undefined) return;
+      for (const key of held.keys()) if (key.startsWith(prefix)) held.delete(key);
+      if (held.size === 0) this.#drop(group);
+      return;
     }
+    for (const name of this.#names.keysUnder(prefix)) this.#drop(name);
+  }
+
+  #drop(group: string): void {
+    this.#groups.delete(group);
+    this.#names.remove(group);
   }
 }
 

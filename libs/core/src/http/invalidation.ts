@@ -79,7 +79,7 @@ export function httpPrefixInvalidation(urlPrefix: unknown, prefix: string): stri
 export interface HttpInvalidationTarget {
   delete(key: string, options?: { durable?: boolean }): Promise<void>;
   clearPrefix(prefix: string, options?: { durable?: boolean }): Promise<void>;
-  /** `NearCache.holdsEveryKey`: when true, the keys under a prefix are deleted one by one instead of clearing the prefix. */
+  /** `NearCache.holdsEveryKey`: when true, the keys under a prefix are also deleted one by one (tombstones), beside the clear. */
   readonly holdsEveryKey?: boolean;
   keys?(): Iterable<string>;
   has?(key: string): boolean;
@@ -90,11 +90,12 @@ export interface HttpInvalidationTarget {
 export const HTTP_INVALIDATION_MAX_DELETES = 1000;
 
 /**
- * The writes that carry out `invalidation` on `cache`. A clear record goes to every partition,
- * stays in the topic and costs every later start-up a pass over the cache; so when the cache
- * holds every key it read (`holdsEveryKey`: no eviction, no filter) and the prefixes cover at
- * most `HTTP_INVALIDATION_MAX_DELETES` keys, each clear becomes tombstones of the keys it would
- * remove, which compaction then drops with the entries. Else the clears stay.
+ * The writes that carry out `invalidation` on `cache`: its clears (one record per prefix and
+ * partition, which compaction keeps once per prefix, and which removes what any instance stored
+ * before it in the log, variants this one has not seen yet included) and, when the cache holds
+ * every key it read (`holdsEveryKey`: no eviction, no filter) and the prefixes cover at most
+ * `HTTP_INVALIDATION_MAX_DELETES` keys, tombstones of the keys they remove, so that compaction
+ * drops those entries from the log and no later start-up reads them.
  */
 export function httpInvalidationWrites(cache: HttpInvalidationTarget, invalidation: HttpInvalidation): HttpInvalidation {
   if (invalidation.clears.length === 0 || !readsAllKeys(cache)) return invalidation;
@@ -106,7 +107,7 @@ export function httpInvalidationWrites(cache: HttpInvalidationTarget, invalidati
     for (const key of keys) deletes.add(key);
     if (deletes.size > HTTP_INVALIDATION_MAX_DELETES + invalidation.deletes.length) return invalidation;
   }
-  return { deletes: [...deletes], clears: [] };
+  return { deletes: [...deletes], clears: invalidation.clears };
 }
 
 function readsAllKeys(cache: HttpInvalidationTarget): boolean {
