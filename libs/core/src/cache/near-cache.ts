@@ -9,6 +9,7 @@ import { partitionFor } from '../partitioner.js';
 import type { LogRecord, RejectReason } from '../record.js';
 import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
+import { LoadFences } from './fences.js';
 import { asNearCacheError, checkKey, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
 import { LocalStore } from './local-store.js';
@@ -36,6 +37,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #store: LocalStore<V>;
   readonly #log: ReplicationLog;
   readonly #shield: WriteShield;
+  readonly #fences: LoadFences;
   readonly #follower: LogFollower;
   readonly #publisher: Publisher;
   readonly #applier: RecordApplier<V>;
@@ -82,6 +84,8 @@ export class NearCache<V = unknown> extends EventEmitter {
     const partitions = () => this.#follower.partitions;
     const partitionOf = (key: string) => logPartitioner(key, this.#follower.partitions);
     this.#shield = new WriteShield(partitions);
+    const fenceHost = { pending: (key: string) => this.#shield.isPending(key), partitionOf, partitions };
+    this.#fences = new LoadFences({ ...fenceHost, correct: (key, state, from) => this.#writes.correct(key, state, from) });
     this.#follower = new LogFollower(
       this.#log,
       {
@@ -112,6 +116,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       origin: this.#origin,
       store: this.#store,
       shield: this.#shield,
+      fences: this.#fences,
       reporter: this.#reporter,
       partitions,
       partitionOf,
@@ -128,6 +133,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       partitionOf,
       dropped: (write, error) =>
         this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error })),
+      released: (write) => this.#fences.released(write.key, write.writeId),
       failing: (error) => lifecycle.degrade('producer', error),
       recovered: () => lifecycle.recover('producer'),
     });
@@ -135,6 +141,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       options,
       store: this.#store,
       shield: this.#shield,
+      fences: this.#fences,
       publisher: this.#publisher,
       applier: this.#applier,
       counters: this.#counters,
@@ -144,6 +151,8 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#loads = new SingleFlight<V>(this.#writes, {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
+      begin: (key) => this.#fences.begin(key, this.#follower.unapplied(partitionOf(key))),
+      end: (fence) => this.#fences.end(fence),
     });
     this.#started = this.#follower.start();
   }

@@ -1,3 +1,4 @@
+import type { Fence } from './fences.js';
 import type { LocalWrites } from './local-writes.js';
 import type { SetOptions } from './types.js';
 
@@ -6,13 +7,18 @@ export interface SingleFlightHooks {
   open(): boolean;
   /** A loaded value could not be cached (the codec refused it, it is too large...). */
   refused(key: string, error: unknown): void;
+  /** A load of `key` begins: its fence (see fences.ts). */
+  begin(key: string): Fence;
+  /** The load ended without queueing a fenced record. */
+  end(fence: Fence): void;
 }
 
 /**
  * The loading half of `wrap`: one loader call per key at a time, shared by concurrent callers;
  * its result cached through the local writes, or returned uncached (and reported) when it
  * cannot be cached. Under a codec that is not exact, the value returned is the decoded copy
- * every instance holds.
+ * every instance holds. A load is fenced: if a write of its key came after it began (read from
+ * the log, or made here), its value is returned and not cached.
  */
 export class SingleFlight<V> {
   readonly #loading = new Map<string, Promise<unknown>>();
@@ -27,14 +33,15 @@ export class SingleFlight<V> {
   load<T extends V>(key: string, loader: () => T | Promise<T>, options: SetOptions | undefined): Promise<T> {
     const running = this.#loading.get(key);
     if (running) return running as Promise<T>;
+    const fence = this.#hooks.begin(key);
     const load = (async () => {
       try {
         const value = await loader();
-        if (value !== undefined && this.#hooks.open()) {
+        if (value !== undefined && this.#hooks.open() && !fence.conflict) {
           let written: Promise<void>;
           let held: V;
           try {
-            written = this.#writes.set(key, value, options);
+            written = this.#writes.fill(key, value, options, fence);
             held = this.#writes.held;
             this.#writes.held = undefined as V;
           } catch (error) {
@@ -47,6 +54,7 @@ export class SingleFlight<V> {
         }
         return value;
       } finally {
+        if (fence.writeId === 0) this.#hooks.end(fence);
         this.#loading.delete(key);
       }
     })();

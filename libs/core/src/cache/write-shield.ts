@@ -47,6 +47,11 @@ export class WriteShield {
     return this.#pendingKeys.size;
   }
 
+  /** Whether a local set or delete of `key` is on its way to the log. */
+  isPending(key: string): boolean {
+    return this.#pendingKeys.has(key);
+  }
+
   /** A local set or delete of `key`. */
   wroteKey(key: string, writeId: number): void {
     this.#pendingKeys.set(key, writeId);
