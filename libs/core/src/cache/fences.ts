@@ -97,7 +97,7 @@ class RecentRecords {
 }
 
 export interface FenceHost {
-  /** Whether a local set or delete of `key` is on its way to the log (it will supersede anything before it). */
+  /** Whether a local set, delete or clear of `key` is on its way to the log (it will come after anything before it). */
   pending(key: string): boolean;
   /** The partition of `key`, and how many there are. */
   partitionOf(key: string): number;
@@ -132,6 +132,15 @@ export class LoadFences {
     const fence: Fence = { key, from, writeId: 0, conflict: false, state: undefined };
     this.#add(fence);
     return fence;
+  }
+
+  /**
+   * Whether the value of the load `fence` may be stored and appended: no write of its key came
+   * after the load began, and no local write of it is still on its way to the log (the fenced
+   * record would replace it in the queue, and the log would never hold it).
+   */
+  mayFill(fence: Fence): boolean {
+    return !fence.conflict && !this.#host.pending(fence.key);
   }
 
   /** The load ended without a fenced record (its value is not stored), or the record will never come back. */

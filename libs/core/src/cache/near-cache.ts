@@ -152,6 +152,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
       begin: (key) => this.#fences.begin(key, this.#follower.unapplied(partitionOf(key))),
+      mayFill: (fence) => this.#fences.mayFill(fence),
       end: (fence) => this.#fences.end(fence),
     });
     this.#started = this.#follower.start();

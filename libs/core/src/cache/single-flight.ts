@@ -9,6 +9,8 @@ export interface SingleFlightHooks {
   refused(key: string, error: unknown): void;
   /** A load of `key` begins: its fence (see fences.ts). */
   begin(key: string): Fence;
+  /** Whether the value of the load `fence` may be cached. */
+  mayFill(fence: Fence): boolean;
   /** The load ended without queueing a fenced record. */
   end(fence: Fence): void;
 }
@@ -18,7 +20,8 @@ export interface SingleFlightHooks {
  * its result cached through the local writes, or returned uncached (and reported) when it
  * cannot be cached. Under a codec that is not exact, the value returned is the decoded copy
  * every instance holds. A load is fenced: if a write of its key came after it began (read from
- * the log, or made here), its value is returned and not cached.
+ * the log, or made here), or a write of it made here is still on its way to the log, its value
+ * is returned and not cached.
  */
 export class SingleFlight<V> {
   readonly #loading = new Map<string, Promise<unknown>>();
@@ -37,7 +40,7 @@ export class SingleFlight<V> {
     const load = (async () => {
       try {
         const value = await loader();
-        if (value !== undefined && this.#hooks.open() && !fence.conflict) {
+        if (value !== undefined && this.#hooks.open() && this.#hooks.mayFill(fence)) {
           let written: Promise<void>;
           let held: V;
           try {

@@ -47,9 +47,9 @@ export class WriteShield {
     return this.#pendingKeys.size;
   }
 
-  /** Whether a local set or delete of `key` is on its way to the log. */
+  /** Whether a local set, delete or clear of `key` is on its way to the log. */
   isPending(key: string): boolean {
-    return this.#pendingKeys.has(key);
+    return this.#pendingKeys.has(key) || (this.#pendingClears.length > 0 && this.#pendingClears.some((clear) => key.startsWith(clear.prefix)));
   }
 
   /** A local set or delete of `key`. */
