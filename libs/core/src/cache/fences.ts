@@ -102,6 +102,8 @@ export interface FenceHost {
   /** The partition of `key`, and how many there are. */
   partitionOf(key: string): number;
   partitions(): number;
+  /** The first offset of `partition` this instance has not applied. */
+  unapplied(partition: number): number;
   /** Appends the correction of a stale fenced record: `state` as a fenced record with fence `from`; returns its fence, or undefined if it could not be queued. */
   correct(key: string, state: KeyState, from: number): Fence | undefined;
 }
@@ -127,9 +129,10 @@ export class LoadFences {
     return n;
   }
 
-  /** A load of `key` begins; `from`: the first offset of its partition not applied yet. */
-  begin(key: string, from: number): Fence {
-    const fence: Fence = { key, from, writeId: 0, conflict: false, state: undefined };
+  /** A load of `key` begins: its fence is the first offset of the key's partition not applied yet. */
+  begin(key: string): Fence {
+    const host = this.#host;
+    const fence: Fence = { key, from: host.unapplied(host.partitionOf(key)), writeId: 0, conflict: false, state: undefined };
     this.#add(fence);
     return fence;
   }

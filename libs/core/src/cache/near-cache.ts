@@ -1,3 +1,4 @@
+// Over 400 lines: the whole public API of the cache, each method with its documentation, and the wiring of its parts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
@@ -10,6 +11,7 @@ import type { LogRecord, RejectReason } from '../record.js';
 import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
 import { LoadFences } from './fences.js';
+import type { CacheLease } from './lease.js';
 import { asNearCacheError, checkKey, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
 import { LocalStore } from './local-store.js';
@@ -84,7 +86,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     const partitions = () => this.#follower.partitions;
     const partitionOf = (key: string) => logPartitioner(key, this.#follower.partitions);
     this.#shield = new WriteShield(partitions);
-    const fenceHost = { pending: (key: string) => this.#shield.isPending(key), partitionOf, partitions };
+    const fenceHost = { pending: (key: string) => this.#shield.isPending(key), partitionOf, partitions, unapplied: (p: number) => this.#follower.unapplied(p) };
     this.#fences = new LoadFences({ ...fenceHost, correct: (key, state, from) => this.#writes.correct(key, state, from) });
     this.#follower = new LogFollower(
       this.#log,
@@ -148,12 +150,9 @@ export class NearCache<V = unknown> extends EventEmitter {
       reporter: this.#reporter,
       assertWritable: () => this.#assertWritable(),
     });
-    this.#loads = new SingleFlight<V>(this.#writes, {
+    this.#loads = new SingleFlight<V>(this.#writes, this.#fences, {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
-      begin: (key) => this.#fences.begin(key, this.#follower.unapplied(partitionOf(key))),
-      mayFill: (fence) => this.#fences.mayFill(fence),
-      end: (fence) => this.#fences.end(fence),
     });
     this.#started = this.#follower.start();
   }
@@ -294,6 +293,16 @@ export class NearCache<V = unknown> extends EventEmitter {
     const hit = this.get(key);
     if (hit !== undefined) return Promise.resolve(hit as T);
     return this.#loads.load(key, loader, options);
+  }
+
+  /**
+   * Begins a fenced load of `key` for code that runs its own loads (what `wrap` does inside): take
+   * the lease before loading, then `fill` it with the result, or `release` it. The value is cached
+   * only if no write of the key came after the lease was taken (docs/consistency.md, section 11).
+   */
+  lease(key: string): CacheLease<V> {
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#loads.lease(key);
   }
 
   /** A view of this cache whose keys are all prefixed with `prefix`. */

@@ -1,4 +1,5 @@
-import type { Fence } from './fences.js';
+import type { LoadFences } from './fences.js';
+import { CacheLease } from './lease.js';
 import type { LocalWrites } from './local-writes.js';
 import type { SetOptions } from './types.js';
 
@@ -7,12 +8,6 @@ export interface SingleFlightHooks {
   open(): boolean;
   /** A loaded value could not be cached (the codec refused it, it is too large...). */
   refused(key: string, error: unknown): void;
-  /** A load of `key` begins: its fence (see fences.ts). */
-  begin(key: string): Fence;
-  /** Whether the value of the load `fence` may be cached. */
-  mayFill(fence: Fence): boolean;
-  /** The load ended without queueing a fenced record. */
-  end(fence: Fence): void;
 }
 
 /**
@@ -26,21 +21,28 @@ export interface SingleFlightHooks {
 export class SingleFlight<V> {
   readonly #loading = new Map<string, Promise<unknown>>();
   readonly #writes: LocalWrites<V>;
+  readonly #fences: LoadFences;
   readonly #hooks: SingleFlightHooks;
 
-  constructor(writes: LocalWrites<V>, hooks: SingleFlightHooks) {
+  constructor(writes: LocalWrites<V>, fences: LoadFences, hooks: SingleFlightHooks) {
     this.#writes = writes;
+    this.#fences = fences;
     this.#hooks = hooks;
+  }
+
+  /** A fenced load of `key` run by the caller (see CacheLease). */
+  lease(key: string): CacheLease<V> {
+    return new CacheLease<V>(key, this.#fences.begin(key), { fences: this.#fences, writes: this.#writes, open: () => this.#hooks.open() });
   }
 
   load<T extends V>(key: string, loader: () => T | Promise<T>, options: SetOptions | undefined): Promise<T> {
     const running = this.#loading.get(key);
     if (running) return running as Promise<T>;
-    const fence = this.#hooks.begin(key);
+    const fence = this.#fences.begin(key);
     const load = (async () => {
       try {
         const value = await loader();
-        if (value !== undefined && this.#hooks.open() && this.#hooks.mayFill(fence)) {
+        if (value !== undefined && this.#hooks.open() && this.#fences.mayFill(fence)) {
           let written: Promise<void>;
           let held: V;
           try {
@@ -57,7 +59,7 @@ export class SingleFlight<V> {
         }
         return value;
       } finally {
-        if (fence.writeId === 0) this.#hooks.end(fence);
+        if (fence.writeId === 0) this.#fences.end(fence);
         this.#loading.delete(key);
       }
     })();
