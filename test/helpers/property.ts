@@ -150,7 +150,8 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
     // A value can sit in the log more than once (the correction of a stale load restates it): each shown value is matched
     // with its first record after the previous one's.
     const positions = new Map<string, number[]>();
-    records
+    // Read again: corrections of stale loads are appended as their writers read them back, after the flush above.
+    (await env.records())
       .slice()
       .sort((a, b) => a.partition - b.partition || a.offset - b.offset)
       .forEach((record, index) => {

@@ -60,20 +60,51 @@ describe('wrap() and fences', () => {
     expect(fenced('k')).toBe(0);
   });
 
-  it('a load that ends while a delete made here is still on its way is not cached', async () => {
+  it('a delete made here before a load does not fence it: queued or in flight, the loaded value is cached everywhere', async () => {
     const a = await openReady();
+    const b = await openReady();
     await a.set('k', 'old');
-    await settle(a);
+    await settle(a, b);
+    // Still queued when the load ends: the loaded value replaces the delete in the queue.
     await a.delete('k');
-    // The delete is queued, not yet back from the log: the load must not replace it in the queue.
     expect(await a.wrap('k', () => 'loaded')).toBe('loaded');
-    expect(a.get('k')).toBeUndefined();
-    await settle(a);
-    expect(a.get('k')).toBeUndefined();
-    expect(broker.records(topic).map((r) => r.value === null)).toEqual([false, true]);
-    // Once the delete came back, a load is cached.
-    expect(await a.wrap('k', () => 'reloaded')).toBe('reloaded');
-    expect(a.get('k')).toBe('reloaded');
+    await settle(a, b);
+    expect([a.get('k'), b.get('k')]).toEqual(['loaded', 'loaded']);
+    // Appended before the load ends: the delete sits after the fence, but it is this instance's own.
+    await a.delete('k');
+    const load = held<string>();
+    const loading = a.wrap('k', load.loader);
+    await a.flush();
+    load.release('reloaded');
+    expect(await loading).toBe('reloaded');
+    await settle(a, b);
+    expect([a.get('k'), b.get('k')]).toEqual(['reloaded', 'reloaded']);
+    expect(broker.records(topic).map((r) => (r.value === null ? 'delete' : r.headers['nc-fence'] === undefined ? 'set' : 'fenced'))).toEqual([
+      'set',
+      'fenced',
+      'delete',
+      'fenced',
+    ]);
+    expect(diff(snapshot(b), foldTopic(broker.records(topic)))).toEqual([]);
+  });
+
+  it("a write from another instance that came before this instance's own delete still fences the load", async () => {
+    const a = await openReady();
+    const b = await openReady();
+    await a.set('k', 'old');
+    await settle(a, b);
+    const load = held<string>();
+    await a.delete('k');
+    const loading = a.wrap('k', load.loader);
+    await b.set('k', 'from-b', { durable: true });
+    await a.flush();
+    load.release('loaded');
+    await loading;
+    await settle(a, b);
+    const expected = foldTopic(broker.records(topic));
+    expect(diff(snapshot(a), expected)).toEqual([]);
+    expect(diff(snapshot(b), expected)).toEqual([]);
+    expect(a.get('k')).not.toBe('loaded');
   });
 
   it('a clear of another prefix does not fence a load; a clear of its prefix does', async () => {
@@ -130,7 +161,7 @@ describe('wrap() and fences', () => {
     );
     await waitCaughtUp([a], broker, topic, 30_000);
     expect(a.get('k')).toBe('old');
-    const stale = rawSet('k', 'loaded', { version: '3' });
+    const stale = rawSet('k', 'loaded', { version: '3', origin: 'another-writer' });
     broker.produce(topic, [{ ...stale, headers: { ...stale.headers, 'nc-fence': '0' } }]);
     await waitCaughtUp([a], broker, topic);
     expect(a.get('k')).toBeUndefined();

@@ -59,7 +59,7 @@ export class RecordApplier<V> {
     }
     const own = parsed.origin === o.origin;
     if (parsed.op === 'clear') {
-      o.fences.cleared(parsed.prefix, record.partition, record.offset);
+      o.fences.cleared(parsed.prefix, record.partition, record.offset, parsed.origin, own);
       if (own) {
         o.shield.clearCameBack(parsed.writeId, record.partition);
       } else {

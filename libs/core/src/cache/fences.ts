@@ -5,7 +5,8 @@ import type { ParsedDelete, ParsedSet } from '../record.js';
  * *fenced* record: it carries its fence, the first offset of the key's partition that the
  * loading instance had not applied when the load began. A fenced record at offset `f` with fence
  * `from` is *stale* when a plain record of its key (a set or delete not fenced, or a clear
- * covering it) sits at an offset in [from, f): a write the load may not have seen. Every instance
+ * covering it) written by another instance sits at an offset in [from, f): a write the load may
+ * not have seen (the writer's own earlier writes were made before its load began). Every instance
  * refuses a stale fenced record; an instance that cannot tell (it no longer remembers that far
  * back) drops its copy of the key, which is only a miss.
  *
@@ -45,23 +46,39 @@ const GENERATION = 16_384;
 /** Clears remembered. */
 const MAX_CLEARS = 256;
 
+/** The latest plain record of a key: its offset and origin, and the latest offset of a plain record of another origin (-1: none). */
+class Mark {
+  offset = -1;
+  origin = '';
+  other = -1;
+}
+
 /**
- * The offsets of the latest plain record of recently written keys, and of recent clears, so that
- * a fenced record can be judged. Bounded: two generations of keys; when the older one is
- * dropped, the partition's horizon moves past it, and fenced records whose fence lies before
- * the horizon cannot be judged.
+ * The offsets and origins of the latest plain records of recently written keys, and of recent
+ * clears, so that a fenced record can be judged. Bounded: two generations of keys; when the
+ * older one is dropped, the partition's horizon moves past it, and fenced records whose fence
+ * lies before the horizon cannot be judged.
  */
 class RecentRecords {
-  #current = new Map<string, number>();
-  #previous = new Map<string, number>();
+  #current = new Map<string, Mark>();
+  #previous = new Map<string, Mark>();
   #currentMax: number[] = [];
   #previousMax: number[] = [];
   /** Per partition: every plain record at or after this offset is remembered. */
   readonly #horizon: number[] = [];
-  #clears: Array<{ prefix: string; partition: number; offset: number }> = [];
+  #clears: Array<{ prefix: string; partition: number; offset: number; origin: string }> = [];
 
-  note(key: string, partition: number, offset: number): void {
-    this.#current.set(key, offset);
+  note(key: string, partition: number, offset: number, origin: string): void {
+    let mark = this.#current.get(key);
+    if (mark === undefined) {
+      mark = this.#previous.get(key) ?? new Mark();
+      this.#current.set(key, mark);
+    }
+    if (mark.origin !== origin) {
+      mark.other = mark.offset;
+      mark.origin = origin;
+    }
+    mark.offset = offset;
     this.#currentMax[partition] = offset;
     if (this.#current.size >= GENERATION) {
       this.#previousMax.forEach((max, p) => this.#raise(p, max + 1));
@@ -72,21 +89,28 @@ class RecentRecords {
     }
   }
 
-  noteClear(prefix: string, partition: number, offset: number): void {
-    this.#clears.push({ prefix, partition, offset });
+  noteClear(prefix: string, partition: number, offset: number, origin: string): void {
+    this.#clears.push({ prefix, partition, offset, origin });
     if (this.#clears.length > MAX_CLEARS) {
       const dropped = this.#clears.shift()!;
       this.#raise(dropped.partition, dropped.offset + 1);
     }
   }
 
-  /** Whether a plain record of `key` sits in [from, offset) of `partition`; undefined when that is not known. */
-  conflicts(key: string, partition: number, from: number, offset: number): boolean | undefined {
+  /**
+   * Whether a plain record of `key` written by another origin than `origin` sits in
+   * [from, offset) of `partition`; undefined when that is not known.
+   */
+  conflicts(key: string, partition: number, from: number, offset: number, origin: string): boolean | undefined {
     if (from < (this.#horizon[partition] ?? 0)) return undefined;
-    const last = this.#current.get(key) ?? this.#previous.get(key);
-    if (last !== undefined && last >= from && last < offset) return true;
+    const mark = this.#current.get(key) ?? this.#previous.get(key);
+    if (mark !== undefined) {
+      const other = mark.origin !== origin ? mark.offset : mark.other;
+      if (other >= from && other < offset) return true;
+    }
     for (const clear of this.#clears) {
-      if (clear.partition === partition && clear.offset >= from && clear.offset < offset && key.startsWith(clear.prefix)) return true;
+      if (clear.partition === partition && clear.offset >= from && clear.offset < offset && clear.origin !== origin && key.startsWith(clear.prefix))
+        return true;
     }
     return false;
   }
@@ -137,13 +161,9 @@ export class LoadFences {
     return fence;
   }
 
-  /**
-   * Whether the value of the load `fence` may be stored and appended: no write of its key came
-   * after the load began, and no local write of it is still on its way to the log (the fenced
-   * record would replace it in the queue, and the log would never hold it).
-   */
+  /** Whether the value of the load `fence` may be stored and appended: no write of its key came after the load began. */
   mayFill(fence: Fence): boolean {
-    return !fence.conflict && !this.#host.pending(fence.key);
+    return !fence.conflict;
   }
 
   /** The load ended without a fenced record (its value is not stored), or the record will never come back. */
@@ -175,16 +195,16 @@ export class LoadFences {
     }
   }
 
-  /** A clear read from the log at `offset` of `partition`. */
-  cleared(prefix: string, partition: number, offset: number): void {
-    this.#recent.noteClear(prefix, partition, offset);
+  /** A clear read from the log at `offset` of `partition`, written by `origin` (`own`: this instance). */
+  cleared(prefix: string, partition: number, offset: number, origin: string, own: boolean): void {
+    this.#recent.noteClear(prefix, partition, offset, origin);
     if (this.#byKey.size === 0) return;
     const host = this.#host;
     const onePartition = host.partitions() > 1;
     for (const [key, fences] of this.#byKey) {
       if (!key.startsWith(prefix) || (onePartition && host.partitionOf(key) !== partition)) continue;
       for (const fence of fences) {
-        fence.conflict = true;
+        if (!own) fence.conflict = true;
         fence.state = null;
       }
     }
@@ -198,8 +218,9 @@ export class LoadFences {
   judge(record: ParsedSet | ParsedDelete, partition: number, offset: number, own: boolean): Verdict {
     const key = record.key;
     if (record.fence < 0) {
-      this.#recent.note(key, partition, offset);
-      if (this.#byKey.size > 0) this.#observe(key, stateOf(record), true);
+      this.#recent.note(key, partition, offset, record.origin);
+      // This instance's own plain records before its fenced ones were written before their loads began.
+      if (this.#byKey.size > 0) this.#observe(key, stateOf(record), !own);
       return Verdict.Apply;
     }
     if (own) {
@@ -207,7 +228,7 @@ export class LoadFences {
       const fence = fences?.find((f) => f.writeId === record.writeId);
       if (fence) return this.#ownCameBack(fence, fences!, record, offset);
     }
-    const conflict = this.#recent.conflicts(key, partition, record.fence, offset);
+    const conflict = this.#recent.conflicts(key, partition, record.fence, offset, record.origin);
     if (conflict === true) return Verdict.Skip;
     if (this.#byKey.size > 0) this.#observe(key, conflict === false ? stateOf(record) : null, false);
     return conflict === false ? Verdict.Apply : Verdict.Drop;
@@ -222,15 +243,19 @@ export class LoadFences {
       this.#observe(fence.key, stateOf(record), false);
       return Verdict.Apply;
     }
-    // Stale. Unless a later write of the key is on its way (it will supersede this record),
-    // restate the key's state after a record the cleaner cannot remove before this one.
+    // Stale. Unless a later write of the key is on its way (it comes after this record), restate
+    // the key's state after this record, where the cleaner cannot remove it before this one, and
+    // drop the local copy until the restatement comes back (a record the write shield kept from
+    // the store may have been the one that made this record stale).
     const host = this.#host;
-    const later = fences.some((f) => f !== fence && f.writeId !== 0);
-    if (!later && !host.pending(fence.key)) {
-      const correction = host.correct(fence.key, fence.state ?? null, offset + 1);
-      if (correction) this.#add(correction);
+    if (fences.some((f) => f !== fence && f.writeId !== 0) || host.pending(fence.key)) return Verdict.Skip;
+    const correction = host.correct(fence.key, fence.state ?? null, offset + 1);
+    if (correction) {
+      // Applied here when it comes back, whatever happened meanwhile.
+      correction.state = null;
+      this.#add(correction);
     }
-    return Verdict.Skip;
+    return Verdict.Drop;
   }
 
   /** A record of `key` applied: fences of it learn the key's new state, and of a conflict when the record is plain. */

@@ -74,8 +74,11 @@ export class WriteShield {
 
   /** `write` will not be sent: a later write of its queue key replaced it. */
   superseded(write: ShieldedWrite): void {
-    // The older clear will never come back from the log: stop waiting for it.
+    // The older write will never come back from the log: stop waiting for it. A set or delete
+    // replaced by another one is no longer the key's latest; replaced by a loaded value (not
+    // shielded: see fences.ts), the key is no longer pending.
     if (write.op === 'clear') this.#dropClear(write.writeId);
+    else this.dropped(write);
   }
 
   /** The log refused `write` for good: its record will never come back. */

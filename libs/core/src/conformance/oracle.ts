@@ -7,7 +7,8 @@ import { decodePayload, recordMeta } from './records.js';
  * valid version 3, 2 or 1 records are ignored, and so are version 3 sets of another codec than
  * `codec` (default 'structured'); sets already expired at `now` are left out. A fenced set or
  * delete (`nc-fence` header) is ignored when a plain record of its key, or a clear of a prefix of
- * it on its partition, sits at an offset from its fence up to its own (docs/consistency.md, 11).
+ * it on its partition, written by another origin, sits at an offset from its fence up to its own
+ * (docs/consistency.md, 11).
  */
 export function foldTopic(records: LogRecord[], options: { now?: number; decode?: (bytes: Uint8Array) => unknown; codec?: string } = {}): Map<string, unknown> {
   const now = options.now ?? Date.now();
@@ -15,9 +16,9 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
   const codec = options.codec ?? 'structured';
   const state = new Map<string, { value: unknown; expiresAt: number }>();
   const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-  // Offsets of the last plain set or delete of each key, and of the clears, for fenced records.
-  const plain = new Map<string, number>();
-  const clears: Array<{ prefix: string; partition: number; offset: number }> = [];
+  // Offsets and origins of the plain sets and deletes of each key, and of the clears, for fenced records.
+  const plain = new Map<string, Array<{ offset: number; origin: string }>>();
+  const clears: Array<{ prefix: string; partition: number; offset: number; origin: string }> = [];
   for (const record of ordered) {
     const meta = recordMeta(record);
     if (meta === undefined || !['1', '2', '3'].includes(meta.version) || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
@@ -26,12 +27,13 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
     if ((meta.op === 's' || meta.op === 'd') && meta.fence !== undefined) {
       if (!/^\d+$/.test(meta.fence)) continue;
       const from = Number(meta.fence);
-      const last = plain.get(key);
+      const origin = meta.origin;
       const stale =
-        (last !== undefined && last >= from) || clears.some((c) => c.partition === record.partition && c.offset >= from && key.startsWith(c.prefix));
+        (plain.get(key) ?? []).some((p) => p.offset >= from && p.origin !== origin) ||
+        clears.some((c) => c.partition === record.partition && c.offset >= from && c.origin !== origin && key.startsWith(c.prefix));
       if (stale) continue;
     } else if (meta.op === 's' || meta.op === 'd') {
-      plain.set(key, record.offset);
+      plain.set(key, [...(plain.get(key) ?? []), { offset: record.offset, origin: meta.origin }]);
     }
     switch (meta.op) {
       case 's': {
@@ -53,7 +55,7 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
       case 'c': {
         if (meta.payload === null) continue;
         const prefix = Buffer.from(meta.payload).toString('utf8');
-        clears.push({ prefix, partition: record.partition, offset: record.offset });
+        clears.push({ prefix, partition: record.partition, offset: record.offset, origin: meta.origin });
         for (const k of [...state.keys()]) {
           if (k.startsWith(prefix) && partitionOf(k, record, ordered) === record.partition) state.delete(k);
         }
