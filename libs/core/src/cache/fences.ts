@@ -146,13 +146,6 @@ export class LoadFences {
     this.#host = host;
   }
 
-  /** Fences open (loads running, fenced records not read back): for tests and stats. */
-  get open(): number {
-    let n = 0;
-    for (const fences of this.#byKey.values()) n += fences.length;
-    return n;
-  }
-
   /** A load of `key` begins: its fence is the first offset of the key's partition not applied yet. */
   begin(key: string): Fence {
     const host = this.#host;
