@@ -7,15 +7,17 @@ import { waitFor } from './wait.js';
 export { fc };
 
 /**
- * Property-based convergence: random interleavings of set, delete, clear and TTL across three
+ * Property-based convergence: random interleavings of set, delete, clear, TTL and fenced loads
+ * (`wrap` with a loader that ends some turns later, while other commands run) across three
  * instances, checked for read-your-writes (after every call), no time travel (what an instance
  * shows for a key, as remote records arrive, only moves forward in log order), session
  * read-your-writes (an instance that caught up to another's session token shows, for a key, the
  * last record of it the token covers or a later one) and convergence (with writes stopped, every
- * instance equals a fresh reader folding the topic).
+ * instance equals a fresh reader folding the topic, fenced records included).
  */
 export type Command =
   | { kind: 'set'; who: number; key: string; ttl: 'none' | 'expired' | 'long' }
+  | { kind: 'load'; who: number; key: string; turns: number }
   | { kind: 'delete'; who: number; key: string }
   | { kind: 'clear'; who: number; prefix: string }
   | { kind: 'settle'; turns: number }
@@ -33,6 +35,7 @@ export function commandArbitrary(options: { instances: number; replay: boolean }
     fc.record({ kind: fc.constant('delete' as const), who, key }),
     fc.record({ kind: fc.constant('clear' as const), who, prefix: fc.constantFrom(...PREFIXES) }),
     fc.record({ kind: fc.constant('settle' as const), turns: fc.integer({ min: 1, max: 5 }) }),
+    fc.record({ kind: fc.constant('load' as const), who, key, turns: fc.integer({ min: 0, max: 8 }) }),
   ];
   const weighted: Array<fc.WeightedArbitrary<Command>> = [
     { arbitrary: arbitraries[0]!, weight: 6 },
@@ -40,6 +43,7 @@ export function commandArbitrary(options: { instances: number; replay: boolean }
     { arbitrary: arbitraries[2]!, weight: 1 },
     { arbitrary: arbitraries[3]!, weight: 2 },
     { arbitrary: fc.record({ kind: fc.constant('session' as const), from: who, to: who, key }), weight: 2 },
+    { arbitrary: arbitraries[4]!, weight: 3 },
   ];
   if (options.replay) weighted.push({ arbitrary: fc.record({ kind: fc.constant('replay' as const), who }), weight: 1 });
   return fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: 30 });
@@ -86,9 +90,19 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
     cache.on('change', listener);
     return listener;
   });
+  const loads: Array<Promise<unknown>> = [];
   try {
     for (const command of commands) {
       switch (command.kind) {
+        case 'load': {
+          const value: Value = { id: `${ns}${command.who}.${++sequence}` };
+          const loader = async (): Promise<Value> => {
+            for (let i = 0; i < command.turns; i++) await new Promise((resolve) => setImmediate(resolve));
+            return value;
+          };
+          loads.push(caches[command.who]!.wrap(ns + command.key, loader));
+          break;
+        }
         case 'set': {
           const cache = caches[command.who]!;
           const key = ns + command.key;
@@ -139,16 +153,23 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
         }
       }
     }
+    await Promise.all(loads);
     await Promise.all(caches.map((c) => c.flush()));
-    const records = await env.records();
+    let records = await env.records();
     const inRun = (key: string) => key.startsWith(ns);
     // Folded again at each check: entries with a TTL leave the oracle as they expire.
     const oracle = () => new Map([...foldTopic(records)].filter(([key]) => inRun(key)));
     const mine = (cache: NearCache<unknown>) => new Map([...cache.entries()].filter(([key]) => inRun(key)));
+    const converged = () => {
+      const expected = oracle();
+      return caches.every((cache) => diff(mine(cache), expected).length === 0);
+    };
     await waitFor(
-      () => {
-        const expected = oracle();
-        return caches.every((cache) => diff(mine(cache), expected).length === 0);
+      async () => {
+        if (converged()) return true;
+        // The writer of a stale load appends its correction when it reads the load back, after the flush above.
+        records = await env.records();
+        return converged();
       },
       {
         timeout: env.convergeTimeout,
@@ -158,8 +179,11 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
     );
 
     // No time travel: the values an instance showed for a key, as remote records arrived, appear in that order in the log.
-    const position = new Map<string, number>();
-    records
+    // A value can sit in the log more than once (the correction of a stale load restates it): each shown value is matched
+    // with its first record after the previous one's.
+    const positions = new Map<string, number[]>();
+    // Read again: corrections of stale loads are appended as their writers read them back, after the flush above.
+    (await env.records())
       .slice()
       .sort((a, b) => a.partition - b.partition || a.offset - b.offset)
       .forEach((record, index) => {
@@ -167,7 +191,7 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
         if (meta?.op !== 's' || meta.payload === null) return;
         try {
           const value = JSON.parse(Buffer.from(meta.payload).toString('utf8')) as Value;
-          if (value && typeof value.id === 'string') position.set(value.id, index);
+          if (value && typeof value.id === 'string') positions.set(value.id, [...(positions.get(value.id) ?? []), index]);
         } catch {
           // not this test's value
         }
@@ -175,10 +199,12 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
     checkSessions(sessions, records);
     observed.forEach((byKey, i) => {
       for (const [key, ids] of byKey) {
-        const at = ids.map((id) => position.get(id) ?? -1);
-        for (let j = 1; j < at.length; j++) {
-          if (!(at[j]! > at[j - 1]!))
-            throw new Error(`time travel: instance ${i} showed ${key} = ${ids[j]} after ${ids[j - 1]} (log positions ${at[j - 1]} then ${at[j]})`);
+        let previous = -1;
+        for (let j = 0; j < ids.length; j++) {
+          const at = (positions.get(ids[j]!) ?? []).find((p) => p > previous);
+          if (at === undefined)
+            throw new Error(`time travel: instance ${i} showed ${key} = ${ids[j]} after ${ids[j - 1] ?? 'nothing'} (log position ${previous} then none later)`);
+          previous = at;
         }
       }
     });
@@ -198,9 +224,9 @@ interface SessionRead {
 }
 
 /**
- * Session read-your-writes, checked against the log: the last record affecting the key (a set or
- * delete of it, a clear of a prefix of it) that the token covers is what the reader shows, or a
- * later record of the key is; a live value without expiry that nothing followed is never missing.
+ * Session read-your-writes, checked against the log: the last plain record affecting the key (a
+ * set or delete of it, a clear of a prefix of it) that the token covers is what the reader shows,
+ * or a later record of the key is; a live value without expiry that nothing followed is never missing.
  */
 function checkSessions(sessions: SessionRead[], records: LogRecord[]): void {
   for (const read of sessions) {
@@ -216,7 +242,9 @@ function checkSessions(sessions: SessionRead[], records: LogRecord[]): void {
     if (partition === undefined) continue;
     const onPartition = affecting.filter((r) => r.partition === partition);
     const covered = positions.find((p) => p.partition === partition)?.position ?? 0;
-    const guaranteed = onPartition.filter((r) => r.offset < covered).at(-1);
+    // A fenced record (a load, or the correction of a stale one) may be refused by the fence
+    // rule: what the token guarantees stands on the plain records it covers.
+    const guaranteed = onPartition.filter((r) => r.offset < covered && recordMeta(r)?.fence === undefined).at(-1);
     if (guaranteed === undefined) continue;
     const idOf = (record: LogRecord): string | undefined => {
       const meta = recordMeta(record);

@@ -1,4 +1,5 @@
 export {
+  CacheLease,
   createNearCache,
   NearCache,
   NearCacheNamespace,

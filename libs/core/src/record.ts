@@ -30,6 +30,11 @@ export const HEADERS = {
   expiresAt: 'nc-exp',
   origin: 'nc-origin',
   writeId: 'nc-wid',
+  /**
+   * On a fenced set or delete (a value loaded by `wrap`, or the record that corrects a stale one):
+   * the first offset of the key's partition that the writer had not applied when its load began.
+   */
+  fence: 'nc-fence',
 } as const;
 
 const OP_CODES = { set: 's', delete: 'd', clear: 'c' } as const;
@@ -71,10 +76,13 @@ export interface ParsedSet extends ParsedBase {
   key: string;
   value: Uint8Array;
   expiresAt: number;
+  /** A fenced record's fence (the `nc-fence` header), else -1: see docs/consistency.md, fenced loads. */
+  fence: number;
 }
 export interface ParsedDelete extends ParsedBase {
   op: 'delete';
   key: string;
+  fence: number;
 }
 export interface ParsedClear extends ParsedBase {
   op: 'clear';
@@ -234,6 +242,12 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
     return new RecordRejection('key-too-large', `the key has ${record.key.length} bytes, more than maxKeyBytes (${limits.maxKeyBytes})`);
   }
   const key = asBuffer(record.key).toString('utf8');
+  let fence = -1;
+  const fenceText = headers[HEADERS.fence] === undefined ? undefined : header(headers, HEADERS.fence);
+  if (fenceText !== undefined) {
+    if (!DECIMAL.test(fenceText)) return new RecordRejection('malformed', 'the fence is not a decimal integer');
+    fence = Number(fenceText);
+  }
   switch (op) {
     case OP_CODES.set: {
       if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a set uses a reserved key');
@@ -249,12 +263,12 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
           `the value was written by codec "${meta.otherCodec.slice(0, 64)}"; this instance uses "${limits.codec!.name}"`,
         );
       }
-      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId };
+      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId, fence };
     }
     case OP_CODES.delete:
       if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a delete uses a reserved key');
       if (record.value !== null) return new RecordRejection('malformed', 'a delete record is not a tombstone');
-      return { op: 'delete', key, origin, writeId };
+      return { op: 'delete', key, origin, writeId, fence };
     case OP_CODES.clear: {
       if (value === null) return new RecordRejection('malformed', 'a clear record has a null value');
       const prefix = asBuffer(value).toString('utf8');
@@ -276,7 +290,10 @@ function metaHeader(op: Operation, origin: string, writeId: number, codec: strin
   return { [HEADERS.record]: metaLine(op, 0, origin, writeId, codec) };
 }
 
-/** A set: its value is the metadata line, a newline and the bytes of `codec` (its name); no header. */
+/**
+ * A set: its value is the metadata line, a newline and the bytes of `codec` (its name); no
+ * header, unless `fence` (>= 0) makes it a fenced set (`nc-fence`).
+ */
 export function setRecord(
   partition: number,
   key: string,
@@ -285,17 +302,21 @@ export function setRecord(
   origin: string,
   writeId: number,
   codec: string,
+  fence = -1,
 ): OutgoingRecord {
   const line = `${metaLine('set', expiresAt, origin, writeId, codec)}\n`;
   // The line is ASCII (the origin and the codec name are printable ASCII): one byte per character.
   const bytes = Buffer.allocUnsafe(line.length + value.length);
   bytes.write(line, 0, 'latin1');
   bytes.set(value, line.length);
-  return { partition, key, value: bytes, headers: {} };
+  return { partition, key, value: bytes, headers: fence < 0 ? {} : { [HEADERS.fence]: String(fence) } };
 }
 
-export function deleteRecord(partition: number, key: string, origin: string, writeId: number, codec: string): OutgoingRecord {
-  return { partition, key, value: null, headers: metaHeader('delete', origin, writeId, codec) };
+/** A delete (a tombstone); fenced when `fence` >= 0. */
+export function deleteRecord(partition: number, key: string, origin: string, writeId: number, codec: string, fence = -1): OutgoingRecord {
+  const headers = metaHeader('delete', origin, writeId, codec);
+  if (fence >= 0) headers[HEADERS.fence] = String(fence);
+  return { partition, key, value: null, headers };
 }
 
 /** The key a clear of `prefix` is written under: one per prefix, so compaction keeps the latest clear. */

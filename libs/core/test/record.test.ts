@@ -23,7 +23,7 @@ function without(headers: Headers, name: string): Headers {
 
 describe('record format constants', () => {
   it('uses the documented header names and version', () => {
-    expect(HEADERS).toEqual({ record: 'nc-r', version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid' });
+    expect(HEADERS).toEqual({ record: 'nc-r', version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid', fence: 'nc-fence' });
     expect(RECORD_FORMAT_VERSION).toBe(3);
     expect(clearRecordKey('ns:')).toBe('\u0000nc:clear:ns:');
   });
@@ -183,6 +183,7 @@ describe('parseRecord accepts (version 1 headers, still read)', () => {
       expiresAt: 1_893_456_000_000,
       origin: 'writer-1',
       writeId: 9_007_199_254_740_991,
+      fence: -1,
     });
   });
 
@@ -217,7 +218,7 @@ describe('parseRecord accepts (version 1 headers, still read)', () => {
   });
 
   it('a delete (tombstone)', () => {
-    expect(parseRecord(record('user:1', null, del()), limits)).toEqual({ op: 'delete', key: 'user:1', origin: 'writer-1', writeId: 13 });
+    expect(parseRecord(record('user:1', null, del()), limits)).toEqual({ op: 'delete', key: 'user:1', origin: 'writer-1', writeId: 13, fence: -1 });
   });
 
   it.each([
@@ -270,10 +271,31 @@ describe('version 3: the metadata line names the codec', () => {
       expiresAt: 5,
       origin: 'o.1',
       writeId: 7,
+      fence: -1,
     });
     expect(parseRecord(asRead(setRecord(0, 'k', Buffer.alloc(0), 0, 'o.1', 8, 'structured')), same)).toMatchObject({ op: 'set', value: Buffer.alloc(0) });
-    expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8, 'structured')), same)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8 });
+    expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8, 'structured')), same)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8, fence: -1 });
     expect(parseRecord(asRead(clearRecord(0, 'p:', 'o.1', 9, 'structured')), same)).toEqual({ op: 'clear', prefix: 'p:', origin: 'o.1', writeId: 9 });
+  });
+
+  it('fenced sets and deletes carry their fence in the nc-fence header, and read it back', () => {
+    const set = setRecord(0, 'k', Buffer.from('1'), 0, 'o.1', 7, 'structured', 42);
+    expect(set.headers).toEqual({ 'nc-fence': '42' });
+    expect(parseRecord(asRead(set), reading('structured'))).toMatchObject({ op: 'set', key: 'k', fence: 42 });
+    const del = deleteRecord(0, 'k', 'o.1', 8, 'structured', 0);
+    expect(del.headers).toEqual({ 'nc-r': '3 d 0 8 structured o.1', 'nc-fence': '0' });
+    expect(parseRecord(asRead(del), reading('structured'))).toMatchObject({ op: 'delete', key: 'k', fence: 0 });
+    expect(setRecord(0, 'k', Buffer.from('1'), 0, 'o.1', 7, 'structured').headers).toEqual({});
+  });
+
+  it('rejects a fence that is not a decimal offset (malformed)', () => {
+    for (const fence of ['-1', 'x', '01', '']) {
+      const result = parseRecord(
+        asRead({ ...setRecord(0, 'k', Buffer.from('1'), 0, 'o.1', 7, 'structured'), headers: { 'nc-fence': fence } }),
+        reading('structured'),
+      );
+      expect((result as RecordRejection).reason).toBe('malformed');
+    }
   });
 
   it('rejects a set written by another codec (codec-mismatch), naming both codecs', () => {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
-import type { NearCache } from '@nearcache/core';
+import type { CacheLease, NearCache } from '@nearcache/core';
 import { Observable } from 'rxjs';
 import {
   cachedKey,
@@ -117,39 +117,51 @@ export class CacheOperationRunner implements OperationRunner {
       const hit = this.#read(operation, cache, key, args);
       if (hit === READ_FAILED) return original.apply(self, args);
       if (hit !== undefined) return hit;
-      const result = original.apply(self, args);
+      // Fenced: the result is cached only if no write of the key came after this point.
+      const lease = this.#lease(cache, key);
+      let result: unknown;
+      try {
+        result = original.apply(self, args);
+      } catch (error) {
+        lease?.release();
+        throw error;
+      }
       if (!isThenable(result)) {
-        if (result !== undefined && this.#cacheable(operation, result, args)) this.#store(operation, cache, key, result);
+        this.#settle(operation, cache, key, lease, result, args);
         return result;
       }
       // Declared otherwise, but returns a promise: from now on it is treated as async.
       this.#shapes.set(operation, 'async');
       enterLoad();
-      return this.#load(operation, cache, key, id, () => result, true, self, original, args);
+      return this.#load(operation, cache, key, id, () => result, lease, self, original, args);
     }
     // The first call of a method whose declaration does not say what it returns: run it to learn
     // (a hit must have the method's shape, also for an entry another instance wrote).
     enterLoad();
+    const lease = this.#lease(cache, key);
     let result: unknown;
     try {
       result = inLoad(id, () => original.apply(self, args));
     } catch (error) {
+      lease?.release();
       leaveLoad();
       throw error;
     }
     if (isThenable(result)) {
       this.#shapes.set(operation, 'async');
-      return this.#load(operation, cache, key, id, () => result, true, self, original, args);
+      return this.#load(operation, cache, key, id, () => result, lease, self, original, args);
     }
     leaveLoad();
     this.#shapes.set(operation, 'sync');
-    if (result !== undefined && this.#cacheable(operation, result, args)) this.#store(operation, cache, key, result);
+    this.#settle(operation, cache, key, lease, result, args);
     return result;
   }
 
   /**
    * Runs `start` (the method) as the one load of `key`; concurrent calls for the key wait on it.
-   * `started`: the method already runs (a first call that learned its shape), counted as a load.
+   * `started`: the method already runs (a first call that learned its shape), counted as a load,
+   * with the lease taken before it began (or undefined when none could be taken); `false`: a
+   * lease is taken here, unless the call joins a running load.
    */
   #load(
     operation: CachedOperation,
@@ -157,30 +169,32 @@ export class CacheOperationRunner implements OperationRunner {
     key: string,
     id: string,
     start: () => unknown,
-    started: boolean,
+    started: CacheLease | undefined | false,
     self: object,
     original: Method,
     args: unknown[],
   ): Promise<unknown> {
-    const running = started ? undefined : this.#loads.get(id);
+    const running = started === false ? this.#loads.get(id) : undefined;
     // Join it; a stream is not shared: each waiting caller runs the method itself.
     if (running !== undefined) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
-    if (!started) enterLoad();
+    const lease = started === false ? this.#lease(cache, key) : started;
+    if (started === false) enterLoad();
     // `let`, not `const`: a method that throws before its first await reaches the `finally` below
     // before `load` is assigned, which must read undefined rather than throw.
     let load: Promise<Outcome> | undefined;
     // eslint-disable-next-line prefer-const
     load = (async (): Promise<Outcome> => {
       try {
-        const value = await (started ? start() : inLoad(id, start));
+        const value = await (started !== false ? start() : inLoad(id, start));
         if (value === undefined) return { value, shareable: true };
         if (isStream(value)) {
           this.#cacheable(operation, value, args);
           return { value, shareable: false };
         }
-        if (this.#cacheable(operation, value, args)) this.#store(operation, cache, key, value);
+        this.#settle(operation, cache, key, lease, value, args);
         return { value, shareable: true };
       } finally {
+        lease?.release();
         if (this.#loads.get(id) === load) this.#loads.delete(id);
         leaveLoad();
       }
@@ -201,6 +215,33 @@ export class CacheOperationRunner implements OperationRunner {
       this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
       return READ_FAILED;
     }
+  }
+
+  /** A lease on `key` taken before a load (see `NearCache.lease`), or undefined when the cache cannot give one. */
+  #lease(cache: NearCache, key: string): CacheLease | undefined {
+    try {
+      return cache.lease(key);
+    } catch {
+      // An invalid key: storing the result reports it.
+      return undefined;
+    }
+  }
+
+  /** Caches a loaded result through its lease if it may be cached; ends the lease either way. */
+  #settle(operation: CachedOperation, cache: NearCache, key: string, lease: CacheLease | undefined, value: unknown, args: unknown[]): void {
+    if (value === undefined || !this.#cacheable(operation, value, args)) {
+      lease?.release();
+      return;
+    }
+    if (lease === undefined || cache.state === 'closed') {
+      lease?.release();
+      void this.#store(operation, cache, key, value);
+      return;
+    }
+    const options = operation.ttl === undefined ? undefined : { ttl: operation.ttl };
+    lease
+      .fill(value, options)
+      .catch((error: unknown) => this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error));
   }
 
   /** Stores a result; a failure is reported once per method and kind, naming the key. */

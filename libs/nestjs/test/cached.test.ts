@@ -1,5 +1,5 @@
 import { Controller, Get, Injectable, Logger, Param, Scope, type INestApplication } from '@nestjs/common';
-import { InProcessBroker, NearCache } from '@nearcache/core';
+import { createNearCache, InProcessBroker, NearCache } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Cached, NearCacheModule } from '../src/index.js';
@@ -252,6 +252,30 @@ describe('@Cached', () => {
     expect(users.signSync(1)).toBe(1);
     expect(users.signSync(1)).toBe(1);
     expect(count('signSync')).toBe(3);
+  });
+
+  it('does not cache a result whose key another instance wrote while the method ran (a fenced load)', async () => {
+    const other = createNearCache({ ...inProcess(broker), closeTimeout: 1000 });
+    try {
+      await other.ready();
+      const gate = deferred<void>();
+      users.gate = gate.promise;
+      const loading = users.slow(7);
+      await other.set('UsersService.slow:[7]', 'written meanwhile', { durable: true });
+      await waitFor(() => cache.get('UsersService.slow:[7]') === 'written meanwhile');
+      gate.resolve();
+      expect(await loading).toBe('slow 7');
+      expect(cache.get('UsersService.slow:[7]')).toBe('written meanwhile');
+      await cache.flush();
+      expect(broker.records('test-cache')).toHaveLength(1);
+      // With no write in the way, the result is cached, here and on the other instance.
+      users.gate = undefined;
+      expect(await users.sum(2, 3)).toBe(5);
+      await cache.flush();
+      await waitFor(() => other.get('sum:2+3') === 5);
+    } finally {
+      await other.close();
+    }
   });
 
   it("applies the decorator's ttl over the module's default ttl", async () => {

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { RecordSigner } from '../crypto.js';
 import type { CacheMode } from '../options.js';
 import { asBuffer, parseRecord, RecordRejection, type LogRecord, type ParseLimits, type RejectReason } from '../record.js';
+import { Verdict, type LoadFences } from './fences.js';
 import type { LocalStore } from './local-store.js';
 import type { Reporter } from './reporter.js';
 import type { RecordPosition } from './types.js';
@@ -18,6 +19,7 @@ export interface ApplierOptions<V> extends ParseLimits {
   clock: Clock;
   store: LocalStore<V>;
   shield: WriteShield;
+  fences: LoadFences;
   reporter: Reporter;
   /** Partitions of the topic, and the partition of a key. */
   partitions(): number;
@@ -57,6 +59,7 @@ export class RecordApplier<V> {
     }
     const own = parsed.origin === o.origin;
     if (parsed.op === 'clear') {
+      o.fences.cleared(parsed.prefix, record.partition, record.offset, parsed.origin, own);
       if (own) {
         o.shield.clearCameBack(parsed.writeId, record.partition);
       } else {
@@ -66,8 +69,11 @@ export class RecordApplier<V> {
       return;
     }
     const key = parsed.key;
+    // Fenced loads: a stale fenced record is skipped, one that cannot be judged drops the key.
+    const verdict = o.fences.judge(parsed, record.partition, record.offset, own);
+    if (verdict === Verdict.Skip) return;
     if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset)) return;
-    if (parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= o.clock.now())) {
+    if (verdict === Verdict.Drop || parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= o.clock.now())) {
       if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
       return;
     }

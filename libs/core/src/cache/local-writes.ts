@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { clearRecordKey } from '../record.js';
 import type { RecordApplier } from './apply.js';
+import type { Fence, KeyState, LoadFences } from './fences.js';
 import { checkKey, checkTtl, decodeOwnValue, encodeValue } from './input.js';
 import type { LocalStore } from './local-store.js';
 import type { Publisher } from './outgoing.js';
@@ -17,6 +18,7 @@ export interface LocalWritesParts<V> {
   options: ResolvedOptions<V>;
   store: LocalStore<V>;
   shield: WriteShield;
+  fences: LoadFences;
   publisher: Publisher;
   applier: RecordApplier<V>;
   counters: CacheCounters;
@@ -63,6 +65,7 @@ export class LocalWrites<V> {
     const writeId = ++this.#writeSeq;
     const expiresAt = ttl > 0 ? this.#clock.now() + ttl : 0;
     p.shield.wroteKey(key, writeId);
+    p.fences.wrote(key);
     p.store.store(key, held as {}, expiresAt, bytes.length + key.length);
     const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
     p.counters.sets++;
@@ -80,6 +83,7 @@ export class LocalWrites<V> {
     queue.admit(key);
     const writeId = ++this.#writeSeq;
     p.shield.wroteKey(key, writeId);
+    p.fences.wrote(key);
     p.store.delete(key);
     const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'delete', key, value: null, expiresAt: 0 });
     p.counters.deletes++;
@@ -99,10 +103,65 @@ export class LocalWrites<V> {
     queue.admit(queueKey);
     const writeId = ++this.#writeSeq;
     p.shield.wroteClear(prefix, writeId);
+    p.fences.wroteClear(prefix);
     p.applier.wipe(prefix, undefined, undefined);
     const write = queue.enqueue({ queueKey, writeId, waiters: undefined, op: 'clear', key: prefix, value: null, expiresAt: 0 });
     p.counters.clears++;
     p.reporter.change('clear', prefix, 'local');
     return options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+  }
+
+  /**
+   * Stores the value a load of `key` returned, as `set` does, and queues it as a fenced record
+   * (see fences.ts). Not shielded: a record of the key read before it comes back wins (it makes
+   * the fenced record stale). The caller checked that the fence has no conflict.
+   */
+  fill(key: string, value: V, options: SetOptions | undefined, fence: Fence): Promise<void> {
+    const p = this.#p;
+    p.assertWritable();
+    const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
+    const bytes = encodeValue(this.#options.codec, this.#options.maxValueBytes, key, value);
+    const held = this.#keepGiven ? value : decodeOwnValue(this.#options.codec, key, bytes);
+    const queue = p.publisher.queue;
+    queue.admit(key);
+    const writeId = ++this.#writeSeq;
+    const expiresAt = ttl > 0 ? this.#clock.now() + ttl : 0;
+    fence.writeId = writeId;
+    fence.state = undefined;
+    p.store.store(key, held as {}, expiresAt, bytes.length + key.length);
+    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt, fence: fence.from });
+    p.counters.sets++;
+    p.reporter.change('set', key, 'local');
+    const written = options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
+    this.held = held;
+    return written;
+  }
+
+  /**
+   * Queues the correction of a stale fenced record of `key`: `state` (the key's state in the log
+   * after it) as a fenced record with fence `from`. The local store already holds that state.
+   * Returns the correction's fence, or undefined when it cannot be queued (closing, queue full).
+   */
+  correct(key: string, state: KeyState, from: number): Fence | undefined {
+    const p = this.#p;
+    try {
+      p.assertWritable();
+      p.publisher.queue.admit(key);
+    } catch {
+      return undefined;
+    }
+    const writeId = ++this.#writeSeq;
+    const live = state !== null && (state.expiresAt === 0 || state.expiresAt > this.#clock.now());
+    p.publisher.queue.enqueue({
+      queueKey: key,
+      writeId,
+      waiters: undefined,
+      op: live ? 'set' : 'delete',
+      key,
+      value: live ? state.bytes : null,
+      expiresAt: live ? state.expiresAt : 0,
+      fence: from,
+    });
+    return { key, from, writeId, conflict: false, state: undefined };
   }
 }

@@ -113,6 +113,11 @@ export class LogFollower {
     void this.#pollLag();
   }
 
+  /** The first offset of `partition` not applied yet: every record before it was applied or skipped (0 before the start). */
+  unapplied(partition: number): number {
+    return Math.max((this.#applied[partition] ?? -1) + 1, this.#position[partition] ?? 0);
+  }
+
   /** Partitions of the topic (0 until the log is open). */
   get partitions(): number {
     return this.#partitions;

@@ -11,6 +11,8 @@ import { partitionFor } from '../partitioner.js';
 import type { LogRecord, RejectReason } from '../record.js';
 import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
+import { LoadFences } from './fences.js';
+import type { CacheLease } from './lease.js';
 import { asNearCacheError, checkKey, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
 import { LocalStore } from './local-store.js';
@@ -39,6 +41,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #store: LocalStore<V>;
   readonly #log: ReplicationLog;
   readonly #shield: WriteShield;
+  readonly #fences: LoadFences;
   readonly #follower: LogFollower;
   readonly #publisher: Publisher;
   readonly #applier: RecordApplier<V>;
@@ -86,6 +89,8 @@ export class NearCache<V = unknown> extends EventEmitter {
     const partitions = () => this.#follower.partitions;
     const partitionOf = (key: string) => logPartitioner(key, this.#follower.partitions);
     this.#shield = new WriteShield(partitions);
+    const fenceHost = { pending: (key: string) => this.#shield.isPending(key), partitionOf, partitions, unapplied: (p: number) => this.#follower.unapplied(p) };
+    this.#fences = new LoadFences({ ...fenceHost, correct: (key, state, from) => this.#writes.correct(key, state, from) });
     this.#follower = new LogFollower(
       this.#log,
       {
@@ -119,6 +124,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       origin: this.#origin,
       store: this.#store,
       shield: this.#shield,
+      fences: this.#fences,
       reporter: this.#reporter,
       partitions,
       partitionOf,
@@ -135,6 +141,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       partitionOf,
       dropped: (write, error) =>
         this.#report(new NearCacheError(`the log refused the ${write.op} of "${write.key}"; it is applied on this instance only`, { cause: error })),
+      released: (write) => this.#fences.released(write.key, write.writeId),
       failing: (error) => lifecycle.degrade('producer', error),
       recovered: () => lifecycle.recover('producer'),
     });
@@ -142,13 +149,14 @@ export class NearCache<V = unknown> extends EventEmitter {
       options,
       store: this.#store,
       shield: this.#shield,
+      fences: this.#fences,
       publisher: this.#publisher,
       applier: this.#applier,
       counters: this.#counters,
       reporter: this.#reporter,
       assertWritable: () => this.#assertWritable(),
     });
-    this.#loads = new SingleFlight<V>(this.#writes, {
+    this.#loads = new SingleFlight<V>(this.#writes, this.#fences, {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
     });
@@ -315,6 +323,16 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
     if (hit !== undefined) return Promise.resolve(hit as T);
     return this.#loads.load(key, loader, options);
+  }
+
+  /**
+   * Begins a fenced load of `key` for code that runs its own loads (what `wrap` does inside): take
+   * the lease before loading, then `fill` it with the result, or `release` it. The value is cached
+   * only if no write of the key came after the lease was taken (docs/consistency.md, section 11).
+   */
+  lease(key: string): CacheLease<V> {
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#loads.lease(key);
   }
 
   /** A view of this cache whose keys are all prefixed with `prefix`. */

@@ -11,6 +11,8 @@ export interface CacheWrite extends QueuedWrite {
   key: string;
   value: Uint8Array | null;
   expiresAt: number;
+  /** A fenced set or delete (a loaded value, or the correction of a stale one): its fence. Absent on plain writes. */
+  fence?: number;
 }
 
 /**
@@ -36,6 +38,8 @@ export interface PublisherOptions {
   partitionOf(key: string): number;
   /** The log refused `write` for good. */
   dropped(write: CacheWrite, error: NearCacheError): void;
+  /** A fenced `write` will never come back from the log: replaced in the queue, or refused. */
+  released(write: CacheWrite): void;
   /** Appending fails and is being retried, or works again. */
   failing(error: NearCacheError): void;
   recovered(): void;
@@ -62,10 +66,14 @@ export class Publisher {
     this.queue = new Replicator<CacheWrite>(
       {
         send: (writes) => this.#send(writes),
-        superseded: (write) => options.shield.superseded(write),
+        superseded: (write) => {
+          options.shield.superseded(write);
+          if (write.fence !== undefined) options.released(write);
+        },
         dropped: (write, error) => {
           // The record will never come back: stop shielding the key from remote writes.
           options.shield.dropped(write);
+          if (write.fence !== undefined) options.released(write);
           options.dropped(write, error);
         },
         failing: (error) => options.failing(error),
@@ -110,11 +118,11 @@ export class Publisher {
     for (const write of writes) {
       switch (write.op) {
         case 'set':
-          records.push(setRecord(this.#o.partitionOf(write.key), write.key, write.value!, write.expiresAt, origin, write.writeId, codecName));
+          records.push(setRecord(this.#o.partitionOf(write.key), write.key, write.value!, write.expiresAt, origin, write.writeId, codecName, write.fence));
           owners.push(write);
           break;
         case 'delete':
-          records.push(deleteRecord(this.#o.partitionOf(write.key), write.key, origin, write.writeId, codecName));
+          records.push(deleteRecord(this.#o.partitionOf(write.key), write.key, origin, write.writeId, codecName, write.fence));
           owners.push(write);
           break;
         case 'clear':

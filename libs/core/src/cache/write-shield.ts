@@ -47,6 +47,11 @@ export class WriteShield {
     return this.#pendingKeys.size;
   }
 
+  /** Whether a local set, delete or clear of `key` is on its way to the log. */
+  isPending(key: string): boolean {
+    return this.#pendingKeys.has(key) || (this.#pendingClears.length > 0 && this.#pendingClears.some((clear) => key.startsWith(clear.prefix)));
+  }
+
   /** A local set or delete of `key`. */
   wroteKey(key: string, writeId: number): void {
     this.#pendingKeys.set(key, writeId);
@@ -69,8 +74,11 @@ export class WriteShield {
 
   /** `write` will not be sent: a later write of its queue key replaced it. */
   superseded(write: ShieldedWrite): void {
-    // The older clear will never come back from the log: stop waiting for it.
+    // The older write will never come back from the log: stop waiting for it. A set or delete
+    // replaced by another one is no longer the key's latest; replaced by a loaded value (not
+    // shielded: see fences.ts), the key is no longer pending.
     if (write.op === 'clear') this.#dropClear(write.writeId);
+    else this.dropped(write);
   }
 
   /** The log refused `write` for good: its record will never come back. */

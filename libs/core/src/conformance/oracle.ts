@@ -5,7 +5,10 @@ import { decodePayload, recordMeta } from './records.js';
  * What a fresh reader folding the topic must hold: an implementation of the record format written
  * from docs/record-format.md, independent of the cache's own apply code. Records that are not
  * valid version 3, 2 or 1 records are ignored, and so are version 3 sets of another codec than
- * `codec` (default 'structured'); sets already expired at `now` are left out.
+ * `codec` (default 'structured'); sets already expired at `now` are left out. A fenced set or
+ * delete (`nc-fence` header) is ignored when a plain record of its key, or a clear of a prefix of
+ * it on its partition, written by another origin, sits at an offset from its fence up to its own
+ * (docs/consistency.md, 11).
  */
 export function foldTopic(records: LogRecord[], options: { now?: number; decode?: (bytes: Uint8Array) => unknown; codec?: string } = {}): Map<string, unknown> {
   const now = options.now ?? Date.now();
@@ -13,11 +16,25 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
   const codec = options.codec ?? 'structured';
   const state = new Map<string, { value: unknown; expiresAt: number }>();
   const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  // Offsets and origins of the plain sets and deletes of each key, and of the clears, for fenced records.
+  const plain = new Map<string, Array<{ offset: number; origin: string }>>();
+  const clears: Array<{ prefix: string; partition: number; offset: number; origin: string }> = [];
   for (const record of ordered) {
     const meta = recordMeta(record);
     if (meta === undefined || !['1', '2', '3'].includes(meta.version) || meta.origin === undefined || !/^\d+$/.test(meta.wid ?? '')) continue;
     if (record.key === null) continue;
     const key = Buffer.from(record.key).toString('utf8');
+    if ((meta.op === 's' || meta.op === 'd') && meta.fence !== undefined) {
+      if (!/^\d+$/.test(meta.fence)) continue;
+      const from = Number(meta.fence);
+      const origin = meta.origin;
+      const stale =
+        (plain.get(key) ?? []).some((p) => p.offset >= from && p.origin !== origin) ||
+        clears.some((c) => c.partition === record.partition && c.offset >= from && c.origin !== origin && key.startsWith(c.prefix));
+      if (stale) continue;
+    } else if (meta.op === 's' || meta.op === 'd') {
+      plain.set(key, [...(plain.get(key) ?? []), { offset: record.offset, origin: meta.origin }]);
+    }
     switch (meta.op) {
       case 's': {
         if (meta.payload === null || key.startsWith('\u0000') || (meta.codec !== undefined && meta.codec !== codec)) continue;
@@ -38,6 +55,7 @@ export function foldTopic(records: LogRecord[], options: { now?: number; decode?
       case 'c': {
         if (meta.payload === null) continue;
         const prefix = Buffer.from(meta.payload).toString('utf8');
+        clears.push({ prefix, partition: record.partition, offset: record.offset, origin: meta.origin });
         for (const k of [...state.keys()]) {
           if (k.startsWith(prefix) && partitionOf(k, record, ordered) === record.partition) state.delete(k);
         }

@@ -41,6 +41,8 @@ export interface RecordMeta {
   wid?: string;
   /** The codec that wrote the value (version 3 only). */
   codec?: string;
+  /** A fenced record's `nc-fence` header. */
+  fence?: string;
   payload: Uint8Array | null;
 }
 
@@ -62,13 +64,15 @@ export function recordMeta(record: { headers?: Record<string, unknown>; value: U
     const codec = version === '3' ? rest.shift() : undefined;
     return { version, op, exp, wid, ...(codec === undefined ? {} : { codec }), origin: rest.length > 0 ? rest.join(' ') : undefined, payload };
   };
+  const fence = text('nc-fence');
+  const fenced = (meta: RecordMeta): RecordMeta => (fence === undefined ? meta : { ...meta, fence });
   const packed = text('nc-r');
-  if (packed !== undefined) return fields(packed, value);
+  if (packed !== undefined) return fenced(fields(packed, value));
   const version = text('nc-v');
   if (version !== undefined) return { version, op: text('nc-op'), exp: text('nc-exp'), origin: text('nc-origin'), wid: text('nc-wid'), payload: value };
   const newline = value === null ? -1 : value.indexOf(0x0a);
   if (value === null || newline < 0 || !/^[0-9] /.test(value.subarray(0, 2).toString('latin1'))) return undefined;
-  return fields(value.subarray(0, newline).toString('latin1'), value.subarray(newline + 1));
+  return fenced(fields(value.subarray(0, newline).toString('latin1'), value.subarray(newline + 1)));
 }
 
 /**

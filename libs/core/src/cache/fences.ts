@@ -1,0 +1,273 @@
+import type { ParsedDelete, ParsedSet } from '../record.js';
+
+/**
+ * Fenced loads (docs/consistency.md, section 11). A value loaded by `wrap` is written as a
+ * *fenced* record: it carries its fence, the first offset of the key's partition that the
+ * loading instance had not applied when the load began. A fenced record at offset `f` with fence
+ * `from` is *stale* when a plain record of its key (a set or delete not fenced, or a clear
+ * covering it) written by another instance sits at an offset in [from, f): a write the load may
+ * not have seen (the writer's own earlier writes were made before its load began). Every instance
+ * refuses a stale fenced record; an instance that cannot tell (it no longer remembers that far
+ * back) drops its copy of the key, which is only a miss.
+ *
+ * The cleaner may remove the plain record that made a fenced record stale (the fenced record,
+ * later, supersedes it), and an instance that reads the log after that would accept it. So the
+ * instance that wrote a fenced record, on reading it back stale, appends a correction: a fenced
+ * record restating the key's state at that point of the log (the value of the last record it
+ * accepted, or a tombstone). The newest record of a key is then never a stale fenced one.
+ */
+
+/** What a record of the log says the key holds: its value and expiry, or nothing (`null`). */
+export type KeyState = { bytes: Buffer; expiresAt: number } | null;
+
+/** A fenced write of this instance: a load on its way, or a fenced record appended and not read back yet. */
+export interface Fence {
+  readonly key: string;
+  /** The first offset of the key's partition not applied when the load began (or when the correction was decided). */
+  readonly from: number;
+  /** 0 while loading; the write id of the fenced record once queued. */
+  writeId: number;
+  /** A plain record of the key, or a local write while loading, came after `from`: the fenced record is stale. */
+  conflict: boolean;
+  /** The key's state by the last record of it applied since the fence began (undefined: none). */
+  state: KeyState | undefined;
+}
+
+/**
+ * How the applier treats a record, as the fences see it: apply it as usual; leave the key as it
+ * is (a stale fenced record, or this instance's own fenced record whose value it holds); or
+ * remove the key here (a fenced record this instance cannot judge).
+ */
+export const Verdict = { Apply: 0, Skip: 1, Drop: 2 } as const;
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+/** Keys remembered per generation; two generations are kept. */
+const GENERATION = 16_384;
+/** Clears remembered. */
+const MAX_CLEARS = 256;
+
+/** The latest plain record of a key: its offset and origin, and the latest offset of a plain record of another origin (-1: none). */
+class Mark {
+  offset = -1;
+  origin = '';
+  other = -1;
+}
+
+/**
+ * The offsets and origins of the latest plain records of recently written keys, and of recent
+ * clears, so that a fenced record can be judged. Bounded: two generations of keys; when the
+ * older one is dropped, the partition's horizon moves past it, and fenced records whose fence
+ * lies before the horizon cannot be judged.
+ */
+class RecentRecords {
+  #current = new Map<string, Mark>();
+  #previous = new Map<string, Mark>();
+  #currentMax: number[] = [];
+  #previousMax: number[] = [];
+  /** Per partition: every plain record at or after this offset is remembered. */
+  readonly #horizon: number[] = [];
+  #clears: Array<{ prefix: string; partition: number; offset: number; origin: string }> = [];
+
+  note(key: string, partition: number, offset: number, origin: string): void {
+    let mark = this.#current.get(key);
+    if (mark === undefined) {
+      mark = this.#previous.get(key) ?? new Mark();
+      this.#current.set(key, mark);
+    }
+    if (mark.origin !== origin) {
+      mark.other = mark.offset;
+      mark.origin = origin;
+    }
+    mark.offset = offset;
+    this.#currentMax[partition] = offset;
+    if (this.#current.size >= GENERATION) {
+      this.#previousMax.forEach((max, p) => this.#raise(p, max + 1));
+      this.#previous = this.#current;
+      this.#previousMax = this.#currentMax;
+      this.#current = new Map();
+      this.#currentMax = [];
+    }
+  }
+
+  noteClear(prefix: string, partition: number, offset: number, origin: string): void {
+    this.#clears.push({ prefix, partition, offset, origin });
+    if (this.#clears.length > MAX_CLEARS) {
+      const dropped = this.#clears.shift()!;
+      this.#raise(dropped.partition, dropped.offset + 1);
+    }
+  }
+
+  /**
+   * Whether a plain record of `key` written by another origin than `origin` sits in
+   * [from, offset) of `partition`; undefined when that is not known.
+   */
+  conflicts(key: string, partition: number, from: number, offset: number, origin: string): boolean | undefined {
+    if (from < (this.#horizon[partition] ?? 0)) return undefined;
+    const mark = this.#current.get(key) ?? this.#previous.get(key);
+    if (mark !== undefined) {
+      const other = mark.origin !== origin ? mark.offset : mark.other;
+      if (other >= from && other < offset) return true;
+    }
+    for (const clear of this.#clears) {
+      if (clear.partition === partition && clear.offset >= from && clear.offset < offset && clear.origin !== origin && key.startsWith(clear.prefix))
+        return true;
+    }
+    return false;
+  }
+
+  #raise(partition: number, offset: number): void {
+    if (!((this.#horizon[partition] ?? 0) >= offset)) this.#horizon[partition] = offset;
+  }
+}
+
+export interface FenceHost {
+  /** Whether a local set, delete or clear of `key` is on its way to the log (it will come after anything before it). */
+  pending(key: string): boolean;
+  /** The partition of `key`, and how many there are. */
+  partitionOf(key: string): number;
+  partitions(): number;
+  /** The first offset of `partition` this instance has not applied. */
+  unapplied(partition: number): number;
+  /** Appends the correction of a stale fenced record: `state` as a fenced record with fence `from`; returns its fence, or undefined if it could not be queued. */
+  correct(key: string, state: KeyState, from: number): Fence | undefined;
+}
+
+/**
+ * This instance's fences and its memory of recent plain records: judges fenced records read
+ * from the log, tells a load whether its value may still be stored, and corrects its own stale
+ * fenced records.
+ */
+export class LoadFences {
+  readonly #recent = new RecentRecords();
+  readonly #byKey = new Map<string, Fence[]>();
+  readonly #host: FenceHost;
+
+  constructor(host: FenceHost) {
+    this.#host = host;
+  }
+
+  /** A load of `key` begins: its fence is the first offset of the key's partition not applied yet. */
+  begin(key: string): Fence {
+    const host = this.#host;
+    const fence: Fence = { key, from: host.unapplied(host.partitionOf(key)), writeId: 0, conflict: false, state: undefined };
+    this.#add(fence);
+    return fence;
+  }
+
+  /** Whether the value of the load `fence` may be stored and appended: no write of its key came after the load began. */
+  mayFill(fence: Fence): boolean {
+    return !fence.conflict;
+  }
+
+  /** The load ended without a fenced record (its value is not stored), or the record will never come back. */
+  end(fence: Fence): void {
+    const fences = this.#byKey.get(fence.key);
+    if (!fences) return;
+    const rest = fences.filter((f) => f !== fence);
+    if (rest.length === 0) this.#byKey.delete(fence.key);
+    else this.#byKey.set(fence.key, rest);
+  }
+
+  /** The fenced write `writeId` of `key` will never come back from the log (replaced in the queue, or refused). */
+  released(key: string, writeId: number): void {
+    const fence = this.#byKey.get(key)?.find((f) => f.writeId === writeId);
+    if (fence) this.end(fence);
+  }
+
+  /** A local set or delete of `key`: loads of it running now must not store their value. */
+  wrote(key: string): void {
+    if (this.#byKey.size === 0) return;
+    const fences = this.#byKey.get(key);
+    if (fences) for (const fence of fences) if (fence.writeId === 0) fence.conflict = true;
+  }
+
+  /** A local clear of `prefix`: the same for loads of keys under it. */
+  wroteClear(prefix: string): void {
+    for (const [key, fences] of this.#byKey) {
+      if (key.startsWith(prefix)) for (const fence of fences) if (fence.writeId === 0) fence.conflict = true;
+    }
+  }
+
+  /** A clear read from the log at `offset` of `partition`, written by `origin` (`own`: this instance). */
+  cleared(prefix: string, partition: number, offset: number, origin: string, own: boolean): void {
+    this.#recent.noteClear(prefix, partition, offset, origin);
+    if (this.#byKey.size === 0) return;
+    const host = this.#host;
+    const onePartition = host.partitions() > 1;
+    for (const [key, fences] of this.#byKey) {
+      if (!key.startsWith(prefix) || (onePartition && host.partitionOf(key) !== partition)) continue;
+      for (const fence of fences) {
+        if (!own) fence.conflict = true;
+        fence.state = null;
+      }
+    }
+  }
+
+  /**
+   * A set or delete read from the log at `offset` of `partition` (`own`: written by this
+   * instance). Remembers plain records, judges fenced ones, and corrects this instance's own
+   * stale fenced records.
+   */
+  judge(record: ParsedSet | ParsedDelete, partition: number, offset: number, own: boolean): Verdict {
+    const key = record.key;
+    if (record.fence < 0) {
+      this.#recent.note(key, partition, offset, record.origin);
+      // This instance's own plain records before its fenced ones were written before their loads began.
+      if (this.#byKey.size > 0) this.#observe(key, stateOf(record), !own);
+      return Verdict.Apply;
+    }
+    if (own) {
+      const fences = this.#byKey.get(key);
+      const fence = fences?.find((f) => f.writeId === record.writeId);
+      if (fence) return this.#ownCameBack(fence, fences!, record, offset);
+    }
+    const conflict = this.#recent.conflicts(key, partition, record.fence, offset, record.origin);
+    if (conflict === true) return Verdict.Skip;
+    if (this.#byKey.size > 0) this.#observe(key, conflict === false ? stateOf(record) : null, false);
+    return conflict === false ? Verdict.Apply : Verdict.Drop;
+  }
+
+  #ownCameBack(fence: Fence, fences: Fence[], record: ParsedSet | ParsedDelete, offset: number): Verdict {
+    this.end(fence);
+    if (!fence.conflict) {
+      // Accepted everywhere. This instance stored the value when it was loaded; apply it again
+      // only if a record applied since then replaced it here.
+      if (fence.state === undefined) return Verdict.Skip;
+      this.#observe(fence.key, stateOf(record), false);
+      return Verdict.Apply;
+    }
+    // Stale. Unless a later write of the key is on its way (it comes after this record), restate
+    // the key's state after this record, where the cleaner cannot remove it before this one, and
+    // drop the local copy until the restatement comes back (a record the write shield kept from
+    // the store may have been the one that made this record stale).
+    const host = this.#host;
+    if (fences.some((f) => f !== fence && f.writeId !== 0) || host.pending(fence.key)) return Verdict.Skip;
+    const correction = host.correct(fence.key, fence.state ?? null, offset + 1);
+    if (correction) {
+      // Applied here when it comes back, whatever happened meanwhile.
+      correction.state = null;
+      this.#add(correction);
+    }
+    return Verdict.Drop;
+  }
+
+  /** A record of `key` applied: fences of it learn the key's new state, and of a conflict when the record is plain. */
+  #observe(key: string, state: KeyState, plain: boolean): void {
+    const fences = this.#byKey.get(key);
+    if (!fences) return;
+    for (const fence of fences) {
+      if (plain) fence.conflict = true;
+      fence.state = state === null ? null : { bytes: Buffer.from(state.bytes), expiresAt: state.expiresAt };
+    }
+  }
+
+  #add(fence: Fence): void {
+    const fences = this.#byKey.get(fence.key);
+    if (fences) fences.push(fence);
+    else this.#byKey.set(fence.key, [fence]);
+  }
+}
+
+function stateOf(record: ParsedSet | ParsedDelete): KeyState {
+  return record.op === 'set' ? { bytes: record.value as Buffer, expiresAt: record.expiresAt } : null;
+}
