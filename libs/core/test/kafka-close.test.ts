@@ -1,12 +1,14 @@
 import net, { type Socket } from 'node:net';
+import kafkajs from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNearCache, type Logger, type NearCache } from '../src/index.js';
-import { Sockets } from '../src/log/kafka/sockets.js';
+import { logCreator } from '../src/log/kafka/logger.js';
+import { CLOSED_BY_CLOSE, Sockets } from '../src/log/kafka/sockets.js';
 import { freePort } from '../../../scripts/lib/shared.mjs';
 import { nextEvent } from './helpers.js';
 
-// close() of the Kafka adapter against a broker that refuses connections: what it ends, and
-// what it says about it. No broker is needed: the port has nothing listening.
+// close() of the Kafka adapter: what it ends, and what it (and kafkajs) says about it. No broker
+// is needed: the port of the 'dead broker' has nothing listening.
 
 /** A logger keeping every line, by level. */
 function recordingLogger(): Logger & { lines: Array<{ level: string; message: string }> } {
@@ -67,5 +69,25 @@ describe('close() while the broker refuses connections', () => {
     await cache.close();
     expect(logger.lines.filter((line) => line.level === 'warn' || line.level === 'error')).toEqual([]);
     expect(cache.state).toBe('closed');
+  });
+});
+
+describe('kafkajs lines at close()', () => {
+  const kafkaLine = (level: number, namespace: string, message: string, extra: Record<string, unknown> = {}) => ({
+    namespace,
+    level,
+    label: 'ERROR',
+    log: { timestamp: new Date().toISOString(), logger: 'kafkajs', message, ...extra },
+  });
+
+  it('leaves out a connection ended by close(), and keeps other connection errors (at debug)', () => {
+    const logger = recordingLogger();
+    const log = logCreator(logger)();
+    log(
+      kafkaLine(kafkajs.logLevel.ERROR, 'Connection', `Connection error: ${CLOSED_BY_CLOSE}`, { broker: '127.0.0.1:9092', clientId: 'c', stack: 'Error: x' }),
+    );
+    log(kafkaLine(kafkajs.logLevel.ERROR, 'Connection', 'Connection error: read ECONNRESET', { broker: '127.0.0.1:9092', clientId: 'c' }));
+    log(kafkaLine(kafkajs.logLevel.ERROR, 'Producer', 'Failed to send messages', { error: `Connection error: ${CLOSED_BY_CLOSE}` }));
+    expect(logger.lines).toEqual([{ level: 'debug', message: 'kafkajs Connection: Connection error: read ECONNRESET' }]);
   });
 });
