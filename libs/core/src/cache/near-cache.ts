@@ -97,7 +97,7 @@ export class NearCache<V = unknown> extends EventEmitter {
         degrade: (reason, error) => lifecycle.degrade(reason, error),
         recover: (reason) => lifecycle.recover(reason),
         consumerDegraded: () => lifecycle.consumerDegraded,
-        report: (error) => this.#report(error),
+        report: (error, repeat) => this.#report(error, repeat),
         fail: (error) => {
           // Closing starts first, and the state is `closed` before ready() rejects: whoever
           // sees the rejection sees a closed cache (its clients are still being stopped).
@@ -359,9 +359,9 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#reporter.rejected(info);
   }
 
-  #report(error: NearCacheError): void {
+  #report(error: NearCacheError, repeat = false): void {
     this.#lifecycle.reported(error);
-    this.#reporter.error(error);
+    this.#reporter.error(error, repeat);
   }
 
   async #close(): Promise<void> {
