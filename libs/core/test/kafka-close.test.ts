@@ -63,7 +63,7 @@ describe('close() while the broker refuses connections', () => {
   it('warns about nothing: the clients stopped, no connection was left open', async () => {
     const logger = recordingLogger();
     cache = createNearCache({ topic: 'close-dead-broker', kafka: { brokers: [`127.0.0.1:${await freePort()}`] }, logger, closeTimeout: 5000 });
-    cache.ready(60_000).catch(() => undefined);
+    cache.ready({ timeout: 60_000 }).catch(() => undefined);
     // A start attempt failed: the cache is retrying (and kafkajs with it).
     await nextEvent(cache, 'error', 20_000);
     await cache.close();

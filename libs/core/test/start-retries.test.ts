@@ -28,11 +28,19 @@ describe('a start that retries', () => {
     const { attempts, log } = failingOpens(broker, ['broker down', 'not authorised yet', 'not authorised yet', 'broker down']);
     const cache = createNearCache({ topic: 'start-retries', log, logger: silentLogger });
     const errors: string[] = [];
-    cache.on('error', (error: NearCacheError) => errors.push(error.message));
+    // Until the cache is ready, its stats name the last failure.
+    const startErrors: unknown[] = [];
+    cache.on('error', (error: NearCacheError) => {
+      errors.push(error.message);
+      startErrors.push(cache.stats().startError);
+    });
+    expect(cache.stats().startError).toBeUndefined();
     try {
-      await cache.ready(30_000);
+      await cache.ready({ timeout: 30_000 });
+      expect(cache.stats().startError).toBeUndefined();
       expect(attempts).toEqual(['broker down', 'not authorised yet', 'not authorised yet', 'broker down', 'opened']);
       expect(errors).toEqual(['broker down', 'not authorised yet']);
+      expect(startErrors).toEqual(errors.map((message) => ({ code: 'NC_LOG_UNAVAILABLE', message })));
     } finally {
       await cache.close();
     }
@@ -45,7 +53,7 @@ describe('a start that retries', () => {
     const logger: Logger = { ...silentLogger, error: (message: string) => void lines.push(message) };
     const cache = createNearCache({ topic: 'start-retries', log, logger });
     try {
-      await cache.ready(30_000);
+      await cache.ready({ timeout: 30_000 });
       expect(lines).toEqual([
         'broker down',
         expect.stringMatching(/^broker down \(2 times in \d+ s\)$/),
