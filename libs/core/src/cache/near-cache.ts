@@ -347,6 +347,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       queue: { depth: queue.depth, inFlight: queue.inFlight },
       records: counters.records(this.#follower.applied, this.#follower.replayed),
       partitions: this.#follower.partitionStats(this.#clock.now()),
+      startError: this.#lifecycle.startError,
     };
   }
 
