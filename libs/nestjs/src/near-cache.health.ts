@@ -32,7 +32,7 @@ export interface NearCacheHealthDetails {
   lagRecords: number;
   /** How long the most lagging partition has been behind, in ms. */
   lagMs: number;
-  /** Why the status is not up. */
+  /** Why the status is not up; while the cache starts, with the last error of the start, if any. */
   message?: string;
 }
 
@@ -66,14 +66,16 @@ export class NearCacheHealthIndicator {
     const lagMs = stats.partitions.reduce((max, p) => Math.max(max, p.lagMs), 0);
     let status: NearCacheHealthStatus = 'up';
     let message: string | undefined;
+    // Why the start has not got further (a broker refusing connections...), when something failed.
+    const lastError = stats.startError ? `; last error: ${stats.startError.message}` : '';
     switch (stats.state) {
       case 'starting':
         status = 'down';
-        message = 'connecting to the log';
+        message = `connecting to the log${lastError}`;
         break;
       case 'bootstrapping':
         status = 'down';
-        message = 'bootstrapping: reading the topic up to its end';
+        message = `bootstrapping: reading the topic up to its end${lastError}`;
         break;
       case 'closed':
         status = 'down';

@@ -4,6 +4,7 @@ import { createNearCache, InProcessBroker, inProcessLog, NearCache, silentLogger
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NearCacheHealthIndicator, NearCacheModule } from '../src/index.js';
+import { freePort } from '../../../scripts/lib/shared.mjs';
 import { closeApps, createApp, held, waitFor } from './helpers.js';
 
 @Controller('health')
@@ -47,6 +48,20 @@ describe('NearCacheHealthIndicator', () => {
     expect((await indicator.isHealthy('nearcache')).nearcache).toMatchObject({ status: 'up', state: 'live', lagRecords: 0 });
     const up = await request(app.getHttpServer()).get('/health').expect(200);
     expect(up.body.info.nearcache.status).toBe('up');
+  });
+
+  it('while the broker refuses connections, names the last error of the start', async () => {
+    const port = await freePort();
+    const app = await createApp({
+      imports: [NearCacheModule.forRoot({ topic: 'health-dead-broker', kafka: { brokers: [`127.0.0.1:${port}`] }, logger: silentLogger, waitForReady: false })],
+    });
+    const indicator = app.get(NearCacheHealthIndicator);
+    await waitFor(() => indicator.check('c').c.message !== 'connecting to the log', { message: 'a start attempt to fail', timeout: 20_000 });
+    const { c } = indicator.check('c');
+    expect(c).toMatchObject({ status: 'down', state: 'starting' });
+    expect(c.message).toMatch(
+      new RegExp(`^connecting to the log; last error: connecting to Kafka: cannot reach Kafka at 127\\.0\\.0\\.1:${port}: ECONNREFUSED`),
+    );
   });
 
   it('is down when the cache lags more than a threshold (records or time), and once closed', async () => {

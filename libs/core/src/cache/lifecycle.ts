@@ -45,6 +45,12 @@ export class Lifecycle {
     return this.#degraded.has('consumer');
   }
 
+  /** Until the bootstrap ends: the last error reported (why the cache is not ready yet), as `stats().startError` shows it. */
+  get startError(): { code: string; message: string } | undefined {
+    const error = this.#bootstrapped ? undefined : this.#lastError;
+    return error && { code: error.code, message: error.message };
+  }
+
   /** Notes `error` as reported: before the bootstrap ends, a timed-out ready() names it. */
   reported(error: NearCacheError): void {
     if (!this.#bootstrapped) this.#lastError = error;

@@ -31,7 +31,11 @@ export interface FollowerHost {
   recover(reason: 'consumer'): void;
   /** Whether the consumer is known to be failing. */
   consumerDegraded(): boolean;
-  report(error: NearCacheError): void;
+  /**
+   * Tells a failure. `repeat`: a failed start attempt with the same cause as an earlier one of
+   * this start: for the logger's summary of repeated lines, not for `error` listeners again.
+   */
+  report(error: NearCacheError, repeat?: boolean): void;
   /** The start failed for good. */
   fail(error: NearCacheError): void;
 }
@@ -75,6 +79,8 @@ export class LogFollower {
   #lastAsked = 0;
   readonly #freshness = new Freshness();
   readonly #startDelay = new CancellableDelay();
+  /** Causes (code and message) of the failed start attempts told so far: each is told to `error` listeners once. */
+  readonly #startCauses = new Set<string>();
 
   constructor(log: ReplicationLog, host: FollowerHost, options: FollowerOptions) {
     this.#log = log;
@@ -158,10 +164,19 @@ export class LogFollower {
           this.#host.fail(error);
           return;
         }
-        this.#host.report(error);
+        this.#host.report(error, this.#seenStartCause(error));
         await this.#startDelay.wait(backoff(attempt, RETRY.start));
       }
     }
+  }
+
+  /** Whether a failed start attempt had this cause before; notes it if not (at most 64 causes). */
+  #seenStartCause(error: NearCacheError): boolean {
+    const cause = `${error.code} ${error.message}`;
+    if (this.#startCauses.has(cause)) return true;
+    if (this.#startCauses.size >= 64) this.#startCauses.clear();
+    this.#startCauses.add(cause);
+    return false;
   }
 
   /** Stops retrying and polling; work still running reports nothing more. */

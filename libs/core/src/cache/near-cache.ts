@@ -109,7 +109,7 @@ export class NearCache<V = unknown> extends EventEmitter {
         degrade: (reason, error) => lifecycle.degrade(reason, error),
         recover: (reason) => lifecycle.recover(reason),
         consumerDegraded: () => lifecycle.consumerDegraded,
-        report: (error) => this.#report(error),
+        report: (error, repeat) => this.#report(error, repeat),
         fail: (error) => {
           // Closing starts first, and the state is `closed` before ready() rejects: whoever
           // sees the rejection sees a closed cache (its clients are still being stopped).
@@ -436,6 +436,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       queue: { depth: queue.depth, inFlight: queue.inFlight },
       records: counters.records(this.#follower.applied, this.#follower.replayed),
       partitions: this.#follower.partitionStats(this.#clock.now()),
+      startError: this.#lifecycle.startError,
     };
   }
 
@@ -448,9 +449,9 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#reporter.rejected(info);
   }
 
-  #report(error: NearCacheError): void {
+  #report(error: NearCacheError, repeat = false): void {
     this.#lifecycle.reported(error);
-    this.#reporter.error(error);
+    this.#reporter.error(error, repeat);
   }
 
   async #close(): Promise<void> {

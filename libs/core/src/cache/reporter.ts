@@ -31,10 +31,13 @@ export class Reporter {
     if (this.#events.listenerCount('change') > 0) this.#events.emit('change', { op, key, source } satisfies CacheChange);
   }
 
-  /** Something failed: the `error` event, or the logger (the same failure on every retry summarised). */
-  error(error: NearCacheError): void {
+  /**
+   * Something failed: the `error` event, or the logger (the same failure on every retry
+   * summarised). `repeat`: the same failure as before while a start retries: not emitted again.
+   */
+  error(error: NearCacheError, repeat = false): void {
     if (this.#events.listenerCount('error') > 0) {
-      this.#events.emit('error', error);
+      if (!repeat) this.#events.emit('error', error);
       return;
     }
     const line = this.#repeats.next(error.message, this.#clock.now());

@@ -100,6 +100,8 @@ export interface CacheStats {
     lastRejected: RejectedRecord[];
   };
   partitions: PartitionStats[];
+  /** Until the cache is ready: the last failure reported (a start attempt, the consumer), with its code; then undefined. */
+  startError: { code: string; message: string } | undefined;
 }
 
 export interface NearCacheEvents {

@@ -394,9 +394,8 @@ export class KafkaLog implements ReplicationLog {
     const stops = [...this.#clients].map((client) => (this.#retired.has(client as Consumer) ? this.#stop(client as Consumer) : client.disconnect()));
     const results = await withDeadline(Promise.allSettled(stops), budget, () => new Error('deadline')).catch(() => undefined);
     const left = this.#sockets?.close() ?? 0;
-    if (!results || left > 0) {
-      this.#context.logger.warn(`closing: Kafka clients not stopped within ${budget} ms; ${left} connection(s) ended`);
-    }
+    if (!results) this.#context.logger.warn(`closing: Kafka clients not stopped within ${budget} ms; ${left} connection(s) ended`);
+    else if (left > 0) this.#context.logger.warn(`closing: ${left} Kafka connection(s) still open after the clients stopped; ended`);
     const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw this.#error('closing the Kafka connections', failed.reason);
   }

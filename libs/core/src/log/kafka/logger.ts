@@ -2,6 +2,7 @@ import kafkajs from 'kafkajs';
 import type { LogEntry } from 'kafkajs';
 import type { Logger } from '../../logger.js';
 import type { KafkaLogLevel } from './options.js';
+import { CLOSED_BY_CLOSE } from './sockets.js';
 
 const { logLevel: LogLevel } = kafkajs;
 
@@ -25,14 +26,18 @@ const ROUTINE_KAFKA_LINE =
 /**
  * kafkajs's lines, through the cache's logger at the level their meaning deserves: routine ones
  * (see above) at debug; other errors at warn (the cache reports the failure they cause at error);
- * kafkajs warnings at info; the rest at debug.
+ * kafkajs warnings at info; the rest at debug. Left out: kafkajs telling that a connection was
+ * ended by the cache's own close() (`Connection error: closed by close()`), which is no event
+ * at all (loggers such as Nest's default one show debug lines).
  */
 export function logCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry): void => {
       const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; timestamp?: unknown; logger?: unknown; error?: unknown };
+      const detail = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
+      if (detail.includes(CLOSED_BY_CLOSE)) return;
       const text = `kafkajs ${namespace}: ${message}`;
-      if (level <= LogLevel.WARN && ROUTINE_KAFKA_LINE.test(`${message} ${typeof extra.error === 'string' ? extra.error : ''}`)) logger.debug(text, extra);
+      if (level <= LogLevel.WARN && ROUTINE_KAFKA_LINE.test(detail)) logger.debug(text, extra);
       else if (level <= LogLevel.ERROR) logger.warn(text, extra);
       else if (level === LogLevel.WARN) logger.info(text, extra);
       else logger.debug(text, extra);

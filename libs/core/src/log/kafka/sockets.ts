@@ -2,6 +2,9 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
 
+/** The error a connection still open at close() is ended with. */
+export const CLOSED_BY_CLOSE = 'closed by close()';
+
 /**
  * Every socket the adapter's own kafkajs client opens. kafkajs can leave a connection behind (a
  * consumer stopped while it joins its group rejoins later); close() ends whatever is still open
@@ -22,13 +25,19 @@ export class Sockets {
     return socket;
   };
 
-  /** Refuses new connections and ends those left; returns how many were still open (not being closed already). */
+  /**
+   * Refuses new connections and ends those left; returns how many were left connected (not being
+   * closed already). Not counted: a connection destroyed already (a refused one is destroyed at
+   * once and leaves the set on its `close` event, a turn later), and one still connecting (a
+   * client retrying a broker that does not answer).
+   */
   close(): number {
     this.#closed = true;
     let open = 0;
     for (const socket of this.#open) {
-      if (!socket.writableEnded) open++;
-      socket.destroy(new Error('closed by close()'));
+      if (socket.destroyed) continue;
+      if (!socket.pending && !socket.writableEnded) open++;
+      socket.destroy(new Error(CLOSED_BY_CLOSE));
     }
     this.#open.clear();
     return open;
