@@ -70,6 +70,8 @@ describe('express: session tokens and maxStaleness across two instances', () => 
       // B holds the current response, then falls behind the log.
       const before = await request(b.app).get(`/items/${id}`).expect(200);
       await waitFor(async () => (await request(b.app).get(`/items/${id}`)).headers['x-cache'] === 'HIT', { timeout: 10_000 });
+      // A holds the entry too: its invalidation removes what it holds.
+      await waitFor(async () => (await request(a.app).get(`/items/${id}`)).headers['x-cache'] === 'HIT', { timeout: 10_000 });
       log.hold();
       const write = await request(a.app).put(`/items/${id}`).expect(200);
       const token = write.headers[HEADER] as string | undefined;
@@ -116,6 +118,7 @@ describe('express: session tokens and maxStaleness across two instances', () => 
     const { a, b, log } = await pair({ sessionHeader: true }, { sessionHeader: true, sessionWait: 200 });
     await request(b.app).get('/items/t').expect(200);
     await waitFor(async () => (await request(b.app).get('/items/t')).headers['x-cache'] === 'HIT', { timeout: 10_000 });
+    await waitFor(async () => (await request(a.app).get('/items/t')).headers['x-cache'] === 'HIT', { timeout: 10_000 });
     log.hold();
     const write = await request(a.app).put('/items/t').expect(200);
     const token = write.headers[HEADER] as string;

@@ -93,6 +93,8 @@ describe('nestjs: session tokens and maxStaleness across two applications', () =
       const id = `n${round % 3}`;
       const before = await request(b).get(`/items/${id}`).expect(200);
       await cached(b, `/items/${id}`);
+      // A holds the entry too: its invalidation removes what it holds.
+      await cached(a, `/items/${id}`);
       log.hold();
       const write = await request(a).put(`/items/${id}`).expect(200);
       const token = write.headers[HEADER] as string | undefined;
@@ -137,6 +139,7 @@ describe('nestjs: session tokens and maxStaleness across two applications', () =
     const { a, b, log } = await pair({ sessionHeader: true }, { sessionHeader: true, sessionWait: 200 });
     await request(b).get('/items/t').expect(200);
     await cached(b, '/items/t');
+    await cached(a, '/items/t');
     log.hold();
     const write = await request(a).put('/items/t').expect(200);
     const read = await request(b)
