@@ -51,14 +51,6 @@ interface Stores {
   sessions: HttpSessions;
 }
 
-/** What a request that may use the cache needs, once its key is known. */
-interface Lookup {
-  stores: Stores;
-  base: string;
-  requestHeaders: HttpRequestHeaders;
-  admission: HttpAdmission;
-}
-
 /** What a miss needs to store the handler's result. */
 interface Miss {
   responses: HttpResponseStore;
@@ -321,28 +313,31 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     key: string | undefined,
   ): Observable<unknown> | Promise<Observable<unknown>> {
     const response = context.getArgByIndex(1);
-    let lookup: Lookup;
+    let stores: Stores;
+    let base: string;
+    let requestHeaders: HttpRequestHeaders;
+    let admission: HttpAdmission;
     let gate: true | Promise<boolean>;
     try {
       if (key === undefined) return next.handle();
       if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
-      const stores = this.#store(this.getCache(context));
-      const requestHeaders = requestHeadersOf(context);
-      const admission = stores.responses.admit(requestHeaders, settings.credentials);
+      stores = this.#store(this.getCache(context));
+      requestHeaders = requestHeadersOf(context);
+      admission = stores.responses.admit(requestHeaders, settings.credentials);
       if (admission.bypass) {
         // The client asked that nothing be stored: neither serve from nor write to the cache.
         this.#markStatus(response, settings, 'MISS');
         return next.handle();
       }
-      lookup = { stores, base: settings.prefix + key, requestHeaders, admission };
+      base = settings.prefix + key;
       // A request carrying a session token reads the cache once this instance reached it.
       gate = stores.sessions.gate(stores.sessions.token(requestHeaders));
     } catch (error) {
       return this.#failOpen(error, next);
     }
-    if (gate === true) return this.#answer(context, next, settings, lookup);
+    if (gate === true) return this.#answer(context, next, settings, stores, base, requestHeaders, admission);
     return gate.then((caughtUp) => {
-      if (caughtUp) return this.#answer(context, next, settings, lookup);
+      if (caughtUp) return this.#answer(context, next, settings, stores, base, requestHeaders, admission);
       // Not reached in time: the handler answers, bypassing the cache, rather than a stale entry.
       this.#markStatus(response, settings, 'MISS');
       return next.handle();
@@ -350,11 +345,18 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   /** Answers a hit from the cache, or runs the handler and stores its response. */
-  #answer(context: ExecutionContext, next: CallHandler, settings: InterceptorSettings, lookup: Lookup): Observable<unknown> | Promise<Observable<unknown>> {
+  #answer(
+    context: ExecutionContext,
+    next: CallHandler,
+    settings: InterceptorSettings,
+    stores: Stores,
+    base: string,
+    requestHeaders: HttpRequestHeaders,
+    admission: HttpAdmission,
+  ): Observable<unknown> | Promise<Observable<unknown>> {
     // The request and response of an HTTP context (what `switchToHttp()` returns, without the closures it makes on each call).
     const request = context.getArgByIndex(0);
     const response = context.getArgByIndex(1);
-    const { stores, base, requestHeaders, admission } = lookup;
     const credentials = admission.credentials;
     const responses = stores.responses;
     let hit: ReturnType<HttpResponseStore['lookup']>;
