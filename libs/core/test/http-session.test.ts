@@ -6,6 +6,7 @@ import {
   httpSessionSettings,
   InProcessBroker,
   inProcessLog,
+  InvalidArgumentError,
   InvalidOptionError,
   parseSessionToken,
   silentLogger,
@@ -59,6 +60,16 @@ describe('HTTP sessions: settings', () => {
       expect(() => httpSessionSettings(options)).toThrow(InvalidOptionError);
       expect(() => httpSessionSettings(options)).toThrow(message);
     }
+  });
+});
+
+describe('HTTP sessions: the cache', () => {
+  it('session tokens on a cache that is not a NearCache throw InvalidArgumentError naming what it lacks; off, nothing is asked of it', () => {
+    const notACache = { isCaughtUpTo: () => true } as never;
+    const log = { debug: () => undefined };
+    expect(() => new HttpSessions(notACache, httpSessionSettings({ sessionHeader: true }), log)).toThrow(InvalidArgumentError);
+    expect(() => new HttpSessions(notACache, httpSessionSettings({ sessionHeader: true }), log)).toThrow(/has no catchUpTo, sessionToken, stats/);
+    expect(() => new HttpSessions(notACache, httpSessionSettings({ maxStaleness: 10 }), log)).not.toThrow();
   });
 });
 

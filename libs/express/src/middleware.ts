@@ -117,12 +117,14 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       return;
     }
     const key = base;
-    void gate.then((caughtUp) => {
-      if (caughtUp) return answer(req, res, next, key, admission);
-      // Not reached in time: the handler answers, bypassing the cache, rather than a stale entry.
-      markMiss(res, resolved);
-      next();
-    });
+    gate
+      .then((caughtUp) => {
+        if (caughtUp) return answer(req, res, next, key, admission);
+        // Not reached in time: the handler answers, bypassing the cache, rather than a stale entry.
+        markMiss(res, resolved);
+        next();
+      })
+      .catch((error: unknown) => report(log, 'answering after the session wait', error, key));
   };
 
   /** Answers a hit from the cache, or runs the handler (capturing a GET's response to store it). */

@@ -1,5 +1,6 @@
 import type { ReadOptions } from '../cache/types.js';
 import { mergeSessionTokens } from '../cache/session-token.js';
+import { InvalidArgumentError } from '../errors.js';
 import { fail, integer } from '../validate.js';
 import type { HttpRequestHeaders } from './entry.js';
 
@@ -108,7 +109,14 @@ export class HttpSessions {
   /** The last token found valid (most requests of a session carry the same one). */
   #lastValid: string | undefined;
 
+  /** Throws `InvalidArgumentError` when session tokens are on and `cache` lacks what they need (a wrapper that is not a `NearCache`). */
   constructor(cache: HttpSessionCache, settings: HttpSessionSettings, log: HttpSessionLog) {
+    if (settings.header !== undefined) {
+      const missing = (['isCaughtUpTo', 'catchUpTo', 'sessionToken', 'stats'] as const).filter((name) => typeof cache[name] !== 'function');
+      if (missing.length > 0) {
+        throw new InvalidArgumentError(`session tokens (option "sessionHeader") need a NearCache; the cache given has no ${missing.join(', ')}`);
+      }
+    }
     this.#cache = cache;
     this.settings = settings;
     this.#log = log;
