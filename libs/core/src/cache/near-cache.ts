@@ -22,9 +22,9 @@ import { NearCacheNamespace } from './namespace.js';
 import { Publisher } from './outgoing.js';
 import { Reporter } from './reporter.js';
 import { Sessions } from './sessions.js';
-import { SingleFlight } from './single-flight.js';
+import { guard, SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
-import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, WrapOptions, WriteOptions } from './types.js';
+import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, StaleServed, WrapOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
@@ -159,10 +159,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#loads = new SingleFlight<V>(this.#writes, this.#fences, {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
-      staleServed: (served) => {
-        this.#counters.staleServed++;
-        this.#reporter.stale(served);
-      },
+      staleServed: (served) => this.#staleServed(served),
       refreshing: () => this.#counters.refreshes++,
       clock: options.clock,
     });
@@ -364,6 +361,31 @@ export class NearCache<V = unknown> extends EventEmitter {
     return this.#loads.lease(key);
   }
 
+  /**
+   * For code that runs its own loads (with a lease, as the Nest `@Cached` decorator does): what
+   * `wrap` does around its loader with `grace`, `softTimeout` and `hardTimeout` (docs/consistency.md,
+   * sections 14 and 15). Resolves with `load`'s value if it comes in time, else with the key's
+   * value in grace (reported as `wrap` reports it), else rejects with `load`'s error or
+   * `LoaderTimeoutError`. Bad options reject with `InvalidArgumentError`.
+   */
+  guardLoad<T extends V>(key: string, load: Promise<T>, options: Pick<WrapOptions, 'grace' | 'softTimeout' | 'hardTimeout'>): Promise<T> {
+    let stale;
+    try {
+      checkKey(key, this.#options.maxKeyBytes);
+      checkLoadOptions(options);
+      stale = options.grace === undefined || options.grace === 0 ? undefined : this.#store.stale(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return guard(key, load, options, stale, { clock: this.#clock, staleServed: (served) => this.#staleServed(served) });
+  }
+
+  /** How long the entry of `key` stays fresh here, in ms: Infinity without expiry, 0 without a live entry (for `refreshAhead` in adapters). */
+  remainingTtl(key: string): number {
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#store.freshFor(key);
+  }
+
   /** A view of this cache whose keys are all prefixed with `prefix`. */
   namespace(prefix: string): NearCacheNamespace<V> {
     if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('a namespace prefix must be a non-empty string');
@@ -478,6 +500,11 @@ export class NearCache<V = unknown> extends EventEmitter {
     const info = { partition: record.partition, offset: record.offset, reason, detail };
     this.#counters.rejected(info);
     this.#reporter.rejected(info);
+  }
+
+  #staleServed(served: StaleServed): void {
+    this.#counters.staleServed++;
+    this.#reporter.stale(served);
   }
 
   #report(error: NearCacheError, repeat = false): void {
