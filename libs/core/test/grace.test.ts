@@ -341,6 +341,27 @@ describe('options', () => {
     await expect(cache.wrap('k', failing, { ttl: 1000, grace: 5000 })).resolves.toBe('v');
   });
 
+  it('guardLoad: a load run by the caller gets the same fallback and timeouts; remainingTtl tells how long an entry stays fresh', async () => {
+    const cache = await openReady();
+    expect(cache.remainingTtl('k')).toBe(0);
+    const lease = cache.lease('k');
+    await lease.fill('v', { ttl: 1000, grace: 5000 });
+    expect(cache.remainingTtl('k')).toBe(1000);
+    clock.advance(400);
+    expect(cache.remainingTtl('k')).toBe(600);
+    clock.advance(1000);
+    expect(cache.remainingTtl('k')).toBe(0);
+    await expect(cache.guardLoad('k', Promise.reject(boom), { grace: 5000 })).resolves.toBe('v');
+    const slow = held<string>();
+    const call = track(cache.guardLoad('k', slow.loader(), { grace: 5000, softTimeout: 20 }));
+    clock.advance(20);
+    await waitFor(() => call.settled);
+    expect(call.value).toBe('v');
+    expect(cache.stats().staleServed).toBe(2);
+    expect(await rejection(cache.guardLoad('k', Promise.resolve('x'), { hardTimeout: 0 }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(cache.guardLoad('other', Promise.reject(boom), { grace: 5000 }))).toBe(boom);
+  });
+
   it('refuses a clock whose schedule is not a function', () => {
     expect(() => createNearCache({ topic, log: inProcessLog(broker), logger: silentLogger, clock: { now: () => 0, schedule: 5 } as unknown as Clock })).toThrow(
       InvalidOptionError,
