@@ -298,6 +298,24 @@ describe('early refresh (section 16)', () => {
     expect(b.get('k')).toBe('v2');
   });
 
+  it('an entry without grace: what is left of it is read from the local store', async () => {
+    const cache = await openReady();
+    await cache.wrap('k', () => 'v1', { ttl: 60_000 });
+    let loads = 0;
+    const loader = (): string => `v${++loads + 1}`;
+    // Most of a minute left, against half of a minute: not due.
+    await expect(cache.wrap('k', loader, { ttl: 60_000, refreshAhead: 0.5 })).resolves.toBe('v1');
+    expect(loads).toBe(0);
+    // Against half of two minutes: due.
+    await expect(cache.wrap('k', loader, { ttl: 120_000, refreshAhead: 0.5 })).resolves.toBe('v1');
+    await waitFor(() => cache.get('k') === 'v2');
+    expect(loads).toBe(1);
+    // No expiry: never due.
+    await cache.set('forever', 'f');
+    await expect(cache.wrap('forever', loader, { ttl: 1000, refreshAhead: 0.01 })).resolves.toBe('f');
+    expect(loads).toBe(1);
+  });
+
   it('a failed refresh leaves the entry as it was', async () => {
     const cache = await openReady();
     await cache.wrap('k', () => 'v1', { ttl: 1000, grace: 1000 });
