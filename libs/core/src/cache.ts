@@ -12,6 +12,8 @@ export type {
   ReadOptions,
   RejectedRecord,
   SetOptions,
+  FillOptions,
+  StaleServed,
   WrapOptions,
   WriteOptions,
 } from './cache/types.js';

@@ -114,6 +114,21 @@ export class CatchUpTimeoutError extends NearCacheError {
   static override readonly code = 'NC_CATCH_UP_TIMEOUT';
 }
 
+/**
+ * A `wrap` loader did not settle within its `hardTimeout`, and no value in grace could be served
+ * instead. The load goes on in the background; its value is cached if it comes (through its fence).
+ */
+export class LoaderTimeoutError extends NearCacheError {
+  static override readonly code = 'NC_LOADER_TIMEOUT';
+  /** The key being loaded. */
+  readonly key: string;
+
+  constructor(message: string, options: { cause?: unknown; key: string }) {
+    super(message, { cause: options.cause, retriable: true });
+    this.key = options.key;
+  }
+}
+
 /** True when `error` is a nearcache error, optionally of the given code. */
 export function isNearCacheError(error: unknown, code?: string): error is NearCacheError {
   return error instanceof NearCacheError && (code === undefined || error.code === code);

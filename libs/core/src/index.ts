@@ -14,6 +14,8 @@ export {
   type RejectedRecord,
   type SessionPosition,
   type SetOptions,
+  type FillOptions,
+  type StaleServed,
   type WrapOptions,
   type WriteOptions,
 } from './cache.js';
@@ -31,6 +33,7 @@ export {
   InvalidSessionTokenError,
   InvalidValueError,
   isNearCacheError,
+  LoaderTimeoutError,
   LogUnavailableError,
   NearCacheError,
   ReplicationTimeoutError,

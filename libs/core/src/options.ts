@@ -191,6 +191,8 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
   const clock = options.clock === undefined ? systemClock : options.clock;
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function')
     fail('clock', 'an object with a now() method returning ms since the epoch', options.clock);
+  if (clock.schedule !== undefined && typeof clock.schedule !== 'function')
+    fail('clock.schedule', 'a function (callback, ms) => cancel, or undefined', clock.schedule);
   const logger = options.logger === undefined ? consoleLogger : options.logger;
   if (
     typeof logger !== 'object' ||

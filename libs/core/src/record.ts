@@ -35,6 +35,11 @@ export const HEADERS = {
    * the first offset of the key's partition that the writer had not applied when its load began.
    */
   fence: 'nc-fence',
+  /**
+   * On a set with a grace period: when the grace ends, in ms since the epoch (after its expiry).
+   * Until then an expired value may still be served by `wrap` as a fallback.
+   */
+  grace: 'nc-grace',
 } as const;
 
 const OP_CODES = { set: 's', delete: 'd', clear: 'c' } as const;
@@ -78,6 +83,8 @@ export interface ParsedSet extends ParsedBase {
   expiresAt: number;
   /** A fenced record's fence (the `nc-fence` header), else -1: see docs/consistency.md, fenced loads. */
   fence: number;
+  /** The end of the value's grace period (the `nc-grace` header), else 0: see docs/consistency.md, grace. */
+  graceEnd: number;
 }
 export interface ParsedDelete extends ParsedBase {
   op: 'delete';
@@ -263,7 +270,13 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
           `the value was written by codec "${meta.otherCodec.slice(0, 64)}"; this instance uses "${limits.codec!.name}"`,
         );
       }
-      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId, fence };
+      let graceEnd = 0;
+      const graceText = headers[HEADERS.grace] === undefined ? undefined : header(headers, HEADERS.grace);
+      if (graceText !== undefined) {
+        if (!DECIMAL.test(graceText)) return new RecordRejection('malformed', 'the grace end is not a decimal integer');
+        graceEnd = Number(graceText);
+      }
+      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId, fence, graceEnd };
     }
     case OP_CODES.delete:
       if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a delete uses a reserved key');
@@ -292,7 +305,8 @@ function metaHeader(op: Operation, origin: string, writeId: number, codec: strin
 
 /**
  * A set: its value is the metadata line, a newline and the bytes of `codec` (its name); no
- * header, unless `fence` (>= 0) makes it a fenced set (`nc-fence`).
+ * header, unless `fence` (>= 0) makes it a fenced set (`nc-fence`) or `graceEnd` (> 0) gives
+ * its value a grace period (`nc-grace`).
  */
 export function setRecord(
   partition: number,
@@ -303,13 +317,16 @@ export function setRecord(
   writeId: number,
   codec: string,
   fence = -1,
+  graceEnd = 0,
 ): OutgoingRecord {
   const line = `${metaLine('set', expiresAt, origin, writeId, codec)}\n`;
   // The line is ASCII (the origin and the codec name are printable ASCII): one byte per character.
   const bytes = Buffer.allocUnsafe(line.length + value.length);
   bytes.write(line, 0, 'latin1');
   bytes.set(value, line.length);
-  return { partition, key, value: bytes, headers: fence < 0 ? {} : { [HEADERS.fence]: String(fence) } };
+  let headers: Record<string, string> = fence < 0 ? {} : { [HEADERS.fence]: String(fence) };
+  if (graceEnd > 0) headers = { ...headers, [HEADERS.grace]: String(graceEnd) };
+  return { partition, key, value: bytes, headers };
 }
 
 /** A delete (a tombstone); fenced when `fence` >= 0. */

@@ -23,7 +23,16 @@ function without(headers: Headers, name: string): Headers {
 
 describe('record format constants', () => {
   it('uses the documented header names and version', () => {
-    expect(HEADERS).toEqual({ record: 'nc-r', version: 'nc-v', op: 'nc-op', expiresAt: 'nc-exp', origin: 'nc-origin', writeId: 'nc-wid', fence: 'nc-fence' });
+    expect(HEADERS).toEqual({
+      record: 'nc-r',
+      version: 'nc-v',
+      op: 'nc-op',
+      expiresAt: 'nc-exp',
+      origin: 'nc-origin',
+      writeId: 'nc-wid',
+      fence: 'nc-fence',
+      grace: 'nc-grace',
+    });
     expect(RECORD_FORMAT_VERSION).toBe(3);
     expect(clearRecordKey('ns:')).toBe('\u0000nc:clear:ns:');
   });
@@ -184,6 +193,7 @@ describe('parseRecord accepts (version 1 headers, still read)', () => {
       origin: 'writer-1',
       writeId: 9_007_199_254_740_991,
       fence: -1,
+      graceEnd: 0,
     });
   });
 
@@ -272,6 +282,7 @@ describe('version 3: the metadata line names the codec', () => {
       origin: 'o.1',
       writeId: 7,
       fence: -1,
+      graceEnd: 0,
     });
     expect(parseRecord(asRead(setRecord(0, 'k', Buffer.alloc(0), 0, 'o.1', 8, 'structured')), same)).toMatchObject({ op: 'set', value: Buffer.alloc(0) });
     expect(parseRecord(asRead(deleteRecord(0, 'k', 'o.1', 8, 'structured')), same)).toEqual({ op: 'delete', key: 'k', origin: 'o.1', writeId: 8, fence: -1 });
@@ -286,6 +297,17 @@ describe('version 3: the metadata line names the codec', () => {
     expect(del.headers).toEqual({ 'nc-r': '3 d 0 8 structured o.1', 'nc-fence': '0' });
     expect(parseRecord(asRead(del), reading('structured'))).toMatchObject({ op: 'delete', key: 'k', fence: 0 });
     expect(setRecord(0, 'k', Buffer.from('1'), 0, 'o.1', 7, 'structured').headers).toEqual({});
+  });
+
+  it('a set with a grace period carries its end in the nc-grace header, and reads it back', () => {
+    const set = setRecord(0, 'k', Buffer.from('1'), 1000, 'o.1', 7, 'structured', 42, 6000);
+    expect(set.headers).toEqual({ 'nc-fence': '42', 'nc-grace': '6000' });
+    expect(parseRecord(asRead(set), reading('structured'))).toMatchObject({ op: 'set', expiresAt: 1000, fence: 42, graceEnd: 6000 });
+    expect(setRecord(0, 'k', Buffer.from('1'), 1000, 'o.1', 7, 'structured', -1, 6000).headers).toEqual({ 'nc-grace': '6000' });
+    for (const grace of ['-1', 'x', '01', '']) {
+      const result = parseRecord(asRead({ ...set, headers: { 'nc-grace': grace } }), reading('structured'));
+      expect((result as RecordRejection).reason).toBe('malformed');
+    }
   });
 
   it('rejects a fence that is not a decimal offset (malformed)', () => {

@@ -47,6 +47,16 @@ export interface CachedOperation extends OperationBase {
   readonly maxStaleness: number | undefined;
   /** The call's session token (`NearCache.get`'s `after`). */
   readonly after: CacheSessionToken | undefined;
+  /** Grace and loader timeouts (`NearCache.wrap`'s), or undefined when none is set. */
+  readonly guard: CachedGuard | undefined;
+}
+
+/** The grace, loader timeouts and early refresh of a `@Cached` method (docs/consistency.md, sections 14 to 16). */
+export interface CachedGuard {
+  readonly grace: number | undefined;
+  readonly softTimeout: number | undefined;
+  readonly hardTimeout: number | undefined;
+  readonly refreshAhead: number | undefined;
 }
 
 /** `@CacheEvict`: remove keys, a prefix or everything. */

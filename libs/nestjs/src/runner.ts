@@ -110,8 +110,14 @@ export class CacheOperationRunner implements OperationRunner {
     if (shape === 'async') {
       const hit = this.#read(operation, cache, key, args);
       if (hit === READ_FAILED) return original.apply(self, args);
-      if (hit !== undefined) return Promise.resolve(hit);
-      return this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
+      const guard = operation.guard;
+      if (hit !== undefined) {
+        if (guard?.refreshAhead !== undefined) this.#refreshAhead(operation, cache, key, id, self, original, args);
+        return Promise.resolve(hit);
+      }
+      const load = this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
+      // Grace and loader timeouts, as `wrap` has them (docs/consistency.md, sections 14 and 15).
+      return guard === undefined ? load : cache.guardLoad(key, load, guard);
     }
     if (shape === 'sync') {
       const hit = this.#read(operation, cache, key, args);
@@ -203,6 +209,18 @@ export class CacheOperationRunner implements OperationRunner {
     return load.then((outcome) => outcome.value);
   }
 
+  /** Early refresh: a hit past `refreshAhead` of its ttl starts one background call of the method, unless one runs. */
+  #refreshAhead(operation: CachedOperation, cache: NearCache, key: string, id: string, self: object, original: Method, args: unknown[]): void {
+    if (this.#loads.has(id)) return;
+    try {
+      if (cache.remainingTtl(key) > operation.ttl! * (1 - operation.guard!.refreshAhead!)) return;
+    } catch {
+      return;
+    }
+    // A failed refresh changes nothing: the entry stays until it expires.
+    this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args).catch(() => undefined);
+  }
+
   /**
    * The cached value of `key` (a miss when it is not as fresh as `maxStaleness` and `after` ask),
    * or `READ_FAILED` (warned once per method) when the cache could not be read.
@@ -238,7 +256,8 @@ export class CacheOperationRunner implements OperationRunner {
       void this.#store(operation, cache, key, value);
       return;
     }
-    const options = operation.ttl === undefined ? undefined : { ttl: operation.ttl };
+    const grace = operation.guard?.grace;
+    const options = grace === undefined ? (operation.ttl === undefined ? undefined : { ttl: operation.ttl }) : { ttl: operation.ttl, grace };
     lease
       .fill(value, options)
       .catch((error: unknown) => this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error));

@@ -73,7 +73,8 @@ export class RecordApplier<V> {
     const verdict = o.fences.judge(parsed, record.partition, record.offset, own);
     if (verdict === Verdict.Skip) return;
     if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset)) return;
-    if (verdict === Verdict.Drop || parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= o.clock.now())) {
+    // An expired value is dropped, unless it is in its grace period (docs/consistency.md, section 14).
+    if (verdict === Verdict.Drop || parsed.op === 'delete' || (parsed.expiresAt !== 0 && Math.max(parsed.expiresAt, parsed.graceEnd) <= o.clock.now())) {
       if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
       return;
     }
@@ -82,14 +83,14 @@ export class RecordApplier<V> {
       return;
     }
     const size = parsed.value.length + key.length;
-    if (o.bootstrapDecode === 'lazy' && !o.bootstrapped() && !o.store.holds(key)) {
+    if (o.bootstrapDecode === 'lazy' && parsed.graceEnd === 0 && !o.bootstrapped() && !o.store.holds(key)) {
       // Nothing to keep intact if this value turns out undecodable: decode it when it is read.
       // The copy lets the fetched batch go.
       o.store.storeEncoded(key, asBuffer(parsed.value), record, parsed.expiresAt, size);
     } else {
       const value = o.store.decode(parsed.value, record);
       if (value === undefined) return;
-      o.store.store(key, value as {}, parsed.expiresAt, size);
+      o.store.store(key, value as {}, parsed.expiresAt, size, parsed.graceEnd);
     }
     o.reporter.change('set', key, 'remote');
   }

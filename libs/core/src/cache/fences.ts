@@ -17,8 +17,8 @@ import type { ParsedDelete, ParsedSet } from '../record.js';
  * accepted, or a tombstone). The newest record of a key is then never a stale fenced one.
  */
 
-/** What a record of the log says the key holds: its value and expiry, or nothing (`null`). */
-export type KeyState = { bytes: Buffer; expiresAt: number } | null;
+/** What a record of the log says the key holds: its value, expiry and grace end (0: none), or nothing (`null`). */
+export type KeyState = { bytes: Buffer; expiresAt: number; graceEnd: number } | null;
 
 /** A fenced write of this instance: a load on its way, or a fenced record appended and not read back yet. */
 export interface Fence {
@@ -257,7 +257,7 @@ export class LoadFences {
     if (!fences) return;
     for (const fence of fences) {
       if (plain) fence.conflict = true;
-      fence.state = state === null ? null : { bytes: Buffer.from(state.bytes), expiresAt: state.expiresAt };
+      fence.state = state === null ? null : { bytes: Buffer.from(state.bytes), expiresAt: state.expiresAt, graceEnd: state.graceEnd };
     }
   }
 
@@ -269,5 +269,5 @@ export class LoadFences {
 }
 
 function stateOf(record: ParsedSet | ParsedDelete): KeyState {
-  return record.op === 'set' ? { bytes: record.value as Buffer, expiresAt: record.expiresAt } : null;
+  return record.op === 'set' ? { bytes: record.value as Buffer, expiresAt: record.expiresAt, graceEnd: record.graceEnd } : null;
 }

@@ -26,6 +26,41 @@ export function checkTtl(ttl: unknown): number {
   return ttl;
 }
 
+/** Throws `InvalidArgumentError` unless `grace` is an integer number of ms from 0 to MAX_TTL. */
+export function checkGrace(grace: unknown): number {
+  if (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0 || grace > MAX_TTL) {
+    throw new InvalidArgumentError(`grace must be an integer number of ms from 0 (none) to ${MAX_TTL} (100 years), got ${String(grace)}`);
+  }
+  return grace;
+}
+
+/** Setting's largest value: setTimeout's limit. */
+const MAX_TIMEOUT = 2_147_483_647;
+
+/** Checks the loader and refresh options of `wrap` (`InvalidArgumentError`); true when one of them is set. */
+export function checkLoadOptions(options: { grace?: unknown; softTimeout?: unknown; hardTimeout?: unknown; refreshAhead?: unknown }): boolean {
+  const { grace, softTimeout, hardTimeout, refreshAhead } = options;
+  if (grace === undefined && softTimeout === undefined && hardTimeout === undefined && refreshAhead === undefined) return false;
+  if (grace !== undefined) checkGrace(grace);
+  for (const [name, value] of [
+    ['softTimeout', softTimeout],
+    ['hardTimeout', hardTimeout],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT)) {
+      throw new InvalidArgumentError(`${name} must be an integer number of ms from 1 to ${MAX_TIMEOUT}, got ${String(value)}`);
+    }
+  }
+  if (softTimeout !== undefined && hardTimeout !== undefined && (softTimeout as number) >= (hardTimeout as number)) {
+    throw new InvalidArgumentError(`softTimeout (${String(softTimeout)}) must be shorter than hardTimeout (${String(hardTimeout)})`);
+  }
+  if (refreshAhead !== undefined && (typeof refreshAhead !== 'number' || !(refreshAhead > 0 && refreshAhead < 1))) {
+    throw new InvalidArgumentError(
+      `refreshAhead must be a number between 0 and 1 (exclusive): the part of the ttl after which a hit refreshes, got ${String(refreshAhead)}`,
+    );
+  }
+  return true;
+}
+
 /** `error` as a `NearCacheError`: a foreign error becomes a retriable `LogUnavailableError` with it as cause. */
 export function asNearCacheError(error: unknown): NearCacheError {
   if (error instanceof NearCacheError) return error;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Fence, LoadFences } from './fences.js';
 import type { LocalWrites } from './local-writes.js';
-import type { SetOptions } from './types.js';
+import type { FillOptions } from './types.js';
 
 /** What a lease needs of the cache that gave it. */
 export interface LeaseParts<V> {
@@ -38,12 +38,12 @@ export class CacheLease<V = unknown> {
   }
 
   /**
-   * Caches `value` as `wrap` caches a loaded value (`ttl`, `durable` as for `set`), unless a write
+   * Caches `value` as `wrap` caches a loaded value (`ttl`, `durable` as for `set`, and `grace`), unless a write
    * of the key came after the lease was taken. Resolves with whether it was cached; rejects like
    * `set` for a value that cannot be cached (nothing is changed then). Ends the lease; a second
    * call rejects with `InvalidArgumentError`.
    */
-  fill(value: V, options?: SetOptions): Promise<boolean> {
+  fill(value: V, options?: FillOptions): Promise<boolean> {
     const fence = this.#fence;
     if (fence === undefined) return Promise.reject(new InvalidArgumentError(`the lease of "${this.key}" was already filled or released`));
     this.#fence = undefined;

@@ -26,6 +26,19 @@ export class Encoded {
   }
 }
 
+/**
+ * A value stored with a grace period (docs/consistency.md, section 14): kept until `graceEnd`,
+ * a miss for `get` once `expiresAt` passed, a fallback for `wrap` until `graceEnd`. Only entries
+ * with a grace period are wrapped so.
+ */
+export class Graced {
+  constructor(
+    readonly value: unknown,
+    readonly expiresAt: number,
+    readonly graceEnd: number,
+  ) {}
+}
+
 export interface LocalStoreOptions<V> {
   max: number;
   /** 0 for no byte bound. */
@@ -65,8 +78,8 @@ export class LocalStore<V> {
   #expiring = false;
   readonly #options: LocalStoreOptions<V>;
   readonly #maxKeyBytes: number;
-  /** Entries stored as bytes and not decoded yet (see Encoded). */
-  #encoded = 0;
+  /** Entries stored as bytes not decoded yet (Encoded) or with a grace period (Graced): while there are none, a hit needs no look into the value. */
+  #special = 0;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -87,7 +100,7 @@ export class LocalStore<V> {
           this.#indexUpdates++;
           this.#index.remove(key);
         }
-        if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
+        if (this.#special > 0 && (value instanceof Encoded || value instanceof Graced)) this.#special--;
       },
     });
   }
@@ -96,7 +109,7 @@ export class LocalStore<V> {
   get(key: string): V | undefined {
     const value: unknown = this.#lru.get(key);
     // A plain hit, kept small so that it is inlined into the facade's get.
-    if (value !== undefined && this.#encoded === 0) {
+    if (value !== undefined && this.#special === 0) {
       this.#hits++;
       return value as V;
     }
@@ -106,8 +119,12 @@ export class LocalStore<V> {
   /** The rest of `get`: a miss, or a hit while some values are stored encoded. */
   #getRest(key: string, stored: unknown): V | undefined {
     let value = stored;
-    // Looking into the value costs a memory access a plain hit does not need: only while some are encoded.
-    if (this.#encoded > 0 && value instanceof Encoded) value = this.#decodeStored(key, value, true);
+    // Looking into the value costs a memory access a plain hit does not need: only while some are encoded or graced.
+    if (this.#special > 0) {
+      if (value instanceof Encoded) value = this.#decodeStored(key, value, true);
+      // Expired, kept for its grace period: a miss here, a fallback for wrap.
+      else if (value instanceof Graced) value = value.expiresAt > this.#options.clock.now() ? value.value : undefined;
+    }
     if (value === undefined) {
       // Only valid keys are ever stored, so a hit needs no check: a miss does.
       checkKey(key, this.#maxKeyBytes);
@@ -120,27 +137,39 @@ export class LocalStore<V> {
 
   /** Whether `key` has a live entry. Not a hit or a miss, and the entry's place in the LRU stays. */
   has(key: string): boolean {
-    if (this.#encoded > 0) {
+    if (this.#special > 0) {
       const value = this.#lru.peek(key);
       if (value instanceof Encoded) return this.#decodeStored(key, value, false) !== undefined;
+      if (value instanceof Graced) return value.expiresAt > this.#options.clock.now();
     }
     return this.#lru.has(key);
   }
 
   keys(): IterableIterator<string> {
-    return this.#lru.keys();
+    return this.#special === 0 ? this.#lru.keys() : this.#liveKeys();
+  }
+
+  /** Keys, without those of entries kept past their expiry for a grace period. */
+  *#liveKeys(): IterableIterator<string> {
+    const now = this.#options.clock.now();
+    for (const [key, value] of this.#lru.entries()) if (!(value instanceof Graced) || value.expiresAt > now) yield key;
   }
 
   /** Live entries, most recently used first. `settled`: no value will be stored encoded any more (the bootstrap is over). */
   *entries(settled: boolean): IterableIterator<[string, V]> {
-    if (settled && this.#encoded === 0) {
+    if (settled && this.#special === 0) {
       // Nothing is stored encoded, and nothing will be.
       for (const [key, value] of this.#lru.entries()) yield [key, value as V];
       return;
     }
     // A snapshot: dropping an undecodable value must not happen under the LRU's own iterator,
     // and the caller may change the cache between two steps.
+    const now = this.#options.clock.now();
     for (const [key, value] of [...this.#lru.entries()]) {
+      if (value instanceof Graced) {
+        if (value.expiresAt > now) yield [key, value.value as V];
+        continue;
+      }
       if (!(value instanceof Encoded)) {
         yield [key, value as V];
         continue;
@@ -186,15 +215,26 @@ export class LocalStore<V> {
     return this.#lru.has(key);
   }
 
-  /** Stores `value` with what is left of its expiry (0: none); returns whether it is held (not expired, not over maxBytes). */
-  store(key: string, value: {}, expiresAt: number, size: number): boolean {
+  /**
+   * Stores `value` with what is left of its expiry (0: none), or, with a grace period
+   * (`graceEnd` after `expiresAt`), of its grace; returns whether it is held (not past its expiry
+   * and grace, not over maxBytes).
+   */
+  store(key: string, value: {}, expiresAt: number, size: number, graceEnd = 0): boolean {
     let ttl = 0;
-    if (expiresAt > 0) {
-      ttl = expiresAt - this.#options.clock.now();
+    const graced = expiresAt > 0 && graceEnd > expiresAt;
+    const keepUntil = graced ? graceEnd : expiresAt;
+    if (keepUntil > 0) {
+      ttl = keepUntil - this.#options.clock.now();
       if (ttl <= 0) {
         this.#lru.delete(key);
         return false;
       }
+    }
+    if (graced) {
+      // Counted once the entry is in: the key's previous entry is disposed of first.
+      this.#setGraced(key, new Graced(value, expiresAt, graceEnd), size, ttl);
+      return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
     }
     const cap = this.#options.maxTtl;
     if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
@@ -204,9 +244,36 @@ export class LocalStore<V> {
     return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
   }
 
+  #setGraced(key: string, graced: Graced, size: number, ttl: number): void {
+    const cap = this.#options.maxTtl;
+    if (cap > 0 && ttl > cap) ttl = cap;
+    this.#expiring = true;
+    this.#set(key, graced, size, { ttl });
+    if (this.#lru.peek(key) === graced) this.#special++;
+  }
+
+  /**
+   * The entry of `key` when it expired and is still in its grace period (what `wrap` may serve
+   * when its loader fails or times out), else undefined. Not a hit or a miss; the entry's place stays.
+   */
+  stale(key: string): Graced | undefined {
+    if (this.#special === 0) return undefined;
+    const value = this.#lru.peek(key);
+    if (!(value instanceof Graced)) return undefined;
+    const now = this.#options.clock.now();
+    return value.expiresAt <= now && value.graceEnd > now ? value : undefined;
+  }
+
+  /** How long the entry of `key` stays fresh, in ms: Infinity without expiry, 0 when there is none (or it expired). */
+  freshFor(key: string): number {
+    const value = this.#special === 0 ? undefined : this.#lru.peek(key);
+    if (value instanceof Graced) return Math.max(0, value.expiresAt - this.#options.clock.now());
+    return this.#lru.getRemainingTTL(key);
+  }
+
   /** Stores a value as its record's bytes, decoded on its first read; `bytes` is copied. */
   storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number): void {
-    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size)) this.#encoded++;
+    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size)) this.#special++;
   }
 
   /** Removes `key`; returns whether it had an entry. */

@@ -4,12 +4,12 @@ import type { ResolvedOptions } from '../options.js';
 import { clearRecordKey } from '../record.js';
 import type { RecordApplier } from './apply.js';
 import type { Fence, KeyState, LoadFences } from './fences.js';
-import { checkKey, checkTtl, decodeOwnValue, encodeValue } from './input.js';
+import { checkGrace, checkKey, checkTtl, decodeOwnValue, encodeValue } from './input.js';
 import type { LocalStore } from './local-store.js';
 import type { Publisher } from './outgoing.js';
 import type { Reporter } from './reporter.js';
 import type { CacheCounters } from './stats.js';
-import type { SetOptions, WriteOptions } from './types.js';
+import type { FillOptions, SetOptions, WriteOptions } from './types.js';
 import type { WriteShield } from './write-shield.js';
 
 const RESOLVED = Promise.resolve();
@@ -116,20 +116,33 @@ export class LocalWrites<V> {
    * (see fences.ts). Not shielded: a record of the key read before it comes back wins (it makes
    * the fenced record stale). The caller checked that the fence has no conflict.
    */
-  fill(key: string, value: V, options: SetOptions | undefined, fence: Fence): Promise<void> {
+  fill(key: string, value: V, options: FillOptions | undefined, fence: Fence): Promise<void> {
     const p = this.#p;
     p.assertWritable();
     const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
+    const grace = options?.grace === undefined ? 0 : checkGrace(options.grace);
     const bytes = encodeValue(this.#options.codec, this.#options.maxValueBytes, key, value);
     const held = this.#keepGiven ? value : decodeOwnValue(this.#options.codec, key, bytes);
     const queue = p.publisher.queue;
     queue.admit(key);
     const writeId = ++this.#writeSeq;
     const expiresAt = ttl > 0 ? this.#clock.now() + ttl : 0;
+    // A grace period needs an expiry to follow.
+    const graceEnd = expiresAt > 0 && grace > 0 ? expiresAt + grace : 0;
     fence.writeId = writeId;
     fence.state = undefined;
-    p.store.store(key, held as {}, expiresAt, bytes.length + key.length);
-    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt, fence: fence.from });
+    p.store.store(key, held as {}, expiresAt, bytes.length + key.length, graceEnd);
+    const write = queue.enqueue({
+      queueKey: key,
+      writeId,
+      waiters: undefined,
+      op: 'set',
+      key,
+      value: bytes,
+      expiresAt,
+      fence: fence.from,
+      ...(graceEnd > 0 ? { graceEnd } : {}),
+    });
     p.counters.sets++;
     p.reporter.change('set', key, 'local');
     const written = options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
@@ -151,7 +164,7 @@ export class LocalWrites<V> {
       return undefined;
     }
     const writeId = ++this.#writeSeq;
-    const live = state !== null && (state.expiresAt === 0 || state.expiresAt > this.#clock.now());
+    const live = state !== null && (state.expiresAt === 0 || Math.max(state.expiresAt, state.graceEnd) > this.#clock.now());
     p.publisher.queue.enqueue({
       queueKey: key,
       writeId,
@@ -161,6 +174,7 @@ export class LocalWrites<V> {
       value: live ? state.bytes : null,
       expiresAt: live ? state.expiresAt : 0,
       fence: from,
+      ...(live && state.graceEnd > 0 ? { graceEnd: state.graceEnd } : {}),
     });
     return { key, from, writeId, conflict: false, state: undefined };
   }

@@ -13,7 +13,7 @@ import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
 import { LoadFences } from './fences.js';
 import type { CacheLease } from './lease.js';
-import { asNearCacheError, checkKey, checkTtl } from './input.js';
+import { asNearCacheError, checkKey, checkLoadOptions, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
 import { LocalStore } from './local-store.js';
 import { LocalWrites } from './local-writes.js';
@@ -22,9 +22,9 @@ import { NearCacheNamespace } from './namespace.js';
 import { Publisher } from './outgoing.js';
 import { Reporter } from './reporter.js';
 import { Sessions } from './sessions.js';
-import { SingleFlight } from './single-flight.js';
+import { guard, SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
-import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, WrapOptions, WriteOptions } from './types.js';
+import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, StaleServed, WrapOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
@@ -159,6 +159,9 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#loads = new SingleFlight<V>(this.#writes, this.#fences, {
       open: () => !this.#closing && lifecycle.state !== 'closed',
       refused: (key, error) => this.#reporter.refusedLoad(key, asNearCacheError(error), (e) => this.#report(e)),
+      staleServed: (served) => this.#staleServed(served),
+      refreshing: () => this.#counters.refreshes++,
+      clock: options.clock,
     });
     const follower = this.#follower;
     this.#sessions = new Sessions({
@@ -309,20 +312,43 @@ export class NearCache<V = unknown> extends EventEmitter {
    * (the codec refuses it, it is too large), it is still returned and the problem is reported
    * on the `error` event, or, when nothing listens, logged as a warning once per key. Under a codec that is not exact (such as `jsonCodec()`), the result
    * returned is the decoded copy this and every other instance holds, not the loader's object.
+   *
+   * `grace`, `softTimeout`, `hardTimeout` and `refreshAhead` keep an expired value as a fallback
+   * for a failing or slow loader, bound the wait, and refresh a hit before it expires
+   * (docs/consistency.md, sections 14 to 16).
    */
   wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: WrapOptions): Promise<T> {
     let hit: V | undefined;
+    let guarded = false;
     try {
       checkKey(key, this.#options.maxKeyBytes);
       if (typeof loader !== 'function') throw new InvalidArgumentError('wrap() needs a loader function');
-      if (options?.ttl !== undefined) checkTtl(options.ttl);
+      if (options !== undefined) {
+        if (options.ttl !== undefined) checkTtl(options.ttl);
+        guarded = checkLoadOptions(options);
+      }
       // A hit that is not fresh enough (`after`, `maxStaleness`) is a miss: the loader runs.
       hit = options?.after === undefined && options?.maxStaleness === undefined ? this.get(key) : this.get(key, options);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (guarded) return this.#wrapGuarded(key, loader, hit, options!);
     if (hit !== undefined) return Promise.resolve(hit as T);
     return this.#loads.load(key, loader, options);
+  }
+
+  /** `wrap` with grace, loader timeouts or early refresh: kept apart, so that a plain `wrap` does no more than before. */
+  #wrapGuarded<T extends V>(key: string, loader: () => T | Promise<T>, hit: V | undefined, options: WrapOptions): Promise<T> {
+    if (hit !== undefined) {
+      const part = options.refreshAhead;
+      const ttl = options.ttl ?? this.#options.ttl;
+      // Past `part` of its ttl (what is left is at most the rest): one background load refreshes it.
+      if (part !== undefined && ttl > 0 && this.#store.freshFor(key) <= ttl * (1 - part)) this.#loads.refresh(key, loader, options);
+      return Promise.resolve(hit as T);
+    }
+    // Only calls that keep values in grace fall back on them.
+    const stale = options.grace === undefined || options.grace === 0 ? undefined : this.#store.stale(key);
+    return this.#loads.guarded(key, loader, options, stale);
   }
 
   /**
@@ -333,6 +359,31 @@ export class NearCache<V = unknown> extends EventEmitter {
   lease(key: string): CacheLease<V> {
     checkKey(key, this.#options.maxKeyBytes);
     return this.#loads.lease(key);
+  }
+
+  /**
+   * For code that runs its own loads (with a lease, as the Nest `@Cached` decorator does): what
+   * `wrap` does around its loader with `grace`, `softTimeout` and `hardTimeout` (docs/consistency.md,
+   * sections 14 and 15). Resolves with `load`'s value if it comes in time, else with the key's
+   * value in grace (reported as `wrap` reports it), else rejects with `load`'s error or
+   * `LoaderTimeoutError`. Bad options reject with `InvalidArgumentError`.
+   */
+  guardLoad<T extends V>(key: string, load: Promise<T>, options: Pick<WrapOptions, 'grace' | 'softTimeout' | 'hardTimeout'>): Promise<T> {
+    let stale;
+    try {
+      checkKey(key, this.#options.maxKeyBytes);
+      checkLoadOptions(options);
+      stale = options.grace === undefined || options.grace === 0 ? undefined : this.#store.stale(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return guard(key, load, options, stale, { clock: this.#clock, staleServed: (served) => this.#staleServed(served) });
+  }
+
+  /** How long the entry of `key` stays fresh here, in ms: Infinity without expiry, 0 without a live entry (for `refreshAhead` in adapters). */
+  remainingTtl(key: string): number {
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#store.freshFor(key);
   }
 
   /** A view of this cache whose keys are all prefixed with `prefix`. */
@@ -433,6 +484,8 @@ export class NearCache<V = unknown> extends EventEmitter {
       sets: counters.sets,
       deletes: counters.deletes,
       clears: counters.clears,
+      staleServed: counters.staleServed,
+      refreshes: counters.refreshes,
       queue: { depth: queue.depth, inFlight: queue.inFlight },
       records: counters.records(this.#follower.applied, this.#follower.replayed),
       partitions: this.#follower.partitionStats(this.#clock.now()),
@@ -447,6 +500,11 @@ export class NearCache<V = unknown> extends EventEmitter {
     const info = { partition: record.partition, offset: record.offset, reason, detail };
     this.#counters.rejected(info);
     this.#reporter.rejected(info);
+  }
+
+  #staleServed(served: StaleServed): void {
+    this.#counters.staleServed++;
+    this.#reporter.stale(served);
   }
 
   #report(error: NearCacheError, repeat = false): void {

@@ -13,6 +13,8 @@ export interface CacheWrite extends QueuedWrite {
   expiresAt: number;
   /** A fenced set or delete (a loaded value, or the correction of a stale one): its fence. Absent on plain writes. */
   fence?: number;
+  /** A set with a grace period: when it ends (ms since the epoch). Absent otherwise. */
+  graceEnd?: number;
 }
 
 /**
@@ -118,7 +120,9 @@ export class Publisher {
     for (const write of writes) {
       switch (write.op) {
         case 'set':
-          records.push(setRecord(this.#o.partitionOf(write.key), write.key, write.value!, write.expiresAt, origin, write.writeId, codecName, write.fence));
+          records.push(
+            setRecord(this.#o.partitionOf(write.key), write.key, write.value!, write.expiresAt, origin, write.writeId, codecName, write.fence, write.graceEnd),
+          );
           owners.push(write);
           break;
         case 'delete':

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
 import { InvalidValueError, ValueTooLargeError, type NearCacheError } from '../errors.js';
 import { RepeatedLines, type Logger } from '../logger.js';
-import type { CacheChange, RejectedRecord } from './types.js';
+import type { CacheChange, RejectedRecord, StaleServed } from './types.js';
 
 /** Keys whose refused `wrap` values were warned about (see refusedLoad). */
 const WARNED_KEYS = 1000;
@@ -42,6 +42,12 @@ export class Reporter {
     }
     const line = this.#repeats.next(error.message, this.#clock.now());
     if (line !== undefined) this.#logger.error(line, { code: error.code, cause: error.cause });
+  }
+
+  /** `wrap` served a value from its grace period: the `stale` event, or a debug line when nobody listens. */
+  stale(served: StaleServed): void {
+    if (this.#events.listenerCount('stale') > 0) this.#events.emit('stale', served);
+    else this.#logger.debug(`served "${served.key}" from its grace period (${served.reason})`);
   }
 
   /** A record of the log was skipped: the `rejected` event, or a warning. */

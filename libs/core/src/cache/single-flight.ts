@@ -1,13 +1,21 @@
+import { schedule, type Clock } from '../clock.js';
+import { LoaderTimeoutError } from '../errors.js';
 import type { LoadFences } from './fences.js';
 import { CacheLease } from './lease.js';
+import type { Graced } from './local-store.js';
 import type { LocalWrites } from './local-writes.js';
-import type { SetOptions } from './types.js';
+import type { FillOptions, StaleServed, WrapOptions } from './types.js';
 
 export interface SingleFlightHooks {
   /** Whether the cache still takes writes (a value loaded after close() is returned, not cached). */
   open(): boolean;
   /** A loaded value could not be cached (the codec refused it, it is too large...). */
   refused(key: string, error: unknown): void;
+  /** A value in grace was served instead of a load's (docs/consistency.md, section 14). */
+  staleServed(served: StaleServed): void;
+  /** A background load was started to refresh a hit ahead of its expiry. */
+  refreshing(key: string): void;
+  clock: Clock;
 }
 
 /**
@@ -35,7 +43,19 @@ export class SingleFlight<V> {
     return new CacheLease<V>(key, this.#fences.begin(key), { fences: this.#fences, writes: this.#writes, open: () => this.#hooks.open() });
   }
 
-  load<T extends V>(key: string, loader: () => T | Promise<T>, options: SetOptions | undefined): Promise<T> {
+  /** A load of `key` through `guard`. */
+  guarded<T extends V>(key: string, loader: () => T | Promise<T>, options: WrapOptions, stale: Graced | undefined): Promise<T> {
+    return guard(key, this.load(key, loader, options), options, stale, this.#hooks);
+  }
+
+  /** Early refresh: starts a background load of `key` unless one is running; its failure changes nothing. */
+  refresh<T extends V>(key: string, loader: () => T | Promise<T>, options: FillOptions): void {
+    if (this.#loading.has(key)) return;
+    this.#hooks.refreshing(key);
+    this.load(key, loader, options).catch(() => undefined);
+  }
+
+  load<T extends V>(key: string, loader: () => T | Promise<T>, options: FillOptions | undefined): Promise<T> {
     const running = this.#loading.get(key);
     if (running) return running as Promise<T>;
     const fence = this.#fences.begin(key);
@@ -66,4 +86,75 @@ export class SingleFlight<V> {
     this.#loading.set(key, load);
     return load;
   }
+}
+
+/** The timeouts of a guarded load. */
+export interface LoadTimeouts {
+  softTimeout?: number;
+  hardTimeout?: number;
+}
+
+/**
+ * A load with loader timeouts and a fallback (docs/consistency.md, sections 14 and 15): the
+ * load's value if it comes in time; `stale` (an entry in its grace period) if the loader fails,
+ * if `softTimeout` passes, or if `hardTimeout` passes; else the loader's error, or
+ * `LoaderTimeoutError` after `hardTimeout`. The load is never cancelled: a value that comes
+ * after the call was answered is still cached, through its fence.
+ */
+export function guard<T>(
+  key: string,
+  load: Promise<T>,
+  options: LoadTimeouts,
+  stale: Graced | undefined,
+  hooks: Pick<SingleFlightHooks, 'clock' | 'staleServed'>,
+): Promise<T> {
+  const { softTimeout, hardTimeout } = options;
+  if (stale === undefined && hardTimeout === undefined) return load;
+  const clock = hooks.clock;
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const cancels: Array<() => void> = [];
+    const end = (): void => {
+      done = true;
+      for (const cancel of cancels) cancel();
+    };
+    /** Serves the value in grace, if its grace has not ended; returns whether it did. */
+    const fallBack = (reason: StaleServed['reason'], error?: unknown): boolean => {
+      if (stale === undefined || stale.graceEnd <= clock.now()) return false;
+      end();
+      hooks.staleServed({ key, reason, expiredAt: stale.expiresAt, graceEnd: stale.graceEnd, ...(error === undefined ? {} : { error }) });
+      resolve(stale.value as T);
+      return true;
+    };
+    load.then(
+      (value) => {
+        if (done) return;
+        end();
+        resolve(value);
+      },
+      (error: unknown) => {
+        // A load that fails after the call was answered changes nothing: the entry stays as it is.
+        if (done || fallBack('loader-failed', error)) return;
+        end();
+        reject(error);
+      },
+    );
+    if (done) return;
+    if (stale !== undefined && softTimeout !== undefined) cancels.push(schedule(clock, () => void (!done && fallBack('soft-timeout')), softTimeout));
+    if (hardTimeout !== undefined) {
+      cancels.push(
+        schedule(
+          clock,
+          () => {
+            if (done || fallBack('hard-timeout')) return;
+            end();
+            reject(
+              new LoaderTimeoutError(`the loader of "${key}" did not settle within hardTimeout (${hardTimeout} ms); it goes on in the background`, { key }),
+            );
+          },
+          hardTimeout,
+        ),
+      );
+    }
+  });
 }

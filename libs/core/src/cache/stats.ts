@@ -8,6 +8,10 @@ export class CacheCounters {
   sets = 0;
   deletes = 0;
   clears = 0;
+  /** Values wrap served from their grace period. */
+  staleServed = 0;
+  /** Background loads of refreshAhead. */
+  refreshes = 0;
   #rejected = 0;
   readonly #rejectedByReason: Partial<Record<RejectReason, number>> = {};
   readonly #lastRejected: RejectedRecord[] = [];

@@ -33,8 +33,48 @@ export interface ReadOptions {
   maxStaleness?: number;
 }
 
-/** Options of `wrap`: how fresh a hit must be, and how the loaded value is stored. */
-export interface WrapOptions extends SetOptions, ReadOptions {}
+/** How a loaded value is stored (`wrap`, a lease's `fill`): as `set`, plus its grace period. */
+export interface FillOptions extends SetOptions {
+  /**
+   * How long after its expiry the value is kept as a fallback, in ms; 0 for none (the default).
+   * Needs a `ttl`. `get` misses on an expired entry; `wrap` serves it when its loader fails or
+   * times out (docs/consistency.md, section 14). The grace end travels in the record.
+   */
+  grace?: number;
+}
+
+/**
+ * Options of `wrap`: how fresh a hit must be, how the loaded value is stored, how long the loader
+ * may take and when a hit refreshes ahead (docs/consistency.md, sections 14 to 16).
+ */
+export interface WrapOptions extends FillOptions, ReadOptions {
+  /**
+   * With a value in grace: after this many ms the call returns that value and the load goes on
+   * in the background. Without one it does nothing. Default: none.
+   */
+  softTimeout?: number;
+  /**
+   * After this many ms the call returns the value in grace if there is one, else rejects with
+   * `LoaderTimeoutError`; the load goes on in the background. Default: none.
+   */
+  hardTimeout?: number;
+  /**
+   * Early refresh: a hit whose entry has lived past this part of the call's `ttl` (0 < part < 1)
+   * is returned at once while one background load per key refreshes it. Default: none.
+   */
+  refreshAhead?: number;
+}
+
+/** Why `wrap` served a value past its expiry (the `stale` event). */
+export interface StaleServed {
+  key: string;
+  reason: 'loader-failed' | 'soft-timeout' | 'hard-timeout';
+  /** When the value expired (ms since the epoch) and until when it may be served so. */
+  expiredAt: number;
+  graceEnd: number;
+  /** The loader's error, for `loader-failed`. */
+  error?: unknown;
+}
 
 export interface WriteOptions {
   /** Resolve only once the log acknowledged the write. Default false. */
@@ -87,6 +127,10 @@ export interface CacheStats {
   sets: number;
   deletes: number;
   clears: number;
+  /** Values `wrap` served past their expiry, from their grace period (the `stale` event). */
+  staleServed: number;
+  /** Background loads started by `refreshAhead`. */
+  refreshes: number;
   queue: { depth: number; inFlight: number };
   records: {
     /** Records from the log applied here (including this instance's own). */
@@ -115,6 +159,8 @@ export interface NearCacheEvents {
   rejected: [record: RejectedRecord];
   /** An entry changed. */
   change: [change: CacheChange];
+  /** `wrap` served a value past its expiry because its loader failed or timed out. */
+  stale: [served: StaleServed];
 }
 
 /** Where a record sits in the log. */

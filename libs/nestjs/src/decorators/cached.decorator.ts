@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
-import { decorateMethod, type CacheCondition, type CacheSessionToken, type CacheUnless } from '../operations.js';
-import { checkCommon } from './validate.js';
+import { decorateMethod, type CacheCondition, type CachedGuard, type CacheSessionToken, type CacheUnless } from '../operations.js';
+import { checkCommon, MAX_DECORATOR_TTL } from './validate.js';
 
 /** The largest `maxStaleness`, in ms (setTimeout's limit, as the cache's). */
 const MAX_STALENESS = 2_147_483_647;
@@ -36,6 +36,47 @@ export interface CachedOptions {
    * with a warning. Default: none.
    */
   after?: CacheSessionToken;
+  /**
+   * Keep a cached result this many ms past its expiry (needs a `ttl`, here or the module's), on
+   * every instance; a call whose method throws or times out then returns it instead of failing
+   * (docs/consistency.md, grace). Default: 0 (none).
+   */
+  grace?: number;
+  /** With a result in grace: return it after this many ms, while the method goes on and its result is cached when it ends. Default: none. */
+  softTimeout?: number;
+  /** After this many ms, return the result in grace, or reject with `LoaderTimeoutError`; the method goes on. Default: none. */
+  hardTimeout?: number;
+  /** Early refresh: a hit past this part of `ttl` (0 < part < 1) is returned at once while one background call refreshes it. Needs `ttl`. Default: none. */
+  refreshAhead?: number;
+}
+
+/** Checks grace, timeouts and early refresh; returns them, or undefined when none is set. */
+function checkGuard(options: CachedOptions): CachedGuard | undefined {
+  const { grace, softTimeout, hardTimeout, refreshAhead, ttl } = options;
+  if (grace === undefined && softTimeout === undefined && hardTimeout === undefined && refreshAhead === undefined) return undefined;
+  if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0 || grace > MAX_DECORATOR_TTL)) {
+    throw new InvalidOptionError(`@Cached(): grace must be an integer number of ms from 0 (none) to ${MAX_DECORATOR_TTL} (100 years), got ${String(grace)}`);
+  }
+  for (const [name, value] of [
+    ['softTimeout', softTimeout],
+    ['hardTimeout', hardTimeout],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_STALENESS)) {
+      throw new InvalidOptionError(`@Cached(): ${name} must be an integer number of ms from 1 to ${MAX_STALENESS}, got ${String(value)}`);
+    }
+  }
+  if (softTimeout !== undefined && hardTimeout !== undefined && softTimeout >= hardTimeout) {
+    throw new InvalidOptionError(`@Cached(): softTimeout (${softTimeout}) must be shorter than hardTimeout (${hardTimeout})`);
+  }
+  if (refreshAhead !== undefined) {
+    if (typeof refreshAhead !== 'number' || !(refreshAhead > 0 && refreshAhead < 1)) {
+      throw new InvalidOptionError(
+        `@Cached(): refreshAhead must be a number between 0 and 1 (exclusive), the part of ttl after which a hit refreshes, got ${String(refreshAhead)}`,
+      );
+    }
+    if (ttl === undefined || ttl === 0) throw new InvalidOptionError('@Cached(): refreshAhead needs a ttl (a part of it)');
+  }
+  return { grace, softTimeout, hardTimeout, refreshAhead };
 }
 
 /**
@@ -59,11 +100,16 @@ export interface CachedOptions {
  * // At most 2 s stale; fresh enough for the caller's session token when it passes one.
  * @Cached({ key: 'user:{0}', maxStaleness: 2000, after: (id: string, session?: string) => session })
  * async findFresh(id: string, session?: string): Promise<User> { ... }
+ *
+ * // When the source fails or takes over 200 ms, last minute's answer for up to an hour more.
+ * @Cached({ key: 'rates', ttl: 60_000, grace: 3_600_000, softTimeout: 200, refreshAhead: 0.8 })
+ * async rates(): Promise<Rates> { ... }
  * ```
  */
 export function Cached(options: CachedOptions = {}): MethodDecorator {
   const cache = checkCommon('Cached', options);
   const { maxStaleness, after } = options;
+  const guard = checkGuard(options);
   if (maxStaleness !== undefined && (typeof maxStaleness !== 'number' || !Number.isInteger(maxStaleness) || maxStaleness < 0 || maxStaleness > MAX_STALENESS)) {
     throw new InvalidOptionError(`@Cached(): maxStaleness must be an integer number of ms from 0 to ${MAX_STALENESS}, got ${String(maxStaleness)}`);
   }
@@ -80,5 +126,6 @@ export function Cached(options: CachedOptions = {}): MethodDecorator {
       unless: options.unless,
       maxStaleness,
       after,
+      guard,
     }) as typeof descriptor;
 }
