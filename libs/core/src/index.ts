@@ -118,6 +118,7 @@ export {
   type HttpStoreLog,
   type HttpStoreSettings,
 } from './http/store.js';
+export { HttpLoad, type HttpLeasingCache, type HttpStoreLease } from './http/leases.js';
 export { httpHitResponse, httpRequestBypassesCache, httpStoreRefusal, type HttpHitAnswer, type HttpStoreCheck } from './http/policy.js';
 export {
   HTTP_CREDENTIAL_HEADERS,
