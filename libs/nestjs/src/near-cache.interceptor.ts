@@ -342,17 +342,13 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     const response = this.#responseToStore(result, miss);
     if (response === undefined) return undefined;
     const { settings } = miss;
-    const stored = miss.responses.store(
-      { base: miss.base, requestHeaders: miss.requestHeaders, credentials: miss.credentials, route: miss.route, load: miss.load },
-      response,
-      {
-        storedHeaders: settings.storedHeaders,
-        maxBodyBytes: settings.maxBodyBytes,
-        maxPathEntries: settings.maxPathEntries,
-        maxPathBytes: settings.maxPathBytes,
-        ttl: miss.ttl,
-      },
-    );
+    const stored = miss.responses.store(miss, response, {
+      storedHeaders: settings.storedHeaders,
+      maxBodyBytes: settings.maxBodyBytes,
+      maxPathEntries: settings.maxPathEntries,
+      maxPathBytes: settings.maxPathBytes,
+      ttl: miss.ttl,
+    });
     if (stored === undefined) return undefined;
     const { status, body, contentType } = response;
     const lastModified = firstHeaderValue(response.header('last-modified'));
