@@ -22,6 +22,7 @@ export interface HttpStoreLease {
 /** What the leases need of a cache (a `NearCache`). */
 export interface HttpLeasingCache {
   get(key: string): unknown;
+  has?(key: string): boolean;
   lease?(key: string): HttpStoreLease;
 }
 
@@ -50,7 +51,8 @@ export class HttpLoad {
   static begin(cache: HttpLeasingCache, base: string, requestHeaders: HttpRequestHeaders): HttpLoad | undefined {
     if (typeof cache.lease !== 'function') return undefined;
     const leasing = cache as HttpLeasingCache & { lease(key: string): HttpStoreLease };
-    const held = cache.get(base);
+    // `has` first: a plain miss does not count as a second miss of the cache.
+    const held = cache.has?.(base) === true ? cache.get(base) : undefined;
     const variantKey = isHttpVaryIndex(held) ? httpVariantKey(base, held.vary, requestHeaders) : undefined;
     const lease = leasing.lease(base);
     try {
