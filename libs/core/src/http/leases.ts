@@ -1,4 +1,5 @@
 import type { SetOptions } from '../cache/types.js';
+import { CacheClosedError } from '../errors.js';
 import { httpVariantKey, isHttpVaryIndex, type HttpCacheEntry, type HttpRequestHeaders } from './entry.js';
 
 /**
@@ -84,7 +85,13 @@ export class HttpLoad {
       return false;
     }
     writes.forEach(({ key, value }, i) => {
-      leases[i]!.fill(value, options).catch((error: unknown) => failed(key, error));
+      leases[i]!.fill(value, options).then(
+        // None was stale just above: a refused fill means the cache no longer takes writes.
+        (cached) => {
+          if (!cached) failed(key, new CacheClosedError('the cache is closed; the response was not stored'));
+        },
+        (error: unknown) => failed(key, error),
+      );
     });
     this.release();
     return true;
