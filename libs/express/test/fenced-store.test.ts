@@ -1,3 +1,5 @@
+import { get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,13 +12,17 @@ const caches = new Caches();
 afterEach(() => caches.closeAll());
 
 /** A gate the handler waits on: `entered` resolves when the handler runs, `open()` lets it answer. */
-function gate(): { entered: Promise<void>; wait(): Promise<void>; open(): void } {
+function gate(): { entered: Promise<void>; answered: Promise<void>; wait(): Promise<void>; open(): void; done(): void } {
   let entered!: () => void;
   let open!: () => void;
+  let done!: () => void;
   const enteredPromise = new Promise<void>((resolve) => (entered = resolve));
   const opened = new Promise<void>((resolve) => (open = resolve));
+  const answered = new Promise<void>((resolve) => (done = resolve));
   return {
     entered: enteredPromise,
+    answered,
+    done,
     wait: () => {
       entered();
       return opened;
@@ -26,7 +32,7 @@ function gate(): { entered: Promise<void>; wait(): Promise<void>; open(): void }
 }
 
 /** An app on `cache` whose `/products/:id` answers what `version()` said when it began, after `hold` when given. */
-function app(cache: NearCache<any>, version: () => string, hold?: { wait(): Promise<void> }): Express {
+function app(cache: NearCache<any>, version: () => string, hold?: { wait(): Promise<void>; done(): void }): Express {
   const instance = express();
   instance.use(cacheResponses(cache));
   instance.get('/products/:id', async (req, res) => {
@@ -35,6 +41,7 @@ function app(cache: NearCache<any>, version: () => string, hold?: { wait(): Prom
     if (hold) await hold.wait();
     if (req.query.vary !== undefined) res.setHeader('Vary', 'Accept-Language');
     res.json({ id: req.params.id, version: read });
+    hold?.done();
   });
   return instance;
 }
@@ -210,5 +217,29 @@ describe('a response computed while its route was invalidated is not stored (fen
     expect(b.has(localKey('/ok'))).toBe(true);
     expect(isHttpVaryIndex(b.get(localKey('/vary')))).toBe(true);
     for (const path of ['/failed', '/thrown', '/private', '/large', '/streamed']) expect(b.has(localKey(path))).toBe(false);
+  });
+
+  it('a client that goes away while the handler runs: its lease ends then, and the late response is not stored', async () => {
+    const topic = uniqueTopic('fence-abort');
+    const a = await caches.open(topic);
+    const leases = countLeases(a);
+    const hold = gate();
+    const server = app(a, () => 'old', hold).listen(0, '127.0.0.1');
+    try {
+      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+      const { port } = server.address() as AddressInfo;
+      const client = httpGet({ host: '127.0.0.1', port, path: '/products/1' });
+      client.on('error', () => undefined);
+      await hold.entered;
+      expect(leases.open()).toBe(1);
+      client.destroy();
+      await waitFor(() => leases.open() === 0, { message: 'the lease ended when the client went away' });
+      hold.open();
+      await hold.answered;
+      expect(a.has(localKey('/products/1'))).toBe(false);
+    } finally {
+      hold.open();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
