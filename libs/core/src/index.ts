@@ -119,6 +119,19 @@ export {
   type HttpStoreSettings,
 } from './http/store.js';
 export { HttpLoad, type HttpLeasingCache, type HttpStoreLease } from './http/leases.js';
+export {
+  HTTP_DEFAULT_SESSION_WAIT,
+  HTTP_MUTATING_METHODS,
+  HTTP_SESSION_HEADER,
+  httpSessionSettings,
+  HttpSessions,
+  type HttpSessionCache,
+  type HttpSessionCounts,
+  type HttpSessionGate,
+  type HttpSessionLog,
+  type HttpSessionOptions,
+  type HttpSessionSettings,
+} from './http/session.js';
 export { httpHitResponse, httpRequestBypassesCache, httpStoreRefusal, type HttpHitAnswer, type HttpStoreCheck } from './http/policy.js';
 export {
   HTTP_CREDENTIAL_HEADERS,

@@ -1,7 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   firstHeaderValue,
+  HTTP_MUTATING_METHODS,
   HttpResponseStore,
+  HttpSessions,
   InvalidKeyError,
   isNotModified,
   type HttpAdmission,
@@ -56,6 +58,9 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
   // The shared sequence of core (decide, serve a hit, store a miss); a reader serves only the
   // headers an adapter of this process would have stored (a forged entry cannot add others).
   const responses = new HttpResponseStore(store, resolved.headers, prefixed(log));
+  // Session tokens and maxStaleness (core's HTTP sessions); off unless configured.
+  const sessions = new HttpSessions(store, resolved.session, prefixed(log));
+  const sessionHeader = resolved.session.header;
 
   return function nearCacheResponses(req: Request, res: Response, next: NextFunction): void {
     if (req.nearCache === undefined) req.nearCache = requestCache;
@@ -68,6 +73,16 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
     }
     markers.set(req, { cache: store, settings: null });
     const method = req.method;
+    if (sessionHeader !== undefined && HTTP_MUTATING_METHODS.has(method)) {
+      // A write: its response carries the token of the cache writes it made.
+      try {
+        sendSessionToken(sessions, sessionHeader, req, res, log);
+      } catch (error) {
+        report(log, 'preparing the session token', error);
+      }
+      next();
+      return;
+    }
     if (!resolved.methods.has(method) || res.headersSent) {
       next();
       return;
@@ -95,11 +110,29 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       next();
       return;
     }
+    // A request carrying a session token reads the cache once this instance reached it.
+    const gate = sessions.gate(sessions.token(req.headers));
+    if (gate === true) {
+      answer(req, res, next, base, admission);
+      return;
+    }
+    const key = base;
+    gate
+      .then((caughtUp) => {
+        if (caughtUp) return answer(req, res, next, key, admission);
+        // Not reached in time: the handler answers, bypassing the cache, rather than a stale entry.
+        markMiss(res, resolved);
+        next();
+      })
+      .catch((error: unknown) => report(log, 'answering after the session wait', error, key));
+  };
 
+  /** Answers a hit from the cache, or runs the handler (capturing a GET's response to store it). */
+  function answer(req: Request, res: Response, next: NextFunction, base: string, admission: HttpAdmission): void {
     let hit: DecodedHttpResponse | undefined;
     try {
       // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      hit = responses.lookup(base, req.headers, admission);
+      hit = responses.lookup(base, req.headers, admission, sessions.readOptions);
     } catch (error) {
       report(log, 'the lookup', error, base);
     }
@@ -114,7 +147,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
     }
 
     markMiss(res, resolved);
-    if (method === 'GET') {
+    if (req.method === 'GET') {
       const settings: ResolvedResponseOptions = { ...resolved };
       markers.set(req, { cache: store, settings });
       try {
@@ -124,7 +157,39 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       }
     }
     next();
-  };
+  }
+}
+
+/**
+ * Gives the response to a mutating request the session token of the cache writes made while it
+ * ran (merged with the request's own token), or the request's token when it made none: holds
+ * `res.end` until the log acknowledged the writes (at most `sessionWait`). A response whose
+ * headers left before `res.end` (streamed) carries none.
+ */
+function sendSessionToken(sessions: HttpSessions, header: string, req: Request, res: Response, log: Logger): void {
+  const incoming = sessions.token(req.headers);
+  const mark = sessions.mark();
+  const originalEnd = res.end as unknown as AnyFunction;
+  res.end = function end(this: Response, ...args: unknown[]): Response {
+    res.end = originalEnd as unknown as Response['end'];
+    if (this.headersSent) {
+      log.debug('response cache: the response was streamed: it carries no session token');
+      return originalEnd.apply(this, args) as Response;
+    }
+    if (!sessions.wroteSince(mark)) {
+      if (incoming !== undefined) this.setHeader(header, incoming);
+      return originalEnd.apply(this, args) as Response;
+    }
+    void sessions.responseToken(mark, incoming).then((token) => {
+      try {
+        if (token !== undefined && !this.headersSent) this.setHeader(header, token);
+        originalEnd.apply(this, args);
+      } catch (error) {
+        report(log, 'sending the response with its session token', error);
+      }
+    });
+    return this;
+  } as unknown as Response['end'];
 }
 
 function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedResponseOptions>): void {

@@ -8,7 +8,9 @@ import {
   httpPathByteBudget,
   httpQueryPolicy,
   httpRequestKey,
+  httpSessionSettings,
   type HttpCredentialPolicy,
+  type HttpSessionSettings,
   type HttpQueryKeyPolicy,
   HTTP_DEFAULT_PREFIX,
   HTTP_ENTRY_OVERHEAD_BYTES,
@@ -110,6 +112,29 @@ export interface CacheResponsesOptions {
   statusHeader?: string | false;
   /** Where cache errors are reported (the request goes on without the cache). Default: the cache's own logger (`cache.logger`). */
   logger?: Logger;
+  /**
+   * Session tokens over HTTP (docs/consistency.md, "Session read-your-writes over HTTP"): the
+   * header that carries them, `true` for `NearCache-Session`, a header name, or `false` for none.
+   * With it, the response to a POST, PUT, PATCH or DELETE that wrote to the cache carries the
+   * token of those writes (merged with the request's own token); a GET or HEAD carrying a token
+   * waits, at most `sessionWait`, until this instance reached it before it reads the cache.
+   * Mount the middleware app-wide (or on the mutating routes too) for their responses to carry
+   * tokens. Default `false`.
+   */
+  sessionHeader?: boolean | string;
+  /**
+   * How long a request carrying a session token waits for this instance to reach it, in ms
+   * (then it goes to the handler, bypassing the cache, rather than being answered stale); and how
+   * long a mutating response waits for the log to acknowledge its writes (then it carries the
+   * request's token, or none). From 1 to 60000. Default `1000`.
+   */
+  sessionWait?: number;
+  /**
+   * The staleness a hit may have, in ms (core's read option `maxStaleness`): a hit is served only
+   * while this instance is confirmed to have applied every record the log held that long ago;
+   * else the request goes to the handler as a miss (and its response is stored). Default: none.
+   */
+  maxStaleness?: number;
 }
 
 export interface ResolvedResponseOptions {
@@ -126,6 +151,8 @@ export interface ResolvedResponseOptions {
   headers: readonly string[];
   statusHeader: string | undefined;
   logger: Logger;
+  /** Session tokens and `maxStaleness`; read by the middleware that looks the request up (route refinements do not change them). */
+  session: HttpSessionSettings;
 }
 
 /** Headers stored with every response unless absent: core's `HTTP_STORED_HEADERS`, the ones every adapter stores. */
@@ -148,6 +175,9 @@ const OPTION_NAMES = [
   'headers',
   'statusHeader',
   'logger',
+  'sessionHeader',
+  'sessionWait',
+  'maxStaleness',
 ] as const;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
@@ -254,6 +284,9 @@ export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOp
       out.statusHeader = header === false ? undefined : header;
     }
     if (options.logger !== undefined) out.logger = checkLogger(options.logger);
+    if (options.sessionHeader !== undefined || options.sessionWait !== undefined || options.maxStaleness !== undefined) {
+      out.session = httpSessionSettings({ sessionHeader: options.sessionHeader, sessionWait: options.sessionWait, maxStaleness: options.maxStaleness });
+    }
     return out;
   });
 }
@@ -307,6 +340,7 @@ export function resolveResponseOptions(
     headers: [...new Set([...DEFAULT_STORED_HEADERS, ...(given.headers ?? [])])],
     statusHeader: 'statusHeader' in given ? given.statusHeader : 'X-Cache',
     logger: given.logger ?? (readProperty(cache, 'logger') as Logger | undefined) ?? consoleLogger,
+    session: given.session ?? httpSessionSettings({}),
   };
   return { resolved, given };
 }

@@ -12,6 +12,8 @@ export const NEAR_CACHE_KEY_METADATA = 'nearcache:route-key';
 
 /** Metadata key of the `@NearCacheTtl()` route decorator. */
 export const NEAR_CACHE_TTL_METADATA = 'nearcache:route-ttl';
+/** Metadata key of `@NearCacheMaxStaleness()`. */
+export const NEAR_CACHE_MAX_STALENESS_METADATA = 'nearcache:max-staleness';
 
 /** Metadata key holding the caching operations of a method wrapped by `@Cached`, `@CacheEvict` or `@CachePut`. */
 export const NEAR_CACHE_OPERATIONS_METADATA = 'nearcache:operations';

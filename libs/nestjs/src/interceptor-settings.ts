@@ -7,6 +7,7 @@ import {
   httpPathBudget,
   httpPathByteBudget,
   httpQueryPolicy,
+  httpSessionSettings,
   integerOption,
   InvalidArgumentError,
   invalidOption,
@@ -15,6 +16,7 @@ import {
   stringOption,
   type HttpCredentialPolicy,
   type HttpQueryKeyPolicy,
+  type HttpSessionSettings,
 } from '@nearcache/core';
 
 /**
@@ -48,6 +50,25 @@ export interface NearCacheInterceptorOptions {
   maxPathEntries?: number;
   /** Most bytes one path's entries may take, counted as the cache counts an entry (core's `httpEntryBytes`); a response beyond it is not stored. `0` for no budget. Default `0`. */
   maxPathBytes?: number;
+  /**
+   * The header carrying session tokens: `true` for `NearCache-Session`, a header name, or `false`
+   * for none. With it, the response to a POST, PUT, PATCH or DELETE that wrote to the cache carries
+   * the token of those writes (merged with the request's own); a GET carrying a token waits, at
+   * most `sessionWait`, until this instance reached it before it reads the cache. Default `false`.
+   */
+  sessionHeader?: boolean | string;
+  /**
+   * How long a request carrying a session token waits for this instance to reach it, in ms (then
+   * the handler answers, bypassing the cache); and how long a mutating response waits for the log
+   * to acknowledge its writes (then it carries the request's token, or none). 1 to 60000. Default `1000`.
+   */
+  sessionWait?: number;
+  /**
+   * The staleness a hit may have, in ms (core's read option `maxStaleness`): a hit is served only
+   * while this instance is confirmed to have applied every record the log held that long ago;
+   * else the handler runs as on a miss. A route's `@NearCacheMaxStaleness()` wins. Default: none.
+   */
+  maxStaleness?: number;
 }
 
 /** The names of `NearCacheInterceptorOptions`. */
@@ -61,6 +82,9 @@ export const INTERCEPTOR_OPTION_NAMES = [
   'query',
   'maxPathEntries',
   'maxPathBytes',
+  'sessionHeader',
+  'sessionWait',
+  'maxStaleness',
 ] as const satisfies ReadonlyArray<keyof NearCacheInterceptorOptions>;
 
 /** The checked settings of an interceptor. */
@@ -74,6 +98,8 @@ export interface InterceptorSettings {
   query: HttpQueryKeyPolicy;
   maxPathEntries: number;
   maxPathBytes: number;
+  /** Session tokens and `maxStaleness`. */
+  session: HttpSessionSettings;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -111,6 +137,7 @@ function checkSettings(options: NearCacheInterceptorOptions): InterceptorSetting
       query: httpQueryPolicy(options.query),
       maxPathEntries: httpPathBudget(options.maxPathEntries),
       maxPathBytes: httpPathByteBudget(options.maxPathBytes),
+      session: httpSessionSettings({ sessionHeader: options.sessionHeader, sessionWait: options.sessionWait, maxStaleness: options.maxStaleness }),
     };
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });

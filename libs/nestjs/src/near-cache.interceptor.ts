@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the interceptor is one class whose protected methods (trackBy,
+// getCache, getTtl, the header accessors) are hooks users override; the work it shares with
+// Express lives in core (http/store.ts, http/session.ts), its Nest glue in interceptor-*.ts.
 import {
   Inject,
   Injectable,
@@ -14,9 +17,11 @@ import {
   firstHeaderValue,
   HttpResponseStore,
   type HttpLoad,
+  HttpSessions,
   httpRequestKey,
   InvalidKeyError,
   InvalidOptionError,
+  type HttpAdmission,
   type HttpHeaderValue,
   type HttpRequestHeaders,
   type NearCache,
@@ -36,9 +41,16 @@ import {
   type ReplyingAdapter,
 } from './http-body.js';
 import { answerHit, answerMiss, storeLog, type StoredResponse } from './interceptor-answers.js';
+import { isMutating, requestHeadersOf, RouteReadOptions, withSessionToken } from './interceptor-session.js';
 import { INTERCEPTOR_OPTION_NAMES, resolveInterceptorSettings, type InterceptorSettings, type NearCacheInterceptorOptions } from './interceptor-settings.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
 import { isUncacheable } from './operations.js';
+
+/** Core's HTTP store and sessions of one cache, for this interceptor. */
+interface Stores {
+  responses: HttpResponseStore;
+  sessions: HttpSessions;
+}
 
 /** What a miss needs to store the handler's result. */
 interface Miss {
@@ -97,6 +109,9 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   protected query?: boolean | readonly string[];
   protected maxPathEntries?: number;
   protected maxPathBytes?: number;
+  protected sessionHeader?: boolean | string;
+  protected sessionWait?: number;
+  protected maxStaleness?: number;
   protected readonly logger = new Logger('NearCacheInterceptor');
 
   @Optional()
@@ -109,16 +124,20 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   #express = false;
   #unsupportedReported = false;
   /** Core's HTTP store of each cache used (it registered this interceptor's stored headers, and warned when the topic is unsigned). */
-  readonly #stores = new WeakMap<object, HttpResponseStore>();
+  readonly #stores = new WeakMap<object, Stores>();
   /** The store used last (most interceptors use one cache). */
-  #last: { cache: NearCache; store: HttpResponseStore } | undefined;
+  #last: { cache: NearCache; stores: Stores } | undefined;
   /** The `@NearCacheKey()` of each route handler seen. */
   readonly #keyOptions = new Map<Function, NearCacheKeyOption | undefined>();
+  /** The read options (`maxStaleness`) of each route: its `@NearCacheMaxStaleness()`, its controller's, or the setting's. */
+  readonly #readOptions: RouteReadOptions;
 
   constructor(
     protected readonly registry: NearCacheRegistry,
     protected readonly reflector: Reflector,
-  ) {}
+  ) {
+    this.#readOptions = new RouteReadOptions(reflector);
+  }
 
   /**
    * Checks the settings (the module's `interceptor` option, and the fields a subclass set) at
@@ -135,13 +154,18 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     }
   }
 
-  /** Core's HTTP store of `cache` for this interceptor, made on first use. */
-  #store(cache: NearCache): HttpResponseStore {
-    if (this.#last?.cache === cache) return this.#last.store;
-    const store = this.#stores.get(cache) ?? new HttpResponseStore(cache, this.#resolveSettings().storedHeaders, storeLog(this.logger));
-    this.#stores.set(cache, store);
-    this.#last = { cache, store };
-    return store;
+  /** Core's HTTP store and sessions of `cache` for this interceptor, made on first use. */
+  #store(cache: NearCache): Stores {
+    if (this.#last?.cache === cache) return this.#last.stores;
+    let stores = this.#stores.get(cache);
+    if (stores === undefined) {
+      const settings = this.#resolveSettings();
+      const log = storeLog(this.logger);
+      stores = { responses: new HttpResponseStore(cache, settings.storedHeaders, log), sessions: new HttpSessions(cache, settings.session, log) };
+      this.#stores.set(cache, stores);
+    }
+    this.#last = { cache, stores };
+    return stores;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
@@ -154,6 +178,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
       return next.handle();
     }
+    if (settings.session.header !== undefined && isMutating(this.httpAdapterHost?.httpAdapter, context))
+      return this.#mutating(context, next, settings.session.header);
     let key: string | undefined | Promise<string | undefined>;
     try {
       key = this.trackBy(context);
@@ -250,6 +276,20 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     return (response as { headersSent?: boolean } | undefined)?.headersSent === true;
   }
 
+  /** Runs a mutating request's handler; its response carries the session token of the cache writes made meanwhile. */
+  #mutating(context: ExecutionContext, next: CallHandler, header: string): Observable<unknown> {
+    const response = context.getArgByIndex(1);
+    try {
+      const sessions = this.#store(this.getCache(context)).sessions;
+      return withSessionToken(next, sessions, sessions.token(requestHeadersOf(context)), (token) => {
+        if (this.isHeadersSent(response)) this.logger.debug('the response left before its session token was known: it carries none');
+        else this.setHeader(response, header, token);
+      });
+    } catch (error) {
+      return this.#failOpen(error, next);
+    }
+  }
+
   #markStatus(response: unknown, settings: InterceptorSettings, value: 'HIT' | 'MISS'): void {
     if (settings.statusHeader !== undefined) this.setHeader(response, settings.statusHeader, value);
   }
@@ -275,29 +315,57 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     settings: InterceptorSettings,
     key: string | undefined,
   ): Observable<unknown> | Promise<Observable<unknown>> {
-    // The request and response of an HTTP context (what `switchToHttp()` returns, without the closures it makes on each call).
-    const request = context.getArgByIndex(0);
     const response = context.getArgByIndex(1);
-    let responses: HttpResponseStore;
+    let stores: Stores;
     let base: string;
     let requestHeaders: HttpRequestHeaders;
-    let credentials: readonly string[];
-    let hit: ReturnType<HttpResponseStore['lookup']>;
+    let admission: HttpAdmission;
+    let gate: true | Promise<boolean>;
     try {
       if (key === undefined) return next.handle();
       if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError(`trackBy() must return a non-empty string or undefined, got ${typeof key}`);
-      base = settings.prefix + key;
-      responses = this.#store(this.getCache(context));
-      requestHeaders = ((request as { headers?: HttpRequestHeaders } | undefined)?.headers ?? {}) as HttpRequestHeaders;
-      const admission = responses.admit(requestHeaders, settings.credentials);
+      stores = this.#store(this.getCache(context));
+      requestHeaders = requestHeadersOf(context);
+      admission = stores.responses.admit(requestHeaders, settings.credentials);
       if (admission.bypass) {
         // The client asked that nothing be stored: neither serve from nor write to the cache.
         this.#markStatus(response, settings, 'MISS');
         return next.handle();
       }
-      credentials = admission.credentials;
+      base = settings.prefix + key;
+      // A request carrying a session token reads the cache once this instance reached it.
+      gate = stores.sessions.gate(stores.sessions.token(requestHeaders));
+    } catch (error) {
+      return this.#failOpen(error, next);
+    }
+    if (gate === true) return this.#answer(context, next, settings, stores, base, requestHeaders, admission);
+    return gate.then((caughtUp) => {
+      if (caughtUp) return this.#answer(context, next, settings, stores, base, requestHeaders, admission);
+      // Not reached in time: the handler answers, bypassing the cache, rather than a stale entry.
+      this.#markStatus(response, settings, 'MISS');
+      return next.handle();
+    });
+  }
+
+  /** Answers a hit from the cache, or runs the handler and stores its response. */
+  #answer(
+    context: ExecutionContext,
+    next: CallHandler,
+    settings: InterceptorSettings,
+    stores: Stores,
+    base: string,
+    requestHeaders: HttpRequestHeaders,
+    admission: HttpAdmission,
+  ): Observable<unknown> | Promise<Observable<unknown>> {
+    // The request and response of an HTTP context (what `switchToHttp()` returns, without the closures it makes on each call).
+    const request = context.getArgByIndex(0);
+    const response = context.getArgByIndex(1);
+    const credentials = admission.credentials;
+    const responses = stores.responses;
+    let hit: ReturnType<HttpResponseStore['lookup']>;
+    try {
       // With credentials, only an entry shared by everyone (Cache-Control: public) or keyed on them (Vary) is served.
-      hit = responses.lookup(base, requestHeaders, admission);
+      hit = responses.lookup(base, requestHeaders, admission, this.#readOptions.of(context, stores.sessions.readOptions));
     } catch (error) {
       return this.#failOpen(error, next);
     }

@@ -1,4 +1,4 @@
-import type { SetOptions } from '../cache/types.js';
+import type { ReadOptions, SetOptions } from '../cache/types.js';
 import { HttpPathIndex, httpEntryBytes, type HttpIndexedCache } from './budget.js';
 import { computeEtag, firstHeaderValue } from './conditional.js';
 import { httpAdmission, type HttpAdmission, type HttpCredentialPolicy } from './credentials.js';
@@ -34,7 +34,7 @@ import { warnUnsignedHttpCache } from './unsigned.js';
 
 /** What the store needs of a cache (a `NearCache`). */
 export interface HttpStoreCache extends HttpIndexedCache {
-  get(key: string): unknown;
+  get(key: string, options?: ReadOptions): unknown;
   set(key: string, value: HttpCacheEntry, options?: SetOptions): Promise<void>;
   /** `NearCache.lease`: a cache without it stores responses with plain sets (unfenced). */
   lease?(key: string): HttpStoreLease;
@@ -124,9 +124,15 @@ export class HttpResponseStore {
     return httpAdmission(requestHeaders, policy);
   }
 
-  /** The entry the request may be served under `base`, or `undefined` (a miss). With credentials, only a shared entry or one keyed on them. */
-  lookup(base: string, requestHeaders: HttpRequestHeaders, admission: HttpAdmission): DecodedHttpResponse | undefined {
-    return lookupSharedHttpEntry(this.get, base, requestHeaders, admission);
+  /**
+   * The entry the request may be served under `base`, or `undefined` (a miss). With credentials,
+   * only a shared entry or one keyed on them. With `read` (core's read options, such as
+   * `maxStaleness`), only an entry the cache answers under them.
+   */
+  lookup(base: string, requestHeaders: HttpRequestHeaders, admission: HttpAdmission, read?: ReadOptions): DecodedHttpResponse | undefined {
+    if (read === undefined) return lookupSharedHttpEntry(this.get, base, requestHeaders, admission);
+    const cache = this.#cache;
+    return lookupSharedHttpEntry((key) => cache.get(key, read), base, requestHeaders, admission);
   }
 
   /**
