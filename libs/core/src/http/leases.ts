@@ -38,7 +38,7 @@ export class HttpLoad {
   readonly #base: HttpStoreLease;
   /** The variant key the base's `Vary` index selected when the request missed, and its lease. */
   readonly #variantKey: string | undefined;
-  #variant: HttpStoreLease | undefined;
+  readonly #variant: HttpStoreLease | undefined;
 
   private constructor(cache: HttpLeasingCache & { lease(key: string): HttpStoreLease }, baseKey: string, base: HttpStoreLease, variantKey: string | undefined) {
     this.#cache = cache;
