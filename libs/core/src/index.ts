@@ -121,6 +121,7 @@ export {
   type HttpStoreLog,
   type HttpStoreSettings,
 } from './http/store.js';
+export { HttpLoad, type HttpLeasingCache, type HttpStoreLease } from './http/leases.js';
 export {
   HTTP_DEFAULT_SESSION_WAIT,
   HTTP_MUTATING_METHODS,

@@ -126,3 +126,61 @@ describe('HttpResponseStore', () => {
     }
   });
 });
+
+describe('HttpResponseStore: fenced stores', () => {
+  const admitAll = { headers: [], ignoredCookies: new Set<string>() };
+  const varying = (body: string) => response(body, { 'content-type': 'text/plain', vary: 'Accept-Language' });
+
+  it('a store through the leases of its miss: refused when another instance deleted the key after the miss, else stored', async () => {
+    const broker = new InProcessBroker();
+    const a = open('fenced', broker);
+    const b = open('fenced', broker);
+    await Promise.all([a.ready(), b.ready()]);
+    try {
+      const store = new HttpResponseStore(a, [], messages().log);
+      const base = 'http:GET /p http://h';
+      const load = store.begin(base, {});
+      expect(load).toBeDefined();
+      await b.delete(base, { durable: true });
+      await b.set('marker', 1, { durable: true });
+      await waitFor(() => a.has('marker'), { message: "B's delete on A" });
+      const miss = { base, requestHeaders: {}, credentials: [], route: 'r', load };
+      expect(store.store(miss, response('old'), SETTINGS)).toEqual({ etag: expect.any(String), written: false });
+      expect(a.has(base)).toBe(false);
+      // A second miss, with no write in its way, stores.
+      expect(store.store({ ...miss, load: store.begin(base, {}) }, response('new'), SETTINGS)?.written).toBe(true);
+      await a.flush();
+      await waitFor(() => b.has(base), { message: 'the response on B' });
+      expect(store.lookup(base, {}, store.admit({}, admitAll))?.body.toString()).toBe('new');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a Vary response: the variant the held index selects is leased at the miss; a write of it alone keeps both the variant and the index from being stored', async () => {
+    const broker = new InProcessBroker();
+    const a = open('fenced-vary', broker);
+    const b = open('fenced-vary', broker);
+    await Promise.all([a.ready(), b.ready()]);
+    try {
+      const store = new HttpResponseStore(a, [], messages().log);
+      const base = 'http:GET /v http://h';
+      const fr = { 'accept-language': 'fr' };
+      const de = { 'accept-language': 'de' };
+      // No index held yet: the variant is leased when the response is stored.
+      expect(store.store({ base, requestHeaders: fr, credentials: [], route: 'r', load: store.begin(base, fr) }, varying('fr'), SETTINGS)?.written).toBe(true);
+      const index = a.get(base);
+      expect(store.lookup(base, fr, store.admit(fr, admitAll))?.body.toString()).toBe('fr');
+      const load = store.begin(base, de);
+      const variant = 'http:GET /v http://h accept-language=de';
+      await b.delete(variant, { durable: true });
+      await b.set('marker', 1, { durable: true });
+      await waitFor(() => a.has('marker'), { message: "B's delete on A" });
+      expect(store.store({ base, requestHeaders: de, credentials: [], route: 'r', load }, varying('de'), SETTINGS)?.written).toBe(false);
+      expect(a.has(variant)).toBe(false);
+      expect(a.get(base)).toBe(index);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

@@ -285,6 +285,9 @@ function routeOf(req: Request): string {
 
 /** Wraps `res.write` and `res.end` to capture the body of a GET miss and store it when it ends. */
 function capture(responses: HttpResponseStore, req: Request, res: Response, base: string, settings: ResolvedResponseOptions, admission: HttpAdmission): void {
+  // The leases of the store, taken before the handler runs; released when the response closes unless it was stored.
+  const load = responses.begin(base, req.headers);
+  if (load !== undefined) res.once('close', () => load.release());
   const hidden = hideConditionals(req);
   const originalWrite = res.write as unknown as AnyFunction;
   const originalEnd = res.end as unknown as AnyFunction;
@@ -326,7 +329,7 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, base
     const [chunk, encoding] = typeof args[0] === 'function' ? [undefined, undefined] : [args[0], typeof args[1] === 'function' ? undefined : args[1]];
     const body = toBuffer(chunk, encoding);
     const stored = responses.store(
-      { base, requestHeaders: req.headers, credentials: admission.credentials, route: routeOf(req) },
+      { base, requestHeaders: req.headers, credentials: admission.credentials, route: routeOf(req), load },
       { status: res.statusCode, body, header: (name) => res.getHeader(name) as HttpHeaderValue | undefined },
       storeSettings(settings),
     );

@@ -16,6 +16,7 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import {
   firstHeaderValue,
   HttpResponseStore,
+  type HttpLoad,
   HttpSessions,
   httpRequestKey,
   InvalidKeyError,
@@ -25,7 +26,7 @@ import {
   type HttpRequestHeaders,
   type NearCache,
 } from '@nearcache/core';
-import { Observable, map, of } from 'rxjs';
+import { Observable, finalize, map, of } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
@@ -62,6 +63,8 @@ interface Miss {
   credentials: readonly string[];
   response: unknown;
   settings: InterceptorSettings;
+  /** The leases of the store, taken before the handler runs. */
+  load?: HttpLoad | undefined;
 }
 
 const SCOPE = 'NearCacheInterceptor';
@@ -383,6 +386,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Runs the handler, then stores its response when it may be and answers with the stored bytes. */
   #runMiss(next: CallHandler, miss: Miss): Observable<unknown> {
     this.#markStatus(miss.response, miss.settings, 'MISS');
+    const load = (miss.load = miss.responses.begin(miss.base, miss.requestHeaders));
     return next.handle().pipe(
       map((result) => {
         try {
@@ -392,6 +396,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
           return result;
         }
       }),
+      // Unless the response was stored through them: the handler failed, the result is not stored, or the request ended first.
+      finalize(() => load?.release()),
     );
   }
 
@@ -404,7 +410,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     const response = this.#responseToStore(result, miss);
     if (response === undefined) return undefined;
     const { settings } = miss;
-    const stored = miss.responses.store({ base: miss.base, requestHeaders: miss.requestHeaders, credentials: miss.credentials, route: miss.route }, response, {
+    const stored = miss.responses.store(miss, response, {
       storedHeaders: settings.storedHeaders,
       maxBodyBytes: settings.maxBodyBytes,
       maxPathEntries: settings.maxPathEntries,

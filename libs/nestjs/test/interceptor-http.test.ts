@@ -434,7 +434,18 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: the shared HTTP entry form
 
   it('fails open when storing fails: the response is sent, the next request runs the handler', async () => {
     const app = await start();
-    vi.spyOn(app.get(NearCache), 'set').mockRejectedValue(new Error('the cache is full'));
+    const cache = app.get(NearCache);
+    vi.spyOn(cache, 'set').mockRejectedValue(new Error('the cache is full'));
+    // A miss stores through a lease: its fill fails the same way.
+    const lease = cache.lease.bind(cache);
+    vi.spyOn(cache, 'lease').mockImplementation((key) => {
+      const given = lease(key);
+      given.fill = () => {
+        given.release();
+        return Promise.reject(new Error('the cache is full'));
+      };
+      return given;
+    });
     const server = app.getHttpServer();
     await request(server).get('/h/json').expect(200, { hello: 'world', run: 1 });
     await request(server).get('/h/json').expect(200, { hello: 'world', run: 2 });

@@ -11,6 +11,7 @@ import {
   type HttpHeaderValue,
   type HttpRequestHeaders,
 } from './entry.js';
+import { HttpLoad, type HttpStoreLease } from './leases.js';
 import { lookupSharedHttpEntry } from './lookup.js';
 import { httpHitResponse, httpStoreRefusal, type HttpHitAnswer } from './policy.js';
 import { registerStoredHttpHeaders, servedHttpHeaders } from './served-headers.js';
@@ -25,7 +26,8 @@ import { warnUnsignedHttpCache } from './unsigned.js';
  *   `credentials.ts`), then `lookup` (only an entry the request may be served);
  * - serve a hit: `answer` (the stored status, the headers this process would have stored, the
  *   bytes with `Age`, or a 304), plus the adapter's status header;
- * - store a miss: `store` (core's refusals, the body limit, a strong `ETag`, the stored
+ * - store a miss: `begin` before the handler runs (the leases that fence the store, see
+ *   `leases.ts`), then `store` (core's refusals, the body limit, a strong `ETag`, the stored
  *   headers, the entry and its `Vary` index, the per-path budgets by entries and by bytes, the
  *   writes), a failure warned once per kind and route, repeats at debug level.
  */
@@ -34,6 +36,8 @@ import { warnUnsignedHttpCache } from './unsigned.js';
 export interface HttpStoreCache extends HttpIndexedCache {
   get(key: string, options?: ReadOptions): unknown;
   set(key: string, value: HttpCacheEntry, options?: SetOptions): Promise<void>;
+  /** `NearCache.lease`: a cache without it stores responses with plain sets (unfenced). */
+  lease?(key: string): HttpStoreLease;
   readonly limits?: { readonly maxValueBytes: number };
 }
 
@@ -68,6 +72,8 @@ export interface HttpMiss {
   readonly credentials: readonly string[];
   /** The route (or handler) for warnings: a failure is warned once per kind and route. */
   readonly route: string;
+  /** `begin(...)`, taken before the handler ran: the response is stored through its leases (fenced), or they are released. */
+  readonly load?: HttpLoad | undefined;
 }
 
 /** A finished response: its status, its bytes, and a reader of its headers (any case). */
@@ -129,6 +135,22 @@ export class HttpResponseStore {
     return lookupSharedHttpEntry((key) => cache.get(key, read), base, requestHeaders, admission);
   }
 
+  /**
+   * A request missed and its handler is about to run: takes the leases its response will be
+   * stored through (`undefined` when the cache gives none). Pass them to `store` as `miss.load`,
+   * and call their `release()` when the response ends or the request fails (after a store it
+   * does nothing), so that no lease stays open. Never throws.
+   */
+  begin(base: string, requestHeaders: HttpRequestHeaders): HttpLoad | undefined {
+    try {
+      return HttpLoad.begin(this.#cache, base, requestHeaders);
+    } catch (error) {
+      // A key the cache refuses: the store's own write reports it.
+      this.#log.debug(`no lease (${error instanceof Error ? error.message : String(error)})`, { key: base });
+      return undefined;
+    }
+  }
+
   /** The answer to a hit (see `httpHitResponse`), with `statusHeader: HIT` when given. */
   answer(
     hit: DecodedHttpResponse,
@@ -145,14 +167,16 @@ export class HttpResponseStore {
    * Stores `response` when it may be: `undefined` when it must not (core's `httpStoreRefusal`,
    * with `settings.statuses`; a body above `settings.maxBodyBytes` or what the cache can hold),
    * the reason logged at debug level. Else writes the entry (and its `Vary` index) unless a
-   * per-path budget refuses it, and returns its `ETag`. A write that fails is warned once per
+   * per-path budget refuses it, or a write of one of its keys came after `miss.load` was taken
+   * (then `written` is false), and returns its `ETag`. Ends `miss.load`. A write that fails is warned once per
    * kind and route; repeats go to debug.
    */
   store(miss: HttpMiss, response: HttpFinishedResponse, settings: HttpStoreSettings): HttpStored | undefined {
-    const { base } = miss;
+    const { base, load } = miss;
     const limit = Math.min(settings.maxBodyBytes, this.#largestBody);
     if (response.body.length > limit) {
       this.#log.debug(`not stored (body of ${response.body.length} bytes above maxBodyBytes ${limit})`, { key: base });
+      load?.release();
       return undefined;
     }
     const refused = httpStoreRefusal({
@@ -164,6 +188,7 @@ export class HttpResponseStore {
     });
     if (refused !== undefined) {
       this.#log.debug(`not stored (${refused})`, { key: base });
+      load?.release();
       return undefined;
     }
     const etag = firstHeaderValue(response.header('etag')) ?? computeEtag(response.body);
@@ -175,12 +200,17 @@ export class HttpResponseStore {
     const refusal = this.#overBudget(writes, settings);
     if (refusal !== undefined) {
       this.#log.debug(`not stored (${refusal})`, { key: base });
+      load?.release();
       return { etag, written: false };
     }
     const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
+    if (load !== undefined && !load.fill(writes, options, (key, error) => this.#storeFailed(miss.route, key, error))) {
+      this.#log.debug('not stored (a write of its key came after the request missed)', { key: base });
+      return { etag, written: false };
+    }
     const index = settings.maxPathBytes > 0 ? HttpPathIndex.of(this.#cache) : undefined;
     for (const { key, value } of writes) {
-      this.#cache.set(key, value, options).catch((error: unknown) => this.#storeFailed(miss.route, key, error));
+      if (load === undefined) this.#cache.set(key, value, options).catch((error: unknown) => this.#storeFailed(miss.route, key, error));
       index?.sized(key, httpEntryBytes(key, value));
     }
     return { etag, written: true };
