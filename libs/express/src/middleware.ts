@@ -61,6 +61,9 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
   // Session tokens and maxStaleness (core's HTTP sessions); off unless configured.
   const sessions = new HttpSessions(store, resolved.session, prefixed(log));
   const sessionHeader = resolved.session.header;
+  // Options a later cacheResponses cannot apply to a request an earlier one looks up: said once.
+  const unrefinable = options === undefined || options === null ? [] : Object.keys(options).filter((name) => !REFINABLE.has(name));
+  let warnedUnrefinable = false;
 
   return function nearCacheResponses(req: Request, res: Response, next: NextFunction): void {
     if (req.nearCache === undefined) req.nearCache = requestCache;
@@ -68,6 +71,14 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
     if (marker !== undefined && marker.cache === store) {
       // An earlier cacheResponses of this cache handles the request: refine what it stores.
       if (marker.settings !== null) refine(marker.settings, given);
+      if (unrefinable.length > 0 && !warnedUnrefinable) {
+        warnedUnrefinable = true;
+        log.warn(
+          `response cache: options ${unrefinable.map((name) => `"${name}"`).join(', ')} of a cacheResponses on ${req.method} ${req.path} are ignored: ` +
+            `an earlier cacheResponses of the same cache looks the request up, and a later one only refines ${[...REFINABLE].join(', ')}. ` +
+            `Give the route its own cacheResponses, mounted before the app-wide one (said once)`,
+        );
+      }
       next();
       return;
     }
@@ -191,6 +202,9 @@ function sendSessionToken(sessions: HttpSessions, header: string, req: Request, 
     return this;
   } as unknown as Response['end'];
 }
+
+/** What a route-level cacheResponses after an app-wide one of the same cache changes (see `refine`); `logger` is its own. */
+const REFINABLE = new Set(['ttl', 'maxBodyBytes', 'maxPathEntries', 'maxPathBytes', 'statuses', 'headers', 'logger']);
 
 function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedResponseOptions>): void {
   if (given.ttl !== undefined) settings.ttl = given.ttl;

@@ -397,6 +397,41 @@ describe('TTL per route', () => {
   });
 });
 
+describe('a route-level cacheResponses after an app-wide one', () => {
+  it('says once which of its options it cannot apply, and how to apply them', async () => {
+    const logger = recordingLogger();
+    const server = app((a) => {
+      a.use(cacheResponses(cache));
+      a.get(
+        '/fresh',
+        cacheResponses(cache, { ttl: 60_000, maxStaleness: 100, query: false, logger }),
+        counted('fresh', (_req, res) => void res.send('fresh')),
+      );
+    });
+    await request(server).get('/fresh');
+    await request(server).get('/fresh?x=1');
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]).toContain('"maxStaleness", "query"');
+    expect(logger.warnings[0]).toContain('GET /fresh');
+    expect(logger.warnings[0]).toContain('mounted before the app-wide one');
+  });
+
+  it('says nothing when it only refines what is stored', async () => {
+    const logger = recordingLogger();
+    const server = app((a) => {
+      a.use(cacheResponses(cache));
+      a.get(
+        '/refined',
+        cacheResponses(cache, { ttl: 60_000, statuses: [200], logger }),
+        counted('refined', (_req, res) => void res.send('r')),
+      );
+    });
+    await request(server).get('/refined');
+    expect((await request(server).get('/refined')).headers['x-cache']).toBe('HIT');
+    expect(logger.warnings).toEqual([]);
+  });
+});
+
 describe('what is never cached', () => {
   const cases: Array<[string, RequestHandler, Record<string, string>?]> = [
     ['Cache-Control: no-store', (_req, res) => void res.set('Cache-Control', 'no-store').send('x')],

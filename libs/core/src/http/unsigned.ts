@@ -23,7 +23,7 @@ export function warnUnsignedHttpCache(cache: object, warn: (message: string) => 
   warnedCaches.add(cache);
   warn(
     `HTTP responses are cached on topic "${String(topic)}" whose records are not signed: anyone who can write to the topic can serve any content for any cached URL, ` +
-      'on every instance. Restrict writes with topic ACLs and turn on record signing (the signing option); see docs/reliability.md',
+      'on every instance. Restrict writes with topic ACLs and turn on record signing (the cache option "signing", documented under "Encryption and signing" in the configuration reference)',
   );
   return true;
 }
