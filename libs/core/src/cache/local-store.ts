@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
 import { checkKey } from './input.js';
 import { PrefixIndex } from './prefix-index.js';
+import { TagIndex } from './tag-index.js';
 import type { RecordPosition } from './types.js';
 
 /** Index changes a cache of any size may make between two prefix clears before the index goes (see `#index`). */
@@ -67,6 +68,8 @@ export class LocalStore<V> {
   readonly #maxKeyBytes: number;
   /** Entries stored as bytes and not decoded yet (see Encoded). */
   #encoded = 0;
+  /** Tag -> keys of the tagged entries, made at the first tagged entry (see TagIndex). */
+  #tags: TagIndex | undefined;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -88,6 +91,7 @@ export class LocalStore<V> {
           this.#index.remove(key);
         }
         if (this.#encoded > 0 && value instanceof Encoded) this.#encoded--;
+        if (reason !== 'set' && this.#tags !== undefined) this.#tags.remove(key);
       },
     });
   }
@@ -186,8 +190,11 @@ export class LocalStore<V> {
     return this.#lru.has(key);
   }
 
-  /** Stores `value` with what is left of its expiry (0: none); returns whether it is held (not expired, not over maxBytes). */
-  store(key: string, value: {}, expiresAt: number, size: number): boolean {
+  /**
+   * Stores `value` with what is left of its expiry (0: none) and its `tags` (undefined: none);
+   * returns whether it is held (not expired, not over maxBytes).
+   */
+  store(key: string, value: {}, expiresAt: number, size: number, tags?: readonly string[]): boolean {
     let ttl = 0;
     if (expiresAt > 0) {
       ttl = expiresAt - this.#options.clock.now();
@@ -201,12 +208,37 @@ export class LocalStore<V> {
     if (ttl > 0) this.#expiring = true;
     this.#set(key, value, size, { ttl });
     // lru-cache does not keep an entry larger than maxSize (it removes the key's previous entry).
-    return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
+    const held = this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
+    // An untagged entry costs one test here while no entry was ever tagged.
+    if (tags !== undefined && held) (this.#tags ??= new TagIndex()).set(key, tags);
+    else if (this.#tags !== undefined) this.#tags.remove(key);
+    return held;
   }
 
   /** Stores a value as its record's bytes, decoded on its first read; `bytes` is copied. */
-  storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number): void {
-    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size)) this.#encoded++;
+  storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
+    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size, tags)) this.#encoded++;
+  }
+
+  /** The tags of `key`'s entry, or undefined. */
+  tagsOf(key: string): readonly string[] | undefined {
+    return this.#tags?.tagsOf(key);
+  }
+
+  /**
+   * Removes the entries carrying `tag`, except those `keep` says to keep; returns how many went.
+   * Reads the keys carrying it and no other (see TagIndex).
+   */
+  removeTagged(tag: string, keep: ((key: string) => boolean) | undefined): number {
+    const index = this.#tags;
+    if (index === undefined) return 0;
+    let removed = 0;
+    for (const key of index.keysOf(tag)) {
+      if (keep !== undefined && keep(key)) continue;
+      if (this.#lru.delete(key)) removed++;
+      index.remove(key);
+    }
+    return removed;
   }
 
   /** Removes `key`; returns whether it had an entry. */
@@ -218,6 +250,7 @@ export class LocalStore<V> {
   clear(): void {
     // Emptied first: removing each key from it as the LRU disposes of it would cost a search each.
     this.#index?.clear();
+    this.#tags?.clear();
     this.#lru.clear();
   }
 

@@ -16,6 +16,11 @@ export interface SetOptions {
   ttl?: number;
   /** Resolve only once the log acknowledged the write (rejects with `ReplicationTimeoutError` after `flushTimeout`). Default false. */
   durable?: boolean;
+  /**
+   * Tags of the entry (at most 32 non-empty strings without a newline, each at most `maxKeyBytes`
+   * UTF-8 bytes): `invalidateTags` removes every entry carrying one of them. Default: none.
+   */
+  tags?: readonly string[];
 }
 
 /** How fresh a read must be; a read this instance cannot show to be that fresh is a miss (`wrap` loads). */
@@ -51,8 +56,8 @@ export interface RejectedRecord {
 
 /** A change to this instance's entries, local or from the log. Emitted only while someone listens. */
 export interface CacheChange {
-  op: 'set' | 'delete' | 'clear';
-  /** The key, or the prefix for a clear ('' for everything). */
+  op: 'set' | 'delete' | 'clear' | 'tag';
+  /** The key, the prefix for a clear ('' for everything), or the tag of a tag invalidation. */
   key: string;
   source: 'local' | 'remote';
 }
