@@ -116,6 +116,9 @@ describe('tags', () => {
     let gated: GatedLog | undefined;
     const a = await openReady({ log: (ctx) => (gated = new GatedLog(new InProcessLog(broker, ctx))) });
     const b = await openReady();
+    // a holds an untagged value of k; b's tagged set replaces it in the log, before a's invalidation.
+    await a.set('k', 0);
+    await settle(a, b);
     gated!.pause();
     await b.set('k', 1, { tags: ['t'] });
     await b.set('plain', 1);

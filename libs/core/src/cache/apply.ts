@@ -82,7 +82,11 @@ export class RecordApplier<V> {
     // Fenced loads: a stale fenced record is skipped, one that cannot be judged drops the key.
     const verdict = o.fences.judge(parsed, record.partition, record.offset, own);
     if (verdict === Verdict.Skip) return;
-    if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset, parsed.op === 'set' ? parsed.tags : undefined)) return;
+    if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset, parsed.op === 'set' ? parsed.tags : undefined)) {
+      // A tagged set before a local invalidation of its tag: after both, the key is gone.
+      if (o.shield.tagShadowed && o.store.delete(key)) o.reporter.change('delete', key, 'remote');
+      return;
+    }
     if (verdict === Verdict.Drop || parsed.op === 'delete' || (parsed.expiresAt !== 0 && parsed.expiresAt <= o.clock.now())) {
       if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
       return;

@@ -42,6 +42,11 @@ export class WriteShield {
    */
   readonly #ackedKeys = new Map<string, AckedWrite>();
   #pendingClears: PendingClear[] = [];
+  /**
+   * Whether the last record `admits` refused sits before a pending local invalidation of one of
+   * its tags: its key is then removed here (in log order the invalidation removes what it set).
+   */
+  tagShadowed = false;
 
   /** `partitions()`: the topic's partition count (a clear is one record per partition). */
   constructor(private readonly partitions: () => number) {}
@@ -108,6 +113,7 @@ export class WriteShield {
    * Ends the key's shield when the record is the pending write itself, or comes after it in the log.
    */
   admits(key: string, own: boolean, writeId: number, partition: number, offset: number, tags?: readonly string[]): boolean {
+    this.tagShadowed = false;
     const pending = this.#pendingKeys.get(key);
     if (pending !== undefined) {
       // A local write of this key is on its way to the log: the local value is newer than
@@ -168,7 +174,10 @@ export class WriteShield {
       if (clear.seen.has(partition)) continue;
       if (clear.tag === undefined ? !key.startsWith(clear.prefix) : tags === undefined || !tags.includes(clear.tag)) continue;
       const at = clear.offsets?.get(partition);
-      if (at === undefined || offset < at) return true;
+      if (at === undefined || offset < at) {
+        this.tagShadowed = clear.tag !== undefined;
+        return true;
+      }
       // The clear record sat before this one and was removed by the cleaner: it is behind us.
       this.clearCameBack(clear.writeId, partition);
     }
