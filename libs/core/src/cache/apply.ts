@@ -74,7 +74,6 @@ export class RecordApplier<V> {
         o.shield.clearCameBack(parsed.writeId, record.partition);
       } else {
         this.wipeTag(parsed.tag, record.partition, record.offset);
-        o.reporter.change('tag', parsed.tag, 'remote');
       }
       return;
     }
@@ -116,11 +115,13 @@ export class RecordApplier<V> {
   wipeTag(tag: string, partition: number | undefined, offset: number | undefined): void {
     const o = this.#o;
     const onePartition = partition !== undefined && o.partitions() > 1;
+    const source = offset === undefined ? 'local' : 'remote';
     o.store.removeTagged(
       tag,
       onePartition || offset !== undefined
         ? (key) => (onePartition && o.partitionOf(key) !== partition) || (offset !== undefined && o.shield.keepsFromClear(key, offset))
         : undefined,
+      (key) => o.reporter.change('delete', key, source),
     );
   }
 

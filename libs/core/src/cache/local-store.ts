@@ -226,19 +226,17 @@ export class LocalStore<V> {
   }
 
   /**
-   * Removes the entries carrying `tag`, except those `keep` says to keep; returns how many went.
+   * Removes the entries carrying `tag`, except those `keep` says to keep; tells `removed` each key that had an entry.
    * Reads the keys carrying it and no other (see TagIndex).
    */
-  removeTagged(tag: string, keep: ((key: string) => boolean) | undefined): number {
+  removeTagged(tag: string, keep: ((key: string) => boolean) | undefined, removed: (key: string) => void): void {
     const index = this.#tags;
-    if (index === undefined) return 0;
-    let removed = 0;
+    if (index === undefined) return;
     for (const key of index.keysOf(tag)) {
       if (keep !== undefined && keep(key)) continue;
-      if (this.#lru.delete(key)) removed++;
+      if (this.#lru.delete(key)) removed(key);
       index.remove(key);
     }
-    return removed;
   }
 
   /** Removes `key`; returns whether it had an entry. */

@@ -132,7 +132,6 @@ export class LocalWrites<V> {
       p.applier.wipeTag(tag, undefined, undefined);
       const write = queue.enqueue({ queueKey, writeId, waiters: undefined, op: 'tag', key: tag, value: null, expiresAt: 0 });
       p.counters.clears++;
-      p.reporter.change('tag', tag, 'local');
       if (options?.durable) written.push(queue.acknowledged(write, this.#options.flushTimeout));
     }
     return written.length === 0 ? RESOLVED : Promise.all(written).then(() => undefined);

@@ -56,8 +56,8 @@ export interface RejectedRecord {
 
 /** A change to this instance's entries, local or from the log. Emitted only while someone listens. */
 export interface CacheChange {
-  op: 'set' | 'delete' | 'clear' | 'tag';
-  /** The key, the prefix for a clear ('' for everything), or the tag of a tag invalidation. */
+  op: 'set' | 'delete' | 'clear';
+  /** The key, or the prefix for a clear ('' for everything). A tag invalidation tells a `delete` per entry it removes. */
   key: string;
   source: 'local' | 'remote';
 }

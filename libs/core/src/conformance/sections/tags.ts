@@ -13,7 +13,7 @@ const TAG_RECORD = '\u0000nc:tag:';
 function watch(cache: NearCache, key: string): unknown[] {
   const seen: unknown[] = [];
   cache.on('change', (change: CacheChange) => {
-    if (change.key === key || change.op === 'tag') seen.push(cache.get(key));
+    if (change.key === key) seen.push(cache.get(key));
   });
   return seen;
 }
