@@ -89,6 +89,7 @@ export const tagSections: ContractSection[] = [
         const log = chaos(harness().log(topic));
         const a = await openReady<string>(topic, { log });
         const b = await openReady<string>(topic);
+        const seenOnB = watch(b as NearCache, 'k');
         // a falls behind: its load ends before it reads b's invalidation, so it appends its value after it.
         log.last!.hold();
         let release!: (value: string) => void;
@@ -97,7 +98,6 @@ export const tagSections: ContractSection[] = [
         release('stale');
         expect(await loading).toBe('stale');
         await a.flush();
-        const seenOnB = watch(b as NearCache, 'k');
         log.last!.release();
         const expected = await expectConverged(topic, [a, b]);
         expect(expected.has('k')).toBe(false);
