@@ -91,6 +91,7 @@ export interface CacheStats {
   evictions: number;
   sets: number;
   deletes: number;
+  /** Clears made here, and invalidations of a tag (one per tag). */
   clears: number;
   queue: { depth: number; inFlight: number };
   records: {
