@@ -66,6 +66,8 @@ export interface EvictOperation extends OperationBase {
 export interface PutOperation extends OperationBase {
   readonly kind: 'put';
   readonly key: CacheKeyFunction;
+  /** The tags of the stored value, from the arguments, or undefined for none. */
+  readonly tags: ((args: readonly unknown[]) => string[]) | undefined;
   readonly ttl: number | undefined;
   readonly unless: CacheUnless | undefined;
 }
@@ -156,7 +158,7 @@ type OperationInput =
       prefix: CacheKeyOption | undefined;
       tags: CacheTagsOption | undefined;
     })
-  | (Omit<PutOperation, Derived | 'key'> & { key: CacheKeyOption });
+  | (Omit<PutOperation, Derived | 'key' | 'tags'> & { key: CacheKeyOption; tags: CacheTagsOption | undefined });
 
 /**
  * Replaces `descriptor.value` by a wrapper that runs `input` through the runner its instance is
@@ -235,7 +237,7 @@ export function decorateMethod(
       );
       break;
     case 'put':
-      operation = Object.defineProperties({ ...input, ...base, key: compile(input.key) }, problemOf(base));
+      operation = Object.defineProperties({ ...input, ...base, key: compile(input.key), tags: list(input.tags, 'tags') }, problemOf(base));
       break;
     case 'evict': {
       const keys = list(input.keys, 'keys');

@@ -332,15 +332,17 @@ export class CacheOperationRunner implements OperationRunner {
       if (value === undefined) return Promise.resolve();
       let cache: NearCache;
       let key: string;
+      let tags: string[] | undefined;
       try {
         cache = this.resolve(operation.cache);
         key = operation.key(...args);
+        tags = operation.tags?.(args);
       } catch (error) {
-        this.#warn(operation, 'key', 'no key could be built; the result is not stored', error);
+        this.#warn(operation, 'key', 'no key or tags could be built; the result is not stored', error);
         return Promise.resolve();
       }
       if (!this.#cacheable(operation, value, args)) return Promise.resolve();
-      return this.#store(operation, cache, key, value);
+      return this.#store(operation, cache, key, value, tags);
     };
     const result = original.apply(self, args);
     if (isThenable(result))

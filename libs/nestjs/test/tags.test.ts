@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InProcessBroker, InvalidOptionError, NearCache } from '@nearcache/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CacheEvict, Cached, NearCacheModule, UnresolvablePlaceholderError } from '../src/index.js';
+import { CacheEvict, CachePut, Cached, NearCacheModule, UnresolvablePlaceholderError } from '../src/index.js';
 import { closeApps, createApp, deferred, inProcess, waitFor } from './helpers.js';
 
 interface Product {
@@ -46,6 +46,13 @@ class Catalog {
     for (const product of this.db.values()) if (product.shop === shop) product.price++;
   }
 
+  @CachePut({ key: 'product:{0}', tags: ['products', 'shop:{1}'] })
+  async save(id: string, shop: string, price: number): Promise<Product> {
+    const product = { id, shop, price };
+    this.db.set(id, product);
+    return product;
+  }
+
   @CacheEvict({ tags: (all: boolean) => (all ? ['products'] : []) })
   async reload(all: boolean): Promise<void> {}
 }
@@ -78,6 +85,13 @@ describe('@Cached({ tags }) and @CacheEvict({ tags })', () => {
     expect(cache.has('product:2')).toBe(false);
     expect(cache.has('plain:x')).toBe(true);
     await catalog.reload(false);
+  });
+
+  it('@CachePut stores with its tags, which a later eviction of them removes', async () => {
+    await catalog.save('3', 'c', 30);
+    await waitFor(() => cache.has('product:3'), { message: 'the put value cached' });
+    await catalog.reprice('c');
+    expect(cache.has('product:3')).toBe(false);
   });
 
   it('tags from a function of the arguments, and a tag placeholder undefined for a call: returned uncached', async () => {
