@@ -7,8 +7,9 @@ import { waitFor } from './wait.js';
 export { fc };
 
 /**
- * Property-based convergence: random interleavings of set, delete, clear, TTL and fenced loads
- * (`wrap` with a loader that ends some turns later, while other commands run) across three
+ * Property-based convergence: random interleavings of set, delete, clear, TTL, tags, tag
+ * invalidations and fenced loads (`wrap` with a loader that ends some turns later, while other
+ * commands run) across three
  * instances, checked for read-your-writes (after every call), no time travel (what an instance
  * shows for a key, as remote records arrive, only moves forward in log order), session
  * read-your-writes (an instance that caught up to another's session token shows, for a key, the
@@ -16,8 +17,9 @@ export { fc };
  * instance equals a fresh reader folding the topic, fenced records included).
  */
 export type Command =
-  | { kind: 'set'; who: number; key: string; ttl: 'none' | 'expired' | 'long' }
-  | { kind: 'load'; who: number; key: string; turns: number }
+  | { kind: 'set'; who: number; key: string; ttl: 'none' | 'expired' | 'long'; tags?: TagChoice }
+  | { kind: 'load'; who: number; key: string; turns: number; tags?: TagChoice }
+  | { kind: 'invalidate'; who: number; tag: 'x' | 'y' }
   | { kind: 'delete'; who: number; key: string }
   | { kind: 'clear'; who: number; prefix: string }
   | { kind: 'settle'; turns: number }
@@ -26,16 +28,26 @@ export type Command =
 
 const KEYS = ['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c'];
 const PREFIXES = ['', 'a', 'b', 'a1'];
+/** The tags a set or load gives its value (prefixed with the run's namespace). */
+type TagChoice = 'none' | 'x' | 'y' | 'xy';
+const TAGS: Record<TagChoice, string[]> = { none: [], x: ['x'], y: ['y'], xy: ['x', 'y'] };
 
 export function commandArbitrary(options: { instances: number; replay: boolean }): fc.Arbitrary<Command[]> {
   const who = fc.integer({ min: 0, max: options.instances - 1 });
   const key = fc.constantFrom(...KEYS);
+  const tags = fc.constantFrom<TagChoice>('none', 'none', 'x', 'y', 'xy');
   const arbitraries: Array<fc.Arbitrary<Command>> = [
-    fc.record({ kind: fc.constant('set' as const), who, key, ttl: fc.constantFrom('none' as const, 'none' as const, 'expired' as const, 'long' as const) }),
+    fc.record({
+      kind: fc.constant('set' as const),
+      who,
+      key,
+      ttl: fc.constantFrom('none' as const, 'none' as const, 'expired' as const, 'long' as const),
+      tags,
+    }),
     fc.record({ kind: fc.constant('delete' as const), who, key }),
     fc.record({ kind: fc.constant('clear' as const), who, prefix: fc.constantFrom(...PREFIXES) }),
     fc.record({ kind: fc.constant('settle' as const), turns: fc.integer({ min: 1, max: 5 }) }),
-    fc.record({ kind: fc.constant('load' as const), who, key, turns: fc.integer({ min: 0, max: 8 }) }),
+    fc.record({ kind: fc.constant('load' as const), who, key, turns: fc.integer({ min: 0, max: 8 }), tags }),
   ];
   const weighted: Array<fc.WeightedArbitrary<Command>> = [
     { arbitrary: arbitraries[0]!, weight: 6 },
@@ -44,6 +56,7 @@ export function commandArbitrary(options: { instances: number; replay: boolean }
     { arbitrary: arbitraries[3]!, weight: 2 },
     { arbitrary: fc.record({ kind: fc.constant('session' as const), from: who, to: who, key }), weight: 2 },
     { arbitrary: arbitraries[4]!, weight: 3 },
+    { arbitrary: fc.record({ kind: fc.constant('invalidate' as const), who, tag: fc.constantFrom('x' as const, 'y' as const) }), weight: 2 },
   ];
   if (options.replay) weighted.push({ arbitrary: fc.record({ kind: fc.constant('replay' as const), who }), weight: 1 });
   return fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: 30 });
@@ -91,6 +104,13 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
     return listener;
   });
   const loads: Array<Promise<unknown>> = [];
+  /** The tags each value was written with, by value id. */
+  const tagsOf = new Map<string, string[]>();
+  const tagged = (id: string, choice: TagChoice | undefined): { tags: string[] } | undefined => {
+    const tags = TAGS[choice ?? 'none'].map((tag) => ns + tag);
+    tagsOf.set(id, tags);
+    return tags.length === 0 ? undefined : { tags };
+  };
   try {
     for (const command of commands) {
       switch (command.kind) {
@@ -100,7 +120,7 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
             for (let i = 0; i < command.turns; i++) await new Promise((resolve) => setImmediate(resolve));
             return value;
           };
-          loads.push(caches[command.who]!.wrap(ns + command.key, loader));
+          loads.push(caches[command.who]!.wrap(ns + command.key, loader, tagged(value.id, command.tags)));
           break;
         }
         case 'set': {
@@ -108,7 +128,8 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
           const key = ns + command.key;
           const value: Value = { id: `${ns}${command.who}.${++sequence}` };
           const ttl = TTL[command.ttl];
-          await cache.set(key, value, ttl === undefined ? undefined : { ttl });
+          const options = { ...(ttl === undefined ? {} : { ttl }), ...tagged(value.id, command.tags) };
+          await cache.set(key, value, options);
           if (command.ttl !== 'expired') expectEqual(cache.get(key), value, `read-your-writes: instance ${command.who} get(${key}) after set`);
           break;
         }
@@ -123,6 +144,18 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
           await cache.clearPrefix(ns + command.prefix);
           const left = [...cache.keys()].filter((k) => k.startsWith(ns + command.prefix));
           expectEqual(left, [], `read-your-writes: instance ${command.who} keys under "${ns + command.prefix}" after clearPrefix`);
+          break;
+        }
+        case 'invalidate': {
+          const cache = caches[command.who]!;
+          const tag = ns + command.tag;
+          await cache.invalidateTags([tag]);
+          const left = [...cache.entries()].filter(([key, value]) => key.startsWith(ns) && tagsOf.get((value as Value).id)?.includes(tag));
+          expectEqual(
+            left.map(([key]) => key),
+            [],
+            `read-your-writes: instance ${command.who} entries tagged "${tag}" after invalidateTags`,
+          );
           break;
         }
         case 'settle':
@@ -225,7 +258,8 @@ interface SessionRead {
 
 /**
  * Session read-your-writes, checked against the log: the last plain record affecting the key (a
- * set or delete of it, a clear of a prefix of it) that the token covers is what the reader shows,
+ * set or delete of it, a clear of a prefix of it, an invalidation of a tag its last set before it
+ * carries) that the token covers is what the reader shows,
  * or a later record of the key is; a live value without expiry that nothing followed is never missing.
  */
 function checkSessions(sessions: SessionRead[], records: LogRecord[]): void {
@@ -235,6 +269,7 @@ function checkSessions(sessions: SessionRead[], records: LogRecord[]): void {
       .filter((record) => {
         const meta = recordMeta(record);
         if (meta?.op === 'c') return read.key.startsWith(Buffer.from(meta.payload ?? new Uint8Array()).toString('utf8'));
+        if (meta?.op === 't') return coversKey(record, read.key, records);
         return record.key !== null && Buffer.from(record.key).toString('utf8') === read.key;
       })
       .sort((a, b) => a.offset - b.offset);
@@ -266,6 +301,17 @@ function checkSessions(sessions: SessionRead[], records: LogRecord[]): void {
       if (meta?.op === 's' && meta.exp === '0' && !later) throw new Error(`${where}: the token covers the live value at offset ${guaranteed.offset}`);
     }
   }
+}
+
+/** Whether the tag invalidation `record` removes `key`: the last set or delete of the key before it, on its partition, is a set carrying the tag. */
+function coversKey(record: LogRecord, key: string, records: LogRecord[]): boolean {
+  const tag = Buffer.from(recordMeta(record)?.payload ?? new Uint8Array()).toString('utf8');
+  const before = records
+    .filter((r) => r.partition === record.partition && r.offset < record.offset && r.key !== null && Buffer.from(r.key).toString('utf8') === key)
+    .sort((a, b) => a.offset - b.offset)
+    .at(-1);
+  const meta = before === undefined ? undefined : recordMeta(before);
+  return meta?.op === 's' && (meta.tags ?? '').split('\n').includes(tag);
 }
 
 function expectEqual(actual: unknown, expected: unknown, what: string): void {

@@ -64,6 +64,8 @@ export {
 } from './validate.js';
 export {
   clearRecordKey,
+  tagRecordKey,
+  MAX_TAGS,
   HEADERS,
   parseRecord,
   RECORD_FORMAT_VERSION,

@@ -4,14 +4,15 @@
  *
  * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
  * - Metadata: one line of ASCII, `<version> <op> <expiresAt> <writeId> <codec> <origin>`
- *   separated by single spaces: version `3`, op s|d|c, absolute expiry in ms since the epoch
+ *   separated by single spaces: version `3`, op s|d|c|t, absolute expiry in ms since the epoch
  *   (0: none), the writing instance's write sequence number, the name of the codec that wrote
  *   the value, the writer's origin (printable ASCII, no spaces). A set written by another codec
  *   than the reader's is rejected (`codec-mismatch`), never decoded.
  * - Kafka value of a set: the metadata line, a newline, then the codec's bytes. A delete is a
  *   tombstone (null value) and a clear's value is its prefix (never null, so the cleaner cannot
  *   drop it): both carry the metadata line in the `nc-r` header instead. Readers accept the
- *   header on any record.
+ *   header on any record. A tag invalidation (op t) is written like a clear, under a key per tag,
+ *   its value the tag. A tagged set carries its tags in the `nc-tags` header.
  *
  * Version 2 had the same line without the codec (`2 <op> <expiresAt> <writeId> <origin>`): its
  * values are decoded with the reader's codec. Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`, `nc-origin`,
@@ -40,13 +41,19 @@ export const HEADERS = {
    * Until then an expired value may still be served by `wrap` as a fallback.
    */
   grace: 'nc-grace',
+  /** On a tagged set: its tags, separated by newlines (see docs/consistency.md, section 17). */
+  tags: 'nc-tags',
 } as const;
 
-const OP_CODES = { set: 's', delete: 'd', clear: 'c' } as const;
+const OP_CODES = { set: 's', delete: 'd', clear: 'c', tag: 't' } as const;
+
+/** Most tags one entry may carry. */
+export const MAX_TAGS = 32;
 
 /** Keys starting with this character are reserved for control records. */
 export const RESERVED_KEY_PREFIX = '\u0000';
 const CLEAR_KEY_PREFIX = '\u0000nc:clear:';
+const TAG_KEY_PREFIX = '\u0000nc:tag:';
 
 /** A header value as Kafka clients deliver it. */
 export type HeaderValue = Uint8Array | string | Array<Uint8Array | string> | undefined;
@@ -85,6 +92,8 @@ export interface ParsedSet extends ParsedBase {
   fence: number;
   /** The end of the value's grace period (the `nc-grace` header), else 0: see docs/consistency.md, grace. */
   graceEnd: number;
+  /** The entry's tags (the `nc-tags` header), or undefined when it has none. */
+  tags: readonly string[] | undefined;
 }
 export interface ParsedDelete extends ParsedBase {
   op: 'delete';
@@ -95,7 +104,12 @@ export interface ParsedClear extends ParsedBase {
   op: 'clear';
   prefix: string;
 }
-export type ParsedRecord = ParsedSet | ParsedDelete | ParsedClear;
+/** A tag invalidation: removes the entries carrying `tag` written before it (in its partition). */
+export interface ParsedTagInvalidation extends ParsedBase {
+  op: 'tag';
+  tag: string;
+}
+export type ParsedRecord = ParsedSet | ParsedDelete | ParsedClear | ParsedTagInvalidation;
 
 /** Why a record read from the log was skipped. */
 export type RejectReason =
@@ -245,7 +259,7 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   if (!DECIMAL.test(meta.writeIdText)) return new RecordRejection('malformed', 'the write id is not a decimal integer');
   const writeId = Number(meta.writeIdText);
   if (record.key === null || record.key.length === 0) return new RecordRejection('invalid-key', 'the record has no key');
-  if (record.key.length > limits.maxKeyBytes && op !== OP_CODES.clear) {
+  if (record.key.length > limits.maxKeyBytes && op !== OP_CODES.clear && op !== OP_CODES.tag) {
     return new RecordRejection('key-too-large', `the key has ${record.key.length} bytes, more than maxKeyBytes (${limits.maxKeyBytes})`);
   }
   const key = asBuffer(record.key).toString('utf8');
@@ -276,7 +290,13 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
         if (!DECIMAL.test(graceText)) return new RecordRejection('malformed', 'the grace end is not a decimal integer');
         graceEnd = Number(graceText);
       }
-      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId, fence, graceEnd };
+      let tags: readonly string[] | undefined;
+      if (headers[HEADERS.tags] !== undefined) {
+        const text = header(headers, HEADERS.tags) ?? '';
+        tags = text.split('\n');
+        if (tags.length > MAX_TAGS || tags.includes('')) return new RecordRejection('malformed', `the tags are not 1 to ${MAX_TAGS} non-empty lines`);
+      }
+      return { op: 'set', key, value, expiresAt: Number(expText), origin, writeId, fence, graceEnd, tags };
     }
     case OP_CODES.delete:
       if (key.startsWith(RESERVED_KEY_PREFIX)) return new RecordRejection('invalid-key', 'a delete uses a reserved key');
@@ -288,8 +308,14 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       if (key !== clearRecordKey(prefix)) return new RecordRejection('malformed', 'a clear record key does not match its prefix');
       return { op: 'clear', prefix, origin, writeId };
     }
+    case OP_CODES.tag: {
+      if (value === null) return new RecordRejection('malformed', 'a tag invalidation has a null value');
+      const tag = asBuffer(value).toString('utf8');
+      if (tag === '' || key !== tagRecordKey(tag)) return new RecordRejection('malformed', 'a tag invalidation key does not match its tag');
+      return { op: 'tag', tag, origin, writeId };
+    }
     default:
-      return new RecordRejection('unknown-operation', `operation "${op.slice(0, 16)}" is not one of s, d, c`);
+      return new RecordRejection('unknown-operation', `operation "${op.slice(0, 16)}" is not one of s, d, c, t`);
   }
 }
 
@@ -318,14 +344,16 @@ export function setRecord(
   codec: string,
   fence = -1,
   graceEnd = 0,
+  tags?: readonly string[],
 ): OutgoingRecord {
   const line = `${metaLine('set', expiresAt, origin, writeId, codec)}\n`;
   // The line is ASCII (the origin and the codec name are printable ASCII): one byte per character.
   const bytes = Buffer.allocUnsafe(line.length + value.length);
   bytes.write(line, 0, 'latin1');
   bytes.set(value, line.length);
-  let headers: Record<string, string> = fence < 0 ? {} : { [HEADERS.fence]: String(fence) };
-  if (graceEnd > 0) headers = { ...headers, [HEADERS.grace]: String(graceEnd) };
+  const headers: Record<string, string> = fence < 0 ? {} : { [HEADERS.fence]: String(fence) };
+  if (graceEnd > 0) headers[HEADERS.grace] = String(graceEnd);
+  if (tags !== undefined) headers[HEADERS.tags] = tags.join('\n');
   return { partition, key, value: bytes, headers };
 }
 
@@ -343,4 +371,14 @@ export function clearRecordKey(prefix: string): string {
 
 export function clearRecord(partition: number, prefix: string, origin: string, writeId: number, codec: string): OutgoingRecord {
   return { partition, key: clearRecordKey(prefix), value: Buffer.from(prefix, 'utf8'), headers: metaHeader('clear', origin, writeId, codec) };
+}
+
+/** The key a tag invalidation of `tag` is written under: one per tag, so compaction keeps the latest. */
+export function tagRecordKey(tag: string): string {
+  return TAG_KEY_PREFIX + tag;
+}
+
+/** A tag invalidation of `tag`: its value is the tag (never null, so the cleaner cannot drop it). */
+export function tagRecord(partition: number, tag: string, origin: string, writeId: number, codec: string): OutgoingRecord {
+  return { partition, key: tagRecordKey(tag), value: Buffer.from(tag, 'utf8'), headers: metaHeader('tag', origin, writeId, codec) };
 }

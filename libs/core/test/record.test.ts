@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearRecordKey, HEADERS, parseRecord, RECORD_FORMAT_VERSION, RecordRejection, type LogRecord, type RejectReason } from '../src/index.js';
+import { clearRecordKey, HEADERS, tagRecordKey, parseRecord, RECORD_FORMAT_VERSION, RecordRejection, type LogRecord, type RejectReason } from '../src/index.js';
 import { clearRecord, deleteRecord, setRecord } from '../src/record.js';
 
 const limits = { maxKeyBytes: 16, maxValueBytes: 32 };
@@ -32,9 +32,11 @@ describe('record format constants', () => {
       writeId: 'nc-wid',
       fence: 'nc-fence',
       grace: 'nc-grace',
+      tags: 'nc-tags',
     });
     expect(RECORD_FORMAT_VERSION).toBe(3);
     expect(clearRecordKey('ns:')).toBe('\u0000nc:clear:ns:');
+    expect(tagRecordKey('user:1')).toBe('\u0000nc:tag:user:1');
   });
 });
 
@@ -74,6 +76,12 @@ describe('parseRecord rejects', () => {
     { name: 'a null key (delete)', record: record(null, null, del()), reason: 'invalid-key' },
     { name: 'an empty key', record: record('', '1', set()), reason: 'invalid-key' },
     { name: 'a set with a null value', record: record('k', null, set()), reason: 'malformed' },
+    { name: 'a set with an empty tag', record: record('k', '1', set({ 'nc-tags': 'a\n\nb' })), reason: 'malformed' },
+    { name: 'a set with an empty tags header', record: record('k', '1', set({ 'nc-tags': '' })), reason: 'malformed' },
+    { name: 'a set with 33 tags', record: record('k', '1', set({ 'nc-tags': Array.from({ length: 33 }, (_, i) => `t${i}`).join('\n') })), reason: 'malformed' },
+    { name: 'a tag invalidation with a null value', record: record('\u0000nc:tag:a', null, set({ 'nc-op': 't' })), reason: 'malformed' },
+    { name: 'a tag invalidation whose key does not match its tag', record: record('\u0000nc:tag:a', 'b', set({ 'nc-op': 't' })), reason: 'malformed' },
+    { name: 'a tag invalidation of the empty tag', record: record('\u0000nc:tag:', '', set({ 'nc-op': 't' })), reason: 'malformed' },
     { name: 'a delete with a value', record: record('k', '1', del()), reason: 'malformed' },
     { name: 'a delete with an empty value', record: record('k', '', del()), reason: 'malformed' },
     { name: 'a set with a key over maxKeyBytes', record: record('k'.repeat(17), '1', set()), reason: 'key-too-large' },

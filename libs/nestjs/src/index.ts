@@ -43,4 +43,4 @@ export type { NearCacheInterceptorOptions } from './interceptor-settings.js';
 export type { NearCacheModuleAsyncOptions, NearCacheModuleRootOptions } from './near-cache.module-definition.js';
 export { NearCacheModule } from './near-cache.module.js';
 export { NearCacheRegistry, nestLogger, type RegisteredNearCache } from './near-cache.registry.js';
-export type { CacheCondition, CacheSessionToken, CacheUnless } from './operations.js';
+export type { CacheCondition, CacheSessionToken, CacheTagsOption, CacheUnless } from './operations.js';

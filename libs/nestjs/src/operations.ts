@@ -49,6 +49,8 @@ export interface CachedOperation extends OperationBase {
   readonly after: CacheSessionToken | undefined;
   /** Grace and loader timeouts (`NearCache.wrap`'s), or undefined when none is set. */
   readonly guard: CachedGuard | undefined;
+  /** The tags of the stored value, from the arguments, or undefined for none. */
+  readonly tags: ((args: readonly unknown[]) => string[]) | undefined;
 }
 
 /** The grace, loader timeouts and early refresh of a `@Cached` method (docs/consistency.md, sections 14 to 16). */
@@ -65,6 +67,8 @@ export interface EvictOperation extends OperationBase {
   readonly keys: ((args: readonly unknown[]) => string[]) | undefined;
   readonly allEntries: boolean;
   readonly prefix: CacheKeyFunction | undefined;
+  /** Tags to invalidate (`NearCache.invalidateTags`), from the arguments. */
+  readonly tags: ((args: readonly unknown[]) => string[]) | undefined;
   readonly beforeInvocation: boolean;
 }
 
@@ -72,6 +76,8 @@ export interface EvictOperation extends OperationBase {
 export interface PutOperation extends OperationBase {
   readonly kind: 'put';
   readonly key: CacheKeyFunction;
+  /** The tags of the stored value, from the arguments, or undefined for none. */
+  readonly tags: ((args: readonly unknown[]) => string[]) | undefined;
   readonly ttl: number | undefined;
   readonly unless: CacheUnless | undefined;
 }
@@ -151,14 +157,18 @@ export function getOperations(method: unknown): readonly CacheOperation[] {
   return (Reflect.getMetadata(NEAR_CACHE_OPERATIONS_METADATA, method) as CacheOperation[] | undefined) ?? [];
 }
 
+/** Tags: a list of fixed tags or templates (the placeholders of keys), or a function of the arguments returning the tags. */
+export type CacheTagsOption = CacheKeyOption[] | ((...args: any[]) => string[]);
+
 type Derived = 'where' | 'method' | 'shape' | 'problem';
 type OperationInput =
-  | (Omit<CachedOperation, Derived | 'key'> & { key: CacheKeyOption | undefined })
-  | (Omit<EvictOperation, Derived | 'keys' | 'prefix'> & {
+  | (Omit<CachedOperation, Derived | 'key' | 'tags'> & { key: CacheKeyOption | undefined; tags: CacheTagsOption | undefined })
+  | (Omit<EvictOperation, Derived | 'keys' | 'prefix' | 'tags'> & {
       keys: CacheKeyOption[] | ((...args: any[]) => string[]) | undefined;
       prefix: CacheKeyOption | undefined;
+      tags: CacheTagsOption | undefined;
     })
-  | (Omit<PutOperation, Derived | 'key'> & { key: CacheKeyOption });
+  | (Omit<PutOperation, Derived | 'key' | 'tags'> & { key: CacheKeyOption; tags: CacheTagsOption | undefined });
 
 /**
  * Replaces `descriptor.value` by a wrapper that runs `input` through the runner its instance is
@@ -216,28 +226,35 @@ export function decorateMethod(
       return problem;
     },
   };
+  const list = (given: CacheTagsOption | undefined, what: string): ((args: readonly unknown[]) => string[]) | undefined => {
+    if (typeof given === 'function') {
+      return (args) => {
+        const out = given(...args);
+        if (!Array.isArray(out) || !out.every((k) => typeof k === 'string')) throw new TypeError(`a ${what} function must return an array of strings`);
+        return out;
+      };
+    }
+    if (given === undefined) return undefined;
+    const compiled = given.map(compile);
+    return (args) => compiled.map((item) => item(...args));
+  };
   let operation: CacheOperation;
   switch (input.kind) {
     case 'cached':
-      operation = Object.defineProperties({ ...input, ...base, key: input.key === undefined ? undefined : compile(input.key) }, problemOf(base));
+      operation = Object.defineProperties(
+        { ...input, ...base, key: input.key === undefined ? undefined : compile(input.key), tags: list(input.tags, 'tags') },
+        problemOf(base),
+      );
       break;
     case 'put':
-      operation = Object.defineProperties({ ...input, ...base, key: compile(input.key) }, problemOf(base));
+      operation = Object.defineProperties({ ...input, ...base, key: compile(input.key), tags: list(input.tags, 'tags') }, problemOf(base));
       break;
     case 'evict': {
-      let keys: EvictOperation['keys'];
-      const given = input.keys;
-      if (typeof given === 'function') {
-        keys = (args) => {
-          const list = given(...args);
-          if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) throw new TypeError('a keys function must return an array of strings');
-          return list;
-        };
-      } else if (given !== undefined) {
-        const compiled = given.map(compile);
-        keys = (args) => compiled.map((key) => key(...args));
-      }
-      operation = Object.defineProperties({ ...input, ...base, keys, prefix: input.prefix === undefined ? undefined : compile(input.prefix) }, problemOf(base));
+      const keys = list(input.keys, 'keys');
+      operation = Object.defineProperties(
+        { ...input, ...base, keys, prefix: input.prefix === undefined ? undefined : compile(input.prefix), tags: list(input.tags, 'tags') },
+        problemOf(base),
+      );
       break;
     }
   }

@@ -251,22 +251,31 @@ export class CacheOperationRunner implements OperationRunner {
       lease?.release();
       return;
     }
+    let tags: string[] | undefined;
+    try {
+      tags = operation.tags?.(args);
+    } catch (error) {
+      // Stored without its tags, the value would outlive their invalidation.
+      lease?.release();
+      this.#warn(operation, 'key', `no tags could be built; the value for key "${key}" is not cached`, error);
+      return;
+    }
     if (lease === undefined || cache.state === 'closed') {
       lease?.release();
-      void this.#store(operation, cache, key, value);
+      void this.#store(operation, cache, key, value, tags);
       return;
     }
     const grace = operation.guard?.grace;
-    const options = grace === undefined ? (operation.ttl === undefined ? undefined : { ttl: operation.ttl }) : { ttl: operation.ttl, grace };
+    const options = operation.ttl === undefined && tags === undefined && grace === undefined ? undefined : { ttl: operation.ttl, tags, grace };
     lease
       .fill(value, options)
       .catch((error: unknown) => this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error));
   }
 
   /** Stores a result; a failure is reported once per method and kind, naming the key. */
-  #store(operation: CachedOperation | PutOperation, cache: NearCache, key: string, value: unknown): Promise<void> {
+  #store(operation: CachedOperation | PutOperation, cache: NearCache, key: string, value: unknown, tags?: string[]): Promise<void> {
     if (cache.state === 'closed') return Promise.resolve();
-    const options = operation.ttl === undefined ? undefined : { ttl: operation.ttl };
+    const options = operation.ttl === undefined && tags === undefined ? undefined : { ttl: operation.ttl, tags };
     return cache
       .set(key, value, options)
       .catch((error: unknown) => this.#warn(operation, 'store', `the value for key "${key}" is not cached (it is returned all the same)`, error));
@@ -291,12 +300,14 @@ export class CacheOperationRunner implements OperationRunner {
     const evict = (): Promise<void> => {
       let keys: string[] = [];
       let prefix: string | undefined;
+      let tags: string[] | undefined;
       let cache: NearCache;
       try {
         cache = this.resolve(operation.cache);
         if (!operation.allEntries) {
           keys = operation.keys?.(args) ?? [];
           prefix = operation.prefix?.(args);
+          tags = operation.tags?.(args);
         }
       } catch (error) {
         this.#warn(operation, 'key', 'no key could be built; nothing is evicted and stale entries may remain', error);
@@ -307,13 +318,14 @@ export class CacheOperationRunner implements OperationRunner {
           return cache.clear().catch((error: unknown) => this.#warn(operation, 'evict', 'clearing the cache failed; stale entries may remain', error));
         const writes: Array<Promise<void>> = [];
         if (prefix !== undefined) writes.push(cache.clearPrefix(prefix));
+        if (tags !== undefined) writes.push(cache.invalidateTags(tags));
         for (const key of keys) writes.push(cache.delete(key));
         return Promise.all(writes).then(
           () => undefined,
-          (error: unknown) => this.#warn(operation, 'evict', `evicting ${describe(keys, prefix)} failed; stale entries may remain`, error),
+          (error: unknown) => this.#warn(operation, 'evict', `evicting ${describe(keys, prefix, tags)} failed; stale entries may remain`, error),
         );
       } catch (error) {
-        this.#warn(operation, 'evict', `evicting ${describe(keys, prefix)} failed; stale entries may remain`, error);
+        this.#warn(operation, 'evict', `evicting ${describe(keys, prefix, tags)} failed; stale entries may remain`, error);
         return Promise.resolve();
       }
     };
@@ -339,15 +351,17 @@ export class CacheOperationRunner implements OperationRunner {
       if (value === undefined) return Promise.resolve();
       let cache: NearCache;
       let key: string;
+      let tags: string[] | undefined;
       try {
         cache = this.resolve(operation.cache);
         key = operation.key(...args);
+        tags = operation.tags?.(args);
       } catch (error) {
-        this.#warn(operation, 'key', 'no key could be built; the result is not stored', error);
+        this.#warn(operation, 'key', 'no key or tags could be built; the result is not stored', error);
         return Promise.resolve();
       }
       if (!this.#cacheable(operation, value, args)) return Promise.resolve();
-      return this.#store(operation, cache, key, value);
+      return this.#store(operation, cache, key, value, tags);
     };
     const result = original.apply(self, args);
     if (isThenable(result))
@@ -401,9 +415,10 @@ function evictOnComplete(source: { subscribe: Function }, evict: () => Promise<v
   });
 }
 
-function describe(keys: readonly string[], prefix: string | undefined): string {
+function describe(keys: readonly string[], prefix: string | undefined, tags?: readonly string[]): string {
   const parts = keys.map((key) => `key "${key}"`);
   if (prefix !== undefined) parts.push(`prefix "${prefix}"`);
+  for (const tag of tags ?? []) parts.push(`tag "${tag}"`);
   return parts.join(', ') || 'every entry';
 }
 

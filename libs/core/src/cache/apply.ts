@@ -68,11 +68,24 @@ export class RecordApplier<V> {
       }
       return;
     }
+    if (parsed.op === 'tag') {
+      o.fences.tagged(parsed.tag, record.partition, record.offset, parsed.origin, own);
+      if (own) {
+        o.shield.clearCameBack(parsed.writeId, record.partition);
+      } else {
+        this.wipeTag(parsed.tag, record.partition, record.offset);
+      }
+      return;
+    }
     const key = parsed.key;
     // Fenced loads: a stale fenced record is skipped, one that cannot be judged drops the key.
     const verdict = o.fences.judge(parsed, record.partition, record.offset, own);
     if (verdict === Verdict.Skip) return;
-    if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset)) return;
+    if (!o.shield.admits(key, own, parsed.writeId, record.partition, record.offset, parsed.op === 'set' ? parsed.tags : undefined)) {
+      // A tagged set before a local invalidation of its tag: after both, the key is gone.
+      if (o.shield.tagShadowed && o.store.delete(key)) o.reporter.change('delete', key, 'remote');
+      return;
+    }
     // An expired value is dropped, unless it is in its grace period (docs/consistency.md, section 14).
     if (verdict === Verdict.Drop || parsed.op === 'delete' || (parsed.expiresAt !== 0 && Math.max(parsed.expiresAt, parsed.graceEnd) <= o.clock.now())) {
       if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
@@ -86,13 +99,31 @@ export class RecordApplier<V> {
     if (o.bootstrapDecode === 'lazy' && parsed.graceEnd === 0 && !o.bootstrapped() && !o.store.holds(key)) {
       // Nothing to keep intact if this value turns out undecodable: decode it when it is read.
       // The copy lets the fetched batch go.
-      o.store.storeEncoded(key, asBuffer(parsed.value), record, parsed.expiresAt, size);
+      o.store.storeEncoded(key, asBuffer(parsed.value), record, parsed.expiresAt, size, parsed.tags);
     } else {
       const value = o.store.decode(parsed.value, record);
       if (value === undefined) return;
-      o.store.store(key, value as {}, parsed.expiresAt, size, parsed.graceEnd);
+      o.store.store(key, value as {}, parsed.expiresAt, size, parsed.graceEnd, parsed.tags);
     }
     o.reporter.change('set', key, 'remote');
+  }
+
+  /**
+   * Removes the entries carrying `tag` (on `partition` only, when given): those read before the
+   * invalidation, or written here. For a remote invalidation read at `offset`, keys with a local
+   * write in flight are kept, as for a clear. Reads the tagged keys only.
+   */
+  wipeTag(tag: string, partition: number | undefined, offset: number | undefined): void {
+    const o = this.#o;
+    const onePartition = partition !== undefined && o.partitions() > 1;
+    const source = offset === undefined ? 'local' : 'remote';
+    o.store.removeTagged(
+      tag,
+      onePartition || offset !== undefined
+        ? (key) => (onePartition && o.partitionOf(key) !== partition) || (offset !== undefined && o.shield.keepsFromClear(key, offset))
+        : undefined,
+      (key) => o.reporter.change('delete', key, source),
+    );
   }
 
   /**

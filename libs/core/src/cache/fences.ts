@@ -17,8 +17,8 @@ import type { ParsedDelete, ParsedSet } from '../record.js';
  * accepted, or a tombstone). The newest record of a key is then never a stale fenced one.
  */
 
-/** What a record of the log says the key holds: its value, expiry and grace end (0: none), or nothing (`null`). */
-export type KeyState = { bytes: Buffer; expiresAt: number; graceEnd: number } | null;
+/** What a record of the log says the key holds: its value, expiry, grace end (0: none) and tags, or nothing (`null`). */
+export type KeyState = { bytes: Buffer; expiresAt: number; graceEnd: number; tags?: readonly string[] | undefined } | null;
 
 /** A fenced write of this instance: a load on its way, or a fenced record appended and not read back yet. */
 export interface Fence {
@@ -31,6 +31,10 @@ export interface Fence {
   conflict: boolean;
   /** The key's state by the last record of it applied since the fence began (undefined: none). */
   state: KeyState | undefined;
+  /** The tags the loaded value will carry, when known (`wrap`); a lease learns them at `fill`. */
+  tags?: readonly string[] | undefined;
+  /** How many tag invalidations this instance had seen when the load began (see `LoadFences.mayFill`). */
+  tagSeq?: number;
 }
 
 /**
@@ -43,8 +47,10 @@ export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 /** Keys remembered per generation; two generations are kept. */
 const GENERATION = 16_384;
-/** Clears remembered. */
+/** Clears (and tag invalidations) remembered. */
 const MAX_CLEARS = 256;
+/** Tag invalidations remembered for running loads. */
+const MAX_TAG_MARKS = 256;
 
 /** The latest plain record of a key: its offset and origin, and the latest offset of a plain record of another origin (-1: none). */
 class Mark {
@@ -66,7 +72,7 @@ class RecentRecords {
   #previousMax: number[] = [];
   /** Per partition: every plain record at or after this offset is remembered. */
   readonly #horizon: number[] = [];
-  #clears: Array<{ prefix: string; partition: number; offset: number; origin: string }> = [];
+  #clears: Array<{ prefix: string; tag: string | undefined; partition: number; offset: number; origin: string }> = [];
 
   note(key: string, partition: number, offset: number, origin: string): void {
     let mark = this.#current.get(key);
@@ -89,8 +95,9 @@ class RecentRecords {
     }
   }
 
-  noteClear(prefix: string, partition: number, offset: number, origin: string): void {
-    this.#clears.push({ prefix, partition, offset, origin });
+  /** A clear of `prefix`, or (with `tag`) an invalidation of `tag`. */
+  noteClear(prefix: string, partition: number, offset: number, origin: string, tag?: string): void {
+    this.#clears.push({ prefix, tag, partition, offset, origin });
     if (this.#clears.length > MAX_CLEARS) {
       const dropped = this.#clears.shift()!;
       this.#raise(dropped.partition, dropped.offset + 1);
@@ -98,10 +105,10 @@ class RecentRecords {
   }
 
   /**
-   * Whether a plain record of `key` written by another origin than `origin` sits in
-   * [from, offset) of `partition`; undefined when that is not known.
+   * Whether a plain record of `key` written by another origin than `origin` (or an invalidation
+   * of one of `tags`) sits in [from, offset) of `partition`; undefined when that is not known.
    */
-  conflicts(key: string, partition: number, from: number, offset: number, origin: string): boolean | undefined {
+  conflicts(key: string, partition: number, from: number, offset: number, origin: string, tags?: readonly string[]): boolean | undefined {
     if (from < (this.#horizon[partition] ?? 0)) return undefined;
     const mark = this.#current.get(key) ?? this.#previous.get(key);
     if (mark !== undefined) {
@@ -109,8 +116,8 @@ class RecentRecords {
       if (other >= from && other < offset) return true;
     }
     for (const clear of this.#clears) {
-      if (clear.partition === partition && clear.offset >= from && clear.offset < offset && clear.origin !== origin && key.startsWith(clear.prefix))
-        return true;
+      if (clear.partition !== partition || clear.offset < from || clear.offset >= offset || clear.origin === origin) continue;
+      if (clear.tag === undefined ? key.startsWith(clear.prefix) : tags !== undefined && tags.includes(clear.tag)) return true;
     }
     return false;
   }
@@ -141,22 +148,67 @@ export class LoadFences {
   readonly #recent = new RecentRecords();
   readonly #byKey = new Map<string, Fence[]>();
   readonly #host: FenceHost;
+  /** The last tag invalidations seen (local, or read from the log), numbered from 1: `#tagSeq` is the last number. */
+  #tagMarks: Array<{ tag: string; seq: number }> = [];
+  #tagSeq = 0;
 
   constructor(host: FenceHost) {
     this.#host = host;
   }
 
-  /** A load of `key` begins: its fence is the first offset of the key's partition not applied yet. */
-  begin(key: string): Fence {
+  /**
+   * A load of `key` begins: its fence is the first offset of the key's partition not applied
+   * yet. `tags`: the tags its value will carry, when known now.
+   */
+  begin(key: string, tags?: readonly string[]): Fence {
     const host = this.#host;
-    const fence: Fence = { key, from: host.unapplied(host.partitionOf(key)), writeId: 0, conflict: false, state: undefined };
+    const fence: Fence = { key, from: host.unapplied(host.partitionOf(key)), writeId: 0, conflict: false, state: undefined, tags, tagSeq: this.#tagSeq };
     this.#add(fence);
     return fence;
   }
 
-  /** Whether the value of the load `fence` may be stored and appended: no write of its key came after the load began. */
-  mayFill(fence: Fence): boolean {
-    return !fence.conflict;
+  /**
+   * Whether the value of the load `fence` may be stored and appended: no write of its key came
+   * after the load began, nor an invalidation of one of `tags` (the tags the value is to carry).
+   */
+  mayFill(fence: Fence, tags?: readonly string[]): boolean {
+    if (fence.conflict) return false;
+    const carried = tags ?? fence.tags;
+    if (carried === undefined || carried.length === 0 || this.#tagSeq === (fence.tagSeq ?? 0)) return true;
+    const marks = this.#tagMarks;
+    // Invalidations this instance no longer remembers may have covered the value: not stored (a miss).
+    if (marks.length === 0 || marks[0]!.seq > (fence.tagSeq ?? 0) + 1) return false;
+    for (let i = marks.length - 1; i >= 0 && marks[i]!.seq > (fence.tagSeq ?? 0); i--) if (carried.includes(marks[i]!.tag)) return false;
+    fence.tags = carried;
+    return true;
+  }
+
+  /** A local invalidation of `tag`: loads whose value carries it must not store their value. */
+  wroteTag(tag: string): void {
+    this.#markTag(tag);
+  }
+
+  /** A tag invalidation read from the log at `offset` of `partition`, written by `origin` (`own`: this instance). */
+  tagged(tag: string, partition: number, offset: number, origin: string, own: boolean): void {
+    this.#recent.noteClear('', partition, offset, origin, tag);
+    if (!own) this.#markTag(tag);
+    if (this.#byKey.size === 0) return;
+    const host = this.#host;
+    const onePartition = host.partitions() > 1;
+    for (const [key, fences] of this.#byKey) {
+      if (onePartition && host.partitionOf(key) !== partition) continue;
+      for (const fence of fences) {
+        if (fence.writeId === 0 || fence.tags === undefined || !fence.tags.includes(tag)) continue;
+        // A fenced record of this tagged value is on its way: the invalidation sits before it.
+        if (!own) fence.conflict = true;
+        fence.state = null;
+      }
+    }
+  }
+
+  #markTag(tag: string): void {
+    this.#tagMarks.push({ tag, seq: ++this.#tagSeq });
+    if (this.#tagMarks.length > MAX_TAG_MARKS) this.#tagMarks.shift();
   }
 
   /** The load ended without a fenced record (its value is not stored), or the record will never come back. */
@@ -221,7 +273,7 @@ export class LoadFences {
       const fence = fences?.find((f) => f.writeId === record.writeId);
       if (fence) return this.#ownCameBack(fence, fences!, record, offset);
     }
-    const conflict = this.#recent.conflicts(key, partition, record.fence, offset, record.origin);
+    const conflict = this.#recent.conflicts(key, partition, record.fence, offset, record.origin, record.op === 'set' ? record.tags : undefined);
     if (conflict === true) return Verdict.Skip;
     if (this.#byKey.size > 0) this.#observe(key, conflict === false ? stateOf(record) : null, false);
     return conflict === false ? Verdict.Apply : Verdict.Drop;
@@ -257,7 +309,7 @@ export class LoadFences {
     if (!fences) return;
     for (const fence of fences) {
       if (plain) fence.conflict = true;
-      fence.state = state === null ? null : { bytes: Buffer.from(state.bytes), expiresAt: state.expiresAt, graceEnd: state.graceEnd };
+      fence.state = state === null ? null : { bytes: Buffer.from(state.bytes), expiresAt: state.expiresAt, graceEnd: state.graceEnd, tags: state.tags };
     }
   }
 
@@ -269,5 +321,5 @@ export class LoadFences {
 }
 
 function stateOf(record: ParsedSet | ParsedDelete): KeyState {
-  return record.op === 'set' ? { bytes: record.value as Buffer, expiresAt: record.expiresAt, graceEnd: record.graceEnd } : null;
+  return record.op === 'set' ? { bytes: record.value as Buffer, expiresAt: record.expiresAt, graceEnd: record.graceEnd, tags: record.tags } : null;
 }

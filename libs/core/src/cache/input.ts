@@ -2,6 +2,7 @@
 import { InvalidArgumentError, InvalidKeyError, InvalidValueError, LogUnavailableError, NearCacheError, ValueTooLargeError } from '../errors.js';
 import type { Codec } from '../codec.js';
 import { MAX_TTL } from '../options.js';
+import { MAX_TAGS } from '../record.js';
 
 export function invalidKey(key: unknown): InvalidKeyError {
   return new InvalidKeyError(`a key must be a non-empty string, got ${key === null ? 'null' : typeof key}`);
@@ -17,6 +18,29 @@ export function checkKey(key: string, maxKeyBytes: number): void {
     const bytes = Buffer.byteLength(key);
     if (bytes > maxKeyBytes) throw new InvalidKeyError(`the key has ${bytes} UTF-8 bytes; maxKeyBytes allows ${maxKeyBytes}`);
   }
+}
+
+/** Throws `InvalidArgumentError` unless `tag` is a non-empty string without a newline, of at most `maxKeyBytes` UTF-8 bytes. */
+export function checkTag(tag: unknown, maxKeyBytes: number): string {
+  if (typeof tag !== 'string' || tag.length === 0) {
+    throw new InvalidArgumentError(`a tag must be a non-empty string, got ${tag === '' ? '""' : tag === null ? 'null' : typeof tag}`);
+  }
+  if (tag.includes('\n')) throw new InvalidArgumentError('a tag may not contain a newline');
+  if (tag.length * 3 > maxKeyBytes && Buffer.byteLength(tag) > maxKeyBytes) {
+    throw new InvalidArgumentError(`the tag has ${Buffer.byteLength(tag)} UTF-8 bytes; maxKeyBytes allows ${maxKeyBytes}`);
+  }
+  return tag;
+}
+
+/** The `tags` option checked: an array of at most `MAX_TAGS` tags (duplicates dropped), or undefined for none. */
+export function checkTags(tags: unknown, maxKeyBytes: number): readonly string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags)) throw new InvalidArgumentError(`tags must be an array of strings, got ${tags === null ? 'null' : typeof tags}`);
+  if (tags.length > MAX_TAGS) throw new InvalidArgumentError(`an entry may carry at most ${MAX_TAGS} tags, got ${tags.length}`);
+  for (const tag of tags) checkTag(tag, maxKeyBytes);
+  if (tags.length === 0) return undefined;
+  const distinct = [...new Set(tags as string[])];
+  return Object.freeze(distinct);
 }
 
 export function checkTtl(ttl: unknown): number {

@@ -49,7 +49,7 @@ export class CacheLease<V = unknown> {
     this.#fence = undefined;
     const { fences, writes } = this.#parts;
     try {
-      if (!this.#parts.open() || !fences.mayFill(fence)) {
+      if (!this.#parts.open() || !fences.mayFill(fence, options?.tags)) {
         fences.end(fence);
         return Promise.resolve(false);
       }

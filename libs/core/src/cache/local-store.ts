@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
 import { checkKey } from './input.js';
 import { PrefixIndex } from './prefix-index.js';
+import { TagIndex } from './tag-index.js';
 import type { RecordPosition } from './types.js';
 
 /** Index changes a cache of any size may make between two prefix clears before the index goes (see `#index`). */
@@ -80,6 +81,8 @@ export class LocalStore<V> {
   readonly #maxKeyBytes: number;
   /** Entries stored as bytes not decoded yet (Encoded) or with a grace period (Graced): while there are none, a hit needs no look into the value. */
   #special = 0;
+  /** Tag -> keys of the tagged entries, made at the first tagged entry (see TagIndex). */
+  #tags: TagIndex | undefined;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -101,6 +104,7 @@ export class LocalStore<V> {
           this.#index.remove(key);
         }
         if (this.#special > 0 && (value instanceof Encoded || value instanceof Graced)) this.#special--;
+        if (reason !== 'set' && this.#tags !== undefined) this.#tags.remove(key);
       },
     });
   }
@@ -217,10 +221,10 @@ export class LocalStore<V> {
 
   /**
    * Stores `value` with what is left of its expiry (0: none), or, with a grace period
-   * (`graceEnd` after `expiresAt`), of its grace; returns whether it is held (not past its expiry
-   * and grace, not over maxBytes).
+   * (`graceEnd` after `expiresAt`), of its grace, and its `tags` (undefined: none); returns
+   * whether it is held (not past its expiry and grace, not over maxBytes).
    */
-  store(key: string, value: {}, expiresAt: number, size: number, graceEnd = 0): boolean {
+  store(key: string, value: {}, expiresAt: number, size: number, graceEnd = 0, tags?: readonly string[]): boolean {
     let ttl = 0;
     const graced = expiresAt > 0 && graceEnd > expiresAt;
     const keepUntil = graced ? graceEnd : expiresAt;
@@ -234,14 +238,18 @@ export class LocalStore<V> {
     if (graced) {
       // Counted once the entry is in: the key's previous entry is disposed of first.
       this.#setGraced(key, new Graced(value, expiresAt, graceEnd), size, ttl);
-      return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
+    } else {
+      const cap = this.#options.maxTtl;
+      if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
+      if (ttl > 0) this.#expiring = true;
+      this.#set(key, value, size, { ttl });
     }
-    const cap = this.#options.maxTtl;
-    if (cap > 0 && (ttl === 0 || ttl > cap)) ttl = cap;
-    if (ttl > 0) this.#expiring = true;
-    this.#set(key, value, size, { ttl });
     // lru-cache does not keep an entry larger than maxSize (it removes the key's previous entry).
-    return this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
+    const held = this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
+    // An untagged entry costs one test here while no entry was ever tagged.
+    if (tags !== undefined && held) (this.#tags ??= new TagIndex()).set(key, tags);
+    else if (this.#tags !== undefined) this.#tags.remove(key);
+    return held;
   }
 
   #setGraced(key: string, graced: Graced, size: number, ttl: number): void {
@@ -272,8 +280,27 @@ export class LocalStore<V> {
   }
 
   /** Stores a value as its record's bytes, decoded on its first read; `bytes` is copied. */
-  storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number): void {
-    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size)) this.#special++;
+  storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
+    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
+  }
+
+  /** The tags of `key`'s entry, or undefined. */
+  tagsOf(key: string): readonly string[] | undefined {
+    return this.#tags?.tagsOf(key);
+  }
+
+  /**
+   * Removes the entries carrying `tag`, except those `keep` says to keep; tells `removed` each key that had an entry.
+   * Reads the keys carrying it and no other (see TagIndex).
+   */
+  removeTagged(tag: string, keep: ((key: string) => boolean) | undefined, removed: (key: string) => void): void {
+    const index = this.#tags;
+    if (index === undefined) return;
+    for (const key of index.keysOf(tag)) {
+      if (keep !== undefined && keep(key)) continue;
+      if (this.#lru.delete(key)) removed(key);
+      index.remove(key);
+    }
   }
 
   /** Removes `key`; returns whether it had an entry. */
@@ -285,6 +312,7 @@ export class LocalStore<V> {
   clear(): void {
     // Emptied first: removing each key from it as the LRU disposes of it would cost a search each.
     this.#index?.clear();
+    this.#tags?.clear();
     this.#lru.clear();
   }
 

@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { clearRecordKey } from '../record.js';
+import { clearRecordKey, tagRecordKey } from '../record.js';
 import type { RecordApplier } from './apply.js';
 import type { Fence, KeyState, LoadFences } from './fences.js';
-import { checkGrace, checkKey, checkTtl, decodeOwnValue, encodeValue } from './input.js';
+import { checkGrace, checkKey, checkTag, checkTags, checkTtl, decodeOwnValue, encodeValue } from './input.js';
 import type { LocalStore } from './local-store.js';
 import type { Publisher } from './outgoing.js';
 import type { Reporter } from './reporter.js';
@@ -58,6 +58,7 @@ export class LocalWrites<V> {
     p.assertWritable();
     checkKey(key, this.#options.maxKeyBytes);
     const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
+    const tags = options?.tags === undefined ? undefined : checkTags(options.tags, this.#options.maxKeyBytes);
     const bytes = encodeValue(this.#options.codec, this.#options.maxValueBytes, key, value);
     const held = this.#keepGiven ? value : decodeOwnValue(this.#options.codec, key, bytes);
     const queue = p.publisher.queue;
@@ -66,8 +67,8 @@ export class LocalWrites<V> {
     const expiresAt = ttl > 0 ? this.#clock.now() + ttl : 0;
     p.shield.wroteKey(key, writeId);
     p.fences.wrote(key);
-    p.store.store(key, held as {}, expiresAt, bytes.length + key.length);
-    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt });
+    p.store.store(key, held as {}, expiresAt, bytes.length + key.length, 0, tags);
+    const write = queue.enqueue({ queueKey: key, writeId, waiters: undefined, op: 'set', key, value: bytes, expiresAt, tags });
     p.counters.sets++;
     p.reporter.change('set', key, 'local');
     const written = options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
@@ -112,6 +113,31 @@ export class LocalWrites<V> {
   }
 
   /**
+   * Removes every entry carrying one of `tags`, here at once, and writes one tag invalidation per
+   * tag (to every partition), which every instance applies to the tagged entries written before it.
+   */
+  invalidateTags(tags: readonly string[], options: WriteOptions | undefined): Promise<void> {
+    const p = this.#p;
+    p.assertWritable();
+    if (!Array.isArray(tags)) throw new InvalidArgumentError(`invalidateTags() takes an array of tags, got ${tags === null ? 'null' : typeof tags}`);
+    const distinct = [...new Set(tags.map((tag) => checkTag(tag, this.#options.maxKeyBytes)))];
+    const queue = p.publisher.queue;
+    const written: Promise<void>[] = [];
+    for (const tag of distinct) {
+      const queueKey = tagRecordKey(tag);
+      queue.admit(queueKey);
+      const writeId = ++this.#writeSeq;
+      p.shield.wroteTag(tag, writeId);
+      p.fences.wroteTag(tag);
+      p.applier.wipeTag(tag, undefined, undefined);
+      const write = queue.enqueue({ queueKey, writeId, waiters: undefined, op: 'tag', key: tag, value: null, expiresAt: 0 });
+      p.counters.clears++;
+      if (options?.durable) written.push(queue.acknowledged(write, this.#options.flushTimeout));
+    }
+    return written.length === 0 ? RESOLVED : Promise.all(written).then(() => undefined);
+  }
+
+  /**
    * Stores the value a load of `key` returned, as `set` does, and queues it as a fenced record
    * (see fences.ts). Not shielded: a record of the key read before it comes back wins (it makes
    * the fenced record stale). The caller checked that the fence has no conflict.
@@ -121,6 +147,7 @@ export class LocalWrites<V> {
     p.assertWritable();
     const ttl = options?.ttl === undefined ? this.#options.ttl : checkTtl(options.ttl);
     const grace = options?.grace === undefined ? 0 : checkGrace(options.grace);
+    const tags = options?.tags === undefined ? undefined : checkTags(options.tags, this.#options.maxKeyBytes);
     const bytes = encodeValue(this.#options.codec, this.#options.maxValueBytes, key, value);
     const held = this.#keepGiven ? value : decodeOwnValue(this.#options.codec, key, bytes);
     const queue = p.publisher.queue;
@@ -131,7 +158,8 @@ export class LocalWrites<V> {
     const graceEnd = expiresAt > 0 && grace > 0 ? expiresAt + grace : 0;
     fence.writeId = writeId;
     fence.state = undefined;
-    p.store.store(key, held as {}, expiresAt, bytes.length + key.length, graceEnd);
+    fence.tags = tags;
+    p.store.store(key, held as {}, expiresAt, bytes.length + key.length, graceEnd, tags);
     const write = queue.enqueue({
       queueKey: key,
       writeId,
@@ -142,6 +170,7 @@ export class LocalWrites<V> {
       expiresAt,
       fence: fence.from,
       ...(graceEnd > 0 ? { graceEnd } : {}),
+      tags,
     });
     p.counters.sets++;
     p.reporter.change('set', key, 'local');
@@ -175,6 +204,7 @@ export class LocalWrites<V> {
       expiresAt: live ? state.expiresAt : 0,
       fence: from,
       ...(live && state.graceEnd > 0 ? { graceEnd: state.graceEnd } : {}),
+      ...(live && state.tags !== undefined ? { tags: state.tags } : {}),
     });
     return { key, from, writeId, conflict: false, state: undefined };
   }

@@ -53,6 +53,11 @@ export class NearCacheNamespace<V = unknown> {
     return this.cache.clearPrefix(this.prefix + prefix, options);
   }
 
+  /** Removes every entry carrying one of `tags`, on every instance. Tags are not namespaced: this is `cache.invalidateTags`. */
+  invalidateTags(tags: readonly string[], options?: WriteOptions): Promise<void> {
+    return this.cache.invalidateTags(tags, options);
+  }
+
   /** Keys of this namespace, without the prefix. */
   *keys(): IterableIterator<string> {
     for (const key of this.cache.keys()) if (key.startsWith(this.prefix)) yield key.slice(this.prefix.length);

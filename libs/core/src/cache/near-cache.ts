@@ -13,7 +13,7 @@ import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
 import { LoadFences } from './fences.js';
 import type { CacheLease } from './lease.js';
-import { asNearCacheError, checkKey, checkLoadOptions, checkTtl } from './input.js';
+import { asNearCacheError, checkKey, checkLoadOptions, checkTags, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
 import { LocalStore } from './local-store.js';
 import { LocalWrites } from './local-writes.js';
@@ -306,6 +306,19 @@ export class NearCache<V = unknown> extends EventEmitter {
   }
 
   /**
+   * Removes every entry carrying one of `tags` (see the `tags` option of `set` and `wrap`), here at
+   * once and on every instance, also from what an instance starting later reads from the log. A
+   * set carrying a tag after this call is kept (docs/consistency.md, section 17).
+   */
+  invalidateTags(tags: readonly string[], options?: WriteOptions): Promise<void> {
+    try {
+      return this.#writes.invalidateTags(tags, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
    * Get-or-load: the cached value of `key`, or the result of `loader`, which is then cached.
    * Concurrent calls for one key share one `loader` call. A loader error is passed on and never
    * cached; an `undefined` result is returned and not cached. If the result cannot be cached
@@ -325,6 +338,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       if (typeof loader !== 'function') throw new InvalidArgumentError('wrap() needs a loader function');
       if (options !== undefined) {
         if (options.ttl !== undefined) checkTtl(options.ttl);
+        if (options.tags !== undefined) checkTags(options.tags, this.#options.maxKeyBytes);
         guarded = checkLoadOptions(options);
       }
       // A hit that is not fresh enough (`after`, `maxStaleness`) is a miss: the loader runs.

@@ -1,13 +1,14 @@
 import type { RecordSigner } from '../crypto.js';
 import type { NearCacheError } from '../errors.js';
 import type { ReplicationLog } from '../log/port.js';
-import { clearRecord, deleteRecord, setRecord, type OutgoingRecord } from '../record.js';
+import { clearRecord, deleteRecord, setRecord, tagRecord, type OutgoingRecord } from '../record.js';
 import { Replicator, type QueuedWrite } from '../replicator.js';
 import type { WriteShield } from './write-shield.js';
 
 /** A local write queued for the log. */
 export interface CacheWrite extends QueuedWrite {
-  op: 'set' | 'delete' | 'clear';
+  op: 'set' | 'delete' | 'clear' | 'tag';
+  /** The key, the prefix of a clear, or the tag of a tag invalidation. */
   key: string;
   value: Uint8Array | null;
   expiresAt: number;
@@ -15,6 +16,8 @@ export interface CacheWrite extends QueuedWrite {
   fence?: number;
   /** A set with a grace period: when it ends (ms since the epoch). Absent otherwise. */
   graceEnd?: number;
+  /** A tagged set: its tags. */
+  tags?: readonly string[];
 }
 
 /**
@@ -87,7 +90,8 @@ export class Publisher {
         maxBatchBytes: options.maxBatchBytes,
         // Encoded value and key, plus headers and record overhead; a clear is one record per partition.
         size: (write) =>
-          (Buffer.byteLength(write.key) + (write.value?.length ?? 0) + this.#recordOverhead) * (write.op === 'clear' ? Math.max(1, options.partitions()) : 1),
+          (Buffer.byteLength(write.key) + (write.value?.length ?? 0) + this.#recordOverhead) *
+          (write.op === 'clear' || write.op === 'tag' ? Math.max(1, options.partitions()) : 1),
       },
     );
   }
@@ -121,7 +125,18 @@ export class Publisher {
       switch (write.op) {
         case 'set':
           records.push(
-            setRecord(this.#o.partitionOf(write.key), write.key, write.value!, write.expiresAt, origin, write.writeId, codecName, write.fence, write.graceEnd),
+            setRecord(
+              this.#o.partitionOf(write.key),
+              write.key,
+              write.value!,
+              write.expiresAt,
+              origin,
+              write.writeId,
+              codecName,
+              write.fence,
+              write.graceEnd,
+              write.tags,
+            ),
           );
           owners.push(write);
           break;
@@ -133,6 +148,13 @@ export class Publisher {
           // A clear goes to every partition, ordered there with the writes it clears.
           for (let p = 0, n = this.#o.partitions(); p < n; p++) {
             records.push(clearRecord(p, write.key, origin, write.writeId, codecName));
+            owners.push(write);
+          }
+          break;
+        case 'tag':
+          // Like a clear: ordered in every partition with the tagged writes it removes.
+          for (let p = 0, n = this.#o.partitions(); p < n; p++) {
+            records.push(tagRecord(p, write.key, origin, write.writeId, codecName));
             owners.push(write);
           }
           break;

@@ -58,7 +58,7 @@ export class SingleFlight<V> {
   load<T extends V>(key: string, loader: () => T | Promise<T>, options: FillOptions | undefined): Promise<T> {
     const running = this.#loading.get(key);
     if (running) return running as Promise<T>;
-    const fence = this.#fences.begin(key);
+    const fence = this.#fences.begin(key, options?.tags);
     const load = (async () => {
       try {
         const value = await loader();

@@ -16,6 +16,11 @@ export interface SetOptions {
   ttl?: number;
   /** Resolve only once the log acknowledged the write (rejects with `ReplicationTimeoutError` after `flushTimeout`). Default false. */
   durable?: boolean;
+  /**
+   * Tags of the entry (at most 32 non-empty strings without a newline, each at most `maxKeyBytes`
+   * UTF-8 bytes): `invalidateTags` removes every entry carrying one of them. Default: none.
+   */
+  tags?: readonly string[];
 }
 
 /** How fresh a read must be; a read this instance cannot show to be that fresh is a miss (`wrap` loads). */
@@ -92,7 +97,7 @@ export interface RejectedRecord {
 /** A change to this instance's entries, local or from the log. Emitted only while someone listens. */
 export interface CacheChange {
   op: 'set' | 'delete' | 'clear';
-  /** The key, or the prefix for a clear ('' for everything). */
+  /** The key, or the prefix for a clear ('' for everything). A tag invalidation tells a `delete` per entry it removes. */
   key: string;
   source: 'local' | 'remote';
 }
@@ -126,6 +131,7 @@ export interface CacheStats {
   evictions: number;
   sets: number;
   deletes: number;
+  /** Clears made here, and invalidations of a tag (one per tag). */
   clears: number;
   /** Values `wrap` served past their expiry, from their grace period (the `stale` event). */
   staleServed: number;

@@ -1,13 +1,17 @@
 /** A local write as the shield sees it. */
 export interface ShieldedWrite {
-  op: 'set' | 'delete' | 'clear';
-  /** The key, or the prefix of a clear. */
+  op: 'set' | 'delete' | 'clear' | 'tag';
+  /** The key, the prefix of a clear, or the tag of a tag invalidation. */
   key: string;
   writeId: number;
 }
 
+/** A clear or a tag invalidation: one record per partition. */
 interface PendingClear {
+  /** The prefix of a clear; '' for a tag invalidation. */
   prefix: string;
+  /** The tag of a tag invalidation, else undefined. */
+  tag: string | undefined;
   writeId: number;
   /** Partitions whose copy of the clear record came back (or was passed: see `offsets`). */
   seen: Set<number>;
@@ -38,6 +42,11 @@ export class WriteShield {
    */
   readonly #ackedKeys = new Map<string, AckedWrite>();
   #pendingClears: PendingClear[] = [];
+  /**
+   * Whether the last record `admits` refused sits before a pending local invalidation of one of
+   * its tags: its key is then removed here (in log order the invalidation removes what it set).
+   */
+  tagShadowed = false;
 
   /** `partitions()`: the topic's partition count (a clear is one record per partition). */
   constructor(private readonly partitions: () => number) {}
@@ -49,7 +58,10 @@ export class WriteShield {
 
   /** Whether a local set, delete or clear of `key` is on its way to the log. */
   isPending(key: string): boolean {
-    return this.#pendingKeys.has(key) || (this.#pendingClears.length > 0 && this.#pendingClears.some((clear) => key.startsWith(clear.prefix)));
+    return (
+      this.#pendingKeys.has(key) ||
+      (this.#pendingClears.length > 0 && this.#pendingClears.some((clear) => clear.tag === undefined && key.startsWith(clear.prefix)))
+    );
   }
 
   /** A local set or delete of `key`. */
@@ -59,12 +71,17 @@ export class WriteShield {
 
   /** A local clear of `prefix`. */
   wroteClear(prefix: string, writeId: number): void {
-    this.#pendingClears.push({ prefix, writeId, seen: new Set(), offsets: undefined });
+    this.#pendingClears.push({ prefix, tag: undefined, writeId, seen: new Set(), offsets: undefined });
+  }
+
+  /** A local invalidation of `tag`: shielded like a clear, for the records carrying the tag. */
+  wroteTag(tag: string, writeId: number): void {
+    this.#pendingClears.push({ prefix: '', tag, writeId, seen: new Set(), offsets: undefined });
   }
 
   /** The log acknowledged `write` (one of its records, for a clear) at `offset` of `partition`. */
   acknowledged(write: ShieldedWrite, partition: number, offset: number): void {
-    if (write.op === 'clear') {
+    if (write.op === 'clear' || write.op === 'tag') {
       const clear = this.#pendingClears.find((c) => c.writeId === write.writeId);
       if (clear) (clear.offsets ??= new Map()).set(partition, offset);
     } else if (this.#pendingKeys.get(write.key) === write.writeId) {
@@ -77,13 +94,13 @@ export class WriteShield {
     // The older write will never come back from the log: stop waiting for it. A set or delete
     // replaced by another one is no longer the key's latest; replaced by a loaded value (not
     // shielded: see fences.ts), the key is no longer pending.
-    if (write.op === 'clear') this.#dropClear(write.writeId);
+    if (write.op === 'clear' || write.op === 'tag') this.#dropClear(write.writeId);
     else this.dropped(write);
   }
 
   /** The log refused `write` for good: its record will never come back. */
   dropped(write: ShieldedWrite): void {
-    if (write.op === 'clear') this.#dropClear(write.writeId);
+    if (write.op === 'clear' || write.op === 'tag') this.#dropClear(write.writeId);
     else if (this.#pendingKeys.get(write.key) === write.writeId) {
       this.#pendingKeys.delete(write.key);
       this.#ackedKeys.delete(write.key);
@@ -92,10 +109,11 @@ export class WriteShield {
 
   /**
    * Whether a set or delete of `key` read from the log at `offset` of `partition` is applied
-   * here; `own`: the record is this instance's, written as `writeId`. Ends the key's shield when
-   * the record is the pending write itself, or comes after it in the log.
+   * here; `own`: the record is this instance's, written as `writeId`; `tags`: the record's tags.
+   * Ends the key's shield when the record is the pending write itself, or comes after it in the log.
    */
-  admits(key: string, own: boolean, writeId: number, partition: number, offset: number): boolean {
+  admits(key: string, own: boolean, writeId: number, partition: number, offset: number, tags?: readonly string[]): boolean {
+    this.tagShadowed = false;
     const pending = this.#pendingKeys.get(key);
     if (pending !== undefined) {
       // A local write of this key is on its way to the log: the local value is newer than
@@ -111,7 +129,7 @@ export class WriteShield {
       this.#pendingKeys.delete(key);
       this.#ackedKeys.delete(key);
     }
-    return this.#pendingClears.length === 0 || !this.#shadowedByClear(key, partition, offset);
+    return this.#pendingClears.length === 0 || !this.#shadowedByClear(key, partition, offset, tags);
   }
 
   /**
@@ -151,11 +169,15 @@ export class WriteShield {
     }
   }
 
-  #shadowedByClear(key: string, partition: number, offset: number): boolean {
+  #shadowedByClear(key: string, partition: number, offset: number, tags: readonly string[] | undefined): boolean {
     for (const clear of this.#pendingClears) {
-      if (clear.seen.has(partition) || !key.startsWith(clear.prefix)) continue;
+      if (clear.seen.has(partition)) continue;
+      if (clear.tag === undefined ? !key.startsWith(clear.prefix) : tags === undefined || !tags.includes(clear.tag)) continue;
       const at = clear.offsets?.get(partition);
-      if (at === undefined || offset < at) return true;
+      if (at === undefined || offset < at) {
+        this.tagShadowed = clear.tag !== undefined;
+        return true;
+      }
       // The clear record sat before this one and was removed by the cleaner: it is behind us.
       this.clearCameBack(clear.writeId, partition);
     }

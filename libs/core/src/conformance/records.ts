@@ -43,6 +43,8 @@ export interface RecordMeta {
   codec?: string;
   /** A fenced record's `nc-fence` header. */
   fence?: string;
+  /** A tagged set's `nc-tags` header: its tags, one per line. */
+  tags?: string;
   payload: Uint8Array | null;
 }
 
@@ -65,7 +67,9 @@ export function recordMeta(record: { headers?: Record<string, unknown>; value: U
     return { version, op, exp, wid, ...(codec === undefined ? {} : { codec }), origin: rest.length > 0 ? rest.join(' ') : undefined, payload };
   };
   const fence = text('nc-fence');
-  const fenced = (meta: RecordMeta): RecordMeta => (fence === undefined ? meta : { ...meta, fence });
+  const tags = text('nc-tags');
+  const fenced = (meta: RecordMeta): RecordMeta =>
+    fence === undefined && tags === undefined ? meta : { ...meta, ...(fence === undefined ? {} : { fence }), ...(tags === undefined ? {} : { tags }) };
   const packed = text('nc-r');
   if (packed !== undefined) return fenced(fields(packed, value));
   const version = text('nc-v');

@@ -1,9 +1,9 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
-import { decorateMethod, type CacheCondition } from '../operations.js';
-import { checkCommon } from './validate.js';
+import { decorateMethod, type CacheCondition, type CacheTagsOption } from '../operations.js';
+import { checkCommon, checkTags } from './validate.js';
 
-/** Options of `@CacheEvict()`: give one of `key`, `keys`, `prefix` and `allEntries`. */
+/** Options of `@CacheEvict()`: give one of `key`, `keys`, `prefix`, `tags` and `allEntries`. */
 export interface CacheEvictOptions {
   /** The key to remove: a fixed string, a template such as `'user:{0}'`, or a function of the arguments. */
   key?: CacheKeyOption;
@@ -11,6 +11,12 @@ export interface CacheEvictOptions {
   keys?: CacheKeyOption[] | ((...args: any[]) => string[]);
   /** Remove every key starting with this prefix (a string, a template or a function of the arguments). */
   prefix?: CacheKeyOption;
+  /**
+   * Remove every entry carrying one of these tags (`NearCache.invalidateTags`), on every instance:
+   * fixed tags or templates with the placeholders of keys, or a function of the arguments
+   * returning the tags.
+   */
+  tags?: CacheTagsOption;
   /** Remove every entry of the cache. Default false. */
   allEntries?: boolean;
   /**
@@ -34,12 +40,16 @@ export interface CacheEvictOptions {
  * ```ts
  * @CacheEvict({ key: 'user:{id}' })
  * async update(id: string, changes: Partial<User>): Promise<User> { ... }
+ *
+ * @CacheEvict({ tags: ['org:{orgId}'] })
+ * async moveOrg(orgId: string): Promise<void> { ... }
  * ```
  */
 export function CacheEvict(options: CacheEvictOptions): MethodDecorator {
   const cache = checkCommon('CacheEvict', options);
-  const given = [options.key, options.keys, options.prefix, options.allEntries === true ? true : undefined].filter((o) => o !== undefined);
-  if (given.length !== 1) throw new InvalidOptionError('@CacheEvict() needs exactly one of key, keys, prefix and allEntries: true');
+  const given = [options.key, options.keys, options.prefix, options.tags, options.allEntries === true ? true : undefined].filter((o) => o !== undefined);
+  if (given.length !== 1) throw new InvalidOptionError('@CacheEvict() needs exactly one of key, keys, prefix, tags and allEntries: true');
+  checkTags('CacheEvict', options.tags);
   if (options.keys !== undefined && typeof options.keys !== 'function' && !Array.isArray(options.keys)) {
     throw new InvalidOptionError('@CacheEvict(): keys must be an array of keys or templates, or a function of the arguments');
   }
@@ -53,6 +63,7 @@ export function CacheEvict(options: CacheEvictOptions): MethodDecorator {
       cache,
       keys: options.key !== undefined ? [options.key] : options.keys,
       prefix: options.prefix,
+      tags: options.tags,
       allEntries: options.allEntries === true,
       beforeInvocation: options.beforeInvocation === true,
       condition: options.condition,

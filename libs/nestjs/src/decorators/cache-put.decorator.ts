@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
-import { decorateMethod, type CacheCondition, type CacheUnless } from '../operations.js';
-import { checkCommon } from './validate.js';
+import { decorateMethod, type CacheCondition, type CacheTagsOption, type CacheUnless } from '../operations.js';
+import { checkCommon, checkTags } from './validate.js';
 
 /** Options of `@CachePut()`. */
 export interface CachePutOptions {
@@ -15,6 +15,8 @@ export interface CachePutOptions {
   condition?: CacheCondition;
   /** Do not store a result when it returns true (called with the result, then the arguments). */
   unless?: CacheUnless;
+  /** Tags of the stored value, as for `@Cached`. Default: none (a value stored without tags loses those of the value it replaces). */
+  tags?: CacheTagsOption;
 }
 
 /**
@@ -29,6 +31,7 @@ export interface CachePutOptions {
 export function CachePut(options: CachePutOptions): MethodDecorator {
   const cache = checkCommon('CachePut', options);
   if (options.key === undefined) throw new InvalidOptionError('@CachePut() needs a key');
+  checkTags('CachePut', options.tags);
   return (target, propertyKey, descriptor) =>
     decorateMethod('CachePut', target, propertyKey, descriptor, {
       kind: 'put',
@@ -37,5 +40,6 @@ export function CachePut(options: CachePutOptions): MethodDecorator {
       ttl: options.ttl,
       condition: options.condition,
       unless: options.unless,
+      tags: options.tags,
     }) as typeof descriptor;
 }

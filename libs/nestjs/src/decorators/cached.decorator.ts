@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
-import { decorateMethod, type CacheCondition, type CachedGuard, type CacheSessionToken, type CacheUnless } from '../operations.js';
-import { checkCommon, MAX_DECORATOR_TTL } from './validate.js';
+import { decorateMethod, type CacheCondition, type CachedGuard, type CacheSessionToken, type CacheTagsOption, type CacheUnless } from '../operations.js';
+import { checkCommon, checkTags, MAX_DECORATOR_TTL } from './validate.js';
 
 /** The largest `maxStaleness`, in ms (setTimeout's limit, as the cache's). */
 const MAX_STALENESS = 2_147_483_647;
@@ -36,6 +36,14 @@ export interface CachedOptions {
    * with a warning. Default: none.
    */
   after?: CacheSessionToken;
+  /**
+   * Tags of the stored value (`NearCache.set`'s `tags`), for `@CacheEvict({ tags })` and
+   * `invalidateTags`: fixed tags or templates with the placeholders of keys (`'user:{id}'`,
+   * checked when the module initialises), or a function of the arguments returning the tags. A
+   * call whose tags cannot be built (a placeholder `undefined`) returns its result uncached,
+   * with a warning. Default: none.
+   */
+  tags?: CacheTagsOption;
   /**
    * Keep a cached result this many ms past its expiry (needs a `ttl`, here or the module's), on
    * every instance; a call whose method throws or times out then returns it instead of failing
@@ -94,8 +102,8 @@ function checkGuard(options: CachedOptions): CachedGuard | undefined {
  * - Cached values are shared objects: treat what the method returns as read-only.
  *
  * ```ts
- * @Cached({ key: 'user:{id}', ttl: 60_000 })
- * async findOne(id: string): Promise<User> { ... }
+ * @Cached({ key: 'user:{id}', ttl: 60_000, tags: ['users', 'org:{orgId}'] })
+ * async findOne(id: string, orgId: string): Promise<User> { ... }
  *
  * // At most 2 s stale; fresh enough for the caller's session token when it passes one.
  * @Cached({ key: 'user:{0}', maxStaleness: 2000, after: (id: string, session?: string) => session })
@@ -116,6 +124,7 @@ export function Cached(options: CachedOptions = {}): MethodDecorator {
   if (after !== undefined && typeof after !== 'function') {
     throw new InvalidOptionError('@Cached(): after must be a function (...args) => session token | undefined');
   }
+  checkTags('Cached', options.tags);
   return (target, propertyKey, descriptor) =>
     decorateMethod('Cached', target, propertyKey, descriptor, {
       kind: 'cached',
@@ -127,5 +136,6 @@ export function Cached(options: CachedOptions = {}): MethodDecorator {
       maxStaleness,
       after,
       guard,
+      tags: options.tags,
     }) as typeof descriptor;
 }

@@ -4,6 +4,16 @@ import { DEFAULT_CACHE_NAME } from '../constants.js';
 /** The largest time to live a cache accepts, in ms (100 years, the limit of `NearCache.set`). */
 export const MAX_DECORATOR_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
 
+/** @internal Checks a `tags` option: a list of fixed tags, templates or key functions, or a function of the arguments. */
+export function checkTags(decorator: string, tags: unknown): void {
+  if (tags === undefined || typeof tags === 'function') return;
+  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'function' || (typeof tag === 'string' && tag.length > 0 && !tag.includes('\n')))) {
+    throw new InvalidOptionError(
+      `@${decorator}(): tags must be an array of tags or templates (non-empty strings without a newline) or key functions, or a function of the arguments returning the tags`,
+    );
+  }
+}
+
 /** @internal Checks the options common to the method decorators; returns the cache name. */
 export function checkCommon(decorator: string, options: { cache?: unknown; condition?: unknown; ttl?: unknown; unless?: unknown }): string {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`@${decorator}() takes an options object`);
