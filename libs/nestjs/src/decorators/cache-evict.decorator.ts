@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
 import { decorateMethod, type CacheCondition, type CacheTagsOption } from '../operations.js';
-import { checkCommon, checkTags } from './validate.js';
+import { checkCommon, checkTags, optionNames } from './validate.js';
 
 /** Options of `@CacheEvict()`: give one of `key`, `keys`, `prefix`, `tags` and `allEntries`. */
 export interface CacheEvictOptions {
@@ -30,6 +30,17 @@ export interface CacheEvictOptions {
   condition?: CacheCondition;
 }
 
+const CACHE_EVICT_OPTIONS = optionNames<CacheEvictOptions>()([
+  'key',
+  'keys',
+  'prefix',
+  'tags',
+  'allEntries',
+  'beforeInvocation',
+  'cache',
+  'condition',
+] as const);
+
 /**
  * Removes entries once the method succeeded, on every instance of the application: the removal
  * is applied here at once and replicated through the log. For a method returning a promise,
@@ -46,7 +57,7 @@ export interface CacheEvictOptions {
  * ```
  */
 export function CacheEvict(options: CacheEvictOptions): MethodDecorator {
-  const cache = checkCommon('CacheEvict', options);
+  const cache = checkCommon('CacheEvict', options, CACHE_EVICT_OPTIONS);
   const given = [options.key, options.keys, options.prefix, options.tags, options.allEntries === true ? true : undefined].filter((o) => o !== undefined);
   if (given.length !== 1) throw new InvalidOptionError('@CacheEvict() needs exactly one of key, keys, prefix, tags and allEntries: true');
   checkTags('CacheEvict', options.tags);

@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
 import { decorateMethod, type CacheCondition, type CacheTagsOption, type CacheUnless } from '../operations.js';
-import { checkCommon, checkTags } from './validate.js';
+import { checkCommon, checkTags, optionNames } from './validate.js';
 
 /** Options of `@CachePut()`. */
 export interface CachePutOptions {
@@ -19,6 +19,8 @@ export interface CachePutOptions {
   tags?: CacheTagsOption;
 }
 
+const CACHE_PUT_OPTIONS = optionNames<CachePutOptions>()(['key', 'ttl', 'cache', 'condition', 'unless', 'tags'] as const);
+
 /**
  * Always runs the method, then stores its result under `key`, on every instance of the
  * application: refresh an entry that `@Cached` reads. Errors and `undefined` are not stored.
@@ -29,7 +31,7 @@ export interface CachePutOptions {
  * ```
  */
 export function CachePut(options: CachePutOptions): MethodDecorator {
-  const cache = checkCommon('CachePut', options);
+  const cache = checkCommon('CachePut', options, CACHE_PUT_OPTIONS);
   if (options.key === undefined) throw new InvalidOptionError('@CachePut() needs a key');
   checkTags('CachePut', options.tags);
   return (target, propertyKey, descriptor) =>

@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@nearcache/core';
 import type { CacheKeyOption } from '../keys.js';
 import { decorateMethod, type CacheCondition, type CachedGuard, type CacheSessionToken, type CacheTagsOption, type CacheUnless } from '../operations.js';
-import { checkCommon, checkTags, MAX_DECORATOR_TTL } from './validate.js';
+import { checkCommon, checkTags, MAX_DECORATOR_TTL, optionNames } from './validate.js';
 
 /** The largest `maxStaleness`, in ms (setTimeout's limit, as the cache's). */
 const MAX_STALENESS = 2_147_483_647;
@@ -87,6 +87,21 @@ function checkGuard(options: CachedOptions): CachedGuard | undefined {
   return { grace, softTimeout, hardTimeout, refreshAhead };
 }
 
+const CACHED_OPTIONS = optionNames<CachedOptions>()([
+  'key',
+  'ttl',
+  'cache',
+  'condition',
+  'unless',
+  'maxStaleness',
+  'after',
+  'tags',
+  'grace',
+  'softTimeout',
+  'hardTimeout',
+  'refreshAhead',
+] as const);
+
 /**
  * Caches what the method returns, on every instance of the application: a call whose key is in
  * the cache returns the cached value without running the method, whichever instance stored it.
@@ -115,7 +130,7 @@ function checkGuard(options: CachedOptions): CachedGuard | undefined {
  * ```
  */
 export function Cached(options: CachedOptions = {}): MethodDecorator {
-  const cache = checkCommon('Cached', options);
+  const cache = checkCommon('Cached', options, CACHED_OPTIONS);
   const { maxStaleness, after } = options;
   const guard = checkGuard(options);
   if (maxStaleness !== undefined && (typeof maxStaleness !== 'number' || !Number.isInteger(maxStaleness) || maxStaleness < 0 || maxStaleness > MAX_STALENESS)) {

@@ -14,9 +14,24 @@ export function checkTags(decorator: string, tags: unknown): void {
   }
 }
 
-/** @internal Checks the options common to the method decorators; returns the cache name. */
-export function checkCommon(decorator: string, options: { cache?: unknown; condition?: unknown; ttl?: unknown; unless?: unknown }): string {
+/** @internal Every name of an options type, checked complete at compile time: `optionNames<CachedOptions>()([...] as const)`. */
+export function optionNames<T>() {
+  return <const N extends readonly (keyof T & string)[]>(names: Exclude<keyof T, N[number]> extends never ? N : never): ReadonlySet<string> => new Set(names);
+}
+
+/**
+ * @internal Checks the options common to the method decorators, and that `options` has no name
+ * outside `names` (a typo would otherwise be dropped in silence); returns the cache name.
+ */
+export function checkCommon(
+  decorator: string,
+  options: { cache?: unknown; condition?: unknown; ttl?: unknown; unless?: unknown },
+  names: ReadonlySet<string>,
+): string {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`@${decorator}() takes an options object`);
+  for (const name of Object.keys(options)) {
+    if (!names.has(name)) throw new InvalidOptionError(`@${decorator}(): unknown option "${name}"; the options are: ${[...names].join(', ')}`);
+  }
   const cache = options.cache ?? DEFAULT_CACHE_NAME;
   if (typeof cache !== 'string' || cache.length === 0) throw new InvalidOptionError(`@${decorator}(): cache must be a non-empty cache name`);
   if (options.condition !== undefined && typeof options.condition !== 'function') {
