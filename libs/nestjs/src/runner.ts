@@ -1,3 +1,6 @@
+// Over 400 lines: the one runner of @Cached, @CachePut and @CacheEvict. Each call's single flight,
+// lease (fenced loads), grace and timeouts, tags and re-entrancy guard interact within one call,
+// so they are kept in one place; key building and option checks live in keys.ts and decorators/.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
 import type { CacheLease, NearCache } from '@nearcache/core';

@@ -1,3 +1,6 @@
+// Just over 400 lines: the LRU with its sizing, expiry, grace periods and lazily decoded values is
+// one structure; the count of entries a hit must look into and the prefix and tag indexes change
+// with every store and removal, so they live beside it.
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
