@@ -1,4 +1,6 @@
-/** Waiting and randomness for the contract suite: waits poll a condition with a deadline, never sleep a fixed time. */
+import type { CacheChange, NearCache } from '../cache.js';
+
+/** Helpers of the contract suite: waits that poll a condition with a deadline (never a fixed sleep), a seeded random generator, a held loader and a change watcher. */
 
 export interface WaitOptions {
   /** Give up after this many ms. Default 10000. */
@@ -33,4 +35,28 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A loader held open until `release(value)`. */
+export function heldLoader<T>(): { loader: () => Promise<T>; release(value: T): void; started: () => boolean } {
+  let resolve: ((value: T) => void) | undefined;
+  let started = false;
+  const gate = new Promise<T>((r) => (resolve = r));
+  return {
+    loader: () => {
+      started = true;
+      return gate;
+    },
+    release: (value) => resolve!(value),
+    started: () => started,
+  };
+}
+
+/** Records every value `cache` shows for `key` as it changes. */
+export function watch(cache: NearCache, key: string): unknown[] {
+  const seen: unknown[] = [];
+  cache.on('change', (change: CacheChange) => {
+    if (change.key === key) seen.push(cache.get(key));
+  });
+  return seen;
 }

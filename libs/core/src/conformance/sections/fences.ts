@@ -1,34 +1,10 @@
-import type { CacheChange, NearCache } from '../../cache.js';
+import type { NearCache } from '../../cache.js';
 import type { LogRecord } from '../../record.js';
 import type { ContractSection } from '../contract.js';
 import { chaos } from '../chaos.js';
 import { diff, foldTopic, snapshot } from '../oracle.js';
 import { recordMeta } from '../records.js';
-import { waitFor } from '../support.js';
-
-/** A loader held open until `release(value)`. */
-function heldLoader<T>(): { loader: () => Promise<T>; release(value: T): void; started: () => boolean } {
-  let resolve: ((value: T) => void) | undefined;
-  let started = false;
-  const gate = new Promise<T>((r) => (resolve = r));
-  return {
-    loader: () => {
-      started = true;
-      return gate;
-    },
-    release: (value) => resolve!(value),
-    started: () => started,
-  };
-}
-
-/** Records every value `cache` shows for `key` as it changes. */
-function watch(cache: NearCache, key: string): unknown[] {
-  const seen: unknown[] = [];
-  cache.on('change', (change: CacheChange) => {
-    if (change.key === key) seen.push(cache.get(key));
-  });
-  return seen;
-}
+import { heldLoader, waitFor, watch } from '../support.js';
 
 const keyOf = (r: LogRecord) => (r.key ? Buffer.from(r.key).toString('utf8') : '');
 

@@ -1,22 +1,13 @@
-import type { CacheChange, NearCache } from '../../cache.js';
+import type { NearCache } from '../../cache.js';
 import type { LogRecord } from '../../record.js';
 import type { ContractSection } from '../contract.js';
 import { chaos } from '../chaos.js';
 import { diff, foldTopic, snapshot } from '../oracle.js';
 import { recordMeta } from '../records.js';
-import { waitFor } from '../support.js';
+import { heldLoader, waitFor, watch } from '../support.js';
 
 const keyOf = (r: LogRecord) => (r.key ? Buffer.from(r.key).toString('utf8') : '');
 const TAG_RECORD = '\u0000nc:tag:';
-
-/** Records every value `cache` shows for `key` as it changes. */
-function watch(cache: NearCache, key: string): unknown[] {
-  const seen: unknown[] = [];
-  cache.on('change', (change: CacheChange) => {
-    if (change.key === key) seen.push(cache.get(key));
-  });
-  return seen;
-}
 
 /** Tags: `invalidateTags` removes every entry carrying one of its tags written before it, on every instance and at every later start. */
 export const tagSections: ContractSection[] = [
@@ -92,10 +83,10 @@ export const tagSections: ContractSection[] = [
         const seenOnB = watch(b as NearCache, 'k');
         // a falls behind: its load ends before it reads b's invalidation, so it appends its value after it.
         log.last!.hold();
-        let release!: (value: string) => void;
-        const loading = a.wrap('k', () => new Promise<string>((r) => (release = r)), { tags: ['t'] });
+        const held = heldLoader<string>();
+        const loading = a.wrap('k', held.loader, { tags: ['t'] });
         await b.invalidateTags(['t'], { durable: true });
-        release('stale');
+        held.release('stale');
         expect(await loading).toBe('stale');
         await a.flush();
         log.last!.release();
