@@ -197,7 +197,9 @@ export class HttpResponseStore {
     headers.etag = etag;
     const entry = encodeHttpEntry({ status: response.status, headers, body: response.body });
     const writes = httpEntryWrites(base, entry, response.header('vary'), miss.requestHeaders);
-    const refusal = this.#overBudget(writes, settings);
+    // Each entry's size (a JSON text of it): worked out once, for the byte budget and the index.
+    const sizes = settings.maxPathBytes > 0 ? writes.map(({ key, value }) => httpEntryBytes(key, value)) : undefined;
+    const refusal = this.#overBudget(writes, settings, sizes);
     if (refusal !== undefined) {
       this.#log.debug(`not stored (${refusal})`, { key: base });
       load?.release();
@@ -208,20 +210,24 @@ export class HttpResponseStore {
       this.#log.debug('not stored (a write of its key came after the request missed)', { key: base });
       return { etag, written: false };
     }
-    const index = settings.maxPathBytes > 0 ? HttpPathIndex.of(this.#cache) : undefined;
-    for (const { key, value } of writes) {
+    const index = sizes === undefined ? undefined : HttpPathIndex.of(this.#cache);
+    writes.forEach(({ key, value }, i) => {
       if (load === undefined) this.#cache.set(key, value, options).catch((error: unknown) => this.#storeFailed(miss.route, key, error));
-      index?.sized(key, httpEntryBytes(key, value));
-    }
+      if (sizes !== undefined) index!.sized(key, sizes[i]!);
+    });
     return { etag, written: true };
   }
 
-  /** Why the path budgets refuse `writes`, or `undefined`. */
-  #overBudget(writes: ReadonlyArray<{ key: string; value: HttpCacheEntry }>, settings: HttpStoreSettings): string | undefined {
+  /** Why the path budgets refuse `writes` (of `sizes` bytes each, given when `maxPathBytes` is set), or `undefined`. */
+  #overBudget(
+    writes: ReadonlyArray<{ key: string; value: HttpCacheEntry }>,
+    settings: HttpStoreSettings,
+    sizes: readonly number[] | undefined,
+  ): string | undefined {
     const { maxPathEntries, maxPathBytes } = settings;
     if (maxPathEntries === 0 && maxPathBytes === 0) return undefined;
     const keys = writes.map((write) => write.key);
-    const bytes = maxPathBytes > 0 ? { max: maxPathBytes, sizes: writes.map(({ key, value }) => httpEntryBytes(key, value)) } : undefined;
+    const bytes = sizes === undefined ? undefined : { max: maxPathBytes, sizes };
     if (HttpPathIndex.of(this.#cache).admits(keys, maxPathEntries, bytes)) return undefined;
     const budgets = [maxPathEntries > 0 ? `maxPathEntries ${maxPathEntries}` : '', maxPathBytes > 0 ? `maxPathBytes ${maxPathBytes}` : ''];
     return `its path is at its budget: ${budgets.filter((budget) => budget !== '').join(', ')}`;
