@@ -116,6 +116,7 @@ export {
 export { HttpPathIndex, httpEntryBytes, httpPathBudget, httpPathByteBudget, httpPathGroup, type HttpIndexedCache } from './http/budget.js';
 export {
   HttpResponseStore,
+  largestHttpBody,
   type HttpFinishedResponse,
   type HttpMiss,
   type HttpStoreCache,

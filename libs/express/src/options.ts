@@ -20,7 +20,7 @@ import {
   invalidOption,
   InvalidArgumentError,
   InvalidOptionError,
-  maxHttpBodyBytes,
+  largestHttpBody,
   rejectUnknownOptions,
   stringOption,
   type Logger,
@@ -360,14 +360,13 @@ function coreOption<T>(check: () => T): T {
   }
 }
 
-/** The largest body an entry of `cache` can hold (no limit known: the largest `maxBodyBytes`). */
+/** The largest body an entry of `cache` can hold (core's `largestHttpBody`), at most the largest `maxBodyBytes`. */
 function largestStorableBody(cache: NearCache<unknown>): number {
-  const maxValueBytes = (readProperty(cache, 'limits') as { maxValueBytes?: unknown } | undefined)?.maxValueBytes;
-  return typeof maxValueBytes === 'number' ? maxHttpBodyBytes(maxValueBytes) : MAX_BODY_BYTES;
+  return Math.min(largestHttpBody(cache), MAX_BODY_BYTES);
 }
 
 /** A property of something that looks like a NearCache (a wrapper or a test double may lack it, or throw). */
-function readProperty(cache: NearCache<unknown>, name: 'logger' | 'limits'): unknown {
+function readProperty(cache: NearCache<unknown>, name: 'logger'): unknown {
   try {
     return cache[name];
   } catch {

@@ -265,7 +265,7 @@ export class LoadFences {
     if (record.fence < 0) {
       this.#recent.note(key, partition, offset, record.origin);
       // This instance's own plain records before its fenced ones were written before their loads began.
-      if (this.#byKey.size > 0) this.#observe(key, stateOf(record), !own);
+      if (this.#byKey.has(key)) this.#observe(key, stateOf(record), !own);
       return Verdict.Apply;
     }
     if (own) {
@@ -275,7 +275,7 @@ export class LoadFences {
     }
     const conflict = this.#recent.conflicts(key, partition, record.fence, offset, record.origin, record.op === 'set' ? record.tags : undefined);
     if (conflict === true) return Verdict.Skip;
-    if (this.#byKey.size > 0) this.#observe(key, conflict === false ? stateOf(record) : null, false);
+    if (this.#byKey.has(key)) this.#observe(key, conflict === false ? stateOf(record) : null, false);
     return conflict === false ? Verdict.Apply : Verdict.Drop;
   }
 

@@ -251,7 +251,7 @@ export class LocalStore<V> {
     const held = this.#options.maxBytes === 0 || size <= this.#options.maxBytes;
     // An untagged entry costs one test here while no entry was ever tagged.
     if (tags !== undefined && held) (this.#tags ??= new TagIndex()).set(key, tags);
-    else if (this.#tags !== undefined) this.#tags.remove(key);
+    else if (this.#tags !== undefined && this.#tags.size > 0) this.#tags.remove(key);
     return held;
   }
 
@@ -287,11 +287,6 @@ export class LocalStore<V> {
     if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
   }
 
-  /** The tags of `key`'s entry, or undefined. */
-  tagsOf(key: string): readonly string[] | undefined {
-    return this.#tags?.tagsOf(key);
-  }
-
   /**
    * Removes the entries carrying `tag`, except those `keep` says to keep; tells `removed` each key that had an entry.
    * Reads the keys carrying it and no other (see TagIndex).
@@ -301,8 +296,9 @@ export class LocalStore<V> {
     if (index === undefined) return;
     for (const key of index.keysOf(tag)) {
       if (keep !== undefined && keep(key)) continue;
+      // Deleting the entry takes its key out of the index (the LRU's dispose).
       if (this.#lru.delete(key)) removed(key);
-      index.remove(key);
+      else index.remove(key);
     }
   }
 

@@ -42,11 +42,6 @@ export class TagIndex {
     return keys === undefined ? NONE : [...keys];
   }
 
-  /** The tags of `key`, or undefined. */
-  tagsOf(key: string): readonly string[] | undefined {
-    return this.#tagsByKey.get(key);
-  }
-
   clear(): void {
     this.#keysByTag.clear();
     this.#tagsByKey.clear();

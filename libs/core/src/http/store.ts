@@ -116,7 +116,7 @@ export class HttpResponseStore {
     warnUnsignedHttpCache(cache, (message) => log.warn(message));
     this.served = servedHttpHeaders(cache);
     this.get = (key) => cache.get(key);
-    this.#largestBody = largestBody(cache);
+    this.#largestBody = largestHttpBody(cache);
   }
 
   /** How a request may use the cache: bypass it (`Cache-Control: no-store`), or with which credentials. */
@@ -251,7 +251,7 @@ export class HttpResponseStore {
 }
 
 /** The largest body an entry of `cache` can hold (no limit known: no limit). */
-function largestBody(cache: HttpStoreCache): number {
+export function largestHttpBody(cache: Pick<HttpStoreCache, 'limits'>): number {
   try {
     const maxValueBytes = cache.limits?.maxValueBytes;
     return typeof maxValueBytes === 'number' ? maxHttpBodyBytes(maxValueBytes) : Number.MAX_SAFE_INTEGER;
