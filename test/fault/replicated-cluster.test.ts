@@ -46,18 +46,34 @@ async function coordinatorOf(groupId: string): Promise<number> {
   return partitions.find((p) => p.partitionId === (hash & 0x7fffffff) % partitions.length)!.leader;
 }
 
-/** The group id an instance's consumer uses now: its group among those named after it, with a member. */
+/**
+ * The group id an instance's consumer uses now: its group among those named after it, with a member.
+ * A group whose coordinator just moved (a broker restarted) reports no stable state until it has
+ * loaded and rebalanced, so this waits for one.
+ */
 async function groupOf(cache: NearCache<unknown>): Promise<string> {
   const admin = await client.admin();
-  const { groups } = await admin.listGroups();
-  const mine = groups.map((g) => g.groupId).filter((id) => id.startsWith(`nearcache.${cache.origin}`));
-  const described = await admin.describeGroups(mine);
-  const live = described.groups.filter((g) => g.state === 'Stable' && g.members.length > 0);
-  expect(
-    live.map((g) => g.groupId),
-    `the live group of instance ${cache.origin} among ${mine.join(', ')}`,
-  ).toHaveLength(1);
-  return live[0]!.groupId;
+  let seen = '';
+  let live: string[] = [];
+  await waitFor(
+    async () => {
+      try {
+        const { groups } = await admin.listGroups();
+        const mine = groups.map((g) => g.groupId).filter((id) => id.startsWith(`nearcache.${cache.origin}`));
+        const described = await admin.describeGroups(mine);
+        seen = described.groups.map((g) => `${g.groupId} ${g.state} (${g.members.length} members)`).join(', ');
+        live = described.groups.filter((g) => g.state === 'Stable' && g.members.length > 0).map((g) => g.groupId);
+      } catch (error) {
+        // The coordinator of the group is moving: ask again.
+        seen = `an error: ${(error as Error).message}`;
+        live = [];
+      }
+      return live.length > 0;
+    },
+    { timeout: 30_000, interval: 200, message: () => `a live group of instance ${cache.origin}; seen: ${seen || 'none'}` },
+  );
+  expect(live, `the live group of instance ${cache.origin}: ${seen}`).toHaveLength(1);
+  return live[0]!;
 }
 
 async function leaderOf(topic: string): Promise<number> {
