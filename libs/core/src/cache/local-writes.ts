@@ -206,6 +206,6 @@ export class LocalWrites<V> {
       ...(live && state.graceEnd > 0 ? { graceEnd: state.graceEnd } : {}),
       ...(live && state.tags !== undefined ? { tags: state.tags } : {}),
     });
-    return { key, from, writeId, conflict: false, state: undefined };
+    return { key, from, writeId, conflict: false, state: undefined, tags: live ? state.tags : undefined };
   }
 }
