@@ -32,6 +32,11 @@ class ManualClock implements Clock {
     };
   };
 
+  /** Timers still waiting. */
+  get pending(): number {
+    return this.#timers.filter((t) => t.live).length;
+  }
+
   advance(ms: number): void {
     this.time += ms;
     for (const timer of this.#timers.filter((t) => t.live && t.at <= this.time)) {
@@ -170,6 +175,21 @@ describe('fleet-wide single flight', () => {
     await waitFor(() => onA.settled && onB.settled);
     expect(calls).toBe(2);
     expect([onA.value, onB.value].sort()).toEqual(['loaded-1', 'loaded-2']);
+  });
+
+  it('close() ends every wait at once: the caller gets its own load, uncached, and no timer is left', async () => {
+    const clock = new ManualClock();
+    const a = await openReady({ clock, fleetWait: 60_000 });
+    broker.produce(topic, [rawClaim('k', clock.time + 600_000)]);
+    await settle(a);
+    const onA = track(a.wrap('k', async () => 'own'));
+    await settle(a);
+    expect(onA.settled).toBe(false);
+    expect(clock.pending).toBe(1);
+    await a.close();
+    expect(await onA.promise).toBe('own');
+    expect(clock.pending).toBe(0);
+    expect(a.get('k')).toBeUndefined();
   });
 
   it('a lapsed claim opens no round: a later claimer loads at once', async () => {

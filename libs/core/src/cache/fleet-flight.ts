@@ -171,6 +171,12 @@ export class FleetFlight<V> implements FleetRounds {
     }
   }
 
+  /** The cache is closing: every wait ends now (its caller loads, uncached), so that no timer is left behind. */
+  closed(): void {
+    for (const flight of [...this.#flights.values()]) flight.wake('lapsed');
+    this.#rounds.clear();
+  }
+
   claimed(claim: ParsedClaim, own: boolean): void {
     const key = claim.key;
     const rounds = this.#rounds;

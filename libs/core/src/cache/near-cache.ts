@@ -129,7 +129,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       clock: options.clock,
       origin: this.#origin,
       fleetWait: options.fleetWait,
-      eligible: (key) => lifecycle.state === 'live' && options.mode === 'replicate' && (options.filter === undefined || options.filter(key)),
+      eligible: (key) => !this.#closing && lifecycle.state === 'live' && options.mode === 'replicate' && (options.filter === undefined || options.filter(key)),
       claim: (key, deadline, release) => this.#writes.claim(key, deadline, release),
       peek: (key) => this.#store.peek(key),
       partitionOf,
@@ -547,6 +547,7 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   async #close(): Promise<void> {
     this.#closing = true;
+    this.#fleet.closed();
     this.#follower.stop();
     const deadline = Math.max(this.#options.closeTimeout, MIN_CLOSE_DEADLINE);
     // A start still connecting is abandoned after closeTimeout; the log's close() below ends it.
