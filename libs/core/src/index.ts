@@ -63,6 +63,7 @@ export {
   string as stringOption,
 } from './validate.js';
 export {
+  claimRecordKey,
   clearRecordKey,
   tagRecordKey,
   MAX_TAGS,
@@ -72,6 +73,7 @@ export {
   RecordRejection,
   type LogRecord,
   type OutgoingRecord,
+  type ParsedClaim,
   type ParsedRecord,
   type RejectReason,
 } from './record.js';

@@ -4,7 +4,7 @@
  *
  * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
  * - Metadata: one line of ASCII, `<version> <op> <expiresAt> <writeId> <codec> <origin>`
- *   separated by single spaces: version `3`, op s|d|c|t, absolute expiry in ms since the epoch
+ *   separated by single spaces: version `3`, op s|d|c|t|f, absolute expiry in ms since the epoch
  *   (0: none), the writing instance's write sequence number, the name of the codec that wrote
  *   the value, the writer's origin (printable ASCII, no spaces). A set written by another codec
  *   than the reader's is rejected (`codec-mismatch`), never decoded.
@@ -12,7 +12,9 @@
  *   tombstone (null value) and a clear's value is its prefix (never null, so the cleaner cannot
  *   drop it): both carry the metadata line in the `nc-r` header instead. Readers accept the
  *   header on any record. A tag invalidation (op t) is written like a clear, under a key per tag,
- *   its value the tag. A tagged set carries its tags in the `nc-tags` header.
+ *   its value the tag. A tagged set carries its tags in the `nc-tags` header. A claim of a
+ *   fleet-wide load (op f) is written under a key per claimed key, on that key's partition, its
+ *   value the key and its expiry field its deadline; its release is a tombstone of that key.
  *
  * Version 2 had the same line without the codec (`2 <op> <expiresAt> <writeId> <origin>`): its
  * values are decoded with the reader's codec. Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`, `nc-origin`,

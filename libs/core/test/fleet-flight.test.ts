@@ -1,10 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  claimRecordKey,
   createNearCache,
   InProcessBroker,
   inProcessLog,
   InvalidArgumentError,
   InvalidOptionError,
+  parseRecord,
+  RecordRejection,
+  type LogRecord,
   silentLogger,
   type Clock,
   type NearCache,
@@ -335,5 +339,58 @@ describe('fleet-wide single flight', () => {
       );
       expect(partitions.size).toBe(1);
     }
+  });
+});
+
+describe('claim records (docs/record-format.md)', () => {
+  const limits = { maxKeyBytes: 16, maxValueBytes: 1024, codec: { name: 'structured' } };
+  const record = (key: string, value: string | null, line: string): LogRecord => ({
+    partition: 0,
+    offset: 7,
+    key: Buffer.from(key),
+    value: value === null ? null : Buffer.from(value),
+    headers: { 'nc-r': line },
+    timestamp: 0,
+  });
+
+  it('a claim names its key and deadline; a tombstone of the claim key is a release', () => {
+    expect(claimRecordKey('user:1')).toBe('\u0000nc:claim:user:1');
+    expect(parseRecord(record('\u0000nc:claim:user:1', 'user:1', '3 f 1800000000000 5 structured a.1'), limits)).toEqual({
+      op: 'claim',
+      key: 'user:1',
+      deadline: 1_800_000_000_000,
+      release: false,
+      origin: 'a.1',
+      writeId: 5,
+    });
+    expect(parseRecord(record('\u0000nc:claim:user:1', null, '3 f 0 6 structured a.1'), limits)).toMatchObject({ op: 'claim', key: 'user:1', release: true });
+    // A claimed key may be as long as maxKeyBytes: the claim key itself is longer.
+    expect(parseRecord(record(`\u0000nc:claim:${'k'.repeat(16)}`, 'k'.repeat(16), '3 f 1 1 structured a.1'), limits)).toMatchObject({ op: 'claim' });
+  });
+
+  it('malformed claims are rejected with a reason, as any record', () => {
+    const cases: Array<[LogRecord, string]> = [
+      [record('\u0000nc:claim:a', 'b', '3 f 1 1 structured a.1'), 'malformed'],
+      [record('\u0000nc:tag:a', 'a', '3 f 1 1 structured a.1'), 'malformed'],
+      [record('\u0000nc:claim:', '', '3 f 1 1 structured a.1'), 'malformed'],
+      [record('\u0000nc:claim:a', 'a', '3 f x 1 structured a.1'), 'malformed'],
+      [record('\u0000nc:claim:\u0000x', '\u0000x', '3 f 1 1 structured a.1'), 'invalid-key'],
+      [record(`\u0000nc:claim:${'k'.repeat(17)}`, 'k'.repeat(17), '3 f 1 1 structured a.1'), 'invalid-key'],
+      [record('\u0000nc:claim:a', 'a', '3 g 1 1 structured a.1'), 'unknown-operation'],
+    ];
+    for (const [bad, reason] of cases) {
+      const parsed = parseRecord(bad, limits);
+      expect(parsed).toBeInstanceOf(RecordRejection);
+      expect((parsed as RecordRejection).reason).toBe(reason);
+    }
+  });
+
+  it('an instance reading claims it has no use for changes nothing and rejects nothing', async () => {
+    const a = await openReady();
+    await a.set('k', 'v', { durable: true });
+    broker.produce(topic, [rawClaim('k', Date.now() + 60_000), { ...rawClaim('k', 0), value: null }]);
+    await settle(a);
+    expect(a.get('k')).toBe('v');
+    expect(a.stats().records.rejected).toBe(0);
   });
 });
