@@ -5,6 +5,7 @@ export {
   NearCacheNamespace,
   type CacheChange,
   type CacheState,
+  type FleetTurn,
   mergeSessionTokens,
   parseSessionToken,
   type CacheStats,

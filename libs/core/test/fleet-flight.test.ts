@@ -342,6 +342,51 @@ describe('fleet-wide single flight', () => {
   });
 });
 
+describe('fleetTurn: fleet-wide single flight for code that runs its own loads', () => {
+  it('the first claimer loads through its lease; the other gets its value; done() releases the round', async () => {
+    const a = await openReady({ fleetWait: 5000 });
+    const b = await openReady({ fleetWait: 5000 });
+    const first = await a.fleetTurn('k')!;
+    expect(first.value).toBeUndefined();
+    const second = track(b.fleetTurn('k')!);
+    await settle(a, b);
+    expect(second.settled).toBe(false);
+    const lease = a.lease('k');
+    expect(await lease.fill('loaded')).toBe(true);
+    first.done();
+    await waitFor(() => second.settled);
+    expect(second.value!.value).toBe('loaded');
+    second.value!.done();
+    await settle(a, b);
+    const records = claims('k');
+    expect(records.filter((r) => r.value !== null)).toHaveLength(2);
+    expect(records[records.length - 1]!.value).toBeNull();
+  });
+
+  it('a load that ends without a value: done() lets the waiter load at once', async () => {
+    const clock = new ManualClock();
+    const a = await openReady({ clock, fleetWait: 60_000 });
+    const b = await openReady({ clock, fleetWait: 60_000 });
+    const first = await a.fleetTurn('k')!;
+    const second = track(b.fleetTurn('k')!);
+    await settle(a, b);
+    a.lease('k').release();
+    first.done();
+    await waitFor(() => second.settled);
+    expect(second.value!.value).toBeUndefined();
+  });
+
+  it('off (no option, or 0), or a bad option: nothing to wait for, or a typed error', async () => {
+    const a = await openReady();
+    expect(a.fleetTurn('k')).toBeUndefined();
+    const on = await openReady({ fleetWait: 1000 });
+    expect(on.fleetTurn('k', { fleetWait: 0 })).toBeUndefined();
+    expect(() => on.fleetTurn('k', { fleetWait: -1 })).toThrow(InvalidArgumentError);
+    await settle(a, on);
+    expect(claims('k')).toHaveLength(0);
+  });
+});
+
 describe('claim records (docs/record-format.md)', () => {
   const limits = { maxKeyBytes: 16, maxValueBytes: 1024, codec: { name: 'structured' } };
   const record = (key: string, value: string | null, line: string): LogRecord => ({

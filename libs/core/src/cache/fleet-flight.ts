@@ -71,8 +71,22 @@ interface Round {
 
 type Outcome = 'win' | 'settled' | 'released' | 'lapsed';
 
+/**
+ * The turn of code that runs its own loads (`NearCache.fleetTurn`): `value` is the key's value
+ * loaded by another instance, or undefined when the caller is to load. Call `done()` once the
+ * load ended (its value cached or not): when this instance's claim won, that appends the release.
+ */
+export interface FleetTurn<V> {
+  readonly value: V | undefined;
+  done(): void;
+}
+
+const NOTHING_TO_RELEASE = (): void => undefined;
+
 /** A fleet-wide load of one key by this instance. */
 interface Flight {
+  /** `wrap`'s (its promise is the value, shared by concurrent calls) or a caller's turn (not shared). */
+  kind: 'wrap' | 'turn';
   writeId: number;
   /** `claimed`: the claim has not come back; `waiting`: it came back after another's; `done`: woken. */
   phase: 'claimed' | 'waiting' | 'done';
@@ -107,39 +121,65 @@ export class FleetFlight<V> implements FleetRounds {
     return this.#p.loads.guard(key, this.#fly(key, loader, options, wait), options, stale);
   }
 
+  /**
+   * For code that runs its own loads: undefined when the option is off for the call (or the fleet
+   * cannot be asked: load as usual); else its turn, once its claim won, another instance's value
+   * came, or the wait ended.
+   */
+  turn(key: string, fleetWait: number | undefined): Promise<FleetTurn<V>> | undefined {
+    const wait = fleetWait ?? this.#p.fleetWait;
+    if (wait === 0 || this.#flights.has(key) || this.#p.loads.running(key)) return undefined;
+    const flight = this.#claim(key, wait, 'turn');
+    if (flight === undefined) return undefined;
+    const promise = (flight.promise as Promise<Outcome>).then((outcome): FleetTurn<V> => {
+      const held = outcome === 'win' || outcome === 'settled' ? this.#p.peek(key) : undefined;
+      if (outcome !== 'win') return { value: held, done: NOTHING_TO_RELEASE };
+      if (held !== undefined) this.#release(key);
+      return { value: held, done: held === undefined ? () => this.#release(key) : NOTHING_TO_RELEASE };
+    });
+    return promise;
+  }
+
   #fly<T extends V>(key: string, loader: () => T | Promise<T>, options: FillOptions | undefined, wait: number): Promise<T> {
     const p = this.#p;
     const running = this.#flights.get(key);
-    if (running !== undefined) return running.promise as Promise<T>;
+    if (running !== undefined && running.kind === 'wrap') return running.promise as Promise<T>;
     // A load of the key already runs here, or the fleet cannot be asked: load as without the option.
-    if (p.loads.running(key) || !p.eligible(key)) return p.loads.load(key, loader, options);
+    const flight = running === undefined && !p.loads.running(key) ? this.#claim(key, wait, 'wrap') : undefined;
+    if (flight === undefined) return p.loads.load(key, loader, options);
+    const promise = (flight.promise as Promise<Outcome>).then((outcome) => this.#after(key, outcome, loader, options));
+    flight.promise = promise;
+    return promise;
+  }
+
+  /** Appends a claim of `key` and follows it; its promise resolves with how the wait ended. Undefined when no claim can be made. */
+  #claim(key: string, wait: number, kind: Flight['kind']): Flight | undefined {
+    const p = this.#p;
+    if (!p.eligible(key)) return undefined;
     let writeId: number;
     try {
       writeId = p.claim(key, p.clock.now() + wait, false);
     } catch {
-      return p.loads.load(key, loader, options);
+      return undefined;
     }
     let wake!: (outcome: Outcome) => void;
     const woken = new Promise<Outcome>((resolve) => (wake = resolve));
     const flight: Flight = {
+      kind,
       writeId,
       phase: 'claimed',
       wake: (outcome) => {
         if (flight.phase === 'done') return;
         flight.phase = 'done';
+        cancel();
         if (this.#flights.get(key) === flight) this.#flights.delete(key);
         wake(outcome);
       },
-      promise: undefined as unknown as Promise<unknown>,
+      promise: woken,
     };
     const cancel = schedule(p.clock, () => flight.wake('lapsed'), wait);
-    const promise = woken.then((outcome) => {
-      cancel();
-      return this.#after(key, outcome, loader, options);
-    });
-    flight.promise = promise;
     this.#flights.set(key, flight);
-    return promise;
+    return flight;
   }
 
   /** What a flight does once woken. */

@@ -12,7 +12,7 @@ import type { LogRecord, RejectReason } from '../record.js';
 import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
 import { LoadFences } from './fences.js';
-import { checkFleetWait, FleetFlight } from './fleet-flight.js';
+import { checkFleetWait, FleetFlight, type FleetTurn } from './fleet-flight.js';
 import type { CacheLease } from './lease.js';
 import { asNearCacheError, checkKey, checkLoadOptions, checkTags, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
@@ -411,6 +411,20 @@ export class NearCache<V = unknown> extends EventEmitter {
       return Promise.reject(error);
     }
     return guard(key, load, options, stale, { clock: this.#clock, staleServed: (served) => this.#staleServed(served) });
+  }
+
+  /**
+   * Fleet-wide single flight for code that runs its own loads (as `wrap` does with `fleetWait`;
+   * docs/consistency.md, section 18). Returns undefined when `fleetWait` (default: the cache's
+   * option) is 0 or the fleet cannot be asked: load as usual. Else resolves with the key's value
+   * loaded by another instance, or with `value` undefined once this caller is to load; call the
+   * turn's `done()` when that load ended (after `fill` or `release` of its lease). Bad options
+   * throw `InvalidArgumentError`.
+   */
+  fleetTurn(key: string, options?: { fleetWait?: number }): Promise<FleetTurn<V>> | undefined {
+    checkKey(key, this.#options.maxKeyBytes);
+    if (options?.fleetWait !== undefined) checkFleetWait(options.fleetWait);
+    return this.#fleet.turn(key, options?.fleetWait);
   }
 
   /** How long the entry of `key` stays fresh here, in ms: Infinity without expiry, 0 without a live entry (for `refreshAhead` in adapters). */
