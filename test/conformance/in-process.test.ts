@@ -4,5 +4,5 @@ import { inProcessHarness } from './harness.js';
 
 describeReplicationLogContract('contract: in-process log', inProcessHarness, {
   framework: { describe, it, expect, beforeAll, afterEach, afterAll },
-  sections: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+  sections: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
 });

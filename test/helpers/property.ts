@@ -9,7 +9,7 @@ export { fc };
 /**
  * Property-based convergence: random interleavings of set, delete, clear, TTL, tags, tag
  * invalidations and fenced loads (`wrap` with a loader that ends some turns later, while other
- * commands run) across three
+ * commands run; some across the fleet, with `fleetWait`: their claims go through the log) across three
  * instances, checked for read-your-writes (after every call), no time travel (what an instance
  * shows for a key, as remote records arrive, only moves forward in log order), session
  * read-your-writes (an instance that caught up to another's session token shows, for a key, the
@@ -18,7 +18,7 @@ export { fc };
  */
 export type Command =
   | { kind: 'set'; who: number; key: string; ttl: 'none' | 'expired' | 'long'; tags?: TagChoice }
-  | { kind: 'load'; who: number; key: string; turns: number; tags?: TagChoice }
+  | { kind: 'load'; who: number; key: string; turns: number; tags?: TagChoice; fleet?: boolean }
   | { kind: 'invalidate'; who: number; tag: 'x' | 'y' }
   | { kind: 'delete'; who: number; key: string }
   | { kind: 'clear'; who: number; prefix: string }
@@ -47,7 +47,7 @@ export function commandArbitrary(options: { instances: number; replay: boolean }
     fc.record({ kind: fc.constant('delete' as const), who, key }),
     fc.record({ kind: fc.constant('clear' as const), who, prefix: fc.constantFrom(...PREFIXES) }),
     fc.record({ kind: fc.constant('settle' as const), turns: fc.integer({ min: 1, max: 5 }) }),
-    fc.record({ kind: fc.constant('load' as const), who, key, turns: fc.integer({ min: 0, max: 8 }), tags }),
+    fc.record({ kind: fc.constant('load' as const), who, key, turns: fc.integer({ min: 0, max: 8 }), tags, fleet: fc.boolean() }),
   ];
   const weighted: Array<fc.WeightedArbitrary<Command>> = [
     { arbitrary: arbitraries[0]!, weight: 6 },
@@ -85,6 +85,8 @@ interface Value {
 let sequence = 0;
 
 const TTL = { none: undefined, expired: 1, long: 3_600_000 } as const;
+/** The wait of a load across the fleet, in ms: short, so that a round that never ends costs a run little. */
+const FLEET_WAIT = 1000;
 
 /** Runs `commands` on `env` and checks the three properties; throws on the first violation. */
 export async function runScenario(env: ScenarioEnv, commands: Command[]): Promise<void> {
@@ -120,7 +122,9 @@ export async function runScenario(env: ScenarioEnv, commands: Command[]): Promis
             for (let i = 0; i < command.turns; i++) await new Promise((resolve) => setImmediate(resolve));
             return value;
           };
-          loads.push(caches[command.who]!.wrap(ns + command.key, loader, tagged(value.id, command.tags)));
+          const options = tagged(value.id, command.tags);
+          // Across the fleet: a bounded wait for another instance's load of the key (docs/consistency.md, section 18).
+          loads.push(caches[command.who]!.wrap(ns + command.key, loader, command.fleet ? { ...options, fleetWait: FLEET_WAIT } : options));
           break;
         }
         case 'set': {

@@ -3,6 +3,7 @@ export { createNearCache } from './create.js';
 export { NearCache } from './cache/near-cache.js';
 export { NearCacheNamespace } from './cache/namespace.js';
 export { CacheLease } from './cache/lease.js';
+export type { FleetTurn } from './cache/fleet-flight.js';
 export type {
   CacheChange,
   CacheState,

@@ -5,6 +5,7 @@ export {
   NearCacheNamespace,
   type CacheChange,
   type CacheState,
+  type FleetTurn,
   mergeSessionTokens,
   parseSessionToken,
   type CacheStats,
@@ -63,6 +64,7 @@ export {
   string as stringOption,
 } from './validate.js';
 export {
+  claimRecordKey,
   clearRecordKey,
   tagRecordKey,
   MAX_TAGS,
@@ -72,6 +74,7 @@ export {
   RecordRejection,
   type LogRecord,
   type OutgoingRecord,
+  type ParsedClaim,
   type ParsedRecord,
   type RejectReason,
 } from './record.js';

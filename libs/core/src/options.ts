@@ -82,6 +82,13 @@ export interface NearCacheOptions<V = unknown> {
    * its offset) when it is first read, and that read misses.
    */
   bootstrapDecode?: 'lazy' | 'eager';
+  /**
+   * Fleet-wide single flight, the default of `wrap`'s `fleetWait`: on a miss, wait up to this many
+   * ms for another instance's load of the key (through the log) instead of loading here, so that
+   * instances missing a key together load it once for the fleet. 0 (the default): off, every
+   * instance loads on its own (docs/consistency.md, section 18).
+   */
+  fleetWait?: number;
   /** Sign every record written (HMAC-SHA256, header `nc-sig`) and reject unsigned or forged records (reason `bad-signature`). Default: off. */
   signing?: SigningOptions;
   /**
@@ -115,6 +122,7 @@ export interface ResolvedOptions<V> {
   lagPollInterval: number;
   logger: Logger;
   bootstrapDecode: 'lazy' | 'eager';
+  fleetWait: number;
   signer: RecordSigner | undefined;
   clock: Clock;
 }
@@ -144,6 +152,7 @@ export const NEAR_CACHE_OPTION_NAMES = [
   'lagPollInterval',
   'logger',
   'bootstrapDecode',
+  'fleetWait',
   'signing',
   'clock',
 ] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
@@ -227,6 +236,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     lagPollInterval: integer('lagPollInterval', options.lagPollInterval, 5_000, 10, MAX_TIMEOUT),
     logger,
     bootstrapDecode: oneOf('bootstrapDecode', options.bootstrapDecode, 'lazy', ['lazy', 'eager'] as const),
+    fleetWait: integer('fleetWait', options.fleetWait, 0, 0, MAX_TIMEOUT),
     signer: options.signing === undefined ? undefined : recordSigner(options.signing),
     clock,
   };

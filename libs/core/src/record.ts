@@ -4,7 +4,7 @@
  *
  * - Kafka key: the cache key, UTF-8 (so compaction keeps the latest record per key).
  * - Metadata: one line of ASCII, `<version> <op> <expiresAt> <writeId> <codec> <origin>`
- *   separated by single spaces: version `3`, op s|d|c|t, absolute expiry in ms since the epoch
+ *   separated by single spaces: version `3`, op s|d|c|t|f, absolute expiry in ms since the epoch
  *   (0: none), the writing instance's write sequence number, the name of the codec that wrote
  *   the value, the writer's origin (printable ASCII, no spaces). A set written by another codec
  *   than the reader's is rejected (`codec-mismatch`), never decoded.
@@ -12,7 +12,9 @@
  *   tombstone (null value) and a clear's value is its prefix (never null, so the cleaner cannot
  *   drop it): both carry the metadata line in the `nc-r` header instead. Readers accept the
  *   header on any record. A tag invalidation (op t) is written like a clear, under a key per tag,
- *   its value the tag. A tagged set carries its tags in the `nc-tags` header.
+ *   its value the tag. A tagged set carries its tags in the `nc-tags` header. A claim of a
+ *   fleet-wide load (op f) is written under a key per claimed key, on that key's partition, its
+ *   value the key and its expiry field its deadline; its release is a tombstone of that key.
  *
  * Version 2 had the same line without the codec (`2 <op> <expiresAt> <writeId> <origin>`): its
  * values are decoded with the reader's codec. Version 1 carried the same fields in five headers (`nc-v`, `nc-op`, `nc-exp`, `nc-origin`,
@@ -45,7 +47,7 @@ export const HEADERS = {
   tags: 'nc-tags',
 } as const;
 
-const OP_CODES = { set: 's', delete: 'd', clear: 'c', tag: 't' } as const;
+const OP_CODES = { set: 's', delete: 'd', clear: 'c', tag: 't', claim: 'f' } as const;
 
 /** Most tags one entry may carry. */
 export const MAX_TAGS = 32;
@@ -54,6 +56,7 @@ export const MAX_TAGS = 32;
 export const RESERVED_KEY_PREFIX = '\u0000';
 const CLEAR_KEY_PREFIX = '\u0000nc:clear:';
 const TAG_KEY_PREFIX = '\u0000nc:tag:';
+const CLAIM_KEY_PREFIX = '\u0000nc:claim:';
 
 /** A header value as Kafka clients deliver it. */
 export type HeaderValue = Uint8Array | string | Array<Uint8Array | string> | undefined;
@@ -109,7 +112,17 @@ export interface ParsedTagInvalidation extends ParsedBase {
   op: 'tag';
   tag: string;
 }
-export type ParsedRecord = ParsedSet | ParsedDelete | ParsedClear | ParsedTagInvalidation;
+/**
+ * A claim of a fleet-wide load of `key` (docs/consistency.md, section 18), or, with `release`, the
+ * end of the claimer's load. `deadline`: when the claim lapses (ms since the epoch).
+ */
+export interface ParsedClaim extends ParsedBase {
+  op: 'claim';
+  key: string;
+  deadline: number;
+  release: boolean;
+}
+export type ParsedRecord = ParsedSet | ParsedDelete | ParsedClear | ParsedTagInvalidation | ParsedClaim;
 
 /** Why a record read from the log was skipped. */
 export type RejectReason =
@@ -259,7 +272,7 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   if (!DECIMAL.test(meta.writeIdText)) return new RecordRejection('malformed', 'the write id is not a decimal integer');
   const writeId = Number(meta.writeIdText);
   if (record.key === null || record.key.length === 0) return new RecordRejection('invalid-key', 'the record has no key');
-  if (record.key.length > limits.maxKeyBytes && op !== OP_CODES.clear && op !== OP_CODES.tag) {
+  if (record.key.length > limits.maxKeyBytes && op !== OP_CODES.clear && op !== OP_CODES.tag && op !== OP_CODES.claim) {
     return new RecordRejection('key-too-large', `the key has ${record.key.length} bytes, more than maxKeyBytes (${limits.maxKeyBytes})`);
   }
   const key = asBuffer(record.key).toString('utf8');
@@ -314,8 +327,21 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
       if (tag === '' || key !== tagRecordKey(tag)) return new RecordRejection('malformed', 'a tag invalidation key does not match its tag');
       return { op: 'tag', tag, origin, writeId };
     }
+    case OP_CODES.claim: {
+      if (!key.startsWith(CLAIM_KEY_PREFIX) || key.length === CLAIM_KEY_PREFIX.length)
+        return new RecordRejection('malformed', 'a claim record key is not a claim key');
+      const claimed = key.slice(CLAIM_KEY_PREFIX.length);
+      if (claimed.startsWith(RESERVED_KEY_PREFIX) || Buffer.byteLength(claimed) > limits.maxKeyBytes) {
+        return new RecordRejection('invalid-key', 'a claim record claims a reserved key or one over maxKeyBytes');
+      }
+      if (value !== null && asBuffer(value).toString('utf8') !== claimed)
+        return new RecordRejection('malformed', 'a claim record value does not match its key');
+      const expText = meta.expText ?? '0';
+      if (!DECIMAL.test(expText)) return new RecordRejection('malformed', 'the claim deadline is not a decimal integer');
+      return { op: 'claim', key: claimed, deadline: Number(expText), release: value === null, origin, writeId };
+    }
     default:
-      return new RecordRejection('unknown-operation', `operation "${op.slice(0, 16)}" is not one of s, d, c, t`);
+      return new RecordRejection('unknown-operation', `operation "${op.slice(0, 16)}" is not one of s, d, c, t, f`);
   }
 }
 
@@ -381,4 +407,31 @@ export function tagRecordKey(tag: string): string {
 /** A tag invalidation of `tag`: its value is the tag (never null, so the cleaner cannot drop it). */
 export function tagRecord(partition: number, tag: string, origin: string, writeId: number, codec: string): OutgoingRecord {
   return { partition, key: tagRecordKey(tag), value: Buffer.from(tag, 'utf8'), headers: metaHeader('tag', origin, writeId, codec) };
+}
+
+/** The key the claims of a fleet-wide load of `key` are written under: one per key, apart from its values. */
+export function claimRecordKey(key: string): string {
+  return CLAIM_KEY_PREFIX + key;
+}
+
+/**
+ * A claim of a fleet-wide load of `key` (its value: the key, never null), or its release (a
+ * tombstone, so compaction ends up removing the key's claims). Placed on `key`'s partition, so it
+ * is ordered with the key's values. `deadline`: when the claim lapses, in the expiry field.
+ */
+export function claimRecord(
+  partition: number,
+  key: string,
+  deadline: number,
+  release: boolean,
+  origin: string,
+  writeId: number,
+  codec: string,
+): OutgoingRecord {
+  return {
+    partition,
+    key: claimRecordKey(key),
+    value: release ? null : Buffer.from(key, 'utf8'),
+    headers: { [HEADERS.record]: metaLine('claim', release ? 0 : deadline, origin, writeId, codec) },
+  };
 }

@@ -34,7 +34,7 @@ describe('the exported contract suite', () => {
     const framework = recordingFramework();
     describeReplicationLogContract('my log', harness, { framework });
     const sections = new Set(framework.names.map((name) => name.split(' > ')[1]!.split('.')[0]));
-    expect([...sections].map(Number)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 13, 14, 15, 16, 17, 10]);
+    expect([...sections].map(Number)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 10]);
     expect(framework.names.every((name) => name.startsWith('my log > '))).toBe(true);
     expect(framework.names).toContain('my log > 3. convergence > random writes from three instances converge to the log (3 partitions)');
     expect(framework.hooks).toEqual(['beforeAll', 'afterEach', 'afterAll']);

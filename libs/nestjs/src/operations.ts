@@ -51,6 +51,8 @@ export interface CachedOperation extends OperationBase {
   readonly guard: CachedGuard | undefined;
   /** The tags of the stored value, from the arguments, or undefined for none. */
   readonly tags: ((args: readonly unknown[]) => string[]) | undefined;
+  /** Fleet-wide single flight (`NearCache.fleetTurn`'s `fleetWait`); undefined: the cache's option. */
+  readonly fleetWait: number | undefined;
 }
 
 /** The grace, loader timeouts and early refresh of a `@Cached` method (docs/consistency.md, sections 14 to 16). */

@@ -3,7 +3,7 @@
 // so they are kept in one place; key building and option checks live in keys.ts and decorators/.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
-import type { CacheLease, NearCache } from '@nearcache/core';
+import type { CacheLease, FleetTurn, NearCache } from '@nearcache/core';
 import { Observable } from 'rxjs';
 import {
   cachedKey,
@@ -118,7 +118,7 @@ export class CacheOperationRunner implements OperationRunner {
         if (guard?.refreshAhead !== undefined) this.#refreshAhead(operation, cache, key, id, self, original, args);
         return Promise.resolve(hit);
       }
-      const load = this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args);
+      const load = this.#load(operation, cache, key, id, () => original.apply(self, args), false, self, original, args, true);
       // Grace and loader timeouts, as `wrap` has them (docs/consistency.md, sections 14 and 15).
       return guard === undefined ? load : cache.guardLoad(key, load, guard);
     }
@@ -170,7 +170,8 @@ export class CacheOperationRunner implements OperationRunner {
    * Runs `start` (the method) as the one load of `key`; concurrent calls for the key wait on it.
    * `started`: the method already runs (a first call that learned its shape), counted as a load,
    * with the lease taken before it began (or undefined when none could be taken); `false`: a
-   * lease is taken here, unless the call joins a running load.
+   * lease is taken here, unless the call joins a running load. `fleet`: a miss that may wait for
+   * another instance's call of the method (`fleetWait`, docs/consistency.md, section 18).
    */
   #load(
     operation: CachedOperation,
@@ -182,18 +183,28 @@ export class CacheOperationRunner implements OperationRunner {
     self: object,
     original: Method,
     args: unknown[],
+    fleet = false,
   ): Promise<unknown> {
     const running = started === false ? this.#loads.get(id) : undefined;
     // Join it; a stream is not shared: each waiting caller runs the method itself.
     if (running !== undefined) return running.then((outcome) => (outcome.shareable ? outcome.value : original.apply(self, args)));
-    const lease = started === false ? this.#lease(cache, key) : started;
+    // With a turn to wait for, the lease is taken once the turn says this instance loads.
+    const turn = fleet ? this.#turn(operation, cache, key) : undefined;
+    let lease = started === false ? (turn === undefined ? this.#lease(cache, key) : undefined) : started;
     if (started === false) enterLoad();
     // `let`, not `const`: a method that throws before its first await reaches the `finally` below
     // before `load` is assigned, which must read undefined rather than throw.
     let load: Promise<Outcome> | undefined;
     // eslint-disable-next-line prefer-const
     load = (async (): Promise<Outcome> => {
+      let mine: FleetTurn<unknown> | undefined;
       try {
+        if (turn !== undefined) {
+          mine = await turn;
+          // Another instance's call of the method for this key: its result, through the log.
+          if (mine.value !== undefined) return { value: mine.value, shareable: true };
+          lease = this.#lease(cache, key);
+        }
         const value = await (started !== false ? start() : inLoad(id, start));
         if (value === undefined) return { value, shareable: true };
         if (isStream(value)) {
@@ -204,6 +215,8 @@ export class CacheOperationRunner implements OperationRunner {
         return { value, shareable: true };
       } finally {
         lease?.release();
+        // After the result was queued (by its lease's fill): the release of the claim follows it in the log.
+        mine?.done();
         if (this.#loads.get(id) === load) this.#loads.delete(id);
         leaveLoad();
       }
@@ -235,6 +248,15 @@ export class CacheOperationRunner implements OperationRunner {
     } catch (error) {
       this.#warn(operation, 'read', `the cache failed for key "${key}"; the method runs uncached`, error);
       return READ_FAILED;
+    }
+  }
+
+  /** This call's turn in a fleet-wide single flight of `key`, or undefined when it runs the method at once (the option off, or the fleet cannot be asked). */
+  #turn(operation: CachedOperation, cache: NearCache, key: string): Promise<FleetTurn<unknown>> | undefined {
+    try {
+      return cache.fleetTurn(key, operation.fleetWait === undefined ? undefined : { fleetWait: operation.fleetWait });
+    } catch {
+      return undefined;
     }
   }
 

@@ -3,6 +3,7 @@ import type { RecordSigner } from '../crypto.js';
 import type { CacheMode } from '../options.js';
 import { asBuffer, parseRecord, RecordRejection, type LogRecord, type ParseLimits, type RejectReason } from '../record.js';
 import { Verdict, type LoadFences } from './fences.js';
+import type { FleetRounds } from './fleet-flight.js';
 import type { LocalStore } from './local-store.js';
 import type { Reporter } from './reporter.js';
 import type { RecordPosition } from './types.js';
@@ -20,6 +21,8 @@ export interface ApplierOptions<V> extends ParseLimits {
   store: LocalStore<V>;
   shield: WriteShield;
   fences: LoadFences;
+  /** Fleet-wide loads (docs/consistency.md, section 18): told of claims, and of records that settle a key. */
+  rounds: FleetRounds;
   reporter: Reporter;
   /** Partitions of the topic, and the partition of a key. */
   partitions(): number;
@@ -58,7 +61,12 @@ export class RecordApplier<V> {
       return;
     }
     const own = parsed.origin === o.origin;
+    if (parsed.op === 'claim') {
+      o.rounds.claimed(parsed, parsed.origin === o.origin);
+      return;
+    }
     if (parsed.op === 'clear') {
+      if (o.rounds.active) o.rounds.cleared(parsed.prefix, record.partition);
       o.fences.cleared(parsed.prefix, record.partition, record.offset, parsed.origin, own);
       if (own) {
         o.shield.clearCameBack(parsed.writeId, record.partition);
@@ -78,6 +86,8 @@ export class RecordApplier<V> {
       return;
     }
     const key = parsed.key;
+    // Waiters for a fleet-wide load of the key read what this record leaves (once it is applied).
+    if (o.rounds.active) o.rounds.settled(key);
     // Fenced loads: a stale fenced record is skipped, one that cannot be judged drops the key.
     const verdict = o.fences.judge(parsed, record.partition, record.offset, own);
     if (verdict === Verdict.Skip) return;

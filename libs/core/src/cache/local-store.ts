@@ -152,6 +152,14 @@ export class LocalStore<V> {
     return this.#lru.has(key);
   }
 
+  /** The live value of `key`, or `undefined`, as `get` reads it; not a hit or a miss. */
+  peek(key: string): V | undefined {
+    let value: unknown = this.#lru.get(key);
+    if (value instanceof Encoded) value = this.#decodeStored(key, value, true);
+    else if (value instanceof Graced) value = value.expiresAt > this.#options.clock.now() ? value.value : undefined;
+    return value as V | undefined;
+  }
+
   keys(): IterableIterator<string> {
     return this.#special === 0 ? this.#lru.keys() : this.#liveKeys();
   }

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { clearRecordKey, tagRecordKey } from '../record.js';
+import { claimRecordKey, clearRecordKey, tagRecordKey } from '../record.js';
 import type { RecordApplier } from './apply.js';
 import type { Fence, KeyState, LoadFences } from './fences.js';
 import { checkGrace, checkKey, checkTag, checkTags, checkTtl, decodeOwnValue, encodeValue } from './input.js';
@@ -177,6 +177,21 @@ export class LocalWrites<V> {
     const written = options?.durable ? queue.acknowledged(write, this.#options.flushTimeout) : RESOLVED;
     this.held = held;
     return written;
+  }
+
+  /**
+   * Queues a claim of a fleet-wide load of `key` lapsing at `deadline`, or (`release`) the end of
+   * this instance's load (docs/consistency.md, section 18). Nothing changes here. Returns its
+   * write id; throws when the cache is closing or the queue is full.
+   */
+  claim(key: string, deadline: number, release: boolean): number {
+    const p = this.#p;
+    p.assertWritable();
+    const queueKey = claimRecordKey(key);
+    p.publisher.queue.admit(queueKey);
+    const writeId = ++this.#writeSeq;
+    p.publisher.queue.enqueue({ queueKey, writeId, waiters: undefined, op: 'claim', key, value: null, expiresAt: deadline, release });
+    return writeId;
   }
 
   /**

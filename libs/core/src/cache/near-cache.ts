@@ -12,6 +12,7 @@ import type { LogRecord, RejectReason } from '../record.js';
 import { withDeadline } from '../retry.js';
 import { RecordApplier } from './apply.js';
 import { LoadFences } from './fences.js';
+import { checkFleetWait, FleetFlight, type FleetTurn } from './fleet-flight.js';
 import type { CacheLease } from './lease.js';
 import { asNearCacheError, checkKey, checkLoadOptions, checkTags, checkTtl } from './input.js';
 import { Lifecycle } from './lifecycle.js';
@@ -52,6 +53,7 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #origin: string;
   readonly #writes: LocalWrites<V>;
   readonly #loads: SingleFlight<V>;
+  readonly #fleet: FleetFlight<V>;
   readonly #sessions: Sessions;
 
   readonly #lifecycle: Lifecycle;
@@ -119,12 +121,27 @@ export class NearCache<V = unknown> extends EventEmitter {
       },
       { stallTimeout: options.stallTimeout, lagPollInterval: options.lagPollInterval, logger: options.logger, clock: options.clock },
     );
+    const loads = () => this.#loads;
+    this.#fleet = new FleetFlight<V>({
+      get loads() {
+        return loads();
+      },
+      clock: options.clock,
+      origin: this.#origin,
+      fleetWait: options.fleetWait,
+      eligible: (key) => !this.#closing && lifecycle.state === 'live' && options.mode === 'replicate' && (options.filter === undefined || options.filter(key)),
+      claim: (key, deadline, release) => this.#writes.claim(key, deadline, release),
+      peek: (key) => this.#store.peek(key),
+      partitionOf,
+      partitions,
+    });
     this.#applier = new RecordApplier<V>({
       ...options,
       origin: this.#origin,
       store: this.#store,
       shield: this.#shield,
       fences: this.#fences,
+      rounds: this.#fleet,
       reporter: this.#reporter,
       partitions,
       partitionOf,
@@ -328,7 +345,8 @@ export class NearCache<V = unknown> extends EventEmitter {
    *
    * `grace`, `softTimeout`, `hardTimeout` and `refreshAhead` keep an expired value as a fallback
    * for a failing or slow loader, bound the wait, and refresh a hit before it expires
-   * (docs/consistency.md, sections 14 to 16).
+   * (docs/consistency.md, sections 14 to 16). `fleetWait` (or the cache's option) makes instances
+   * missing the key together load it once for the fleet (section 18).
    */
   wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: WrapOptions): Promise<T> {
     let hit: V | undefined;
@@ -339,6 +357,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       if (options !== undefined) {
         if (options.ttl !== undefined) checkTtl(options.ttl);
         if (options.tags !== undefined) checkTags(options.tags, this.#options.maxKeyBytes);
+        if (options.fleetWait !== undefined) checkFleetWait(options.fleetWait);
         guarded = checkLoadOptions(options);
       }
       // A hit that is not fresh enough (`after`, `maxStaleness`) is a miss: the loader runs.
@@ -348,7 +367,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
     if (guarded) return this.#wrapGuarded(key, loader, hit, options!);
     if (hit !== undefined) return Promise.resolve(hit as T);
-    return this.#loads.load(key, loader, options);
+    return this.#fleet.load(key, loader, options);
   }
 
   /** `wrap` with grace, loader timeouts or early refresh: kept apart, so that a plain `wrap` does no more than before. */
@@ -362,7 +381,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     }
     // Only calls that keep values in grace fall back on them.
     const stale = options.grace === undefined || options.grace === 0 ? undefined : this.#store.stale(key);
-    return this.#loads.guarded(key, loader, options, stale);
+    return this.#fleet.guarded(key, loader, options, stale);
   }
 
   /**
@@ -392,6 +411,20 @@ export class NearCache<V = unknown> extends EventEmitter {
       return Promise.reject(error);
     }
     return guard(key, load, options, stale, { clock: this.#clock, staleServed: (served) => this.#staleServed(served) });
+  }
+
+  /**
+   * Fleet-wide single flight for code that runs its own loads (as `wrap` does with `fleetWait`;
+   * docs/consistency.md, section 18). Returns undefined when `fleetWait` (default: the cache's
+   * option) is 0 or the fleet cannot be asked: load as usual. Else resolves with the key's value
+   * loaded by another instance, or with `value` undefined once this caller is to load; call the
+   * turn's `done()` when that load ended (after `fill` or `release` of its lease). Bad options
+   * throw `InvalidArgumentError`.
+   */
+  fleetTurn(key: string, options?: { fleetWait?: number }): Promise<FleetTurn<V>> | undefined {
+    checkKey(key, this.#options.maxKeyBytes);
+    if (options?.fleetWait !== undefined) checkFleetWait(options.fleetWait);
+    return this.#fleet.turn(key, options?.fleetWait);
   }
 
   /** How long the entry of `key` stays fresh here, in ms: Infinity without expiry, 0 without a live entry (for `refreshAhead` in adapters). */
@@ -528,6 +561,7 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   async #close(): Promise<void> {
     this.#closing = true;
+    this.#fleet.closed();
     this.#follower.stop();
     const deadline = Math.max(this.#options.closeTimeout, MIN_CLOSE_DEADLINE);
     // A start still connecting is abandoned after closeTimeout; the log's close() below ends it.

@@ -1,14 +1,14 @@
 import type { RecordSigner } from '../crypto.js';
 import type { NearCacheError } from '../errors.js';
 import type { ReplicationLog } from '../log/port.js';
-import { clearRecord, deleteRecord, setRecord, tagRecord, type OutgoingRecord } from '../record.js';
+import { claimRecord, clearRecord, deleteRecord, setRecord, tagRecord, type OutgoingRecord } from '../record.js';
 import { Replicator, type QueuedWrite } from '../replicator.js';
 import type { WriteShield } from './write-shield.js';
 
 /** A local write queued for the log. */
 export interface CacheWrite extends QueuedWrite {
-  op: 'set' | 'delete' | 'clear' | 'tag';
-  /** The key, the prefix of a clear, or the tag of a tag invalidation. */
+  op: 'set' | 'delete' | 'clear' | 'tag' | 'claim';
+  /** The key, the prefix of a clear, the tag of a tag invalidation, or the key a claim is about. */
   key: string;
   value: Uint8Array | null;
   expiresAt: number;
@@ -18,6 +18,8 @@ export interface CacheWrite extends QueuedWrite {
   graceEnd?: number;
   /** A tagged set: its tags. */
   tags?: readonly string[];
+  /** A claim (docs/consistency.md, section 18): whether it is the release of this instance's claim (its deadline is in `expiresAt`). */
+  release?: boolean;
 }
 
 /**
@@ -157,6 +159,11 @@ export class Publisher {
             records.push(tagRecord(p, write.key, origin, write.writeId, codecName));
             owners.push(write);
           }
+          break;
+        case 'claim':
+          // On the claimed key's partition: ordered with its values.
+          records.push(claimRecord(this.#o.partitionOf(write.key), write.key, write.expiresAt, write.release === true, origin, write.writeId, codecName));
+          owners.push(write);
           break;
       }
     }

@@ -43,6 +43,16 @@ export class SingleFlight<V> {
     return new CacheLease<V>(key, this.#fences.begin(key), { fences: this.#fences, writes: this.#writes, open: () => this.#hooks.open() });
   }
 
+  /** Whether a load of `key` runs here. */
+  running(key: string): boolean {
+    return this.#loading.has(key);
+  }
+
+  /** `guard` with this cache's clock and reporting. */
+  guard<T>(key: string, load: Promise<T>, options: LoadTimeouts, stale: Graced | undefined): Promise<T> {
+    return guard(key, load, options, stale, this.#hooks);
+  }
+
   /** A load of `key` through `guard`. */
   guarded<T extends V>(key: string, loader: () => T | Promise<T>, options: WrapOptions, stale: Graced | undefined): Promise<T> {
     return guard(key, this.load(key, loader, options), options, stale, this.#hooks);

@@ -68,6 +68,13 @@ export interface WrapOptions extends FillOptions, ReadOptions {
    * is returned at once while one background load per key refreshes it. Default: none.
    */
   refreshAhead?: number;
+  /**
+   * Fleet-wide single flight: on a miss, wait up to this many ms for another instance's load of
+   * the key (through the log) instead of loading here; one instance loads for the fleet, the
+   * others answer with its value, or load themselves when the wait ends. 0 turns it off for the
+   * call. Default: the cache's `fleetWait` (0: off). See docs/consistency.md, section 18.
+   */
+  fleetWait?: number;
 }
 
 /** Why `wrap` served a value past its expiry (the `stale` event). */

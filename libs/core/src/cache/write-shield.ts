@@ -1,6 +1,6 @@
 /** A local write as the shield sees it. */
 export interface ShieldedWrite {
-  op: 'set' | 'delete' | 'clear' | 'tag';
+  op: 'set' | 'delete' | 'clear' | 'tag' | 'claim';
   /** The key, the prefix of a clear, or the tag of a tag invalidation. */
   key: string;
   writeId: number;

@@ -64,7 +64,7 @@ export interface ContractOptions {
    */
   framework?: ContractFramework;
   /**
-   * Run only these sections (1 to 17). Default: all but 7, which needs a log that can be made
+   * Run only these sections (1 to 18). Default: all but 7, which needs a log that can be made
    * unavailable (`outage`); section 10 needs `closeChild`.
    */
   sections?: number[];

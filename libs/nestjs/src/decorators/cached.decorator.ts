@@ -56,6 +56,13 @@ export interface CachedOptions {
   hardTimeout?: number;
   /** Early refresh: a hit past this part of `ttl` (0 < part < 1) is returned at once while one background call refreshes it. Needs `ttl`. Default: none. */
   refreshAhead?: number;
+  /**
+   * Fleet-wide single flight, for methods that return a promise: on a miss, wait up to this many
+   * ms for another instance's call of the method for the key (its result comes through the log)
+   * instead of running it here; at the end of the wait the method runs here. 0 turns it off for
+   * this method. Default: the cache's `fleetWait` option (0: off). See docs/consistency.md, section 18.
+   */
+  fleetWait?: number;
 }
 
 /** Checks grace, timeouts and early refresh; returns them, or undefined when none is set. */
@@ -100,6 +107,7 @@ const CACHED_OPTIONS = optionNames<CachedOptions>()([
   'softTimeout',
   'hardTimeout',
   'refreshAhead',
+  'fleetWait',
 ] as const);
 
 /**
@@ -140,6 +148,12 @@ export function Cached(options: CachedOptions = {}): MethodDecorator {
     throw new InvalidOptionError('@Cached(): after must be a function (...args) => session token | undefined');
   }
   checkTags('Cached', options.tags);
+  const { fleetWait } = options;
+  if (fleetWait !== undefined && (typeof fleetWait !== 'number' || !Number.isInteger(fleetWait) || fleetWait < 0 || fleetWait > MAX_STALENESS)) {
+    throw new InvalidOptionError(
+      `@Cached(): fleetWait must be an integer number of ms from 0 (off) to ${MAX_STALENESS}: how long a miss waits for another instance's call, got ${String(fleetWait)}`,
+    );
+  }
   return (target, propertyKey, descriptor) =>
     decorateMethod('Cached', target, propertyKey, descriptor, {
       kind: 'cached',
@@ -152,5 +166,6 @@ export function Cached(options: CachedOptions = {}): MethodDecorator {
       after,
       guard,
       tags: options.tags,
+      fleetWait,
     }) as typeof descriptor;
 }
