@@ -43,7 +43,16 @@ ${rows.join('\n')}
 }
 
 const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '-');
-const verdict = (r) => (r.pass === null || r.pass === undefined ? 'skipped' : r.pass ? 'PASS' : 'MISS');
+/**
+ * A scenario's result: PASS, MISS or "within noise" (its checks, bench/lib.mjs), SKIPPED; results
+ * of scenarios without checks have only `pass`.
+ */
+export function verdictOf(r) {
+  if (r.pass === null) return 'SKIPPED';
+  if (r.verdict) return r.verdict;
+  return r.pass ? 'PASS' : r.pass === false ? 'MISS' : 'SKIPPED';
+}
+const verdict = verdictOf;
 
 export function writeDocs(report, root) {
   const docs = path.join(root, 'docs');
