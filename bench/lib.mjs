@@ -251,7 +251,7 @@ export function check(label, value, op, bound, n) {
     op,
     bound,
     band: n ? [lo, hi] : undefined,
-    noise: n ? { kind: n.kind, aa: n.aa, rounds: n.rounds, half: n.half, text: n.text } : undefined,
+    noise: n ? { kind: n.kind, unit: n.unit, aa: n.aa, rounds: n.rounds, half: n.half, text: n.text } : undefined,
     verdict: good ? 'PASS' : bad ? 'MISS' : 'within noise',
   };
 }
@@ -270,7 +270,12 @@ const short = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.
 
 /** The noise bands of `checks` for the summary line: "<label> lo..hi (A/A aa)" per check that has one. */
 export function bandText(checks) {
-  const parts = checks.filter((c) => c.band).map((c) => `${c.label ? `${c.label} ` : ''}${short(c.band[0])}..${short(c.band[1])} (A/A ${short(c.noise.aa)})`);
+  const parts = checks
+    .filter((c) => c.band)
+    .map((c) => {
+      const unit = c.noise.kind === 'delta' && c.noise.unit ? ` ${c.noise.unit}` : '';
+      return `${c.label ? `${c.label} ` : ''}${short(c.band[0])}..${short(c.band[1])}${unit} (A/A ${short(c.noise.aa)})`;
+    });
   return parts.length > 0 ? parts.join('; ') : 'no A/A';
 }
 
