@@ -132,13 +132,19 @@ export function report(result) {
 export const log = (message) => process.stderr.write(`  ${message}\n`);
 export const uniqueTopic = (name) => `bench.${name}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
 
+const PEER_CPUS = (process.env.BENCH_PEER_CPUS ?? '').split(',').filter(Boolean);
+let peersStarted = 0;
+
 /**
  * Starts bench/workers/peer.mjs and returns `call(cmd, args)` plus `stop()`. `onEvent` receives
  * what the peer sends on its own (`{ event, ... }`), outside the replies to calls.
  */
 export async function startPeer(name, { onEvent } = {}) {
   const { fork } = await import('node:child_process');
-  const child = fork(new URL('./workers/peer.mjs', import.meta.url), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Pinned as bench/run.mjs says (BENCH_PEER_CPUS): the peers of a scenario take its CPUs in turn.
+  const cpu = PEER_CPUS.length > 0 ? PEER_CPUS[peersStarted++ % PEER_CPUS.length] : undefined;
+  const pin = cpu === undefined ? {} : { execPath: 'taskset', execArgv: ['-c', cpu, process.execPath] };
+  const child = fork(new URL('./workers/peer.mjs', import.meta.url), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...pin });
   let next = 0;
   const waiting = new Map();
   child.on('message', (message) => {
@@ -183,4 +189,112 @@ export async function createRawTopic(topic, partitions = 1) {
     topics: [{ topic, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
   });
   await admin.disconnect();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noise bands (bench/README.md, "Noise band"). Each scenario that compares nearcache with a raw
+// dependency also measures the raw side against a second copy of itself (an A/A comparison), in
+// the same interleaved rounds. On a quiet machine an A/A figure reads "no difference" (a ratio of
+// 1, a difference of 0); how far it strays tells how far noise alone moves a figure in this run.
+
+/** 2 x the standard error of a median of n samples, per standard deviation (1.2533 / sqrt(n) each). */
+const MEDIAN_SE = Math.sqrt(Math.PI / 2);
+
+/**
+ * The noise of one figure, from its A/A comparison. `aa` is the A/A figure computed exactly as the
+ * scenario's figure (same statistic over the same rounds, the raw copy in place of nearcache);
+ * `rounds` are the A/A figures of the single rounds. `kind` 'ratio': figures are ratios and the
+ * band is a factor (worked out on logarithms); 'delta': figures are differences in `unit`, and
+ * the band is additive. The half-width is the larger of |A/A - no difference| and twice the
+ * standard error of a median of the rounds, estimated from the spread of the A/A rounds.
+ * @param {{ aa: number, rounds: number[], kind?: 'ratio' | 'delta', unit?: string }} a
+ */
+export function noise({ aa, rounds, kind = 'ratio', unit = '' }) {
+  const dev = kind === 'ratio' ? Math.log : (/** @type {number} */ x) => x;
+  const devs = rounds.map(dev);
+  const n = devs.length;
+  const mean = devs.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(devs.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1)) : 0;
+  const half = Math.max(Math.abs(dev(aa)), (2 * MEDIAN_SE * sd) / Math.sqrt(n));
+  return {
+    kind,
+    unit,
+    aa,
+    rounds,
+    half,
+    /** @param {number} x @returns {[number, number]} */
+    band: (x) => (kind === 'ratio' ? [x / Math.exp(half), x * Math.exp(half)] : [x - half, x + half]),
+    text: kind === 'ratio' ? `±${((Math.exp(half) - 1) * 100).toFixed(0)}%` : `±${half.toFixed(2)}${unit ? ` ${unit}` : ''}`,
+  };
+}
+
+/** Per-round A/A ratios `a[i] / b[i]`. */
+export const roundRatios = (a, b) => a.map((x, i) => x / b[i]);
+
+/**
+ * One target check of a figure. With a noise band, a band wholly on the right side of `bound`
+ * passes, one wholly on the wrong side misses, one that straddles `bound` is "within noise".
+ * Without one (`noise` undefined: a figure without an A/A comparison), the figure alone decides.
+ * @param {string} label
+ * @param {number} value
+ * @param {'<=' | '>='} op
+ * @param {number} bound
+ * @param {ReturnType<typeof noise>} [n]
+ */
+export function check(label, value, op, bound, n) {
+  const [lo, hi] = n ? n.band(value) : [value, value];
+  const good = op === '<=' ? hi <= bound : lo >= bound;
+  const bad = op === '<=' ? lo > bound : hi < bound;
+  return {
+    label,
+    value,
+    op,
+    bound,
+    band: n ? [lo, hi] : undefined,
+    noise: n ? { kind: n.kind, unit: n.unit, aa: n.aa, rounds: n.rounds, half: n.half, text: n.text } : undefined,
+    verdict: good ? 'PASS' : bad ? 'MISS' : 'within noise',
+  };
+}
+
+/** A check that is a yes/no fact (converged, exact, nothing lost): no noise band. */
+export const fact = (label, ok) => ({ label, ok, verdict: ok ? 'PASS' : 'MISS' });
+
+/** The scenario's result from its checks: MISS if one misses, else "within noise" if one is, else PASS. */
+export function verdictOf(checks) {
+  if (checks.some((c) => c.verdict === 'MISS')) return 'MISS';
+  if (checks.some((c) => c.verdict === 'within noise')) return 'within noise';
+  return 'PASS';
+}
+
+const short = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/** The noise bands of `checks` for the summary line: "<label> lo..hi (A/A aa)" per check that has one. */
+export function bandText(checks) {
+  const parts = checks
+    .filter((c) => c.band)
+    .map((c) => {
+      const unit = c.noise.kind === 'delta' && c.noise.unit ? ` ${c.noise.unit}` : '';
+      return `${c.label ? `${c.label} ` : ''}${short(c.band[0])}..${short(c.band[1])}${unit} (A/A ${short(c.noise.aa)})`;
+    });
+  return parts.length > 0 ? parts.join('; ') : 'no A/A';
+}
+
+/** Fields every scenario's result carries for the runner: checks, verdict, pass, band text. */
+export function verdictFields(checks) {
+  const verdict = verdictOf(checks);
+  return { checks, verdict, pass: verdict === 'PASS', band: bandText(checks) };
+}
+
+/**
+ * The order of the compared sides in round `r`: rotated every round and reversed every other
+ * cycle, so no side always runs first, last, or right after the same other side.
+ * @template T
+ * @param {number} r
+ * @param {T[]} sides
+ * @returns {T[]}
+ */
+export function roundOrder(r, sides) {
+  const k = sides.length;
+  const rotated = sides.map((_, i) => sides[(i + r) % k]);
+  return Math.floor(r / k) % 2 === 0 ? rotated : rotated.reverse();
 }

@@ -43,7 +43,16 @@ ${rows.join('\n')}
 }
 
 const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '-');
-const verdict = (r) => (r.pass === null || r.pass === undefined ? 'skipped' : r.pass ? 'PASS' : 'MISS');
+/**
+ * A scenario's result: PASS, MISS or "within noise" (its checks, bench/lib.mjs), SKIPPED; results
+ * of scenarios without checks have only `pass`.
+ */
+export function verdictOf(r) {
+  if (r.pass === null) return 'SKIPPED';
+  if (r.verdict) return r.verdict;
+  return r.pass ? 'PASS' : r.pass === false ? 'MISS' : 'SKIPPED';
+}
+const verdict = verdictOf;
 
 export function writeDocs(report, root) {
   const docs = path.join(root, 'docs');
@@ -60,6 +69,8 @@ export function writeDocs(report, root) {
   out.push('# Benchmarks', '');
   out.push(
     'Every number here is a ratio against the raw dependency measured in the same run, on the same machine, in the same process or on the same broker, with the compared implementations interleaved in rounds. Absolute times move with the machine; the ratios are what the targets are about. The method is in [bench/README.md](../bench/README.md); `npm run bench` regenerates this page.',
+    '',
+    '**Noise band.** Each scenario also measures its raw side against a second copy of itself (an A/A comparison), interleaved in the same rounds. On a quiet machine an A/A figure reads "no difference" (a ratio of 1.00, a difference of 0); how far it strays is how far noise alone moves a figure in this run. Each figure is shown with a band: its value, give or take the larger of the A/A figure\'s own distance from "no difference" and twice the standard error of a median of the rounds, estimated from the spread of the A/A rounds (for ratios, worked out on their logarithms, so the band is a factor). A figure whose band lies wholly on the right side of its target is a PASS, wholly on the wrong side a MISS; a band that straddles the target reads **within noise**: this run cannot tell. Limits that are not comparisons (a p99 in ms, a ready time) and yes/no facts (converged, exact, nothing lost) have no band.',
   );
   out.push('', '## Machine', '');
   out.push(`| | |`, `|---|---|`);
@@ -72,11 +83,14 @@ export function writeDocs(report, root) {
     `| Kafka | ${m.kafka} |`,
     `| Redis | ${m.redis} |`,
     `| Load average at start | ${m.loadAverageAtStart.join(', ')} |`,
+    `| CPU pinning | ${m.pinning ?? 'not recorded'} |`,
     `| Date | ${m.date} |`,
     `| Duration | ${report.seconds.toFixed(0)} s${report.quick ? ' (quick mode)' : ''} |`,
   );
-  out.push('', '## Summary', '', '| Scenario | Measured | Target | Result |', '|---|---|---|---|');
-  for (const r of report.results) out.push(`| ${r.title ?? r.scenario} | ${r.measured ?? f(r.ratio)} | ${r.target} | ${verdict(r)} |`);
+  out.push('', '## Summary', '', '| Scenario | Measured | Noise band (A/A) | Target | Result |', '|---|---|---|---|---|');
+  for (const r of report.results)
+    out.push(`| ${r.title ?? r.scenario} | ${r.measured ?? f(r.ratio)} | ${r.band ?? 'not measured'} | ${r.target} | ${verdict(r)} |`);
+  if (report.quick) out.push('', 'Quick mode: fewer rounds and smaller sizes; the figures are indicative only.');
 
   const get = by.get;
   if (get) {
@@ -86,12 +100,12 @@ export function writeDocs(report, root) {
       '',
       get.method,
       '',
-      '| Keys | Keys drawn | raw lru-cache (M ops/s) | nearcache (M ops/s) | throughput ratio | raw p99 (ns) | nearcache p99 (ns) | p99 ratio (raw/ours) |',
-      '|---|---|---|---|---|---|---|---|',
+      '| Keys | Keys drawn | raw lru-cache (M ops/s) | nearcache (M ops/s) | throughput ratio | A/A | raw p99 (ns) | nearcache p99 (ns) | p99 ratio (raw/ours) | A/A |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const c of get.cases)
       out.push(
-        `| ${c.keys.toLocaleString('en')} | ${c.dist} | ${f(c.raw.opsPerSec / 1e6)} | ${f(c.ours.opsPerSec / 1e6)} | ${f(c.throughputRatio)} | ${f(c.raw.p99ns, 0)} | ${f(c.ours.p99ns, 0)} | ${f(c.p99Ratio)} |`,
+        `| ${c.keys.toLocaleString('en')} | ${c.dist} | ${f(c.raw.opsPerSec / 1e6)} | ${f(c.ours.opsPerSec / 1e6)} | ${f(c.throughputRatio)} | ${f(c.aa?.throughputRatio)} | ${f(c.raw.p99ns, 0)} | ${f(c.ours.p99ns, 0)} | ${f(c.p99Ratio)} | ${f(c.aa?.p99Ratio)} |`,
       );
     plot('get', {
       title: 'get hits, millions per second (higher is better)',
@@ -117,6 +131,7 @@ export function writeDocs(report, root) {
       `| raw: lru-cache set + JSON.stringify + Buffer.from | ${f(set.raw.nsPerSet, 0)} | ${cpu(set.raw.cpuNsPerSet)} |`,
       `| nearcache set (apply, encode, enqueue) | ${f(set.ours.nsPerSet, 0)} | ${cpu(set.ours.cpuNsPerSet)} |`,
       `| difference | ${f(set.extraUs * 1000, 0)} | ${cpu(set.extraCpuUs === undefined ? undefined : set.extraCpuUs * 1000)} |`,
+      ...(set.aa ? [`| A/A: a second raw lru-cache, its difference from the first | ${f(set.aa.extraUs * 1000, 0)} | |`] : []),
     );
     plot('set', {
       title: 'set cost, ns (lower is better)',
@@ -139,6 +154,7 @@ export function writeDocs(report, root) {
       '|---|---|---|---|---|---|---|',
       `| raw kafkajs produce -> consume | ${f(lag.raw.p50ms)} | ${f(lag.raw.p99ms)} | ${f(lag.raw.allSamples?.p99ms)} | ${f(lag.raw.maxms)} | ${lag.raw.n} | ${lag.raw.lost} |`,
       `| nearcache set on A -> visible on B | ${f(lag.ours.p50ms)} | ${f(lag.ours.p99ms)} | ${f(lag.ours.allSamples?.p99ms)} | ${f(lag.ours.maxms)} | ${lag.ours.n} | ${lag.ours.lost} |`,
+      ...(lag.aa ? [`| A/A: raw kafkajs again | ${f(lag.aa.raw2.p50ms)} | ${f(lag.aa.raw2.p99ms)} | | | | ${lag.aa.raw2.lost} |`] : []),
     );
     plot('lag', {
       title: 'replication lag at 1,000 writes/s, ms (lower is better)',
@@ -165,7 +181,35 @@ export function writeDocs(report, root) {
       `| B's wait: token arrived -> catchUpTo resolved | ${f(token.ours.readerWait.p50ms)} | ${f(token.ours.readerWait.p99ms)} | ${token.ours.lost} |`,
       `| A's wait for the acknowledgement + B's wait | ${f(token.ours.p50ms)} | ${f(token.ours.p99ms)} | ${token.ours.lost} |`,
       `| (not counted) the token's trip A -> B | ${f(token.ours.tokenTrip.p50ms)} | ${f(token.ours.tokenTrip.p99ms)} | |`,
+      ...(token.ours.overrun
+        ? [`| B's wait past the arrival of the record it waits for (overrun) | ${f(token.ours.overrun.p50ms)} | ${f(token.ours.overrun.p99ms)} | |`]
+        : []),
+      ...(token.aa ? [`| A/A: raw kafkajs again | ${f(token.aa.raw2.p50ms)} | ${f(token.aa.raw2.p99ms)} | ${token.aa.raw2.lost} |`] : []),
     );
+  }
+  const wrap = by.wrap;
+  if (wrap) {
+    out.push(
+      '',
+      '## wrap hits',
+      '',
+      wrap.method,
+      '',
+      '| Keys | raw cache-aside (M calls/s) | wrap(k, f) (M calls/s) | ratio | wrap(k, f, { ttl }) (M calls/s) | ratio | A/A |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const c of wrap.cases)
+      out.push(
+        `| ${c.keys.toLocaleString('en')} | ${f(c.raw.opsPerSec / 1e6)} | ${f(c.ours.opsPerSec / 1e6)} | ${f(c.ratio)} | ${f(c.oursTtl.opsPerSec / 1e6)} | ${f(c.ttlRatio)} | ${f(c.aa.ratio)} |`,
+      );
+    plot('wrap', {
+      title: 'wrap hits, millions of awaited calls per second (higher is better)',
+      unit: 'M/s',
+      bars: wrap.cases.flatMap((c) => [
+        { label: `lru-cache cache-aside ${c.keys.toLocaleString('en')}`, value: c.raw.opsPerSec / 1e6, kind: 'raw' },
+        { label: `nearcache wrap ${c.keys.toLocaleString('en')}`, value: c.ours.opsPerSec / 1e6, kind: 'ours' },
+      ]),
+    });
   }
   const tput = by.throughput;
   if (tput) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--write-docs]`
+// `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--write-docs] [--no-pin]`
 // Builds the packages, starts a Kafka broker (unless KAFKA_BROKERS names one) and redis-server,
-// runs every scenario in its own process, prints one line per scenario (measured ratio, target,
-// PASS|MISS), writes bench/results/<timestamp>.json and latest.json, and on a full run (or with
+// runs every scenario in its own process (pinned to a CPU with taskset where the machine allows),
+// prints one line per scenario (measured figure, noise band, target, PASS | MISS | within noise),
+// writes bench/results/<timestamp>.json and latest.json, and on a full run (or with
 // --write-docs) regenerates docs/benchmarks.md and its plots. Exits 0 when every scenario ran,
 // whatever it measured; non-zero only when the benchmark itself failed.
 import { execFileSync, spawn } from 'node:child_process';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kafkaVersion, startCluster } from '../scripts/kafka/local-kafka.mjs';
 import { freePort, sleep } from '../scripts/lib/shared.mjs';
-import { writeDocs } from './report.mjs';
+import { verdictOf, writeDocs } from './report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -22,11 +23,17 @@ const quick = args.includes('--quick');
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',').filter(Boolean) : undefined;
 const writeDocsFlag = args.includes('--write-docs') || (!quick && !only);
+const noPin = args.includes('--no-pin');
 const say = (message) => process.stderr.write(`[bench] ${message}\n`);
 
-/** Scenario files, in the order they run, and the Node flags they need. */
+/**
+ * The registered scenarios, in the order they run: a file in bench/scenarios, the Node flags it
+ * needs, and whether it needs the Kafka broker (`kafka`) or redis-server (`redis`). A new
+ * scenario is a file there plus one line here (bench/README.md, "Adding a scenario").
+ */
 const SCENARIOS = [
   { name: 'get', file: 'get.mjs', flags: [] },
+  { name: 'wrap', file: 'wrap.mjs', flags: [] },
   { name: 'set', file: 'set.mjs', flags: [] },
   { name: 'codec', file: 'codec.mjs', flags: [] },
   { name: 'memory', file: 'memory.mjs', flags: ['--expose-gc'] },
@@ -48,6 +55,8 @@ if (only) {
   }
 }
 const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
+const unregistered = fs.readdirSync(path.join(here, 'scenarios')).filter((f) => f.endsWith('.mjs') && !SCENARIOS.some((s) => s.file === f));
+if (unregistered.length > 0) say(`not registered in SCENARIOS (bench/run.mjs), so not run: ${unregistered.join(', ')}`);
 
 // Everything started here is stopped on exit, error or Ctrl-C.
 const cleanups = [];
@@ -153,7 +162,58 @@ async function startRedis() {
   return { url: `redis://127.0.0.1:${port}`, version };
 }
 
-function machine(kafka, redis) {
+/** Parses a CPU list as taskset prints it ("0,1", "0-3,6"). */
+function cpuList(text) {
+  return text
+    .trim()
+    .split(',')
+    .flatMap((part) => {
+      const [a, b] = part.split('-').map(Number);
+      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    })
+    .filter((n) => Number.isInteger(n));
+}
+
+/**
+ * Whether and how the compared processes are pinned to CPUs. Each scenario process holds both
+ * sides of its comparison (or drives peer processes that do), so pinning it keeps the scheduler
+ * from moving it between CPUs in the middle of a round (cold caches, a different core's load);
+ * both sides get the same CPU. Needs taskset (util-linux) and at least two CPUs this process may
+ * use; the scenario process takes the last of them, its peer processes (writer, reader) the
+ * others first, in turn.
+ */
+function pinning() {
+  if (noPin) return { used: false, text: 'not used (--no-pin)' };
+  if (process.platform !== 'linux') return { used: false, text: `not used (${process.platform}: taskset is Linux only)` };
+  if (!hasCommand('taskset')) return { used: false, text: 'not used (taskset, from util-linux, not found)' };
+  let cpus;
+  try {
+    cpus = cpuList(
+      execFileSync('taskset', ['-cp', String(process.pid)])
+        .toString()
+        .split(':')
+        .at(-1) ?? '',
+    );
+  } catch {
+    return { used: false, text: 'not used (taskset cannot read this process affinity)' };
+  }
+  if (cpus.length < 2) return { used: false, text: `not used (only CPU ${cpus.join(',')} available)` };
+  const main = cpus.at(-1);
+  const peers = [...cpus.slice(0, -1), main];
+  try {
+    execFileSync('taskset', ['-c', String(main), 'true'], { stdio: 'ignore' });
+  } catch {
+    return { used: false, text: 'not used (taskset may not set affinity here)' };
+  }
+  return {
+    used: true,
+    main: String(main),
+    peers: peers.map(String),
+    text: `taskset: each scenario process on CPU ${main}, its peer processes on CPUs ${peers.join(', ')} in turn (of ${cpus.length} available; the broker and redis-server not pinned)`,
+  };
+}
+
+function machine(kafka, redis, pin) {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
   return {
     cpu: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
@@ -164,6 +224,7 @@ function machine(kafka, redis) {
     kafka,
     redis: redis.version ?? redis.skipped,
     loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+    pinning: pin.text,
     date: new Date().toISOString(),
   };
 }
@@ -179,6 +240,10 @@ try {
   if (buildCode !== 0) throw new Error(`the build failed (exit ${buildCode})`);
 
   const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0' };
+  const pin = pinning();
+  say(`CPU pinning: ${pin.text}`);
+  if (pin.used) env.BENCH_PEER_CPUS = pin.peers.join(',');
+  else delete env.BENCH_PEER_CPUS;
   let kafka = 'not used';
   if (selected.some((s) => s.kafka)) {
     if (env.KAFKA_BROKERS) {
@@ -213,7 +278,9 @@ try {
     fs.rmSync(out, { force: true });
     say(`scenario ${scenario.name}`);
     const t0 = Date.now();
-    const code = await run(process.execPath, [...scenario.flags, path.join(here, 'scenarios', scenario.file)], {
+    const command = [process.execPath, ...scenario.flags, path.join(here, 'scenarios', scenario.file)];
+    if (pin.used) command.unshift('taskset', '-c', pin.main);
+    const code = await run(command[0], command.slice(1), {
       env: { ...env, BENCH_OUT: out },
       stdio: ['ignore', 'inherit', 'inherit'],
       timeoutMs: (quick ? 150 : 900) * 1000,
@@ -230,23 +297,24 @@ try {
     results.push(result);
   }
 
-  const report = { quick, only: only ?? null, machine: machine(kafka, redis), seconds: (Date.now() - started) / 1000, results };
+  const report = { quick, only: only ?? null, machine: machine(kafka, redis, pin), seconds: (Date.now() - started) / 1000, results };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), JSON.stringify(report, null, 2));
   fs.writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2));
 
   console.log('');
-  console.log(`${'scenario'.padEnd(12)}${'measured'.padEnd(44)}${'target'.padEnd(40)}result`);
+  const row = (...cells) => cells.map((c, i) => (i < 4 ? String(c).padEnd([12, 44, 46, 40][i]) : String(c))).join('');
+  console.log(row('scenario', 'measured', 'noise band (from A/A rounds)', 'target', 'result'));
   for (const r of results) {
     if (r.error) {
-      console.log(`${r.scenario.padEnd(12)}${'-'.padEnd(44)}${'-'.padEnd(40)}FAILED (${r.error})`);
+      console.log(row(r.scenario, '-', '-', '-', `FAILED (${r.error})`));
       continue;
     }
     const measured = r.measured ?? (typeof r.ratio === 'number' ? `${r.ratio.toFixed(2)}` : String(r.ratio));
-    const verdict = r.pass === null ? 'SKIPPED' : r.pass ? 'PASS' : 'MISS';
-    console.log(`${r.scenario.padEnd(12)}${measured.padEnd(44)}${r.target.padEnd(40)}${verdict}`);
+    console.log(row(r.scenario, `${measured} `, `${r.band ?? 'no A/A'} `, `${r.target} `, verdictOf(r)));
   }
-  console.log(`\n${results.length} scenarios in ${report.seconds.toFixed(0)} s; report: bench/results/latest.json`);
+  const mode = quick ? ', quick mode: figures indicative only (fewer rounds, smaller sizes)' : '';
+  console.log(`\n${results.length} scenarios in ${report.seconds.toFixed(0)} s${mode}; CPU pinning: ${pin.text}; report: bench/results/latest.json`);
   if (writeDocsFlag && exitCode === 0) {
     writeDocs(report, root);
     say('wrote docs/benchmarks.md and docs/benchmarks/*.svg');

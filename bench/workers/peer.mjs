@@ -14,6 +14,8 @@ let consumer;
 const arrivals = new Map();
 /** When session tokens arrived (`awaitToken`), by key. */
 const received = new Map();
+/** When remote values became visible (`openOurs` with `watch: 'visible'`), by key, beside `arrivals`. */
+const visible = new Map();
 
 async function writePaced({ impl, topic, prefix, n, rate }) {
   const sent = new Array(n);
@@ -127,9 +129,10 @@ async function converged({ prefix, n, timeoutMs }) {
 const handlers = {
   async openOurs({ topic, max = 1_000_000, watch = false }) {
     cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
+    const seen = watch === 'visible' ? visible : arrivals;
     if (watch)
       cache.on('change', (c) => {
-        if (c.source === 'remote') arrivals.set(c.key, wallMs());
+        if (c.source === 'remote') seen.set(c.key, wallMs());
       });
     await cache.ready({ timeout: 60_000 });
   },
@@ -172,6 +175,13 @@ const handlers = {
     const out = new Array(n).fill(null);
     for (let i = 0; i < n; i++) out[i] = received.get(`${prefix}${i}`) ?? null;
     for (let i = 0; i < n; i++) received.delete(`${prefix}${i}`);
+    return out;
+  },
+  /** When each value became visible here (`watch: 'visible'`), by key; forgets them. */
+  async visible({ prefix, n }) {
+    const out = new Array(n).fill(null);
+    for (let i = 0; i < n; i++) out[i] = visible.get(`${prefix}${i}`) ?? null;
+    for (let i = 0; i < n; i++) visible.delete(`${prefix}${i}`);
     return out;
   },
   converged,
