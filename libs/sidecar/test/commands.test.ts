@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNearCache, inProcessLog, jsonCodec, silentLogger } from '@nearcache/core';
+import { waitFor } from '../../../scripts/lib/shared.mjs';
 import { RawClient, Sidecars } from './support.js';
 
 const sidecars = new Sidecars();
@@ -85,8 +86,7 @@ describe('Redis commands', () => {
     const sidecar = await sidecars.start();
     const c = await client(sidecar.address!.port);
     await c.call('SET', 'short', 'v', 'PX', '30');
-    const deadline = Date.now() + 5000;
-    while ((await c.call('GET', 'short')) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await c.call('GET', 'short')) === null, { timeout: 5000, message: 'the entry to expire' });
     expect(await c.call('GET', 'short')).toBe(null);
   });
 
@@ -117,11 +117,9 @@ describe('Redis commands', () => {
     const ca = await client(a.address!.port);
     const cb = await client(b.address!.port);
     await ca.call('SET', 'k', 'v');
-    const deadline = Date.now() + 5000;
-    while ((await cb.call('GET', 'k')) !== 'v' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(await cb.call('GET', 'k')).toBe('v');
+    await waitFor(async () => (await cb.call('GET', 'k')) === 'v', { timeout: 5000, message: 'the write to reach the other sidecar' });
     expect(await cb.call('FLUSHDB')).toBe('OK');
-    while ((await ca.call('GET', 'k')) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await ca.call('GET', 'k')) === null, { timeout: 5000, message: 'the clear to reach the first sidecar' });
     expect(await ca.call('DBSIZE')).toBe(0);
   });
 
@@ -183,10 +181,10 @@ describe('values shared with Node.js instances using the JSON codec', () => {
       await c.call('SET', 'from-redis', '{"not":"parsed"}');
       await node.set('object', { a: 1, b: [true, null] });
       await node.set('text', 'plain');
-      const deadline = Date.now() + 5000;
-      while ((node.get('from-redis') === undefined || sidecar.cache.get('text') === undefined) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitFor(() => node.get('from-redis') !== undefined && sidecar.cache.get('text') !== undefined, {
+        timeout: 5000,
+        message: 'both writes to replicate',
+      });
       expect(node.get('from-redis')).toBe('{"not":"parsed"}');
       expect(await c.call('GET', 'object')).toBe('{"a":1,"b":[true,null]}');
       expect(await c.call('GET', 'text')).toBe('plain');

@@ -1,0 +1,129 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '@nearcache/core';
+import { startSidecar } from '@nearcache/sidecar';
+import { waitFor } from '../../../scripts/lib/shared.mjs';
+import { encode, RawClient, Sidecars } from './support.js';
+
+const sidecars = new Sidecars();
+const clients: RawClient[] = [];
+const dirs: string[] = [];
+
+async function client(target: { port: number } | { path: string }): Promise<RawClient> {
+  const c = await RawClient.open(target);
+  clients.push(c);
+  return c;
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await sidecars.closeAll();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('safe by default', () => {
+  it('refuses an address other than loopback without a password, for Redis and for HTTP', async () => {
+    const cache = { topic: 't', log: () => undefined as never };
+    await expect(startSidecar({ host: '0.0.0.0', cache })).rejects.toThrow(InvalidOptionError);
+    await expect(startSidecar({ host: '0.0.0.0', cache })).rejects.toThrow(/not a loopback address: set "password"/);
+    await expect(startSidecar({ httpHost: '::', httpPort: 0, cache })).rejects.toThrow(/"httpHost" is "::", not a loopback address/);
+    await expect(startSidecar({ host: 'example.org', cache })).rejects.toThrow(/option "host" must be an IP address or "localhost"/);
+    await expect(startSidecar({ port: 70_000, cache })).rejects.toThrow(/option "port" must be an integer from 0 to 65535/);
+    await expect(startSidecar({ maxClients: 0, cache })).rejects.toThrow(/option "maxClients"/);
+    await expect(startSidecar({ cache, colour: 'red' } as never)).rejects.toThrow(/unknown option "colour"/);
+    await expect(startSidecar({ cache: { ...cache, codec: {} } as never })).rejects.toThrow(/"cache.codec" cannot be set/);
+  });
+
+  it('listens on 127.0.0.1 by default', async () => {
+    const sidecar = await sidecars.start();
+    expect(sidecar.address?.host).toBe('127.0.0.1');
+  });
+
+  it('with a password, answers only AUTH, HELLO and QUIT until the client authenticates', async () => {
+    const sidecar = await sidecars.start({ password: 's3cret' });
+    await sidecar.cache.set('k', 'v');
+    const c = await client({ port: sidecar.address!.port });
+    expect(await c.call('GET', 'k')).toEqual({ error: 'NOAUTH Authentication required.' });
+    expect(await c.call('AUTH', 'wrong')).toEqual({ error: 'WRONGPASS invalid username-password pair or user is disabled.' });
+    expect(await c.call('AUTH', 'someone', 's3cret')).toEqual({ error: 'WRONGPASS invalid username-password pair or user is disabled.' });
+    expect(await c.call('HELLO', '3')).toMatchObject({ error: expect.stringMatching(/^NOAUTH HELLO must be called/) });
+    expect(await c.call('GET', 'k')).toEqual({ error: 'NOAUTH Authentication required.' });
+    expect(await c.call('AUTH', 'default', 's3cret')).toBe('OK');
+    expect(await c.call('GET', 'k')).toBe('v');
+    const d = await client({ port: sidecar.address!.port });
+    const hello = (await d.call('HELLO', '3', 'AUTH', 'default', 's3cret')) as Map<string, unknown>;
+    expect(hello.get('proto')).toBe(3);
+    expect(await d.call('GET', 'k')).toBe('v');
+  });
+
+  it('AUTH without a configured password is an error', async () => {
+    const sidecar = await sidecars.start();
+    const c = await client({ port: sidecar.address!.port });
+    expect(await c.call('AUTH', 'x')).toMatchObject({ error: expect.stringMatching(/^ERR AUTH <password> called without any password configured/) });
+  });
+
+  it('serves on a Unix socket with mode 600, without a TCP port, and replaces a stale socket file only', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    dirs.push(dir);
+    const socket = path.join(dir, 'cache.sock');
+    const sidecar = await sidecars.start({ port: undefined, socket });
+    expect(sidecar.address).toBeUndefined();
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    const c = await client({ path: socket });
+    expect(await c.call('SET', 'k', 'v')).toBe('OK');
+    expect(await c.call('GET', 'k')).toBe('v');
+    const file = path.join(dir, 'not-a-socket');
+    writeFileSync(file, 'data');
+    await expect(sidecars.start({ port: undefined, socket: file })).rejects.toThrow(/exists and is not a socket/);
+  });
+
+  it('answers a client past maxClients with an error and closes it', async () => {
+    const sidecar = await sidecars.start({ maxClients: 2 });
+    const a = await client({ port: sidecar.address!.port });
+    const b = await client({ port: sidecar.address!.port });
+    expect(await a.call('PING')).toBe('PONG');
+    expect(await b.call('PING')).toBe('PONG');
+    const c = await client({ port: sidecar.address!.port });
+    expect(await c.reply()).toEqual({ error: 'ERR max number of clients reached' });
+    await c.closedByServer();
+    a.close();
+    await waitFor(() => sidecar.clients === 1, { timeout: 5000, message: 'the closed client to be gone' });
+    const d = await client({ port: sidecar.address!.port });
+    expect(await d.call('PING')).toBe('PONG');
+  });
+
+  it('closes a connection whose request is past maxRequestBytes or maxArgs, with a protocol error', async () => {
+    const sidecar = await sidecars.start({ maxRequestBytes: 1024, maxArgs: 4 });
+    const a = await client({ port: sidecar.address!.port });
+    a.send('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000\r\n');
+    expect(await a.reply()).toEqual({ error: 'ERR Protocol error: request larger than 1024 bytes' });
+    await a.closedByServer();
+    const b = await client({ port: sidecar.address!.port });
+    b.send(encode(['DEL', 'a', 'b', 'c', 'd']));
+    expect(await b.reply()).toEqual({ error: 'ERR Protocol error: invalid multibulk length: 5 arguments; the limit is 4' });
+    await b.closedByServer();
+    const c = await client({ port: sidecar.address!.port });
+    expect(await c.call('PING')).toBe('PONG');
+  });
+
+  it('answers a long pipeline in order, in slices', async () => {
+    const sidecar = await sidecars.start({ maxPipeline: 7 });
+    const c = await client({ port: sidecar.address!.port });
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 100; i++) frames.push(encode(['SET', `k${i}`, String(i)]), encode(['GET', `k${i}`]));
+    c.send(Buffer.concat(frames));
+    for (let i = 0; i < 100; i++) {
+      expect(await c.reply()).toBe('OK');
+      expect(await c.reply()).toBe(String(i));
+    }
+  });
+
+  it('QUIT answers OK and closes', async () => {
+    const sidecar = await sidecars.start();
+    const c = await client({ port: sidecar.address!.port });
+    expect(await c.call('QUIT')).toBe('OK');
+    await c.closedByServer();
+  });
+});
