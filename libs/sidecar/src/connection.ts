@@ -76,6 +76,16 @@ export class Connection {
   }
 
   async #run(): Promise<void> {
+    // Replies written in one slice leave in one packet: corked here, uncorked when the slice ends.
+    this.#socket.cork();
+    try {
+      await this.#answer();
+    } finally {
+      this.#socket.uncork();
+    }
+  }
+
+  async #answer(): Promise<void> {
     const socket = this.#socket;
     let answered = 0;
     while (!this.#closed) {
@@ -112,7 +122,9 @@ export class Connection {
       // A long pipeline lets other clients and the replication run between its slices.
       if (++answered >= this.#settings.maxPipeline) {
         answered = 0;
+        socket.uncork();
         await new Promise((resolve) => setImmediate(resolve));
+        socket.cork();
       }
     }
   }
