@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createNearCache, InvalidOptionError, jsonCodec, type NearCache } from '@nearcache/core';
 import type { CommandTable, SidecarView } from './commands/context.js';
 import { keyCommands } from './commands/keys.js';
@@ -121,7 +121,7 @@ export class Sidecar {
         await listen(this.#tcp, { port: options.port, host: options.host });
       }
       if (options.socket !== undefined) {
-        removeStaleSocket(options.socket);
+        await removeStaleSocket(options.socket);
         this.#unix = this.#server();
         await listen(this.#unix, { path: options.socket });
         chmodSync(options.socket, options.socketMode);
@@ -192,8 +192,20 @@ export class Sidecar {
   }
 }
 
-/** A socket file left by a sidecar that did not stop cleanly is removed; any other file is refused. */
-function removeStaleSocket(path: string): void {
+/** Whether a process accepts connections on the Unix socket at `path`. */
+function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** A socket file left by a process that did not stop cleanly is removed; a live socket or any other file is refused. */
+async function removeStaleSocket(path: string): Promise<void> {
   let stat;
   try {
     stat = lstatSync(path);
@@ -201,6 +213,7 @@ function removeStaleSocket(path: string): void {
     return;
   }
   if (!stat.isSocket()) throw new InvalidOptionError(`option "socket" names ${JSON.stringify(path)}, which exists and is not a socket`);
+  if (await socketInUse(path)) throw new InvalidOptionError(`option "socket" names ${JSON.stringify(path)}, where another process is listening`);
   unlinkSync(path);
 }
 

@@ -64,7 +64,7 @@ describe('safe by default', () => {
     expect(await c.call('AUTH', 'x')).toMatchObject({ error: expect.stringMatching(/^ERR AUTH <password> called without any password configured/) });
   });
 
-  it('serves on a Unix socket with mode 600, without a TCP port, and replaces a stale socket file only', async () => {
+  it('serves on a Unix socket with mode 600, without a TCP port, and refuses a live socket or another file there', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
     dirs.push(dir);
     const socket = path.join(dir, 'cache.sock');
@@ -73,6 +73,8 @@ describe('safe by default', () => {
     expect(statSync(socket).mode & 0o777).toBe(0o600);
     const c = await client({ path: socket });
     expect(await c.call('SET', 'k', 'v')).toBe('OK');
+    expect(await c.call('GET', 'k')).toBe('v');
+    await expect(sidecars.start({ port: undefined, socket })).rejects.toThrow(/where another process is listening/);
     expect(await c.call('GET', 'k')).toBe('v');
     const file = path.join(dir, 'not-a-socket');
     writeFileSync(file, 'data');
