@@ -58,10 +58,13 @@ describe('safe by default', () => {
     expect(await d.call('GET', 'k')).toBe('v');
   });
 
-  it('AUTH without a configured password is an error', async () => {
+  it('without a configured password, AUTH <password> is an error and the default user takes any password, as in Redis', async () => {
     const sidecar = await sidecars.start();
     const c = await client({ port: sidecar.address!.port });
     expect(await c.call('AUTH', 'x')).toMatchObject({ error: expect.stringMatching(/^ERR AUTH <password> called without any password configured/) });
+    expect(await c.call('AUTH', 'default', 'anything')).toBe('OK');
+    expect(await c.call('AUTH', 'someone', 'anything')).toEqual({ error: 'WRONGPASS invalid username-password pair or user is disabled.' });
+    expect(((await c.call('HELLO', '3', 'AUTH', 'default', 'x')) as Map<string, unknown>).get('proto')).toBe(3);
   });
 
   it('serves on a Unix socket with mode 600, without a TCP port, and refuses a live socket or another file there', async () => {

@@ -15,6 +15,11 @@ const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.
 
 function authenticate(ctx: CommandContext, user: Buffer | undefined, password: Buffer): void {
   if (!ctx.sidecar.passwordRequired) {
+    // As Redis without a password: the default user takes any password when named (HELLO AUTH, AUTH default x).
+    if (user !== undefined) {
+      if (user.toString() !== 'default') throw new CommandError(WRONGPASS);
+      return;
+    }
     throw new CommandError('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
   }
   // Only the default user exists; the password is checked even for another name, in constant time.
