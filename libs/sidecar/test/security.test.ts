@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -82,6 +83,19 @@ describe('safe by default', () => {
     const file = path.join(dir, 'not-a-socket');
     writeFileSync(file, 'data');
     await expect(sidecars.start({ port: undefined, socket: file })).rejects.toThrow(/exists and is not a socket/);
+  });
+
+  it('replaces a socket file that no process listens on (left by a killed process)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    dirs.push(dir);
+    const socket = path.join(dir, 'stale.sock');
+    // A process that listens, then dies without removing its socket file.
+    spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(statSync(socket).isSocket()).toBe(true);
+    const sidecar = await sidecars.start({ port: undefined, socket });
+    expect(sidecar.socketPath).toBe(socket);
+    const c = await client({ path: socket });
+    expect(await c.call('PING')).toBe('PONG');
   });
 
   it('answers a client past maxClients with an error and closes it', async () => {
