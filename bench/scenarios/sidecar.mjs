@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { silentLogger } from '@nearcache/core';
 import { startSidecar } from '@nearcache/sidecar';
-import { hasCommand } from '../../scripts/lib/system-packages.mjs';
+import { ensureSystemPackages, hasCommand } from '../../scripts/lib/system-packages.mjs';
 import { QUICK, log, loopbackLog, median, report } from '../lib.mjs';
 
 const run = promisify(execFile);
@@ -49,6 +49,8 @@ async function benchmark(host, port, pipeline) {
 }
 
 let skipped;
+// redis-benchmark comes with redis-tools: installed with apt-get when missing (as root).
+await ensureSystemPackages([{ name: 'redis-tools', present: () => hasCommand('redis-benchmark') }], (message) => log(message));
 if (!hasCommand('redis-benchmark')) skipped = 'skipped: redis-benchmark not installed (Debian package redis-tools)';
 const redisUrl = process.env.REDIS_URL ? new URL(process.env.REDIS_URL) : undefined;
 const results = {};
