@@ -38,7 +38,7 @@ export interface SidecarOptions {
   maxInlineBytes?: number;
   /** Most pipelined requests answered in a row before the connection lets others run. Default 256. */
   maxPipeline?: number;
-  /** Most reply bytes waiting for a client that does not read them; past it the client is closed. Default 64 MiB. */
+  /** Most reply bytes waiting to be sent to one client; past it the client is closed. Default 64 MiB. */
   maxReplyBufferBytes?: number;
   /** Close the process's listeners and cache on SIGTERM and SIGINT (the CLI does). Default false. */
   handleSignals?: boolean;

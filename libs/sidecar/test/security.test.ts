@@ -139,6 +139,25 @@ describe('safe by default', () => {
     }
   });
 
+  it('a client that stops reading is no longer read, then gets every reply in order; a reply batch past maxReplyBufferBytes closes it', async () => {
+    const sidecar = await sidecars.start({ maxReplyBufferBytes: 1024 * 1024 });
+    const value = 'x'.repeat(100_000);
+    await sidecar.cache.set('big', value);
+    await sidecar.cache.set('huge', 'y'.repeat(500_000));
+    const slow = await client({ port: sidecar.address!.port });
+    slow.socket.pause(); // reads nothing for now: 40 MB of replies wait
+    const requests = 400;
+    slow.send(Buffer.concat(Array.from({ length: requests }, () => encode(['GET', 'big']))));
+    const other = await client({ port: sidecar.address!.port });
+    expect(await other.call('GET', 'big')).toBe(value);
+    slow.socket.resume();
+    for (let i = 0; i < requests; i++) expect(await slow.reply()).toBe(value);
+    // MGET of three 500 KB values: one reply of 1.5 MB, past the 1 MiB limit.
+    expect(await other.call('MGET', 'huge', 'huge')).toHaveLength(2);
+    other.send(encode(['MGET', 'huge', 'huge', 'huge']));
+    await other.closedByServer();
+  });
+
   it('QUIT answers OK and closes', async () => {
     const sidecar = await sidecars.start();
     const c = await client({ port: sidecar.address!.port });
