@@ -136,6 +136,15 @@ export default tseslint.config(
     },
   },
   {
+    files: ['libs/sidecar/src/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [kafkajs], patterns: [...frameworks, adapterOf('nestjs'), adapterOf('express'), sourceOfAPackage, contractSuite] },
+      ],
+    },
+  },
+  {
     files: ['apps/**', 'test/**', 'bench/**', 'libs/*/test/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [sourceOfAPackage] }] },
   },

@@ -55,5 +55,10 @@ describe('module boundaries', () => {
     expect(Object.keys(manifest('core').dependencies ?? {}).sort()).toEqual(['kafkajs', 'lru-cache']);
     expect(Object.keys(manifest('express').dependencies ?? {})).toEqual(['@nearcache/core']);
     expect(Object.keys(manifest('nestjs').dependencies ?? {})).toEqual(['@nearcache/core']);
+    expect(Object.keys(manifest('sidecar').dependencies ?? {})).toEqual(['@nearcache/core']);
+  });
+
+  it('the sidecar imports the core and Node built-ins only', () => {
+    expect(imports('sidecar').filter((i) => external(i.specifier) && packageOf(i.specifier) !== '@nearcache/core')).toEqual([]);
   });
 });
