@@ -17,6 +17,7 @@ const shared = {
       '@nearcache/core': source('./libs/core/src/index.ts'),
       '@nearcache/nestjs': source('./libs/nestjs/src/index.ts'),
       '@nearcache/express': source('./libs/express/src/index.ts'),
+      '@nearcache/cli': source('./libs/cli/src/index.ts'),
     },
   },
 };
@@ -52,6 +53,10 @@ export default defineConfig({
       {
         ...shared,
         test: { name: 'express', root: source('./libs/express'), include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+      },
+      {
+        ...shared,
+        test: { name: 'cli', root: source('./libs/cli'), include: ['test/**/*.test.ts'], testTimeout: 90_000, hookTimeout: 60_000 },
       },
       {
         ...shared,
