@@ -51,7 +51,8 @@ export class TopicFold {
     readonly wanted: (key: string) => boolean = () => true,
   ) {}
 
-  apply(record: LogRecord, parsed: ParsedRecord): void {
+  /** Applies a valid record; false when it is skipped (a stale fenced record, or a key not wanted). */
+  apply(record: LogRecord, parsed: ParsedRecord): boolean {
     if (parsed.op === 'clear' || parsed.op === 'tag') {
       this.#controls.push({
         partition: record.partition,
@@ -64,12 +65,12 @@ export class TopicFold {
         if (entry.partition !== record.partition) continue;
         if (parsed.op === 'clear' ? key.startsWith(parsed.prefix) : entry.tags?.includes(parsed.tag)) this.entries.delete(key);
       }
-      return;
+      return true;
     }
     const key = parsed.key;
-    if (!this.wanted(key)) return;
+    if (!this.wanted(key)) return false;
     if (parsed.fence >= 0) {
-      if (this.#stale(key, record.partition, parsed.fence, parsed.origin, parsed.op === 'set' ? parsed.tags : undefined)) return;
+      if (this.#stale(key, record.partition, parsed.fence, parsed.origin, parsed.op === 'set' ? parsed.tags : undefined)) return false;
     } else {
       const plain = this.#plain.get(key);
       if (plain === undefined) this.#plain.set(key, { origin: parsed.origin, offset: record.offset, otherOffset: -1 });
@@ -78,7 +79,7 @@ export class TopicFold {
     }
     if (parsed.op === 'delete') {
       this.entries.delete(key);
-      return;
+      return true;
     }
     this.entries.set(key, {
       partition: record.partition,
@@ -92,6 +93,7 @@ export class TopicFold {
       record: this.keepRecords ? record : undefined,
       payload: this.keepRecords ? parsed.value : undefined,
     });
+    return true;
   }
 
   /** Whether a fenced record of `key` is stale: a plain write, clear or invalidation by another origin sits from its fence on. */

@@ -34,6 +34,7 @@ describe('get', () => {
     await c.set('user:1', { name: 'Ada', since, roles: new Set(['admin']) }, { durable: true });
     await c.set('user:2', 'temporary', { durable: true });
     await c.delete('user:2', { durable: true });
+    await c.delete('only-deleted', { durable: true });
     await c.set('tmp:a', 1, { durable: true });
     await c.clearPrefix('tmp:', { durable: true });
     await c.set('tagged', 'v', { tags: ['org:7'], durable: true });
@@ -71,6 +72,7 @@ describe('get', () => {
       return JSON.parse(outcome.stdout) as { found: boolean; reason: string };
     };
     expect((await missing('user:2')).reason).toMatch(/^deleted at offset \d+/);
+    expect((await missing('only-deleted')).reason).toMatch(/^deleted at offset \d+/);
     expect((await missing('tmp:a')).reason).toMatch(/^cleared \(prefix "tmp:"\)/);
     expect((await missing('tagged')).reason).toMatch(/^invalidated \(tag "org:7"\)/);
     expect((await missing('expired')).reason).toMatch(/^expired at /);

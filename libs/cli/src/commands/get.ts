@@ -48,13 +48,11 @@ export async function get(line: ParsedCommandLine, io: Io, reader: TopicReader, 
               }
               decoded.set(record.offset, result);
             }
-            const held = fold.entries.get(key);
-            fold.apply(record, parsed);
+            const applied = fold.apply(record, parsed);
             const now = fold.entries.get(key);
             // Only the decoded value of the key's current set is kept.
             for (const offset of decoded.keys()) if (offset !== now?.offset) decoded.delete(offset);
-            if (now !== held) last = { offset: record.offset, what: now === undefined ? 'deleted' : 'set' };
-            else if (parsed.fence >= 0) last ??= { offset: record.offset, what: 'a stale loaded value, skipped' };
+            if (applied) last = { offset: record.offset, what: parsed.op === 'set' ? 'set' : 'deleted' };
           } else if (parsed.op === 'clear' || parsed.op === 'tag') {
             const held = fold.entries.has(key);
             fold.apply(record, parsed);
