@@ -26,6 +26,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   codec: { type: 'string' },
   key: { type: 'string', multiple: true },
+  'encryption-key': { type: 'string', multiple: true },
   'allow-unsigned': { type: 'boolean' },
   'max-key-bytes': { type: 'string' },
   'max-value-bytes': { type: 'string' },
@@ -57,7 +58,7 @@ const COMMON: OptionName[] = [
   'no-progress',
   'help',
 ];
-const DECODING: OptionName[] = ['codec', 'key', 'allow-unsigned', 'max-key-bytes', 'max-value-bytes'];
+const DECODING: OptionName[] = ['codec', 'key', 'encryption-key', 'allow-unsigned', 'max-key-bytes', 'max-value-bytes'];
 const ALLOWED: Record<CommandName, OptionName[]> = {
   inspect: [...COMMON, 'max-key-bytes', 'max-value-bytes'],
   get: [...COMMON, ...DECODING],
@@ -140,7 +141,10 @@ const DECODING_HELP = `Decoding:
       --key ID=SECRET        a signing key (repeatable); records must then carry a valid
                              signature. SECRET is text, hex:..., base64:... or @FILE. Also
                              NEARCACHE_SIGNING_KEYS="id=secret,id2=secret"
-      --allow-unsigned       with --key: accept unsigned records (verify still counts them)
+      --allow-unsigned       with --key: accept unsigned records, as requireSigned: false
+      --encryption-key ID=SECRET
+                             a key of encryptedCodec (32 bytes: hex:..., base64:... or @FILE;
+                             repeatable; also NEARCACHE_ENCRYPTION_KEYS)
       --max-key-bytes N      the readers' maxKeyBytes (default 1024)
       --max-value-bytes N    the readers' maxValueBytes (default 524288)`;
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   bufferCodec,
+  encryptedCodec,
   jsonCodec,
   parseRecord,
   recordCodecName,
@@ -61,13 +62,7 @@ function signerFrom(line: ParsedCommandLine, env: Env): RecordSigner | undefined
     if (line.values['allow-unsigned']) throw new UsageError('--allow-unsigned needs signing keys (--key ID=SECRET)');
     return undefined;
   }
-  const keys: Record<string, string | Buffer> = {};
-  for (const entry of given) {
-    const eq = entry.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--key takes ID=SECRET (got ${JSON.stringify(entry.slice(0, 20))}...)`);
-    const id = entry.slice(0, eq).trim();
-    keys[id] = secretOf(id, entry.slice(eq + 1));
-  }
+  const keys = keysOf('key', given);
   try {
     return recordSigner({ keys, currentKeyId: Object.keys(keys)[0]!, requireSigned: line.values['allow-unsigned'] !== true });
   } catch (error) {
@@ -76,12 +71,38 @@ function signerFrom(line: ParsedCommandLine, env: Env): RecordSigner | undefined
   }
 }
 
+/** `ID=SECRET` entries as keys by id. */
+function keysOf(flag: string, given: readonly string[]): Record<string, string | Buffer> {
+  const keys: Record<string, string | Buffer> = {};
+  for (const entry of given) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${flag} takes ID=SECRET (got ${JSON.stringify(entry.slice(0, 20))}...)`);
+    const id = entry.slice(0, eq).trim();
+    keys[id] = secretOf(id, entry.slice(eq + 1));
+  }
+  return keys;
+}
+
+/** The encrypted codecs (`aes-256-gcm(<inner>)`) for `--encryption-key ID=SECRET` (32 bytes: hex:, base64: or @FILE), checked by the core. */
+function encryptedCodecs(line: ParsedCommandLine, env: Env, inner: readonly Codec[]): Codec[] {
+  const given = line.values['encryption-key'] ?? env.NEARCACHE_ENCRYPTION_KEYS?.split(',').filter((k) => k.trim() !== '');
+  if (given === undefined || given.length === 0) return [];
+  const keys = Object.fromEntries(Object.entries(keysOf('encryption-key', given)).map(([id, key]) => [id, typeof key === 'string' ? Buffer.from(key) : key]));
+  try {
+    return inner.map((codec) => encryptedCodec(codec, { keys, currentKeyId: Object.keys(keys)[0]! }));
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new UsageError(error.message.replace(/encryption\.keys/g, '--encryption-key'));
+    throw error;
+  }
+}
+
 /** The reading settings of a command line. */
 export function readingFrom(line: ParsedCommandLine, env: Env): Reading {
-  const codecs = new Map(CODECS.map((make) => [make().name, make()]));
+  const plain = CODECS.map((make) => make());
+  const codecs = new Map([...plain, ...encryptedCodecs(line, env, plain)].map((codec) => [codec.name, codec]));
   const name = line.values.codec ?? 'structured';
-  const defaultCodec = codecs.get(name);
-  if (defaultCodec === undefined) throw new UsageError(`--codec must be one of ${[...codecs.keys()].join(', ')} (got ${JSON.stringify(name)})`);
+  const defaultCodec = plain.find((codec) => codec.name === name);
+  if (defaultCodec === undefined) throw new UsageError(`--codec must be one of ${plain.map((c) => c.name).join(', ')} (got ${JSON.stringify(name)})`);
   return {
     // The cache's defaults (docs/configuration.md): records a default reader skips are bad here too.
     maxKeyBytes: integerValue('max-key-bytes', line.values['max-key-bytes'], 1024, 1, 65_536),
@@ -112,7 +133,9 @@ export function decodeValue(record: LogRecord, payload: Uint8Array, reading: Rea
       codec: name!,
       problem: {
         reason: 'codec-mismatch',
-        detail: `written by codec "${name!.slice(0, 64)}", which this tool does not decode (it reads ${[...reading.codecs.keys()].join(', ')})`,
+        detail: name!.startsWith('aes-256-gcm(')
+          ? `written by codec "${name!.slice(0, 64)}": give its key with --encryption-key to decode it`
+          : `written by codec "${name!.slice(0, 64)}", which this tool does not decode (it reads ${[...reading.codecs.keys()].join(', ')})`,
       },
     };
   }

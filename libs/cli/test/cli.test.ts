@@ -1,4 +1,4 @@
-import { createNearCache, silentLogger, type NearCache } from '@nearcache/core';
+import { createNearCache, encryptedCodec, silentLogger, structuredCodec, type NearCache } from '@nearcache/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBin, cli, startCli, KafkaTestClient, NO_CLEANING, runBin, startBin, testBrokers, waitFor } from './support.js';
 
@@ -95,6 +95,28 @@ describe('get', () => {
       [undecodable, 'decode-failed'],
       [unknownVersion, 'unknown-version'],
     ]);
+  });
+});
+
+describe('encrypted values', () => {
+  it('decodes aes-256-gcm values with --encryption-key, and reports them as codec-mismatch without it', async () => {
+    const topic = await stableTopic(1);
+    const key = Buffer.alloc(32, 7);
+    const c = await cache(topic, { codec: encryptedCodec(structuredCodec(), { keys: { e1: key }, currentKeyId: 'e1' }) });
+    await c.set('secret', { card: '4111' }, { durable: true });
+    const withKey = await cli(['get', 'secret', '--topic', topic, '--json', '--encryption-key', `e1=hex:${key.toString('hex')}`]);
+    expect(withKey.code, withKey.stderr).toBe(0);
+    expect(JSON.parse(withKey.stdout)).toMatchObject({ codec: 'aes-256-gcm(structured)', value: { card: '4111' } });
+    const without = await cli(['get', 'secret', '--topic', topic, '--json']);
+    expect(without.code).toBe(1);
+    expect(JSON.parse(without.stdout).skipped[0]).toMatchObject({ reason: 'codec-mismatch', detail: expect.stringContaining('--encryption-key') });
+    const wrongKey = await cli(['verify', '--topic', topic, '--encryption-key', `e1=base64:${Buffer.alloc(32, 8).toString('base64')}`]);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toMatch(/key "secret": decode-failed: encrypted value failed authentication/);
+    expect((await cli(['verify', '--topic', topic, '--encryption-key', `e1=hex:${key.toString('hex')}`])).code).toBe(0);
+    const short = await cli(['verify', '--topic', topic, '--encryption-key', 'e1=hex:00']);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/32 bytes/);
   });
 });
 
