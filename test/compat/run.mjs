@@ -25,7 +25,7 @@ import { waitFor } from '../../scripts/lib/shared.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
-const PACKAGES = ['core', 'nestjs', 'express'];
+const PACKAGES = ['core', 'nestjs', 'express', 'cli'];
 const bin = (name) => path.join(ROOT, 'node_modules', '.bin', name);
 const log = (message) => console.log(`[compat] ${message}`);
 

@@ -13,6 +13,8 @@ export const EXIT = {
   unreachable: 3,
   /** Anything else (a bug, or a broker error the tool does not know). */
   internal: 4,
+  /** A read (not `tail`) was interrupted by SIGINT or SIGTERM. */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

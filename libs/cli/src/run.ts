@@ -39,7 +39,7 @@ export async function run(argv: readonly string[], io: Io): Promise<ExitCode> {
     }
     connection = connectionFrom(line, io.env);
     const reading = readingFrom(line, io.env);
-    reader = new TopicReader(connection);
+    reader = new TopicReader(connection, line.command === 'tail' ? undefined : io.signal);
     const runner: Runner = COMMAND_RUNNERS[line.command];
     return await runner(line, io, reader, reading);
   } catch (error) {

@@ -318,6 +318,11 @@ describe('exit codes and usage', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: nearcache verify --topic T');
     expect(help.stdout).toContain('Exit codes: 0 ok; 1 bad records');
+    const stop = new AbortController();
+    stop.abort();
+    const interrupted = await cli(['verify', '--topic', `nc-test-missing-${Date.now()}`], {}, { signal: stop.signal });
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toContain('nearcache: interrupted');
     const version = await runBin(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
