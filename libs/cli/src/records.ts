@@ -148,7 +148,7 @@ export function decodeValue(record: LogRecord, payload: Uint8Array, reading: Rea
   }
 }
 
-/** The key of a record as text (control characters escaped for printing). */
+/** The key of a record as UTF-8 text, or null when it has none (`showKey` escapes it for printing). */
 export function keyText(record: LogRecord): string | null {
   return record.key === null ? null : Buffer.from(record.key.buffer, record.key.byteOffset, record.key.byteLength).toString('utf8');
 }
