@@ -1,5 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { parseCommandLine, TopicFold, toJsonValue, UsageError } from '@nearcache/cli';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connectionFrom, parseCommandLine, TopicFold, toJsonValue, UsageError } from '@nearcache/cli';
 import { parseRecord, RecordRejection, type LogRecord } from '@nearcache/core';
 import { describe, expect, it } from 'vitest';
 import { Progress } from '../src/output.js';
@@ -176,5 +179,36 @@ describe('the command line', () => {
     expect(parseCommandLine(['help', 'tail'])).toMatchObject({ command: 'help', helpFor: 'tail' });
     expect(() => parseCommandLine(['verify', 'extra', '--topic', 't'])).toThrow(UsageError);
     expect(() => parseCommandLine(['tail', '--from-beginning=yes'])).toThrow(UsageError);
+  });
+});
+
+describe('the connection settings', () => {
+  const connection = (args: string[], env: Record<string, string> = {}) => connectionFrom(parseCommandLine(['inspect', ...args]), env);
+
+  it('come from flags over environment variables, checked by the core (brokers as a list, defaults filled in)', () => {
+    const fromEnv = connection([], { NEARCACHE_TOPIC: 'env-topic', NEARCACHE_BROKERS: 'a:1, b:2', NEARCACHE_CLIENT_ID: 'ops' });
+    expect(fromEnv).toMatchObject({ topic: 'env-topic', timeout: 60_000, kafka: { brokers: ['a:1', 'b:2'], clientId: 'ops', groupIdPrefix: 'nearcache.' } });
+    const fromFlags = connection(['--topic', 'flag-topic', '--brokers', 'c:3', '--group-id-prefix', 'ops.', '--timeout', '5000'], {
+      NEARCACHE_TOPIC: 'env-topic',
+      KAFKA_BROKERS: 'a:1',
+    });
+    expect(fromFlags).toMatchObject({ topic: 'flag-topic', timeout: 5000, kafka: { brokers: ['c:3'], groupIdPrefix: 'ops.', requestTimeout: 5000 } });
+  });
+
+  it('read TLS files and take SASL credentials, the password from the environment', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nearcache-cli-'));
+    for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(path.join(dir, name), `-----${name}-----\n`);
+    const tls = connection(['-t', 't', '-b', 'h:9093', '--tls-ca', path.join(dir, 'ca.pem')], {
+      NEARCACHE_TLS_CERT: path.join(dir, 'cert.pem'),
+      NEARCACHE_TLS_KEY: path.join(dir, 'key.pem'),
+      NEARCACHE_SASL_MECHANISM: 'scram-sha-512',
+      NEARCACHE_SASL_USERNAME: 'ops',
+      NEARCACHE_SASL_PASSWORD: 'pw',
+    });
+    expect(tls.kafka.ssl).toEqual({ ca: '-----ca.pem-----\n', cert: '-----cert.pem-----\n', key: '-----key.pem-----\n' });
+    expect(tls.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'ops', password: 'pw' });
+    expect(connection(['-t', 't', '-b', 'h:9093', '--tls']).kafka.ssl).toBe(true);
+    expect(() => connection(['-t', 't', '-b', 'h:9093', '--tls-cert', path.join(dir, 'cert.pem')])).toThrow(/--tls-cert and --tls-key go together/);
+    expect(() => connection(['-t', 't', '-b', 'h:9093', '--sasl-username', 'u'])).toThrow(/need --sasl-mechanism/);
   });
 });
