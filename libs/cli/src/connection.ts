@@ -99,9 +99,9 @@ export function kafkaClient(connection: Connection): Kafka {
   });
 }
 
-/** kafkajs errors that mean the cluster was not reached (or refused us). */
+/** kafkajs errors that mean the cluster was not reached, or refused us (authentication, authorization). */
 const UNREACHABLE =
-  /Connection|BrokerNotFound|NumberOfRetriesExceeded|RequestTimeout|SASL|Authentication|Timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|certificate|SSL|TLS/i;
+  /Connection|BrokerNotFound|NumberOfRetriesExceeded|RequestTimeout|SASL|Authentication|AUTHORIZATION_FAILED|Not authorized|Timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|certificate|SSL|TLS/i;
 
 /** The exit code and message of an error thrown while talking to Kafka. */
 export function classify(error: unknown, connection: Connection | undefined): CliError {

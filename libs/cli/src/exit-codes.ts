@@ -9,7 +9,7 @@ export const EXIT = {
   failed: 1,
   /** The command line is wrong (unknown command or option, missing or invalid value). */
   usage: 2,
-  /** The cluster could not be reached (connection, TLS, authentication, or the `--timeout` passed). */
+  /** The cluster could not be reached or refused the tool (connection, TLS, authentication, authorization, or the `--timeout` passed). */
   unreachable: 3,
   /** Anything else (a bug, or a broker error the tool does not know). */
   internal: 4,

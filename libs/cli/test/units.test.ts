@@ -5,6 +5,7 @@ import path from 'node:path';
 import { connectionFrom, parseCommandLine, TopicFold, toJsonValue, UsageError } from '@nearcache/cli';
 import { parseRecord, RecordRejection, type LogRecord } from '@nearcache/core';
 import { describe, expect, it } from 'vitest';
+import { classify } from '../src/connection.js';
 import { Progress } from '../src/output.js';
 import { waitFor } from './support.js';
 
@@ -210,5 +211,18 @@ describe('the connection settings', () => {
     expect(connection(['-t', 't', '-b', 'h:9093', '--tls']).kafka.ssl).toBe(true);
     expect(() => connection(['-t', 't', '-b', 'h:9093', '--tls-cert', path.join(dir, 'cert.pem')])).toThrow(/--tls-cert and --tls-key go together/);
     expect(() => connection(['-t', 't', '-b', 'h:9093', '--sasl-username', 'u'])).toThrow(/need --sasl-mechanism/);
+  });
+});
+
+describe('errors from Kafka', () => {
+  it('map to exit code 3 when the cluster is not reached or refuses us, 4 otherwise', () => {
+    const error = (name: string, message: string, type?: string) => Object.assign(new Error(message), { name, type });
+    expect(classify(error('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED 127.0.0.1:1'), undefined).exitCode).toBe(3);
+    expect(classify(error('KafkaJSSASLAuthenticationError', 'SASL SCRAM SHA512 authentication failed'), undefined).exitCode).toBe(3);
+    expect(
+      classify(error('KafkaJSProtocolError', 'Not authorized to access topics: [Topic authorization failed]', 'TOPIC_AUTHORIZATION_FAILED'), undefined)
+        .exitCode,
+    ).toBe(3);
+    expect(classify(error('KafkaJSProtocolError', 'The group is rebalancing', 'REBALANCE_IN_PROGRESS'), undefined).exitCode).toBe(4);
   });
 });
