@@ -149,7 +149,7 @@ const DECODING_HELP = `Decoding:
       --max-value-bytes N    the readers' maxValueBytes (default 524288)`;
 
 const EXIT_HELP = `Exit codes: 0 ok; 1 bad records, key not found, topic missing or not usable by a cache;
-2 usage error; 3 cluster unreachable or timed out; 4 internal error; 130 interrupted (Ctrl-C;
+2 usage error; 3 cluster unreachable, refusing access or timed out; 4 internal error; 130 interrupted (Ctrl-C;
 tail ends with 0).`;
 
 /** The usage text: the overview, or one command's. */
