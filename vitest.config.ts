@@ -18,6 +18,7 @@ const shared = {
       '@nearcache/nestjs': source('./libs/nestjs/src/index.ts'),
       '@nearcache/express': source('./libs/express/src/index.ts'),
       '@nearcache/sidecar': source('./libs/sidecar/src/index.ts'),
+      '@nearcache/cli': source('./libs/cli/src/index.ts'),
     },
   },
 };
@@ -57,6 +58,10 @@ export default defineConfig({
       {
         ...shared,
         test: { name: 'sidecar', root: source('./libs/sidecar'), include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+      },
+      {
+        ...shared,
+        test: { name: 'cli', root: source('./libs/cli'), include: ['test/**/*.test.ts'], testTimeout: 90_000, hookTimeout: 60_000 },
       },
       {
         ...shared,

@@ -25,7 +25,7 @@ import { waitFor } from '../../scripts/lib/shared.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
-const PACKAGES = ['core', 'nestjs', 'express', 'sidecar'];
+const PACKAGES = ['core', 'nestjs', 'express', 'sidecar', 'cli'];
 const bin = (name) => path.join(ROOT, 'node_modules', '.bin', name);
 const log = (message) => console.log(`[compat] ${message}`);
 
@@ -144,6 +144,31 @@ async function checkPackages(tarballs) {
     for (const problem of problems) console.log(`  ${problem.replaceAll('\n', '\n  ')}`);
   }
   return ok;
+}
+
+/** The CLI as users install it: its tarball and the core's in an empty project, then its bin run (version, help, a usage error's exit code). */
+async function checkCliBin(workDir, tarballs) {
+  const dir = path.join(workDir, 'cli-install');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'compat-cli', private: true }, null, 2)}\n`);
+  const problems = [];
+  try {
+    await must('npm install (cli)', 'npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarballs.core.file, tarballs.cli.file], { cwd: dir });
+    const nearcache = path.join(dir, 'node_modules', '.bin', 'nearcache');
+    const version = await run(nearcache, ['--version'], { cwd: dir });
+    if (version.code !== 0 || version.output.trim() !== JSON.parse(fs.readFileSync(path.join(ROOT, 'libs', 'cli', 'package.json'), 'utf8')).version) {
+      problems.push(`nearcache --version: exit ${version.code}, ${tail(version.output, 5)}`);
+    }
+    const help = await run(nearcache, ['help', 'verify'], { cwd: dir });
+    if (help.code !== 0 || !help.output.includes('Usage: nearcache verify')) problems.push(`nearcache help verify: exit ${help.code}, ${tail(help.output, 5)}`);
+    const usage = await run(nearcache, ['inspect', '--bogus'], { cwd: dir });
+    if (usage.code !== 2) problems.push(`nearcache inspect --bogus: exit ${usage.code} instead of 2`);
+  } catch (error) {
+    problems.push(error.message);
+  }
+  console.log(`${problems.length === 0 ? 'PASS' : 'FAIL'} bin nearcache (installed from the tarballs: --version, help, exit code 2 on a usage error)`);
+  for (const problem of problems) console.log(`  ${problem.replaceAll('\n', '\n  ')}`);
+  return problems.length === 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,6 +382,7 @@ let ok;
 try {
   const tarballs = await pack(workDir);
   ok = await checkPackages(tarballs);
+  ok = (await checkCliBin(workDir, tarballs)) && ok;
   if (apps.length > 0) {
     log(`installing ${apps.map((app) => app.name).join(', ')} in ${workDir}`);
     const installs = await Promise.allSettled(apps.map((app) => installApp(app, workDir, tarballs)));

@@ -49,6 +49,13 @@ describe('module boundaries', () => {
     expect(found).toEqual([]);
   });
 
+  it('the command-line tool imports the core, kafkajs and cli-progress only, and depends on them', () => {
+    const allowed = ['@nearcache/core', 'kafkajs', 'cli-progress'];
+    expect(imports('cli').filter((i) => external(i.specifier) && !allowed.includes(packageOf(i.specifier)))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(path.join(root, 'libs', 'cli', 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual([...allowed].sort());
+  });
+
   it('package manifests match: adapters depend on the core, the core on no framework', () => {
     const manifest = (pkg: string) =>
       JSON.parse(readFileSync(path.join(root, 'libs', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };

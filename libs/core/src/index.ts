@@ -21,6 +21,8 @@ export {
   type WriteOptions,
 } from './cache.js';
 export { systemClock, type Clock } from './clock.js';
+// A deadline around a promise, for tools that await Kafka calls of their own.
+export { withDeadline } from './retry.js';
 export { bufferCodec, jsonCodec, structuredCodec, type Codec } from './codec.js';
 export {
   BootstrapTimeoutError,
@@ -47,6 +49,9 @@ export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, 
 // The Kafka adapter loads with kafkajs when a cache on Kafka opens its log, not with this module.
 export { kafkaLog } from './log/lazy-kafka.js';
 export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index.js';
+// The Kafka options' checks (no kafkajs import), for tools that open their own clients.
+export { resolveKafkaOptions, type ResolvedKafkaOptions } from './log/kafka/options.js';
+export { checkTopicConfig, compactsKeys, TOPIC_CONFIG_NAMES, type TopicConfigFinding } from './log/topic-config.js';
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';
@@ -70,6 +75,7 @@ export {
   MAX_TAGS,
   HEADERS,
   parseRecord,
+  recordCodecName,
   RECORD_FORMAT_VERSION,
   RecordRejection,
   type LogRecord,

@@ -345,6 +345,23 @@ export function parseRecord(record: LogRecord, limits: ParseLimits): ParsedRecor
   }
 }
 
+/**
+ * The name of the codec a record says wrote it (the codec field of a version 3 metadata line),
+ * or undefined for a version 1 or 2 record or one without metadata. For tools that read records
+ * of any codec: `parseRecord` without `limits.codec` then checks everything else.
+ */
+export function recordCodecName(record: LogRecord): string | undefined {
+  const headers = record.headers ?? {};
+  let line = header(headers, HEADERS.record);
+  if (line === undefined && header(headers, HEADERS.version) === undefined && record.value !== null) {
+    const end = lineEnd(record.value);
+    if (end >= 0) line = asBuffer(record.value).toString('latin1', 0, end);
+  }
+  if (line === undefined || !line.startsWith('3 ')) return undefined;
+  const fields = line.split(' ');
+  return fields.length >= 6 && fields[4] !== '' ? fields[4] : undefined;
+}
+
 /** The metadata line of a version 3 record. */
 function metaLine(op: Operation, expiresAt: number, origin: string, writeId: number, codec: string): string {
   return `${RECORD_FORMAT_VERSION} ${OP_CODES[op]} ${expiresAt} ${writeId} ${codec} ${origin}`;

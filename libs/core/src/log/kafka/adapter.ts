@@ -10,6 +10,7 @@ import { KAFKA_LEVELS, logCreator } from './logger.js';
 import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from './options.js';
 import { kafkaRetry, RestartSchedule } from './retry.js';
 import { Sockets } from './sockets.js';
+import { compactsKeys } from '../topic-config.js';
 
 const { Kafka: KafkaClient, Partitioners, ConfigResourceTypes } = kafkajs;
 
@@ -145,12 +146,7 @@ export class KafkaLog implements ReplicationLog {
       admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] }),
     );
     const policy = described.resources[0]?.configEntries.find((entry) => entry.configName === 'cleanup.policy')?.configValue ?? '';
-    if (
-      !policy
-        .split(',')
-        .map((p) => p.trim())
-        .includes('compact')
-    ) {
+    if (!compactsKeys(policy)) {
       if (this.#options.allowNonCompactedTopic) {
         this.#context.logger.warn(`topic "${topic}" has cleanup.policy=${policy}: keys older than its retention will be lost on bootstrap`);
         return;

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Kafka, SASLOptions } from 'kafkajs';
 import { InvalidOptionError } from '../../errors.js';
+import { compactsKeys } from '../topic-config.js';
 import { bool, fail, integer, noUnknownKeys, oneOf, plainObject, string } from '../../validate.js';
 
 export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
@@ -125,13 +126,7 @@ export function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOption
   const topicConfig = options.topicConfig === undefined ? {} : plainObject('kafka.topicConfig', options.topicConfig);
   for (const [name, value] of Object.entries(topicConfig)) {
     if (typeof value !== 'string') fail(`kafka.topicConfig["${name}"]`, 'a string', value);
-    if (
-      name === 'cleanup.policy' &&
-      !value
-        .split(',')
-        .map((p) => p.trim())
-        .includes('compact')
-    ) {
+    if (name === 'cleanup.policy' && !compactsKeys(value)) {
       fail('kafka.topicConfig["cleanup.policy"]', 'a policy including "compact"', value);
     }
   }

@@ -1,0 +1,11 @@
+export { COMMANDS, parseCommandLine, usage, type CommandName, type ParsedCommandLine } from './args.js';
+export { connectionFrom, type Connection, type Env } from './connection.js';
+export { CliError, EXIT, UsageError, type ExitCode } from './exit-codes.js';
+export { TopicFold, type FoldedEntry } from './fold.js';
+export { toJsonValue, type Io } from './output.js';
+export { checkRecord, decodeValue, readingFrom, type Checked, type Problem, type Reading } from './records.js';
+export { TopicReader, type PartitionRange } from './reader.js';
+export { run } from './run.js';
+export type { InspectReport } from './commands/inspect.js';
+export type { BadRecord } from './commands/verify.js';
+export { describeRecord, type TailLine } from './commands/tail.js';
