@@ -91,7 +91,14 @@ export function runGuardedMiss(next: CallHandler, miss: GuardedMiss): Observable
   // A client error is not a failure: it goes past the guard as an outcome, and is thrown after it.
   const judged = outcome.catch((error: unknown) => (error instanceof ClientError ? error : Promise.reject(error)));
   const answered = miss.responses.guard(miss.base, miss.requestHeaders, miss.admission, judged, miss.grace).then((guarded) => {
-    if (guarded.stale !== undefined) return miss.stale(guarded.stale);
+    if (guarded.stale !== undefined) {
+      try {
+        return miss.stale(guarded.stale);
+      } catch {
+        // The response in grace cannot be answered: the handler's failure is.
+        return outcome;
+      }
+    }
     if (guarded.fresh instanceof ClientError) throw guarded.fresh.error;
     return miss.fresh(guarded.fresh);
   });

@@ -1,6 +1,6 @@
 // Over 400 lines on purpose: the interceptor is one class whose protected methods (trackBy,
 // getCache, getTtl, the header accessors) are hooks users override; the work it shares with
-// Express lives in core (http/store.ts, http/session.ts), its Nest glue in interceptor-*.ts.
+// Express lives in core (http/store.ts, http/session.ts, http/grace.ts), its Nest glue in interceptor-*.ts.
 import {
   Inject,
   Injectable,

@@ -187,7 +187,13 @@ export class HttpResponseStore {
     outcome: Promise<T>,
     settings: HttpGraceSettings,
   ): Promise<HttpGuarded<T>> {
-    return guardHttpResponse(this.#cache, base, requestHeaders, admission, outcome, settings);
+    try {
+      return guardHttpResponse(this.#cache, base, requestHeaders, admission, outcome, settings);
+    } catch (error) {
+      // The cache threw looking for the entry in grace: the handler's own outcome answers.
+      this.#log.debug(`no response in grace (${error instanceof Error ? error.message : String(error)})`, { key: base });
+      return outcome.then((fresh) => ({ fresh }));
+    }
   }
 
   /**
