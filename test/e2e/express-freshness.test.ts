@@ -34,16 +34,18 @@ describe('express: grace and tags across two instances', () => {
     cache.on('stale', (served) => stale.push(served));
     const app = express();
     app.get('/items/:id', cacheResponses(cache, { ttl, grace, tags: (req) => [`item:${String(req.params.id)}`, 'items'] }), (req, res) => {
+      const id = String(req.params.id);
       db.runs++;
       if (db.down) throw new Error('the database is down');
-      res.json({ id: req.params.id, version: db.versions.get(req.params.id) ?? 0 });
+      res.json({ id, version: db.versions.get(id) ?? 0 });
     });
     app.put(
       '/items/:id',
       invalidateResponseTags(cache, (req) => [`item:${String(req.params.id)}`]),
       (req, res) => {
-        db.versions.set(req.params.id, (db.versions.get(req.params.id) ?? 0) + 1);
-        res.json({ version: db.versions.get(req.params.id) });
+        const id = String(req.params.id);
+        db.versions.set(id, (db.versions.get(id) ?? 0) + 1);
+        res.json({ version: db.versions.get(id) });
       },
     );
     return { cache, app, stale };

@@ -12,6 +12,7 @@ import {
   silentLogger,
   type Clock,
   type HttpStoreSettings,
+  type HttpVaryIndex,
   type NearCache,
 } from '../src/index.js';
 import { waitFor } from './helpers.js';
@@ -157,7 +158,7 @@ describe('HttpResponseStore: grace', () => {
 
 describe('grace and tag options', () => {
   it('the Vary index of a response in grace lives ttl + grace, with no grace of its own; without a known ttl it carries none', () => {
-    const index = { v: 1, vary: ['accept-language'], storedAt: 0 } as const;
+    const index: HttpVaryIndex = { v: 1, vary: ['accept-language'], storedAt: 0 };
     const entry = encodeHttpEntry({ status: 200, headers: {}, body: Buffer.from('x') });
     expect(httpWriteOptions(index, 1000, 500, ['t'])).toEqual({ ttl: 1500, tags: ['t'] });
     expect(httpWriteOptions(entry, 1000, 500, undefined)).toEqual({ ttl: 1000, grace: 500 });
