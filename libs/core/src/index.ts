@@ -135,6 +135,19 @@ export {
 } from './http/store.js';
 export { HttpLoad, type HttpLeasingCache, type HttpStoreLease } from './http/leases.js';
 export {
+  guardHttpResponse,
+  HTTP_NO_GRACE,
+  httpGraceSettings,
+  httpStaleKey,
+  httpTagsOf,
+  httpTagsOption,
+  httpWriteOptions,
+  type HttpGraceSettings,
+  type HttpGuarded,
+  type HttpGuardingCache,
+  type HttpTagsOption,
+} from './http/grace.js';
+export {
   HTTP_DEFAULT_SESSION_WAIT,
   HTTP_MUTATING_METHODS,
   HTTP_SESSION_HEADER,

@@ -1,16 +1,22 @@
 // The entry format, keys and conditional helpers live in @nearcache/core (`HttpCachedResponse`,
 // `httpCacheKey`, `decodeHttpEntry`, `computeEtag`, `ifNoneMatchMatches`...), shared with
 // @nearcache/nestjs; `responseKey(url, prefix)` is kept here as a shorthand of `httpCacheKey('GET', url, prefix)`.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   booleanOption,
+  describeValue,
   httpCacheKey,
+  httpTagsOf,
+  httpTagsOption,
+  InvalidArgumentError,
+  InvalidOptionError,
   httpPrefixInvalidation,
   httpRouteInvalidation,
   HTTP_DEFAULT_PREFIX,
   runHttpInvalidation,
   type NearCache,
 } from '@nearcache/core';
-import { checkCache, checkOptionsObject, checkPrefix, scoped } from './options.js';
+import { checkCache, checkOptionsObject, checkPrefix, maxKeyBytesOf, scoped } from './options.js';
 
 /**
  * The key of the response to `GET url` (and `HEAD url`) under `prefix`, where `url` is absolute
@@ -86,4 +92,71 @@ export function invalidatePrefix(cache: NearCache<any>, urlPrefix: string, optio
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** Options of `invalidateResponseTags`. */
+export interface InvalidateResponseTagsOptions {
+  /** Send the response only once the log acknowledged the invalidation (at most the cache's `flushTimeout`; then it is sent all the same, and the failure logged). Default `false`. */
+  durable?: boolean;
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+/**
+ * Middleware for the routes that change what tagged responses show (POST, PUT, PATCH, DELETE):
+ * when the handler ends its response with a status below 400, removes every cached response (and
+ * every other entry) carrying one of `tags` with core's `invalidateTags`, here at once, before the
+ * response goes out, and on every instance (docs/consistency.md, section 17). `tags`: an array of
+ * tags, or a function of the request returning them (or `undefined` for none). A failed response
+ * invalidates nothing. The same as calling `cache.invalidateTags(tags)` in the handler. Options are
+ * checked at once (`InvalidOptionError`); an invalidation that fails is logged, and the response
+ * goes out.
+ */
+export function invalidateResponseTags(
+  cache: NearCache<any>,
+  tags: readonly string[] | ((req: Request) => readonly string[] | undefined),
+  options?: InvalidateResponseTagsOptions,
+): RequestHandler {
+  const scope = 'invalidateResponseTags';
+  const checked = checkCache(scope, cache);
+  const maxKeyBytes = maxKeyBytesOf(checked);
+  if (tags === undefined || (typeof tags !== 'function' && !Array.isArray(tags))) {
+    throw new InvalidOptionError(`${scope}: tags must be an array of tags or a function of the request returning them, got ${describeValue(tags)}`);
+  }
+  const option = scoped(scope, () => {
+    try {
+      return httpTagsOption<Request>('tags', tags, maxKeyBytes);
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });
+      throw error;
+    }
+  });
+  const given = checkOptionsObject(scope, options, ['durable']);
+  const durable = scoped(scope, () => booleanOption('durable', given.durable, false));
+  const log = checked.logger;
+
+  return function invalidateTagsOnSuccess(req: Request, res: Response, next: NextFunction): void {
+    const originalEnd = res.end as unknown as AnyFunction;
+    res.end = function end(this: Response, ...args: unknown[]): Response {
+      res.end = originalEnd as unknown as Response['end'];
+      if (this.statusCode >= 400) return originalEnd.apply(this, args) as Response;
+      let invalidated: Promise<void>;
+      try {
+        const list = httpTagsOf(option, req, maxKeyBytes);
+        if (list === undefined) return originalEnd.apply(this, args) as Response;
+        // Removed here at once; the record goes to the log.
+        invalidated = checked.invalidateTags(list, { durable });
+      } catch (error) {
+        invalidated = Promise.reject(error);
+      }
+      const failed = (error: unknown): void => log.warn(`${scope}: invalidating the tags failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (!durable) {
+        invalidated.catch(failed);
+        return originalEnd.apply(this, args) as Response;
+      }
+      invalidated.catch(failed).finally(() => originalEnd.apply(this, args));
+      return this;
+    } as unknown as Response['end'];
+    next();
+  };
 }

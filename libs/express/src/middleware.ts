@@ -4,11 +4,11 @@ import {
   HTTP_MUTATING_METHODS,
   HttpResponseStore,
   HttpSessions,
+  httpTagsOf,
   InvalidKeyError,
   isNotModified,
   type HttpAdmission,
   type DecodedHttpResponse,
-  type HttpConditionals,
   type HttpHeaderValue,
   type HttpHitAnswer,
   type HttpStoreLog,
@@ -16,7 +16,9 @@ import {
   type Logger,
   type NearCache,
 } from '@nearcache/core';
-import { checkCache, resolveResponseOptions, type CacheResponsesOptions, type ResolvedResponseOptions } from './options.js';
+import { hideConditionals, restoreConditionals, toBuffer } from './capture.js';
+import { sendStale } from './freshness.js';
+import { checkCache, maxKeyBytesOf, resolveResponseOptions, type CacheResponsesOptions, type ResolvedResponseOptions } from './options.js';
 import { createRequestCache } from './request.js';
 
 /** What the first `cacheResponses` a request met decided, so that later ones only refine it. */
@@ -38,6 +40,8 @@ type AnyFunction = (...args: unknown[]) => unknown;
  * (`X-Cache: HIT`, with `Age`, or a 304 when `If-None-Match` / `If-Modified-Since` match)
  * without running the handler; a miss (`X-Cache: MISS`) runs the handler and, for a GET,
  * stores its response when it is storable (see docs/express.md, "What is never cached").
+ * With `grace`, a GET miss whose handler answers a 5xx is answered with the response in its
+ * grace period instead (`X-Cache: STALE`) when there is one; `tags` tag the stored responses.
  *
  * Only responses ended with a single `res.end(body)` while their headers are unsent are
  * captured (`res.send`, `res.json`, `res.sendStatus`, `res.end(body)`). A response on which
@@ -55,6 +59,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
   const { resolved, given } = resolveResponseOptions(options, store);
   const requestCache = createRequestCache(store, '', resolved.prefix);
   const log = resolved.logger;
+  const maxKeyBytes = maxKeyBytesOf(store);
   // The shared sequence of core (decide, serve a hit, store a miss); a reader serves only the
   // headers an adapter of this process would have stored (a forged entry cannot add others).
   const responses = new HttpResponseStore(store, resolved.headers, prefixed(log));
@@ -162,7 +167,7 @@ export function cacheResponses(cache: NearCache<any>, options?: CacheResponsesOp
       const settings: ResolvedResponseOptions = { ...resolved };
       markers.set(req, { cache: store, settings });
       try {
-        capture(responses, req, res, base, settings, admission);
+        capture(responses, req, res, { base, settings, admission, maxKeyBytes });
       } catch (error) {
         report(log, 'capturing the response', error, base);
       }
@@ -204,7 +209,7 @@ function sendSessionToken(sessions: HttpSessions, header: string, req: Request, 
 }
 
 /** What a route-level cacheResponses after an app-wide one of the same cache changes (see `refine`); `logger` is its own. */
-const REFINABLE = new Set(['ttl', 'maxBodyBytes', 'maxPathEntries', 'maxPathBytes', 'statuses', 'headers', 'logger']);
+const REFINABLE = new Set(['ttl', 'maxBodyBytes', 'maxPathEntries', 'maxPathBytes', 'statuses', 'headers', 'logger', 'grace', 'tags']);
 
 function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedResponseOptions>): void {
   if (given.ttl !== undefined) settings.ttl = given.ttl;
@@ -213,6 +218,8 @@ function refine(settings: ResolvedResponseOptions, given: Partial<ResolvedRespon
   if (given.maxPathBytes !== undefined) settings.maxPathBytes = given.maxPathBytes;
   if (given.statuses !== undefined) settings.statuses = given.statuses;
   if (given.headers !== undefined) settings.headers = [...new Set([...settings.headers, ...given.headers])];
+  if (given.grace !== undefined) settings.grace = given.grace;
+  if (given.tags !== undefined) settings.tags = given.tags;
 }
 
 function markMiss(res: Response, settings: ResolvedResponseOptions): void {
@@ -251,37 +258,11 @@ function answerNotModified(res: Response): void {
   res.removeHeader('Transfer-Encoding');
 }
 
-/**
- * Hides the request's conditional headers from the handler while it runs, so that it (and
- * Express's `res.send`, which answers 304 by itself) produces the full response to store;
- * the conditionals are then answered here.
- */
-function hideConditionals(req: Request): HttpConditionals | undefined {
-  const ifNoneMatch = firstHeaderValue(req.headers['if-none-match']);
-  const ifModifiedSince = firstHeaderValue(req.headers['if-modified-since']);
-  if (ifNoneMatch === undefined && ifModifiedSince === undefined) return undefined;
-  delete req.headers['if-none-match'];
-  delete req.headers['if-modified-since'];
-  return { ifNoneMatch, ifModifiedSince };
-}
-
-function restoreConditionals(req: Request, hidden: HttpConditionals | undefined): void {
-  if (hidden === undefined) return;
-  if (hidden.ifNoneMatch !== undefined) req.headers['if-none-match'] = hidden.ifNoneMatch;
-  if (hidden.ifModifiedSince !== undefined) req.headers['if-modified-since'] = hidden.ifModifiedSince;
-}
-
-function toBuffer(chunk: unknown, encoding: unknown): Buffer {
-  if (chunk === undefined || chunk === null) return Buffer.alloc(0);
-  if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`unexpected body chunk of type ${typeof chunk}`);
-}
-
-/** The store-time settings of core's HTTP store, from the middleware's (route-refined) options. */
-function storeSettings(settings: ResolvedResponseOptions): HttpStoreSettings {
+/** The store-time settings of core's HTTP store, from the middleware's (route-refined) options, with the response's tags. */
+function storeSettings(settings: ResolvedResponseOptions, tags: readonly string[] | undefined): HttpStoreSettings {
   return {
+    grace: settings.grace.grace,
+    tags,
     storedHeaders: settings.headers,
     maxBodyBytes: settings.maxBodyBytes,
     maxPathEntries: settings.maxPathEntries,
@@ -297,8 +278,20 @@ function routeOf(req: Request): string {
   return typeof path === 'string' ? `${req.baseUrl}${path}` : '(no route)';
 }
 
-/** Wraps `res.write` and `res.end` to capture the body of a GET miss and store it when it ends. */
-function capture(responses: HttpResponseStore, req: Request, res: Response, base: string, settings: ResolvedResponseOptions, admission: HttpAdmission): void {
+/** What `capture` needs of a GET miss. */
+interface Capture {
+  base: string;
+  settings: ResolvedResponseOptions;
+  admission: HttpAdmission;
+  maxKeyBytes: number;
+}
+
+/**
+ * Wraps `res.write` and `res.end` to capture the body of a GET miss and store it when it ends; a
+ * 5xx ended under `grace` is answered with the response in grace when there is one.
+ */
+function capture(responses: HttpResponseStore, req: Request, res: Response, miss: Capture): void {
+  const { base, settings, admission } = miss;
   // The leases of the store, taken before the handler runs; released when the response closes unless it was stored.
   const load = responses.begin(base, req.headers);
   if (load !== undefined) res.once('close', () => load.release());
@@ -321,6 +314,10 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, base
     if (ended) return originalEnd.apply(this, args) as Response;
     ended = true;
     restoreConditionals(req, hidden);
+    if (settings.grace.grace > 0 && this.statusCode >= 500 && !streamed && !this.headersSent) {
+      answerFailure(this, args);
+      return this;
+    }
     let answer304 = false;
     try {
       answer304 = finish(args);
@@ -335,9 +332,34 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, base
     return originalEnd.apply(this, args) as Response;
   } as unknown as Response['end'];
 
+  /** A failed response under grace: the response in grace answers for it, when there is one; the failure is never stored. */
+  function answerFailure(self: Response, args: unknown[]): void {
+    load?.release();
+    const failure = new Error(`the handler answered ${self.statusCode}`);
+    const sendFailure = (): void => void originalEnd.apply(self, args);
+    responses.guard(base, req.headers, admission, Promise.reject(failure), settings.grace).then(({ stale }) => {
+      if (stale === undefined) return sendFailure();
+      try {
+        const answer = responses.answer(stale, req, settings.statusHeader, { stale: true });
+        sendStale(self, answer, responses.served, (body) => void (body === undefined ? originalEnd.call(self) : originalEnd.call(self, body)));
+      } catch (error) {
+        report(settings.logger, 'answering from the grace period', error, base);
+        if (!self.writableEnded) sendFailure();
+      }
+    }, sendFailure);
+  }
+
   /** Stores the response if it may be; returns whether to answer 304 instead of it. */
   function finish(args: unknown[]): boolean {
     if (streamed || res.headersSent) return false;
+    let tags: readonly string[] | undefined;
+    try {
+      tags = httpTagsOf(settings.tags, req, miss.maxKeyBytes);
+    } catch (error) {
+      report(settings.logger, 'computing the tags (the response is not stored)', error, base);
+      load?.release();
+      return false;
+    }
     const transferEncoding = res.getHeader('transfer-encoding');
     if (transferEncoding !== undefined && String(transferEncoding).toLowerCase().includes('chunked')) return false;
     const [chunk, encoding] = typeof args[0] === 'function' ? [undefined, undefined] : [args[0], typeof args[1] === 'function' ? undefined : args[1]];
@@ -345,7 +367,7 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, base
     const stored = responses.store(
       { base, requestHeaders: req.headers, credentials: admission.credentials, route: routeOf(req), load },
       { status: res.statusCode, body, header: (name) => res.getHeader(name) as HttpHeaderValue | undefined },
-      storeSettings(settings),
+      storeSettings(settings, tags),
     );
     if (stored !== undefined && res.getHeader('etag') === undefined) res.setHeader('ETag', stored.etag);
     const status = res.statusCode;

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import {
+  HTTP_NO_GRACE,
   consoleLogger,
   describeValue,
   HTTP_DEFAULT_CREDENTIAL_POLICY,
@@ -26,12 +27,13 @@ import {
   type Logger,
   type NearCache,
 } from '@nearcache/core';
+import { checkFreshnessOptions, type CacheResponsesFreshnessOptions, type ResolvedFreshness } from './freshness.js';
 
 /** Methods whose responses can be served from the cache. */
 export type CacheableMethod = 'GET' | 'HEAD';
 
-/** Options of `cacheResponses(cache, options)`. Every one is checked when the middleware is created. */
-export interface CacheResponsesOptions {
+/** Options of `cacheResponses(cache, options)`. Every one is checked when the middleware is created. `grace` and `tags`: see `CacheResponsesFreshnessOptions`. */
+export interface CacheResponsesOptions extends CacheResponsesFreshnessOptions {
   /**
    * Time to live of the stored responses, in ms; `0` for none. Default: the cache's own `ttl`
    * option (itself `0` by default). Set it per route by calling `cacheResponses` per route.
@@ -137,7 +139,7 @@ export interface CacheResponsesOptions {
   maxStaleness?: number;
 }
 
-export interface ResolvedResponseOptions {
+export interface ResolvedResponseOptions extends ResolvedFreshness {
   ttl: number | undefined;
   prefix: string;
   methods: ReadonlySet<string>;
@@ -178,6 +180,8 @@ const OPTION_NAMES = [
   'sessionHeader',
   'sessionWait',
   'maxStaleness',
+  'grace',
+  'tags',
 ] as const;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
@@ -238,11 +242,11 @@ export function checkCache(scope: string, cache: unknown): NearCache<unknown> {
 }
 
 /** Options given explicitly, checked; used both for a full resolution and for route-level refinements. */
-export function checkResponseOptions(input: unknown): Partial<ResolvedResponseOptions> {
+export function checkResponseOptions(input: unknown, maxKeyBytes: number): Partial<ResolvedResponseOptions> {
   const scope = 'cacheResponses';
   const options = checkOptionsObject(scope, input, OPTION_NAMES);
   return scoped(scope, () => {
-    const out: Partial<ResolvedResponseOptions> = {};
+    const out: Partial<ResolvedResponseOptions> = checkFreshnessOptions(options, maxKeyBytes);
     if (options.ttl !== undefined) out.ttl = integerOption('ttl', options.ttl, 0, 0, MAX_TTL);
     if (options.prefix !== undefined) out.prefix = prefixOption(options.prefix);
     if (options.methods !== undefined) {
@@ -317,7 +321,7 @@ export function resolveResponseOptions(
   input: unknown,
   cache: NearCache<unknown>,
 ): { resolved: ResolvedResponseOptions; given: Partial<ResolvedResponseOptions> } {
-  const given = checkResponseOptions(input);
+  const given = checkResponseOptions(input, maxKeyBytesOf(cache));
   const largest = largestStorableBody(cache);
   if (given.maxBodyBytes !== undefined && given.maxBodyBytes > largest) {
     throw new InvalidOptionError(
@@ -341,6 +345,8 @@ export function resolveResponseOptions(
     statusHeader: 'statusHeader' in given ? given.statusHeader : 'X-Cache',
     logger: given.logger ?? (readProperty(cache, 'logger') as Logger | undefined) ?? consoleLogger,
     session: given.session ?? httpSessionSettings({}),
+    grace: given.grace ?? HTTP_NO_GRACE,
+    tags: given.tags,
   };
   return { resolved, given };
 }
@@ -363,6 +369,16 @@ function coreOption<T>(check: () => T): T {
 /** The largest body an entry of `cache` can hold (core's `largestHttpBody`), at most the largest `maxBodyBytes`. */
 function largestStorableBody(cache: NearCache<unknown>): number {
   return Math.min(largestHttpBody(cache), MAX_BODY_BYTES);
+}
+
+/** The cache's `maxKeyBytes` (what tags are checked against), or core's default when it does not say. */
+export function maxKeyBytesOf(cache: NearCache<unknown>): number {
+  try {
+    const max = cache.limits?.maxKeyBytes;
+    return typeof max === 'number' ? max : 1024;
+  } catch {
+    return 1024;
+  }
 }
 
 /** A property of something that looks like a NearCache (a wrapper or a test double may lack it, or throw). */

@@ -379,7 +379,7 @@ describe('TTL per route', () => {
       a.use(cacheResponses(cache));
       a.get(
         '/fast',
-        cacheResponses(cache, { ttl: 50 }),
+        cacheResponses(cache, { ttl: 1000 }),
         counted('fast', (_req, res) => void res.send('fast')),
       );
       a.get(

@@ -12,7 +12,9 @@ export { CachePut, type CachePutOptions } from './decorators/cache-put.decorator
 export { Cached, type CachedOptions } from './decorators/cached.decorator.js';
 export { InjectNearCache } from './decorators/inject-near-cache.decorator.js';
 export { NearCacheKey, type NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
+export { NearCacheGrace } from './decorators/near-cache-grace.decorator.js';
 export { NearCacheMaxStaleness } from './decorators/near-cache-max-staleness.decorator.js';
+export { NearCacheTags, type NearCacheTagsOption } from './decorators/near-cache-tags.decorator.js';
 export { NearCacheTtl, type NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
 export { DefaultKeyCollisionError, DuplicateCacheNameError, UnknownCacheError } from './errors.js';
 export type { NearCacheModuleExtras, NearCacheModuleOptions, NearCacheOptionsFactory } from './interfaces.js';

@@ -15,8 +15,9 @@ export interface StoredResponse extends HttpFinishedResponse {
 
 /** A hit's small body comes as text too: on Express it goes out in one write with the headers. */
 const HIT_TEXT = Object.freeze({ text: true });
+const STALE_TEXT = Object.freeze({ text: true, stale: true });
 
-/** Answers a hit: the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
+/** Answers a hit (`stale`: a response in grace, `X-Cache: STALE`): the stored status, headers and bytes, or a 304, sent through the HTTP adapter. */
 export function answerHit(
   responses: HttpResponseStore,
   hit: DecodedHttpResponse,
@@ -24,9 +25,10 @@ export function answerHit(
   response: unknown,
   requestHeaders: HttpRequestHeaders,
   statusHeader: string | undefined,
+  stale = false,
 ): unknown {
   const method = typeof request.method === 'string' ? request.method : 'GET';
-  const answer = responses.answer(hit, { method, headers: requestHeaders }, statusHeader, HIT_TEXT);
+  const answer = responses.answer(hit, { method, headers: requestHeaders }, statusHeader, stale ? STALE_TEXT : HIT_TEXT);
   const headers: AnswerHeaders = answer.headers;
   return prepareAnswer(response as object, { status: answer.status, headers, body: answer.body, text: answer.text, dropContentType: answer.notModified });
 }

@@ -4,6 +4,8 @@ import {
   HTTP_NEVER_SERVED_HEADERS,
   HTTP_STORED_HEADERS,
   httpCredentialPolicy,
+  httpGraceSettings,
+  type HttpGraceSettings,
   httpPathBudget,
   httpPathByteBudget,
   httpQueryPolicy,
@@ -69,6 +71,19 @@ export interface NearCacheInterceptorOptions {
    * else the handler runs as on a miss. A route's `@NearCacheMaxStaleness()` wins. Default: none.
    */
   maxStaleness?: number;
+  /**
+   * How long a stored response is kept past its expiry, in ms, to answer for a failing handler:
+   * when the handler of a GET that missed throws (an error other than a 4xx `HttpException`), the
+   * response in grace is sent instead, with `X-Cache: STALE` (core's `stale` event,
+   * `staleServed`); the failure is never stored. Needs a time to live (`@NearCacheTtl()` or the
+   * module's `ttl`). A route's `@NearCacheGrace()` wins. Default `0` (none).
+   */
+  grace?: number;
+  /**
+   * With a response in grace: after this many ms of a running handler, answer with it (the
+   * handler goes on; its result is not stored). Needs `grace`. Default: none.
+   */
+  softTimeout?: number;
 }
 
 /** The names of `NearCacheInterceptorOptions`. */
@@ -85,6 +100,8 @@ export const INTERCEPTOR_OPTION_NAMES = [
   'sessionHeader',
   'sessionWait',
   'maxStaleness',
+  'grace',
+  'softTimeout',
 ] as const satisfies ReadonlyArray<keyof NearCacheInterceptorOptions>;
 
 /** The checked settings of an interceptor. */
@@ -100,6 +117,8 @@ export interface InterceptorSettings {
   maxPathBytes: number;
   /** Session tokens and `maxStaleness`. */
   session: HttpSessionSettings;
+  /** `grace` and `softTimeout`. */
+  grace: HttpGraceSettings;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -138,6 +157,7 @@ function checkSettings(options: NearCacheInterceptorOptions): InterceptorSetting
       maxPathEntries: httpPathBudget(options.maxPathEntries),
       maxPathBytes: httpPathByteBudget(options.maxPathBytes),
       session: httpSessionSettings({ sessionHeader: options.sessionHeader, sessionWait: options.sessionWait, maxStaleness: options.maxStaleness }),
+      grace: httpGraceSettings({ grace: options.grace, softTimeout: options.softTimeout }),
     };
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw new InvalidOptionError(error.message, { cause: error });

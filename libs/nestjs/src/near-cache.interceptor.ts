@@ -1,6 +1,6 @@
 // Over 400 lines on purpose: the interceptor is one class whose protected methods (trackBy,
 // getCache, getTtl, the header accessors) are hooks users override; the work it shares with
-// Express lives in core (http/store.ts, http/session.ts), its Nest glue in interceptor-*.ts.
+// Express lives in core (http/store.ts, http/session.ts, http/grace.ts), its Nest glue in interceptor-*.ts.
 import {
   Inject,
   Injectable,
@@ -41,6 +41,7 @@ import {
   type ReplyingAdapter,
 } from './http-body.js';
 import { answerHit, answerMiss, storeLog, type StoredResponse } from './interceptor-answers.js';
+import { RouteFreshness, routeTags, runGuardedMiss, type RouteFreshnessSettings } from './interceptor-freshness.js';
 import { isMutating, requestHeadersOf, RouteReadOptions, withSessionToken } from './interceptor-session.js';
 import { INTERCEPTOR_OPTION_NAMES, resolveInterceptorSettings, type InterceptorSettings, type NearCacheInterceptorOptions } from './interceptor-settings.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
@@ -50,6 +51,8 @@ import { isUncacheable } from './operations.js';
 interface Stores {
   responses: HttpResponseStore;
   sessions: HttpSessions;
+  /** The cache's `maxKeyBytes` (what tags are checked against). */
+  maxKeyBytes: number;
 }
 
 /** What a miss needs to store the handler's result. */
@@ -61,8 +64,13 @@ interface Miss {
   ttl: number | undefined;
   requestHeaders: HttpRequestHeaders;
   credentials: readonly string[];
+  admission: HttpAdmission;
   response: unknown;
   settings: InterceptorSettings;
+  /** The route's grace and tags. */
+  freshness: RouteFreshnessSettings;
+  context: ExecutionContext;
+  maxKeyBytes: number;
   /** The leases of the store, taken before the handler runs. */
   load?: HttpLoad | undefined;
 }
@@ -112,6 +120,8 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   protected sessionHeader?: boolean | string;
   protected sessionWait?: number;
   protected maxStaleness?: number;
+  protected grace?: number;
+  protected softTimeout?: number;
   protected readonly logger = new Logger('NearCacheInterceptor');
 
   @Optional()
@@ -131,12 +141,15 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   readonly #keyOptions = new Map<Function, NearCacheKeyOption | undefined>();
   /** The read options (`maxStaleness`) of each route: its `@NearCacheMaxStaleness()`, its controller's, or the setting's. */
   readonly #readOptions: RouteReadOptions;
+  /** The grace and tags of each route: its `@NearCacheGrace()` and `@NearCacheTags()`, its controller's, or the settings'. */
+  readonly #freshness: RouteFreshness;
 
   constructor(
     protected readonly registry: NearCacheRegistry,
     protected readonly reflector: Reflector,
   ) {
     this.#readOptions = new RouteReadOptions(reflector);
+    this.#freshness = new RouteFreshness(reflector);
   }
 
   /**
@@ -161,7 +174,11 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     if (stores === undefined) {
       const settings = this.#resolveSettings();
       const log = storeLog(this.logger);
-      stores = { responses: new HttpResponseStore(cache, settings.storedHeaders, log), sessions: new HttpSessions(cache, settings.session, log) };
+      stores = {
+        responses: new HttpResponseStore(cache, settings.storedHeaders, log),
+        sessions: new HttpSessions(cache, settings.session, log),
+        maxKeyBytes: cache.limits?.maxKeyBytes ?? 1024,
+      };
       this.#stores.set(cache, stores);
     }
     this.#last = { cache, stores };
@@ -377,8 +394,11 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       }
     }
     const route = `${context.getClass().name}.${context.getHandler().name}`;
+    const freshness = this.#freshness.of(context, settings.grace);
+    const maxKeyBytes = stores.maxKeyBytes;
     return this.getTtl(context).then(
-      (ttl) => this.#runMiss(next, { responses, route, base, ttl, requestHeaders, credentials, response, settings }),
+      (ttl) =>
+        this.#runMiss(next, { responses, route, base, ttl, requestHeaders, credentials, admission, response, settings, freshness, context, maxKeyBytes }),
       (error: unknown) => this.#failOpen(error, next),
     );
   }
@@ -387,15 +407,33 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   #runMiss(next: CallHandler, miss: Miss): Observable<unknown> {
     this.#markStatus(miss.response, miss.settings, 'MISS');
     const load = (miss.load = miss.responses.begin(miss.base, miss.requestHeaders));
+    const fresh = (result: unknown): unknown => {
+      try {
+        return this.#storeResult(result, miss) ?? result;
+      } catch (error) {
+        this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
+        return result;
+      }
+    };
+    const grace = miss.freshness.grace;
+    if (grace.grace > 0) {
+      // Under grace: a failing (or, with softTimeout, slow) handler is answered for by the response in grace.
+      const { responses, base, requestHeaders, admission, response, settings } = miss;
+      const request = miss.context.getArgByIndex(0);
+      return runGuardedMiss(next, {
+        responses,
+        base,
+        requestHeaders,
+        admission,
+        grace,
+        load,
+        status: () => this.getStatus(response),
+        fresh,
+        stale: (hit) => answerHit(responses, hit, request, response, requestHeaders, settings.statusHeader, true),
+      });
+    }
     return next.handle().pipe(
-      map((result) => {
-        try {
-          return this.#storeResult(result, miss) ?? result;
-        } catch (error) {
-          this.logger.warn(`storing the response under "${miss.base}" failed: ${(error as Error).message}`);
-          return result;
-        }
-      }),
+      map(fresh),
       // Unless the response was stored through them: the handler failed, the result is not stored, or the request ended first.
       finalize(() => load?.release()),
     );
@@ -409,13 +447,17 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
   #storeResult(result: unknown, miss: Miss): unknown {
     const response = this.#responseToStore(result, miss);
     if (response === undefined) return undefined;
-    const { settings } = miss;
+    const { settings, freshness } = miss;
+    // Tags a function cannot build: the response is not stored (warned by the caller).
+    const tags = routeTags(freshness.tags, miss.context, miss.maxKeyBytes);
     const stored = miss.responses.store(miss, response, {
       storedHeaders: settings.storedHeaders,
       maxBodyBytes: settings.maxBodyBytes,
       maxPathEntries: settings.maxPathEntries,
       maxPathBytes: settings.maxPathBytes,
       ttl: miss.ttl,
+      grace: freshness.grace.grace,
+      tags,
     });
     if (stored === undefined) return undefined;
     const { status, body, contentType } = response;

@@ -1,4 +1,4 @@
-import type { SetOptions } from '../cache/types.js';
+import type { FillOptions } from '../cache/types.js';
 import { CacheClosedError } from '../errors.js';
 import { httpVariantKey, isHttpVaryIndex, type HttpCacheEntry, type HttpRequestHeaders } from './entry.js';
 
@@ -16,7 +16,7 @@ import { httpVariantKey, isHttpVaryIndex, type HttpCacheEntry, type HttpRequestH
 /** What a lease of the cache (a `CacheLease`) offers the store. */
 export interface HttpStoreLease {
   readonly stale: boolean;
-  fill(value: HttpCacheEntry, options?: SetOptions): Promise<boolean>;
+  fill(value: HttpCacheEntry, options?: FillOptions): Promise<boolean>;
   release(): void;
 }
 
@@ -67,9 +67,14 @@ export class HttpLoad {
   /**
    * Stores `writes` (the keys of `httpEntryWrites`: the base, or a variant then the base) through
    * the leases, unless a write of one of their keys came after the miss: then nothing is stored.
-   * Returns whether they were written; each write's failure goes to `failed`. Ends the leases.
+   * Returns whether they were written, each with its `options` (one for all, or one per write);
+   * each write's failure goes to `failed`. Ends the leases.
    */
-  fill(writes: ReadonlyArray<{ key: string; value: HttpCacheEntry }>, options: SetOptions | undefined, failed: (key: string, error: unknown) => void): boolean {
+  fill(
+    writes: ReadonlyArray<{ key: string; value: HttpCacheEntry }>,
+    options: FillOptions | undefined | ReadonlyArray<FillOptions | undefined>,
+    failed: (key: string, error: unknown) => void,
+  ): boolean {
     const leases: HttpStoreLease[] = [];
     try {
       for (const { key } of writes) leases.push(this.#leaseOf(key));
@@ -85,7 +90,7 @@ export class HttpLoad {
       return false;
     }
     writes.forEach(({ key, value }, i) => {
-      leases[i]!.fill(value, options).then(
+      leases[i]!.fill(value, Array.isArray(options) ? (options as ReadonlyArray<FillOptions | undefined>)[i] : (options as FillOptions | undefined)).then(
         // None was stale just above: a refused fill means the cache no longer takes writes.
         (cached) => {
           if (!cached) failed(key, new CacheClosedError('the cache is closed; the response was not stored'));

@@ -1,4 +1,4 @@
-import type { ReadOptions, SetOptions } from '../cache/types.js';
+import type { FillOptions, ReadOptions, SetOptions, WrapOptions } from '../cache/types.js';
 import { HttpPathIndex, httpEntryBytes, type HttpIndexedCache } from './budget.js';
 import { computeEtag, firstHeaderValue } from './conditional.js';
 import { httpAdmission, type HttpAdmission, type HttpCredentialPolicy } from './credentials.js';
@@ -11,6 +11,7 @@ import {
   type HttpHeaderValue,
   type HttpRequestHeaders,
 } from './entry.js';
+import { guardHttpResponse, httpWriteOptions, type HttpGraceSettings, type HttpGuarded } from './grace.js';
 import { HttpLoad, type HttpStoreLease } from './leases.js';
 import { lookupSharedHttpEntry } from './lookup.js';
 import { httpHitResponse, httpStoreRefusal, type HttpHitAnswer } from './policy.js';
@@ -36,6 +37,8 @@ import { warnUnsignedHttpCache } from './unsigned.js';
 export interface HttpStoreCache extends HttpIndexedCache {
   get(key: string, options?: ReadOptions): unknown;
   set(key: string, value: HttpCacheEntry, options?: SetOptions): Promise<void>;
+  /** `NearCache.guardLoad`: a cache without it serves no response in grace. */
+  guardLoad?<T>(key: string, load: Promise<T>, options: Pick<WrapOptions, 'grace' | 'softTimeout'>): Promise<T>;
   /** `NearCache.lease`: a cache without it stores responses with plain sets (unfenced). */
   lease?(key: string): HttpStoreLease;
   readonly limits?: { readonly maxValueBytes: number };
@@ -61,6 +64,10 @@ export interface HttpStoreSettings {
   readonly statuses?: ReadonlySet<number> | undefined;
   /** Time to live of the entry, in ms; `undefined` for the cache's own `ttl`. */
   readonly ttl: number | undefined;
+  /** How long past its expiry the entry is kept to answer for a failing handler, in ms (see `grace.ts`). Default 0: none. */
+  readonly grace?: number | undefined;
+  /** Tags of the entry, for `invalidateTags`. Default: none. */
+  readonly tags?: readonly string[] | undefined;
 }
 
 /** A request that missed, as the store needs it to store the response. */
@@ -151,16 +158,42 @@ export class HttpResponseStore {
     }
   }
 
-  /** The answer to a hit (see `httpHitResponse`), with `statusHeader: HIT` when given. */
+  /**
+   * The answer to a hit (see `httpHitResponse`), with `statusHeader: HIT` when given (`STALE`
+   * with `options.stale`, for a response in grace that `guard` gave).
+   */
   answer(
     hit: DecodedHttpResponse,
     request: { method: string; headers: HttpRequestHeaders },
     statusHeader: string | undefined,
-    options?: { text?: boolean },
+    options?: { text?: boolean; stale?: boolean },
   ): HttpHitAnswer {
     const answer = httpHitResponse(hit, request, Date.now(), this.served, options);
-    if (statusHeader !== undefined) answer.headers.push([statusHeader, 'HIT']);
+    if (statusHeader !== undefined) answer.headers.push([statusHeader, options?.stale === true ? 'STALE' : 'HIT']);
     return answer;
+  }
+
+  /**
+   * A request missed and its handler runs: `outcome` is its result, rejected when the handler
+   * failed (how an adapter tells: see `grace.ts`). Resolves with `{ fresh }`, or with `{ stale }`
+   * (answer it with `answer(stale, ..., { stale: true })`) when a response of the request in its
+   * grace period answers for a handler that failed or outran `settings.softTimeout`; rejects with
+   * the failure when none does. With no grace, the outcome itself.
+   */
+  guard<T>(
+    base: string,
+    requestHeaders: HttpRequestHeaders,
+    admission: HttpAdmission,
+    outcome: Promise<T>,
+    settings: HttpGraceSettings,
+  ): Promise<HttpGuarded<T>> {
+    try {
+      return guardHttpResponse(this.#cache, base, requestHeaders, admission, outcome, settings);
+    } catch (error) {
+      // The cache threw looking for the entry in grace: the handler's own outcome answers.
+      this.#log.debug(`no response in grace (${error instanceof Error ? error.message : String(error)})`, { key: base });
+      return outcome.then((fresh) => ({ fresh }));
+    }
   }
 
   /**
@@ -205,14 +238,14 @@ export class HttpResponseStore {
       load?.release();
       return { etag, written: false };
     }
-    const options: SetOptions | undefined = settings.ttl === undefined ? undefined : { ttl: settings.ttl };
+    const options = writeOptions(writes, settings);
     if (load !== undefined && !load.fill(writes, options, (key, error) => this.#storeFailed(miss.route, key, error))) {
       this.#log.debug('not stored (a write of its key came after the request missed)', { key: base });
       return { etag, written: false };
     }
     const index = sizes === undefined ? undefined : HttpPathIndex.of(this.#cache);
     writes.forEach(({ key, value }, i) => {
-      if (load === undefined) this.#cache.set(key, value, options).catch((error: unknown) => this.#storeFailed(miss.route, key, error));
+      if (load === undefined) this.#cache.set(key, value, options[i]).catch((error: unknown) => this.#storeFailed(miss.route, key, error));
       if (sizes !== undefined) index!.sized(key, sizes[i]!);
     });
     return { etag, written: true };
@@ -248,6 +281,16 @@ export class HttpResponseStore {
     this.#warned.add(once);
     this.#log.warn(`${message}; further failures of this kind on this route are logged at debug level`, context);
   }
+}
+
+/** The write options of each of `writes`: `ttl`, and the grace and tags of `grace.ts`. */
+function writeOptions(writes: ReadonlyArray<{ value: HttpCacheEntry }>, settings: HttpStoreSettings): Array<FillOptions | undefined> {
+  const { ttl, grace = 0, tags } = settings;
+  if (grace === 0 && tags === undefined) {
+    const options = ttl === undefined ? undefined : { ttl };
+    return writes.map(() => options);
+  }
+  return writes.map(({ value }) => httpWriteOptions(value, ttl, grace, tags));
 }
 
 /** The largest body an entry of `cache` can hold (no limit known: no limit). */
