@@ -37,6 +37,8 @@ export {
   LogUnavailableError,
   NearCacheError,
   ReplicationTimeoutError,
+  SnapshotRefusedError,
+  type SnapshotRefusal,
   TopicNotCompactedError,
   ValueTooLargeError,
   WriteQueueFullError,
@@ -46,10 +48,12 @@ export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, 
 // The Kafka adapter loads with kafkajs when a cache on Kafka opens its log, not with this module.
 export { kafkaLog } from './log/lazy-kafka.js';
 export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index.js';
-export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
+export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';
 export { defaultMaxBytes, NEAR_CACHE_OPTION_NAMES } from './options.js';
+export type { SnapshotOptions } from './snapshot/options.js';
+export type { SnapshotLoadReport, SnapshotReport, SnapshotSkip, SnapshotStats, SnapshotWriteReport } from './snapshot/snapshots.js';
 export { murmur2, partitionFor } from './partitioner.js';
 // Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
 export {

@@ -43,6 +43,16 @@ export class Graced {
   ) {}
 }
 
+/** An entry as `stored()` tells it: its value, or the bytes kept for it not decoded yet. */
+export interface StoredEntry {
+  key: string;
+  value: unknown;
+  latin1: string | undefined;
+  expiresAt: number;
+  graceEnd: number;
+  tags: readonly string[] | undefined;
+}
+
 export interface LocalStoreOptions<V> {
   max: number;
   /** 0 for no byte bound. */
@@ -185,6 +195,27 @@ export class LocalStore<V> {
       if (this.#lru.peek(key, { allowStale: true }) !== value) continue;
       const decoded = this.#decodeStored(key, value, false);
       if (decoded !== undefined) yield [key, decoded];
+    }
+  }
+
+  /**
+   * Every live entry as kept, least recently used first, for a snapshot: the decoded value or
+   * the bytes kept for it (latin1), its absolute expiry and grace end (0: none) and its tags.
+   */
+  *stored(): IterableIterator<StoredEntry> {
+    const now = this.#options.clock.now();
+    for (const key of this.#lru.rkeys()) {
+      const value: unknown = this.#lru.peek(key);
+      if (value === undefined) continue;
+      const tags = this.#tags?.tagsOf(key);
+      if (value instanceof Graced) {
+        yield { key, value: value.value, latin1: undefined, expiresAt: value.expiresAt, graceEnd: value.graceEnd, tags };
+        continue;
+      }
+      const left = this.#lru.getRemainingTTL(key);
+      const expiresAt = Number.isFinite(left) ? now + Math.max(1, Math.round(left)) : 0;
+      if (value instanceof Encoded) yield { key, value: undefined, latin1: value.latin1, expiresAt, graceEnd: 0, tags };
+      else yield { key, value, latin1: undefined, expiresAt, graceEnd: 0, tags };
     }
   }
 

@@ -26,6 +26,7 @@ import { guard, SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
 import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, StaleServed, WrapOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
+import { snapshotsOf, type Snapshots } from '../snapshot/wiring.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
 const MIN_CLOSE_DEADLINE = 1000;
@@ -53,6 +54,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #writes: LocalWrites<V>;
   readonly #loads: SingleFlight<V>;
   readonly #sessions: Sessions;
+  /** Local snapshots (option `snapshot`), or undefined. */
+  readonly #snapshots: Snapshots<V> | undefined;
 
   readonly #lifecycle: Lifecycle;
   #closing = false;
@@ -100,8 +103,17 @@ export class NearCache<V = unknown> extends EventEmitter {
           lifecycle.setState('bootstrapping');
           this.#publisher.queue.start();
         },
-        caughtUp: () => lifecycle.caughtUp(),
-        apply: (record: LogRecord) => this.#applier.apply(record),
+        resume: options.snapshot && ((partitions, offsets) => this.#snapshots!.resume(partitions, offsets)),
+        caughtUp: () => {
+          lifecycle.caughtUp();
+          this.#snapshots?.live();
+        },
+        apply: options.snapshot
+          ? (record: LogRecord) => {
+              this.#snapshots!.saw(record.timestamp);
+              this.#applier.apply(record);
+            }
+          : (record: LogRecord) => this.#applier.apply(record),
         passed: (partition, position) => {
           this.#shield.passed(partition, position);
           this.#sessions.passed();
@@ -175,6 +187,20 @@ export class NearCache<V = unknown> extends EventEmitter {
       acked: () => this.#publisher.acked,
       offsetsUnknown: () => this.#publisher.offsetsUnknown,
       logOffsets: () => this.#log.offsets(),
+    });
+    this.#snapshots = snapshotsOf(options, {
+      emitter: this,
+      origin: this.#origin,
+      store: this.#store,
+      fences: this.#fences,
+      log: this.#log,
+      closed: () => lifecycle.state === 'closed',
+      bootstrapped: () => lifecycle.bootstrapped,
+      idle: () => this.#shield.idle,
+      partitions,
+      partitionOf,
+      unapplied: (p) => follower.unapplied(p),
+      staleness: (now) => follower.staleness(now),
     });
     this.#started = this.#follower.start();
   }
@@ -504,6 +530,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       records: counters.records(this.#follower.applied, this.#follower.replayed),
       partitions: this.#follower.partitionStats(this.#clock.now()),
       startError: this.#lifecycle.startError,
+      ...(this.#snapshots && { snapshot: this.#snapshots.stats }),
     };
   }
 
@@ -534,6 +561,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     await withDeadline(this.#started, deadline, () => new LogUnavailableError('start still running')).catch(() => undefined);
     const left = await this.#publisher.queue.close(this.#lifecycle.fatal ? 0 : this.#options.closeTimeout);
     if (left > 0) this.#options.logger.warn(`closed with ${left} writes not replicated to topic "${this.topic}"`);
+    await this.#snapshots?.close(this.#options.closeTimeout);
     try {
       await withDeadline(this.#log.close(), deadline, () => new LogUnavailableError('closing the log timed out'));
     } catch (error) {
