@@ -313,9 +313,10 @@ export class LocalStore<V> {
     return this.#lru.getRemainingTTL(key);
   }
 
-  /** Stores a value as its record's bytes, decoded on its first read; `bytes` is copied. */
-  storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
-    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
+  /** Stores a value as its record's bytes (or those bytes as a latin1 string), decoded on its first read; `bytes` is copied. */
+  storeEncoded(key: string, bytes: Buffer | string, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
+    const latin1 = typeof bytes === 'string' ? bytes : bytes.toString('latin1');
+    if (this.store(key, new Encoded(latin1, from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
   }
 
   /**

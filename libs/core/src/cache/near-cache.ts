@@ -198,7 +198,6 @@ export class NearCache<V = unknown> extends EventEmitter {
       bootstrapped: () => lifecycle.bootstrapped,
       idle: () => this.#shield.idle,
       partitions,
-      partitionOf,
       unapplied: (p) => follower.unapplied(p),
       staleness: (now) => follower.staleness(now),
     });

@@ -50,80 +50,89 @@ export interface SnapshotMeta {
   fences: RecentState;
 }
 
-/** One entry as written to or read from a snapshot. */
+/** One entry as written to a snapshot: its value as the codec's bytes, or as those bytes in a latin1 string. */
 export interface SnapshotEntry {
   key: string;
-  value: Uint8Array;
+  value: Uint8Array | string;
   expiresAt: number;
   graceEnd: number;
   tags: readonly string[] | undefined;
 }
 
-/** Writes the entries part in chunks of about `CHUNK` bytes, hashing everything written. */
+/** Writes the entries part into chunks of about `CHUNK` bytes, hashing everything written. */
 export class SnapshotEncoder {
   static readonly CHUNK = 1 << 20;
   readonly #hash: Hash = createHash('sha256');
-  #chunks: Buffer[] = [];
-  #pending = 0;
+  #buffer = Buffer.allocUnsafe(2 * SnapshotEncoder.CHUNK);
+  #at = 0;
   #bodyBytes = 0;
 
   constructor() {
-    this.#push(MAGIC);
+    this.#at = MAGIC.copy(this.#buffer, 0);
   }
 
   /** Adds one entry; returns whether a chunk is ready to be taken. */
   add(entry: SnapshotEntry): boolean {
-    const key = Buffer.from(entry.key, 'utf8');
-    const tags = (entry.tags ?? []).map((tag) => Buffer.from(tag, 'utf8'));
-    const head = Buffer.allocUnsafe(4 + key.length + 4);
-    head.writeUInt32BE(key.length, 0);
-    key.copy(head, 4);
-    head.writeUInt32BE(entry.value.length, 4 + key.length);
-    let tail = 8 + 8 + 2;
-    for (const tag of tags) tail += 2 + tag.length;
-    const rest = Buffer.allocUnsafe(tail);
-    rest.writeDoubleBE(entry.expiresAt, 0);
-    rest.writeDoubleBE(entry.graceEnd, 8);
-    rest.writeUInt16BE(tags.length, 16);
-    let at = 18;
-    for (const tag of tags) {
-      rest.writeUInt16BE(tag.length, at);
-      tag.copy(rest, at + 2);
-      at += 2 + tag.length;
+    const { key, value, tags } = entry;
+    const valueLength = typeof value === 'string' ? value.length : value.length;
+    let tagBytes = 0;
+    if (tags !== undefined) for (const tag of tags) tagBytes += 2 + Buffer.byteLength(tag, 'utf8');
+    // At most 3 bytes per UTF-16 unit of the key.
+    const most = 4 + key.length * 3 + 4 + valueLength + 18 + tagBytes;
+    if (this.#at + most > this.#buffer.length) this.#grow(most);
+    const buffer = this.#buffer;
+    const start = this.#at;
+    let at = start;
+    const keyLength = buffer.write(key, at + 4, 'utf8');
+    buffer.writeUInt32BE(keyLength, at);
+    at += 4 + keyLength;
+    buffer.writeUInt32BE(valueLength, at);
+    at += 4;
+    if (typeof value === 'string') at += buffer.write(value, at, 'latin1');
+    else {
+      buffer.set(value, at);
+      at += valueLength;
     }
-    this.#bodyBytes += head.length + entry.value.length + rest.length;
-    this.#push(head);
-    this.#push(Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.length));
-    this.#push(rest);
-    return this.#pending >= SnapshotEncoder.CHUNK;
+    buffer.writeDoubleBE(entry.expiresAt, at);
+    buffer.writeDoubleBE(entry.graceEnd, at + 8);
+    buffer.writeUInt16BE(tags?.length ?? 0, at + 16);
+    at += 18;
+    if (tags !== undefined) {
+      for (const tag of tags) {
+        const length = buffer.write(tag, at + 2, 'utf8');
+        buffer.writeUInt16BE(length, at);
+        at += 2 + length;
+      }
+    }
+    this.#at = at;
+    this.#bodyBytes += at - start;
+    return at >= SnapshotEncoder.CHUNK;
   }
 
-  /** The bytes added since the last call. */
+  /** The bytes added since the last call (a copy: the encoder reuses its buffer). */
   take(): Buffer {
-    const chunk = Buffer.concat(this.#chunks, this.#pending);
-    this.#chunks = [];
-    this.#pending = 0;
+    const chunk = Buffer.from(this.#buffer.subarray(0, this.#at));
+    this.#hash.update(chunk);
+    this.#at = 0;
     return chunk;
   }
 
   /** The meta and the trailer: the last bytes of the file. */
   finish(meta: SnapshotMeta): Buffer {
     const json = Buffer.from(JSON.stringify(meta), 'utf8');
-    this.#push(json);
     const lengths = Buffer.alloc(16);
     lengths.writeUInt32BE(json.length, 0);
     lengths.writeDoubleBE(this.#bodyBytes, 8);
-    this.#push(lengths);
-    const digest = this.#hash.digest();
-    this.#chunks.push(digest, END);
-    this.#pending += digest.length + END.length;
-    return this.take();
+    const rest = this.take();
+    this.#hash.update(json);
+    this.#hash.update(lengths);
+    return Buffer.concat([rest, json, lengths, this.#hash.digest(), END]);
   }
 
-  #push(bytes: Buffer): void {
-    this.#hash.update(bytes);
-    this.#chunks.push(bytes);
-    this.#pending += bytes.length;
+  #grow(most: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.#buffer.length, this.#at + most));
+    this.#buffer.copy(bigger, 0, 0, this.#at);
+    this.#buffer = bigger;
   }
 }
 
@@ -172,31 +181,47 @@ export class SnapshotReader {
     this.#end = MAGIC.length + bodyLength;
   }
 
-  /** The next entry, or undefined after the last. */
-  next(): SnapshotEntry | undefined {
+  /** The entry read by the last `next()` that returned true. */
+  key = '';
+  /** Its value's bytes as a latin1 string (one character per byte). */
+  latin1 = '';
+  expiresAt = 0;
+  graceEnd = 0;
+  tags: string[] | undefined;
+  #valueStart = 0;
+
+  /** Reads the next entry into the fields above; false after the last. */
+  next(): boolean {
     const file = this.#file;
     let at = this.#at;
-    if (at >= this.#end) return undefined;
+    if (at >= this.#end) return false;
     const keyLength = file.readUInt32BE(at);
-    const key = file.toString('utf8', at + 4, at + 4 + keyLength);
+    this.key = file.toString('utf8', at + 4, at + 4 + keyLength);
     at += 4 + keyLength;
     const valueLength = file.readUInt32BE(at);
-    const value = file.subarray(at + 4, at + 4 + valueLength);
+    this.#valueStart = at + 4;
+    this.latin1 = file.toString('latin1', at + 4, at + 4 + valueLength);
     at += 4 + valueLength;
-    const expiresAt = file.readDoubleBE(at);
-    const graceEnd = file.readDoubleBE(at + 8);
+    this.expiresAt = file.readDoubleBE(at);
+    this.graceEnd = file.readDoubleBE(at + 8);
     const count = file.readUInt16BE(at + 16);
     at += 18;
-    let tags: string[] | undefined;
+    this.tags = undefined;
     if (count > 0) {
-      tags = [];
+      const tags: string[] = [];
       for (let i = 0; i < count; i++) {
         const length = file.readUInt16BE(at);
         tags.push(file.toString('utf8', at + 2, at + 2 + length));
         at += 2 + length;
       }
+      this.tags = tags;
     }
     this.#at = at;
-    return { key, value, expiresAt, graceEnd, tags };
+    return true;
+  }
+
+  /** The value of the entry read last, as bytes (a view of the file). */
+  value(): Buffer {
+    return this.#file.subarray(this.#valueStart, this.#valueStart + this.latin1.length);
   }
 }

@@ -79,7 +79,6 @@ export interface SnapshotHost<V> {
   /** Whether no local write is on its way to the log. */
   idle(): boolean;
   partitions(): number;
-  partitionOf(key: string): number;
   unapplied(partition: number): number;
   staleness(now: number): number;
   report(report: SnapshotReport): void;
@@ -262,7 +261,7 @@ export class Snapshots<V> {
     for (let i = 0; i < entries.length; i++) {
       if (i > 0 && i % SLICE === 0) await yieldToEventLoop();
       const entry = entries[i]!;
-      const value = entry.latin1 !== undefined ? Buffer.from(entry.latin1, 'latin1') : codec.encode(entry.value as V);
+      const value = entry.latin1 !== undefined ? entry.latin1 : codec.encode(entry.value as V);
       if (encoder.add({ key: entry.key, value, expiresAt: entry.expiresAt, graceEnd: entry.graceEnd, tags: entry.tags })) yield encoder.take();
     }
     yield encoder.finish(meta);
@@ -324,20 +323,21 @@ export class Snapshots<V> {
     const lazy = host.bootstrapDecode === 'lazy';
     let held = 0;
     let i = 0;
-    for (let entry = reader.next(); entry !== undefined; entry = reader.next()) {
+    // A value that fails to decode is reported as one of the snapshot: partition and offset -1.
+    const from = { partition: -1, offset: -1 };
+    while (reader.next()) {
       if (++i % SLICE === 0) {
         await yieldToEventLoop();
         if (host.closed()) return held;
       }
-      const { key, value, expiresAt, graceEnd, tags } = entry;
+      const { key, latin1, expiresAt, graceEnd, tags } = reader;
       if (host.filter !== undefined && !host.filter(key)) continue;
       if (expiresAt !== 0 && Math.max(expiresAt, graceEnd) <= now) continue;
-      const size = value.length + key.length;
-      const from = { partition: host.partitionOf(key), offset: -1 };
+      const size = latin1.length + key.length;
       if (lazy && graceEnd === 0) {
-        store.storeEncoded(key, value as Buffer, from, expiresAt, size, tags);
+        store.storeEncoded(key, latin1, from, expiresAt, size, tags);
       } else {
-        const decoded = store.decode(value, from);
+        const decoded = store.decode(reader.value(), from);
         if (decoded === undefined) continue;
         store.store(key, decoded as {}, expiresAt, size, graceEnd, tags);
       }
