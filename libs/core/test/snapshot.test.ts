@@ -173,6 +173,26 @@ describe('a start from a snapshot', () => {
     expect(fs.existsSync(file)).toBe(true);
   });
 
+  it('is not written while local writes have not reached the log: the previous snapshot stays', async () => {
+    await snapshotAfter(async (cache) => {
+      await cache.set('a', 1);
+      await cache.flush();
+    });
+    const before = fs.readFileSync(file);
+    const cache = open({ snapshot: { path: file, interval: 0 }, closeTimeout: 200 });
+    await cache.ready();
+    broker.setAvailable(false);
+    await cache.set('b', 2);
+    await cache.close();
+    broker.setAvailable(true);
+    expect(cache.stats().snapshot?.lastWrite).toMatchObject({ outcome: 'skipped', reason: 'writes-in-flight' });
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    const { cache: next, load } = await start();
+    expect(load.outcome).toBe('loaded');
+    expect(next.get('a')).toBe(1);
+    expect(next.get('b')).toBeUndefined();
+  });
+
   it('a directory as the path holds <topic>.ncsnap', async () => {
     const directory = fs.mkdtempSync(path.join(root, 'dir-'));
     const cache = open({ snapshot: { path: directory, interval: 0 } });

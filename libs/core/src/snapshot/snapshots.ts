@@ -159,17 +159,21 @@ export class Snapshots<V> {
       done('missing');
       return undefined;
     }
+    let restoring = false;
     try {
       if ('refused' in read) throw read.refused;
       const meta = read.reader.meta;
       await this.#check(meta, partitions, offsets);
       if (this.#host.closed()) return undefined;
+      restoring = true;
       const entries = await this.#restore(read.reader);
       this.#host.fences.loadRecent(meta.fences);
       this.#maxTimestamp = Math.max(this.#maxTimestamp, meta.maxTimestamp);
       done('loaded', { entries, positions: meta.positions.slice() });
       return meta.positions.slice();
     } catch (error) {
+      // Nothing of a snapshot that failed half-way stays: the full read starts from an empty store.
+      if (restoring) this.#host.store.clear();
       const refused =
         error instanceof SnapshotRefusedError
           ? error
