@@ -133,3 +133,32 @@ export class LoaderTimeoutError extends NearCacheError {
 export function isNearCacheError(error: unknown, code?: string): error is NearCacheError {
   return error instanceof NearCacheError && (code === undefined || error.code === code);
 }
+
+/**
+ * Why a snapshot was not used at start (docs/snapshots.md): the cache then reads the whole topic,
+ * as without a snapshot. Reported through the logger, the `snapshot` event and `stats().snapshot`.
+ */
+export type SnapshotRefusal =
+  | 'unreadable'
+  | 'foreign'
+  | 'truncated'
+  | 'corrupt'
+  | 'other-topic'
+  | 'config-changed'
+  | 'partitions-changed'
+  | 'below-log-start'
+  | 'above-log-end'
+  | 'topic-recreated'
+  | 'too-old'
+  | 'unchecked';
+
+/** A snapshot was refused at start; `reason` says why (see `SnapshotRefusal`). The start goes on with a full read of the topic. */
+export class SnapshotRefusedError extends NearCacheError {
+  static override readonly code = 'NC_SNAPSHOT_REFUSED';
+  readonly reason: SnapshotRefusal;
+
+  constructor(reason: SnapshotRefusal, message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.reason = reason;
+  }
+}

@@ -40,6 +40,8 @@ export {
   LogUnavailableError,
   NearCacheError,
   ReplicationTimeoutError,
+  SnapshotRefusedError,
+  type SnapshotRefusal,
   TopicNotCompactedError,
   ValueTooLargeError,
   WriteQueueFullError,
@@ -52,10 +54,12 @@ export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index
 // The Kafka options' checks (no kafkajs import), for tools that open their own clients.
 export { resolveKafkaOptions, type ResolvedKafkaOptions } from './log/kafka/options.js';
 export { checkTopicConfig, compactsKeys, TOPIC_CONFIG_NAMES, type TopicConfigFinding } from './log/topic-config.js';
-export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
+export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { CacheMode, NearCacheOptions } from './options.js';
 export { defaultMaxBytes, NEAR_CACHE_OPTION_NAMES } from './options.js';
+export type { SnapshotOptions } from './snapshot/options.js';
+export type { SnapshotLoadReport, SnapshotReport, SnapshotSkip, SnapshotStats, SnapshotWriteReport } from './snapshot/snapshots.js';
 export { murmur2, partitionFor } from './partitioner.js';
 // Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
 export {

@@ -8,6 +8,7 @@ import { consoleLogger, type Logger } from './logger.js';
 import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
 import type { KafkaLogOptions } from './log/kafka/index.js';
 import { recordSigner, type RecordSigner, type SigningOptions } from './crypto.js';
+import { resolveSnapshotOptions, type ResolvedSnapshotOptions, type SnapshotOptions } from './snapshot/options.js';
 
 /**
  * The default `maxBytes`: an eighth of this process's V8 heap limit (`--max-old-space-size`),
@@ -96,6 +97,12 @@ export interface NearCacheOptions<V = unknown> {
    * replication lag, the stall watchdog. For tests that move time. Default: the system clock (`Date.now()`).
    */
   clock?: Clock;
+  /**
+   * A local snapshot of this instance's entries and log positions, written in the background and
+   * at `close()`, from which the next start reads only the rest of the log (docs/snapshots.md).
+   * Default: none (every start reads the whole topic).
+   */
+  snapshot?: SnapshotOptions;
 }
 
 export interface ResolvedOptions<V> {
@@ -125,6 +132,7 @@ export interface ResolvedOptions<V> {
   fleetWait: number;
   signer: RecordSigner | undefined;
   clock: Clock;
+  snapshot: ResolvedSnapshotOptions | undefined;
 }
 
 /** Every option `createNearCache` takes, in the order of the configuration reference. */
@@ -155,6 +163,7 @@ export const NEAR_CACHE_OPTION_NAMES = [
   'fleetWait',
   'signing',
   'clock',
+  'snapshot',
 ] as const satisfies ReadonlyArray<keyof NearCacheOptions>;
 // Fails to compile when an option is missing from the list above.
 const everyOption: [Exclude<keyof NearCacheOptions, (typeof NEAR_CACHE_OPTION_NAMES)[number]>] extends [never] ? true : never = true;
@@ -239,6 +248,7 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     fleetWait: integer('fleetWait', options.fleetWait, 0, 0, MAX_TIMEOUT),
     signer: options.signing === undefined ? undefined : recordSigner(options.signing),
     clock,
+    snapshot: resolveSnapshotOptions(options.snapshot),
   };
   if (resolved.maxBytes !== 0 && resolved.maxBytes < resolved.maxKeyBytes + resolved.maxValueBytes) {
     // Allowed, but an entry larger than maxBytes is never kept locally.

@@ -124,7 +124,7 @@ describe('NearCacheRegistry errors', () => {
 
 describe('unknown options of NearCacheModule', () => {
   const broker = new InProcessBroker();
-  const everyName = /the options are: topic, kafka, log, .*signing, clock, waitForReady, readyTimeout, interceptor, isGlobal, name$/;
+  const everyName = /the options are: topic, kafka, log, .*signing, clock, snapshot, waitForReady, readyTimeout, interceptor, isGlobal, name$/;
 
   it.each([['readyTimout'], ['isGlobl']])('forRoot({ %s }) lists every option of the module', async (typo) => {
     @Module({ imports: [NearCacheModule.forRoot({ ...inProcess(broker, 'typo'), [typo]: 1 } as never)] })

@@ -52,6 +52,19 @@ const MAX_CLEARS = 256;
 /** Tag invalidations remembered for running loads. */
 const MAX_TAG_MARKS = 256;
 
+/**
+ * What a snapshot keeps of the memory of recent records (see `LoadFences.saveRecent`): per key
+ * [key, offset, origin, other offset], per partition [partition, offset] pairs, and the clears.
+ */
+export interface RecentState {
+  current: Array<[string, number, string, number]>;
+  previous: Array<[string, number, string, number]>;
+  currentMax: Array<[number, number]>;
+  previousMax: Array<[number, number]>;
+  horizon: Array<[number, number]>;
+  clears: Array<{ prefix: string; tag: string | undefined; partition: number; offset: number; origin: string }>;
+}
+
 /** The latest plain record of a key: its offset and origin, and the latest offset of a plain record of another origin (-1: none). */
 class Mark {
   offset = -1;
@@ -124,6 +137,34 @@ class RecentRecords {
 
   #raise(partition: number, offset: number): void {
     if (!((this.#horizon[partition] ?? 0) >= offset)) this.#horizon[partition] = offset;
+  }
+
+  save(): RecentState {
+    const marks = (map: Map<string, Mark>) => [...map].map(([key, m]): [string, number, string, number] => [key, m.offset, m.origin, m.other]);
+    const pairs = (list: number[]) => Object.entries(list).map(([p, v]): [number, number] => [Number(p), v]);
+    return {
+      current: marks(this.#current),
+      previous: marks(this.#previous),
+      currentMax: pairs(this.#currentMax),
+      previousMax: pairs(this.#previousMax),
+      horizon: pairs(this.#horizon),
+      clears: this.#clears.map((c) => ({ ...c })),
+    };
+  }
+
+  load(state: RecentState): void {
+    const marks = (list: RecentState['current']) =>
+      new Map(list.map(([key, offset, origin, other]) => [key, Object.assign(new Mark(), { offset, origin, other })]));
+    const sparse = (list: Array<[number, number]>, into: number[] = []) => {
+      for (const [p, v] of list) into[p] = v;
+      return into;
+    };
+    this.#current = marks(state.current);
+    this.#previous = marks(state.previous);
+    this.#currentMax = sparse(state.currentMax);
+    this.#previousMax = sparse(state.previousMax);
+    sparse(state.horizon, this.#horizon);
+    this.#clears = state.clears.map((c) => ({ ...c }));
   }
 }
 
@@ -204,6 +245,16 @@ export class LoadFences {
         fence.state = null;
       }
     }
+  }
+
+  /** The memory of recent records, for a snapshot: after `loadRecent`, fenced records are judged as they were when it was saved. */
+  saveRecent(): RecentState {
+    return this.#recent.save();
+  }
+
+  /** Restores what `saveRecent` returned (at start, before any record is read). */
+  loadRecent(state: RecentState): void {
+    this.#recent.load(state);
   }
 
   #markTag(tag: string): void {

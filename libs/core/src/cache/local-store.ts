@@ -43,6 +43,16 @@ export class Graced {
   ) {}
 }
 
+/** An entry as `stored()` tells it: its value, or the bytes kept for it not decoded yet. */
+export interface StoredEntry {
+  key: string;
+  value: unknown;
+  latin1: string | undefined;
+  expiresAt: number;
+  graceEnd: number;
+  tags: readonly string[] | undefined;
+}
+
 export interface LocalStoreOptions<V> {
   max: number;
   /** 0 for no byte bound. */
@@ -196,6 +206,27 @@ export class LocalStore<V> {
     }
   }
 
+  /**
+   * Every live entry as kept, least recently used first, for a snapshot: the decoded value or
+   * the bytes kept for it (latin1), its absolute expiry and grace end (0: none) and its tags.
+   */
+  *stored(): IterableIterator<StoredEntry> {
+    const now = this.#options.clock.now();
+    for (const key of this.#lru.rkeys()) {
+      const value: unknown = this.#lru.peek(key);
+      if (value === undefined) continue;
+      const tags = this.#tags?.tagsOf(key);
+      if (value instanceof Graced) {
+        yield { key, value: value.value, latin1: undefined, expiresAt: value.expiresAt, graceEnd: value.graceEnd, tags };
+        continue;
+      }
+      const left = this.#lru.getRemainingTTL(key);
+      const expiresAt = Number.isFinite(left) ? now + Math.max(1, Math.round(left)) : 0;
+      if (value instanceof Encoded) yield { key, value: undefined, latin1: value.latin1, expiresAt, graceEnd: 0, tags };
+      else yield { key, value, latin1: undefined, expiresAt, graceEnd: 0, tags };
+    }
+  }
+
   /** Entries held (expired ones may count until they are read). */
   get size(): number {
     return this.#lru.size;
@@ -290,9 +321,10 @@ export class LocalStore<V> {
     return this.#lru.getRemainingTTL(key);
   }
 
-  /** Stores a value as its record's bytes, decoded on its first read; `bytes` is copied. */
-  storeEncoded(key: string, bytes: Buffer, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
-    if (this.store(key, new Encoded(bytes.toString('latin1'), from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
+  /** Stores a value as its record's bytes (or those bytes as a latin1 string), decoded on its first read; `bytes` is copied. */
+  storeEncoded(key: string, bytes: Buffer | string, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
+    const latin1 = typeof bytes === 'string' ? bytes : bytes.toString('latin1');
+    if (this.store(key, new Encoded(latin1, from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
   }
 
   /**

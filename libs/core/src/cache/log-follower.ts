@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ConsumerStalledError, type NearCacheError } from '../errors.js';
-import type { LogBatch, ReplicationLog } from '../log/port.js';
+import type { LogBatch, PartitionOffsets, ReplicationLog } from '../log/port.js';
 import type { Logger } from '../logger.js';
 import type { LogRecord } from '../record.js';
 import { backoff, CancellableDelay, RETRY, yieldToEventLoop } from '../retry.js';
@@ -19,6 +19,11 @@ export interface FollowerHost {
   closed(): boolean;
   /** Whether the bootstrap ended (the cache caught up once). */
   bootstrapped(): boolean;
+  /**
+   * The log is open, with `offsets`: the positions to resume from when the entries were restored
+   * from a snapshot (docs/snapshots.md), else undefined (the start reads every partition from its start).
+   */
+  resume?(partitions: number, offsets: PartitionOffsets[]): Promise<number[] | undefined>;
   /** The log is open and the consumer about to start: the bootstrap begins. */
   started(): void;
   /** Every record up to the end offsets captured at start is applied (also called again later: the host ends its bootstrap once). */
@@ -138,6 +143,12 @@ export class LogFollower {
         const offsets = await this.#log.offsets();
         if (this.#stopped) return;
         this.#partitions = partitions;
+        const resumed = await this.#host.resume?.(partitions, offsets);
+        if (this.#stopped) return;
+        if (resumed !== undefined) {
+          this.#position = resumed.slice();
+          this.#applied = resumed.map((position) => position - 1);
+        }
         this.#position = Array.from({ length: partitions }, (_, p) => Math.max(this.#position[p] ?? 0, offsets[p]?.low ?? 0));
         this.#applied = Array.from({ length: partitions }, (_, p) => this.#applied[p] ?? -1);
         this.#high = offsets.map((o) => o.high);

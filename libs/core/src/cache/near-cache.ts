@@ -27,6 +27,7 @@ import { guard, SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
 import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, StaleServed, WrapOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
+import { snapshotsOf, type Snapshots } from '../snapshot/wiring.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
 const MIN_CLOSE_DEADLINE = 1000;
@@ -55,6 +56,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #loads: SingleFlight<V>;
   readonly #fleet: FleetFlight<V>;
   readonly #sessions: Sessions;
+  /** Local snapshots (option `snapshot`), or undefined. */
+  readonly #snapshots: Snapshots<V> | undefined;
 
   readonly #lifecycle: Lifecycle;
   #closing = false;
@@ -102,8 +105,17 @@ export class NearCache<V = unknown> extends EventEmitter {
           lifecycle.setState('bootstrapping');
           this.#publisher.queue.start();
         },
-        caughtUp: () => lifecycle.caughtUp(),
-        apply: (record: LogRecord) => this.#applier.apply(record),
+        resume: options.snapshot && ((partitions, offsets) => this.#snapshots!.resume(partitions, offsets)),
+        caughtUp: () => {
+          lifecycle.caughtUp();
+          this.#snapshots?.live();
+        },
+        apply: options.snapshot
+          ? (record: LogRecord) => {
+              this.#snapshots!.saw(record.timestamp);
+              this.#applier.apply(record);
+            }
+          : (record: LogRecord) => this.#applier.apply(record),
         passed: (partition, position) => {
           this.#shield.passed(partition, position);
           this.#sessions.passed();
@@ -192,6 +204,19 @@ export class NearCache<V = unknown> extends EventEmitter {
       acked: () => this.#publisher.acked,
       offsetsUnknown: () => this.#publisher.offsetsUnknown,
       logOffsets: () => this.#log.offsets(),
+    });
+    this.#snapshots = snapshotsOf(options, {
+      emitter: this,
+      origin: this.#origin,
+      store: this.#store,
+      fences: this.#fences,
+      log: this.#log,
+      closed: () => lifecycle.state === 'closed',
+      bootstrapped: () => lifecycle.bootstrapped,
+      idle: () => this.#shield.idle,
+      partitions,
+      unapplied: (p) => follower.unapplied(p),
+      staleness: (now) => follower.staleness(now),
     });
     this.#started = this.#follower.start();
   }
@@ -537,6 +562,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       records: counters.records(this.#follower.applied, this.#follower.replayed),
       partitions: this.#follower.partitionStats(this.#clock.now()),
       startError: this.#lifecycle.startError,
+      ...(this.#snapshots && { snapshot: this.#snapshots.stats }),
     };
   }
 
@@ -568,6 +594,8 @@ export class NearCache<V = unknown> extends EventEmitter {
     await withDeadline(this.#started, deadline, () => new LogUnavailableError('start still running')).catch(() => undefined);
     const left = await this.#publisher.queue.close(this.#lifecycle.fatal ? 0 : this.#options.closeTimeout);
     if (left > 0) this.#options.logger.warn(`closed with ${left} writes not replicated to topic "${this.topic}"`);
+    // With writes left unreplicated the entries are not what the log says: no snapshot, no wait.
+    await this.#snapshots?.close(left > 0 ? 0 : this.#options.closeTimeout);
     try {
       await withDeadline(this.#log.close(), deadline, () => new LogUnavailableError('closing the log timed out'));
     } catch (error) {

@@ -36,6 +36,11 @@ export class TagIndex {
     this.#unlink(key, tags);
   }
 
+  /** The tags `key` carries, or undefined. */
+  tagsOf(key: string): readonly string[] | undefined {
+    return this.#tagsByKey.get(key);
+  }
+
   /** The keys carrying `tag`: a copy, which the caller may change the index under. */
   keysOf(tag: string): readonly string[] {
     const keys = this.#keysByTag.get(tag);

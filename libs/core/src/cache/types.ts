@@ -1,5 +1,6 @@
 import type { NearCacheError } from '../errors.js';
 import type { RejectReason } from '../record.js';
+import type { SnapshotReport, SnapshotStats } from '../snapshot/snapshots.js';
 
 /**
  * - `starting`: connecting to the log, creating or checking the topic.
@@ -159,6 +160,8 @@ export interface CacheStats {
   partitions: PartitionStats[];
   /** Until the cache is ready: the last failure reported (a start attempt, the consumer), with its code; then undefined. */
   startError: { code: string; message: string } | undefined;
+  /** With option `snapshot`: how the start used its snapshot (`load`), the last write and counts (docs/snapshots.md). */
+  snapshot?: SnapshotStats;
 }
 
 export interface NearCacheEvents {
@@ -174,6 +177,8 @@ export interface NearCacheEvents {
   change: [change: CacheChange];
   /** `wrap` served a value past its expiry because its loader failed or timed out. */
   stale: [served: StaleServed];
+  /** With option `snapshot`: a snapshot was loaded, refused or missing at start, or written, skipped or failed (docs/snapshots.md). */
+  snapshot: [report: SnapshotReport];
 }
 
 /** Where a record sits in the log. */

@@ -56,6 +56,11 @@ export class WriteShield {
     return this.#pendingKeys.size;
   }
 
+  /** Whether no local write (set, delete, clear, tag invalidation) is on its way: the entries then are what the log says. */
+  get idle(): boolean {
+    return this.#pendingKeys.size === 0 && this.#pendingClears.length === 0;
+  }
+
   /** Whether a local set, delete or clear of `key` is on its way to the log. */
   isPending(key: string): boolean {
     return (

@@ -2,7 +2,7 @@ import { InvalidOptionError, LogUnavailableError } from '../errors.js';
 import { partitionFor } from '../partitioner.js';
 import type { LogRecord, OutgoingRecord } from '../record.js';
 import { backoff, RETRY } from '../retry.js';
-import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
+import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from './port.js';
 
 /** A record as a test or a tool writes it straight onto an in-process topic, bypassing the cache. */
 export interface RawRecord {
@@ -21,6 +21,7 @@ interface StoredPartition {
 
 interface StoredTopic {
   partitions: StoredPartition[];
+  deleteRetentionMs: number;
 }
 
 function toBytes(value: string | Uint8Array): Buffer {
@@ -37,8 +38,12 @@ export class InProcessBroker {
   #available = true;
   #availabilityWaiters: Array<() => void> = [];
 
-  /** Creates `name` if it does not exist; returns its partition count. */
-  createTopic(name: string, options: { partitions?: number } = {}): number {
+  /**
+   * Creates `name` if it does not exist; returns its partition count. `deleteRetentionMs`: how
+   * long its tombstones are said to stay (what a start from a snapshot checks; `compact()` stands
+   * for a cleaner run after that time). Default 86400000, as Kafka's `delete.retention.ms`.
+   */
+  createTopic(name: string, options: { partitions?: number; deleteRetentionMs?: number } = {}): number {
     const existing = this.#topics.get(name);
     if (existing) return existing.partitions.length;
     const partitions = options.partitions ?? 1;
@@ -47,8 +52,23 @@ export class InProcessBroker {
     }
     this.#topics.set(name, {
       partitions: Array.from({ length: partitions }, () => ({ records: [], high: 0, waiters: [] })),
+      deleteRetentionMs: options.deleteRetentionMs ?? 86_400_000,
     });
     return partitions;
+  }
+
+  /** Deletes `name` and its records (a topic created again under the name starts at offset 0). */
+  deleteTopic(name: string): void {
+    this.#topics.delete(name);
+  }
+
+  /** What a start from a snapshot checks (see `ReplicationLog.snapshotFacts`). */
+  snapshotFacts(topic: string, since: number): SnapshotFacts {
+    const stored = this.#topic(topic);
+    return {
+      deleteRetentionMs: stored.deleteRetentionMs,
+      firstAtOrAfter: stored.partitions.map((partition) => partition.records.find((record) => record.timestamp >= since)?.offset ?? partition.high),
+    };
   }
 
   hasTopic(name: string): boolean {
@@ -206,6 +226,11 @@ export class InProcessLog implements ReplicationLog {
   async offsets(): Promise<PartitionOffsets[]> {
     await this.#reachable();
     return this.#broker.offsets(this.#topic);
+  }
+
+  async snapshotFacts(since: number): Promise<SnapshotFacts> {
+    await this.#reachable();
+    return this.#broker.snapshotFacts(this.#topic, since);
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {

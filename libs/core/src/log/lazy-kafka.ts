@@ -7,7 +7,7 @@ import { LogUnavailableError, NearCacheError } from '../errors.js';
 import { partitionFor } from '../partitioner.js';
 import type { OutgoingRecord } from '../record.js';
 import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from './kafka/options.js';
-import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './port.js';
+import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from './port.js';
 
 type KafkaAdapter = typeof import('./kafka/index.js');
 let adapter: Promise<KafkaAdapter> | undefined;
@@ -55,6 +55,10 @@ class LazyKafkaLog implements ReplicationLog {
 
   async offsets(): Promise<PartitionOffsets[]> {
     return (this.#loaded ?? (await this.#adapter())).offsets();
+  }
+
+  async snapshotFacts(since: number): Promise<SnapshotFacts> {
+    return (await this.#adapter()).snapshotFacts!(since);
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {

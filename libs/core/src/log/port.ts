@@ -22,6 +22,14 @@ export interface LogBatch {
   highWatermark: number;
 }
 
+/** What a start from a snapshot checks about the topic (docs/snapshots.md). */
+export interface SnapshotFacts {
+  /** How long a tombstone stays in the log after it is appended, in ms (Kafka: the topic's `delete.retention.ms`). */
+  deleteRetentionMs: number;
+  /** Per partition, the first offset holding a record stamped at or after the time asked for (the high watermark when there is none). */
+  firstAtOrAfter: number[];
+}
+
 export interface ConsumeHandlers {
   /** The next offset to read from `partition`; asked at start and again after every consumer restart or rejoin. */
   startOffset(partition: number): number;
@@ -53,6 +61,11 @@ export interface ReplicationLog {
   open(): Promise<{ partitions: number }>;
   /** Current low and high offsets of every partition. */
   offsets(): Promise<PartitionOffsets[]>;
+  /**
+   * What a start from a snapshot checks, with `since` (ms since the epoch) for `firstAtOrAfter`.
+   * Optional: a log without it never starts from a snapshot. Rejects with a typed error.
+   */
+  snapshotFacts?(since: number): Promise<SnapshotFacts>;
   /** Starts delivering records to `handlers`; resolves once the consumer is running. */
   consume(handlers: ConsumeHandlers): Promise<void>;
   /** Stops and starts the consumer again (used by the stall watchdog); it resumes at `startOffset`. */

@@ -3,10 +3,11 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Producer, S
 import { LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../../errors.js';
 import type { LogRecord, OutgoingRecord } from '../../record.js';
 import { RETRY, withDeadline } from '../../retry.js';
-import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from '../port.js';
+import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from '../port.js';
 import { errorTypes, LEADER_MOVED, PERMANENT_ERRORS, toLogError } from './errors.js';
 import { headerStrings } from './headers.js';
 import { KAFKA_LEVELS, logCreator } from './logger.js';
+import { kafkaSnapshotFacts } from './snapshot-facts.js';
 import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from './options.js';
 import { kafkaRetry, RestartSchedule } from './retry.js';
 import { Sockets } from './sockets.js';
@@ -173,6 +174,12 @@ export class KafkaLog implements ReplicationLog {
       offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
     }
     return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) })).sort((a, b) => a.partition - b.partition);
+  }
+
+  async snapshotFacts(since: number): Promise<SnapshotFacts> {
+    this.#assertOpen();
+    if (!this.#admin) throw new LogUnavailableError('the Kafka log is not open', { retriable: true });
+    return kafkaSnapshotFacts(this.#admin, this.#context.topic, since, (what, promise) => this.#deadline(what, promise));
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {
