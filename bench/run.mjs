@@ -42,10 +42,13 @@ const SCENARIOS = [
   { name: 'token', file: 'token.mjs', flags: [], kafka: true },
   { name: 'throughput', file: 'throughput.mjs', flags: [], kafka: true },
   { name: 'bootstrap', file: 'bootstrap.mjs', flags: [], kafka: true },
+  { name: 'restart', file: 'restart.mjs', flags: [], kafka: true },
   { name: 'mixed', file: 'mixed.mjs', flags: [], kafka: true },
   { name: 'invalidate', file: 'invalidate.mjs', flags: [] },
   { name: 'tags', file: 'tags.mjs', flags: ['--expose-gc'] },
   { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
+  { name: 'fleet', file: 'fleet.mjs', flags: [] },
+  { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true },
 ];
 if (only) {
   const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));

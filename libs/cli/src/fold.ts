@@ -67,6 +67,8 @@ export class TopicFold {
       }
       return true;
     }
+    // A claim of a fleet-wide load (and its release) never changes what a key holds.
+    if (parsed.op === 'claim') return false;
     const key = parsed.key;
     if (!this.wanted(key)) return false;
     if (parsed.fence >= 0) {
