@@ -28,11 +28,15 @@ export const writeSections: ContractSection[] = [
         });
         log.last!.release();
         await a.flush();
-        const end = (await harness().records(topic)).length;
+        // The log cleaner may have removed older records of `k` by now: the end is an offset, and
+        // the writer applied at least what a fresh reader still sees.
+        const records = await harness().records(topic);
+        const end = records[records.length - 1]!.offset + 1;
         await waitFor(() => a.stats().partitions[0]!.position >= end, { message: 'the writer to apply its own record' });
         expect(a.get('k')).toBe('new');
         expect(seen.filter((v) => v !== 'new')).toEqual([]);
-        expect(a.stats().records.applied).toBeGreaterThanOrEqual(21);
+        expect(end).toBe(21);
+        expect(a.stats().records.applied).toBeGreaterThanOrEqual(records.length);
       });
 
       it('a delete is read at once on the writer', async () => {
