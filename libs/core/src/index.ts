@@ -46,9 +46,11 @@ export { InProcessBroker, InProcessLog, inProcessLog, type InProcessLogOptions, 
 // The Kafka adapter loads with kafkajs when a cache on Kafka opens its log, not with this module.
 export { kafkaLog } from './log/lazy-kafka.js';
 export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index.js';
+// Replication on a worker thread: the worker loads kafkajs, this thread does not.
+export { KafkaWorkerLog, kafkaWorkerLog, type ReplicationWorkerOptions, type WorkerFlow } from './log/worker/worker-log.js';
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from './log/port.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
-export type { CacheMode, NearCacheOptions } from './options.js';
+export type { CacheMode, NearCacheOptions, ReplicationMode } from './options.js';
 export { defaultMaxBytes, NEAR_CACHE_OPTION_NAMES } from './options.js';
 export { murmur2, partitionFor } from './partitioner.js';
 // Option checks with the cache's messages and InvalidOptionError, for adapters' own options.
