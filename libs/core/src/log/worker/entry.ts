@@ -68,7 +68,7 @@ port.on('message', (message: ToWorker) => {
     case 'offsets':
       return void reply(message.id, () => log.offsets());
     case 'consume':
-      message.start.forEach((offset, partition) => (next[partition] = Math.max(next[partition] ?? 0, offset)));
+      message.start.forEach((offset, partition) => (next[partition] = offset));
       return void reply(message.id, () =>
         log.consume({
           startOffset: (partition) => next[partition] ?? 0,
@@ -77,6 +77,8 @@ port.on('message', (message: ToWorker) => {
         }),
       );
     case 'restart':
+      // Batches sent before this message and not applied yet come again: the cache skips what it applied.
+      message.start.forEach((offset, partition) => (next[partition] = offset));
       return void reply(message.id, () => log.restartConsumer());
     case 'append': {
       // In order: each send waits for the one before it (KafkaLog.append).

@@ -29,8 +29,9 @@ export interface ErrorData {
 }
 
 export type ToWorker =
-  | { type: 'open' | 'offsets' | 'restart' | 'close'; id: number }
-  | { type: 'consume'; id: number; start: number[] }
+  | { type: 'open' | 'offsets' | 'close'; id: number }
+  /** Starts (or restarts) the consumer at `start`, the cache's next offset of each partition. */
+  | { type: 'consume' | 'restart'; id: number; start: number[] }
   | { type: 'append'; ids: number[]; counts: number[]; buffer: ArrayBuffer }
   /** Batches of `bytes` in all were applied: the worker may fetch again below its bound. */
   | { type: 'applied'; bytes: number };

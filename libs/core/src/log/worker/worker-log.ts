@@ -222,14 +222,22 @@ export class KafkaWorkerLog implements ReplicationLog {
 
   async consume(handlers: ConsumeHandlers): Promise<void> {
     this.#handlers = handlers;
-    const partitions = this.#partitions || (await this.open()).partitions;
-    // Where each partition starts; after a restart or rejoin the worker resumes past what it sent.
-    const start = Array.from({ length: partitions }, (_, partition) => handlers.startOffset(partition));
-    await this.#call({ type: 'consume', id: this.#nextId++, start });
+    if (this.#partitions === 0) await this.open();
+    await this.#call({ type: 'consume', id: this.#nextId++, start: this.#startOffsets() });
   }
 
+  /**
+   * The consumer starts again where the cache asks. A rejoin the worker's consumer goes through on
+   * its own resumes past the last batch it sent: the worker does not wait for this thread, which
+   * may be busy, to ask it.
+   */
   restartConsumer(): Promise<void> {
-    return this.#call({ type: 'restart', id: this.#nextId++ });
+    return this.#call({ type: 'restart', id: this.#nextId++, start: this.#startOffsets() });
+  }
+
+  #startOffsets(): number[] {
+    const handlers = this.#handlers;
+    return Array.from({ length: this.#partitions }, (_, partition) => handlers?.startOffset(partition) ?? 0);
   }
 
   append(records: OutgoingRecord[]): Promise<number[]> {
