@@ -8,7 +8,6 @@ export function createNearCache<V = unknown>(options: NearCacheOptions<V>): Near
   const resolved = resolveOptions(options);
   // Option `kafka` is the Kafka adapter's options: the cache itself only ever sees a log, and
   // kafkajs is loaded only when a cache on Kafka opens its log.
-  const log =
-    resolved.log ?? (resolved.replication === 'worker' ? kafkaWorkerLog(resolved.kafka!, resolved.replicationWorker) : kafkaLog(resolved.kafka!));
+  const log = resolved.log ?? (resolved.replication === 'worker' ? kafkaWorkerLog(resolved.kafka!, resolved.replicationWorker) : kafkaLog(resolved.kafka!));
   return new NearCache<V>(resolved, log);
 }

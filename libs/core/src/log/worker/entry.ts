@@ -23,7 +23,10 @@ const level =
     try {
       structuredClone(context);
     } catch {
-      copy = JSON.parse(JSON.stringify(context ?? {}, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))) as Record<string, unknown>;
+      copy = JSON.parse(JSON.stringify(context ?? {}, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))) as Record<
+        string,
+        unknown
+      >;
     }
     send(copy === undefined ? { type: 'log', level: name, message } : { type: 'log', level: name, message, context: copy });
   };
