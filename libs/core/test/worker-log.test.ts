@@ -12,6 +12,7 @@ import {
   type LogBatch,
   type NearCacheOptions,
 } from '../src/index.js';
+import type { OutgoingRecord } from '../src/record.js';
 import { decodeAppends, decodeBatch, encodeAppends, encodeBatch, errorData, fromErrorData } from '../src/log/worker/protocol.js';
 
 const brokers = ['127.0.0.1:1'];
@@ -66,7 +67,7 @@ describe('replication worker frames', () => {
   });
 
   it('the appends of a tick cross as one buffer, each with its records in order', () => {
-    const appends = [
+    const appends: OutgoingRecord[][] = [
       [
         { partition: 0, key: 'a', value: Buffer.from('1'), headers: {} },
         { partition: 1, key: 'ünïcode ☃', value: null, headers: { 'nc-r': '3 d 0 1 structured o', 'nc-sig': 'x' } },
