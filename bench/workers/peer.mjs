@@ -125,8 +125,8 @@ async function converged({ prefix, n, timeoutMs }) {
 }
 
 const handlers = {
-  async openOurs({ topic, max = 1_000_000, watch = false }) {
-    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
+  async openOurs({ topic, max = 1_000_000, watch = false, replication = 'inline' }) {
+    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, replication, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
     if (watch)
       cache.on('change', (c) => {
         if (c.source === 'remote') arrivals.set(c.key, wallMs());
