@@ -1,3 +1,5 @@
+// Past 400 lines: one class holds the lifecycle of the admin, producer and consumer it starts
+// (restarts, retired consumers, paused fetching), which share its state and its close().
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
 import { LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../../errors.js';
