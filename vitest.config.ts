@@ -3,6 +3,8 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+// Worker threads started from the sources (replication on a worker thread) load TypeScript.
+const execArgv = ['--import', source('./test/helpers/worker-threads-ts.mjs')];
 
 // Project roots are absolute, so the config works from any working directory (`nx test core`
 // runs vitest from libs/core).
@@ -32,6 +34,7 @@ const fault = {
   test: {
     name: 'fault',
     root: source('./test/fault'),
+    execArgv,
     include: ['**/*.test.ts'],
     // Each file starts its own Kafka cluster or loads the shared broker: one file at a time on small machines.
     fileParallelism: false,
@@ -45,7 +48,7 @@ export default defineConfig({
     projects: [
       {
         ...shared,
-        test: { name: 'core', root: source('./libs/core'), include: ['test/**/*.test.ts'], testTimeout: 30_000 },
+        test: { name: 'core', root: source('./libs/core'), include: ['test/**/*.test.ts'], testTimeout: 30_000, execArgv },
       },
       {
         ...shared,
@@ -68,6 +71,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           root: source('./test'),
+          execArgv,
           include: ['**/*.test.ts'],
           // The fault tests start their own brokers and run with `npm run test:fault`.
           exclude: ['fault/**', '**/node_modules/**'],

@@ -44,6 +44,7 @@ const SCENARIOS = [
   { name: 'bootstrap', file: 'bootstrap.mjs', flags: [], kafka: true },
   { name: 'restart', file: 'restart.mjs', flags: [], kafka: true },
   { name: 'mixed', file: 'mixed.mjs', flags: [], kafka: true },
+  { name: 'modes', file: 'modes.mjs', flags: [], kafka: true },
   { name: 'invalidate', file: 'invalidate.mjs', flags: [] },
   { name: 'tags', file: 'tags.mjs', flags: ['--expose-gc'] },
   { name: 'interceptor', file: 'interceptor.mjs', flags: [] },

@@ -127,8 +127,8 @@ async function converged({ prefix, n, timeoutMs }) {
 }
 
 const handlers = {
-  async openOurs({ topic, max = 1_000_000, watch = false }) {
-    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
+  async openOurs({ topic, max = 1_000_000, watch = false, replication = 'inline' }) {
+    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, replication, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
     const seen = watch === 'visible' ? visible : arrivals;
     if (watch)
       cache.on('change', (c) => {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { InProcessBroker, inProcessLog, kafkaLog } from '@nearcache/core';
+import { InProcessBroker, inProcessLog, kafkaLog, kafkaWorkerLog } from '@nearcache/core';
 import type { ReplicationLogHarness } from '@nearcache/core/conformance';
 import { KafkaTestClient } from '../helpers/kafka.js';
 
@@ -41,20 +41,28 @@ export function inProcessHarness(): ReplicationLogHarness & { broker: InProcessB
   };
 }
 
+/**
+ * The Kafka log on the real broker; `replication: 'worker'` runs it on a worker thread
+ * (`kafkaWorkerLog`), with a small buffer bound so that its flow control is exercised too.
+ */
 export function kafkaHarness(
-  options: { brokers?: string[]; outage?: ReplicationLogHarness['outage'] } = {},
+  options: { brokers?: string[]; outage?: ReplicationLogHarness['outage']; replication?: 'inline' | 'worker' } = {},
 ): ReplicationLogHarness & { client: KafkaTestClient } {
   const client = new KafkaTestClient(options.brokers);
+  const worker = options.replication === 'worker';
   return {
-    name: 'kafka',
+    name: worker ? 'kafka (worker thread)' : 'kafka',
     client,
     newTopic: (topicOptions = {}) => client.createTopic(topicOptions),
-    log: () => kafkaLog({ brokers: client.brokers, logLevel: 'nothing', requestTimeout: 5000, sessionTimeout: 10_000, heartbeatInterval: 1000 }),
+    log: () => {
+      const kafka = { brokers: client.brokers, logLevel: 'nothing' as const, requestTimeout: 5000, sessionTimeout: 10_000, heartbeatInterval: 1000 };
+      return worker ? kafkaWorkerLog(kafka, { maxBufferedBytes: 256 * 1024 }) : kafkaLog(kafka);
+    },
     produce: (topic, records) => client.produce(topic, records),
     records: (topic) => client.readAll(topic),
     compact: (topic, until) => client.compact(topic, until),
     ...(options.outage ? { outage: options.outage } : {}),
-    closeChild: closeChild('kafka'),
+    closeChild: closeChild(worker ? 'kafka-worker' : 'kafka'),
     close: () => client.close(),
   };
 }

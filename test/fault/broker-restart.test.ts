@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNearCache, type Logger, type NearCache } from '@nearcache/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createNearCache, type Logger, type NearCache, type ReplicationMode } from '@nearcache/core';
 import { startCluster, type LocalCluster } from '../../scripts/kafka/local-kafka.mjs';
 import { faultTestKafka, KafkaTestClient, NO_CLEANING } from '../helpers/kafka.js';
 import { startProbes } from '../helpers/probes.js';
@@ -19,8 +19,11 @@ beforeAll(async () => {
   client = new KafkaTestClient(cluster.brokers);
 });
 
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((c) => c.close()));
+});
+
 afterAll(async () => {
-  await Promise.all(caches.map((c) => c.close()));
   await client?.close().catch(() => undefined);
   await cluster?.stop();
 });
@@ -33,7 +36,8 @@ function recordingLogger(lines: string[], name: string): Logger {
   return { debug: () => undefined, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-describe('broker restarted under writes', () => {
+// Inline and with the Kafka client on a worker thread (replication: 'worker').
+describe.each<ReplicationMode>(['inline', 'worker'])('broker restarted under writes (replication: %s)', (replication) => {
   it('every instance applies new records within 5 s of the broker answering again', async () => {
     const topic = await client.createTopic({ partitions: 2, config: NO_CLEANING });
     const lines: string[] = [];
@@ -43,6 +47,7 @@ describe('broker restarted under writes', () => {
         topic,
         // Kafka's default session timeout: the restart must not cost a session.
         kafka: { ...faultTestKafka(cluster.brokers), sessionTimeout: 30_000, heartbeatInterval: 3000, logLevel: 'info' },
+        replication,
         logger: recordingLogger(lines, `i${i}`),
         lagPollInterval: 500,
         // The watchdog is the last resort: twice the bound, so it cannot be what recovers, yet it would fire within a 30 s wait.

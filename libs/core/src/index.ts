@@ -55,8 +55,10 @@ export type { KafkaLog, KafkaLogLevel, KafkaLogOptions } from './log/kafka/index
 export { resolveKafkaOptions, type ResolvedKafkaOptions } from './log/kafka/options.js';
 export { checkTopicConfig, compactsKeys, TOPIC_CONFIG_NAMES, type TopicConfigFinding } from './log/topic-config.js';
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from './log/port.js';
+// Replication on a worker thread: the worker loads kafkajs, this thread does not.
+export { KafkaWorkerLog, kafkaWorkerLog, type ReplicationWorkerOptions, type WorkerFlow } from './log/worker/worker-log.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
-export type { CacheMode, NearCacheOptions } from './options.js';
+export type { CacheMode, NearCacheOptions, ReplicationMode } from './options.js';
 export { defaultMaxBytes, NEAR_CACHE_OPTION_NAMES } from './options.js';
 export type { SnapshotOptions } from './snapshot/options.js';
 export type { SnapshotLoadReport, SnapshotReport, SnapshotSkip, SnapshotStats, SnapshotWriteReport } from './snapshot/snapshots.js';

@@ -7,6 +7,7 @@ import type { ReplicationLogFactory } from './log/port.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
 import type { KafkaLogOptions } from './log/kafka/index.js';
+import type { ReplicationWorkerOptions } from './log/worker/worker-log.js';
 import { recordSigner, type RecordSigner, type SigningOptions } from './crypto.js';
 import { resolveSnapshotOptions, type ResolvedSnapshotOptions, type SnapshotOptions } from './snapshot/options.js';
 
@@ -21,6 +22,9 @@ export function defaultMaxBytes(): number {
 /** `replicate` stores values written by other instances; `invalidate` only evicts the local copy. */
 export type CacheMode = 'replicate' | 'invalidate';
 
+/** Where the Kafka client runs: on the application's thread, or on a worker thread. */
+export type ReplicationMode = 'inline' | 'worker';
+
 /** Options of `createNearCache`. Every one is checked up front; see docs/configuration.md. */
 export interface NearCacheOptions<V = unknown> {
   /** The compacted topic that replicates this cache. Required. Instances sharing a topic share the cache. */
@@ -29,6 +33,15 @@ export interface NearCacheOptions<V = unknown> {
   kafka?: KafkaLogOptions;
   /** Any other replication log, such as `inProcessLog(broker)`. Give exactly one of `kafka` and `log`. */
   log?: ReplicationLogFactory;
+  /**
+   * Where the Kafka client runs: `inline` on this thread (the application's event loop), or
+   * `worker` on a worker thread of its own (fetching, record decoding, producing and heartbeats
+   * off this thread; the cache stays here). Only with option `kafka`. Default `inline`. See
+   * docs/replication-modes.md.
+   */
+  replication?: ReplicationMode;
+  /** Settings of the replication worker (with `replication: 'worker'`): `maxBufferedBytes`. */
+  replicationWorker?: ReplicationWorkerOptions;
   /** This instance's id, in its records (with a nonce of each start) and consumer group id. Default: a random UUID. */
   instanceId?: string;
   /** Most entries this instance keeps, 1 to 10000000; least recently used ones are evicted locally (never on other instances). Memory for the index is reserved up front. Default 100000. */
@@ -109,6 +122,8 @@ export interface ResolvedOptions<V> {
   topic: string;
   log: ReplicationLogFactory | undefined;
   kafka: KafkaLogOptions | undefined;
+  replication: ReplicationMode;
+  replicationWorker: ReplicationWorkerOptions;
   instanceId: string;
   max: number;
   maxBytes: number;
@@ -140,6 +155,8 @@ export const NEAR_CACHE_OPTION_NAMES = [
   'topic',
   'kafka',
   'log',
+  'replication',
+  'replicationWorker',
   'instanceId',
   'max',
   'maxBytes',
@@ -189,6 +206,13 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
   if (options.log !== undefined && typeof options.log !== 'function')
     fail('log', 'a replication log factory function, such as inProcessLog(broker)', options.log);
   if (options.kafka !== undefined) plainObject('kafka', options.kafka);
+  const replication = oneOf('replication', options.replication, 'inline', ['inline', 'worker'] as const);
+  if (replication === 'worker' && options.kafka === undefined) {
+    throw new InvalidOptionError('option "replication" is "worker", which needs option "kafka": a log given in option "log" runs where it was made');
+  }
+  if (options.replicationWorker !== undefined && replication !== 'worker') {
+    throw new InvalidOptionError('option "replicationWorker" is set, but option "replication" is not "worker"');
+  }
   const codec = options.codec === undefined ? (structuredCodec() as Codec<V>) : options.codec;
   if (
     typeof codec !== 'object' ||
@@ -225,6 +249,8 @@ export function resolveOptions<V>(input: NearCacheOptions<V>): ResolvedOptions<V
     topic,
     log: options.log,
     kafka: options.kafka,
+    replication,
+    replicationWorker: options.replicationWorker ?? {},
     instanceId: string('instanceId', options.instanceId, randomUUID(), /^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters'),
     max,
     maxBytes: integer('maxBytes', options.maxBytes, defaultMaxBytes(), 0),

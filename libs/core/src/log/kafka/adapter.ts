@@ -1,3 +1,5 @@
+// Past 400 lines: one class holds the lifecycle of the admin, producer and consumer it starts
+// (restarts, retired consumers, paused fetching), which share its state and its close().
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
 import { LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../../errors.js';
@@ -45,6 +47,8 @@ export class KafkaLog implements ReplicationLog {
   #handlers: ConsumeHandlers | undefined;
   #partitions = 0;
   #closed = false;
+  /** Fetching paused by pauseFetching(): a consumer started later is paused as it joins. */
+  #paused = false;
   #incarnation = 0;
   /** The last send, settled or not: a new send waits for it, so an abandoned send cannot land after a newer one. */
   #lastSend: Promise<unknown> = Promise.resolve();
@@ -196,6 +200,25 @@ export class KafkaLog implements ReplicationLog {
     if (!this.#closed) await this.#startConsumer();
   }
 
+  /**
+   * Stops fetching records, or starts again. The consumer stays in its group meanwhile (kafkajs
+   * goes on sending heartbeats), so a pause costs no rejoin and no replay.
+   */
+  pauseFetching(paused: boolean): void {
+    this.#paused = paused;
+    if (this.#consumer) this.#pause(this.#consumer);
+  }
+
+  #pause(consumer: Consumer): void {
+    const topics = [{ topic: this.#context.topic }];
+    try {
+      if (this.#paused) consumer.pause(topics);
+      else consumer.resume(topics);
+    } catch {
+      // Not running yet: paused as it joins its group.
+    }
+  }
+
   /** Stops `consumer` for good: it is retired, and stopped again should it come back to life. */
   #stop(consumer: Consumer): Promise<void> {
     this.#retired.add(consumer);
@@ -266,6 +289,7 @@ export class KafkaLog implements ReplicationLog {
       for (let partition = 0; partition < this.#partitions; partition++) {
         consumer.seek({ topic, partition, offset: String(handlers.startOffset(partition)) });
       }
+      if (this.#paused) this.#pause(consumer);
     });
     consumer.on(consumer.events.FETCH_START, () => {
       if (!current() && this.#retired.has(consumer)) void this.#stop(consumer).catch(() => undefined);
