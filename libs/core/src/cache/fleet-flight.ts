@@ -244,6 +244,9 @@ export class FleetFlight<V> implements FleetRounds {
     const flight = this.#flights.get(key);
     if (flight === undefined || flight.writeId !== claim.writeId || flight.phase !== 'claimed') return;
     if (round !== undefined && round.origin === claim.origin && round.writeId === claim.writeId) flight.wake('win');
+    // The key got a value since the miss (an instance that read behind the log cleaner may not
+    // have seen the claims of the round that loaded it): nothing to wait for.
+    else if (this.#p.peek(key) !== undefined) flight.wake('settled');
     else flight.phase = 'waiting';
   }
 
