@@ -170,6 +170,52 @@ describe('wrap() and fences', () => {
   }, 60_000);
 });
 
+describe('the memory of plain records', () => {
+  /** A fenced set of `key` with fence `from`, written by `origin`. */
+  function fencedSet(key: string, value: unknown, from: number, partition: number, origin = 'loader'): ReturnType<typeof rawSet> {
+    const record = rawSet(key, value, { version: '3', origin, partition });
+    return { ...record, headers: { ...record.headers, 'nc-fence': String(from) } };
+  }
+
+  it('judges fenced records the same live and at bootstrap, with thousands of records of other keys and partitions in their windows', async () => {
+    const live = await openReady({}, 3);
+    const filler = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => rawSet(`other:${from + i}`, i, { version: '3', origin: 'w1', partition: i % 3 }));
+    broker.produce(topic, [rawSet('k', 'old', { version: '3', origin: 'w1', partition: 1 }), rawSet('j', 'old', { version: '3', origin: 'w1', partition: 1 })]);
+    broker.produce(topic, filler(0, 3000));
+    const windowStart = broker.offsets(topic)[1]!.high;
+    broker.produce(topic, filler(3000, 3000));
+    // A write of k from another writer inside the window; j's only writer inside it is the loader itself.
+    broker.produce(topic, [
+      rawSet('k', 'written', { version: '3', origin: 'w2', partition: 1 }),
+      rawSet('j', 'own', { version: '3', origin: 'loader', partition: 1 }),
+    ]);
+    broker.produce(topic, filler(6000, 3000));
+    broker.produce(topic, [fencedSet('k', 'loaded', windowStart, 1), fencedSet('j', 'loaded', windowStart, 1)]);
+    await waitCaughtUp([live], broker, topic, 30_000);
+    const starting = await openReady({}, 3);
+    const expected = foldTopic(broker.records(topic));
+    expect([expected.get('k'), expected.get('j')]).toEqual(['written', 'loaded']);
+    expect(diff(snapshot(live), expected)).toEqual([]);
+    expect(diff(snapshot(starting), expected)).toEqual([]);
+  }, 60_000);
+
+  it('a plain record of the key on another partition (written before partitions were added) does not make a fenced record stale', async () => {
+    const a = await openReady({}, 2);
+    // Offsets 0 to 3 of partition 0 hold k's plain record from another writer at offset 2.
+    broker.produce(topic, [
+      rawSet('x0', 0, { version: '3', partition: 0 }),
+      rawSet('x1', 1, { version: '3', partition: 0 }),
+      rawSet('k', 'old', { version: '3', origin: 'w2', partition: 0 }),
+      rawSet('x3', 3, { version: '3', partition: 0 }),
+    ]);
+    // On partition 1, at offset 5, a fenced record of k whose window [0, 5) holds nothing of k: it applies.
+    broker.produce(topic, [...Array.from({ length: 5 }, (_, i) => rawSet(`y${i}`, i, { version: '3', partition: 1 })), fencedSet('k', 'loaded', 0, 1)]);
+    await waitCaughtUp([a], broker, topic);
+    expect(a.get('k')).toBe('loaded');
+  });
+});
+
 describe('lease()', () => {
   it('fills when no write came after it, on every instance', async () => {
     const a = await openReady();

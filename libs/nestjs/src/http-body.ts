@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { StreamableFile } from '@nestjs/common';
+import { Logger, StreamableFile } from '@nestjs/common';
 
 /** The bytes of a handler's result and their media type, as Express would send them. */
 export interface SerialisedBody {
@@ -129,27 +129,29 @@ export function isThenable<T>(value: unknown): value is PromiseLike<T> {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** What `StreamableFile` holds until a `PreparedBody` is read: never piped (`getStream()` is overridden). */
-const UNREAD = {
-  pipe: (): never => {
-    throw new Error('a prepared body is read through getStream()');
-  },
-} as unknown as Readable;
 
 /**
  * An answer as the value handed to Nest: a `StreamableFile` of its bytes, which carries the
  * answer and the response it is for. Its stream is only made when something reads it:
  * `adapter.reply` sends the answer without it, so a hit allocates no stream.
+ *
+ * It is a `StreamableFile` by its prototype (set below): `instanceof StreamableFile` holds, so
+ * interceptors around pass it through as they pass files, but StreamableFile's constructor does
+ * not run, which makes a `Logger`, two closures and an options object on every call, each hit.
+ * What StreamableFile's methods read of an instance (`options`, `getStream()`, the error handler
+ * and logger) is here; the error handler and logger are a real StreamableFile's, made on first use.
  */
-class PreparedBody extends StreamableFile {
+class PreparedBody {
+  readonly options: { length: number };
   #stream: Readable | undefined;
+  #file: StreamableFile | undefined;
   #sent = false;
 
   constructor(
     readonly response: object,
     readonly answer: Answer,
   ) {
-    super(UNREAD, { length: answer.body?.length ?? 0 });
+    this.options = { length: answer.body?.length ?? 0 };
   }
 
   /** True the first time only: an answer is sent once. */
@@ -159,7 +161,7 @@ class PreparedBody extends StreamableFile {
     return true;
   }
 
-  override getStream(): Readable {
+  getStream(): Readable {
     if (this.#stream === undefined) {
       this.#stream = new Readable();
       this.#stream.push(this.answer.body ?? EMPTY);
@@ -167,7 +169,22 @@ class PreparedBody extends StreamableFile {
     }
     return this.#stream;
   }
+
+  /**
+   * StreamableFile's own error handler (until `setErrorHandler` replaces it on this instance): that
+   * of a StreamableFile of this body's stream, made on first use, which logs through `logError`.
+   */
+  handleError(error: Error, response: unknown): void {
+    this.#file ??= new StreamableFile(this.getStream()).setErrorLogger((e: Error) => this.logError(e));
+    this.#file.errorHandler(error, response as never);
+  }
+
+  /** StreamableFile's own error logger (until `setErrorLogger` replaces it on this instance). */
+  logError(error: Error): void {
+    new Logger('StreamableFile').error(error);
+  }
 }
+Object.setPrototypeOf(PreparedBody.prototype, StreamableFile.prototype);
 
 // Per copy of this module: each copy's reply recognises its own answers.
 const ANSWERING = Symbol('nearcache.nestjs.answering-reply');
@@ -226,5 +243,5 @@ function sendAnswer(adapter: ReplyingAdapter, reply: ReplyingAdapter['reply'], t
  * with the answer's status and headers.
  */
 export function prepareAnswer(response: object, answer: Answer): StreamableFile {
-  return new PreparedBody(response, answer);
+  return new PreparedBody(response, answer) as unknown as StreamableFile;
 }

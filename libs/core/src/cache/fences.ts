@@ -45,67 +45,75 @@ export interface Fence {
 export const Verdict = { Apply: 0, Skip: 1, Drop: 2 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-/** Keys remembered per generation; two generations are kept. */
-const GENERATION = 16_384;
+/** Plain records remembered, all partitions together (the oldest is forgotten first). */
+const REMEMBERED = 32_768;
 /** Clears (and tag invalidations) remembered. */
 const MAX_CLEARS = 256;
 /** Tag invalidations remembered for running loads. */
 const MAX_TAG_MARKS = 256;
 
 /**
- * What a snapshot keeps of the memory of recent records (see `LoadFences.saveRecent`): per key
- * [key, offset, origin, other offset], per partition [partition, offset] pairs, and the clears.
+ * What a snapshot keeps of the memory of recent records (see `LoadFences.saveRecent`): the plain
+ * records remembered, oldest first, as [key, partition, offset, origin]; per partition
+ * [partition, horizon] pairs; and the clears.
  */
 export interface RecentState {
-  current: Array<[string, number, string, number]>;
-  previous: Array<[string, number, string, number]>;
-  currentMax: Array<[number, number]>;
-  previousMax: Array<[number, number]>;
+  records: Array<[string, number, number, string]>;
   horizon: Array<[number, number]>;
   clears: Array<{ prefix: string; tag: string | undefined; partition: number; offset: number; origin: string }>;
 }
 
-/** The latest plain record of a key: its offset and origin, and the latest offset of a plain record of another origin (-1: none). */
-class Mark {
-  offset = -1;
-  origin = '';
-  other = -1;
-}
-
 /**
- * The offsets and origins of the latest plain records of recently written keys, and of recent
- * clears, so that a fenced record can be judged. Bounded: two generations of keys; when the
- * older one is dropped, the partition's horizon moves past it, and fenced records whose fence
- * lies before the horizon cannot be judged.
+ * The latest plain records (key, origin, offset), and the recent clears, so that a fenced record
+ * can be judged. Bounded: a ring of the last `REMEMBERED` plain records of all partitions; when
+ * the oldest is overwritten, its partition's horizon moves past it, and fenced records whose
+ * fence lies before the horizon cannot be judged.
+ *
+ * Noting a record costs a few array stores and no allocation (every instance notes every plain
+ * record it applies, a bootstrap a million of them); judging a fenced record walks the records
+ * of its partition inside its window, newest first, each linked to the one before it.
  */
 class RecentRecords {
-  #current = new Map<string, Mark>();
-  #previous = new Map<string, Mark>();
-  #currentMax: number[] = [];
-  #previousMax: number[] = [];
+  readonly #keys: string[] = [];
+  readonly #origins: string[] = [];
+  readonly #offsets: number[] = [];
+  readonly #partitions: number[] = [];
+  /** Per slot: the number (see `#noted`) of the previous record of the same partition, -1: none. */
+  readonly #previous: number[] = [];
+  /** Per partition: the number of its latest record noted, -1: none. */
+  readonly #latest: number[] = [];
+  /** Records noted so far; record `n` sits in slot `n % REMEMBERED` while `n >= #noted - REMEMBERED`. */
+  #noted = 0;
+  /** The slot the next record goes to. */
+  #slot = 0;
+  /** The origin of the last record noted, kept to store one string per origin rather than one per record. */
+  #lastOrigin = '';
   /** Per partition: every plain record at or after this offset is remembered. */
   readonly #horizon: number[] = [];
   #clears: Array<{ prefix: string; tag: string | undefined; partition: number; offset: number; origin: string }> = [];
 
   note(key: string, partition: number, offset: number, origin: string): void {
-    let mark = this.#current.get(key);
-    if (mark === undefined) {
-      mark = this.#previous.get(key) ?? new Mark();
-      this.#current.set(key, mark);
+    if (origin !== this.#lastOrigin) this.#lastOrigin = origin;
+    else origin = this.#lastOrigin;
+    const slot = this.#slot;
+    const previous = this.#latest[partition] ?? -1;
+    if (this.#noted < REMEMBERED) {
+      this.#keys.push(key);
+      this.#origins.push(origin);
+      this.#offsets.push(offset);
+      this.#partitions.push(partition);
+      this.#previous.push(previous);
+    } else {
+      // The oldest record is forgotten: its partition is remembered from the offset after it.
+      this.#raise(this.#partitions[slot]!, this.#offsets[slot]! + 1);
+      this.#keys[slot] = key;
+      this.#origins[slot] = origin;
+      this.#offsets[slot] = offset;
+      this.#partitions[slot] = partition;
+      this.#previous[slot] = previous;
     }
-    if (mark.origin !== origin) {
-      mark.other = mark.offset;
-      mark.origin = origin;
-    }
-    mark.offset = offset;
-    this.#currentMax[partition] = offset;
-    if (this.#current.size >= GENERATION) {
-      this.#previousMax.forEach((max, p) => this.#raise(p, max + 1));
-      this.#previous = this.#current;
-      this.#previousMax = this.#currentMax;
-      this.#current = new Map();
-      this.#currentMax = [];
-    }
+    this.#latest[partition] = this.#noted++;
+    this.#slot = slot + 1 === REMEMBERED ? 0 : slot + 1;
   }
 
   /** A clear of `prefix`, or (with `tag`) an invalidation of `tag`. */
@@ -123,10 +131,14 @@ class RecentRecords {
    */
   conflicts(key: string, partition: number, from: number, offset: number, origin: string, tags?: readonly string[]): boolean | undefined {
     if (from < (this.#horizon[partition] ?? 0)) return undefined;
-    const mark = this.#current.get(key) ?? this.#previous.get(key);
-    if (mark !== undefined) {
-      const other = mark.origin !== origin ? mark.offset : mark.other;
-      if (other >= from && other < offset) return true;
+    // Newest first; records that fell out of the ring lie before the horizon, so before `from`.
+    const oldest = this.#noted - REMEMBERED;
+    for (let n = this.#latest[partition] ?? -1; n >= 0 && n >= oldest;) {
+      const slot = n % REMEMBERED;
+      const at = this.#offsets[slot]!;
+      if (at < from) break;
+      if (at < offset && this.#keys[slot] === key && this.#origins[slot] !== origin) return true;
+      n = this.#previous[slot]!;
     }
     for (const clear of this.#clears) {
       if (clear.partition !== partition || clear.offset < from || clear.offset >= offset || clear.origin === origin) continue;
@@ -140,30 +152,23 @@ class RecentRecords {
   }
 
   save(): RecentState {
-    const marks = (map: Map<string, Mark>) => [...map].map(([key, m]): [string, number, string, number] => [key, m.offset, m.origin, m.other]);
-    const pairs = (list: number[]) => Object.entries(list).map(([p, v]): [number, number] => [Number(p), v]);
+    const records: RecentState['records'] = [];
+    const count = Math.min(this.#noted, REMEMBERED);
+    for (let n = this.#noted - count; n < this.#noted; n++) {
+      const slot = n % REMEMBERED;
+      records.push([this.#keys[slot]!, this.#partitions[slot]!, this.#offsets[slot]!, this.#origins[slot]!]);
+    }
     return {
-      current: marks(this.#current),
-      previous: marks(this.#previous),
-      currentMax: pairs(this.#currentMax),
-      previousMax: pairs(this.#previousMax),
-      horizon: pairs(this.#horizon),
+      records,
+      horizon: Object.entries(this.#horizon).map(([p, v]): [number, number] => [Number(p), v]),
       clears: this.#clears.map((c) => ({ ...c })),
     };
   }
 
+  /** Restores what `save` returned, into an empty memory. */
   load(state: RecentState): void {
-    const marks = (list: RecentState['current']) =>
-      new Map(list.map(([key, offset, origin, other]) => [key, Object.assign(new Mark(), { offset, origin, other })]));
-    const sparse = (list: Array<[number, number]>, into: number[] = []) => {
-      for (const [p, v] of list) into[p] = v;
-      return into;
-    };
-    this.#current = marks(state.current);
-    this.#previous = marks(state.previous);
-    this.#currentMax = sparse(state.currentMax);
-    this.#previousMax = sparse(state.previousMax);
-    sparse(state.horizon, this.#horizon);
+    for (const [key, partition, offset, origin] of state.records) this.note(key, partition, offset, origin);
+    for (const [partition, offset] of state.horizon) this.#raise(partition, offset);
     this.#clears = state.clears.map((c) => ({ ...c }));
   }
 }
@@ -316,7 +321,7 @@ export class LoadFences {
     if (record.fence < 0) {
       this.#recent.note(key, partition, offset, record.origin);
       // This instance's own plain records before its fenced ones were written before their loads began.
-      if (this.#byKey.has(key)) this.#observe(key, stateOf(record), !own);
+      if (this.#byKey.size !== 0 && this.#byKey.has(key)) this.#observe(key, stateOf(record), !own);
       return Verdict.Apply;
     }
     if (own) {

@@ -363,8 +363,12 @@ function wellFormed(meta: SnapshotMeta): boolean {
     typeof meta.config === 'object' &&
     meta.fences !== null &&
     typeof meta.fences === 'object' &&
-    Array.isArray(meta.fences.current) &&
-    Array.isArray(meta.fences.previous) &&
+    Array.isArray(meta.fences.records) &&
+    meta.fences.records.every(
+      (r) => Array.isArray(r) && typeof r[0] === 'string' && Number.isSafeInteger(r[1]) && Number.isSafeInteger(r[2]) && typeof r[3] === 'string',
+    ) &&
+    Array.isArray(meta.fences.horizon) &&
+    meta.fences.horizon.every((h) => Array.isArray(h) && Number.isSafeInteger(h[0]) && Number.isSafeInteger(h[1])) &&
     Array.isArray(meta.fences.clears)
   );
 }
