@@ -39,6 +39,8 @@ export const RETRY = {
   kafkaAdmin: { retries: 2 },
   /** kafkajs's producer: few, short retries; the replication queue (`append`) retries beyond them, in order. */
   kafkaProducer: { initial: 100, max: 1000, retries: 2 },
+  /** The Kafka adapter: end offsets asked again while a partition's leader moves or is being elected (a topic just created). */
+  leaderMoved: { initial: 100, max: 1000, retries: 5 },
   /** kafkajs's consumer: its fetches and group requests, before it crashes and is restarted (`consumerRestart`). */
   kafkaConsumer: { initial: 200, max: 1000, retries: 10 },
 } as const satisfies Record<string, RetrySchedule>;

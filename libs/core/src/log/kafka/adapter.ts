@@ -4,7 +4,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
 import { LogUnavailableError, NearCacheError, TopicNotCompactedError, WriteRejectedError } from '../../errors.js';
 import type { LogRecord, OutgoingRecord } from '../../record.js';
-import { RETRY, withDeadline } from '../../retry.js';
+import { backoff, RETRY, withDeadline } from '../../retry.js';
 import type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from '../port.js';
 import { errorTypes, LEADER_MOVED, PERMANENT_ERRORS, toLogError } from './errors.js';
 import { headerStrings } from './headers.js';
@@ -168,14 +168,19 @@ export class KafkaLog implements ReplicationLog {
     if (!admin) throw new LogUnavailableError('the Kafka log is not open', { retriable: true });
     const topic = this.#context.topic;
     let offsets;
-    try {
-      offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
-    } catch (error) {
-      if (![...errorTypes(error).types].some((t) => LEADER_MOVED.has(t))) throw error;
-      // kafkajs asks the leader it knew (a topic just created, a leader just moved) and does not
-      // refresh its metadata on this error: refresh, then ask once more.
-      await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
-      offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        offsets = await this.#deadline('reading topic offsets', admin.fetchTopicOffsets(topic));
+        break;
+      } catch (error) {
+        if (attempt >= RETRY.leaderMoved.retries || ![...errorTypes(error).types].some((t) => LEADER_MOVED.has(t))) throw error;
+        // kafkajs asks the leader it knew (a topic just created, a leader just moved) and does not
+        // refresh its metadata on this error: refresh, then ask again (a new topic's leaders may
+        // still be being elected).
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, backoff(attempt - 1, RETRY.leaderMoved)));
+        this.#assertOpen();
+        await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
+      }
     }
     return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) })).sort((a, b) => a.partition - b.partition);
   }
