@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Request, Response } from 'express';
 import {
   httpGraceSettings,
@@ -73,6 +74,8 @@ export function sendStale(res: Response, answer: HttpHitAnswer, served: Readonly
     res.removeHeader('Content-Type');
     res.removeHeader('Content-Length');
   }
+  // The failure's reason phrase (Express's error handler sets one) must not go out with the new status.
+  res.statusMessage = STATUS_CODES[res.statusCode] ?? '';
   if (answer.body === undefined) end();
   else end(answer.body);
 }

@@ -50,6 +50,8 @@ describe('grace', () => {
     failing.now = true;
     const served = await request(app).get('/page').expect(200);
     expect(served.headers['x-cache']).toBe('STALE');
+    // The status line is the stored response's, not the failure's (Express's error handler sets its reason phrase).
+    expect(served.res.statusMessage).toBe('OK');
     expect(served.text).toBe('page 1');
     expect(served.headers['content-type']).toMatch(/^text\/plain/);
     expect(stale).toEqual([expect.objectContaining({ key: localKey('/page'), reason: 'loader-failed' })]);
