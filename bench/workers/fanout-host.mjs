@@ -4,16 +4,27 @@
 // instance, and measures what the process received from the broker (the bytes read on its Kafka
 // sockets), the CPU time it used and its heap. One host can also be the fleet's writer.
 import diagnostics from 'node:diagnostics_channel';
+import net from 'node:net';
+import kafkajs from 'kafkajs';
 import { createNearCache, silentLogger } from '@nearcache/core';
 import { BROKERS, makeValue, percentile, sleep, wallMs } from '../lib.mjs';
 
-/** Every TCP connection this process opens goes to the broker (the scenario talks over IPC). */
+/**
+ * Every TCP connection this process opens goes to the broker (the scenario talks over IPC); the
+ * probes' connections are left out of the count.
+ */
 const sockets = new Set();
+const probeSockets = new WeakSet();
 diagnostics.subscribe('net.client.socket', ({ socket }) => sockets.add(socket));
 const bytesRead = () => {
   let total = 0;
-  for (const socket of sockets) total += socket.bytesRead;
+  for (const socket of sockets) if (!probeSockets.has(socket)) total += socket.bytesRead;
   return total;
+};
+const probeSocketFactory = ({ host, port, onConnect }) => {
+  const socket = net.connect({ host, port }, onConnect);
+  probeSockets.add(socket);
+  return socket;
 };
 
 /** @type {Array<{ cache: import('@nearcache/core').NearCache, seen: Float64Array | undefined }>} */
@@ -21,12 +32,56 @@ let instances = [];
 let memoryBefore = 0;
 /** Arrivals are noted under `prefix` for writes 0..n-1 (value.id). */
 let watch = { prefix: '', n: 0 };
+/**
+ * Raw kafkajs consumers beside the instances (the `raw` side of the lag comparison, and a second
+ * one for its A/A): when each record of the watched prefix arrived, by offset.
+ */
+const probes = [];
 
 /** Memory the instances take: the JS heap and the buffers outside it (lru-cache's index arrays, fetched bytes). */
 const memory = () => {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 };
+
+/** A raw kafkajs consumer of `topic` noting when each record of the watched prefix arrives. */
+async function openProbe(topic) {
+  const kafka = new kafkajs.Kafka({
+    clientId: 'bench-probe',
+    brokers: BROKERS.split(','),
+    logLevel: kafkajs.logLevel.NOTHING,
+    socketFactory: probeSocketFactory,
+  });
+  const consumer = kafka.consumer({ groupId: `bench-probe-${process.pid}-${probes.length}-${Date.now()}`, maxWaitTimeInMs: 500 });
+  const probe = { consumer, arrivals: new Map() };
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let joined;
+  const join = new Promise((resolve) => (joined = resolve));
+  consumer.on(consumer.events.GROUP_JOIN, () => joined());
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      const at = wallMs();
+      for (const m of batch.messages) if (m.key?.toString().startsWith(watch.prefix)) probe.arrivals.set(Number(m.offset), at);
+    },
+  });
+  await join;
+  return probe;
+}
+
+/** p50 and p99 of arrival - sent, with how many never arrived. */
+function lagOf(arrivals, sent) {
+  const lags = [];
+  let missing = 0;
+  for (let i = 0; i < sent.length; i++) {
+    const t = arrivals[i];
+    if (t === undefined || Number.isNaN(t)) missing++;
+    else lags.push(t - sent[i]);
+  }
+  lags.sort((a, b) => a - b);
+  return { p50: percentile(lags, 50), p99: percentile(lags, 99), n: lags.length, missing };
+}
 
 function gc() {
   globalThis.gc?.();
@@ -38,7 +93,7 @@ const handlers = {
    * Opens `count` instances on `topic`: `mode` and a key filter keeping one key in `filterEvery`
    * (by the number after the prefix) are the per-instance controls measured.
    */
-  async open({ topic, count, mode = 'replicate', filterEvery = 0, max = 100_000, writer = false }) {
+  async open({ topic, count, mode = 'replicate', filterEvery = 0, max = 100_000, writer = false, probe = false }) {
     gc();
     memoryBefore = memory();
     const filter = filterEvery > 0 ? (key) => Number(key.slice(key.lastIndexOf(':') + 1)) % filterEvery === 0 : undefined;
@@ -63,12 +118,14 @@ const handlers = {
       return instance;
     });
     await Promise.all(instances.map((i) => i.cache.ready({ timeout: 120_000 })));
+    if (probe) for (let p = 0; p < 2; p++) probes.push(await openProbe(topic));
     return { count };
   },
   /** Starts noting arrivals of writes `prefix`... 0..n-1. */
   async watch({ prefix, n }) {
     watch = { prefix, n };
     for (const instance of instances) instance.seen = new Float64Array(n).fill(NaN);
+    for (const probe of probes) probe.arrivals.clear();
     return null;
   },
   /** A mark for the measured phase: CPU, bytes read from the broker, records applied. */
@@ -77,19 +134,19 @@ const handlers = {
     const applied = instances.reduce((sum, i) => sum + i.cache.stats().records.applied, 0);
     return { cpuUs: cpu.user + cpu.system, bytes: bytesRead(), applied, at: wallMs() };
   },
-  /** Per instance: lag p50 and p99 (ms) of the watched writes, given when each was sent, and how many never arrived. */
+  /**
+   * Per instance: lag p50 and p99 (ms) of the watched writes, given when each was sent, and how
+   * many never arrived; per probe the same (the i-th watched record in offset order is write i:
+   * one writer, one partition, sends in order).
+   */
   async lags({ sent }) {
-    return instances.map(({ seen }) => {
-      const lags = [];
-      let missing = 0;
-      for (let i = 0; i < sent.length; i++) {
-        const t = seen?.[i];
-        if (t === undefined || Number.isNaN(t)) missing++;
-        else lags.push(t - sent[i]);
-      }
-      lags.sort((a, b) => a - b);
-      return { p50: percentile(lags, 50), p99: percentile(lags, 99), n: lags.length, missing };
-    });
+    return {
+      instances: instances.map(({ seen }) => lagOf(seen ?? [], sent)),
+      probes: probes.map(({ arrivals }) => {
+        const times = [...arrivals].sort((a, b) => a[0] - b[0]).map(([, t]) => t);
+        return lagOf(times, sent);
+      }),
+    };
   },
   /**
    * Whether every instance holds what the oracle says (`expected`: [key, id] pairs, the whole
@@ -143,7 +200,7 @@ const handlers = {
     return sent;
   },
   async close() {
-    await Promise.allSettled(instances.map((i) => i.cache.close()));
+    await Promise.allSettled([...instances.map((i) => i.cache.close()), ...probes.map((p) => p.consumer.disconnect())]);
     setImmediate(() => process.exit(0));
   },
 };

@@ -12,8 +12,10 @@ import { sleep } from '../helpers/wait.js';
 // instances and measures it (docs/operations.md, Capacity model).
 const KEYS = 40;
 const FILTER_EVERY = 4;
-const HOSTS: Array<Array<{ mode?: 'replicate' | 'invalidate'; filterEvery?: number }>> = [
-  [{}, {}, {}, {}],
+// One full replica gives a rack (follower fetching): on a broker without a rack-aware replica
+// selector it fetches from the leader, as the others.
+const HOSTS: Array<Array<{ mode?: 'replicate' | 'invalidate'; filterEvery?: number; rackId?: string }>> = [
+  [{}, {}, {}, { rackId: 'zone-a' }],
   [{}, {}, {}],
   [{}, { mode: 'invalidate' }, { filterEvery: FILTER_EVERY }],
 ];
