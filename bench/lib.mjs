@@ -136,15 +136,16 @@ const PEER_CPUS = (process.env.BENCH_PEER_CPUS ?? '').split(',').filter(Boolean)
 let peersStarted = 0;
 
 /**
- * Starts bench/workers/peer.mjs and returns `call(cmd, args)` plus `stop()`. `onEvent` receives
- * what the peer sends on its own (`{ event, ... }`), outside the replies to calls.
+ * Starts bench/workers/peer.mjs (or another file of bench/workers, `worker`, run with Node flags
+ * `nodeFlags`) and returns `call(cmd, args)` plus `stop()`. `onEvent` receives what the peer
+ * sends on its own (`{ event, ... }`), outside the replies to calls.
  */
-export async function startPeer(name, { onEvent } = {}) {
+export async function startPeer(name, { onEvent, worker = 'peer.mjs', nodeFlags = [] } = {}) {
   const { fork } = await import('node:child_process');
   // Pinned as bench/run.mjs says (BENCH_PEER_CPUS): the peers of a scenario take its CPUs in turn.
   const cpu = PEER_CPUS.length > 0 ? PEER_CPUS[peersStarted++ % PEER_CPUS.length] : undefined;
-  const pin = cpu === undefined ? {} : { execPath: 'taskset', execArgv: ['-c', cpu, process.execPath] };
-  const child = fork(new URL('./workers/peer.mjs', import.meta.url), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...pin });
+  const pin = cpu === undefined ? { execArgv: nodeFlags } : { execPath: 'taskset', execArgv: ['-c', cpu, process.execPath, ...nodeFlags] };
+  const child = fork(new URL(`./workers/${worker}`, import.meta.url), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...pin });
   let next = 0;
   const waiting = new Map();
   child.on('message', (message) => {

@@ -2,6 +2,7 @@
 // plain SVG written here (horizontal bar charts), so the benchmark needs no plotting package.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fanoutControlsTable, fanoutModelTable, fanoutRoundsTable } from './fanout-report.mjs';
 
 const COLORS = { ours: '#2f6fdf', raw: '#9aa3ad', other: '#d08a2c' };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -322,6 +323,25 @@ export function writeDocs(report, root) {
         { label: 'under replication load', value: mixed.load.p99ns, kind: 'ours' },
       ],
     });
+  }
+  const fanout = by.fanout;
+  if (fanout?.rounds) {
+    out.push(
+      '',
+      '## 9. Fan-out',
+      '',
+      fanout.method,
+      '',
+      ...fanoutRoundsTable(fanout),
+      '',
+      'Per-instance controls, side by side on one topic:',
+      '',
+      ...fanoutControlsTable(fanout),
+      '',
+      'The capacity model of [operations.md](operations.md#capacity-model) against the measurements:',
+      '',
+      ...fanoutModelTable(fanout),
+    );
   }
   const notes = path.join(root, 'bench', 'NOTES.md');
   if (fs.existsSync(notes)) out.push('', fs.readFileSync(notes, 'utf8').trim());

@@ -49,6 +49,7 @@ const SCENARIOS = [
   { name: 'tags', file: 'tags.mjs', flags: ['--expose-gc'] },
   { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
   { name: 'fleet', file: 'fleet.mjs', flags: [] },
+  { name: 'fanout', file: 'fanout.mjs', flags: [], kafka: true },
   { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true },
 ];
 if (only) {

@@ -224,6 +224,9 @@ const kafkaCases: Array<{ name: string; kafka: unknown; names: string[] }> = [
   { name: 'default heartbeatInterval above a short sessionTimeout', kafka: { brokers: ['a:1'], sessionTimeout: 2000 }, names: ['kafka.heartbeatInterval'] },
   { name: 'maxWaitTimeInMs 0', kafka: { brokers: ['a:1'], maxWaitTimeInMs: 0 }, names: ['kafka.maxWaitTimeInMs'] },
   { name: 'maxWaitTimeInMs above 60000', kafka: { brokers: ['a:1'], maxWaitTimeInMs: 60_001 }, names: ['kafka.maxWaitTimeInMs'] },
+  { name: 'rackId empty', kafka: { brokers: ['a:1'], rackId: '' }, names: ['kafka.rackId'] },
+  { name: 'rackId with a space', kafka: { brokers: ['a:1'], rackId: 'zone a' }, names: ['kafka.rackId'] },
+  { name: 'rackId a number', kafka: { brokers: ['a:1'], rackId: 1 }, names: ['kafka.rackId'] },
   { name: 'logLevel unknown', kafka: { brokers: ['a:1'], logLevel: 'verbose' }, names: ['kafka.logLevel'] },
   { name: 'logLevel a number', kafka: { brokers: ['a:1'], logLevel: 4 }, names: ['kafka.logLevel'] },
 ];
@@ -361,6 +364,7 @@ describe('kafka options', () => {
         sessionTimeout: 10_000,
         heartbeatInterval: 1000,
         maxWaitTimeInMs: 60_000,
+        rackId: 'eu-west-1a',
         logLevel: 'nothing',
       },
     },

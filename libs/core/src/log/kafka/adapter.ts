@@ -268,6 +268,8 @@ export class KafkaLog implements ReplicationLog {
       sessionTimeout: this.#options.sessionTimeout,
       heartbeatInterval: this.#options.heartbeatInterval,
       maxWaitTimeInMs: this.#options.maxWaitTimeInMs,
+      // Follower fetching (KIP-392): the brokers pick a replica in this rack when they can.
+      ...(this.#options.rackId === undefined ? {} : { rackId: this.#options.rackId }),
       maxBytesPerPartition: fetchBytes,
       maxBytes: Math.max(fetchBytes * 4, 10 * 1024 * 1024),
       retry: {

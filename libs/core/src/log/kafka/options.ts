@@ -40,6 +40,12 @@ export interface KafkaLogOptions {
   heartbeatInterval?: number;
   /** Longest a fetch waits for new records, in ms; also bounds how long close() waits for the consumer. Default 500. */
   maxWaitTimeInMs?: number;
+  /**
+   * The rack (availability zone) this instance runs in, as the brokers' `broker.rack` names them:
+   * on a cluster with a rack-aware replica selector, the consumer fetches from a replica in the
+   * same rack instead of the partition leader (follower fetching, KIP-392). Default: none (leaders).
+   */
+  rackId?: string;
   /** kafkajs's own log level; its lines go through the cache's logger at the level their meaning deserves (docs/operations.md, Logs). Default "error". */
   logLevel?: KafkaLogLevel;
 }
@@ -61,6 +67,7 @@ const KAFKA_OPTION_NAMES = [
   'sessionTimeout',
   'heartbeatInterval',
   'maxWaitTimeInMs',
+  'rackId',
   'logLevel',
 ] as const;
 
@@ -82,6 +89,7 @@ export interface ResolvedKafkaOptions {
   sessionTimeout: number;
   heartbeatInterval: number;
   maxWaitTimeInMs: number;
+  rackId: string | undefined;
   logLevel: KafkaLogLevel;
 }
 
@@ -152,6 +160,8 @@ export function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOption
     sessionTimeout,
     heartbeatInterval,
     maxWaitTimeInMs: integer('kafka.maxWaitTimeInMs', options.maxWaitTimeInMs, 500, 1, 60_000),
+    rackId:
+      options.rackId === undefined ? undefined : string('kafka.rackId', options.rackId, undefined, /^\S{1,255}$/, '1 to 255 characters without whitespace'),
     logLevel: oneOf('kafka.logLevel', options.logLevel, 'error', ['nothing', 'error', 'warn', 'info', 'debug'] as const),
   };
 }
