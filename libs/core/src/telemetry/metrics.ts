@@ -89,7 +89,7 @@ export function instrumentNearCache(cache: NearCache<any>, options: NearCacheIns
   const staleServed = counter(M.staleServed, '{value}', 'Values wrap served from their grace period');
   const evictions = counter(M.evictions, '{entry}', 'Entries dropped by the local size bounds (never replicated)');
   const entries = upDown(M.entries, '{entry}', 'Entries held here');
-  const size = upDown(M.size, 'By', 'Encoded size of the entries held here (with maxBytes; else 0)');
+  const size = upDown(M.size, 'By', 'Encoded size (key and value bytes) of the entries held here, as stats().bytes');
   const writes = counter(M.writes, '{write}', 'Writes made here, by operation');
   const refreshes = counter(M.refreshes, '{load}', 'Background loads started by refreshAhead');
   const applied = counter(M.applied, '{record}', 'Records of the log applied here');
