@@ -16,6 +16,7 @@ const shared = {
     // The first alias whose name starts the import wins: a subpath comes before its package.
     alias: {
       '@nearcache/core/conformance': source('./libs/core/src/conformance/index.ts'),
+      '@nearcache/core/otel': source('./libs/core/src/otel.ts'),
       '@nearcache/core': source('./libs/core/src/index.ts'),
       '@nearcache/nestjs': source('./libs/nestjs/src/index.ts'),
       '@nearcache/express': source('./libs/express/src/index.ts'),

@@ -157,4 +157,31 @@ describe.each(setups)('the example apps on $name', (setup) => {
     }
     expect(holdsNone(A, productKey('999999'))).toBe(true); // errors are not cached
   });
+
+  it('serves its cache metrics in the Prometheus format on /metrics: hits, loads, state, and the lag of each partition', async () => {
+    expect(await call(C, 'GET', '/products/6')).toMatchObject({ status: 200, servedFrom: 'data-source' }); // a wrap that loads, on Express
+    await waitFor(() => holds(A, pageKey('6')), { timeout: 30_000, message: "C's page on A" });
+    expect(await call(A, 'GET', '/products/6')).toMatchObject({ status: 200, servedFrom: 'response-cache' });
+
+    /** The samples of `metric` on `instance`, as [labels, value]. */
+    const samples = async (instance: RunningInstance, metric: string): Promise<Array<[string, number]>> => {
+      const response = await fetch(`${instance.url}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await response.text();
+      return [...text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((m) => [m[1]!, Number(m[2])]);
+    };
+    const [hits] = await samples(A, 'nearcache_cache_hits_total');
+    expect(hits![0]).toContain('nearcache_cache_name="catalog"');
+    expect(hits![0]).toContain(`messaging_destination_name="${where.topic}"`);
+    expect(hits![1]).toBe(A.cache.stats().hits);
+    expect(hits![1]).toBeGreaterThanOrEqual(1);
+    expect((await samples(C, 'nearcache_load_duration_count')).map(([, v]) => v)).toEqual([1]);
+    expect((await samples(A, 'nearcache_state')).filter(([, v]) => v === 1).map(([labels]) => labels.match(/nearcache_state="(\w+)"/)![1])).toEqual(['live']);
+    const lag = await samples(B, 'nearcache_replication_lag');
+    const partitions = B.cache.stats().partitions.map((p) => String(p.partition));
+    expect(partitions.length).toBe(setup.name === 'Kafka' ? 3 : 1);
+    expect(lag.map(([labels]) => labels.match(/messaging_destination_partition_id="(\d+)"/)![1])).toEqual(partitions);
+    expect(lag.every(([, v]) => v >= 0)).toBe(true);
+  });
 });

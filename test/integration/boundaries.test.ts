@@ -32,9 +32,24 @@ const external = (specifier: string) => !specifier.startsWith('.') && !specifier
 const packageOf = (specifier: string) => (specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
 
 describe('module boundaries', () => {
-  it('the core imports only kafkajs, lru-cache and Node built-ins', () => {
+  it('the core imports only kafkajs, lru-cache and Node built-ins, and @opentelemetry/api in its metrics only', () => {
     const outside = imports('core').filter((i) => external(i.specifier) && !['kafkajs', 'lru-cache'].includes(packageOf(i.specifier)));
-    expect(outside).toEqual([]);
+    expect(outside.map((i) => `${i.file}: ${i.specifier}`)).toEqual(['libs/core/src/telemetry/metrics.ts: @opentelemetry/api']);
+  });
+
+  it("the core's main entry never reaches its OpenTelemetry metrics (the @nearcache/core/otel entry)", () => {
+    const all = imports('core');
+    const reached = new Set<string>();
+    const visit = (file: string) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const i of all.filter((i) => i.file === file && !i.typeOnly && i.specifier.startsWith('.'))) {
+        visit(path.join(path.dirname(file), i.specifier.replace(/\.js$/, '.ts')));
+      }
+    };
+    visit('libs/core/src/index.ts');
+    expect(reached.has('libs/core/src/telemetry/channels.ts')).toBe(true);
+    expect([...reached].filter((file) => file.includes('telemetry/metrics') || file.endsWith('otel.ts'))).toEqual([]);
   });
 
   it('the Express adapter imports Express types only, and no package but the core', () => {
@@ -60,6 +75,9 @@ describe('module boundaries', () => {
     const manifest = (pkg: string) =>
       JSON.parse(readFileSync(path.join(root, 'libs', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     expect(Object.keys(manifest('core').dependencies ?? {}).sort()).toEqual(['kafkajs', 'lru-cache']);
+    const core = manifest('core') as { peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> };
+    expect(Object.keys(core.peerDependencies ?? {})).toEqual(['@opentelemetry/api']);
+    expect(core.peerDependenciesMeta?.['@opentelemetry/api']?.optional).toBe(true);
     expect(Object.keys(manifest('express').dependencies ?? {})).toEqual(['@nearcache/core']);
     expect(Object.keys(manifest('nestjs').dependencies ?? {})).toEqual(['@nearcache/core']);
     expect(Object.keys(manifest('sidecar').dependencies ?? {})).toEqual(['@nearcache/core']);

@@ -58,6 +58,8 @@ export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, Replicati
 // Replication on a worker thread: the worker loads kafkajs, this thread does not.
 export { KafkaWorkerLog, kafkaWorkerLog, type ReplicationWorkerOptions, type WorkerFlow } from './log/worker/worker-log.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
+// Tracing channels (node:diagnostics_channel) around wrap, loads, writes and records applied.
+export { NEARCACHE_CHANNELS, type ApplyTrace, type LoadTrace, type TraceSource, type WrapTrace, type WriteTrace } from './telemetry/channels.js';
 export type { CacheMode, NearCacheOptions, ReplicationMode } from './options.js';
 export { defaultMaxBytes, NEAR_CACHE_OPTION_NAMES } from './options.js';
 export type { SnapshotOptions } from './snapshot/options.js';

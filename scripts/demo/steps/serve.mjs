@@ -17,6 +17,7 @@ export async function serve({ instances, log }) {
   say(`   curl -i ${B.url}/products/77               # gone everywhere: a miss, with the new price`);
   say(`   curl ${A.url}/health`);
   say(`   curl ${B.url}/internal/stats              # cache.stats(), data-source calls, hits, misses, latencies`);
+  say(`   curl ${C.url}/metrics                     # the cache's OpenTelemetry metrics, Prometheus text format`);
   if (A.isProcess && A.logFile) say(`   logs: ${path.dirname(A.logFile)}/{A,B,C}.log`);
   await new Promise(() => {}); // until Ctrl-C (the signal handler cleans up and exits)
 }

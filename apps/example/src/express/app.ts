@@ -55,6 +55,7 @@ export function createExpressApp(instance: InstanceContext, cache: NearCache, op
       .json({ status: up ? 'ok' : 'error', info: { nearcache: { status: up ? 'up' : 'down', state, topic: cache.topic, lagRecords } } });
   });
 
+  app.get('/metrics', (req, res) => instance.metrics.handle(req, res)); // Prometheus text format
   app.get('/internal/stats', (_req, res) => void res.json(instance.stats()));
   app.post('/internal/stats/reset', (_req, res) => {
     instance.tracker.reset();
@@ -125,6 +126,7 @@ export async function startExpressInstance(options: InstanceOptions): Promise<Ru
           setTimeout(() => open.closeAllConnections(), 2_000).unref(); // requests still running after 2 s
         });
         await cache.close();
+        await instance.metrics.close();
       })()),
   };
 }

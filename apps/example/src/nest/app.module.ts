@@ -6,6 +6,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { InstanceContext, type InstanceOptions } from '../shared/instance.js';
 import { HealthController } from './health.controller.js';
 import { InternalController } from './internal.controller.js';
+import { MetricsController } from './metrics.controller.js';
 import { ProductsController } from './products.controller.js';
 import { ProductsService } from './products.service.js';
 
@@ -25,7 +26,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule.forRoot({ logger: !options.quiet }), NearCacheModule.forRoot(cacheOptions)],
-      controllers: [ProductsController, HealthController, InternalController],
+      controllers: [ProductsController, HealthController, InternalController, MetricsController],
       providers: [
         ProductsService,
         { provide: Catalog, useValue: instance.catalog },

@@ -32,6 +32,6 @@ export async function startNestInstance(options: InstanceOptions): Promise<Runni
     cache: instance.cache,
     catalog: instance.catalog,
     app,
-    close: () => (closing ??= app.close()),
+    close: () => (closing ??= app.close().then(() => instance.metrics.close())),
   };
 }

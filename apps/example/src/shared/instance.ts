@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CacheChange, NearCache, ReplicationLogFactory } from '@nearcache/core';
 import { Catalog, MemoryProductStore, type ProductStore } from '../catalog/catalog.js';
+import { PrometheusMetrics } from './metrics.js';
 import { RequestTracker, type ServedStats } from './tracker.js';
 
 /** Options of `startNestInstance` and `startExpressInstance`. */
@@ -72,6 +73,8 @@ const MAX_TRACKED_KEYS = 10_000;
  */
 export class InstanceContext {
   readonly tracker = new RequestTracker();
+  /** The cache's metrics, for `GET /metrics` (Prometheus text format). */
+  readonly metrics = new PrometheusMetrics();
   readonly catalog: Catalog;
   readonly startedAt: number;
   readonly #changes = new Map<string, KeyChange>();
@@ -103,6 +106,7 @@ export class InstanceContext {
   watch(cache: NearCache): void {
     this.#cache = cache;
     this.#cacheCreatedAt = now();
+    this.metrics.instrument(cache, 'catalog');
     cache.on('change', (change) => {
       this.#changes.delete(change.key);
       this.#changes.set(change.key, { op: change.op, source: change.source, at: now() });

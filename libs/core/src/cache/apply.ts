@@ -4,6 +4,7 @@ import type { CacheMode } from '../options.js';
 import { asBuffer, parseRecord, RecordRejection, type LogRecord, type ParseLimits, type RejectReason } from '../record.js';
 import { Verdict, type LoadFences } from './fences.js';
 import type { FleetRounds } from './fleet-flight.js';
+import { applyChannel, traceApply, type TraceSource } from '../telemetry/channels.js';
 import type { LocalStore } from './local-store.js';
 import type { Reporter } from './reporter.js';
 import type { RecordPosition } from './types.js';
@@ -13,6 +14,8 @@ export interface ApplierOptions<V> extends ParseLimits {
   topic: string;
   /** This instance's origin: its own records come back with it. */
   origin: string;
+  /** What the `nearcache:apply` tracing channel tells of this cache. */
+  trace: TraceSource;
   signer: RecordSigner | undefined;
   mode: CacheMode;
   filter: ((key: string) => boolean) | undefined;
@@ -47,6 +50,12 @@ export class RecordApplier<V> {
   }
 
   apply(record: LogRecord): void {
+    // Traced only while someone subscribes: else one property read per record.
+    if (applyChannel.hasSubscribers) traceApply(this.#o.trace, record, this.#apply, this);
+    else this.#apply(record);
+  }
+
+  #apply(record: LogRecord): void {
     const o = this.#o;
     if (o.signer) {
       const problem = o.signer.verify(o.topic, record);

@@ -28,6 +28,7 @@ import { CacheCounters } from './stats.js';
 import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, StaleServed, WrapOptions, WriteOptions } from './types.js';
 import { WriteShield } from './write-shield.js';
 import { snapshotsOf, type Snapshots } from '../snapshot/wiring.js';
+import { tagsKey, traceWrap, traceWrite, wrapChannel, writeChannel, type TraceSource } from '../telemetry/channels.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
 const MIN_CLOSE_DEADLINE = 1000;
@@ -58,6 +59,8 @@ export class NearCache<V = unknown> extends EventEmitter {
   readonly #sessions: Sessions;
   /** Local snapshots (option `snapshot`), or undefined. */
   readonly #snapshots: Snapshots<V> | undefined;
+  /** What the tracing channels tell of this cache (docs/operations.md). */
+  readonly #trace: TraceSource;
 
   readonly #lifecycle: Lifecycle;
   #closing = false;
@@ -71,6 +74,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#clock = options.clock;
     this.#id = options.instanceId;
     this.#origin = `${options.instanceId}.${randomBytes(4).toString('hex')}`;
+    this.#trace = { cache: this, topic: options.topic };
     this.#reporter = new Reporter(this, options.logger, options.topic, options.clock);
     const lifecycle = (this.#lifecycle = new Lifecycle(this, (error) => this.#report(error)));
     this.#store = new LocalStore<V>({
@@ -150,6 +154,7 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#applier = new RecordApplier<V>({
       ...options,
       origin: this.#origin,
+      trace: this.#trace,
       store: this.#store,
       shield: this.#shield,
       fences: this.#fences,
@@ -191,6 +196,7 @@ export class NearCache<V = unknown> extends EventEmitter {
       staleServed: (served) => this.#staleServed(served),
       refreshing: () => this.#counters.refreshes++,
       clock: options.clock,
+      trace: this.#trace,
     });
     const follower = this.#follower;
     this.#sessions = new Sessions({
@@ -315,6 +321,11 @@ export class NearCache<V = unknown> extends EventEmitter {
    * error and changes nothing.
    */
   set(key: string, value: V, options?: SetOptions): Promise<void> {
+    if (writeChannel.hasSubscribers) return traceWrite(this.#trace, 'set', key, options?.durable, () => this.#set(key, value, options));
+    return this.#set(key, value, options);
+  }
+
+  #set(key: string, value: V, options: SetOptions | undefined): Promise<void> {
     try {
       const written = this.#writes.set(key, value, options);
       this.#writes.held = undefined as V;
@@ -326,6 +337,11 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** Removes `key` here at once and writes a tombstone, so every instance drops it. */
   delete(key: string, options?: WriteOptions): Promise<void> {
+    if (writeChannel.hasSubscribers) return traceWrite(this.#trace, 'delete', key, options?.durable, () => this.#delete(key, options));
+    return this.#delete(key, options);
+  }
+
+  #delete(key: string, options: WriteOptions | undefined): Promise<void> {
     try {
       return this.#writes.delete(key, options);
     } catch (error) {
@@ -340,6 +356,11 @@ export class NearCache<V = unknown> extends EventEmitter {
 
   /** Removes every entry whose key starts with `prefix`, here at once and on every instance. */
   clearPrefix(prefix: string, options?: WriteOptions): Promise<void> {
+    if (writeChannel.hasSubscribers) return traceWrite(this.#trace, 'clear', prefix, options?.durable, () => this.#clearPrefix(prefix, options));
+    return this.#clearPrefix(prefix, options);
+  }
+
+  #clearPrefix(prefix: string, options: WriteOptions | undefined): Promise<void> {
     try {
       return this.#writes.clearPrefix(prefix, options);
     } catch (error) {
@@ -353,6 +374,12 @@ export class NearCache<V = unknown> extends EventEmitter {
    * set carrying a tag after this call is kept (docs/consistency.md, section 17).
    */
   invalidateTags(tags: readonly string[], options?: WriteOptions): Promise<void> {
+    if (writeChannel.hasSubscribers)
+      return traceWrite(this.#trace, 'invalidate-tags', tagsKey(tags), options?.durable, () => this.#invalidateTags(tags, options));
+    return this.#invalidateTags(tags, options);
+  }
+
+  #invalidateTags(tags: readonly string[], options: WriteOptions | undefined): Promise<void> {
     try {
       return this.#writes.invalidateTags(tags, options);
     } catch (error) {
@@ -374,6 +401,11 @@ export class NearCache<V = unknown> extends EventEmitter {
    * missing the key together load it once for the fleet (section 18).
    */
   wrap<T extends V>(key: string, loader: () => T | Promise<T>, options?: WrapOptions): Promise<T> {
+    if (wrapChannel.hasSubscribers) return traceWrap(this.#trace, key, () => this.#wrap(key, loader, options));
+    return this.#wrap(key, loader, options);
+  }
+
+  #wrap<T extends V>(key: string, loader: () => T | Promise<T>, options: WrapOptions | undefined): Promise<T> {
     let hit: V | undefined;
     let guarded = false;
     try {

@@ -4,6 +4,7 @@ import type { LoadFences } from './fences.js';
 import { CacheLease } from './lease.js';
 import type { Graced } from './local-store.js';
 import type { LocalWrites } from './local-writes.js';
+import { loadChannel, traceLoad, type TraceSource } from '../telemetry/channels.js';
 import type { FillOptions, StaleServed, WrapOptions } from './types.js';
 
 export interface SingleFlightHooks {
@@ -16,6 +17,8 @@ export interface SingleFlightHooks {
   /** A background load was started to refresh a hit ahead of its expiry. */
   refreshing(key: string): void;
   clock: Clock;
+  /** What the `nearcache:load` tracing channel tells of this cache. */
+  trace: TraceSource;
 }
 
 /**
@@ -71,7 +74,7 @@ export class SingleFlight<V> {
     const fence = this.#fences.begin(key, options?.tags);
     const load = (async () => {
       try {
-        const value = await loader();
+        const value = await (loadChannel.hasSubscribers ? traceLoad(this.#hooks.trace, key, loader) : loader());
         if (value !== undefined && this.#hooks.open() && this.#fences.mayFill(fence)) {
           let written: Promise<void>;
           let held: V;
