@@ -65,22 +65,39 @@ export class KafkaTestClient {
     return this.#admin;
   }
 
-  /** Creates a compacted topic that compacts fast; returns its name. */
+  /**
+   * Creates a compacted topic that compacts fast; returns its name once every partition has a
+   * leader in the metadata the broker serves (on a loaded machine, the wait for leaders inside
+   * `createTopics` can see the new topic as unknown for a moment: that is "not yet", not failure).
+   */
   async createTopic(options: { partitions?: number; config?: Record<string, string>; name?: string } = {}): Promise<string> {
     const topic = options.name ?? uniqueTopic();
+    const partitions = options.partitions ?? 1;
     const admin = await this.admin();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: options.partitions ?? 1,
-          replicationFactor: -1,
-          configEntries: Object.entries({ ...FAST_COMPACTION, ...options.config }).map(([name, value]) => ({ name, value })),
-        },
-      ],
-    });
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: -1,
+            configEntries: Object.entries({ ...FAST_COMPACTION, ...options.config }).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+    } catch (error) {
+      if ((error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+    }
     this.#topics.add(topic);
+    await waitFor(
+      async () => {
+        const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+        const found = metadata?.topics.find((t) => t.name === topic);
+        return found !== undefined && found.partitions.length === partitions && found.partitions.every((p) => p.leader >= 0);
+      },
+      { timeout: 30_000, interval: 50, message: `every partition of the new topic ${topic} to have a leader` },
+    );
     return topic;
   }
 
