@@ -49,7 +49,7 @@ const SCENARIOS = [
   { name: 'tags', file: 'tags.mjs', flags: ['--expose-gc'] },
   { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
   { name: 'fleet', file: 'fleet.mjs', flags: [] },
-  { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true },
+  { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true, kafka: true },
 ];
 if (only) {
   const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
@@ -246,8 +246,13 @@ try {
   const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0' };
   const pin = pinning();
   say(`CPU pinning: ${pin.text}`);
-  if (pin.used) env.BENCH_PEER_CPUS = pin.peers.join(',');
-  else delete env.BENCH_PEER_CPUS;
+  if (pin.used) {
+    env.BENCH_PEER_CPUS = pin.peers.join(',');
+    env.BENCH_MAIN_CPU = pin.main;
+  } else {
+    delete env.BENCH_PEER_CPUS;
+    delete env.BENCH_MAIN_CPU;
+  }
   let kafka = 'not used';
   if (selected.some((s) => s.kafka)) {
     if (env.KAFKA_BROKERS) {
