@@ -41,7 +41,7 @@ const run = promisify(execFile);
 const ROUNDS = QUICK ? 2 : 5;
 const CLIENTS = 50;
 /** Requests per redis-benchmark test, by pipeline: a pipelined test is that much faster. */
-const REQUESTS = QUICK ? { 1: 20_000, 16: 100_000 } : { 1: 50_000, 16: 200_000 };
+const REQUESTS = QUICK ? { 1: 10_000, 16: 50_000 } : { 1: 20_000, 16: 100_000 };
 const PIPELINES = [1, 16];
 const LAG_ROUNDS = QUICK ? 2 : 3;
 const LAG_N = QUICK ? 1000 : 2000;
