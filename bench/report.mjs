@@ -343,6 +343,38 @@ export function writeDocs(report, root) {
       ...fanoutModelTable(fanout),
     );
   }
+  const sidecar = by.sidecar;
+  if (sidecar?.ratios) {
+    const r = sidecar.results;
+    out.push(
+      '',
+      '## 10. The sidecar against redis-server',
+      '',
+      sidecar.method,
+      '',
+      '| | sidecar (requests/s) | redis-server (requests/s) | ratio | band (A/A) | sidecar CPU per request (µs) | redis-server CPU per request (µs) | CPU ratio (A/A) |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const [name, c] of Object.entries(sidecar.ratios)) {
+      out.push(
+        `| ${name} | ${f(r[`sidecar ${name}`].rps, 0)} | ${f(r[`redis ${name}`].rps, 0)} | ${f(c.ratio)}x | ${c.band.map((v) => f(v)).join('..')} (${f(c.aa)}) | ${f(r[`sidecar ${name}`].cpuUsPerRequest, 1)} | ${f(r[`redis ${name}`].cpuUsPerRequest, 1)} | ${f(c.cpuRatio)}x (${f(c.cpuAa)}) |`,
+      );
+    }
+    if (sidecar.lag) {
+      out.push(
+        '',
+        `Replication lag, a SET through the sidecar until a Node.js instance sees it: p50 ${f(sidecar.lag.p50ms, 1)} ms, p99 ${f(sidecar.lag.p99ms, 1)} ms (median of rounds), ${sidecar.lag.lost} lost.`,
+      );
+    }
+    plot('sidecar', {
+      title: 'requests per second under redis-benchmark (higher is better)',
+      unit: '/s',
+      bars: Object.keys(sidecar.ratios).flatMap((name) => [
+        { label: `redis-server ${name}`, value: r[`redis ${name}`].rps, kind: 'other' },
+        { label: `sidecar ${name}`, value: r[`sidecar ${name}`].rps, kind: 'ours' },
+      ]),
+    });
+  }
   const notes = path.join(root, 'bench', 'NOTES.md');
   if (fs.existsSync(notes)) out.push('', fs.readFileSync(notes, 'utf8').trim());
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), `${out.join('\n')}\n`);

@@ -50,7 +50,7 @@ const SCENARIOS = [
   { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
   { name: 'fleet', file: 'fleet.mjs', flags: [] },
   { name: 'fanout', file: 'fanout.mjs', flags: [], kafka: true },
-  { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true },
+  { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true, kafka: true },
 ];
 if (only) {
   const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
@@ -247,8 +247,13 @@ try {
   const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0' };
   const pin = pinning();
   say(`CPU pinning: ${pin.text}`);
-  if (pin.used) env.BENCH_PEER_CPUS = pin.peers.join(',');
-  else delete env.BENCH_PEER_CPUS;
+  if (pin.used) {
+    env.BENCH_PEER_CPUS = pin.peers.join(',');
+    env.BENCH_MAIN_CPU = pin.main;
+  } else {
+    delete env.BENCH_PEER_CPUS;
+    delete env.BENCH_MAIN_CPU;
+  }
   let kafka = 'not used';
   if (selected.some((s) => s.kafka)) {
     if (env.KAFKA_BROKERS) {

@@ -2,7 +2,7 @@
 // instance and/or raw kafkajs clients, writes at a paced rate or as fast as it can, and records
 // when keys become visible.
 import kafkajs from 'kafkajs';
-import { createNearCache, silentLogger } from '@nearcache/core';
+import { createNearCache, jsonCodec, silentLogger } from '@nearcache/core';
 import { BROKERS, makeValue, sleep, tick, wallMs } from '../lib.mjs';
 
 const { Kafka, logLevel } = kafkajs;
@@ -127,8 +127,18 @@ async function converged({ prefix, n, timeoutMs }) {
 }
 
 const handlers = {
-  async openOurs({ topic, max = 1_000_000, watch = false, replication = 'inline' }) {
-    cache = createNearCache({ topic, kafka: { brokers: BROKERS }, replication, max, maxBytes: 0, logger: silentLogger, maxQueuedWrites: 100_000 });
+  /** `codec: 'json'`: the JSON codec, to read what a sidecar writes; otherwise the default codec. */
+  async openOurs({ topic, max = 1_000_000, watch = false, replication = 'inline', codec }) {
+    cache = createNearCache({
+      topic,
+      kafka: { brokers: BROKERS },
+      replication,
+      max,
+      maxBytes: 0,
+      logger: silentLogger,
+      maxQueuedWrites: 100_000,
+      ...(codec === 'json' ? { codec: jsonCodec() } : {}),
+    });
     const seen = watch === 'visible' ? visible : arrivals;
     if (watch)
       cache.on('change', (c) => {

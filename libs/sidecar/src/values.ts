@@ -17,12 +17,7 @@ export function text(bytes: Buffer, what: 'key' | 'value' | 'pattern' | 'argumen
   return bytes.toString('utf8');
 }
 
-/** The bytes a Redis client reads for a cached value. */
-export function valueBytes(value: unknown): Buffer {
-  return Buffer.from(typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null'), 'utf8');
-}
-
-/** The text a cached value is read as (GET), the HTTP API's body. */
+/** The text a cached value is read as (GET, the bulk string a Redis client reads), the HTTP API's body. */
 export function valueText(value: unknown): string {
   return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
 }

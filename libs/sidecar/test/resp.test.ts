@@ -51,6 +51,12 @@ describe('RESP parser', () => {
     [`*1\r\n$${'9'.repeat(40)}`, 'too big bulk length string'],
     ['A'.repeat(200), 'too big inline request'],
     ['*1\n', 'invalid multibulk count'],
+    ['*+1\r\n', 'invalid multibulk count'],
+    ['*1 \r\n', 'invalid multibulk count'],
+    ['*-\r\n', 'invalid multibulk count'],
+    ['*1\r\n$99999999999999999\r\n', 'invalid bulk length'],
+    [`*1\r\n$${'1'.repeat(20)}\r\n`, 'invalid bulk length'],
+    [`*1\r\n$1${' '.repeat(40)}\r\n`, 'invalid bulk length'],
   ])('refuses %j: %s', (input, message) => {
     const parser = new RespParser(limits);
     parser.push(Buffer.from(input));

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -136,6 +137,23 @@ describe('safe by default', () => {
     for (let i = 0; i < 100; i++) {
       expect(await c.reply()).toBe('OK');
       expect(await c.reply()).toBe(String(i));
+    }
+  });
+
+  it('writes the replies of one pipeline byte for byte in order, text and binary replies mixed', async () => {
+    const sidecar = await sidecars.start();
+    const binary = Buffer.from([0xff, 0x00, 0x0d, 0x0a, 0x24, 0x80]);
+    const socket = connect(sidecar.address!.port, '127.0.0.1');
+    try {
+      await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      let received = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+      socket.write(Buffer.concat([encode(['SET', 'k', 'vé']), encode(['ECHO', binary]), encode(['GET', 'k']), encode(['GET', 'missing']), encode(['PING'])]));
+      const expected = Buffer.concat([Buffer.from('+OK\r\n$6\r\n'), binary, Buffer.from('\r\n$3\r\nvé\r\n$-1\r\n+PONG\r\n')]);
+      await waitFor(() => received.length >= expected.length, { timeout: 5000 });
+      expect(received).toEqual(expected);
+    } finally {
+      socket.destroy();
     }
   });
 

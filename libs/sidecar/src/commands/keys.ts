@@ -3,7 +3,7 @@
 // says where this differs from one Redis server).
 import { globMatch } from '../resp/glob.js';
 import { array, bulk, integer, NULL, OK, type Reply } from '../resp/reply.js';
-import { CommandError, integerArgument, text, valueBytes } from '../values.js';
+import { CommandError, integerArgument, text, valueText } from '../values.js';
 import type { CommandContext, CommandTable } from './context.js';
 
 const MAX_EXPIRE_MS = 100 * 365 * 24 * 3600 * 1000;
@@ -44,9 +44,17 @@ function remaining(ctx: CommandContext, key: string): number {
   return ms === Infinity ? -1 : Math.max(1, Math.floor(ms));
 }
 
-async function set(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
+const answerOk = (): Reply => OK;
+
+function set(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   const key = keyOf(args[1]!);
   const value = text(args[2]!, 'value');
+  // A plain SET key value, most of the writes: no option to read, nothing to look up first.
+  if (args.length === 3) return ctx.cache.set(key, value).then(answerOk);
+  return setWithOptions(ctx, args, key, value);
+}
+
+async function setWithOptions(ctx: CommandContext, args: Buffer[], key: string, value: string): Promise<Reply> {
   let condition: 'NX' | 'XX' | undefined;
   let returnOld = false;
   let ttl: number | undefined;
@@ -65,7 +73,7 @@ async function set(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   }
   const exists = ctx.cache.has(key);
   const old = returnOld ? ctx.cache.get(key) : undefined;
-  const oldReply = old === undefined ? NULL : bulk(valueBytes(old));
+  const oldReply = old === undefined ? NULL : bulk(valueText(old));
   if ((condition === 'NX' && exists) || (condition === 'XX' && !exists)) return returnOld ? oldReply : NULL;
   if (keepTtl) {
     const left = remaining(ctx, key);
@@ -197,7 +205,7 @@ export const keyCommands: CommandTable = {
     arity: 2,
     run: (ctx, args) => {
       const value = ctx.cache.get(keyOf(args[1]!));
-      return value === undefined ? NULL : bulk(valueBytes(value));
+      return value === undefined ? NULL : bulk(valueText(value));
     },
   },
   set: { arity: -3, run: set },
@@ -212,7 +220,7 @@ export const keyCommands: CommandTable = {
       array(
         args.slice(1).map((k) => {
           const value = ctx.cache.get(keyOf(k));
-          return value === undefined ? NULL : bulk(valueBytes(value));
+          return value === undefined ? NULL : bulk(valueText(value));
         }),
       ),
   },

@@ -35,7 +35,8 @@ const enum State {
 /**
  * Feed bytes with `push`, take requests with `next` until it returns `undefined` (more bytes
  * needed). `next` throws `ProtocolError` for a malformed or oversized request; the parser is
- * then unusable. A bulk argument arriving in many chunks is copied once, when complete.
+ * then unusable. Arguments are views of the received bytes; a bulk argument arriving in many
+ * chunks is copied once, when complete.
  */
 export class RespParser {
   readonly #limits: ParserLimits;
@@ -135,21 +136,38 @@ export class RespParser {
     }
   }
 
-  /** The integer of a `*<n>\r\n` or `$<n>\r\n` line (its type byte at #pos), or undefined until complete. */
+  /**
+   * The integer of a `*<n>\r\n` or `$<n>\r\n` line (its type byte at #pos), or undefined until
+   * complete. Read byte by byte (no string, no regular expression): a header comes before every
+   * argument of every request.
+   */
   #header(what: string): number | undefined {
     const buffer = this.#buffer;
-    const end = buffer.indexOf(LF, this.#pos);
-    if (end === -1) {
-      if (buffer.length - this.#pos > MAX_HEADER) throw new ProtocolError(`too big ${what} string`);
-      return undefined;
+    const start = this.#pos;
+    const window = Math.min(buffer.length, start + MAX_HEADER + 1);
+    let end = start + 1;
+    while (end < window && buffer[end] !== LF) end++;
+    if (end >= window) {
+      if (buffer.length - start <= MAX_HEADER) return undefined;
+      // Past the longest header: "too big" without a line end, "invalid" with one further on.
+      throw new ProtocolError(buffer.indexOf(LF, start) === -1 ? `too big ${what} string` : `invalid ${what}`);
     }
-    if (end - this.#pos > MAX_HEADER || end < this.#pos + 2 || buffer[end - 1] !== CR) throw new ProtocolError(`invalid ${what}`);
-    const text = buffer.toString('latin1', this.#pos + 1, end - 1);
-    if (!/^-?\d{1,19}$/.test(text)) throw new ProtocolError(`invalid ${what}`);
-    const value = Number(text);
-    if (!Number.isSafeInteger(value)) throw new ProtocolError(`invalid ${what}`);
+    if (end < start + 2 || buffer[end - 1] !== CR) throw new ProtocolError(`invalid ${what}`);
+    let i = start + 1;
+    const negative = buffer[i] === 0x2d; /* '-' */
+    if (negative) i++;
+    const digitsEnd = end - 1;
+    if (digitsEnd - i < 1 || digitsEnd - i > 19) throw new ProtocolError(`invalid ${what}`);
+    let value = 0;
+    for (; i < digitsEnd; i++) {
+      const digit = buffer[i]! - 0x30;
+      if (digit < 0 || digit > 9) throw new ProtocolError(`invalid ${what}`);
+      value = value * 10 + digit;
+    }
+    // Exact while below 2^53; past it, the sum stays at or above 2^53, so this catches it.
+    if (value > Number.MAX_SAFE_INTEGER) throw new ProtocolError(`invalid ${what}`);
     this.#pos = end + 1;
-    return value;
+    return negative ? -value : value;
   }
 
   /** A complete bulk body and its CRLF, or undefined until all its bytes arrived. */
@@ -180,8 +198,9 @@ export class RespParser {
     const end = start + this.#bulkLength;
     if (this.#buffer[end] !== CR || this.#buffer[end + 1] !== LF) throw new ProtocolError('bulk string not followed by CRLF');
     this.#pos = end + 2;
-    // A copy: the argument outlives the chunk it came in (a value is kept, a chunk is reused).
-    return Buffer.from(this.#buffer.subarray(start, end));
+    // A view, not a copy: a socket's chunks are never reused, and the commands turn what they
+    // keep into strings before they return.
+    return this.#buffer.subarray(start, end);
   }
 
   /** An inline command (space-separated words up to LF), or undefined until its line is complete. */

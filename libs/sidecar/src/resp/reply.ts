@@ -26,6 +26,40 @@ function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ');
 }
 
+const OK_TEXT = '+OK\r\n';
+const NULL_TEXT = { 2: '$-1\r\n', 3: '_\r\n' } as const;
+
+/**
+ * `reply` encoded for protocol version `protocol` as one string, or undefined when it holds bytes
+ * (a Buffer bulk, which may not be text): those go through `encodeReply`. The replies of the hot
+ * commands (OK, null, a text bulk) take no array and no Buffer here.
+ */
+export function replyText(reply: Reply, protocol: 2 | 3): string | undefined {
+  if (reply === OK) return OK_TEXT;
+  switch (reply.type) {
+    case 'bulk':
+      return typeof reply.value === 'string' ? `$${Buffer.byteLength(reply.value)}\r\n${reply.value}\r\n` : undefined;
+    case 'null':
+      return NULL_TEXT[protocol];
+    case 'simple':
+      return `+${oneLine(reply.value)}\r\n`;
+    case 'error':
+      return `-${oneLine(reply.value)}\r\n`;
+    case 'integer':
+      return `:${reply.value}\r\n`;
+    default: {
+      const out: (Buffer | string)[] = [];
+      encodeReply(reply, protocol, out);
+      let text = '';
+      for (const part of out) {
+        if (typeof part !== 'string') return undefined;
+        text += part;
+      }
+      return text;
+    }
+  }
+}
+
 /** Encodes `reply` for protocol version `protocol` (2 or 3) into `out`. */
 export function encodeReply(reply: Reply, protocol: 2 | 3, out: (Buffer | string)[]): void {
   switch (reply.type) {
