@@ -6,42 +6,17 @@
  */
 import { Worker } from 'node:worker_threads';
 import { systemClock } from '../../clock.js';
-import { InvalidOptionError, LogUnavailableError, NearCacheError, ReplicationWorkerError } from '../../errors.js';
+import { LogUnavailableError, NearCacheError, ReplicationWorkerError } from '../../errors.js';
 import { backoff, CancellableDelay, RETRY } from '../../retry.js';
-import { integer, plainObject, noUnknownKeys } from '../../validate.js';
 import { partitionFor } from '../../partitioner.js';
 import type { OutgoingRecord } from '../../record.js';
-import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from '../kafka/options.js';
+import type { KafkaLogOptions, ResolvedKafkaOptions } from '../kafka/options.js';
 import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from '../port.js';
+import { resolveForWorker, type ReplicationWorkerOptions, type WorkerSettings } from './options.js';
 import { decodeBatch, encodeAppends, fromErrorData, type FromWorker, type ToWorker, type WorkerStart } from './protocol.js';
 
-/** Options of the replication worker. */
-export interface ReplicationWorkerOptions {
-  /**
-   * Most bytes of batches the worker has read and the cache has not applied yet; above it the
-   * worker stops fetching (its consumer stays in its group) until the cache caught up to half of
-   * it. At least 65536. Default 16777216 (16 MiB).
-   */
-  maxBufferedBytes?: number;
-  /**
-   * How many times in a row a worker that crashed or exited is started again (with backoff, the
-   * consumer resuming where the cache is) before the cache gives up replicating with a
-   * `ReplicationWorkerError`. A worker that ran for a minute starts the count again. 0: never
-   * started again. Default 5.
-   */
-  maxRestarts?: number;
-}
-
-const WORKER_OPTION_NAMES = ['maxBufferedBytes', 'maxRestarts'] as const;
-const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-const DEFAULT_MAX_RESTARTS = 5;
 /** A worker that ran this long before it was lost counts as a first failure again, in ms. */
 const STABLE_RUN_MS = 60_000;
-
-interface WorkerSettings {
-  maxBufferedBytes: number;
-  maxRestarts: number;
-}
 
 /** What the worker's flow control did so far (see `KafkaWorkerLog.flow`). */
 export interface WorkerFlow {
@@ -59,36 +34,10 @@ export interface WorkerFlow {
   restarts: number;
 }
 
+export type { ReplicationWorkerOptions } from './options.js';
+
 /** The worker's entry, next to this module (`.js` in the built package). */
 const ENTRY = new URL('./entry.js', import.meta.url);
-
-/**
- * Checks `kafka` for a worker: every setting must cross to another thread (no kafkajs client
- * object, no functions in `ssl` or `sasl`).
- */
-function resolveForWorker(kafka: KafkaLogOptions, worker: ReplicationWorkerOptions): { options: ResolvedKafkaOptions; settings: WorkerSettings } {
-  const options = resolveKafkaOptions(kafka);
-  if (options.client !== undefined) {
-    throw new InvalidOptionError(
-      'option "kafka.client" cannot be used with replication on a worker thread (a kafkajs client cannot move to another thread): give kafka.brokers and its settings instead',
-    );
-  }
-  for (const name of ['ssl', 'sasl'] as const) {
-    try {
-      structuredClone(options[name]);
-    } catch (cause) {
-      throw new InvalidOptionError(
-        `option "kafka.${name}" holds something that cannot be copied to the replication worker (a function or a class instance): use plain data (strings, Buffers), or replication "inline"`,
-        { cause },
-      );
-    }
-  }
-  const checked = plainObject('replicationWorker', worker);
-  noUnknownKeys('replicationWorker.', checked, WORKER_OPTION_NAMES);
-  const maxBufferedBytes = integer('replicationWorker.maxBufferedBytes', checked.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 65_536);
-  const maxRestarts = integer('replicationWorker.maxRestarts', checked.maxRestarts, DEFAULT_MAX_RESTARTS, 0);
-  return { options, settings: { maxBufferedBytes, maxRestarts } };
-}
 
 /**
  * Returns a log factory for `createNearCache({ log })` that replicates through Kafka from a
@@ -140,6 +89,8 @@ export class KafkaWorkerLog implements ReplicationLog {
   /** Appends of this tick, sent together. */
   #appends: Array<{ id: number; records: OutgoingRecord[] }> = [];
   readonly #flow: WorkerFlow;
+  /** Bytes applied and not told to the worker yet (see #appliedBytes). */
+  #unreported = 0;
   #partitions = 0;
 
   constructor(options: ResolvedKafkaOptions, settings: WorkerSettings, context: LogContext) {
@@ -200,6 +151,7 @@ export class KafkaWorkerLog implements ReplicationLog {
     if (worker !== this.#worker) return;
     this.#worker = undefined;
     this.#appends = [];
+    this.#unreported = 0;
     if (this.#closing) {
       this.#rejectPending(new LogUnavailableError(`${message} while closing`, { retriable: false }));
       return;
@@ -291,8 +243,25 @@ export class KafkaWorkerLog implements ReplicationLog {
       case 'flow':
         if (message.paused && !this.#flow.paused) this.#flow.pauses++;
         this.#flow.paused = message.paused;
+        if (message.paused && this.#worker) this.#tellApplied(this.#worker);
         return;
     }
+  }
+
+  /**
+   * The worker counts what it sent and the cache has not applied only to know when to stop and
+   * start fetching: it is told at once while it stopped, else in steps of a quarter of its bound,
+   * so that applying a batch does not wake its thread each time.
+   */
+  #appliedBytes(worker: Worker, bytes: number): void {
+    this.#unreported += bytes;
+    if (this.#flow.paused || this.#unreported >= this.#start.maxBufferedBytes / 4) this.#tellApplied(worker);
+  }
+
+  #tellApplied(worker: Worker): void {
+    if (this.#unreported === 0) return;
+    worker.postMessage({ type: 'applied', bytes: this.#unreported } satisfies ToWorker);
+    this.#unreported = 0;
   }
 
   #batch(buffer: ArrayBuffer): void {
@@ -310,7 +279,7 @@ export class KafkaWorkerLog implements ReplicationLog {
       } finally {
         flow.bufferedBytes -= bytes;
         // Only the worker that sent it counts it (a new one starts at 0).
-        if (from !== undefined && from === this.#worker) from.postMessage({ type: 'applied', bytes } satisfies ToWorker);
+        if (from !== undefined && from === this.#worker) this.#appliedBytes(from, bytes);
       }
     });
   }
