@@ -193,9 +193,10 @@ export class KafkaWorkerLog implements ReplicationLog {
     await this.#restartDelay.wait(backoff(attempt, RETRY.workerRestart));
     await this.#applying;
     for (let tries = 0; !this.#closing && !this.#gone; tries++) {
-      const worker = this.#thread(true);
-      this.#flow.paused = false;
+      let worker: Worker | undefined;
       try {
+        worker = this.#thread(true);
+        this.#flow.paused = false;
         await this.#call({ type: 'open', id: this.#nextId++ }, true);
         await this.#call({ type: 'consume', id: this.#nextId++, start: this.#startOffsets(handlers) }, true);
         this.#restarting = false;
@@ -204,6 +205,8 @@ export class KafkaWorkerLog implements ReplicationLog {
         handlers.onResumed?.();
         return;
       } catch (error) {
+        // No thread could be started: replication ends here.
+        if (worker === undefined) return handlers.onError(asNearCacheError(error));
         // The worker was lost again: #lost goes on from there. Otherwise Kafka failed: try again.
         if (this.#worker !== worker || this.#closing) return;
         const failure = asNearCacheError(error);
