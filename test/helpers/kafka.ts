@@ -69,17 +69,33 @@ export class KafkaTestClient {
   async createTopic(options: { partitions?: number; config?: Record<string, string>; name?: string } = {}): Promise<string> {
     const topic = options.name ?? uniqueTopic();
     const admin = await this.admin();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: options.partitions ?? 1,
-          replicationFactor: -1,
-          configEntries: Object.entries({ ...FAST_COMPACTION, ...options.config }).map(([name, value]) => ({ name, value })),
+    const partitions = options.partitions ?? 1;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: -1,
+            configEntries: Object.entries({ ...FAST_COMPACTION, ...options.config }).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+    } catch (error) {
+      // kafkajs waits for the leaders while the broker says they are not available, not while a
+      // busy broker still says it does not host the new partitions: then wait for them here.
+      const failure = error as { type?: string; cause?: { type?: string } };
+      if (failure.type !== 'UNKNOWN_TOPIC_OR_PARTITION' && failure.cause?.type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+      await waitFor(
+        async () => {
+          const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+          const found = metadata?.topics[0]?.partitions ?? [];
+          return found.length === partitions && found.every((partition) => partition.leader >= 0);
         },
-      ],
-    });
+        { timeout: 30_000, message: `the leaders of the new topic ${topic}` },
+      );
+    }
     this.#topics.add(topic);
     return topic;
   }
