@@ -326,7 +326,9 @@ try {
     }
   }
   const mode = quick ? ', quick mode: figures indicative only (fewer rounds, smaller sizes)' : '';
-  console.log(`\n${results.length} scenarios in ${report.seconds.toFixed(0)} s${mode}; CPU pinning: ${pin.text}; report: bench/results/latest.json`);
+  const unpinned = pin.used ? selected.filter((s) => s.unpinned).map((s) => s.name) : [];
+  const pinText = unpinned.length > 0 ? `${pin.text}; not pinned: ${unpinned.join(', ')}` : pin.text;
+  console.log(`\n${results.length} scenarios in ${report.seconds.toFixed(0)} s${mode}; CPU pinning: ${pinText}; report: bench/results/latest.json`);
   if (writeDocsFlag && exitCode === 0) {
     writeDocs(report, root);
     say('wrote docs/benchmarks.md and docs/benchmarks/*.svg');
