@@ -90,7 +90,11 @@ export function writeDocs(report, root) {
   );
   out.push('', '## Summary', '', '| Scenario | Measured | Noise band (A/A) | Target | Result |', '|---|---|---|---|---|');
   for (const r of report.results)
-    out.push(`| ${r.title ?? r.scenario} | ${r.measured ?? f(r.ratio)} | ${r.band ?? 'not measured'} | ${r.target} | ${verdict(r)} |`);
+    for (const line of r.lines ?? [r]) {
+      out.push(
+        `| ${line.title ?? r.title ?? r.scenario} | ${line.measured ?? f(line.ratio)} | ${line.band ?? 'not measured'} | ${line.target} | ${verdict(line)} |`,
+      );
+    }
   if (report.quick) out.push('', 'Quick mode: fewer rounds and smaller sizes; the figures are indicative only.');
 
   const get = by.get;

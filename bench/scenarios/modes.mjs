@@ -1,41 +1,85 @@
 // Replication modes: the same measurements with the Kafka client inline (on the cache's thread)
-// and on a worker thread (replication: 'worker'), in interleaved rounds:
-// - lag: a set on process W until visible on reader processes R-inline and R-worker, which read
-//   the same writes at the same time (p50 per round, median over rounds);
-// - mixed: get p99 on this process while process W writes to the topic (as scenario `mixed`,
-//   without local writes);
+// and on a worker thread (replication: 'worker'), in interleaved rounds, each figure against its
+// target with a noise band from an A/A comparison (a second inline side, "inline again", measured
+// exactly as the others in the same rounds):
+// - mixed: get p99 on this process while it writes every 10th operation and process W writes
+//   2,000 records/s to the topic, over the p99 of the same reads with no writes anywhere (as
+//   scenario `mixed`), in worker mode; target <= 2x. A/A: a second read-only phase;
+// - lag: p50 of a set on process W until visible on one reader process per side, all reading
+//   the same writes at the same time; target: worker at most 0.3 ms above inline;
+// - bootstrap: ready() of a fresh process (createNearCache to ready, the Kafka client's loading
+//   and, in worker mode, the thread's start included) on a topic of BOOT records; target: worker
+//   not slower than inline;
 // - main-thread CPU per applied record: this process's main-thread busy time
-//   (performance.eventLoopUtilization) while it only applies a stream of remote writes;
-// - bootstrap: ready() of a fresh instance on a topic of BOOT records.
+//   (performance.eventLoopUtilization) while it only applies a stream of remote writes; target:
+//   worker below inline.
+// The scenario is not pinned to a CPU (bench/run.mjs): both modes get every CPU of the run.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createNearCache, silentLogger } from '@nearcache/core';
-import { QUICK, key, log, median, report, startPeer, summarize, tick, uniqueTopic, wallMs, sleep } from '../lib.mjs';
+import {
+  BROKERS,
+  QUICK,
+  bandText,
+  check,
+  key,
+  keySequence,
+  log,
+  makeValue,
+  median,
+  noise,
+  report,
+  roundOrder,
+  roundRatios,
+  sleep,
+  startPeer,
+  summarize,
+  tick,
+  uniqueTopic,
+  verdictFields,
+  wallMs,
+} from '../lib.mjs';
 
-const MODES = ['inline', 'worker'];
+if (process.argv[2] === 'boot') {
+  // Child: a fresh process, createNearCache until ready() in the mode asked.
+  const [mode, topic, count] = [process.argv[3], process.argv[4], Number(process.argv[5])];
+  const started = wallMs();
+  const cache = createNearCache({ topic, kafka: { brokers: BROKERS }, replication: mode, max: count + 1000, maxBytes: 0, logger: silentLogger });
+  await cache.ready({ timeout: 120_000 });
+  const ms = wallMs() - started;
+  const entries = cache.size;
+  await cache.close();
+  process.stdout.write(JSON.stringify({ ms, entries }));
+  process.exit(0);
+}
+
+/** The compared sides: 'inline again' is inline measured a second time, the A/A comparison. */
+const SIDES = ['inline', 'worker', 'inline again'];
+const modeOf = (side) => (side === 'worker' ? 'worker' : 'inline');
 const ROUNDS = QUICK ? 2 : 4;
-const LAG_N = QUICK ? 1000 : 3000;
+const LAG_N = QUICK ? 1000 : 2000;
 const RATE = 1000;
-const APPLY_N = QUICK ? 20_000 : 50_000;
-const PHASE_MS = QUICK ? 2000 : 5000;
+const APPLY_N = QUICK ? 10_000 : 20_000;
+const PHASE_MS = QUICK ? 2000 : 3000;
+const REMOTE_RATE = 2000;
+const BATCH = 100;
 const BOOT = QUICK ? 50_000 : 200_000;
 const topic = uniqueTopic('modes');
 const bootTopic = uniqueTopic('modes-boot');
+const seq = keySequence(APPLY_N, 1 << 20, 'zipf');
 
 const writer = await startPeer('modes-writer');
-const readers = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startPeer(`modes-reader-${mode}`)])));
-const results = Object.fromEntries(MODES.map((mode) => [mode, { lagP50: [], readP99: [], cpuPerRecordUs: [], bootstrapMs: [] }]));
+const readers = Object.fromEntries(await Promise.all(SIDES.map(async (side) => [side, await startPeer(`modes-reader-${side.replace(' ', '-')}`)])));
+const results = Object.fromEntries(
+  SIDES.map((side) => [side, { lagP50: [], readOnlyP99: [], readOnlyAgainP99: [], loadP99: [], cpuPerRecordUs: [], bootstrapMs: [] }]),
+);
 let sink = 0;
+let cursor = 0;
 
 /** A cache of this process in `mode` on `on`, ready. */
 async function open(mode, on) {
-  const cache = createNearCache({
-    topic: on,
-    kafka: { brokers: process.env.KAFKA_BROKERS },
-    replication: mode,
-    max: 1_000_000,
-    maxBytes: 0,
-    logger: silentLogger,
-  });
+  const cache = createNearCache({ topic: on, kafka: { brokers: BROKERS }, replication: mode, max: 1_000_000, maxBytes: 0, logger: silentLogger });
   await cache.ready({ timeout: 120_000 });
   return cache;
 }
@@ -48,11 +92,55 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
   }
 }
 
+/** Reads (and with `load`, every 10th operation a set here while W writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
+async function phase(cache, keys, load, tag) {
+  const samples = [];
+  const remote = load
+    ? writer.call('writePaced', { impl: 'ours', topic, prefix: `mixed${tag}:`, n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000), rate: REMOTE_RATE })
+    : undefined;
+  const end = wallMs() + PHASE_MS;
+  while (wallMs() < end) {
+    for (let j = 0; j < BATCH; j++) {
+      const k = keys[seq[cursor++ & ((1 << 20) - 1)]];
+      if (load && j % 10 === 0) {
+        void cache.set(k, makeValue(j));
+        continue;
+      }
+      const t0 = performance.now();
+      const v = cache.get(k);
+      samples.push((performance.now() - t0) * 1e6);
+      if (v !== undefined) sink++;
+    }
+    await tick();
+  }
+  if (remote) await remote;
+  await cache.flush({ timeout: 30_000 });
+  return summarize(samples).p99;
+}
+
+/** ready() of a fresh process in `mode` on the bootstrap topic, in ms. */
+function boot(mode) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'boot', mode, bootTopic, String(BOOT)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: process.env,
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bootstrap child (${mode}) exited with ${code}`));
+      const result = JSON.parse(out);
+      if (result.entries !== BOOT) return reject(new Error(`bootstrap child (${mode}) holds ${result.entries} of ${BOOT} entries`));
+      resolve(result.ms);
+    });
+  });
+}
+
 try {
   await writer.call('openOurs', { topic });
-  await Promise.all(MODES.map((mode) => readers[mode].call('openOurs', { topic, watch: true, replication: mode })));
-  // The bootstrap topic, filled once by the writer's cache.
-  const bootWriter = createNearCache({ topic: bootTopic, kafka: { brokers: process.env.KAFKA_BROKERS }, logger: silentLogger, maxQueuedWrites: 200_000 });
+  await Promise.all(SIDES.map((side) => readers[side].call('openOurs', { topic, watch: true, replication: modeOf(side) })));
+  // The bootstrap topic, filled once.
+  const bootWriter = createNearCache({ topic: bootTopic, kafka: { brokers: BROKERS }, logger: silentLogger, maxQueuedWrites: 200_000 });
   await bootWriter.ready({ timeout: 60_000 });
   for (let i = 0; i < BOOT; i++) {
     void bootWriter.set(key(i), { id: i, name: `item ${i}`, tags: ['a', 'b'] });
@@ -62,65 +150,52 @@ try {
   await bootWriter.close();
 
   for (let r = 0; r < ROUNDS; r++) {
-    // Lag: both readers see the same writes.
+    // Lag: every reader sees the same writes at the same time.
     const prefix = `lag${r}:`;
     const sent = await writer.call('writePaced', { impl: 'ours', topic, prefix, n: LAG_N, rate: RATE });
     await sleep(500);
-    for (const mode of MODES) {
-      const seen = await readers[mode].call('arrivals', { prefix, n: LAG_N });
+    for (const side of SIDES) {
+      const seen = await readers[side].call('arrivals', { prefix, n: LAG_N });
       const lags = seen.flatMap((t, i) => (t === null ? [] : [t - sent[i]]));
-      results[mode].lagP50.push(summarize(lags).p50);
+      results[side].lagP50.push(summarize(lags).p50);
     }
-    for (const mode of r % 2 === 0 ? MODES : [...MODES].reverse()) {
-      const cache = await open(mode, topic);
+    for (const side of roundOrder(r, SIDES)) {
+      const m = results[side];
+      const cache = await open(modeOf(side), topic);
       // Main-thread CPU per applied record: this thread does nothing but apply.
       const before = cache.stats().records.applied;
       const elu0 = performance.eventLoopUtilization();
-      const applyPrefix = `apply${r}${mode}:`;
-      const burst = writer.call('writeBurst', { impl: 'ours', topic, prefix: applyPrefix, n: APPLY_N });
-      await burst;
+      const applyPrefix = `apply${r}${side}:`;
+      await writer.call('writeBurst', { impl: 'ours', topic, prefix: applyPrefix, n: APPLY_N });
       await waitApplied(cache, before + APPLY_N);
       const elu = performance.eventLoopUtilization(elu0);
-      results[mode].cpuPerRecordUs.push((elu.active * 1000) / APPLY_N);
-      // Read p99 while the writer streams writes to the topic.
-      const samples = [];
-      const remote = writer.call('writePaced', { impl: 'ours', topic, prefix: `mixed${r}${mode}:`, n: Math.floor((2000 * PHASE_MS) / 1000), rate: 2000 });
-      const end = wallMs() + PHASE_MS;
+      m.cpuPerRecordUs.push((elu.active * 1000) / APPLY_N);
+      // Reads: read-only, under load, read-only again (the A/A of the load ratio).
       const keys = Array.from({ length: APPLY_N }, (_, i) => `${applyPrefix}${i}`);
-      let cursor = 0;
-      while (wallMs() < end) {
-        for (let j = 0; j < 100; j++) {
-          const k = keys[cursor++ % APPLY_N];
-          const t0 = performance.now();
-          const v = cache.get(k);
-          samples.push((performance.now() - t0) * 1e6);
-          if (v !== undefined) sink++;
-        }
-        await tick();
+      const order = r % 2 === 0 ? ['ro', 'load', 'ro2'] : ['ro2', 'load', 'ro'];
+      for (const p of order) {
+        const p99 = await phase(cache, keys, p === 'load', `${r}${side}`);
+        (p === 'load' ? m.loadP99 : p === 'ro' ? m.readOnlyP99 : m.readOnlyAgainP99).push(p99);
       }
-      await remote;
-      results[mode].readP99.push(summarize(samples).p99);
       await cache.close();
-      // Bootstrap of a fresh instance.
-      const t0 = wallMs();
-      const boot = await open(mode, bootTopic);
-      results[mode].bootstrapMs.push(wallMs() - t0);
-      await boot.close();
+      m.bootstrapMs.push(await boot(modeOf(side)));
       const last = (list) => list[list.length - 1].toFixed(2);
-      const m = results[mode];
       log(
-        `modes round ${r} ${mode}: lag p50 ${last(m.lagP50)} ms, read p99 ${last(m.readP99)} ns, main-thread ${last(m.cpuPerRecordUs)} µs/record, bootstrap ${last(m.bootstrapMs)} ms`,
+        `modes round ${r} ${side}: lag p50 ${last(m.lagP50)} ms, read p99 ${last(m.readOnlyP99)} / ${last(m.loadP99)} ns under load (${(m.loadP99.at(-1) / m.readOnlyP99.at(-1)).toFixed(2)}x), main-thread ${last(m.cpuPerRecordUs)} µs/record, bootstrap ${last(m.bootstrapMs)} ms`,
       );
     }
   }
+
   const summary = Object.fromEntries(
-    MODES.map((mode) => {
-      const m = results[mode];
+    SIDES.map((side) => {
+      const m = results[side];
       return [
-        mode,
+        side,
         {
           lagP50ms: median(m.lagP50),
-          readP99ns: median(m.readP99),
+          readOnlyP99ns: median(m.readOnlyP99),
+          loadP99ns: median(m.loadP99),
+          mixedRatio: median(m.loadP99) / median(m.readOnlyP99),
           mainThreadUsPerRecord: median(m.cpuPerRecordUs),
           bootstrapMs: median(m.bootstrapMs),
           rounds: m,
@@ -129,18 +204,94 @@ try {
     }),
   );
   const { inline, worker } = summary;
-  const ratio = worker.mainThreadUsPerRecord / inline.mainThreadUsPerRecord;
+  const again = summary['inline again'];
+  const w = results.worker,
+    i1 = results.inline,
+    i2 = results['inline again'];
+
+  const mixedCheck = check(
+    'mixed',
+    worker.mixedRatio,
+    '<=',
+    2,
+    noise({ aa: median(w.readOnlyAgainP99) / worker.readOnlyP99ns, rounds: roundRatios(w.readOnlyAgainP99, w.readOnlyP99) }),
+  );
+  const lagDelta = worker.lagP50ms - inline.lagP50ms;
+  const lagCheck = check(
+    'lag',
+    lagDelta,
+    '<=',
+    0.3,
+    noise({ aa: again.lagP50ms - inline.lagP50ms, rounds: i2.lagP50.map((x, k) => x - i1.lagP50[k]), kind: 'delta', unit: 'ms' }),
+  );
+  const bootRatio = worker.bootstrapMs / inline.bootstrapMs;
+  const bootCheck = check(
+    'bootstrap',
+    bootRatio,
+    '<=',
+    1,
+    noise({ aa: again.bootstrapMs / inline.bootstrapMs, rounds: roundRatios(i2.bootstrapMs, i1.bootstrapMs) }),
+  );
+  const cpuRatio = worker.mainThreadUsPerRecord / inline.mainThreadUsPerRecord;
+  const cpuCheck = check(
+    'main thread',
+    cpuRatio,
+    '<=',
+    1,
+    noise({ aa: again.mainThreadUsPerRecord / inline.mainThreadUsPerRecord, rounds: roundRatios(i2.cpuPerRecordUs, i1.cpuPerRecordUs) }),
+  );
+  const line = (name, title, c, measured, target) => ({
+    scenario: `modes ${name}`,
+    title,
+    measured,
+    target,
+    band: bandText([c]),
+    verdict: c.verdict,
+    pass: c.verdict === 'PASS',
+  });
+  const lines = [
+    line(
+      'mixed',
+      'worker mode: read p99 under replication load vs read-only',
+      mixedCheck,
+      `${worker.mixedRatio.toFixed(2)}x (${worker.loadP99ns.toFixed(0)} vs ${worker.readOnlyP99ns.toFixed(0)} ns; inline ${inline.mixedRatio.toFixed(2)}x)`,
+      '<= 2 in worker mode',
+    ),
+    line(
+      'lag',
+      'replication lag p50, worker minus inline',
+      lagCheck,
+      `${lagDelta >= 0 ? '+' : ''}${lagDelta.toFixed(2)} ms (${worker.lagP50ms.toFixed(2)} vs ${inline.lagP50ms.toFixed(2)} ms)`,
+      '<= +0.3 ms',
+    ),
+    line(
+      'bootstrap',
+      `ready() of a fresh process on ${BOOT} records, worker / inline`,
+      bootCheck,
+      `${bootRatio.toFixed(2)}x (${worker.bootstrapMs.toFixed(0)} vs ${inline.bootstrapMs.toFixed(0)} ms)`,
+      '<= 1 (not slower)',
+    ),
+    line(
+      'cpu',
+      'main-thread CPU per applied record, worker / inline',
+      cpuCheck,
+      `${cpuRatio.toFixed(2)}x (${worker.mainThreadUsPerRecord.toFixed(2)} vs ${inline.mainThreadUsPerRecord.toFixed(2)} µs/record)`,
+      '<= 1 (worker below inline)',
+    ),
+  ];
   report({
     scenario: 'modes',
     title: 'replication inline vs on a worker thread',
-    method: `${ROUNDS} interleaved rounds; lag: ${LAG_N} writes at ${RATE}/s from process W, seen by one reader process per mode at once, p50 per round; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; read p99: gets of the ${APPLY_N} keys just applied, in batches of 100 with a setImmediate between batches while W writes 2000/s for ${PHASE_MS} ms; bootstrap: ready() on a topic of ${BOOT} records; medians over rounds`,
-    ratio,
-    ratioLabel: 'main-thread CPU per applied record, worker / inline',
-    measured: `main thread ${worker.mainThreadUsPerRecord.toFixed(2)} vs ${inline.mainThreadUsPerRecord.toFixed(2)} µs/record (${ratio.toFixed(2)}x); lag p50 ${worker.lagP50ms.toFixed(2)} vs ${inline.lagP50ms.toFixed(2)} ms; read p99 ${worker.readP99ns.toFixed(0)} vs ${inline.readP99ns.toFixed(0)} ns; bootstrap ${worker.bootstrapMs.toFixed(0)} vs ${inline.bootstrapMs.toFixed(0)} ms`,
-    target: 'worker < inline main-thread CPU per record',
-    pass: ratio < 1,
+    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W writing ${REMOTE_RATE}/s) over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round; bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
+    ratio: worker.mixedRatio,
+    ratioLabel: 'worker mode: p99 under load / read-only p99',
+    measured: lines.map((l) => `${l.scenario.slice(6)} ${l.measured}`).join('; '),
+    target: lines.map((l) => `${l.scenario.slice(6)} ${l.target}`).join('; '),
+    ...verdictFields([mixedCheck, lagCheck, bootCheck, cpuCheck]),
+    lines,
     inline,
     worker,
+    inlineAgain: again,
     sink,
   });
 } finally {

@@ -3,9 +3,10 @@
 // with their sources, publint, arethetypeswrong), then installed with real framework packages
 // into small apps outside the repository (test/compat/apps: NestJS 11 as CommonJS, NestJS 12 as
 // ES modules, each on Express and Fastify, at the newest release and at the first minor line of
-// each major; Express 4 as CommonJS, Express 5 as ES modules). Each
-// app runs as two processes on one topic of a real broker: a value replicated, an HTTP response
-// replicated (and its ETag answered with a 304), an eviction seen on the other process.
+// each major; Express 4 as CommonJS, Express 5 as ES modules; the Express apps once inline and
+// once with replication on a worker thread). Each app runs as two processes on one topic of a
+// real broker: a value replicated, an HTTP response replicated (and its ETag answered with a
+// 304), an eviction seen on the other process.
 //
 //   node test/compat/run.mjs              packages, then every app
 //   node test/compat/run.mjs --packages   the package checks only
@@ -60,8 +61,10 @@ const APPS = [
     platforms: ['express', 'fastify'],
     kind: 'nest',
   },
-  { name: 'express4-cjs', build: false, main: 'app.js', platforms: [undefined], kind: 'express' },
-  { name: 'express5-esm', build: true, main: 'dist/app.js', platforms: [undefined], kind: 'express' },
+  // The Express apps also run with replication on a worker thread: the worker's entry file must
+  // resolve from the installed package, from CommonJS and from ES modules.
+  { name: 'express4-cjs', build: false, main: 'app.js', platforms: [undefined], kind: 'express', replications: ['inline', 'worker'] },
+  { name: 'express5-esm', build: true, main: 'dist/app.js', platforms: [undefined], kind: 'express', replications: ['inline', 'worker'] },
 ];
 
 /** Runs a command; resolves with its exit code and output. */
@@ -334,11 +337,12 @@ async function scenario(app, a, b) {
   }
 }
 
-async function runApp(app, installed, platform, brokers) {
-  const label = `${app.name}${platform ? `/${platform}` : ''}`;
+async function runApp(app, installed, platform, brokers, replication = 'inline') {
+  const label = `${app.name}${platform ? `/${platform}` : ''}${replication === 'inline' ? '' : ` (replication: ${replication})`}`;
   const env = {
     KAFKA_BROKERS: brokers,
-    TOPIC: `nc-compat-${app.name}-${platform ?? 'app'}-${randomUUID().slice(0, 8)}`,
+    TOPIC: `nc-compat-${app.name}-${platform ?? 'app'}-${replication}-${randomUUID().slice(0, 8)}`,
+    REPLICATION: replication,
     ...(platform ? { PLATFORM: platform } : {}),
   };
   const versions = Object.entries(installed.versions)
@@ -399,7 +403,9 @@ try {
         ok = false;
         continue;
       }
-      for (const platform of app.platforms) ok = (await runApp(app, install.value, platform, brokers)) && ok;
+      for (const platform of app.platforms) {
+        for (const replication of app.replications ?? ['inline']) ok = (await runApp(app, install.value, platform, brokers, replication)) && ok;
+      }
     }
   }
 } catch (error) {

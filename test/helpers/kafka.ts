@@ -87,7 +87,10 @@ export class KafkaTestClient {
         ],
       });
     } catch (error) {
-      if ((error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+      // kafkajs waits for the leaders while the broker says they are not available, not while a
+      // busy broker still says it does not host the new partitions: then they are waited for below.
+      const failure = error as { type?: string; cause?: { type?: string } };
+      if (failure.type !== 'UNKNOWN_TOPIC_OR_PARTITION' && failure.cause?.type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
     }
     this.#topics.add(topic);
     await waitFor(

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   createNearCache,
@@ -9,9 +10,10 @@ import {
   type NearCache,
   type NearCacheError,
   type NearCacheOptions,
+  ReplicationWorkerError,
 } from '@nearcache/core';
 import { KafkaTestClient } from '../helpers/kafka.js';
-import { nextEvent, sleep, waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 // Replication on a worker thread (replication: 'worker'), on the real broker: the worker's flow
 // control, its errors, and a worker that dies.
@@ -104,33 +106,110 @@ describe('replication on a worker thread', () => {
     expect((error as Error).message).toContain(`topic "${topic}" has cleanup.policy=delete`);
   });
 
-  it('a worker that dies is reported; writes and close() do not hang', async () => {
+  it('a worker that dies is started again: reads go on meanwhile, the consumer resumes where the cache is (nothing lost, nothing applied twice)', async () => {
     const topic = await client.createTopic();
-    const { cache, log } = workerCache(topic, { flushTimeout: 3000, closeTimeout: 2000 });
+    const { cache, log } = workerCache(topic, { flushTimeout: 10_000 });
+    const writer = createNearCache({ topic, kafka: kafka(), logger: silentLogger });
+    caches.push(writer);
+    await Promise.all([cache.ready(), writer.ready()]);
+    const write = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) void writer.set(`k${i}`, i);
+      await writer.flush();
+    };
+    const seen = (to: number) => Array.from({ length: to }, (_, i) => cache.get(`k${i}`)).filter((v, i) => v === i).length;
+    await write(0, 100);
+    await waitFor(() => seen(100) === 100, { message: () => `the first writes to arrive (${seen(100)}/100)` });
+    const states: string[] = [];
+    cache.on('state', (state: string) => states.push(state));
+    const errors: NearCacheError[] = [];
+    cache.on('error', (error: NearCacheError) => errors.push(error));
+
+    // Twice: the thread ended from outside, then an uncaught error in the worker (a message it cannot decode).
+    const kills: Array<(worker: Worker) => unknown> = [
+      (worker) => worker.terminate(),
+      (worker) => worker.postMessage({ type: 'append', ids: [-1], counts: [1], buffer: new ArrayBuffer(2) }),
+    ];
+    let written = 100;
+    for (const [round, kill] of kills.entries()) {
+      const worker = log().thread!;
+      const lost = new Promise<number>((resolve) => worker.once('exit', resolve));
+      const before = errors.length;
+      void kill(worker);
+      await lost;
+      // The loss is told first (other calls failing meanwhile may follow it).
+      await waitFor(() => errors.length > before, { message: 'the loss to be reported' });
+      expect(errors[before]).toMatchObject({ code: 'NC_LOG_UNAVAILABLE', retriable: true });
+      expect(errors[before]!.message).toMatch(
+        round === 0 ? /replication worker exited.*starting it again \(attempt 1 of 5\)/ : /replication worker failed.*starting it again \(attempt 2 of 5\)/,
+      );
+      expect(cache.state).toBe('degraded');
+      // Reads are served meanwhile; a local write applies at once and reaches the log once the worker is back.
+      expect(seen(written)).toBe(written);
+      void cache.set(`local${round}`, round);
+      expect(cache.get(`local${round}`)).toBe(round);
+      // Other instances write while this one's consumer is down.
+      await write(written, written + 100);
+      written += 100;
+      await waitFor(() => cache.state === 'live', { timeout: 30_000, message: () => `the cache to be live again (${cache.state})` });
+      expect(log().thread).not.toBe(worker);
+      await waitFor(() => seen(written) === written, { timeout: 30_000, message: () => `the writes made meanwhile to arrive (${seen(written)}/${written})` });
+      await waitFor(() => writer.get(`local${round}`) === round, { timeout: 30_000, message: 'the local write to reach the other instance' });
+    }
+    expect(states).toEqual(['degraded', 'live', 'degraded', 'live']);
+    expect(log().flow().restarts).toBe(2);
+    // Every record of the topic applied exactly once: the new consumers started at the cache's positions.
+    const stats = cache.stats();
+    expect(stats.records.replayed).toBe(0);
+    expect(stats.records.applied).toBe(written + kills.length);
+    expect(errors.filter((e) => e.retriable === false)).toEqual([]);
+  });
+
+  it('gives up with a ReplicationWorkerError once the worker died more times in a row than maxRestarts; the cache keeps serving and closes', async () => {
+    const topic = await client.createTopic();
+    const factory = kafkaWorkerLog(kafka(), { maxRestarts: 1 });
+    let log: KafkaWorkerLog | undefined;
+    const cache = createNearCache({
+      topic,
+      log: (context) => (log = factory(context) as KafkaWorkerLog),
+      logger: silentLogger,
+      flushTimeout: 2000,
+      closeTimeout: 2000,
+    });
+    caches.push(cache);
     await cache.ready();
     await cache.set('before', 1, { durable: true });
-    const reported = nextEvent<[NearCacheError]>(cache, 'error');
-    await log().thread!.terminate();
-    const [error] = await reported;
-    expect(error).toMatchObject({ code: 'NC_LOG_UNAVAILABLE', retriable: false });
-    expect(error.message).toContain('replication worker');
+    const errors: NearCacheError[] = [];
+    cache.on('error', (error: NearCacheError) => errors.push(error));
+    await log!.thread!.terminate();
+    await waitFor(() => cache.state === 'live' && log!.flow().restarts === 1, { timeout: 30_000, message: 'the worker to be started again' });
+    await log!.thread!.terminate();
+    await waitFor(() => errors.some((e) => e instanceof ReplicationWorkerError), { message: 'the worker to be given up' });
+    const given = errors.find((e) => e instanceof ReplicationWorkerError)!;
+    expect(given).toMatchObject({ code: 'NC_REPLICATION_WORKER_FAILED', retriable: false });
+    expect(given.message).toContain('replicationWorker.maxRestarts');
+    expect(cache.state).toBe('degraded');
+    expect(log!.thread).toBeUndefined();
     // The cache keeps what it holds and still takes writes locally; durable ones reject in time.
     expect(cache.get('before')).toBe(1);
     const durable = await cache.set('after', 2, { durable: true }).catch((e: unknown) => e);
-    expect(durable).toMatchObject({ code: expect.stringMatching(/^NC_(LOG_UNAVAILABLE|REPLICATION_TIMEOUT)$/) });
+    expect(durable).toMatchObject({ code: expect.stringMatching(/^NC_(REPLICATION_WORKER_FAILED|REPLICATION_TIMEOUT)$/) });
     expect(cache.get('after')).toBe(2);
     await cache.close();
     expect(cache.state).toBe('closed');
   });
 
-  it('a worker that dies before the cache is ready fails ready() instead of leaving it waiting', async () => {
+  it('a worker that dies before the cache is ready is replaced: ready() resolves with every record', async () => {
     const topic = await client.createTopic();
-    // A partition whose records the cache cannot reach before the worker is gone.
-    await client.produce(topic, [{ key: 'k', value: 'v' }]);
+    const writer = createNearCache({ topic, kafka: kafka(), logger: silentLogger });
+    caches.push(writer);
+    await writer.ready();
+    await writer.set('k', 'v', { durable: true });
     const { cache, log } = workerCache(topic, { bootstrapTimeout: 30_000 });
     await waitFor(() => log()?.thread !== undefined, { message: 'the worker to start' });
-    await log().thread!.terminate();
-    const error = await cache.ready().catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'NC_LOG_UNAVAILABLE' });
+    const first = log().thread!;
+    await first.terminate();
+    await cache.ready();
+    expect(log().thread).not.toBe(first);
+    expect(cache.get('k')).toBe('v');
   });
 });

@@ -99,6 +99,15 @@ export class WriteRejectedError extends NearCacheError {
   static override readonly code = 'NC_WRITE_REJECTED';
 }
 
+/**
+ * The replication worker (`replication: 'worker'`) crashed or exited more times in a row than
+ * `replicationWorker.maxRestarts` allows, and is not started again: the cache keeps serving what it
+ * holds and takes writes locally, without replication, until it is replaced.
+ */
+export class ReplicationWorkerError extends NearCacheError {
+  static override readonly code = 'NC_REPLICATION_WORKER_FAILED';
+}
+
 /** The consumer made no progress while the log had records for it; it is being restarted. */
 export class ConsumerStalledError extends NearCacheError {
   static override readonly code = 'NC_CONSUMER_STALLED';

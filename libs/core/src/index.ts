@@ -40,6 +40,7 @@ export {
   LogUnavailableError,
   NearCacheError,
   ReplicationTimeoutError,
+  ReplicationWorkerError,
   SnapshotRefusedError,
   type SnapshotRefusal,
   TopicNotCompactedError,

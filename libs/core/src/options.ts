@@ -7,7 +7,7 @@ import type { ReplicationLogFactory } from './log/port.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { fail, integer, noUnknownKeys, oneOf, plainObject, string } from './validate.js';
 import type { KafkaLogOptions } from './log/kafka/index.js';
-import type { ReplicationWorkerOptions } from './log/worker/worker-log.js';
+import type { ReplicationWorkerOptions } from './log/worker/options.js';
 import { recordSigner, type RecordSigner, type SigningOptions } from './crypto.js';
 import { resolveSnapshotOptions, type ResolvedSnapshotOptions, type SnapshotOptions } from './snapshot/options.js';
 

@@ -33,6 +33,8 @@ export const RETRY = {
   redeliver: { initial: 100, max: 100, jitter: 0 },
   /** The Kafka adapter: a consumer that crashed is restarted in a group of its own. */
   consumerRestart: { initial: 200, max: 1000 },
+  /** The replication worker (replication: 'worker'): a worker that crashed or exited is started again. */
+  workerRestart: { initial: 200, max: 5000 },
   /** kafkajs's own retries of a request (metadata, offsets, topic creation), as its client default. */
   kafkaClient: { initial: 100, max: 2000, retries: 3 },
   /** kafkajs's admin client: its requests on the client's schedule, with fewer retries (the cache retries start-up itself). */

@@ -118,6 +118,11 @@ describe('replication mode options', () => {
     ['worker mode with a log of its own', { topic: 't', log: inProcessLog(new InProcessBroker()), replication: 'worker' }, /needs option "kafka"/],
     ['worker settings without worker mode', { ...base, replicationWorker: { maxBufferedBytes: 1 << 20 } }, /"replication" is not "worker"/],
     ['a buffer bound below 64 KiB', { ...base, replication: 'worker', replicationWorker: { maxBufferedBytes: 1000 } }, /replicationWorker\.maxBufferedBytes/],
+    [
+      'a negative or fractional restart count',
+      { ...base, replication: 'worker', replicationWorker: { maxRestarts: 1.5 } },
+      /replicationWorker\.maxRestarts.*an integer >= 0/,
+    ],
     ['an unknown worker setting', { ...base, replication: 'worker', replicationWorker: { threads: 2 } }, /replicationWorker\.threads/],
     [
       'a kafkajs client object',

@@ -161,6 +161,8 @@ export class LogFollower {
           startOffset: (partition) => this.#position[partition] ?? 0,
           onBatch: (batch) => this.#onBatch(batch),
           onError: (error) => this.#consumerError(error),
+          onInterrupted: (error) => this.#interrupted(error),
+          onResumed: () => this.#resumed(),
         });
         if (this.#stopped) return;
         this.#lastProgress = this.#clock.now();
@@ -260,6 +262,19 @@ export class LogFollower {
       // Keep serving; the stall watchdog restarts the consumer once the log moves on.
       this.#host.degrade('consumer', error);
     }
+  }
+
+  /** The log restarts its consumer on its own: degraded (and told) until it runs again. */
+  #interrupted(error: NearCacheError): void {
+    if (this.#stopped) return;
+    if (this.#host.consumerDegraded()) this.#host.report(error);
+    else this.#host.degrade('consumer', error);
+  }
+
+  #resumed(): void {
+    if (this.#stopped) return;
+    this.#lastProgress = this.#clock.now();
+    if (this.#host.consumerDegraded()) this.#host.recover('consumer');
   }
 
   #checkCaughtUp(): void {

@@ -37,6 +37,13 @@ export interface ConsumeHandlers {
   onBatch(batch: LogBatch): Promise<void>;
   /** The consumer hit a problem it recovers from on its own (it reports, then retries). */
   onError(error: NearCacheError): void;
+  /**
+   * Optional. The consumer stopped and the log starts it again on its own (a replication worker
+   * that crashed): the cache counts as degraded until `onResumed`. Without it, `onError` is told.
+   */
+  onInterrupted?(error: NearCacheError): void;
+  /** Optional. The consumer runs again after `onInterrupted`, from `startOffset` of every partition. */
+  onResumed?(): void;
 }
 
 /**

@@ -1,12 +1,17 @@
 'use strict';
 // A small Express 4 service on nearcache in CommonJS; the compat runner starts it twice on one
-// topic (PORT, TOPIC, KAFKA_BROKERS) and drives it over HTTP.
+// topic (PORT, TOPIC, KAFKA_BROKERS, REPLICATION: inline or worker) and drives it over HTTP.
 const express = require('express');
 const { createNearCache } = require('@nearcache/core');
 const { cacheResponses, invalidateRoute } = require('@nearcache/express');
 
 async function main() {
-  const cache = createNearCache({ topic: process.env.TOPIC, kafka: { brokers: process.env.KAFKA_BROKERS.split(',') }, ttl: 60000 });
+  const cache = createNearCache({
+    topic: process.env.TOPIC,
+    kafka: { brokers: process.env.KAFKA_BROKERS.split(',') },
+    replication: process.env.REPLICATION === 'worker' ? 'worker' : 'inline',
+    ttl: 60000,
+  });
   await cache.ready();
   const app = express();
   let runs = 0;

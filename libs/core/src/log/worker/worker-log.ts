@@ -5,26 +5,18 @@
  * other way, those of one tick in one message. See docs/replication-modes.md.
  */
 import { Worker } from 'node:worker_threads';
-import { InvalidOptionError, LogUnavailableError, NearCacheError } from '../../errors.js';
-import { integer, plainObject, noUnknownKeys } from '../../validate.js';
+import { systemClock } from '../../clock.js';
+import { LogUnavailableError, NearCacheError, ReplicationWorkerError } from '../../errors.js';
+import { backoff, CancellableDelay, RETRY } from '../../retry.js';
 import { partitionFor } from '../../partitioner.js';
 import type { OutgoingRecord } from '../../record.js';
-import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from '../kafka/options.js';
+import type { KafkaLogOptions, ResolvedKafkaOptions } from '../kafka/options.js';
 import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from '../port.js';
+import { resolveForWorker, type ReplicationWorkerOptions, type WorkerSettings } from './options.js';
 import { decodeBatch, encodeAppends, fromErrorData, type FromWorker, type ToWorker, type WorkerStart } from './protocol.js';
 
-/** Options of the replication worker. */
-export interface ReplicationWorkerOptions {
-  /**
-   * Most bytes of batches the worker has read and the cache has not applied yet; above it the
-   * worker stops fetching (its consumer stays in its group) until the cache caught up to half of
-   * it. At least 65536. Default 16777216 (16 MiB).
-   */
-  maxBufferedBytes?: number;
-}
-
-const WORKER_OPTION_NAMES = ['maxBufferedBytes'] as const;
-const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** A worker that ran this long before it was lost counts as a first failure again, in ms. */
+const STABLE_RUN_MS = 60_000;
 
 /** What the worker's flow control did so far (see `KafkaWorkerLog.flow`). */
 export interface WorkerFlow {
@@ -38,45 +30,22 @@ export interface WorkerFlow {
   pauses: number;
   /** The bound the worker keeps to. */
   maxBufferedBytes: number;
+  /** How many times a worker that crashed or exited was started again. */
+  restarts: number;
 }
+
+export type { ReplicationWorkerOptions } from './options.js';
 
 /** The worker's entry, next to this module (`.js` in the built package). */
 const ENTRY = new URL('./entry.js', import.meta.url);
-
-/**
- * Checks `kafka` for a worker: every setting must cross to another thread (no kafkajs client
- * object, no functions in `ssl` or `sasl`).
- */
-function resolveForWorker(kafka: KafkaLogOptions, worker: ReplicationWorkerOptions): { options: ResolvedKafkaOptions; maxBufferedBytes: number } {
-  const options = resolveKafkaOptions(kafka);
-  if (options.client !== undefined) {
-    throw new InvalidOptionError(
-      'option "kafka.client" cannot be used with replication on a worker thread (a kafkajs client cannot move to another thread): give kafka.brokers and its settings instead',
-    );
-  }
-  for (const name of ['ssl', 'sasl'] as const) {
-    try {
-      structuredClone(options[name]);
-    } catch (cause) {
-      throw new InvalidOptionError(
-        `option "kafka.${name}" holds something that cannot be copied to the replication worker (a function or a class instance): use plain data (strings, Buffers), or replication "inline"`,
-        { cause },
-      );
-    }
-  }
-  const checked = plainObject('replicationWorker', worker);
-  noUnknownKeys('replicationWorker.', checked, WORKER_OPTION_NAMES);
-  const maxBufferedBytes = integer('replicationWorker.maxBufferedBytes', checked.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 65_536);
-  return { options, maxBufferedBytes };
-}
 
 /**
  * Returns a log factory for `createNearCache({ log })` that replicates through Kafka from a
  * worker thread. Checks `kafka` and `worker` at once.
  */
 export function kafkaWorkerLog(kafka: KafkaLogOptions, worker: ReplicationWorkerOptions = {}): ReplicationLogFactory {
-  const { options, maxBufferedBytes } = resolveForWorker(kafka, worker);
-  return (context) => new KafkaWorkerLog(options, maxBufferedBytes, context);
+  const { options, settings } = resolveForWorker(kafka, worker);
+  return (context) => new KafkaWorkerLog(options, settings, context);
 }
 
 interface Pending {
@@ -84,32 +53,52 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** The cache's side of a replication worker: a `ReplicationLog` whose calls are messages to the worker. */
+/**
+ * The cache's side of a replication worker: a `ReplicationLog` whose calls are messages to the
+ * worker. A worker that crashes or exits is started again with backoff (`RETRY.workerRestart`),
+ * its consumer resuming at the cache's own positions, up to `maxRestarts` times in a row.
+ */
 export class KafkaWorkerLog implements ReplicationLog {
   readonly kind = 'kafka';
   /** Kafka's framing of a record in a batch (lengths, attributes, deltas, header count), generously. */
   readonly recordOverhead = 96;
   readonly #start: WorkerStart;
   readonly #context: LogContext;
+  readonly #maxRestarts: number;
   #worker: Worker | undefined;
-  /** Why the worker is gone, once it is: every later call rejects with it. */
+  /** Workers started so far. */
+  #generation = 0;
+  /** When the current worker started (systemClock). */
+  #startedAt = 0;
+  /** Why replication ended for good (restarts exhausted): every later call rejects with it. */
   #gone: NearCacheError | undefined;
+  /** A lost worker is being started again: calls meanwhile reject (retriable). */
+  #restarting = false;
+  /** Workers lost in a row (reset by one that ran `STABLE_RUN_MS`). */
+  #failures = 0;
+  readonly #restartDelay = new CancellableDelay();
   #closing: Promise<void> | undefined;
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
+  /** Where batches go (from `consume`). */
   #handlers: ConsumeHandlers | undefined;
+  /** Whether the consumer runs (`consume` answered): a lost worker's consumer is then started again. */
+  #consuming = false;
   /** Batches are applied one at a time, in the order they arrived. */
   #applying: Promise<void> = Promise.resolve();
   /** Appends of this tick, sent together. */
   #appends: Array<{ id: number; records: OutgoingRecord[] }> = [];
   readonly #flow: WorkerFlow;
+  /** Bytes applied and not told to the worker yet (see #appliedBytes). */
+  #unreported = 0;
   #partitions = 0;
 
-  constructor(options: ResolvedKafkaOptions, maxBufferedBytes: number, context: LogContext) {
+  constructor(options: ResolvedKafkaOptions, settings: WorkerSettings, context: LogContext) {
     const { logger: _logger, ...rest } = context;
-    this.#start = { options, context: rest, maxBufferedBytes };
+    this.#start = { options, context: rest, maxBufferedBytes: settings.maxBufferedBytes };
     this.#context = context;
-    this.#flow = { bufferedBytes: 0, peakBufferedBytes: 0, paused: false, pauses: 0, maxBufferedBytes };
+    this.#maxRestarts = settings.maxRestarts;
+    this.#flow = { bufferedBytes: 0, peakBufferedBytes: 0, paused: false, pauses: 0, maxBufferedBytes: settings.maxBufferedBytes, restarts: 0 };
   }
 
   /** Kafka's default partitioner: murmur2 of the key bytes, as the Java client and kafkajs compute it. */
@@ -117,51 +106,120 @@ export class KafkaWorkerLog implements ReplicationLog {
     return partitionFor(key, partitions);
   }
 
-  /** The worker's flow control so far (a copy). */
+  /** The worker's flow control and restarts so far (a copy). */
   flow(): WorkerFlow {
     return { ...this.#flow };
   }
 
   /**
    * The worker thread (started by `open()`), for monitoring: its `threadId`, its
-   * `performance.eventLoopUtilization()`. Undefined before and after.
+   * `performance.eventLoopUtilization()`. Undefined before, after, and while a lost one is started again.
    */
   get thread(): Worker | undefined {
     return this.#worker;
   }
 
-  /** The worker thread, started on first use. */
-  #thread(): Worker {
+  /** The worker thread, started on first use. `restart`: the call of a restart, which may start it. */
+  #thread(restart = false): Worker {
     if (this.#gone) throw this.#gone;
     if (this.#closing) throw new LogUnavailableError('the Kafka log is closed', { retriable: false });
     if (this.#worker) return this.#worker;
+    if (this.#restarting && !restart) throw new LogUnavailableError('the replication worker is being started again', { retriable: true });
     let worker: Worker;
+    // A later worker's consumers take groups of their own: the lost one's member may still be in its group.
+    const generation = this.#generation++;
+    const context = generation === 0 ? this.#start.context : { ...this.#start.context, instanceId: `${this.#start.context.instanceId}.w${generation}` };
     try {
-      worker = new Worker(ENTRY, { workerData: this.#start, name: `nearcache replication ${this.#context.topic}` });
+      worker = new Worker(ENTRY, { workerData: { ...this.#start, context } satisfies WorkerStart, name: `nearcache replication ${this.#context.topic}` });
     } catch (cause) {
       throw (this.#gone = new LogUnavailableError(`cannot start the replication worker: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
     }
     this.#worker = worker;
+    this.#startedAt = systemClock.now();
     worker.on('message', (message: FromWorker) => this.#receive(message));
-    worker.on('error', (cause) => this.#lost(`the replication worker failed: ${cause?.message ?? String(cause)}`, cause));
-    worker.on('exit', (code) => this.#lost(`the replication worker exited (code ${code})`, undefined));
+    worker.on('error', (cause) => this.#lost(worker, `the replication worker failed: ${cause?.message ?? String(cause)}`, cause));
+    worker.on('exit', (code) => this.#lost(worker, `the replication worker exited (code ${code})`, undefined));
     return worker;
   }
 
-  /** The worker is gone: pending calls reject, the consumer reports it (unless close() ended it). */
-  #lost(message: string, cause: unknown): void {
-    if (this.#gone) return;
-    const error = new LogUnavailableError(message, cause === undefined ? { retriable: false } : { cause, retriable: false });
-    this.#gone = error;
+  /**
+   * `worker` is gone (an uncaught error, or its thread ended; told once per worker). Pending calls
+   * reject; unless `close()` ended it, a consuming log starts a new worker after a backoff, up to
+   * `maxRestarts` in a row, then reports a `ReplicationWorkerError` and replicates no more.
+   */
+  #lost(worker: Worker, message: string, cause: unknown): void {
+    if (worker !== this.#worker) return;
     this.#worker = undefined;
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-    if (!this.#closing) this.#handlers?.onError(error);
+    this.#appends = [];
+    this.#unreported = 0;
+    if (this.#closing) {
+      this.#rejectPending(new LogUnavailableError(`${message} while closing`, { retriable: false }));
+      return;
+    }
+    if (systemClock.now() - this.#startedAt >= STABLE_RUN_MS) this.#failures = 0;
+    const attempt = ++this.#failures;
+    const options = cause === undefined ? {} : { cause };
+    if (attempt > this.#maxRestarts) {
+      const error = (this.#gone = new ReplicationWorkerError(
+        `${message}; replication stopped (the worker was started again ${this.#maxRestarts} times in a row, replicationWorker.maxRestarts)`,
+        { ...options, retriable: false },
+      ));
+      this.#rejectPending(error);
+      this.#handlers?.onError(error);
+      return;
+    }
+    const error = new LogUnavailableError(`${message}; starting it again (attempt ${attempt} of ${this.#maxRestarts})`, { ...options, retriable: true });
+    // Appends in flight are sent again by the replication queue; a start in progress is retried by the cache.
+    this.#rejectPending(error);
+    const handlers = this.#handlers;
+    if (!handlers || !this.#consuming) return; // Not consuming yet: the cache's start tries again, with a new worker.
+    this.#restarting = true;
+    if (handlers.onInterrupted) handlers.onInterrupted(error);
+    else handlers.onError(error);
+    void this.#restart(handlers, attempt - 1);
   }
 
-  #call<T>(message: ToWorker & { id: number }): Promise<T> {
+  #rejectPending(error: NearCacheError): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const call of pending) call.reject(error);
+  }
+
+  /**
+   * Starts a new worker after a backoff and its consumer at the cache's positions, once every batch
+   * of the lost worker is applied: nothing is read twice or skipped.
+   */
+  async #restart(handlers: ConsumeHandlers, attempt: number): Promise<void> {
+    await this.#restartDelay.wait(backoff(attempt, RETRY.workerRestart));
+    await this.#applying;
+    for (let tries = 0; !this.#closing && !this.#gone; tries++) {
+      let worker: Worker | undefined;
+      try {
+        worker = this.#thread(true);
+        this.#flow.paused = false;
+        await this.#call({ type: 'open', id: this.#nextId++ }, true);
+        await this.#call({ type: 'consume', id: this.#nextId++, start: this.#startOffsets(handlers) }, true);
+        this.#restarting = false;
+        this.#flow.restarts++;
+        this.#context.logger.info(`the replication worker was started again; its consumer resumed at the cache's positions`, { attempt: attempt + 1 });
+        handlers.onResumed?.();
+        return;
+      } catch (error) {
+        // No thread could be started: replication ends here.
+        if (worker === undefined) return handlers.onError(asNearCacheError(error));
+        // The worker was lost again: #lost goes on from there. Otherwise Kafka failed: try again.
+        if (this.#worker !== worker || this.#closing) return;
+        const failure = asNearCacheError(error);
+        handlers.onError(failure);
+        if (!failure.retriable) return;
+        await this.#restartDelay.wait(backoff(tries, RETRY.start));
+      }
+    }
+  }
+
+  #call<T>(message: ToWorker & { id: number }, restart = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const worker = this.#thread();
+      const worker = this.#thread(restart);
       this.#pending.set(message.id, { resolve: resolve as (value: unknown) => void, reject });
       worker.postMessage(message);
     });
@@ -188,8 +246,25 @@ export class KafkaWorkerLog implements ReplicationLog {
       case 'flow':
         if (message.paused && !this.#flow.paused) this.#flow.pauses++;
         this.#flow.paused = message.paused;
+        if (message.paused && this.#worker) this.#tellApplied(this.#worker);
         return;
     }
+  }
+
+  /**
+   * The worker counts what it sent and the cache has not applied only to know when to stop and
+   * start fetching: it is told at once while it stopped, else in steps of a quarter of its bound,
+   * so that applying a batch does not wake its thread each time.
+   */
+  #appliedBytes(worker: Worker, bytes: number): void {
+    this.#unreported += bytes;
+    if (this.#flow.paused || this.#unreported >= this.#start.maxBufferedBytes / 4) this.#tellApplied(worker);
+  }
+
+  #tellApplied(worker: Worker): void {
+    if (this.#unreported === 0) return;
+    worker.postMessage({ type: 'applied', bytes: this.#unreported } satisfies ToWorker);
+    this.#unreported = 0;
   }
 
   #batch(buffer: ArrayBuffer): void {
@@ -198,6 +273,7 @@ export class KafkaWorkerLog implements ReplicationLog {
     flow.bufferedBytes += bytes;
     if (flow.bufferedBytes > flow.peakBufferedBytes) flow.peakBufferedBytes = flow.bufferedBytes;
     const handlers = this.#handlers;
+    const from = this.#worker;
     this.#applying = this.#applying.then(async () => {
       try {
         if (handlers && !this.#closing) await handlers.onBatch(decodeBatch(buffer));
@@ -205,7 +281,8 @@ export class KafkaWorkerLog implements ReplicationLog {
         handlers?.onError(asNearCacheError(error));
       } finally {
         flow.bufferedBytes -= bytes;
-        this.#worker?.postMessage({ type: 'applied', bytes } satisfies ToWorker);
+        // Only the worker that sent it counts it (a new one starts at 0).
+        if (from !== undefined && from === this.#worker) this.#appliedBytes(from, bytes);
       }
     });
   }
@@ -221,9 +298,10 @@ export class KafkaWorkerLog implements ReplicationLog {
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {
-    this.#handlers = handlers;
     if (this.#partitions === 0) await this.open();
-    await this.#call({ type: 'consume', id: this.#nextId++, start: this.#startOffsets() });
+    this.#handlers = handlers;
+    await this.#call({ type: 'consume', id: this.#nextId++, start: this.#startOffsets(handlers) });
+    this.#consuming = true;
   }
 
   /**
@@ -232,12 +310,12 @@ export class KafkaWorkerLog implements ReplicationLog {
    * may be busy, to ask it.
    */
   restartConsumer(): Promise<void> {
-    return this.#call({ type: 'restart', id: this.#nextId++, start: this.#startOffsets() });
+    const handlers = this.#handlers;
+    return this.#call({ type: 'restart', id: this.#nextId++, start: handlers ? this.#startOffsets(handlers) : [] });
   }
 
-  #startOffsets(): number[] {
-    const handlers = this.#handlers;
-    return Array.from({ length: this.#partitions }, (_, partition) => handlers?.startOffset(partition) ?? 0);
+  #startOffsets(handlers: ConsumeHandlers): number[] {
+    return Array.from({ length: this.#partitions }, (_, partition) => handlers.startOffset(partition));
   }
 
   append(records: OutgoingRecord[]): Promise<number[]> {
@@ -267,6 +345,7 @@ export class KafkaWorkerLog implements ReplicationLog {
   }
 
   async #close(): Promise<void> {
+    this.#restartDelay.cancel();
     const worker = this.#worker;
     if (!worker || this.#gone) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

@@ -1,10 +1,15 @@
 // A small Express 5 service on nearcache in TypeScript (ES modules); the compat runner starts it
-// twice on one topic (PORT, TOPIC, KAFKA_BROKERS) and drives it over HTTP.
+// twice on one topic (PORT, TOPIC, KAFKA_BROKERS, REPLICATION: inline or worker) and drives it over HTTP.
 import express from 'express';
 import { createNearCache } from '@nearcache/core';
 import { cacheResponses, invalidateRoute } from '@nearcache/express';
 
-const cache = createNearCache<string | object>({ topic: process.env.TOPIC!, kafka: { brokers: process.env.KAFKA_BROKERS!.split(',') }, ttl: 60_000 });
+const cache = createNearCache<string | object>({
+  topic: process.env.TOPIC!,
+  kafka: { brokers: process.env.KAFKA_BROKERS!.split(',') },
+  replication: process.env.REPLICATION === 'worker' ? 'worker' : 'inline',
+  ttl: 60_000,
+});
 await cache.ready();
 
 const app = express();
