@@ -51,7 +51,7 @@ describe('grace', () => {
     const served = await request(app).get('/page').expect(200);
     expect(served.headers['x-cache']).toBe('STALE');
     // The status line is the stored response's, not the failure's (Express's error handler sets its reason phrase).
-    expect(served.res.statusMessage).toBe('OK');
+    expect((served as unknown as { res: { statusMessage: string } }).res.statusMessage).toBe('OK'); // supertest's types omit the raw response
     expect(served.text).toBe('page 1');
     expect(served.headers['content-type']).toMatch(/^text\/plain/);
     expect(stale).toEqual([expect.objectContaining({ key: localKey('/page'), reason: 'loader-failed' })]);
