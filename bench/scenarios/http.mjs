@@ -10,9 +10,9 @@ import { fork } from 'node:child_process';
 import autocannon from 'autocannon';
 import { QUICK, check, log, median, noise, percentile, report, roundOrder, roundRatios, sleep, verdictFields } from '../lib.mjs';
 
-const ROUNDS = QUICK ? 3 : 6;
-const DURATION_S = QUICK ? 1 : 3;
-const WARM_S = QUICK ? 2 : 4;
+const ROUNDS = QUICK ? 4 : 10;
+const DURATION_S = QUICK ? 1 : 2;
+const WARM_S = QUICK ? 2 : 3;
 const CONNECTIONS = 10;
 const PRODUCTS = 100;
 const paths = Array.from({ length: PRODUCTS }, (_, i) => `/products/${i + 1}`);
