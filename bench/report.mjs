@@ -55,6 +55,38 @@ export function verdictOf(r) {
 }
 const verdict = verdictOf;
 
+/**
+ * The `http` scenario's table (markdown rows) and chart: requests per second and latency of each
+ * server, as docs/benchmarks.md, docs/faq.md and the README show them.
+ */
+export function httpTable(r) {
+  const rows = [
+    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | req/s vs cache-manager in-memory |',
+    '|---|---|---|---|---|---|',
+  ];
+  const base = r.results['cm-memory']?.rps;
+  for (const [id, s] of Object.entries(r.results)) {
+    if (id === 'cm-memory-aa') continue;
+    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${f(s.rps / base)}x |`);
+  }
+  return rows;
+}
+
+/** The bar chart of the `http` scenario (requests per second). */
+export function httpChart(r) {
+  return {
+    title: 'HTTP requests per second, GET /products/:id (higher is better)',
+    unit: 'req/s',
+    bars: Object.entries(r.results)
+      .filter(([id]) => id !== 'cm-memory-aa')
+      .map(([id, s]) => ({
+        label: s.label.replace('@nestjs/', '').replace(', 20 ms data source', ' (20 ms source)'),
+        value: s.rps,
+        kind: id.startsWith('nearcache') ? 'ours' : 'other',
+      })),
+  };
+}
+
 export function writeDocs(report, root) {
   const docs = path.join(root, 'docs');
   const plots = path.join(docs, 'benchmarks');
@@ -378,6 +410,12 @@ export function writeDocs(report, root) {
         { label: `sidecar ${name}`, value: r[`sidecar ${name}`].rps, kind: 'ours' },
       ]),
     });
+  }
+  const httpResult = by.http;
+  if (httpResult) {
+    out.push('', '## 11. HTTP HITs under load', '', httpResult.method, '', ...httpTable(httpResult));
+    if (httpResult.skipped) out.push('', `${httpResult.skipped}.`);
+    plot('http', httpChart(httpResult));
   }
   const notes = path.join(root, 'bench', 'NOTES.md');
   if (fs.existsSync(notes)) out.push('', fs.readFileSync(notes, 'utf8').trim());

@@ -50,6 +50,7 @@ const SCENARIOS = [
   { name: 'invalidate', file: 'invalidate.mjs', flags: [] },
   { name: 'tags', file: 'tags.mjs', flags: ['--expose-gc'] },
   { name: 'interceptor', file: 'interceptor.mjs', flags: [] },
+  { name: 'http', file: 'http.mjs', flags: [], redis: true },
   { name: 'fleet', file: 'fleet.mjs', flags: [] },
   { name: 'fanout', file: 'fanout.mjs', flags: [], kafka: true },
   { name: 'sidecar', file: 'sidecar.mjs', flags: [], redis: true, kafka: true },

@@ -6,30 +6,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import v8 from 'node:v8';
 import { jsonCodec, structuredCodec } from '@nearcache/core';
-import { QUICK, check, fact, log, makeValue, median, noise, now, report, verdictFields } from '../lib.mjs';
+import { QUICK, check, fact, log, makeRow, makeValue, median, noise, now, report, verdictFields } from '../lib.mjs';
 
 const ROUNDS = QUICK ? 7 : 15;
 const DISTINCT = 500;
-
-/** A 5 KB row-like object: an order with 25 lines, each with two dates, as a database row would come back. */
-export function makeRow(i) {
-  return {
-    id: i,
-    customer: { id: 1000 + i, name: `Customer ${i}`, email: `customer${i}@example.com`, since: new Date(1700000000000 + i * 1000) },
-    status: i % 3 === 0 ? 'open' : 'shipped',
-    createdAt: new Date(1764000000000 + i),
-    updatedAt: new Date(1764000500000 + i),
-    lines: Array.from({ length: 25 }, (_, j) => ({
-      sku: `SKU-${i}-${j}`,
-      label: `item label ${j}`,
-      quantity: (i + j) % 7,
-      price: 12.5 + j,
-      createdAt: new Date(1764000000000 + j * 1000),
-      updatedAt: new Date(1764000500000 + j),
-      shipped: j % 2 === 0,
-    })),
-  };
-}
 
 // Values as an application holds them after building them (a template literal leaves cons strings that the first encode flattens).
 const values = {

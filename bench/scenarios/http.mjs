@@ -1,0 +1,184 @@
+// 15. http: the example's product pages under an HTTP load generator (autocannon, driven through
+// its programmatic API from this process), served from a cache HIT by nearcache's Nest
+// interceptor and Express middleware, by @nestjs/cache-manager's CacheInterceptor on its
+// in-memory store and on a Redis store, and by the uncached handler over a 20 ms data source.
+// Each server is a process of its own on 127.0.0.1 (bench/workers/http-server.mjs), pinned to
+// another CPU than this one where the runner pins; rounds interleave the servers (one server under
+// load at a time, the others idle) and every figure is the median over rounds. A second
+// cache-manager in-memory server, in the same rounds, is the A/A comparison behind the noise band.
+import { fork } from 'node:child_process';
+import autocannon from 'autocannon';
+import { QUICK, check, log, median, noise, percentile, report, roundOrder, roundRatios, sleep, verdictFields } from '../lib.mjs';
+
+const ROUNDS = QUICK ? 4 : 10;
+const DURATION_S = QUICK ? 1 : 2;
+const WARM_S = QUICK ? 2 : 3;
+const CONNECTIONS = 10;
+const PRODUCTS = 100;
+const paths = Array.from({ length: PRODUCTS }, (_, i) => `/products/${i + 1}`);
+
+const redisSkipped = process.env.REDIS_URL ? undefined : (process.env.REDIS_SKIPPED ?? 'skipped: REDIS_URL not set');
+/** The servers, by kind (bench/workers/http-server.mjs); `cm-memory-aa` is a second `cm-memory`. */
+const SERVERS = [
+  { id: 'nearcache-nest', kind: 'nearcache-nest', label: 'nearcache, Nest interceptor HIT', hit: true },
+  { id: 'nearcache-express', kind: 'nearcache-express', label: 'nearcache, Express middleware HIT', hit: true },
+  { id: 'cm-memory', kind: 'cm-memory', label: '@nestjs/cache-manager, in-memory HIT', hit: true },
+  ...(redisSkipped ? [] : [{ id: 'cm-redis', kind: 'cm-redis', label: '@nestjs/cache-manager, Redis HIT', hit: true }]),
+  { id: 'uncached', kind: 'uncached', label: 'uncached handler, 20 ms data source', hit: false },
+  { id: 'cm-memory-aa', kind: 'cm-memory', label: '@nestjs/cache-manager, in-memory HIT (A/A copy)', hit: true },
+];
+
+// The servers take the first peer CPU (not this process's), as bench/run.mjs says (BENCH_PEER_CPUS).
+const serverCpu = (process.env.BENCH_PEER_CPUS ?? '').split(',').filter(Boolean)[0];
+
+/** Starts one server process; resolves with its port once it listens. */
+function startServer(server) {
+  const pin = serverCpu === undefined ? {} : { execPath: 'taskset', execArgv: ['-c', serverCpu, process.execPath] };
+  const child = fork(new URL('../workers/http-server.mjs', import.meta.url), [server.kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...pin });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${server.id}: not listening after 60 s`)), 60_000);
+    child.once('exit', (code) => reject(new Error(`${server.id} exited with ${code} before listening`)));
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      const cpu = () =>
+        new Promise((answer) => {
+          child.once('message', (m) => answer(m.us));
+          child.send({ cmd: 'cpu' });
+        });
+      resolve({ ...server, child, cpu, port: message.port, url: `http://127.0.0.1:${message.port}` });
+    });
+  });
+}
+
+async function stopServer(server) {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.disconnect();
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * One pass of autocannon against `server`: requests per second (2xx answers over the pass's
+ * duration), the exact latency of every answer (autocannon's 'response' event gives each one in
+ * ms with sub-ms precision; its own histogram keeps whole ms), and the server process's CPU time
+ * per request (user + system), which other work on the machine disturbs much less than its rate.
+ */
+async function load(server, seconds) {
+  const latencies = [];
+  const cpu0 = await server.cpu();
+  const instance = autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    pipelining: 1,
+    duration: seconds,
+    requests: paths.map((path) => ({ method: 'GET', path })),
+  });
+  instance.on('response', (_client, status, _bytes, ms) => {
+    if (status >= 200 && status < 300) latencies.push(ms);
+  });
+  const result = await instance;
+  const cpuUs = (await server.cpu()) - cpu0;
+  if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0)
+    throw new Error(`${server.id}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers under load`);
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    rps: result['2xx'] / result.duration,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuUsPerRequest: cpuUs / result['2xx'],
+    requests: result['2xx'],
+  };
+}
+
+log(`http: starting ${SERVERS.length} servers${serverCpu === undefined ? '' : ` on CPU ${serverCpu}`}`);
+const servers = [];
+try {
+  for (const server of SERVERS) servers.push(await startServer(server));
+
+  // Warm-up: every page once (the caches fill), then checks that each server answers what it should,
+  // the same body everywhere, then an unmeasured pass of autocannon per server.
+  const bodies = new Map();
+  for (const server of servers) {
+    for (const path of paths) await (await fetch(server.url + path)).arrayBuffer();
+    const answer = await fetch(`${server.url}/products/1`);
+    const body = await answer.text();
+    if (answer.status !== 200) throw new Error(`${server.id}: /products/1 answered ${answer.status}`);
+    const cache = answer.headers.get('x-cache');
+    if (server.hit && cache !== 'HIT') throw new Error(`${server.id}: /products/1 answered X-Cache ${cache} after the warm-up, not HIT`);
+    bodies.set(server.id, body);
+  }
+  if (new Set(bodies.values()).size !== 1) throw new Error(`the servers answer different bodies: ${JSON.stringify(Object.fromEntries(bodies))}`);
+  for (const server of servers) await load(server, WARM_S);
+
+  const rounds = Object.fromEntries(servers.map((s) => [s.id, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const server of roundOrder(r, servers)) {
+      rounds[server.id].push(await load(server, DURATION_S));
+      await sleep(100); // the last connections close before the next server's pass
+    }
+  }
+
+  const results = Object.fromEntries(
+    servers.map((s) => {
+      const rs = rounds[s.id];
+      return [
+        s.id,
+        {
+          label: s.label,
+          rps: median(rs.map((x) => x.rps)),
+          p50ms: median(rs.map((x) => x.p50)),
+          p99ms: median(rs.map((x) => x.p99)),
+          cpuUsPerRequest: median(rs.map((x) => x.cpuUsPerRequest)),
+          requests: rs.reduce((a, x) => a + x.requests, 0),
+          rounds: rs,
+        },
+      ];
+    }),
+  );
+  const rpsOf = (id) => rounds[id].map((x) => x.rps);
+  const base = results['cm-memory'].rps;
+  const band = noise({ aa: results['cm-memory-aa'].rps / base, rounds: roundRatios(rpsOf('cm-memory-aa'), rpsOf('cm-memory')) });
+  const ratios = {};
+  const checks = [];
+  for (const [ours, name] of [
+    ['nearcache-nest', 'Nest'],
+    ['nearcache-express', 'Express'],
+  ]) {
+    ratios[ours] = {
+      vsMemory: results[ours].rps / base,
+      vsUncached: results[ours].rps / results.uncached.rps,
+      cpuVsMemory: results[ours].cpuUsPerRequest / results['cm-memory'].cpuUsPerRequest,
+    };
+    checks.push(check(`${name}/cm memory`, ratios[ours].vsMemory, '>=', 1, band));
+    if (results['cm-redis']) {
+      ratios[ours].vsRedis = results[ours].rps / results['cm-redis'].rps;
+      ratios[ours].cpuVsRedis = results[ours].cpuUsPerRequest / results['cm-redis'].cpuUsPerRequest;
+      checks.push(check(`${name}/cm Redis`, ratios[ours].vsRedis, '>=', 1.5, band));
+    }
+  }
+  for (const s of servers)
+    log(
+      `http: ${s.label.padEnd(48)} ${results[s.id].rps.toFixed(0).padStart(6)} req/s  p50 ${results[s.id].p50ms.toFixed(2)} ms  p99 ${results[s.id].p99ms.toFixed(2)} ms  server CPU ${results[s.id].cpuUsPerRequest.toFixed(0)} µs/request`,
+    );
+  const x = (v) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
+  const nest = ratios['nearcache-nest'];
+  const express = ratios['nearcache-express'];
+  report({
+    scenario: 'http',
+    title: 'HTTP HITs under load: nearcache vs @nestjs/cache-manager (memory, Redis) and no cache',
+    method: `autocannon (programmatic API, in the bench process) against the example's product pages (GET /products/:id, ${PRODUCTS} products cycled by every connection, bodies of about 100 B), ${CONNECTIONS} connections, no pipelining, ${DURATION_S} s per pass; each server a process of its own on 127.0.0.1${serverCpu === undefined ? '' : `, pinned to CPU ${serverCpu} (the load generator on another)`}, one under load at a time; ${ROUNDS} interleaved rounds, median over rounds of requests per second, of each pass's p50 and p99 latency (every answer's time from autocannon's response event) and of the server process's CPU time per request (user + system, reported beside). Every server runs the example's request tracker middleware. Cache HITs were checked (X-Cache: HIT) and all bodies are the same. The uncached handler waits for the example's data source, set to 20 ms. nearcache runs on an in-process log (a HIT does not touch the log). A/A: a second cache-manager in-memory server in the same rounds, the noise band of every ratio${redisSkipped ? `; Redis ${redisSkipped}` : ''}`,
+    measured: `req/s vs cm memory, Redis: Nest ${x(nest.vsMemory)}, ${x(nest.vsRedis)}; Express ${x(express.vsMemory)}, ${x(express.vsRedis)}`,
+    target: 'HIT >= 1.0x cm memory, >= 1.5x cm Redis',
+    ...verdictFields(checks),
+    results,
+    ratios,
+    aa: { ratio: band.aa, rounds: band.rounds },
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    ...(redisSkipped ? { skipped: `Redis ${redisSkipped}` } : {}),
+  });
+} finally {
+  await Promise.all(servers.map(stopServer));
+}
