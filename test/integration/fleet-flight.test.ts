@@ -11,7 +11,12 @@ describe('fleet-wide single flight on a real broker', () => {
   const caches: NearCache[] = [];
   const open = (topic: string): NearCache => {
     // A wait far above a claim's round trip on a loaded machine: the bound is on loads, not on time.
-    const cache = createNearCache({ topic, kafka: { brokers: client.brokers, logLevel: 'nothing' }, logger: silentLogger, fleetWait: 30_000 });
+    const cache = createNearCache({
+      topic,
+      kafka: { brokers: client.brokers, logLevel: 'nothing', shareConnection: false },
+      logger: silentLogger,
+      fleetWait: 30_000,
+    });
     caches.push(cache);
     return cache;
   };

@@ -110,7 +110,13 @@ export class KafkaConnection {
     if (!lane) {
       lane = new ConsumerLane(
         settings,
-        { kafka: this.kafka, deadline: (what, promise) => this.deadline(what, promise), error: (what, error) => this.error(what, error) },
+        {
+          kafka: this.kafka,
+          deadline: (what, promise) => this.deadline(what, promise),
+          error: (what, error) => this.error(what, error),
+          // Caches created together open in about the same time; one that takes longer is not waited for.
+          gatherMs: this.#options.requestTimeout,
+        },
         context.instanceId,
       );
       this.#lanes.push(lane);

@@ -19,6 +19,8 @@ export interface LaneIo {
   kafka: Kafka;
   deadline<T>(what: string, promise: Promise<T>): Promise<T>;
   error(what: string, error: unknown): NearCacheError;
+  /** How long a cache that starts consuming waits for the caches created with it (one consumer start for all), in ms. */
+  gatherMs: number;
 }
 
 /** One cache reading its topic through a lane. */
@@ -31,9 +33,6 @@ export interface LaneMember {
   handlers: ConsumeHandlers | undefined;
   paused: boolean;
 }
-
-/** How long a cache that starts consuming waits for the caches created with it (one consumer start for all). */
-const GATHER_MS = 1000;
 
 /**
  * One kafkajs consumer shared by the caches of a process that read different topics with the same
@@ -62,7 +61,9 @@ export class ConsumerLane {
   /** The restart waiting for its turn, shared by everyone asking meanwhile. */
   #pending: Promise<void> | undefined;
   #queue: Promise<void> = Promise.resolve();
-  #gathering: { promise: Promise<void>; done: () => void } | undefined;
+  /** Caches waiting for the others created with them, and the bound of their wait. */
+  readonly #gatherers: (() => void)[] = [];
+  #gatherTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: LaneSettings, io: LaneIo, firstInstanceId: string) {
     this.settings = settings;
@@ -85,7 +86,8 @@ export class ConsumerLane {
   /** Starts reading `member` (its handlers set); resolves once a consumer reading it runs. */
   async join(member: LaneMember): Promise<void> {
     if (this.#members.get(member.topic) !== member) throw new LogUnavailableError('the Kafka log is closed', { retriable: false });
-    if (this.#waiting()) await this.#gather();
+    // The last of the caches gathering ends the wait, and waits with them: one start for all.
+    if (this.#waiting() || this.#gatherers.length > 0) await this.#gather();
     await this.restart();
   }
 
@@ -115,7 +117,7 @@ export class ConsumerLane {
     if (this.#members.get(member.topic) !== member) return;
     this.#members.delete(member.topic);
     member.handlers = undefined;
-    if (!this.#waiting()) this.#gathering?.done();
+    if (!this.#waiting()) this.#endGather();
     if (this.#members.size > 0) {
       if (this.#consumer) this.#pauseTopic(this.#consumer, member.topic, true);
       else if (!this.#pending) this.#scheduleRestart();
@@ -141,24 +143,22 @@ export class ConsumerLane {
     return false;
   }
 
-  /** Waits until every reserved cache started consuming, or left, at most GATHER_MS. */
+  /** Waits until every reserved cache started consuming, or left, at most `gatherMs`. */
   #gather(): Promise<void> {
-    if (!this.#gathering) {
-      let done!: () => void;
-      const promise = new Promise<void>((resolve) => (done = resolve));
-      const timer = setTimeout(done, GATHER_MS);
-      timer.unref();
-      this.#gathering = {
-        promise: promise.finally(() => {
-          clearTimeout(timer);
-          this.#gathering = undefined;
-        }),
-        done,
-      };
-    }
-    const gathering = this.#gathering;
-    if (!this.#waiting()) gathering.done();
-    return gathering.promise;
+    return new Promise<void>((resolve) => {
+      this.#gatherers.push(resolve);
+      if (!this.#gatherTimer) {
+        this.#gatherTimer = setTimeout(() => this.#endGather(), this.#io.gatherMs);
+        this.#gatherTimer.unref();
+      }
+      if (!this.#waiting()) this.#endGather();
+    });
+  }
+
+  #endGather(): void {
+    clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = undefined;
+    for (const resolve of this.#gatherers.splice(0)) resolve();
   }
 
   async #replace(): Promise<void> {
