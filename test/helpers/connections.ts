@@ -1,6 +1,7 @@
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { KafkaTestClient } from './kafka.js';
+import { waitFor } from './wait.js';
 
 const { Kafka: KafkaClient, logLevel, AssignerProtocol } = kafkajs;
 
@@ -45,10 +46,26 @@ export function countingClient(brokers: string[]): {
   return { kafka, made, live: () => live, maxLive: () => maxLive };
 }
 
-/** `count` new topics, created one after the other (the test client's admin is not used concurrently). */
+/**
+ * `count` new topics, created one after the other (the test client's admin is not used
+ * concurrently). kafkajs can fail a creation while it waits for the new topic's leaders (its
+ * metadata lags behind the broker when other tests create topics at the same time): such a
+ * creation is tried again, under a new name.
+ */
 export async function createTopics(client: KafkaTestClient, count: number, partitions = 2): Promise<string[]> {
   const topics: string[] = [];
-  for (let i = 0; i < count; i++) topics.push(await client.createTopic({ partitions }));
+  let failure: unknown;
+  await waitFor(
+    async () => {
+      try {
+        topics.push(await client.createTopic({ partitions }));
+      } catch (error) {
+        failure = error;
+      }
+      return topics.length === count;
+    },
+    { timeout: 30_000, interval: 200, message: () => `${count} topics created (last failure: ${String(failure)})` },
+  );
   return topics;
 }
 

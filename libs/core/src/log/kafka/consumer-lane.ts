@@ -171,8 +171,9 @@ export class ConsumerLane {
     try {
       await this.#start();
     } catch (error) {
-      // Caches already reading lost their consumer with the restart: they get one back.
-      if (!this.#closed && !this.#consumer) this.#scheduleRestart();
+      // Caches already reading lost their consumer with the restart: they get one back, unless
+      // Kafka refused for good (authorization), which the callers report.
+      if (!this.#closed && !this.#consumer && this.#io.error('starting the Kafka consumer', error).retriable) this.#scheduleRestart();
       throw error;
     }
   }

@@ -45,7 +45,7 @@ export interface KafkaLogOptions {
   /**
    * Share the process's Kafka connections with the other caches of equal client settings (or the
    * same `client`): one admin, one producer, and one consumer reading their topics (docs/architecture.md,
-   * Shared connections). `false` gives this cache an admin, a producer and a consumer of its own. Default true.
+   * Shared Kafka connections). `false` gives this cache an admin, a producer and a consumer of its own. Default true.
    */
   shareConnection?: boolean;
 }
