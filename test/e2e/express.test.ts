@@ -21,7 +21,7 @@ describe('express: two apps on one topic of a real broker', () => {
   let appB: Express;
 
   function open(topic: string): NearCache {
-    const cache = createNearCache({ topic, kafka: { brokers: client.brokers, logLevel: 'nothing' }, logger: silentLogger });
+    const cache = createNearCache({ topic, kafka: { brokers: client.brokers, logLevel: 'nothing', shareConnection: false }, logger: silentLogger });
     caches.push(cache);
     return cache;
   }

@@ -96,3 +96,65 @@ describe.each<ReplicationMode>(['inline', 'worker'])('broker restarted under wri
     expect(traffic.failures).toEqual([]);
   });
 });
+
+describe('broker restarted under writes, caches sharing their connections', () => {
+  it('two processes of two caches each, one consumer per process: every cache applies new records within 5 s', async () => {
+    const topics = [await client.createTopic({ partitions: 2, config: NO_CLEANING }), await client.createTopic({ partitions: 2, config: NO_CLEANING })];
+    const lines: string[] = [];
+    const stalls: string[] = [];
+    // Two processes (their clientIds differ); in each, the caches of the two topics share one admin, producer and consumer.
+    const byTopic = topics.map(() => [] as Array<NearCache<unknown>>);
+    for (const proc of ['a', 'b']) {
+      for (const [t, topic] of topics.entries()) {
+        const name = `${proc}${t}`;
+        const cache = createNearCache<unknown>({
+          topic,
+          kafka: { ...faultTestKafka(cluster.brokers), clientId: `process-${proc}`, sessionTimeout: 30_000, heartbeatInterval: 3000, logLevel: 'info' },
+          logger: recordingLogger(lines, name),
+          lagPollInterval: 500,
+          stallTimeout: 10_000,
+        });
+        cache.on('error', (error) => {
+          lines.push(`${new Date().toISOString().slice(11, 23)} ${name} event ${error.code} ${error.message}`);
+          if (error.code === 'NC_CONSUMER_STALLED') stalls.push(error.message);
+        });
+        caches.push(cache);
+        byTopic[t]!.push(cache);
+      }
+    }
+    await Promise.all(caches.map((c) => c.ready()));
+    const traffic = startTraffic(caches, { durableEvery: 25 });
+    const probes = topics.map((topic, t) => startProbes(client, topic, byTopic[t]!));
+    await waitFor(() => probes.every((p) => p.seenByAll() >= 3), { timeout: 30_000, message: 'probes applied by every cache before the restart' });
+
+    await cluster.stopNode(0);
+    await waitFor(() => caches.every((c) => c.state === 'degraded'), { timeout: 30_000, message: 'every cache degraded' });
+    await sleep(3000);
+    await cluster.startNode(0);
+    const upAt = Date.now();
+    lines.push(`${new Date().toISOString().slice(11, 23)} broker answering again`);
+
+    const recovered = byTopic.map((group) => group.map(() => 0));
+    await waitFor(
+      () => {
+        byTopic.forEach((group, t) =>
+          group.forEach((_, i) => {
+            if (recovered[t]![i] === 0 && probes[t]!.seenAfter(i, upAt)) recovered[t]![i] = Date.now() - upAt;
+          }),
+        );
+        return recovered.flat().every((ms) => ms > 0);
+      },
+      {
+        timeout: 90_000,
+        interval: 50,
+        message: () => `every cache to apply a probe written after the restart (${JSON.stringify(recovered)})\n${lines.join('\n')}`,
+      },
+    );
+    traffic.stop();
+    probes.forEach((p) => p.stop());
+    console.log(`broker restart, shared connections: applied by each cache after ${recovered.flat().join(', ')} ms`);
+    expect(stalls, 'the stall watchdog did not have to fire').toEqual([]);
+    expect(Math.max(...recovered.flat()), `recovery per cache ${recovered.flat().join(', ')} ms\n${lines.join('\n')}`).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
+    expect(traffic.failures).toEqual([]);
+  });
+});

@@ -12,8 +12,14 @@ describe('fleet-wide single flight on a real broker', () => {
   const open = (topic: string): NearCache => {
     // A wait no run reaches (every wait here ends on a record, never on its deadline): the bound is
     // on loads, not on time. A deadline a heavily loaded machine could reach would let waiters load
-    // at it, as documented, and the count would measure the machine.
-    const cache = createNearCache({ topic, kafka: { brokers: client.brokers, logLevel: 'nothing' }, logger: silentLogger, fleetWait: 600_000 });
+    // at it, as documented, and the count would measure the machine. Separate connections, as ten
+    // services would have.
+    const cache = createNearCache({
+      topic,
+      kafka: { brokers: client.brokers, logLevel: 'nothing', shareConnection: false },
+      logger: silentLogger,
+      fleetWait: 600_000,
+    });
     caches.push(cache);
     return cache;
   };

@@ -4,12 +4,12 @@ import { KafkaTestClient } from '../helpers/kafka.js';
 import { diff, foldTopic, snapshot } from '../helpers/oracle.js';
 import { waitFor } from '../helpers/wait.js';
 
-// Each instance has its own Kafka connections (`kafka: { brokers }`), as separate services would.
+// Each instance has Kafka connections of its own (`shareConnection: false`), as separate services would.
 describe('three instances on a real broker, and a fourth that joins later', () => {
   const client = new KafkaTestClient();
   const caches: NearCache[] = [];
   const open = (topic: string): NearCache => {
-    const cache = createNearCache({ topic, kafka: { brokers: client.brokers, logLevel: 'nothing' }, logger: silentLogger });
+    const cache = createNearCache({ topic, kafka: { brokers: client.brokers, logLevel: 'nothing', shareConnection: false }, logger: silentLogger });
     caches.push(cache);
     return cache;
   };

@@ -10,7 +10,7 @@ export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 export interface KafkaLogOptions {
   /** Bootstrap brokers, as an array or a comma-separated string ("host:port"). Required unless `client` is given. */
   brokers?: string[] | string;
-  /** An existing kafkajs client whose settings (brokers, TLS, SASL) this cache uses; it still opens its own admin, producer and consumer connections. Instead of `brokers`, `clientId`, `ssl`, `sasl`, `connectionTimeout` and `logLevel`. */
+  /** An existing kafkajs client whose settings (brokers, TLS, SASL) this cache uses; caches given the same client share its admin, producer and consumer (see `shareConnection`). Instead of `brokers`, `clientId`, `ssl`, `sasl`, `connectionTimeout` and `logLevel`. */
   client?: Kafka;
   /** kafkajs client id. Default "nearcache". */
   clientId?: string;
@@ -48,6 +48,12 @@ export interface KafkaLogOptions {
   rackId?: string;
   /** kafkajs's own log level; its lines go through the cache's logger at the level their meaning deserves (docs/operations.md, Logs). Default "error". */
   logLevel?: KafkaLogLevel;
+  /**
+   * Share the process's Kafka connections with the other caches of equal client settings (or the
+   * same `client`): one admin, one producer, and one consumer reading their topics (docs/architecture.md,
+   * Shared Kafka connections). `false` gives this cache an admin, a producer and a consumer of its own. Default true.
+   */
+  shareConnection?: boolean;
 }
 
 const KAFKA_OPTION_NAMES = [
@@ -69,6 +75,7 @@ const KAFKA_OPTION_NAMES = [
   'maxWaitTimeInMs',
   'rackId',
   'logLevel',
+  'shareConnection',
 ] as const;
 
 /** The options with their defaults, checked. */
@@ -91,6 +98,7 @@ export interface ResolvedKafkaOptions {
   maxWaitTimeInMs: number;
   rackId: string | undefined;
   logLevel: KafkaLogLevel;
+  shareConnection: boolean;
 }
 
 const BROKER = /^[^\s:,]+:\d{1,5}$/;
@@ -163,5 +171,6 @@ export function resolveKafkaOptions(input: KafkaLogOptions): ResolvedKafkaOption
     rackId:
       options.rackId === undefined ? undefined : string('kafka.rackId', options.rackId, undefined, /^\S{1,255}$/, '1 to 255 characters without whitespace'),
     logLevel: oneOf('kafka.logLevel', options.logLevel, 'error', ['nothing', 'error', 'warn', 'info', 'debug'] as const),
+    shareConnection: bool('kafka.shareConnection', options.shareConnection, true),
   };
 }
