@@ -10,7 +10,7 @@ import { integer, plainObject, noUnknownKeys } from '../../validate.js';
 import { partitionFor } from '../../partitioner.js';
 import type { OutgoingRecord } from '../../record.js';
 import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from '../kafka/options.js';
-import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from '../port.js';
+import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from '../port.js';
 import { decodeBatch, encodeAppends, fromErrorData, type FromWorker, type ToWorker, type WorkerStart } from './protocol.js';
 
 /** Options of the replication worker. */
@@ -218,6 +218,11 @@ export class KafkaWorkerLog implements ReplicationLog {
 
   offsets(): Promise<PartitionOffsets[]> {
     return this.#call({ type: 'offsets', id: this.#nextId++ });
+  }
+
+  /** Asked of the worker's Kafka log (a start from a snapshot checks it). */
+  snapshotFacts(since: number): Promise<SnapshotFacts> {
+    return this.#call({ type: 'snapshotFacts', id: this.#nextId++, since });
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {
