@@ -257,9 +257,7 @@ export class KafkaLog implements ReplicationLog {
     this.#assertOpen();
     const handlers = this.#handlers!;
     const topic = this.#context.topic;
-    // Large enough for the largest record; 10 MiB at least, so that a bootstrap reads a partition in
-    // few requests (a fetch returns as soon as records are there: live, responses stay small).
-    const fetchBytes = Math.max(10 * 1024 * 1024, this.#context.maxValueBytes + this.#context.maxKeyBytes + 64 * 1024);
+    const fetchBytes = Math.max(1024 * 1024, this.#context.maxValueBytes + this.#context.maxKeyBytes + 64 * 1024);
     // One group per instance, so every instance reads every partition; nothing is committed. Every
     // new consumer takes a group of its own (the prefix, the instance, a generation), so it never
     // waits for a predecessor to leave.
@@ -271,7 +269,7 @@ export class KafkaLog implements ReplicationLog {
       heartbeatInterval: this.#options.heartbeatInterval,
       maxWaitTimeInMs: this.#options.maxWaitTimeInMs,
       maxBytesPerPartition: fetchBytes,
-      maxBytes: Math.max(fetchBytes * 4, 50 * 1024 * 1024),
+      maxBytes: Math.max(fetchBytes * 4, 10 * 1024 * 1024),
       retry: {
         ...kafkaRetry(RETRY.kafkaConsumer),
         // kafkajs would restart a crashed consumer in the same group; this log starts a new one (#scheduleRestart).
