@@ -282,11 +282,6 @@ export class SnapshotReader {
     return true;
   }
 
-  /** Reads from the first entry again. */
-  rewind(): void {
-    this.#at = MAGIC.length;
-  }
-
   key(): string {
     return this.file.toString('utf8', this.keyStart, this.keyStart + this.keyLength);
   }
