@@ -280,9 +280,9 @@ export function writeDocs(report, root) {
       '',
       `| ${boot.records.toLocaleString('en')} records, ${f(boot.valueBytes, 0)} B values | seconds | records/s |`,
       '|---|---|---|',
-      `| raw kafkajs drain | ${f(boot.raw.ms / 1000)} | ${f(boot.raw.recordsPerSec, 0)} |`,
+      `| raw kafkajs drain, keeping nothing (reference) | ${f(boot.raw.ms / 1000)} | ${f(boot.raw.recordsPerSec, 0)} |`,
       ...(boot.rawLru
-        ? [`| raw kafkajs drain keeping each value in an lru-cache (reference) | ${f(boot.rawLru.ms / 1000)} | ${f(boot.rawLru.recordsPerSec, 0)} |`]
+        ? [`| raw kafkajs drain keeping each value in an lru-cache (the baseline) | ${f(boot.rawLru.ms / 1000)} | ${f(boot.rawLru.recordsPerSec, 0)} |`]
         : []),
       `| nearcache until ready() | ${f(boot.ours.ms / 1000)} | ${f(boot.ours.recordsPerSec, 0)} |`,
     );

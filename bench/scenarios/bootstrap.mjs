@@ -1,6 +1,8 @@
 // 5. Cold bootstrap: a fresh process reads a topic of records of about 200 B from the start;
-// nearcache until ready() vs a raw kafkajs consumer draining the topic to its end offset. A second
-// raw drain per round (raw2) gives the A/A comparison behind the noise band.
+// nearcache until ready() vs a raw kafkajs consumer draining the topic to its end offset and
+// keeping every record in an lru-cache under its key (drain+LRU: the least any cache built on
+// kafkajs and lru-cache does), the target's baseline; the bare drain (keeping nothing) is reported
+// beside it. A second drain+LRU per round (rawLru2) gives the A/A comparison behind the noise band.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
@@ -14,7 +16,7 @@ const kafka = new Kafka({ clientId: 'bench-bootstrap', brokers: BROKERS.split(',
 
 if (role === 'raw' || role === 'rawLru') {
   // Child: drain the topic with kafkajs, as fast as it goes (rawLru: and keep every record's
-  // bytes in an lru-cache under its key, the least any cache must do; for reference only).
+  // bytes in an lru-cache under its key, the least any cache must do: the target's baseline).
   const [topic, count] = [process.argv[3], Number(process.argv[4])];
   const lru = role === 'rawLru' ? new LRUCache({ max: count + 1000 }) : undefined;
   const started = wallMs();
@@ -85,10 +87,10 @@ function child(kind) {
   });
 }
 
-const times = { ours: [], raw: [], rawLru: [], raw2: [] };
+const times = { ours: [], raw: [], rawLru: [], rawLru2: [] };
 for (let r = 0; r < ROUNDS; r++) {
-  for (const side of roundOrder(r, ['raw', 'rawLru', 'ours', 'raw2'])) {
-    const result = await child(side === 'raw2' ? 'raw' : side);
+  for (const side of roundOrder(r, ['raw', 'rawLru', 'ours', 'rawLru2'])) {
+    const result = await child(side === 'rawLru2' ? 'rawLru' : side);
     if (result.seen !== COUNT) throw new Error(`${side} saw ${result.seen} of ${COUNT} records`);
     times[side].push(result.ms);
     log(`bootstrap ${side}: ${(result.ms / 1000).toFixed(2)} s`);
@@ -97,30 +99,38 @@ for (let r = 0; r < ROUNDS; r++) {
 const ours = median(times.ours),
   raw = median(times.raw),
   rawLru = median(times.rawLru);
-const ratio = COUNT / ours / (COUNT / raw);
+// Records per second, ours over drain+LRU's (the target) and over the bare drain's (reported).
+const ratio = COUNT / ours / (COUNT / rawLru);
+const rawRatio = raw / ours;
 // The ready deadline is for 1M records; a quick run reads fewer, so it scales the limit.
 const limitMs = 15_000 * (COUNT / 1_000_000);
-// A/A in records per second, as the ratio: raw2's rate over raw's.
-const band = noise({ aa: raw / median(times.raw2), rounds: roundRatios(times.raw, times.raw2) });
-const checks = [check('', ratio, '>=', 0.8, band), check('ready (ms)', ours, '<=', limitMs)];
+// A/A in records per second, as the ratio: rawLru2's rate over rawLru's.
+const band = noise({ aa: rawLru / median(times.rawLru2), rounds: roundRatios(times.rawLru, times.rawLru2) });
+const checks = [check('', ratio, '>=', 0.9, band), check('ready (ms)', ours, '<=', limitMs)];
 report({
   scenario: 'bootstrap',
-  title: `cold bootstrap of ${COUNT} records vs raw kafkajs drain`,
-  method: `fresh process per measurement, ${ROUNDS} interleaved rounds; time from process start of the client (connect included) to ready() / last offset consumed; also measured, for reference: the raw drain keeping every value in an lru-cache under its key; A/A: a second raw drain per round, the noise band of the ratio`,
+  title: `cold bootstrap of ${COUNT} records vs raw kafkajs drain into lru-cache`,
+  method: `fresh process per measurement, ${ROUNDS} interleaved rounds; time from process start of the client (connect included) to ready() / last offset consumed; the baseline keeps every value (as a string) in an lru-cache under its key; also measured: the bare drain, keeping nothing; A/A: a second drain+LRU per round, the noise band of the ratio`,
   ratio,
-  measured: `${ratio.toFixed(2)}x, ready ${(ours / 1000).toFixed(1)} s (${(rawLru / ours).toFixed(2)}x drain+LRU)`,
-  ratioLabel: 'ours/raw records per second',
-  target: `>= 0.8x, ready <= ${(limitMs / 1000).toFixed(1)} s`,
+  measured: `${ratio.toFixed(2)}x drain+LRU, ${rawRatio.toFixed(2)}x bare drain, ready ${(ours / 1000).toFixed(1)} s`,
+  ratioLabel: 'ours/drain+LRU records per second',
+  target: `>= 0.9x drain+LRU, ready <= ${(limitMs / 1000).toFixed(1)} s`,
   ...verdictFields(checks),
-  aa: { ratio: band.aa, raw2: { ms: median(times.raw2), rounds: times.raw2 } },
+  aa: { ratio: band.aa, rawLru2: { ms: median(times.rawLru2), rounds: times.rawLru2 } },
   records: COUNT,
   valueBytes: bytes / COUNT,
-  raw: { ms: raw, recordsPerSec: COUNT / (raw / 1000), rounds: times.raw },
+  raw: {
+    ms: raw,
+    recordsPerSec: COUNT / (raw / 1000),
+    rounds: times.raw,
+    ratio: rawRatio,
+    note: 'bare kafkajs drain keeping nothing: reported beside the target',
+  },
   ours: { ms: ours, recordsPerSec: COUNT / (ours / 1000), rounds: times.ours },
   rawLru: {
     ms: rawLru,
     recordsPerSec: COUNT / (rawLru / 1000),
     rounds: times.rawLru,
-    note: 'raw kafkajs drain that also keeps each value (as a string) in an lru-cache under its key: not the target baseline, the floor of any cache',
+    note: 'raw kafkajs drain that also keeps each value (as a string) in an lru-cache under its key: the target baseline, the floor of any cache built on kafkajs and lru-cache',
   },
 });

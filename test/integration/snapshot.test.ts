@@ -81,6 +81,15 @@ describe('snapshots on a real broker', () => {
     expect(cache.stats().records.applied).toBeLessThan(records.length - 250);
   });
 
+  it("with replication: 'worker', a start from a snapshot is checked through the worker and loads", async () => {
+    const topic = await client.createTopic({ partitions: 2, config: KEEP });
+    const file = snapshotPath();
+    await writeSnapshot(topic, file, 0, 100, { replication: 'worker' });
+    const { cache, load } = await start(topic, file, { replication: 'worker' });
+    expect(load).toMatchObject({ outcome: 'loaded', entries: 100 });
+    expect(diff(snapshot(cache), foldTopic(await client.readAll(topic)))).toEqual([]);
+  });
+
   it('a topic deleted and created again under the same name is refused (topic-recreated), then read whole', async () => {
     const topic = await client.createTopic({ partitions: 1, config: KEEP });
     const file = snapshotPath();

@@ -1,16 +1,20 @@
-// Just over 400 lines: the LRU with its sizing, expiry, grace periods and lazily decoded values is
-// one structure; the count of entries a hit must look into and the prefix and tag indexes change
-// with every store and removal, so they live beside it.
+// Over 400 lines: the LRU with its sizing, expiry, grace periods and lazily decoded values is
+// one structure; the count of entries a hit must look into, the prefix and tag indexes and the
+// entries restored from a snapshot not moved into the LRU yet change with every store and
+// removal, so they live beside it.
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
 import { checkKey } from './input.js';
 import { PrefixIndex } from './prefix-index.js';
+import type { RestoredEntries } from './restored-entries.js';
 import { TagIndex } from './tag-index.js';
 import type { RecordPosition } from './types.js';
 
 /** Index changes a cache of any size may make between two prefix clears before the index goes (see `#index`). */
 const INDEX_SLACK = 1024;
+/** Where a value restored from a snapshot comes from, for the report of one that fails to decode. */
+const SNAPSHOT: RecordPosition = { partition: -1, offset: -1 };
 
 /**
  * A value read during bootstrap for a key this instance did not hold, kept as the record's bytes
@@ -96,6 +100,8 @@ export class LocalStore<V> {
   #special = 0;
   /** Tag -> keys of the tagged entries, made at the first tagged entry (see TagIndex). */
   #tags: TagIndex | undefined;
+  /** Entries restored from a snapshot and not moved into the LRU yet (see `restore`); they count as held, least recently used. */
+  #restored: RestoredEntries | undefined;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -136,6 +142,7 @@ export class LocalStore<V> {
   /** The rest of `get`: a miss, or a hit while some values are stored encoded. */
   #getRest(key: string, stored: unknown): V | undefined {
     let value = stored;
+    if (value === undefined && this.#restored !== undefined && this.#pull(key)) value = this.#lru.get(key);
     // Looking into the value costs a memory access a plain hit does not need: only while some are encoded or graced.
     if (this.#special > 0) {
       if (value instanceof Encoded) value = this.#decodeStored(key, value, true);
@@ -154,6 +161,7 @@ export class LocalStore<V> {
 
   /** Whether `key` has a live entry. Not a hit or a miss, and the entry's place in the LRU stays. */
   has(key: string): boolean {
+    if (this.#restored !== undefined) this.#pull(key);
     if (this.#special > 0) {
       const value = this.#lru.peek(key);
       if (value instanceof Encoded) return this.#decodeStored(key, value, false) !== undefined;
@@ -164,6 +172,7 @@ export class LocalStore<V> {
 
   /** The live value of `key`, or `undefined`, as `get` reads it; not a hit or a miss. */
   peek(key: string): V | undefined {
+    if (this.#restored !== undefined) this.#pull(key);
     let value: unknown = this.#lru.get(key);
     if (value instanceof Encoded) value = this.#decodeStored(key, value, true);
     else if (value instanceof Graced) value = value.expiresAt > this.#options.clock.now() ? value.value : undefined;
@@ -171,6 +180,7 @@ export class LocalStore<V> {
   }
 
   keys(): IterableIterator<string> {
+    this.#settleAll();
     return this.#special === 0 ? this.#lru.keys() : this.#liveKeys();
   }
 
@@ -182,6 +192,7 @@ export class LocalStore<V> {
 
   /** Live entries, most recently used first. `settled`: no value will be stored encoded any more (the bootstrap is over). */
   *entries(settled: boolean): IterableIterator<[string, V]> {
+    this.#settleAll();
     if (settled && this.#special === 0) {
       // Nothing is stored encoded, and nothing will be.
       for (const [key, value] of this.#lru.entries()) yield [key, value as V];
@@ -211,6 +222,7 @@ export class LocalStore<V> {
    * the bytes kept for it (latin1), its absolute expiry and grace end (0: none) and its tags.
    */
   *stored(): IterableIterator<StoredEntry> {
+    this.#settleAll();
     const now = this.#options.clock.now();
     for (const key of this.#lru.rkeys()) {
       const value: unknown = this.#lru.peek(key);
@@ -229,7 +241,7 @@ export class LocalStore<V> {
 
   /** Entries held (expired ones may count until they are read). */
   get size(): number {
-    return this.#lru.size;
+    return this.#lru.size + (this.#restored?.live ?? 0);
   }
 
   /** Sum of entry sizes when `maxBytes` is set, else 0. */
@@ -258,6 +270,7 @@ export class LocalStore<V> {
 
   /** Whether `key` has an entry, without decoding it. */
   holds(key: string): boolean {
+    if (this.#restored !== undefined) this.#pull(key);
     return this.#lru.has(key);
   }
 
@@ -267,6 +280,7 @@ export class LocalStore<V> {
    * whether it is held (not past its expiry and grace, not over maxBytes).
    */
   store(key: string, value: {}, expiresAt: number, size: number, graceEnd = 0, tags?: readonly string[]): boolean {
+    if (this.#restored !== undefined) this.#forget(key);
     let ttl = 0;
     const graced = expiresAt > 0 && graceEnd > expiresAt;
     const keepUntil = graced ? graceEnd : expiresAt;
@@ -291,6 +305,7 @@ export class LocalStore<V> {
     // An untagged entry costs one test here while no entry was ever tagged.
     if (tags !== undefined && held) (this.#tags ??= new TagIndex()).set(key, tags);
     else if (this.#tags !== undefined && this.#tags.size > 0) this.#tags.remove(key);
+    if (this.#restored !== undefined) this.#bound();
     return held;
   }
 
@@ -316,6 +331,7 @@ export class LocalStore<V> {
 
   /** How long the entry of `key` stays fresh, in ms: Infinity without expiry, 0 when there is none (or it expired). */
   freshFor(key: string): number {
+    if (this.#restored !== undefined) this.#pull(key);
     const value = this.#special === 0 ? undefined : this.#lru.peek(key);
     if (value instanceof Graced) return Math.max(0, value.expiresAt - this.#options.clock.now());
     return this.#lru.getRemainingTTL(key);
@@ -344,7 +360,8 @@ export class LocalStore<V> {
 
   /** Removes `key`; returns whether it had an entry. */
   delete(key: string): boolean {
-    return this.#lru.delete(key);
+    const restored = this.#restored !== undefined && this.#forget(key);
+    return this.#lru.delete(key) || restored;
   }
 
   /** Removes every entry. */
@@ -352,6 +369,7 @@ export class LocalStore<V> {
     // Emptied first: removing each key from it as the LRU disposes of it would cost a search each.
     this.#index?.clear();
     this.#tags?.clear();
+    this.#restored = undefined;
     this.#lru.clear();
   }
 
@@ -362,6 +380,7 @@ export class LocalStore<V> {
    * waits on one: the index is built at once, without a pass over the keys first.
    */
   removePrefix(prefix: string, keep: ((key: string) => boolean) | undefined, catchingUp = false): void {
+    this.#settleAll();
     let keys: readonly string[];
     if (prefix === '') {
       keys = [...this.#lru.keys()];
@@ -392,6 +411,84 @@ export class LocalStore<V> {
     this.#indexUpdates = 0;
     this.#scanned = false;
     return (this.#index = PrefixIndex.of(this.#lru.keys()));
+  }
+
+  /**
+   * Whether `count` entries restored from a snapshot may stay outside the LRU until read (see
+   * `restore`): nothing is held yet, no byte bound (sizes would have to be summed), and they fit.
+   */
+  canRestore(count: number): boolean {
+    return this.#lru.size === 0 && this.#restored === undefined && this.#options.maxBytes === 0 && count <= this.#options.max;
+  }
+
+  /**
+   * Holds `entries` (of a snapshot, untagged, without grace period, not expired when restored)
+   * as the least recently used entries, outside the LRU: an entry moves into it, as bytes
+   * decoded on first read, when it is read; it leaves when replaced, removed or evicted (the
+   * oldest go first when the LRU and they together pass `max`); `settle` moves them in the
+   * background. Listing the entries moves them all first.
+   */
+  restore(entries: RestoredEntries): void {
+    if (entries.live > 0) this.#restored = entries;
+  }
+
+  /** Moves up to `limit` restored entries into the LRU, oldest first; returns whether some remain. */
+  settle(limit: number): boolean {
+    const restored = this.#restored;
+    if (restored === undefined) return false;
+    for (let i = 0; i < limit; i++) {
+      const entry = restored.oldest();
+      if (entry < 0) break;
+      this.#move(restored.key(entry), restored, entry);
+    }
+    if (restored.live > 0) return true;
+    if (this.#restored === restored) this.#restored = undefined;
+    return false;
+  }
+
+  #settleAll(): void {
+    if (this.#restored !== undefined) this.settle(Infinity);
+  }
+
+  /** Moves the restored entry of `key`, if any, into the LRU; returns whether one was moved. */
+  #pull(key: string): boolean {
+    const restored = this.#restored!;
+    const entry = restored.find(key);
+    if (entry < 0) return false;
+    this.#move(key, restored, entry);
+    return true;
+  }
+
+  #move(key: string, restored: RestoredEntries, entry: number): void {
+    restored.take(entry);
+    const expiresAt = restored.expiresAt(entry);
+    // Stored as any entry: the key has no other restored entry, and the count held stays the same.
+    this.#restored = undefined;
+    if (expiresAt === 0 || expiresAt > this.#options.clock.now())
+      this.storeEncoded(key, restored.latin1(entry), SNAPSHOT, expiresAt, restored.valueLength(entry) + key.length);
+    if (restored.live > 0) this.#restored = restored;
+  }
+
+  /** Drops the restored entry of `key`, if any (replaced or removed); returns whether there was one. */
+  #forget(key: string): boolean {
+    const restored = this.#restored!;
+    const entry = restored.find(key);
+    if (entry < 0) return false;
+    restored.take(entry);
+    if (restored.live === 0) this.#restored = undefined;
+    return true;
+  }
+
+  /** Evicts the oldest restored entries while they and the LRU together pass `max`. */
+  #bound(): void {
+    const restored = this.#restored!;
+    while (this.#lru.size + restored.live > this.#options.max) {
+      const entry = restored.oldest();
+      if (entry < 0) break;
+      restored.take(entry);
+      this.#evictions++;
+    }
+    if (restored.live === 0 && this.#restored === restored) this.#restored = undefined;
   }
 
   /** The codec's value of `bytes`, or undefined after reporting the record they came from. */

@@ -1,23 +1,32 @@
-import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import type { RecentState } from '../cache/fences.js';
+import { keyHash } from '../cache/restored-entries.js';
+import type { RestoredEntries } from '../cache/restored-entries.js';
+import { checksum } from './checksum.js';
+import { BYTE_ORDER, IndexBuilder, indexLength, readIndex } from './entry-index.js';
 
 /**
- * The snapshot file (docs/snapshots.md): the magic, the entries, the meta (JSON), then a
- * trailer holding the meta's and the entries' lengths, a SHA-256 of everything before the
- * digest, and an end marker. A file that does not start with the magic is foreign; one that does
- * not end with the end marker, or whose lengths do not add up, is truncated; one whose digest
- * does not match is corrupt. Nothing of a file is used before all three checks passed.
+ * The snapshot file (docs/snapshots.md), format 2: the magic (which carries the format), the
+ * entries, zero bytes up to a multiple of 8, the index of the entries (see entry-index.ts), the
+ * meta (JSON), then a trailer holding the meta's length, a CRC-32 of everything before the
+ * trailer, the entries' length, their count, and an end marker. A file that does not start with a
+ * magic is foreign, one with the magic of another format is refused as foreign too (format 1
+ * ended with a SHA-256 and had no key hashes); one that does not end with the end marker, or
+ * whose lengths do not add up, is truncated; one whose checksum does not match is corrupt.
+ * Nothing of a file is used before all three checks passed.
  *
- * An entry: u32 key length, key (UTF-8), u32 value length, value (the codec's bytes), f64
- * expiresAt, f64 graceEnd (ms since the epoch, 0: none), u16 tag count, then per tag u16 length
- * and the tag (UTF-8). Integers big-endian.
+ * An entry: u32 hash of the key (`keyHash`), u32 key length, key (UTF-8), u32 value length,
+ * value (the codec's bytes), f64 expiresAt, f64 graceEnd (ms since the epoch, 0: none), u16 tag
+ * count, then per tag u16 length and the tag (UTF-8). Integers big-endian.
  */
-export const MAGIC = Buffer.from('NCSNAP\u0000\u0001', 'latin1');
+export const MAGIC = Buffer.from('NCSNAP\u0000\u0002', 'latin1');
+/** The magic's first bytes, the same in every format; its last byte is the format. */
+const MAGIC_STEM = MAGIC.subarray(0, MAGIC.length - 1);
 export const END = Buffer.from('NCSNEND\u0000', 'latin1');
-/** u32 meta length, u32 zero, f64 entries length, 32 bytes SHA-256, the end marker. */
-export const TRAILER = 4 + 4 + 8 + 32 + END.length;
-/** The format version in the meta. */
-export const FORMAT = 1;
+/** u32 meta length, u32 CRC-32, f64 entries length, f64 entry count, the end marker. */
+export const TRAILER = 4 + 4 + 8 + 8 + END.length;
+/** The format version (the magic's last byte, and in the meta). */
+export const FORMAT = 2;
 
 /** What the cache's configuration must match for a snapshot to be used. */
 export interface SnapshotConfig {
@@ -46,6 +55,8 @@ export interface SnapshotMeta {
   writtenAt: number;
   instanceId: string;
   entries: number;
+  /** The byte order the index was written in ('LE' or 'BE'): a machine with another reads the entries one by one. */
+  byteOrder: string;
   config: SnapshotConfig;
   fences: RecentState;
 }
@@ -59,16 +70,19 @@ export interface SnapshotEntry {
   tags: readonly string[] | undefined;
 }
 
-/** Writes the entries part into chunks of about `CHUNK` bytes, hashing everything written. */
+/** Writes the entries part into chunks of about `CHUNK` bytes, with a CRC-32 of everything written. */
 export class SnapshotEncoder {
   static readonly CHUNK = 1 << 20;
-  readonly #hash: Hash = createHash('sha256');
+  #crc = 0;
   #buffer = Buffer.allocUnsafe(2 * SnapshotEncoder.CHUNK);
   #at = 0;
   #bodyBytes = 0;
+  readonly #index: IndexBuilder;
 
-  constructor() {
+  /** For `count` entries. */
+  constructor(count: number) {
     this.#at = MAGIC.copy(this.#buffer, 0);
+    this.#index = new IndexBuilder(count);
   }
 
   /** Adds one entry; returns whether a chunk is ready to be taken. */
@@ -78,14 +92,16 @@ export class SnapshotEncoder {
     let tagBytes = 0;
     if (tags !== undefined) for (const tag of tags) tagBytes += 2 + Buffer.byteLength(tag, 'utf8');
     // At most 3 bytes per UTF-16 unit of the key.
-    const most = 4 + key.length * 3 + 4 + valueLength + 18 + tagBytes;
+    const most = 8 + key.length * 3 + 4 + valueLength + 18 + tagBytes;
     if (this.#at + most > this.#buffer.length) this.#grow(most);
     const buffer = this.#buffer;
     const start = this.#at;
     let at = start;
-    const keyLength = buffer.write(key, at + 4, 'utf8');
-    buffer.writeUInt32BE(keyLength, at);
-    at += 4 + keyLength;
+    const hash = keyHash(key);
+    buffer.writeUInt32BE(hash, at);
+    const keyLength = buffer.write(key, at + 8, 'utf8');
+    buffer.writeUInt32BE(keyLength, at + 4);
+    at += 8 + keyLength;
     buffer.writeUInt32BE(valueLength, at);
     at += 4;
     if (typeof value === 'string') at += buffer.write(value, at, 'latin1');
@@ -104,6 +120,8 @@ export class SnapshotEncoder {
         at += 2 + length;
       }
     }
+    const plain = (tags === undefined || tags.length === 0) && entry.graceEnd === 0;
+    this.#index.note(hash, MAGIC.length + this.#bodyBytes + 8, keyLength, valueLength, entry.expiresAt, plain);
     this.#at = at;
     this.#bodyBytes += at - start;
     return at >= SnapshotEncoder.CHUNK;
@@ -112,21 +130,27 @@ export class SnapshotEncoder {
   /** The bytes added since the last call (a copy: the encoder reuses its buffer). */
   take(): Buffer {
     const chunk = Buffer.from(this.#buffer.subarray(0, this.#at));
-    this.#hash.update(chunk);
+    this.#crc = crc32(chunk, this.#crc);
     this.#at = 0;
     return chunk;
   }
 
   /** The meta and the trailer: the last bytes of the file. */
+  /** The index, the meta and the trailer: the last bytes of the file. */
   finish(meta: SnapshotMeta): Buffer {
-    const json = Buffer.from(JSON.stringify(meta), 'utf8');
-    const lengths = Buffer.alloc(16);
-    lengths.writeUInt32BE(json.length, 0);
-    lengths.writeDoubleBE(this.#bodyBytes, 8);
     const rest = this.take();
-    this.#hash.update(json);
-    this.#hash.update(lengths);
-    return Buffer.concat([rest, json, lengths, this.#hash.digest(), END]);
+    const pad = Buffer.alloc(align8(MAGIC.length + this.#bodyBytes) - (MAGIC.length + this.#bodyBytes));
+    const json = Buffer.from(JSON.stringify(meta), 'utf8');
+    let crc = this.#crc;
+    const tail = [pad, ...this.#index.bytes(), json];
+    for (const piece of tail) crc = crc32(piece, crc);
+    const trailer = Buffer.alloc(TRAILER);
+    trailer.writeUInt32BE(json.length, 0);
+    trailer.writeUInt32BE(crc, 4);
+    trailer.writeDoubleBE(this.#bodyBytes, 8);
+    trailer.writeDoubleBE(this.#index.count, 16);
+    END.copy(trailer, 24);
+    return Buffer.concat([rest, ...tail, trailer]);
   }
 
   #grow(most: number): void {
@@ -146,82 +170,152 @@ export class SnapshotFormatError extends Error {
   }
 }
 
-/** A checked snapshot file: its meta, and its entries read one by one. */
+/** The smallest entry: hash, key length, value length, expiry, grace end, tag count. */
+export const MIN_ENTRY = 4 + 4 + 4 + 8 + 8 + 2;
+
+/**
+ * Checks the structure of `file` (magic, end marker, lengths) and parses its meta at once;
+ * throws `SnapshotFormatError`. Returns its reader and the check of its checksum, started now
+ * (on a worker thread when the file is in shared memory, see checksum.ts), which rejects with
+ * a `SnapshotFormatError` when the checksum does not match: nothing of the file may be used
+ * before it resolved.
+ */
+export function openSnapshot(file: Buffer): { reader: SnapshotReader; verified: Promise<void> } {
+  if (file.length < MAGIC.length || !file.subarray(0, MAGIC_STEM.length).equals(MAGIC_STEM))
+    throw new SnapshotFormatError('foreign', 'the file is not a snapshot');
+  const format = file[MAGIC.length - 1]!;
+  if (format !== FORMAT) throw new SnapshotFormatError('foreign', `the snapshot is in format ${format}, which this version does not read (it reads ${FORMAT})`);
+  if (file.length < MAGIC.length + TRAILER || !file.subarray(file.length - END.length).equals(END))
+    throw new SnapshotFormatError('truncated', `the file ends before its end marker (${file.length} bytes)`);
+  const trailer = file.length - TRAILER;
+  const metaLength = file.readUInt32BE(trailer);
+  const bodyLength = file.readDoubleBE(trailer + 8);
+  const count = file.readDoubleBE(trailer + 16);
+  const indexStart = align8(MAGIC.length + bodyLength);
+  if (!Number.isSafeInteger(count) || count < 0 || count * MIN_ENTRY > bodyLength || indexStart + indexLength(count) + metaLength !== trailer)
+    throw new SnapshotFormatError('truncated', `the file's lengths do not add up (${file.length} bytes)`);
+  const expected = file.readUInt32BE(trailer + 4);
+  const verified = checksum(file.subarray(0, trailer)).then((crc) => {
+    if (crc !== expected) throw new SnapshotFormatError('corrupt', 'the checksum does not match the content');
+  });
+  // Awaited by the caller; a refusal for another reason leaves it unawaited.
+  verified.catch(() => undefined);
+  let meta: SnapshotMeta;
+  try {
+    meta = JSON.parse(file.subarray(trailer - metaLength, trailer).toString('utf8')) as SnapshotMeta;
+  } catch (error) {
+    throw new SnapshotFormatError('corrupt', `the meta is not JSON: ${(error as Error).message}`);
+  }
+  if (meta === null || typeof meta !== 'object' || meta.format !== FORMAT)
+    throw new SnapshotFormatError('corrupt', `the meta names format ${String(meta?.format)}, not ${FORMAT}`);
+  if (meta.entries !== count) throw new SnapshotFormatError('corrupt', `the meta's entry count (${String(meta.entries)}) is not the file's (${count})`);
+  return { reader: new SnapshotReader(file, meta, MAGIC.length + bodyLength, indexStart), verified };
+}
+
+/**
+ * The entries of a checked snapshot file, read one by one: `next()` reads an entry's lengths,
+ * hash and expiry without making strings; `key()`, `latin1()` and `tags()` make them on demand.
+ */
 export class SnapshotReader {
   readonly meta: SnapshotMeta;
-  readonly #file: Buffer;
+  readonly file: Buffer;
   #at = MAGIC.length;
   readonly #end: number;
+  readonly #indexStart: number;
 
-  /** Checks `file` whole (magic, lengths, digest, meta); throws `SnapshotFormatError`. */
-  constructor(file: Buffer) {
-    if (file.length < MAGIC.length || !file.subarray(0, MAGIC.length).equals(MAGIC))
-      throw new SnapshotFormatError('foreign', 'the file is not a snapshot of this format');
-    if (file.length < MAGIC.length + TRAILER || !file.subarray(file.length - END.length).equals(END))
-      throw new SnapshotFormatError('truncated', `the file ends before its end marker (${file.length} bytes)`);
-    const trailer = file.length - TRAILER;
-    const metaLength = file.readUInt32BE(trailer);
-    const bodyLength = file.readDoubleBE(trailer + 8);
-    if (MAGIC.length + bodyLength + metaLength !== trailer)
-      throw new SnapshotFormatError('truncated', `the file's lengths do not add up (${file.length} bytes)`);
-    const digest = createHash('sha256')
-      .update(file.subarray(0, trailer + 16))
-      .digest();
-    if (!digest.equals(file.subarray(trailer + 16, trailer + 48))) throw new SnapshotFormatError('corrupt', 'the checksum does not match the content');
-    let meta: SnapshotMeta;
-    try {
-      meta = JSON.parse(file.subarray(trailer - metaLength, trailer).toString('utf8')) as SnapshotMeta;
-    } catch (error) {
-      throw new SnapshotFormatError('corrupt', `the meta is not JSON: ${(error as Error).message}`);
-    }
-    if (meta === null || typeof meta !== 'object' || meta.format !== FORMAT)
-      throw new SnapshotFormatError('foreign', `the snapshot format is ${String(meta?.format)}, not ${FORMAT}`);
+  constructor(file: Buffer, meta: SnapshotMeta, end: number, indexStart: number) {
+    this.file = file;
     this.meta = meta;
-    this.#file = file;
-    this.#end = MAGIC.length + bodyLength;
+    this.#end = end;
+    this.#indexStart = indexStart;
   }
 
-  /** The entry read by the last `next()` that returned true. */
-  key = '';
-  /** Its value's bytes as a latin1 string (one character per byte). */
-  latin1 = '';
+  /**
+   * The plain entries (untagged, no grace period, not expired at `now`) as `RestoredEntries`,
+   * from the index where it lies in the file; undefined when the index was written in another
+   * byte order, or the file's memory does not allow it.
+   */
+  index(now: number): RestoredEntries | undefined {
+    if (this.meta.byteOrder !== BYTE_ORDER) return undefined;
+    return readIndex(this.file, this.#indexStart, this.meta.entries, now);
+  }
+
+  /** The entry read by the last `next()` that returned true: its key's hash, where its key starts, the lengths. */
+  hash = 0;
+  keyStart = 0;
+  keyLength = 0;
+  valueLength = 0;
   expiresAt = 0;
   graceEnd = 0;
-  tags: string[] | undefined;
-  #valueStart = 0;
+  tagCount = 0;
+  #tagsStart = 0;
 
-  /** Reads the next entry into the fields above; false after the last. */
+  /** Reads the next entry into the fields above; false after the last. Throws `SnapshotFormatError` on an entry that runs past the entries part. */
   next(): boolean {
-    const file = this.#file;
+    const file = this.file;
     let at = this.#at;
-    if (at >= this.#end) return false;
-    const keyLength = file.readUInt32BE(at);
-    this.key = file.toString('utf8', at + 4, at + 4 + keyLength);
-    at += 4 + keyLength;
+    const end = this.#end;
+    if (at >= end) return false;
+    if (at + 8 > end) throw overrun();
+    this.hash = file.readUInt32BE(at);
+    const keyLength = file.readUInt32BE(at + 4);
+    this.keyStart = at + 8;
+    this.keyLength = keyLength;
+    at += 8 + keyLength;
+    if (at + 4 > end) throw overrun();
     const valueLength = file.readUInt32BE(at);
-    this.#valueStart = at + 4;
-    this.latin1 = file.toString('latin1', at + 4, at + 4 + valueLength);
+    this.valueLength = valueLength;
     at += 4 + valueLength;
+    if (at + 18 > end) throw overrun();
     this.expiresAt = file.readDoubleBE(at);
     this.graceEnd = file.readDoubleBE(at + 8);
     const count = file.readUInt16BE(at + 16);
+    this.tagCount = count;
     at += 18;
-    this.tags = undefined;
-    if (count > 0) {
-      const tags: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const length = file.readUInt16BE(at);
-        tags.push(file.toString('utf8', at + 2, at + 2 + length));
-        at += 2 + length;
-      }
-      this.tags = tags;
+    this.#tagsStart = at;
+    for (let i = 0; i < count; i++) {
+      if (at + 2 > end) throw overrun();
+      at += 2 + file.readUInt16BE(at);
     }
+    if (at > end) throw overrun();
     this.#at = at;
     return true;
   }
 
-  /** The value of the entry read last, as bytes (a view of the file). */
-  value(): Buffer {
-    return this.#file.subarray(this.#valueStart, this.#valueStart + this.latin1.length);
+  key(): string {
+    return this.file.toString('utf8', this.keyStart, this.keyStart + this.keyLength);
   }
+
+  /** The value's bytes as a latin1 string (one character per byte). */
+  latin1(): string {
+    const start = this.keyStart + this.keyLength + 4;
+    return this.file.toString('latin1', start, start + this.valueLength);
+  }
+
+  /** The value's bytes (a view of the file). */
+  value(): Buffer {
+    const start = this.keyStart + this.keyLength + 4;
+    return this.file.subarray(start, start + this.valueLength);
+  }
+
+  tags(): string[] | undefined {
+    if (this.tagCount === 0) return undefined;
+    const file = this.file;
+    const tags: string[] = [];
+    let at = this.#tagsStart;
+    for (let i = 0; i < this.tagCount; i++) {
+      const length = file.readUInt16BE(at);
+      tags.push(file.toString('utf8', at + 2, at + 2 + length));
+      at += 2 + length;
+    }
+    return tags;
+  }
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+function overrun(): SnapshotFormatError {
+  return new SnapshotFormatError('corrupt', 'an entry runs past the end of the entries');
 }

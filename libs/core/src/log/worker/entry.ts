@@ -70,6 +70,8 @@ port.on('message', (message: ToWorker) => {
       return void reply(message.id, () => log.open());
     case 'offsets':
       return void reply(message.id, () => log.offsets());
+    case 'snapshotFacts':
+      return void reply(message.id, () => log.snapshotFacts(message.since));
     case 'consume':
       message.start.forEach((offset, partition) => (next[partition] = offset));
       return void reply(message.id, () =>

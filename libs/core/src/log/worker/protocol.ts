@@ -6,7 +6,7 @@
  */
 import * as errors from '../../errors.js';
 import type { LogRecord, OutgoingRecord } from '../../record.js';
-import type { LogBatch, LogContext, PartitionOffsets } from '../port.js';
+import type { LogBatch, LogContext, PartitionOffsets, SnapshotFacts } from '../port.js';
 import type { ResolvedKafkaOptions } from '../kafka/options.js';
 
 /** What the worker is started with (`workerData`). */
@@ -30,6 +30,8 @@ export interface ErrorData {
 
 export type ToWorker =
   | { type: 'open' | 'offsets' | 'close'; id: number }
+  /** What a start from a snapshot checks (`ReplicationLog.snapshotFacts`). */
+  | { type: 'snapshotFacts'; id: number; since: number }
   /** Starts (or restarts) the consumer at `start`, the cache's next offset of each partition. */
   | { type: 'consume' | 'restart'; id: number; start: number[] }
   | { type: 'append'; ids: number[]; counts: number[]; buffer: ArrayBuffer }
@@ -37,7 +39,7 @@ export type ToWorker =
   | { type: 'applied'; bytes: number };
 
 export type FromWorker =
-  | { type: 'reply'; id: number; value?: { partitions: number } | PartitionOffsets[] | number[] | null; error?: ErrorData }
+  | { type: 'reply'; id: number; value?: { partitions: number } | PartitionOffsets[] | number[] | SnapshotFacts | null; error?: ErrorData }
   | { type: 'batch'; buffer: ArrayBuffer }
   | { type: 'error'; error: ErrorData }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; context?: Record<string, unknown> }

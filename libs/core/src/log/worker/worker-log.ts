@@ -11,7 +11,7 @@ import { backoff, CancellableDelay, RETRY } from '../../retry.js';
 import { partitionFor } from '../../partitioner.js';
 import type { OutgoingRecord } from '../../record.js';
 import type { KafkaLogOptions, ResolvedKafkaOptions } from '../kafka/options.js';
-import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory } from '../port.js';
+import type { ConsumeHandlers, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from '../port.js';
 import { resolveForWorker, type ReplicationWorkerOptions, type WorkerSettings } from './options.js';
 import { decodeBatch, encodeAppends, fromErrorData, type FromWorker, type ToWorker, type WorkerStart } from './protocol.js';
 
@@ -295,6 +295,11 @@ export class KafkaWorkerLog implements ReplicationLog {
 
   offsets(): Promise<PartitionOffsets[]> {
     return this.#call({ type: 'offsets', id: this.#nextId++ });
+  }
+
+  /** Asked of the worker's Kafka log (a start from a snapshot checks it). */
+  snapshotFacts(since: number): Promise<SnapshotFacts> {
+    return this.#call({ type: 'snapshotFacts', id: this.#nextId++, since });
   }
 
   async consume(handlers: ConsumeHandlers): Promise<void> {
