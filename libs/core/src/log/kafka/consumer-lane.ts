@@ -232,7 +232,7 @@ export class ConsumerLane {
     if (readers.size === 0) return;
     const topics = [...readers.keys()];
     const largest = Math.max(...[...readers.values()].map((member) => member.fetchBytes));
-    const fetchBytes = Math.max(1024 * 1024, largest);
+    const fetchBytes = Math.max(1024 * 1024, largest); // per partition (see FETCH_BYTES in adapter.ts)
     // One group per lane, so it reads every partition; nothing is committed. Every new consumer
     // takes a group of its own (the prefix, the lane's first instance, a generation), so it never
     // waits for a predecessor to leave.
@@ -246,7 +246,7 @@ export class ConsumerLane {
       // Follower fetching (KIP-392): the brokers pick a replica in this rack when they can.
       ...(this.settings.rackId === undefined ? {} : { rackId: this.settings.rackId }),
       maxBytesPerPartition: fetchBytes,
-      maxBytes: Math.max(fetchBytes * 4, 10 * 1024 * 1024),
+      maxBytes: Math.max(fetchBytes * 5, 10 * 1024 * 1024),
       retry: {
         ...kafkaRetry(RETRY.kafkaConsumer),
         // kafkajs would restart a crashed consumer in the same group; the lane starts a new one (#scheduleRestart).
