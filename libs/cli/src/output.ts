@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import cliProgress from 'cli-progress';
+import type { ParsedCommandLine } from './args.js';
 
 /** Where a command writes, and what it reads from its environment: the process's, or a test's. */
 export interface Io {
@@ -116,6 +117,16 @@ export class Progress {
       this.#bar.start(total, this.#value);
     }, delayMs);
     this.#timer.unref();
+  }
+
+  /** The bar of a command reading `ranges` whole (`--no-progress` turns it off). */
+  static forRanges(io: Io, line: ParsedCommandLine, label: string, ranges: ReadonlyArray<{ earliest: number; latest: number }>): Progress {
+    return new Progress(
+      io,
+      line.values['no-progress'] !== true,
+      label,
+      ranges.reduce((n, r) => n + r.latest - r.earliest, 0),
+    );
   }
 
   update(value: number): void {

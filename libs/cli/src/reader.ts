@@ -1,8 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { LogRecord } from '@nearcache/core';
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { kafkaClient, withTimeout, type Connection } from './connection.js';
 import { CliError, EXIT } from './exit-codes.js';
+
+/** A message read from `partition`, as the record format reads it (headers as kafkajs gives them). */
+function logRecord(partition: number, m: KafkaMessage): LogRecord {
+  return {
+    partition,
+    offset: Number(m.offset),
+    key: m.key,
+    value: m.value,
+    headers: (m.headers ?? {}) as LogRecord['headers'],
+    timestamp: Number(m.timestamp),
+  };
+}
 
 /** A partition's offsets when the read began: the records from `earliest` up to `latest` (exclusive) are read. */
 export interface PartitionRange {
@@ -111,16 +123,8 @@ export class TopicReader {
           if (range === undefined) return;
           const records: LogRecord[] = [];
           for (const m of batch.messages) {
-            const offset = Number(m.offset);
-            if (offset >= range.latest) break;
-            records.push({
-              partition: batch.partition,
-              offset,
-              key: m.key,
-              value: m.value,
-              headers: (m.headers ?? {}) as LogRecord['headers'],
-              timestamp: Number(m.timestamp),
-            });
+            if (Number(m.offset) >= range.latest) break;
+            records.push(logRecord(batch.partition, m));
           }
           if (records.length > 0) onBatch(records);
           // lastOffset covers a compacted tail and transaction markers: the position moves past them.
@@ -163,18 +167,7 @@ export class TopicReader {
       eachBatch: async ({ batch }: EachBatchPayload) => {
         const first = from.get(batch.partition) ?? 0;
         const records: LogRecord[] = [];
-        for (const m of batch.messages) {
-          const offset = Number(m.offset);
-          if (offset < first) continue;
-          records.push({
-            partition: batch.partition,
-            offset,
-            key: m.key,
-            value: m.value,
-            headers: (m.headers ?? {}) as LogRecord['headers'],
-            timestamp: Number(m.timestamp),
-          });
-        }
+        for (const m of batch.messages) if (Number(m.offset) >= first) records.push(logRecord(batch.partition, m));
         if (records.length > 0) onBatch(records);
       },
     });

@@ -64,12 +64,7 @@ export async function inspect(line: ParsedCommandLine, io: Io, reader: TopicRead
   const read = new Map(ranges.map((r) => [r.partition, 0]));
   const fold = new TopicFold(false);
   const distinct = new Set<string>();
-  const progress = new Progress(
-    io,
-    line.values['no-progress'] !== true,
-    'inspect',
-    ranges.reduce((n, r) => n + r.latest - r.earliest, 0),
-  );
+  const progress = Progress.forRanges(io, line, 'inspect', ranges);
   try {
     await reader.read(
       ranges,

@@ -24,12 +24,7 @@ export async function verify(line: ParsedCommandLine, io: Io, reader: TopicReade
   const bad: BadRecord[] = [];
   const byReason: Partial<Record<RejectReason, number>> = {};
   let checked = 0;
-  const progress = new Progress(
-    io,
-    line.values['no-progress'] !== true,
-    'verify',
-    ranges.reduce((n, r) => n + r.latest - r.earliest, 0),
-  );
+  const progress = Progress.forRanges(io, line, 'verify', ranges);
   try {
     await reader.read(
       ranges,
