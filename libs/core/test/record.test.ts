@@ -371,3 +371,57 @@ describe('version 3: the metadata line names the codec', () => {
     expect(result.detail.length).toBeLessThan(200);
   });
 });
+
+describe('a metadata line at the start of a value reads as the same line in the nc-r header', () => {
+  // Sets read their line in place, without making a string of it; anything but the common form
+  // goes the string path, which also reads the header. Both must agree on every line: the same
+  // set, or the same rejection in the same words.
+  const lines = [
+    '3 s 0 1 structured writer-1',
+    '3 s 1893456000000 9007199254740 structured writer-1',
+    '3 s 0 1 json writer-1',
+    '3 s 0 1 structured w',
+    '3 s 0 1 structured writer with spaces',
+    '3 s 0 1  writer-1',
+    '3 s 0 1 structured ',
+    '3 s 0 1 structured',
+    '3 s 01 1 structured writer-1',
+    '3 s 0 01 structured writer-1',
+    '3 s 1234567890123456 1 structured writer-1',
+    '3 s 0 1234567890123456 structured writer-1',
+    '3 s 12345678901234567 1 structured writer-1',
+    '3 s -1 1 structured writer-1',
+    '3 s 1e3 1 structured writer-1',
+    '3 x 0 1 structured writer-1',
+    '3 set 0 1 structured writer-1',
+    '3 d 0 1 structured writer-1',
+    '3 c 0 1 structured writer-1',
+    '3 s  0 1 structured writer-1',
+    '2 s 0 1 writer-1',
+    '2 s 5 7 writer with spaces',
+    '2 s 0 1',
+    '2 s 0 1 ',
+    '4 s 0 1 structured writer-1',
+    '33 s 0 1 structured writer-1',
+  ];
+  const codecs = [{ name: 'structured' }, { name: 'json' }, undefined];
+  for (const line of lines) {
+    for (const codec of codecs) {
+      it(`${JSON.stringify(line)}, reader codec ${codec?.name ?? 'unchecked'}`, () => {
+        const readerLimits = { maxKeyBytes: 16, maxValueBytes: 32, codec };
+        const inValue = parseRecord(record('k', `${line}\n{"a":1}`, {}), readerLimits);
+        const inHeader = parseRecord(record('k', '{"a":1}', { 'nc-r': line }), readerLimits);
+        expect(inValue).toEqual(inHeader);
+      });
+    }
+  }
+
+  it('keeps one origin string across a run of records of one writer', () => {
+    const a = parseRecord(record('k', '3 s 0 1 structured writer-77\n1', {}), limits);
+    const b = parseRecord(record('j', '3 s 0 2 structured writer-77\n2', {}), limits);
+    const c = parseRecord(record('j', '3 s 0 3 structured writer-78\n3', {}), limits);
+    expect(a).toMatchObject({ origin: 'writer-77', writeId: 1 });
+    expect(b).toMatchObject({ origin: 'writer-77', writeId: 2 });
+    expect(c).toMatchObject({ origin: 'writer-78', writeId: 3 });
+  });
+});

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { RecordSigner } from '../crypto.js';
 import type { CacheMode } from '../options.js';
-import { asBuffer, parseRecord, RecordRejection, type LogRecord, type ParseLimits, type RejectReason } from '../record.js';
+import { payload, readRecord, RecordRejection, type LogRecord, type ParseLimits, type RejectReason } from '../record.js';
 import { Verdict, type LoadFences } from './fences.js';
 import type { FleetRounds } from './fleet-flight.js';
 import { applyChannel, traceApply, type TraceSource } from '../telemetry/channels.js';
@@ -64,7 +64,7 @@ export class RecordApplier<V> {
         return;
       }
     }
-    const parsed = parseRecord(record, o);
+    const parsed = readRecord(record, o);
     if (parsed instanceof RecordRejection) {
       o.reject(record, parsed.reason, parsed.detail);
       return;
@@ -114,13 +114,13 @@ export class RecordApplier<V> {
       if (o.store.delete(key)) o.reporter.change('delete', key, 'remote');
       return;
     }
-    const size = parsed.value.length + key.length;
+    const size = parsed.bytes.length - parsed.start + key.length;
     if (o.bootstrapDecode === 'lazy' && parsed.graceEnd === 0 && !o.bootstrapped() && !o.store.holds(key)) {
       // Nothing to keep intact if this value turns out undecodable: decode it when it is read.
       // The copy lets the fetched batch go.
-      o.store.storeEncoded(key, asBuffer(parsed.value), record, parsed.expiresAt, size, parsed.tags);
+      o.store.storeEncoded(key, parsed.bytes, parsed.start, record, parsed.expiresAt, size, parsed.tags);
     } else {
-      const value = o.store.decode(parsed.value, record);
+      const value = o.store.decode(payload(parsed), record);
       if (value === undefined) return;
       o.store.store(key, value as {}, parsed.expiresAt, size, parsed.graceEnd, parsed.tags);
     }

@@ -1,4 +1,4 @@
-import type { ParsedDelete, ParsedSet } from '../record.js';
+import { payload, type ParsedDelete, type ReadSet } from '../record.js';
 
 /**
  * Fenced loads (docs/consistency.md, section 11). A value loaded by `wrap` is written as a
@@ -316,7 +316,7 @@ export class LoadFences {
    * instance). Remembers plain records, judges fenced ones, and corrects this instance's own
    * stale fenced records.
    */
-  judge(record: ParsedSet | ParsedDelete, partition: number, offset: number, own: boolean): Verdict {
+  judge(record: ReadSet | ParsedDelete, partition: number, offset: number, own: boolean): Verdict {
     const key = record.key;
     if (record.fence < 0) {
       this.#recent.note(key, partition, offset, record.origin);
@@ -335,7 +335,7 @@ export class LoadFences {
     return conflict === false ? Verdict.Apply : Verdict.Drop;
   }
 
-  #ownCameBack(fence: Fence, fences: Fence[], record: ParsedSet | ParsedDelete, offset: number): Verdict {
+  #ownCameBack(fence: Fence, fences: Fence[], record: ReadSet | ParsedDelete, offset: number): Verdict {
     this.end(fence);
     if (!fence.conflict) {
       // Accepted everywhere. This instance stored the value when it was loaded; apply it again
@@ -376,6 +376,6 @@ export class LoadFences {
   }
 }
 
-function stateOf(record: ParsedSet | ParsedDelete): KeyState {
-  return record.op === 'set' ? { bytes: record.value as Buffer, expiresAt: record.expiresAt, graceEnd: record.graceEnd, tags: record.tags } : null;
+function stateOf(record: ReadSet | ParsedDelete): KeyState {
+  return record.op === 'set' ? { bytes: payload(record) as Buffer, expiresAt: record.expiresAt, graceEnd: record.graceEnd, tags: record.tags } : null;
 }

@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
+import { asBuffer } from '../record.js';
 import { checkKey } from './input.js';
 import { PrefixIndex } from './prefix-index.js';
 import type { RestoredEntries } from './restored-entries.js';
@@ -337,9 +338,9 @@ export class LocalStore<V> {
     return this.#lru.getRemainingTTL(key);
   }
 
-  /** Stores a value as its record's bytes (or those bytes as a latin1 string), decoded on its first read; `bytes` is copied. */
-  storeEncoded(key: string, bytes: Buffer | string, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
-    const latin1 = typeof bytes === 'string' ? bytes : bytes.toString('latin1');
+  /** Stores a value as its record's bytes from `start` (or those bytes as a latin1 string), decoded on its first read; the bytes are copied. */
+  storeEncoded(key: string, bytes: Uint8Array | string, start: number, from: RecordPosition, expiresAt: number, size: number, tags?: readonly string[]): void {
+    const latin1 = typeof bytes === 'string' ? bytes : asBuffer(bytes).toString('latin1', start);
     if (this.store(key, new Encoded(latin1, from.partition, from.offset), expiresAt, size, 0, tags)) this.#special++;
   }
 
@@ -465,7 +466,7 @@ export class LocalStore<V> {
     // Stored as any entry: the key has no other restored entry, and the count held stays the same.
     this.#restored = undefined;
     if (expiresAt === 0 || expiresAt > this.#options.clock.now())
-      this.storeEncoded(key, restored.latin1(entry), SNAPSHOT, expiresAt, restored.valueLength(entry) + key.length);
+      this.storeEncoded(key, restored.latin1(entry), 0, SNAPSHOT, expiresAt, restored.valueLength(entry) + key.length);
     if (restored.live > 0) this.#restored = restored;
   }
 

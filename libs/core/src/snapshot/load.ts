@@ -196,7 +196,7 @@ export class SnapshotLoader<V> {
       if (host.filter !== undefined && !host.filter(key)) continue;
       const size = reader.valueLength + key.length;
       if (lazy && graceEnd === 0) {
-        store.storeEncoded(key, reader.latin1(), from, expiresAt, size, reader.tags());
+        store.storeEncoded(key, reader.latin1(), 0, from, expiresAt, size, reader.tags());
       } else {
         const decoded = store.decode(reader.value(), from);
         if (decoded === undefined) continue;
