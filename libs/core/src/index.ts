@@ -58,7 +58,7 @@ export { checkTopicConfig, compactsKeys, TOPIC_CONFIG_NAMES, type TopicConfigFin
 export type { ConsumeHandlers, LogBatch, LogContext, PartitionOffsets, ReplicationLog, ReplicationLogFactory, SnapshotFacts } from './log/port.js';
 // Replication on a worker thread: the worker loads kafkajs, this thread does not.
 export { KafkaWorkerLog, kafkaWorkerLog, type ReplicationWorkerOptions, type WorkerFlow } from './log/worker/worker-log.js';
-export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export { consoleLogger, formatLogLine, silentLogger, type Logger } from './logger.js';
 // Tracing channels (node:diagnostics_channel) around wrap, loads, writes and records applied.
 export { NEARCACHE_CHANNELS, type ApplyTrace, type LoadTrace, type TraceSource, type WrapTrace, type WriteTrace } from './telemetry/channels.js';
 export type { CacheMode, NearCacheOptions, ReplicationMode } from './options.js';

@@ -6,15 +6,36 @@ export interface Logger {
   error(message: string, context?: Record<string, unknown>): void;
 }
 
-/** Writes warnings and errors to stderr, drops debug and info. The default. */
+/**
+ * `message` with its context on the same line, ` (key=value, ...)`: an error as its name and
+ * message (no stack, no chain of causes), another object as JSON. One event, one line.
+ */
+export function formatLogLine(message: string, context: Record<string, unknown> | undefined): string {
+  if (!context) return message;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(context)) {
+    if (value === undefined) continue;
+    if (value instanceof Error) parts.push(`${key}=${value.name}: ${value.message}`);
+    else if (typeof value === 'object' && value !== null) {
+      try {
+        parts.push(`${key}=${JSON.stringify(value)}`);
+      } catch {
+        parts.push(`${key}=[object]`);
+      }
+    } else parts.push(`${key}=${String(value)}`);
+  }
+  return parts.length > 0 ? `${message} (${parts.join(', ')})` : message;
+}
+
+/** Writes warnings and errors to stderr, one line each (see `formatLogLine`), drops debug and info. The default. */
 export const consoleLogger: Logger = {
   debug() {},
   info() {},
   warn(message, context) {
-    console.warn(`[nearcache] ${message}`, ...(context ? [context] : []));
+    console.warn(`[nearcache] ${formatLogLine(message, context)}`);
   },
   error(message, context) {
-    console.error(`[nearcache] ${message}`, ...(context ? [context] : []));
+    console.error(`[nearcache] ${formatLogLine(message, context)}`);
   },
 };
 

@@ -3,6 +3,7 @@ import {
   CacheClosedError,
   createNearCache,
   InvalidOptionError,
+  formatLogLine,
   NEAR_CACHE_OPTION_NAMES,
   type Logger as NearCacheLogger,
   type NearCache,
@@ -187,26 +188,9 @@ export function duplicateCacheName(name: string): DuplicateCacheNameError {
 /** Routes nearcache's logging to a Nest logger. */
 export function nestLogger(logger: Logger): NearCacheLogger {
   return {
-    debug: (message, context) => logger.debug(withContext(message, context)),
-    info: (message, context) => logger.log(withContext(message, context)),
-    warn: (message, context) => logger.warn(withContext(message, context)),
-    error: (message, context) => logger.error(withContext(message, context)),
+    debug: (message, context) => logger.debug(formatLogLine(message, context)),
+    info: (message, context) => logger.log(formatLogLine(message, context)),
+    warn: (message, context) => logger.warn(formatLogLine(message, context)),
+    error: (message, context) => logger.error(formatLogLine(message, context)),
   };
-}
-
-function withContext(message: string, context: Record<string, unknown> | undefined): string {
-  if (!context) return message;
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(context)) {
-    if (value === undefined) continue;
-    if (value instanceof Error) parts.push(`${key}=${value.name}: ${value.message}`);
-    else if (typeof value === 'object' && value !== null) {
-      try {
-        parts.push(`${key}=${JSON.stringify(value)}`);
-      } catch {
-        parts.push(`${key}=[object]`);
-      }
-    } else parts.push(`${key}=${String(value)}`);
-  }
-  return parts.length > 0 ? `${message} (${parts.join(', ')})` : message;
 }
