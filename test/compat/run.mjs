@@ -6,7 +6,8 @@
 // each major; Express 4 as CommonJS, Express 5 as ES modules; the Express apps once inline and
 // once with replication on a worker thread). Each app runs as two processes on one topic of a
 // real broker: a value replicated, an HTTP response replicated (and its ETag answered with a
-// 304), an eviction seen on the other process.
+// 304), an eviction seen on the other process; the Nest apps also answer a health check through
+// @nestjs/terminus of their major.
 //
 //   node test/compat/run.mjs              packages, then every app
 //   node test/compat/run.mjs --packages   the package checks only
@@ -315,6 +316,9 @@ async function scenario(app, a, b) {
 
   const held = await sizeOf(b);
   if (app.kind === 'nest') {
+    // The health indicator through @nestjs/terminus, as the docs write it.
+    const health = await http('GET', `${b.url}/health`);
+    expect(health.status === 200 && health.body.info?.nearcache?.status === 'up', `GET /health on B: ${health.status} ${JSON.stringify(health.body)}`);
     // @Cached on A fills the cache of B; @CacheEvict on A empties it on B.
     const first = await http('GET', `${a.url}/product/9`);
     expect(first.body.by === a.pid, `GET /product/9 on A: ${JSON.stringify(first.body)}`);

@@ -7,7 +7,7 @@ import { NearCacheRegistry } from './near-cache.registry.js';
 export type NearCacheHealthStatus = 'up' | 'down' | 'degraded';
 
 /** Options of `NearCacheHealthIndicator.isHealthy()`. */
-export interface NearCacheHealthOptions {
+export interface NearCacheHealthOptions<Degraded extends NearCacheHealthStatus = NearCacheHealthStatus> {
   /** Which cache. Default: the default cache. */
   cache?: string;
   /** Down when a partition has been behind the log for longer than this, in ms. Default 30000. */
@@ -17,14 +17,15 @@ export interface NearCacheHealthOptions {
   /**
    * What to report while the cache is `degraded` (caught up once, but Kafka cannot take writes
    * or the consumer stalled; reads and local writes go on). Default `up`: an outage of Kafka
-   * then does not take every instance out of service. `degraded` needs @nestjs/terminus 12.
+   * then does not take every instance out of service. `degraded` needs @nestjs/terminus 12:
+   * without it, the result's status is typed `'up' | 'down'`, what terminus 11 accepts.
    */
-  whenDegraded?: NearCacheHealthStatus;
+  whenDegraded?: Degraded;
 }
 
 /** What the indicator reports under its key. */
-export interface NearCacheHealthDetails {
-  status: NearCacheHealthStatus;
+export interface NearCacheHealthDetails<Status extends NearCacheHealthStatus = NearCacheHealthStatus> {
+  status: Status;
   /** The cache's state: starting, bootstrapping, live, degraded, closed. */
   state: CacheState;
   topic: string;
@@ -37,7 +38,10 @@ export interface NearCacheHealthDetails {
 }
 
 /** A health indicator result: `{ [key]: details }`, the shape @nestjs/terminus expects. */
-export type NearCacheHealthResult<Key extends string = string> = Record<Key, NearCacheHealthDetails>;
+export type NearCacheHealthResult<Key extends string = string, Status extends NearCacheHealthStatus = NearCacheHealthStatus> = Record<
+  Key,
+  NearCacheHealthDetails<Status>
+>;
 
 /**
  * A health indicator for @nestjs/terminus (which stays optional: this class does not import it).
@@ -53,12 +57,19 @@ export type NearCacheHealthResult<Key extends string = string> = Record<Key, Nea
 export class NearCacheHealthIndicator {
   constructor(private readonly registry: NearCacheRegistry) {}
 
-  async isHealthy<const Key extends string = 'nearcache'>(key?: Key, options: NearCacheHealthOptions = {}): Promise<NearCacheHealthResult<Key>> {
+  /** The status is `'up' | 'down'` (as @nestjs/terminus 11 types it) unless `whenDegraded` may say `'degraded'`. */
+  async isHealthy<const Key extends string = 'nearcache', Degraded extends NearCacheHealthStatus = 'up'>(
+    key?: Key,
+    options: NearCacheHealthOptions<Degraded> = {},
+  ): Promise<NearCacheHealthResult<Key, 'up' | 'down' | Degraded>> {
     return this.check(key ?? ('nearcache' as Key), options);
   }
 
   /** The same as `isHealthy`, synchronously. */
-  check<const Key extends string>(key: Key, options: NearCacheHealthOptions = {}): NearCacheHealthResult<Key> {
+  check<const Key extends string, Degraded extends NearCacheHealthStatus = 'up'>(
+    key: Key,
+    options: NearCacheHealthOptions<Degraded> = {},
+  ): NearCacheHealthResult<Key, 'up' | 'down' | Degraded> {
     const cache = this.registry.get(options.cache ?? DEFAULT_CACHE_NAME);
     const maxLagMs = options.maxLagMs ?? 30_000;
     const stats = cache.stats();
@@ -98,6 +109,6 @@ export class NearCacheHealthIndicator {
     }
     const details: NearCacheHealthDetails = { status, state: stats.state, topic: stats.topic, lagRecords, lagMs };
     if (message !== undefined) details.message = message;
-    return { [key]: details } as NearCacheHealthResult<Key>;
+    return { [key]: details } as NearCacheHealthResult<Key, 'up' | 'down' | Degraded>;
   }
 }

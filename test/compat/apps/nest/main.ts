@@ -4,7 +4,8 @@ import 'reflect-metadata';
 import { Controller, Delete, Get, Injectable, Module, NotFoundException, Param, Put, Query, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Cached, CacheEvict, NearCache, NearCacheInterceptor, NearCacheModule } from '@nearcache/nestjs';
+import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { Cached, CacheEvict, NearCache, NearCacheHealthIndicator, NearCacheInterceptor, NearCacheModule } from '@nearcache/nestjs';
 
 let runs = 0;
 
@@ -71,9 +72,24 @@ class AppController {
   }
 }
 
+/** The health check as docs/nestjs.md writes it: it must compile against the terminus of each Nest major. */
+@Controller('health')
+class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly nearCache: NearCacheHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([() => this.nearCache.isHealthy('nearcache')]);
+  }
+}
+
 @Module({
-  imports: [NearCacheModule.forRoot({ topic: process.env.TOPIC!, kafka: { brokers: process.env.KAFKA_BROKERS!.split(',') }, ttl: 60_000 })],
-  controllers: [AppController],
+  imports: [TerminusModule, NearCacheModule.forRoot({ topic: process.env.TOPIC!, kafka: { brokers: process.env.KAFKA_BROKERS!.split(',') }, ttl: 60_000 })],
+  controllers: [AppController, HealthController],
   providers: [ProductsService],
 })
 class AppModule {}
