@@ -116,6 +116,7 @@ export function writeDocs(report, root) {
     `| Kafka | ${m.kafka} |`,
     `| Redis | ${m.redis} |`,
     `| Load average at start | ${m.loadAverageAtStart.join(', ')} |`,
+    ...(m.loadAverageAtEnd ? [`| Load average at end | ${m.loadAverageAtEnd.join(', ')} |`] : []),
     `| CPU pinning | ${m.pinning ?? 'not recorded'} |`,
     `| Date | ${m.date} |`,
     `| Duration | ${report.seconds.toFixed(0)} s${report.quick ? ' (quick mode)' : ''} |`,

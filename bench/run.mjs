@@ -221,7 +221,8 @@ function pinning() {
   };
 }
 
-function machine(kafka, redis, pin) {
+/** The machine the run had; `loadAtStart`: the load averages read before the first scenario. */
+function machine(kafka, redis, pin, loadAtStart) {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
   return {
     cpu: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
@@ -231,13 +232,16 @@ function machine(kafka, redis, pin) {
     node: process.version,
     kafka,
     redis: redis.version ?? redis.skipped,
-    loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadAverages(),
     pinning: pin.text,
     date: new Date().toISOString(),
   };
 }
 
+const loadAverages = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 const started = Date.now();
+const loadAtStart = loadAverages();
 let exitCode = 0;
 try {
   say('building the packages');
@@ -313,7 +317,7 @@ try {
     results.push(result);
   }
 
-  const report = { quick, only: only ?? null, machine: machine(kafka, redis, pin), seconds: (Date.now() - started) / 1000, results };
+  const report = { quick, only: only ?? null, machine: machine(kafka, redis, pin, loadAtStart), seconds: (Date.now() - started) / 1000, results };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), JSON.stringify(report, null, 2));
   fs.writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2));
