@@ -14,6 +14,7 @@ export type {
   RejectedRecord,
   SetOptions,
   FillOptions,
+  LeaseOptions,
   StaleServed,
   WrapOptions,
   WriteOptions,

@@ -16,6 +16,7 @@ export {
   type SessionPosition,
   type SetOptions,
   type FillOptions,
+  type LeaseOptions,
   type StaleServed,
   type WrapOptions,
   type WriteOptions,

@@ -165,6 +165,32 @@ describe('tracing channels', () => {
     expect(seenInside).toBe('v');
   });
 
+  it('nearcache:load traces a lease from its taking to its fill, with the value filled', async () => {
+    const cache = await openReady();
+    const loads = listen<LoadTrace>(NEARCACHE_CHANNELS.load, cache);
+    const lease = cache.lease('leased');
+    expect(loads.names()).toEqual(['start', 'end']);
+    expect(await lease.fill('filled')).toBe(true);
+    lease.release(); // after a fill: nothing more
+    expect(loads.names()).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
+    expect(loads.started()).toEqual([expect.objectContaining({ key: 'leased', topic, cache })]);
+    expect(loads.events[3]!.copy.result).toBe('filled');
+    expect(cache.get('leased')).toBe('filled');
+  });
+
+  it('nearcache:load ends a released lease, with the error of a failed load; a lease taken with trace: false is not traced', async () => {
+    const cache = await openReady();
+    const loads = listen<LoadTrace>(NEARCACHE_CHANNELS.load, cache);
+    const failure = new Error('the database is down');
+    cache.lease('failed').release(failure);
+    cache.lease('dropped').release();
+    cache.lease('second', { trace: false }).release(failure);
+    expect(loads.names()).toEqual(['start', 'end', 'error', 'asyncStart', 'asyncEnd', 'start', 'end', 'asyncStart', 'asyncEnd']);
+    expect(loads.started().map((c) => c.key)).toEqual(['failed', 'dropped']);
+    expect(loads.events[2]!.copy.error).toBe(failure);
+    expect(loads.events[8]!.copy).not.toHaveProperty('error');
+  });
+
   it('publishes nothing for a cache while nobody subscribes', async () => {
     const cache = await openReady();
     const channels = Object.values(NEARCACHE_CHANNELS).map((name) => tracingChannel(name));

@@ -132,7 +132,7 @@ export class CacheOperationRunner implements OperationRunner {
       try {
         result = original.apply(self, args);
       } catch (error) {
-        lease?.release();
+        lease?.release(error);
         throw error;
       }
       if (!isThenable(result)) {
@@ -152,7 +152,7 @@ export class CacheOperationRunner implements OperationRunner {
     try {
       result = inLoad(id, () => original.apply(self, args));
     } catch (error) {
-      lease?.release();
+      lease?.release(error);
       leaveLoad();
       throw error;
     }
@@ -213,6 +213,10 @@ export class CacheOperationRunner implements OperationRunner {
         }
         this.#settle(operation, cache, key, lease, value, args);
         return { value, shareable: true };
+      } catch (error) {
+        // The method failed: its load ends with the error (the lease's trace on nearcache:load).
+        lease?.release(error);
+        throw error;
       } finally {
         lease?.release();
         // After the result was queued (by its lease's fill): the release of the claim follows it in the log.

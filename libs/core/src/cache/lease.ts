@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { endLeaseTrace, type LoadTrace } from '../telemetry/channels.js';
 import type { Fence, LoadFences } from './fences.js';
 import type { LocalWrites } from './local-writes.js';
 import type { FillOptions } from './types.js';
@@ -21,15 +22,27 @@ export interface LeaseParts<V> {
 export class CacheLease<V = unknown> {
   readonly #parts: LeaseParts<V>;
   #fence: Fence | undefined;
+  /** Its load on `nearcache:load`, while someone subscribed when it was taken. */
+  #trace: LoadTrace | undefined;
 
   /** @internal Use `cache.lease(key)`. */
   constructor(
     readonly key: string,
     fence: Fence,
     parts: LeaseParts<V>,
+    trace?: LoadTrace,
   ) {
     this.#fence = fence;
     this.#parts = parts;
+    this.#trace = trace;
+  }
+
+  /** Ends the load's trace, once. */
+  #traced(outcome: { result: unknown } | { error: unknown } | undefined): void {
+    const trace = this.#trace;
+    if (trace === undefined) return;
+    this.#trace = undefined;
+    endLeaseTrace(trace, outcome);
   }
 
   /** Whether a fill would be refused now: a write of the key came after the lease was taken (or the lease was used). */
@@ -47,6 +60,7 @@ export class CacheLease<V = unknown> {
     const fence = this.#fence;
     if (fence === undefined) return Promise.reject(new InvalidArgumentError(`the lease of "${this.key}" was already filled or released`));
     this.#fence = undefined;
+    this.#traced({ result: value });
     const { fences, writes } = this.#parts;
     try {
       if (!this.#parts.open() || !fences.mayFill(fence, options?.tags)) {
@@ -62,10 +76,14 @@ export class CacheLease<V = unknown> {
     }
   }
 
-  /** Ends the lease without caching anything (the load failed, or its result is not to be cached). */
-  release(): void {
+  /**
+   * Ends the lease without caching anything (the load failed, or its result is not to be cached).
+   * `error`: why the load failed, for its trace on `nearcache:load`.
+   */
+  release(error?: unknown): void {
     const fence = this.#fence;
     this.#fence = undefined;
+    this.#traced(error === undefined ? undefined : { error });
     if (fence !== undefined) this.#parts.fences.end(fence);
   }
 }

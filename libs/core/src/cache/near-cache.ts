@@ -25,7 +25,18 @@ import { Reporter } from './reporter.js';
 import { Sessions } from './sessions.js';
 import { guard, SingleFlight } from './single-flight.js';
 import { CacheCounters } from './stats.js';
-import type { CacheState, CacheStats, NearCacheEvents, ReadOptions, RecordPosition, SetOptions, StaleServed, WrapOptions, WriteOptions } from './types.js';
+import type {
+  CacheState,
+  CacheStats,
+  LeaseOptions,
+  NearCacheEvents,
+  ReadOptions,
+  RecordPosition,
+  SetOptions,
+  StaleServed,
+  WrapOptions,
+  WriteOptions,
+} from './types.js';
 import { WriteShield } from './write-shield.js';
 import { snapshotsOf, type Snapshots } from '../snapshot/wiring.js';
 import { tagsKey, traceWrap, traceWrite, wrapChannel, writeChannel, type TraceSource } from '../telemetry/channels.js';
@@ -445,10 +456,12 @@ export class NearCache<V = unknown> extends EventEmitter {
    * Begins a fenced load of `key` for code that runs its own loads (what `wrap` does inside): take
    * the lease before loading, then `fill` it with the result, or `release` it. The value is cached
    * only if no write of the key came after the lease was taken (docs/consistency.md, section 11).
+   * The load is traced on `nearcache:load` from the lease to its end, unless `trace` is false (a
+   * second lease of one load, such as the HTTP caches take for a response's variant).
    */
-  lease(key: string): CacheLease<V> {
+  lease(key: string, options?: LeaseOptions): CacheLease<V> {
     checkKey(key, this.#options.maxKeyBytes);
-    return this.#loads.lease(key);
+    return this.#loads.lease(key, options?.trace !== false);
   }
 
   /**

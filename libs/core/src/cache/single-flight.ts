@@ -4,7 +4,7 @@ import type { LoadFences } from './fences.js';
 import { CacheLease } from './lease.js';
 import type { Graced } from './local-store.js';
 import type { LocalWrites } from './local-writes.js';
-import { loadChannel, traceLoad, type TraceSource } from '../telemetry/channels.js';
+import { loadChannel, startLeaseTrace, traceLoad, type TraceSource } from '../telemetry/channels.js';
 import type { FillOptions, StaleServed, WrapOptions } from './types.js';
 
 export interface SingleFlightHooks {
@@ -42,8 +42,9 @@ export class SingleFlight<V> {
   }
 
   /** A fenced load of `key` run by the caller (see CacheLease). */
-  lease(key: string): CacheLease<V> {
-    return new CacheLease<V>(key, this.#fences.begin(key), { fences: this.#fences, writes: this.#writes, open: () => this.#hooks.open() });
+  lease(key: string, traced: boolean): CacheLease<V> {
+    const parts = { fences: this.#fences, writes: this.#writes, open: () => this.#hooks.open() };
+    return new CacheLease<V>(key, this.#fences.begin(key), parts, traced ? startLeaseTrace(this.#hooks.trace, key) : undefined);
   }
 
   /** Whether a load of `key` runs here. */

@@ -39,6 +39,12 @@ export interface ReadOptions {
   maxStaleness?: number;
 }
 
+/** Options of `lease(key, options)`. */
+export interface LeaseOptions {
+  /** Whether the lease's load is traced on `nearcache:load` (and counted in the load metrics). Default true. */
+  trace?: boolean;
+}
+
 /** How a loaded value is stored (`wrap`, a lease's `fill`): as `set`, plus its grace period. */
 export interface FillOptions extends SetOptions {
   /**

@@ -24,8 +24,12 @@ export interface HttpStoreLease {
 export interface HttpLeasingCache {
   get(key: string): unknown;
   has?(key: string): boolean;
-  lease?(key: string): HttpStoreLease;
+  lease?(key: string, options?: { trace?: boolean }): HttpStoreLease;
 }
+
+type LeasingCache = HttpLeasingCache & { lease(key: string, options?: { trace?: boolean }): HttpStoreLease };
+/** The leases beyond the base's: the request's one load is traced on the base's lease. */
+const UNTRACED = { trace: false };
 
 /**
  * The leases of one miss: taken by `HttpResponseStore.begin` before the handler runs, filled by
@@ -33,25 +37,26 @@ export interface HttpLeasingCache {
  * fill (it then does nothing): adapters call it when the response ends or the request fails.
  */
 export class HttpLoad {
-  readonly #cache: HttpLeasingCache & { lease(key: string): HttpStoreLease };
+  readonly #cache: LeasingCache;
   readonly #baseKey: string;
   readonly #base: HttpStoreLease;
   /** The variant key the base's `Vary` index selected when the request missed, and its lease. */
   readonly #variantKey: string | undefined;
   readonly #variant: HttpStoreLease | undefined;
 
-  private constructor(cache: HttpLeasingCache & { lease(key: string): HttpStoreLease }, baseKey: string, base: HttpStoreLease, variantKey: string | undefined) {
+  private constructor(cache: LeasingCache, baseKey: string, base: HttpStoreLease, variantKey: string | undefined) {
     this.#cache = cache;
     this.#baseKey = baseKey;
     this.#base = base;
     this.#variantKey = variantKey;
-    this.#variant = variantKey === undefined ? undefined : cache.lease(variantKey);
+    // One load, traced once (on the base's lease).
+    this.#variant = variantKey === undefined ? undefined : cache.lease(variantKey, UNTRACED);
   }
 
   /** The leases of a miss of `base` (`undefined` when the cache gives none: no fencing then). Throws as `cache.lease` throws. */
   static begin(cache: HttpLeasingCache, base: string, requestHeaders: HttpRequestHeaders): HttpLoad | undefined {
     if (typeof cache.lease !== 'function') return undefined;
-    const leasing = cache as HttpLeasingCache & { lease(key: string): HttpStoreLease };
+    const leasing = cache as LeasingCache;
     // `has` first: a plain miss does not count as a second miss of the cache.
     const held = cache.has?.(base) === true ? cache.get(base) : undefined;
     const variantKey = isHttpVaryIndex(held) ? httpVariantKey(base, held.vary, requestHeaders) : undefined;
@@ -112,6 +117,6 @@ export class HttpLoad {
   #leaseOf(key: string): HttpStoreLease {
     if (key === this.#baseKey) return this.#base;
     if (key === this.#variantKey && this.#variant !== undefined) return this.#variant;
-    return this.#cache.lease(key);
+    return this.#cache.lease(key, UNTRACED);
   }
 }

@@ -10,7 +10,11 @@ import type { LogRecord } from '../record.js';
 export const NEARCACHE_CHANNELS = {
   /** Every `wrap` call, hit or miss (`WrapTrace`). */
   wrap: 'nearcache:wrap',
-  /** Every loader call `wrap` makes: misses, early refreshes, fleet-wide loads (`LoadTrace`). */
+  /**
+   * Every loader call `wrap` makes: misses, early refreshes, fleet-wide loads; and every lease
+   * (`lease(key)`, which the Nest decorators and the HTTP caches take around the method or
+   * handler they run), from the lease to its fill or release (`LoadTrace`).
+   */
   load: 'nearcache:load',
   /** Every `set`, `delete`, `clearPrefix` (and `clear`) and `invalidateTags` call (`WriteTrace`). */
   write: 'nearcache:write',
@@ -75,6 +79,31 @@ export function traceWrap<T>(source: TraceSource, key: string, run: () => Promis
 /** The loader called and traced on `nearcache:load` (a loader that throws rejects). Call only when `loadChannel.hasSubscribers`. */
 export function traceLoad<T>(source: TraceSource, key: string, loader: () => T | Promise<T>): Promise<T> {
   return loadChannel.tracePromise(async () => loader(), { cache: source.cache, topic: source.topic, key });
+}
+
+/**
+ * The start of a load run by the caller under a lease, on `nearcache:load`: `start` and `end` now,
+ * `asyncStart` and `asyncEnd` (after `error` for a failed load) when `endLeaseTrace` is called.
+ * Undefined, and nothing published, while nobody subscribes.
+ */
+export function startLeaseTrace(source: TraceSource, key: string): LoadTrace | undefined {
+  if (!loadChannel.hasSubscribers) return undefined;
+  const context: LoadTrace = { cache: source.cache, topic: source.topic, key };
+  loadChannel.start.publish(context);
+  loadChannel.end.publish(context);
+  return context;
+}
+
+/** The end of a lease's load: filled with `result`, or released (`failed` with its error, when the load failed). */
+export function endLeaseTrace(context: LoadTrace, outcome: { result: unknown } | { error: unknown } | undefined): void {
+  if (outcome !== undefined && 'error' in outcome) {
+    context.error = outcome.error;
+    loadChannel.error.publish(context);
+  } else if (outcome !== undefined) {
+    context.result = outcome.result;
+  }
+  loadChannel.asyncStart.publish(context);
+  loadChannel.asyncEnd.publish(context);
 }
 
 /** `run()` traced on `nearcache:write`. Call only when `writeChannel.hasSubscribers`. */

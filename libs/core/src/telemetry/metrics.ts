@@ -149,7 +149,8 @@ export function instrumentNearCache(cache: NearCache<any>, options: NearCacheIns
 
   const duration = meter.createHistogram(M.loadDuration, {
     unit: 's',
-    description: 'Duration of the loader calls wrap makes (misses, early refreshes, fleet-wide loads)',
+    description:
+      'Duration of loads: the loader calls wrap makes (misses, early refreshes, fleet-wide loads) and the loads run under a lease (a Nest @Cached method, a handler whose response is cached)',
     advice: { explicitBucketBoundaries: LOAD_BUCKETS },
   });
   const started = new WeakMap<object, number>();
