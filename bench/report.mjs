@@ -56,34 +56,54 @@ export function verdictOf(r) {
 const verdict = verdictOf;
 
 /**
- * The `http` scenario's table (markdown rows) and chart: requests per second and latency of each
- * server, as docs/benchmarks.md, docs/faq.md and the README show them.
+ * The `http` scenario's table at one load level (`c1`: one connection, `c10`: 10 connections),
+ * as markdown rows: requests per second, latency and server CPU of each server, and the ratios of
+ * requests per second to cache-manager's in-memory and Redis HITs, each nearcache ratio with its
+ * noise band (the A/A copy's row shows the A/A ratio itself). docs/benchmarks.md, docs/faq.md and
+ * the README show these tables.
  */
-export function httpTable(r) {
+export function httpTable(r, levelId) {
+  const level = r.levels[levelId];
   const rows = [
-    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | req/s vs cache-manager in-memory |',
-    '|---|---|---|---|---|---|',
+    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | req/s vs cache-manager in-memory (band) | req/s vs cache-manager Redis (band) |',
+    '|---|---|---|---|---|---|---|',
   ];
-  const base = r.results['cm-memory']?.rps;
-  for (const [id, s] of Object.entries(r.results)) {
-    if (id === 'cm-memory-aa') continue;
-    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${f(s.rps / base)}x |`);
+  const results = level.results;
+  const memory = results['cm-memory']?.rps;
+  const redis = results['cm-redis']?.rps;
+  const band = (b) => (b ? ` (${b.map((v) => f(v)).join('..')})` : '');
+  const ids = [...Object.keys(results).filter((id) => id !== 'cm-memory-aa'), 'cm-memory-aa'].filter((id) => results[id]);
+  for (const id of ids) {
+    const s = results[id];
+    const q = level.ratios[id];
+    const vsMemory = `${f(s.rps / memory)}x${band(q?.bandVsMemory)}`;
+    const vsRedis = redis ? `${f(s.rps / redis)}x${band(q?.bandVsRedis)}` : '-';
+    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${vsMemory} | ${vsRedis} |`);
   }
   return rows;
 }
 
-/** The bar chart of the `http` scenario (requests per second). */
+/** The bar chart of the `http` scenario: requests per second of every server at both load levels. */
 export function httpChart(r) {
+  const short = {
+    'nearcache-nest': 'nearcache, Nest HIT',
+    'nearcache-express': 'nearcache, Express HIT',
+    'cm-memory': 'cache-manager, in-memory HIT',
+    'cm-redis': 'cache-manager, Redis HIT',
+    uncached: 'uncached (20 ms source)',
+  };
   return {
-    title: 'HTTP requests per second, GET /products/:id (higher is better)',
+    title: 'HTTP requests per second, GET /products/:id, at 1 and 10 connections (higher is better)',
     unit: 'req/s',
-    bars: Object.entries(r.results)
-      .filter(([id]) => id !== 'cm-memory-aa')
-      .map(([id, s]) => ({
-        label: s.label.replace('@nestjs/', '').replace(', 20 ms data source', ' (20 ms source)'),
-        value: s.rps,
-        kind: id.startsWith('nearcache') ? 'ours' : 'other',
-      })),
+    bars: Object.values(r.levels).flatMap((level) =>
+      Object.entries(level.results)
+        .filter(([id]) => id !== 'cm-memory-aa')
+        .map(([id, s]) => ({
+          label: `${level.connections} conn: ${short[id] ?? s.label}`,
+          value: s.rps,
+          kind: id.startsWith('nearcache') ? 'ours' : 'other',
+        })),
+    ),
   };
 }
 
@@ -413,7 +433,8 @@ export function writeDocs(report, root) {
   }
   const httpResult = by.http;
   if (httpResult) {
-    out.push('', '## 11. HTTP HITs under load', '', httpResult.method, '', ...httpTable(httpResult));
+    out.push('', '## 11. HTTP HITs under load', '', httpResult.method);
+    for (const [id, level] of Object.entries(httpResult.levels)) out.push('', `**${level.name}**`, '', ...httpTable(httpResult, id));
     if (httpResult.skipped) out.push('', `${httpResult.skipped}.`);
     plot('http', httpChart(httpResult));
   }
