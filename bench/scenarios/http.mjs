@@ -14,7 +14,9 @@ import autocannon from 'autocannon';
 import { QUICK, check, log, median, noise, percentile, report, roundOrder, roundRatios, sleep, verdictFields } from '../lib.mjs';
 
 const ROUNDS = QUICK ? 4 : 10;
-const WARM_S = QUICK ? 1 : 2;
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+const WARM_S = QUICK ? 1 : 1.5;
 const PRODUCTS = 100;
 const paths = Array.from({ length: PRODUCTS }, (_, i) => `/products/${i + 1}`);
 /**
@@ -23,8 +25,8 @@ const paths = Array.from({ length: PRODUCTS }, (_, i) => `/products/${i + 1}`);
  * connections, enough to keep the server's CPU busy (the servers are CPU-bound on loopback).
  */
 const LEVELS = [
-  { id: 'c1', connections: 1, seconds: QUICK ? 1 : 1.5, name: 'one connection', short: '1 connection' },
-  { id: 'c10', connections: 10, seconds: QUICK ? 1 : 2, name: '10 connections (saturated)', short: '10 connections' },
+  { id: 'c1', connections: 1, seconds: 1, name: 'one connection', short: '1 connection' },
+  { id: 'c10', connections: 10, seconds: QUICK ? 1 : 1.5, name: '10 connections (saturated)', short: '10 connections' },
 ];
 
 const redisSkipped = process.env.REDIS_URL ? undefined : (process.env.REDIS_SKIPPED ?? 'skipped: REDIS_URL not set');
@@ -107,6 +109,7 @@ log(`http: starting ${SERVERS.length} servers${serverCpu === undefined ? '' : ` 
 const servers = [];
 try {
   for (const server of SERVERS) servers.push(await startServer(server));
+  log(`http: servers listening after ${elapsed()}`);
 
   // Warm-up: every page once (the caches fill), then checks that each server answers what it should,
   // the same body everywhere, then an unmeasured pass of autocannon per server at each level.
@@ -125,6 +128,7 @@ try {
 
   // Every round: the servers in turn (rotated and reversed by roundOrder), each at both levels,
   // back to back, the level measured first alternating from round to round.
+  log(`http: warm-up done after ${elapsed()}`);
   const rounds = Object.fromEntries(LEVELS.map((l) => [l.id, Object.fromEntries(servers.map((s) => [s.id, []]))]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const server of roundOrder(r, servers)) {
@@ -135,6 +139,7 @@ try {
     }
   }
 
+  log(`http: ${ROUNDS} rounds done after ${elapsed()}`);
   const x = (v) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
   const checks = [];
   const levels = {};
@@ -152,6 +157,9 @@ try {
             p50ms: median(rs.map((v) => v.p50)),
             p99ms: median(rs.map((v) => v.p99)),
             cpuUsPerRequest: median(rs.map((v) => v.cpuUsPerRequest)),
+            // The share of one CPU the server used: its rate times its CPU per request (near 1
+            // when its CPU bounds the rate, lower when the load generator or the machine does).
+            cpuBusy: median(rs.map((v) => (v.rps * v.cpuUsPerRequest) / 1e6)),
             requests: rs.reduce((a, v) => a + v.requests, 0),
             rounds: rs,
           },
@@ -202,18 +210,23 @@ try {
     for (const s of servers) {
       const v = results[s.id];
       log(
-        `http ${tag.padEnd(5)} ${s.label.padEnd(48)} ${v.rps.toFixed(0).padStart(6)} req/s  p50 ${v.p50ms.toFixed(2)} ms  p99 ${v.p99ms.toFixed(2)} ms  server CPU ${v.cpuUsPerRequest.toFixed(0)} µs/request`,
+        `http ${tag.padEnd(5)} ${s.label.padEnd(48)} ${v.rps.toFixed(0).padStart(6)} req/s  p50 ${v.p50ms.toFixed(2)} ms  p99 ${v.p99ms.toFixed(2)} ms  server CPU ${v.cpuUsPerRequest.toFixed(0)} µs/request, ${(v.cpuBusy * 100).toFixed(0)}% busy`,
       );
     }
     const nest = ratios['nearcache-nest'];
     const express = ratios['nearcache-express'];
+    const p50s = (rs) =>
+      `${['nearcache-nest', 'nearcache-express', 'cm-memory', 'cm-redis']
+        .filter((id) => rs[id])
+        .map((id) => rs[id].p50ms.toFixed(2))
+        .join(' / ')} ms (Nest / Express / cm memory${rs['cm-redis'] ? ' / cm Redis' : ''})`;
     const range = (b) => `${b[0].toFixed(2)}..${b[1].toFixed(2)}`;
     const redisNote = (r) => (r.bandVsRedis ? ` (band ${range(r.bandVsRedis)})` : '');
     const line =
       level.connections === 1
         ? {
             title: `HTTP HITs, one connection (each request alone): nearcache vs @nestjs/cache-manager (memory, Redis)`,
-            measured: `req/s vs cm memory, Redis: Nest ${x(nest.vsMemory)}, ${x(nest.vsRedis)}; Express ${x(express.vsMemory)}, ${x(express.vsRedis)}`,
+            measured: `req/s vs cm memory, Redis: Nest ${x(nest.vsMemory)}, ${x(nest.vsRedis)}; Express ${x(express.vsMemory)}, ${x(express.vsRedis)}; p50 ${p50s(results)}`,
             target: `HIT >= 1.0x cm memory${redisSkipped ? '' : ', >= 1.5x cm Redis'}`,
           }
         : {
@@ -228,7 +241,7 @@ try {
   report({
     scenario: 'http',
     title: 'HTTP HITs at one connection and at 10 (saturated): nearcache vs @nestjs/cache-manager (memory, Redis) and no cache',
-    method: `autocannon (programmatic API, in the bench process) against the example's product pages (GET /products/:id, ${PRODUCTS} products cycled by every connection, bodies of about 100 B), no pipelining, at two load levels (${levelText}); each server a process of its own on 127.0.0.1${serverCpu === undefined ? '' : `, pinned to CPU ${serverCpu} (the load generator on another)`}, one under load at a time, both levels back to back (the first alternating); ${ROUNDS} interleaved rounds, median over rounds of requests per second, of each pass's p50 and p99 latency (every answer's time from autocannon's response event) and of the server process's CPU time per request (user + system). One connection sends the next request when the answer is in: each request is alone, its requests per second are the inverse of what a request waits (the load generator's own time per request included, the same for every server), and a Redis store's round trip is part of it. Ten connections keep the server's CPU busy: the rate is what one CPU serves, and there a Redis GET on loopback costs the server about the CPU of cache-manager's in-memory lookup (compare the two stores' CPU per request: the request waits on Redis, the CPU does not), so the two stores reach about the same rate; on a network the round trip only grows, the CPU it costs does not. Hence the Redis target is checked on one connection, and the saturated ratio against Redis is reported beside it. Every server runs the example's request tracker middleware. Cache HITs were checked (X-Cache: HIT) and all bodies are the same. The uncached handler waits for the example's data source, set to 20 ms. nearcache runs on an in-process log (a HIT does not touch the log). A/A: a second cache-manager in-memory server in the same rounds, the noise band of every ratio at its level${redisSkipped ? `; Redis ${redisSkipped}` : ''}`,
+    method: `autocannon (programmatic API, in the bench process) against the example's product pages (GET /products/:id, ${PRODUCTS} products cycled by every connection, bodies of about 100 B), no pipelining, at two load levels (${levelText}); each server a process of its own on 127.0.0.1${serverCpu === undefined ? '' : `, pinned to CPU ${serverCpu} (the load generator on another)`}, one under load at a time, both levels back to back (the first alternating); ${ROUNDS} interleaved rounds, median over rounds of requests per second, of each pass's p50 and p99 latency (every answer's time from autocannon's response event) and of the server process's CPU time per request (user + system; times the requests per second, the share of its CPU the server used). One connection sends the next request when the answer is in: each request is alone, its requests per second are the inverse of what a request waits (the load generator's own time per request included, the same for every server), and a Redis store's round trip is part of it. Ten connections keep the server's CPU busy: the rate is what one CPU serves, and there a Redis GET on loopback costs the server about the CPU of cache-manager's in-memory lookup (compare the two stores' CPU per request: the request waits on Redis, the CPU does not), so the two stores reach about the same rate; on a network the round trip only grows, the CPU it costs does not. Hence the Redis target is checked on one connection, and the saturated ratio against Redis is reported beside it. Every server runs the example's request tracker middleware. Cache HITs were checked (X-Cache: HIT) and all bodies are the same. The uncached handler waits for the example's data source, set to 20 ms. nearcache runs on an in-process log (a HIT does not touch the log). A/A: a second cache-manager in-memory server in the same rounds, the noise band of every ratio at its level${redisSkipped ? `; Redis ${redisSkipped}` : ''}`,
     measured: lines.map((l) => `${l.scenario.slice(5)}: ${l.measured}`).join('; '),
     target: `HIT >= 1.0x cm memory at both levels${redisSkipped ? '' : ', >= 1.5x cm Redis at one connection (saturated: reported)'}`,
     ...verdictFields(checks),
