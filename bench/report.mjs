@@ -56,29 +56,50 @@ export function verdictOf(r) {
 const verdict = verdictOf;
 
 /**
- * The `http` scenario's table at one load level (`c1`: one connection, `c10`: 10 connections),
- * as markdown rows: requests per second, latency and server CPU of each server, and the ratios of
- * requests per second to cache-manager's in-memory and Redis HITs, each nearcache ratio with its
- * noise band (the A/A copy's row shows the A/A ratio itself). docs/benchmarks.md, docs/faq.md and
- * the README show these tables.
+ * The `http` scenario's tables at one load level (`c1`: one connection, `c10`: 10 connections), as
+ * markdown rows. `httpTable`: requests per second, latency and server CPU of each server (the A/A
+ * copy last); `httpRatioTable`: nearcache's figures over cache-manager's, each with its noise band
+ * (the A/A copy over cache-manager in memory, same statistic, same rounds). docs/benchmarks.md,
+ * docs/faq.md and the README show these tables.
  */
 export function httpTable(r, levelId) {
-  const level = r.levels[levelId];
+  const { results } = r.levels[levelId];
   const rows = [
-    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | req/s vs cache-manager in-memory (band) | req/s vs cache-manager Redis (band) |',
+    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | share of its CPU used | req/s vs cache-manager in-memory |',
     '|---|---|---|---|---|---|---|',
   ];
-  const results = level.results;
   const memory = results['cm-memory']?.rps;
-  const redis = results['cm-redis']?.rps;
-  const band = (b) => (b ? ` (${b.map((v) => f(v)).join('..')})` : '');
   const ids = [...Object.keys(results).filter((id) => id !== 'cm-memory-aa'), 'cm-memory-aa'].filter((id) => results[id]);
   for (const id of ids) {
     const s = results[id];
-    const q = level.ratios[id];
-    const vsMemory = `${f(s.rps / memory)}x${band(q?.bandVsMemory)}`;
-    const vsRedis = redis ? `${f(s.rps / redis)}x${band(q?.bandVsRedis)}` : '-';
-    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${vsMemory} | ${vsRedis} |`);
+    const busy = typeof s.cpuBusy === 'number' ? `${(s.cpuBusy * 100).toFixed(0)}%` : '-';
+    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${busy} | ${f(s.rps / memory)}x |`);
+  }
+  return rows;
+}
+
+export function httpRatioTable(r, levelId) {
+  const level = r.levels[levelId];
+  const others = [
+    ['Memory', 'cm in-memory'],
+    ['Redis', 'cm Redis'],
+  ].filter(([suffix]) => Object.values(level.ratios).some((q) => q[`vs${suffix}`] !== undefined));
+  const columns = Object.entries(level.ratios).flatMap(([id, q]) =>
+    others.map(([suffix, name]) => ({ q, suffix, title: `${level.results[id].label.replace(/^nearcache, (\w+).*$/, '$1')} / ${name}` })),
+  );
+  const cell = (value, band) => (typeof value === 'number' ? `${f(value)}x${band ? ` (${band.map((v) => f(v)).join('..')})` : ''}` : '-');
+  const rows = [`| nearcache / cache-manager (band) | ${columns.map((c) => c.title).join(' | ')} | A/A |`, `|---|${columns.map(() => '---|').join('')}---|`];
+  for (const [stat, label] of [
+    ['rps', 'req/s (higher is better)'],
+    ['p50', 'p50 latency (lower is better)'],
+    ['p99', 'p99 latency (lower is better)'],
+    ['cpu', 'server CPU per request (lower is better)'],
+  ]) {
+    const cells = columns.map(({ q, suffix }) => {
+      const k = stat === 'rps' ? `vs${suffix}` : `${stat}Vs${suffix}`;
+      return cell(q[k], q[`band${k[0].toUpperCase()}${k.slice(1)}`]);
+    });
+    rows.push(`| ${label} | ${cells.join(' | ')} | ${cell(level.aa?.[stat]?.ratio)} |`);
   }
   return rows;
 }
@@ -434,7 +455,8 @@ export function writeDocs(report, root) {
   const httpResult = by.http;
   if (httpResult) {
     out.push('', '## 11. HTTP HITs under load', '', httpResult.method);
-    for (const [id, level] of Object.entries(httpResult.levels)) out.push('', `**${level.name}**`, '', ...httpTable(httpResult, id));
+    for (const [id, level] of Object.entries(httpResult.levels))
+      out.push('', `**${level.name}**`, '', ...httpTable(httpResult, id), '', ...httpRatioTable(httpResult, id));
     if (httpResult.skipped) out.push('', `${httpResult.skipped}.`);
     plot('http', httpChart(httpResult));
   }
