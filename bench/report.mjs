@@ -114,7 +114,7 @@ export function httpChart(r) {
     uncached: 'uncached (20 ms source)',
   };
   return {
-    title: 'HTTP requests per second, GET /products/:id, at 1 and 10 connections (higher is better)',
+    title: 'HTTP req/s, GET /products/:id, at 1 and 10 connections (higher is better)',
     unit: 'req/s',
     bars: Object.values(r.levels).flatMap((level) =>
       Object.entries(level.results)
