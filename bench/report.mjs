@@ -56,34 +56,75 @@ export function verdictOf(r) {
 const verdict = verdictOf;
 
 /**
- * The `http` scenario's table (markdown rows) and chart: requests per second and latency of each
- * server, as docs/benchmarks.md, docs/faq.md and the README show them.
+ * The `http` scenario's tables at one load level (`c1`: one connection, `c10`: 10 connections), as
+ * markdown rows. `httpTable`: requests per second, latency and server CPU of each server (the A/A
+ * copy last); `httpRatioTable`: nearcache's figures over cache-manager's, each with its noise band
+ * (the A/A copy over cache-manager in memory, same statistic, same rounds). docs/benchmarks.md,
+ * docs/faq.md and the README show these tables.
  */
-export function httpTable(r) {
+export function httpTable(r, levelId) {
+  const { results } = r.levels[levelId];
   const rows = [
-    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | req/s vs cache-manager in-memory |',
-    '|---|---|---|---|---|---|',
+    '| Server (GET /products/:id) | req/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | share of its CPU used | req/s vs cache-manager in-memory |',
+    '|---|---|---|---|---|---|---|',
   ];
-  const base = r.results['cm-memory']?.rps;
-  for (const [id, s] of Object.entries(r.results)) {
-    if (id === 'cm-memory-aa') continue;
-    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${f(s.rps / base)}x |`);
+  const memory = results['cm-memory']?.rps;
+  const ids = [...Object.keys(results).filter((id) => id !== 'cm-memory-aa'), 'cm-memory-aa'].filter((id) => results[id]);
+  for (const id of ids) {
+    const s = results[id];
+    const busy = typeof s.cpuBusy === 'number' ? `${(s.cpuBusy * 100).toFixed(0)}%` : '-';
+    rows.push(`| ${s.label} | ${f(s.rps, 0)} | ${f(s.p50ms)} | ${f(s.p99ms)} | ${f(s.cpuUsPerRequest, 0)} | ${busy} | ${f(s.rps / memory)}x |`);
   }
   return rows;
 }
 
-/** The bar chart of the `http` scenario (requests per second). */
+export function httpRatioTable(r, levelId) {
+  const level = r.levels[levelId];
+  const others = [
+    ['Memory', 'cm in-memory'],
+    ['Redis', 'cm Redis'],
+  ].filter(([suffix]) => Object.values(level.ratios).some((q) => q[`vs${suffix}`] !== undefined));
+  const columns = Object.entries(level.ratios).flatMap(([id, q]) =>
+    others.map(([suffix, name]) => ({ q, suffix, title: `${level.results[id].label.replace(/^nearcache, (\w+).*$/, '$1')} / ${name}` })),
+  );
+  const cell = (value, band) => (typeof value === 'number' ? `${f(value)}x${band ? ` (${band.map((v) => f(v)).join('..')})` : ''}` : '-');
+  const rows = [`| nearcache / cache-manager (band) | ${columns.map((c) => c.title).join(' | ')} | A/A |`, `|---|${columns.map(() => '---|').join('')}---|`];
+  for (const [stat, label] of [
+    ['rps', 'req/s (higher is better)'],
+    ['p50', 'p50 latency (lower is better)'],
+    ['p99', 'p99 latency (lower is better)'],
+    ['cpu', 'server CPU per request (lower is better)'],
+  ]) {
+    const cells = columns.map(({ q, suffix }) => {
+      const k = stat === 'rps' ? `vs${suffix}` : `${stat}Vs${suffix}`;
+      return cell(q[k], q[`band${k[0].toUpperCase()}${k.slice(1)}`]);
+    });
+    rows.push(`| ${label} | ${cells.join(' | ')} | ${cell(level.aa?.[stat]?.ratio)} |`);
+  }
+  return rows;
+}
+
+/** The bar chart of the `http` scenario: requests per second of every server at both load levels. */
 export function httpChart(r) {
+  const short = {
+    'nearcache-nest': 'nearcache, Nest HIT',
+    'nearcache-express': 'nearcache, Express HIT',
+    'cm-memory': 'cache-manager, in-memory HIT',
+    'cm-redis': 'cache-manager, Redis HIT',
+    uncached: 'uncached (20 ms source)',
+  };
   return {
-    title: 'HTTP requests per second, GET /products/:id (higher is better)',
+    title: 'HTTP req/s, GET /products/:id, at 1 and 10 connections (higher is better)',
     unit: 'req/s',
-    bars: Object.entries(r.results)
-      .filter(([id]) => id !== 'cm-memory-aa')
-      .map(([id, s]) => ({
-        label: s.label.replace('@nestjs/', '').replace(', 20 ms data source', ' (20 ms source)'),
-        value: s.rps,
-        kind: id.startsWith('nearcache') ? 'ours' : 'other',
-      })),
+    bars: Object.values(r.levels).flatMap((level) =>
+      Object.entries(level.results)
+        .filter(([id]) => id !== 'cm-memory-aa')
+        .map(([id, s]) => ({
+          label: `${level.connections} conn: ${short[id] ?? s.label}`,
+          value: s.rps,
+          kind: id.startsWith('nearcache') ? 'ours' : 'other',
+        })),
+    ),
   };
 }
 
@@ -414,7 +455,9 @@ export function writeDocs(report, root) {
   }
   const httpResult = by.http;
   if (httpResult) {
-    out.push('', '## 11. HTTP HITs under load', '', httpResult.method, '', ...httpTable(httpResult));
+    out.push('', '## 11. HTTP HITs under load', '', httpResult.method);
+    for (const [id, level] of Object.entries(httpResult.levels))
+      out.push('', `**${level.name}**`, '', ...httpTable(httpResult, id), '', ...httpRatioTable(httpResult, id));
     if (httpResult.skipped) out.push('', `${httpResult.skipped}.`);
     plot('http', httpChart(httpResult));
   }
