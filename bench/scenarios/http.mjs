@@ -202,11 +202,23 @@ try {
           ratios[ours][`band${key[0].toUpperCase()}${key.slice(1)}`] = bands[stat].band(value);
         }
       }
-      levelChecks.push(check(`${name}/cm memory ${tag}`, ratios[ours].vsMemory, '>=', 1, band));
-      // The Redis target is on one connection: the request's own time, where Redis's round trip
-      // lies. Saturated, the server's CPU bounds the rate, and on loopback a Redis GET costs it
-      // about the CPU of the in-memory lookup, so that ratio is reported, not checked.
-      if (results['cm-redis'] && level.connections === 1) levelChecks.push(check(`${name}/cm Redis ${tag}`, ratios[ours].vsRedis, '>=', 1.5, band));
+      if (level.connections === 1) {
+        // One connection: how fast a request is answered, as the median time it waits (the
+        // other server's p50 over nearcache's: times as fast). Its mean, the inverse of the
+        // requests per second, is decided on a shared machine by a few scheduling stalls (p99
+        // 20 to 40 times the p50), the median by the request's own path; both are reported.
+        // The Redis target is here: the request's own time, where Redis's round trip lies.
+        // Saturated, the server's CPU bounds the rate, and on loopback a Redis GET costs it
+        // about the CPU of the in-memory lookup, so that ratio is reported, not checked.
+        ratios[ours].speedVsMemory = 1 / ratios[ours].p50VsMemory;
+        levelChecks.push(check(`${name}/cm memory ${tag} (p50)`, ratios[ours].speedVsMemory, '>=', 1, bands.p50));
+        if (results['cm-redis']) {
+          ratios[ours].speedVsRedis = 1 / ratios[ours].p50VsRedis;
+          levelChecks.push(check(`${name}/cm Redis ${tag} (p50)`, ratios[ours].speedVsRedis, '>=', 1.5, bands.p50));
+        }
+      } else {
+        levelChecks.push(check(`${name}/cm memory ${tag}`, ratios[ours].vsMemory, '>=', 1, band));
+      }
     }
     checks.push(...levelChecks);
     levels[level.id] = {
@@ -232,8 +244,8 @@ try {
       level.connections === 1
         ? {
             title: `HTTP HITs, one connection (each request alone): nearcache vs @nestjs/cache-manager (memory, Redis)`,
-            measured: `req/s vs cm memory, Redis: Nest ${x(nest.vsMemory)}, ${x(nest.vsRedis)}; Express ${x(express.vsMemory)}, ${x(express.vsRedis)}; p50 vs cm memory, Redis: Nest ${x(nest.p50VsMemory)}, ${x(nest.p50VsRedis)}; Express ${x(express.p50VsMemory)}, ${x(express.p50VsRedis)} (band ${bands.p50.text})`,
-            target: `HIT >= 1.0x cm memory${redisSkipped ? '' : ', >= 1.5x cm Redis'}`,
+            measured: `times as fast (p50) as cm memory, Redis: Nest ${x(nest.speedVsMemory)}, ${x(nest.speedVsRedis)}; Express ${x(express.speedVsMemory)}, ${x(express.speedVsRedis)} (band ${bands.p50.text}); req/s vs cm memory, Redis: Nest ${x(nest.vsMemory)}, ${x(nest.vsRedis)}; Express ${x(express.vsMemory)}, ${x(express.vsRedis)} (band ${band.text})`,
+            target: `HIT >= 1.0x cm memory${redisSkipped ? '' : ', >= 1.5x cm Redis'}, by p50`,
           }
         : {
             title: `HTTP HITs, 10 connections (server CPU saturated): nearcache vs @nestjs/cache-manager (memory; Redis reported)`,
@@ -247,9 +259,9 @@ try {
   report({
     scenario: 'http',
     title: 'HTTP HITs at one connection and at 10 (saturated): nearcache vs @nestjs/cache-manager (memory, Redis) and no cache',
-    method: `autocannon (programmatic API, in the bench process) against the example's product pages (GET /products/:id, ${PRODUCTS} products cycled by every connection, bodies of about 100 B), no pipelining, at two load levels (${levelText}); each server a process of its own on 127.0.0.1${serverCpu === undefined ? '' : `, pinned to CPU ${serverCpu} (the load generator on another)`}, one under load at a time, both levels back to back (the first alternating); ${ROUNDS} interleaved rounds, median over rounds of requests per second, of each pass's p50 and p99 latency (every answer's time from autocannon's response event) and of the server process's CPU time per request (user + system; times the requests per second, the share of its CPU the server used). One connection sends the next request when the answer is in: each request is alone, its requests per second are the inverse of what a request waits (the load generator's own time per request included, the same for every server), and a Redis store's round trip is part of it. Ten connections keep the server's CPU busy: the rate is what one CPU serves, and there a Redis GET on loopback costs the server about the CPU of cache-manager's in-memory lookup (compare the two stores' CPU per request: the request waits on Redis, the CPU does not), so the two stores come close; on a network the round trip only grows, the CPU it costs does not. Hence the Redis target is checked on one connection, and the saturated ratio against Redis is reported beside it. Every server runs the example's request tracker middleware. Cache HITs were checked (X-Cache: HIT) and all bodies are the same. The uncached handler waits for the example's data source, set to 20 ms. nearcache runs on an in-process log (a HIT does not touch the log). A/A: a second cache-manager in-memory server in the same rounds; nearcache's ratios to cache-manager of requests per second (checked) and of p50, p99 and CPU per request (reported) each have the band of the same ratio between the copy and cache-manager in memory at that level${redisSkipped ? `; Redis ${redisSkipped}` : ''}`,
+    method: `autocannon (programmatic API, in the bench process) against the example's product pages (GET /products/:id, ${PRODUCTS} products cycled by every connection, bodies of about 100 B), no pipelining, at two load levels (${levelText}); each server a process of its own on 127.0.0.1${serverCpu === undefined ? '' : `, pinned to CPU ${serverCpu} (the load generator on another)`}, one under load at a time, both levels back to back (the first alternating); ${ROUNDS} interleaved rounds, median over rounds of requests per second, of each pass's p50 and p99 latency (every answer's time from autocannon's response event) and of the server process's CPU time per request (user + system; times the requests per second, the share of its CPU the server used). One connection sends the next request when the answer is in: each request is alone, its requests per second are the inverse of what a request waits (the load generator's own time per request included, the same for every server), and a Redis store's round trip is part of it. Ten connections keep the server's CPU busy: the rate is what one CPU serves, and there a Redis GET on loopback costs the server about the CPU of cache-manager's in-memory lookup (compare the two stores' CPU per request: the request waits on Redis, the CPU does not), so the two stores come close; on a network the round trip only grows, the CPU it costs does not. Hence the Redis target is checked on one connection, and the saturated ratio against Redis is reported beside it. At one connection the checks compare the median wait (p50: the other server's over nearcache's, times as fast), which the request's own path decides; the requests per second there, the inverse of the mean wait, are decided on a shared machine by a few scheduling stalls and are reported beside it. Every server runs the example's request tracker middleware. Cache HITs were checked (X-Cache: HIT) and all bodies are the same. The uncached handler waits for the example's data source, set to 20 ms. nearcache runs on an in-process log (a HIT does not touch the log). A/A: a second cache-manager in-memory server in the same rounds; nearcache's ratios to cache-manager of requests per second, p50 (checked at one connection), p99 and CPU per request each have the band of the same ratio between the copy and cache-manager in memory at that level${redisSkipped ? `; Redis ${redisSkipped}` : ''}`,
     measured: lines.map((l) => `${l.scenario.slice(5)}: ${l.measured}`).join('; '),
-    target: `HIT >= 1.0x cm memory at both levels${redisSkipped ? '' : ', >= 1.5x cm Redis at one connection (saturated: reported)'}`,
+    target: `HIT >= 1.0x cm memory at both levels (one connection: p50; 10: req/s)${redisSkipped ? '' : ', >= 1.5x cm Redis at one connection (p50; saturated: reported)'}`,
     ...verdictFields(checks),
     lines,
     levels,
