@@ -84,6 +84,14 @@ describe('replication worker frames', () => {
     );
   });
 
+  it('records without headers share one frozen empty headers object', () => {
+    const records = [0, 1, 2].map((offset) => ({ partition: 0, offset, key: Buffer.from(`k${offset}`), value: Buffer.from('v'), headers: {}, timestamp: 0 }));
+    const decoded = decodeBatch(encodeBatch({ partition: 0, nextOffset: 3, highWatermark: 3, records })).records;
+    expect(decoded.map((r) => r.headers)).toEqual([{}, {}, {}]);
+    expect(decoded[0]!.headers).toBe(decoded[2]!.headers);
+    expect(Object.isFrozen(decoded[0]!.headers)).toBe(true);
+  });
+
   it('typed errors come back with their class, code, retriable flag, key and cause', () => {
     const kafkaCause = Object.assign(new Error('Not authorized to access topics'), {
       name: 'KafkaJSProtocolError',

@@ -244,7 +244,10 @@ export function encodeBatch(batch: LogBatch): ArrayBuffer {
   return writer.buffer.buffer as ArrayBuffer;
 }
 
-/** The batch `memory` holds; keys and values are views of it. */
+/** The headers of every record without any (most sets): one object, frozen, instead of one per record. */
+const NO_HEADERS: LogRecord['headers'] = Object.freeze({});
+
+/** The batch `memory` holds; keys and values are views of it; records without headers share one frozen empty object. */
 export function decodeBatch(memory: ArrayBuffer): LogBatch {
   const reader = new Reader(memory);
   const buffer = Buffer.from(memory);
@@ -257,10 +260,14 @@ export function decodeBatch(memory: ArrayBuffer): LogBatch {
     const timestamp = reader.f64();
     const key = reader.bytes();
     const value = reader.bytes();
-    const headers: LogRecord['headers'] = {};
-    for (let h = reader.u32(); h > 0; h--) {
-      const name = reader.text();
-      headers[name] = readHeader(reader, buffer);
+    const count = reader.u32();
+    let headers = NO_HEADERS;
+    if (count > 0) {
+      headers = {};
+      for (let h = count; h > 0; h--) {
+        const name = reader.text();
+        headers[name] = readHeader(reader, buffer);
+      }
     }
     records[i] = { partition, offset, key, value, headers, timestamp };
   }
