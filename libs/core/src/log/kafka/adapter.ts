@@ -14,11 +14,14 @@ import { compactsKeys } from '../topic-config.js';
 const { ConfigResourceTypes } = kafkajs;
 
 /**
- * How much a fetch asks of each partition, at least. Inline, as much as a plain kafkajs drain asks
- * (a bootstrap reads the topic in a tenth of the requests 1 MiB would take); on a worker thread,
- * 1 MiB: a fetch response already asked for may land on top of the worker's buffer bound.
+ * How much a fetch asks of each partition, at least (kafkajs's default): the records of one
+ * fetch response are decoded into objects all at once, and a batch of 1 MiB is applied before the
+ * next young-generation collection, so its objects die young; a bootstrap fetching 10 MiB at a
+ * time kept them through collections and took about an eighth longer (docs/benchmarks.md). On a
+ * worker thread, more would also break its buffer bound: a fetch response already asked for may
+ * land on top of it.
  */
-export const FETCH_BYTES = { inline: 10 * 1024 * 1024, bounded: 1024 * 1024 } as const;
+export const FETCH_BYTES = 1024 * 1024;
 
 /** Returns a log factory for `createNearCache({ log })` that replicates through Kafka. Checks `options` at once. */
 export function kafkaLog(options: KafkaLogOptions): ReplicationLogFactory {
@@ -47,13 +50,13 @@ export class KafkaLog implements ReplicationLog {
   /** The last send, settled or not: a new send waits for it, so an abandoned send cannot land after a newer one. */
   #lastSend: Promise<unknown> = Promise.resolve();
 
-  constructor(options: ResolvedKafkaOptions, context: LogContext, fetchBytes: number = FETCH_BYTES.inline) {
+  constructor(options: ResolvedKafkaOptions, context: LogContext) {
     this.#options = options;
     this.#context = context;
     this.#connection = acquireConnection(options, context);
     const { groupIdPrefix, sessionTimeout, heartbeatInterval, maxWaitTimeInMs, rackId } = options;
     this.#lane = this.#connection.lane({ groupIdPrefix, sessionTimeout, heartbeatInterval, maxWaitTimeInMs, rackId }, context);
-    this.#member = this.#lane.reserve(context.topic, Math.max(fetchBytes, context.maxValueBytes + context.maxKeyBytes + 64 * 1024));
+    this.#member = this.#lane.reserve(context.topic, Math.max(FETCH_BYTES, context.maxValueBytes + context.maxKeyBytes + 64 * 1024));
   }
 
   #deadline<T>(what: string, promise: Promise<T>, ms = this.#options.requestTimeout): Promise<T> {

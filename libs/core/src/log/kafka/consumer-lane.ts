@@ -231,8 +231,8 @@ export class ConsumerLane {
     const readers = new Map([...this.#members].filter(([, member]) => member.handlers !== undefined));
     if (readers.size === 0) return;
     const topics = [...readers.keys()];
-    const largest = Math.max(...[...readers.values()].map((member) => member.fetchBytes));
-    const fetchBytes = Math.max(1024 * 1024, largest); // per partition (see FETCH_BYTES in adapter.ts)
+    // Per partition: the largest any of its caches needs (see FETCH_BYTES in adapter.ts).
+    const fetchBytes = Math.max(...[...readers.values()].map((member) => member.fetchBytes));
     // One group per lane, so it reads every partition; nothing is committed. Every new consumer
     // takes a group of its own (the prefix, the lane's first instance, a generation), so it never
     // waits for a predecessor to leave.

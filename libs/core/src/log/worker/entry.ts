@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from '../../logger.js';
-import { FETCH_BYTES, KafkaLog } from '../kafka/adapter.js';
+import { KafkaLog } from '../kafka/adapter.js';
 import type { LogBatch } from '../port.js';
 import { decodeAppends, encodeBatch, errorData, type FromWorker, type ToWorker, type WorkerStart } from './protocol.js';
 
@@ -33,7 +33,7 @@ const level =
 const logger: Logger = { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 
 // Fetches of 1 MiB per partition: what may land on top of the buffer bound (docs/replication-modes.md, Flow control).
-const log = new KafkaLog(start.options, { ...start.context, logger }, FETCH_BYTES.bounded);
+const log = new KafkaLog(start.options, { ...start.context, logger });
 
 /** The next offset of each partition: where the cache starts, then past every batch sent. */
 const next: number[] = [];
