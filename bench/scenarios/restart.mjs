@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { createNearCache, silentLogger } from '@nearcache/core';
-import { BROKERS, QUICK, log, makeValue, median, report, uniqueTopic, wallMs } from '../lib.mjs';
+import { BROKERS, QUICK, check, fact, log, makeValue, median, noise, report, roundRatios, uniqueTopic, verdictFields, wallMs } from '../lib.mjs';
 
 const { Kafka, logLevel } = kafkajs;
 const role = process.argv[2];
@@ -100,7 +100,8 @@ function child(kind) {
   });
 }
 
-const times = { full: [], snapshot: [] };
+// A/A: a second start from the same snapshot per round, the noise band of the ratio.
+const times = { full: [], snapshot: [], again: [] };
 const states = new Set();
 let snapshotBytes = 0;
 let writeMs = 0;
@@ -113,11 +114,14 @@ try {
     writeMs = full.writeMs;
     const warm = await child('snapshot');
     if (warm.load !== 'loaded') throw new Error(`the snapshot was not loaded (${warm.load} ${warm.reason ?? ''})`);
+    const again = await child('snapshot');
+    if (again.load !== 'loaded') throw new Error(`the snapshot was not loaded again (${again.load} ${again.reason ?? ''})`);
     times.full.push(full.ms);
     times.snapshot.push(warm.ms);
-    states.add(full.state).add(warm.state);
+    times.again.push(again.ms);
+    states.add(full.state).add(warm.state).add(again.state);
     log(
-      `restart round ${r + 1}: full read ${(full.ms / 1000).toFixed(2)} s, from snapshot ${(warm.ms / 1000).toFixed(2)} s (of which reading, checking and restoring it ${warm.loadMs} ms; snapshot ${(full.bytes / 1e6).toFixed(0)} MB written in ${full.writeMs} ms)`,
+      `restart round ${r + 1}: full read ${(full.ms / 1000).toFixed(2)} s, from snapshot ${(warm.ms / 1000).toFixed(2)} s and again ${(again.ms / 1000).toFixed(2)} s (of which reading, checking and restoring it ${warm.loadMs} ms; snapshot ${(full.bytes / 1e6).toFixed(0)} MB written in ${full.writeMs} ms)`,
     );
   }
 } finally {
@@ -127,15 +131,18 @@ const full = median(times.full),
   warm = median(times.snapshot);
 const ratio = full / warm;
 const equal = states.size === 1;
+const band = noise({ aa: median(times.again) / warm, rounds: roundRatios(times.again, times.snapshot) });
+const checks = [check('', ratio, '>=', 10, band), fact('same entries', equal)];
 report({
   scenario: 'restart',
   title: `restart on ${COUNT} records: ready from a local snapshot vs a full read`,
-  method: `fresh process per start, ${ROUNDS} round(s) of a full read (which writes the snapshot at close) then a start from that snapshot; time from process start of the client (connect included) to ready(); entries compared by a digest of every key and value`,
+  method: `fresh process per start, ${ROUNDS} round(s) of a full read (which writes the snapshot at close) then two starts from that snapshot; time from process start of the client (connect included) to ready(); entries compared by a digest of every key and value; A/A: the second start from the snapshot against the first, the noise band of the ratio`,
   ratio,
   measured: `${ratio.toFixed(1)}x, ready ${(warm / 1000).toFixed(2)} s vs ${(full / 1000).toFixed(2)} s; states ${equal ? 'equal' : 'DIFFER'}`,
   ratioLabel: 'full read time / snapshot start time',
   target: '>= 10x, same entries',
-  pass: ratio >= 10 && equal,
+  ...verdictFields(checks),
+  aa: { ratio: band.aa, again: { ms: median(times.again), rounds: times.again } },
   records: COUNT,
   valueBytes: bytes / COUNT,
   full: { ms: full, rounds: times.full },
