@@ -138,6 +138,53 @@ export function loopbackLog() {
 
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * The read loop of the `mixed` and `modes` scenarios for `ms` milliseconds: batches of `batch`
+ * operations on `keys` in the order of `seq` (from `at`, a position kept by the caller), with an
+ * event-loop turn between batches; with `write`, every 10th operation is `write(key, j)` instead
+ * of a read. Each `reader.get` is timed alone with performance.now() (a double: no allocation
+ * inside the timed get). Returns the samples (ns), the writes, the hits and where the next loop
+ * starts in `seq` (its length a power of two).
+ */
+export async function timedReads({ reader, keys, seq, at, ms, batch, write }) {
+  const samples = [];
+  const mask = seq.length - 1;
+  let cursor = at;
+  let writes = 0;
+  let hits = 0;
+  const end = wallMs() + ms;
+  while (wallMs() < end) {
+    for (let j = 0; j < batch; j++) {
+      const k = keys[seq[cursor++ & mask]];
+      if (write !== undefined && j % 10 === 0) {
+        write(k, j);
+        writes++;
+        continue;
+      }
+      const t0 = performance.now();
+      const v = reader.get(k);
+      samples.push((performance.now() - t0) * 1e6);
+      if (v !== undefined) hits++;
+    }
+    // Give timers, the replicator and the consumer a turn, as a server between requests.
+    await tick();
+  }
+  return { samples, writes, hits, cursor };
+}
+
+/** A bench worker process's command loop: `{ id, cmd, args }` from its parent runs `handlers[cmd]`; the answer goes back with `id`. Exits when the parent goes. */
+export function serveCommands(handlers) {
+  process.on('message', async ({ id, cmd, args }) => {
+    try {
+      const result = await handlers[cmd](args ?? {});
+      process.send({ id, result });
+    } catch (error) {
+      process.send({ id, error: String(error?.stack ?? error) });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
 export function gc() {
   if (globalThis.gc) {
     globalThis.gc();

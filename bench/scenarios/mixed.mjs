@@ -19,9 +19,9 @@ import {
   startPeer,
   summarize,
   tick,
+  timedReads,
   uniqueTopic,
   verdictFields,
-  wallMs,
 } from '../lib.mjs';
 
 const N = QUICK ? 50_000 : 100_000;
@@ -51,35 +51,20 @@ let sink = 0;
 let cursor = 0;
 
 async function phase(withWrites, reader = cache) {
-  const samples = [];
   let remote;
   const appliedBefore = cache.stats().records.applied;
   if (withWrites) remote = peer.call('writePaced', { impl: 'ours', topic, prefix: 'key:', n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000), rate: REMOTE_RATE });
-  const end = wallMs() + PHASE_MS;
-  let writes = 0;
-  while (wallMs() < end) {
-    for (let j = 0; j < BATCH; j++) {
-      const k = keys[seq[cursor++ & ((1 << 20) - 1)]];
-      if (withWrites && j % 10 === 0) {
-        const value = makeValue(j);
-        void cache.set(k, value);
-        raw.set(k, value);
-        writes++;
-        continue;
-      }
-      // performance.now() returns a double and allocates nothing in optimised code, so the
-      // timer itself cannot trigger a garbage collection inside the timed get.
-      const t0 = performance.now();
-      const v = reader.get(k);
-      samples.push((performance.now() - t0) * 1e6);
-      if (v !== undefined) sink++;
-    }
-    // Give timers, the replicator and the consumer a turn, as a server between requests.
-    await tick();
-  }
+  const write = (k, j) => {
+    const value = makeValue(j);
+    void cache.set(k, value);
+    raw.set(k, value);
+  };
+  const run = await timedReads({ reader, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: withWrites ? write : undefined });
+  cursor = run.cursor;
+  sink += run.hits;
   if (remote) await remote;
   await cache.flush({ timeout: 30_000 });
-  return { ...summarize(samples), writes, applied: cache.stats().records.applied - appliedBefore };
+  return { ...summarize(run.samples), writes: run.writes, applied: cache.stats().records.applied - appliedBefore };
 }
 
 try {

@@ -36,6 +36,7 @@ import {
   startPeer,
   summarize,
   tick,
+  timedReads,
   uniqueTopic,
   verdictFields,
   wallMs,
@@ -94,28 +95,16 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
 
 /** Reads (and with `load`, every 10th operation a set here while W writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
 async function phase(cache, keys, load, tag) {
-  const samples = [];
   const remote = load
     ? writer.call('writePaced', { impl: 'ours', topic, prefix: `mixed${tag}:`, n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000), rate: REMOTE_RATE })
     : undefined;
-  const end = wallMs() + PHASE_MS;
-  while (wallMs() < end) {
-    for (let j = 0; j < BATCH; j++) {
-      const k = keys[seq[cursor++ & ((1 << 20) - 1)]];
-      if (load && j % 10 === 0) {
-        void cache.set(k, makeValue(j));
-        continue;
-      }
-      const t0 = performance.now();
-      const v = cache.get(k);
-      samples.push((performance.now() - t0) * 1e6);
-      if (v !== undefined) sink++;
-    }
-    await tick();
-  }
+  const write = (k, j) => void cache.set(k, makeValue(j));
+  const run = await timedReads({ reader: cache, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: load ? write : undefined });
+  cursor = run.cursor;
+  sink += run.hits;
   if (remote) await remote;
   await cache.flush({ timeout: 30_000 });
-  return summarize(samples).p99;
+  return summarize(run.samples).p99;
 }
 
 /** ready() of a fresh process in `mode` on the bootstrap topic, in ms. */

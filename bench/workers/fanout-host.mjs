@@ -7,7 +7,7 @@ import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import kafkajs from 'kafkajs';
 import { createNearCache, silentLogger } from '@nearcache/core';
-import { BROKERS, makeValue, percentile, sleep, wallMs } from '../lib.mjs';
+import { BROKERS, makeValue, percentile, serveCommands, sleep, wallMs } from '../lib.mjs';
 
 /**
  * Every TCP connection this process opens goes to the broker (the scenario talks over IPC); the
@@ -205,12 +205,4 @@ const handlers = {
   },
 };
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    const result = await handlers[cmd](args ?? {});
-    process.send({ id, result });
-  } catch (error) {
-    process.send({ id, error: String(error?.stack ?? error) });
-  }
-});
-process.on('disconnect', () => process.exit(0));
+serveCommands(handlers);

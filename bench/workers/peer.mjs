@@ -3,7 +3,7 @@
 // when keys become visible.
 import kafkajs from 'kafkajs';
 import { createNearCache, jsonCodec, silentLogger } from '@nearcache/core';
-import { BROKERS, makeValue, sleep, tick, wallMs } from '../lib.mjs';
+import { BROKERS, makeValue, serveCommands, sleep, tick, wallMs } from '../lib.mjs';
 
 const { Kafka, logLevel } = kafkajs;
 const kafka = new Kafka({ clientId: 'bench-peer', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
@@ -213,12 +213,4 @@ const handlers = {
   },
 };
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    const result = await handlers[cmd](args ?? {});
-    process.send({ id, result });
-  } catch (error) {
-    process.send({ id, error: String(error?.stack ?? error) });
-  }
-});
-process.on('disconnect', () => process.exit(0));
+serveCommands(handlers);
