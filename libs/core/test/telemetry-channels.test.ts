@@ -4,6 +4,7 @@ import {
   createNearCache,
   InProcessBroker,
   inProcessLog,
+  InvalidArgumentError,
   InvalidKeyError,
   NEARCACHE_CHANNELS,
   silentLogger,
@@ -189,6 +190,9 @@ describe('tracing channels', () => {
     expect(loads.started().map((c) => c.key)).toEqual(['failed', 'dropped']);
     expect(loads.events[2]!.copy.error).toBe(failure);
     expect(loads.events[8]!.copy).not.toHaveProperty('error');
+    // A trace option that is not a boolean is refused, and takes no lease.
+    expect(() => cache.lease('k', { trace: 'no' as unknown as boolean })).toThrow(InvalidArgumentError);
+    expect(loads.started().map((c) => c.key)).toEqual(['failed', 'dropped']);
   });
 
   it('publishes nothing for a cache while nobody subscribes', async () => {

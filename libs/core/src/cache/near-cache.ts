@@ -461,7 +461,9 @@ export class NearCache<V = unknown> extends EventEmitter {
    */
   lease(key: string, options?: LeaseOptions): CacheLease<V> {
     checkKey(key, this.#options.maxKeyBytes);
-    return this.#loads.lease(key, options?.trace !== false);
+    const trace = options?.trace;
+    if (trace !== undefined && typeof trace !== 'boolean') throw new InvalidArgumentError(`lease() option trace must be a boolean, got ${typeof trace}`);
+    return this.#loads.lease(key, trace !== false);
   }
 
   /**
