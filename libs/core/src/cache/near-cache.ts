@@ -38,7 +38,7 @@ import type {
   WriteOptions,
 } from './types.js';
 import { WriteShield } from './write-shield.js';
-import { snapshotsOf, type Snapshots } from '../snapshot/wiring.js';
+import { snapshotReadOf, snapshotsOf, type Snapshots } from '../snapshot/wiring.js';
 import { tagsKey, traceWrap, traceWrite, wrapChannel, writeChannel, type TraceSource } from '../telemetry/channels.js';
 
 /** The shortest deadline for stopping a start still running and for closing the log, in ms, whatever `closeTimeout` says. */
@@ -88,6 +88,17 @@ export class NearCache<V = unknown> extends EventEmitter {
     this.#trace = { cache: this, topic: options.topic };
     this.#reporter = new Reporter(this, options.logger, options.topic, options.clock);
     const lifecycle = (this.#lifecycle = new Lifecycle(this, (error) => this.#report(error)));
+    // First what a start waits for, so that it goes on while the LRU is built (its arrays for
+    // `max` entries): the snapshot file's read, and the log (a Kafka log starts loading its client).
+    const snapshotRead = snapshotReadOf(options);
+    this.#log = log({
+      topic: options.topic,
+      instanceId: this.#origin,
+      maxKeyBytes: options.maxKeyBytes,
+      maxValueBytes: options.maxValueBytes,
+      logger: options.logger,
+      closeTimeout: Math.max(options.closeTimeout, MIN_CLOSE_DEADLINE),
+    });
     this.#store = new LocalStore<V>({
       max: options.max,
       maxBytes: options.maxBytes,
@@ -96,14 +107,6 @@ export class NearCache<V = unknown> extends EventEmitter {
       codec: options.codec,
       clock: options.clock,
       undecodable: (from, detail) => this.#reject(from, 'decode-failed', detail),
-    });
-    this.#log = log({
-      topic: options.topic,
-      instanceId: this.#origin,
-      maxKeyBytes: options.maxKeyBytes,
-      maxValueBytes: options.maxValueBytes,
-      logger: options.logger,
-      closeTimeout: Math.max(options.closeTimeout, MIN_CLOSE_DEADLINE),
     });
     const logPartitioner = this.#log.partitionFor?.bind(this.#log) ?? partitionFor;
     const partitions = () => this.#follower.partitions;
@@ -222,19 +225,23 @@ export class NearCache<V = unknown> extends EventEmitter {
       offsetsUnknown: () => this.#publisher.offsetsUnknown,
       logOffsets: () => this.#log.offsets(),
     });
-    this.#snapshots = snapshotsOf(options, {
-      emitter: this,
-      origin: this.#origin,
-      store: this.#store,
-      fences: this.#fences,
-      log: this.#log,
-      closed: () => lifecycle.state === 'closed',
-      bootstrapped: () => lifecycle.bootstrapped,
-      idle: () => this.#shield.idle,
-      partitions,
-      unapplied: (p) => follower.unapplied(p),
-      staleness: (now) => follower.staleness(now),
-    });
+    this.#snapshots = snapshotsOf(
+      options,
+      {
+        emitter: this,
+        origin: this.#origin,
+        store: this.#store,
+        fences: this.#fences,
+        log: this.#log,
+        closed: () => lifecycle.state === 'closed',
+        bootstrapped: () => lifecycle.bootstrapped,
+        idle: () => this.#shield.idle,
+        partitions,
+        unapplied: (p) => follower.unapplied(p),
+        staleness: (now) => follower.staleness(now),
+      },
+      snapshotRead,
+    );
     this.#started = this.#follower.start();
   }
 

@@ -2,9 +2,6 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-/** Bytes asked of the file system per read. */
-const READ_SLICE = 64 * 1024 * 1024;
-
 /** The snapshot file of `topic` for option `snapshot.path`: the path itself, or `<topic>.ncsnap` in it when it is a directory. */
 export async function snapshotFile(configured: string, topic: string): Promise<string> {
   try {
@@ -18,34 +15,6 @@ export async function snapshotFile(configured: string, topic: string): Promise<s
 /** Where a snapshot is written before it is renamed into place: beside it, named after this process. */
 export function temporaryFile(file: string): string {
   return `${file}.tmp-${process.pid}`;
-}
-
-/**
- * The file's bytes, or undefined when there is none. Other errors are thrown. The bytes are read
- * into shared memory, so that a worker thread can check them (see checksum.ts).
- */
-export async function readSnapshotFile(file: string): Promise<Buffer | undefined> {
-  let handle;
-  try {
-    handle = await open(file, constants.O_RDONLY);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    const { size } = await handle.stat();
-    const bytes = Buffer.from(new SharedArrayBuffer(size));
-    let at = 0;
-    while (at < size) {
-      const { bytesRead } = await handle.read(bytes, at, Math.min(size - at, READ_SLICE), at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
-    }
-    // A file that shrank while it was read is cut short: the checks refuse it (truncated).
-    return at === size ? bytes : bytes.subarray(0, at);
-  } finally {
-    await handle.close();
-  }
 }
 
 /**

@@ -2,7 +2,6 @@ import { crc32 } from 'node:zlib';
 import type { RecentState } from '../cache/fences.js';
 import { keyHash } from '../cache/restored-entries.js';
 import type { RestoredEntries } from '../cache/restored-entries.js';
-import { checksum } from './checksum.js';
 import { BYTE_ORDER, IndexBuilder, indexLength, readIndex } from './entry-index.js';
 
 /**
@@ -174,13 +173,12 @@ export class SnapshotFormatError extends Error {
 export const MIN_ENTRY = 4 + 4 + 4 + 8 + 8 + 2;
 
 /**
- * Checks the structure of `file` (magic, end marker, lengths) and parses its meta at once;
- * throws `SnapshotFormatError`. Returns its reader and the check of its checksum, started now
- * (on a worker thread when the file is in shared memory, see checksum.ts), which rejects with
- * a `SnapshotFormatError` when the checksum does not match: nothing of the file may be used
- * before it resolved.
+ * Checks `file` (magic, end marker, lengths, checksum) and parses its meta; throws
+ * `SnapshotFormatError`. `read`: the CRC-32 of its first `checked` bytes, computed as the file
+ * was read (see file.ts); used when it covers exactly what the checksum covers, else the
+ * checksum is computed here.
  */
-export function openSnapshot(file: Buffer): { reader: SnapshotReader; verified: Promise<void> } {
+export function openSnapshot(file: Buffer, read?: { crc: number; checked: number }): SnapshotReader {
   if (file.length < MAGIC.length || !file.subarray(0, MAGIC_STEM.length).equals(MAGIC_STEM))
     throw new SnapshotFormatError('foreign', 'the file is not a snapshot');
   const format = file[MAGIC.length - 1]!;
@@ -195,11 +193,8 @@ export function openSnapshot(file: Buffer): { reader: SnapshotReader; verified: 
   if (!Number.isSafeInteger(count) || count < 0 || count * MIN_ENTRY > bodyLength || indexStart + indexLength(count) + metaLength !== trailer)
     throw new SnapshotFormatError('truncated', `the file's lengths do not add up (${file.length} bytes)`);
   const expected = file.readUInt32BE(trailer + 4);
-  const verified = checksum(file.subarray(0, trailer)).then((crc) => {
-    if (crc !== expected) throw new SnapshotFormatError('corrupt', 'the checksum does not match the content');
-  });
-  // Awaited by the caller; a refusal for another reason leaves it unawaited.
-  verified.catch(() => undefined);
+  const crc = read !== undefined && read.checked === trailer ? read.crc : crc32(file.subarray(0, trailer));
+  if (crc !== expected) throw new SnapshotFormatError('corrupt', 'the checksum does not match the content');
   let meta: SnapshotMeta;
   try {
     meta = JSON.parse(file.subarray(trailer - metaLength, trailer).toString('utf8')) as SnapshotMeta;
@@ -209,7 +204,7 @@ export function openSnapshot(file: Buffer): { reader: SnapshotReader; verified: 
   if (meta === null || typeof meta !== 'object' || meta.format !== FORMAT)
     throw new SnapshotFormatError('corrupt', `the meta names format ${String(meta?.format)}, not ${FORMAT}`);
   if (meta.entries !== count) throw new SnapshotFormatError('corrupt', `the meta's entry count (${String(meta.entries)}) is not the file's (${count})`);
-  return { reader: new SnapshotReader(file, meta, MAGIC.length + bodyLength, indexStart), verified };
+  return new SnapshotReader(file, meta, MAGIC.length + bodyLength, indexStart);
 }
 
 /**

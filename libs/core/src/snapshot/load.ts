@@ -2,7 +2,7 @@ import { RestoredEntries } from '../cache/restored-entries.js';
 import { SnapshotRefusedError, type SnapshotRefusal } from '../errors.js';
 import type { PartitionOffsets } from '../log/port.js';
 import { yieldToEventLoop } from '../retry.js';
-import { readSnapshotFile } from './file.js';
+import type { SnapshotBytes } from './read.js';
 import { openSnapshot, SnapshotFormatError, type SnapshotConfig, type SnapshotMeta, type SnapshotReader } from './format.js';
 import type { SnapshotHost, SnapshotLoadReport } from './snapshots.js';
 
@@ -34,15 +34,18 @@ export interface Resumed {
 export class SnapshotLoader<V> {
   readonly #host: SnapshotHost<V>;
   readonly #file: Promise<string>;
+  readonly #bytes: Promise<SnapshotBytes | undefined>;
   readonly #config: () => SnapshotConfig;
   readonly #reading: Promise<Read>;
   #decided = false;
   #settling = false;
   #report: SnapshotLoadReport | undefined;
 
-  constructor(host: SnapshotHost<V>, file: Promise<string>, config: () => SnapshotConfig) {
+  /** `bytes`: the file's, being read since the cache was created (see `startSnapshotRead`). */
+  constructor(host: SnapshotHost<V>, file: Promise<string>, bytes: Promise<SnapshotBytes | undefined>, config: () => SnapshotConfig) {
     this.#host = host;
     this.#file = file;
+    this.#bytes = bytes;
     this.#config = config;
     this.#reading = this.#read();
   }
@@ -101,16 +104,15 @@ export class SnapshotLoader<V> {
   }
 
   async #read(): Promise<Read> {
-    let bytes: Buffer | undefined;
+    let read: SnapshotBytes | undefined;
     try {
-      bytes = await readSnapshotFile(await this.#file);
+      read = await this.#bytes;
     } catch (error) {
       return { refused: new SnapshotRefusedError('unreadable', `the snapshot cannot be read: ${(error as Error).message}`, { cause: error }) };
     }
-    if (bytes === undefined) return { missing: true };
+    if (read === undefined) return { missing: true };
     try {
-      const { reader, verified } = openSnapshot(bytes);
-      await verified;
+      const reader = openSnapshot(read.bytes, read);
       if (!wellFormed(reader.meta)) return { refused: new SnapshotRefusedError('corrupt', 'the snapshot meta is not well formed') };
       return { reader, index: this.#index(reader) };
     } catch (error) {

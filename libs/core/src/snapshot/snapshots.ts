@@ -7,9 +7,10 @@ import type { SnapshotRefusal } from '../errors.js';
 import type { PartitionOffsets, ReplicationLog } from '../log/port.js';
 import type { Logger } from '../logger.js';
 import { snapshotFile } from './file.js';
-import type { SnapshotConfig } from './format.js';
+import { TRAILER, type SnapshotConfig } from './format.js';
 import { SnapshotLoader } from './load.js';
 import type { ResolvedSnapshotOptions } from './options.js';
+import { readSnapshotFile, type SnapshotBytes } from './read.js';
 import { SnapshotWriter } from './write.js';
 
 /** How a start used its snapshot (the `snapshot` event and `stats().snapshot.load`). */
@@ -82,6 +83,26 @@ export interface SnapshotHost<V> {
   report(report: SnapshotReport): void;
 }
 
+/** A start's snapshot file, being read (see `startSnapshotRead`). */
+export interface SnapshotRead {
+  file: Promise<string>;
+  /** The file's bytes and checksum; undefined when there is none; rejects when it cannot be read. */
+  bytes: Promise<SnapshotBytes | undefined>;
+}
+
+/**
+ * Starts reading the snapshot file of option `snapshot.path` for `topic`: the first thing a
+ * cache does when it is created, so that the file is read and checked while the cache builds
+ * its store and connects to the log.
+ */
+export function startSnapshotRead(path: string, topic: string): SnapshotRead {
+  const file = snapshotFile(path, topic);
+  const bytes = file.then((name) => readSnapshotFile(name, TRAILER));
+  // Awaited when the log is open; not an unhandled rejection meanwhile.
+  bytes.catch(() => undefined);
+  return { file, bytes };
+}
+
 /**
  * Local snapshots (docs/snapshots.md): the load at start (`SnapshotLoader`, load.ts) and the
  * writes while running and at close (`SnapshotWriter`, write.ts), sharing the file, the
@@ -96,13 +117,13 @@ export class Snapshots<V> {
   /** The latest timestamp of a record reflected by the entries (from the snapshot loaded, then from every record applied). */
   #maxTimestamp = 0;
 
-  constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>) {
+  constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>, read: SnapshotRead = startSnapshotRead(options.path, host.topic)) {
     this.#options = options;
     this.#host = host;
     this.#fileName = options.path;
-    const file = snapshotFile(options.path, host.topic).then((name) => (this.#fileName = name));
+    const file = read.file.then((name) => (this.#fileName = name));
     const config = () => this.config();
-    this.#loader = new SnapshotLoader(host, file, config);
+    this.#loader = new SnapshotLoader(host, file, read.bytes, config);
     this.#writer = new SnapshotWriter(options, host, file, config, () => this.#maxTimestamp);
   }
 

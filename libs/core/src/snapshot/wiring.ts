@@ -1,8 +1,13 @@
 import type { EventEmitter } from 'node:events';
 import type { ResolvedOptions } from '../options.js';
-import { Snapshots, type SnapshotHost, type SnapshotReport } from './snapshots.js';
+import { Snapshots, startSnapshotRead, type SnapshotHost, type SnapshotRead, type SnapshotReport } from './snapshots.js';
 
-export type { Snapshots } from './snapshots.js';
+export type { Snapshots, SnapshotRead } from './snapshots.js';
+
+/** Starts reading the snapshot file of a cache with option `snapshot` (see `startSnapshotRead`); undefined without the option. */
+export function snapshotReadOf(options: ResolvedOptions<unknown>): SnapshotRead | undefined {
+  return options.snapshot === undefined ? undefined : startSnapshotRead(options.snapshot.path, options.topic);
+}
 
 /** What the cache hands over beyond its options. */
 export type SnapshotParts<V> = Omit<
@@ -13,27 +18,31 @@ export type SnapshotParts<V> = Omit<
 };
 
 /** The snapshots of a cache with option `snapshot`, reporting on its `snapshot` event and logger; undefined without the option. */
-export function snapshotsOf<V>(options: ResolvedOptions<V>, parts: SnapshotParts<V>): Snapshots<V> | undefined {
+export function snapshotsOf<V>(options: ResolvedOptions<V>, parts: SnapshotParts<V>, read?: SnapshotRead): Snapshots<V> | undefined {
   if (options.snapshot === undefined) return undefined;
   const { emitter, ...rest } = parts;
   const logger = options.logger;
-  return new Snapshots<V>(options.snapshot, {
-    ...rest,
-    topic: options.topic,
-    logger,
-    clock: options.clock,
-    codec: options.codec,
-    mode: options.mode,
-    filter: options.filter,
-    signed: options.signer !== undefined,
-    maxKeyBytes: options.maxKeyBytes,
-    maxValueBytes: options.maxValueBytes,
-    bootstrapDecode: options.bootstrapDecode,
-    report: (report) => {
-      log(logger, report);
-      if (emitter.listenerCount('snapshot') > 0) emitter.emit('snapshot', report);
+  return new Snapshots<V>(
+    options.snapshot,
+    {
+      ...rest,
+      topic: options.topic,
+      logger,
+      clock: options.clock,
+      codec: options.codec,
+      mode: options.mode,
+      filter: options.filter,
+      signed: options.signer !== undefined,
+      maxKeyBytes: options.maxKeyBytes,
+      maxValueBytes: options.maxValueBytes,
+      bootstrapDecode: options.bootstrapDecode,
+      report: (report) => {
+        log(logger, report);
+        if (emitter.listenerCount('snapshot') > 0) emitter.emit('snapshot', report);
+      },
     },
-  });
+    read,
+  );
 }
 
 function log(logger: ResolvedOptions<unknown>['logger'], report: SnapshotReport): void {

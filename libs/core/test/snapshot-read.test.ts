@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readSnapshotFile } from '../src/snapshot/read.js';
+
+const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-snapshot-read-'));
+afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
+
+function fileOf(name: string, bytes: Buffer): string {
+  const file = path.join(directory, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+describe.each([
+  ['on a worker thread', {}],
+  ['on the calling thread', { worker: false }],
+] as const)('reading a snapshot file %s', (_, options) => {
+  it('gives its bytes and the CRC-32 of all but its last bytes, over several reads', async () => {
+    // Larger than one read (16 MiB), so that the checksum runs on across slices.
+    const content = randomBytes(40 * 1024 * 1024 + 123);
+    const file = fileOf(`big-${options.worker ?? true}`, content);
+    const read = await readSnapshotFile(file, 40, options);
+    expect(read).toBeDefined();
+    expect(read!.bytes.equals(content)).toBe(true);
+    expect(read!.checked).toBe(content.length - 40);
+    expect(read!.crc).toBe(crc32(content.subarray(0, content.length - 40)));
+    // Read by the worker thread into memory both threads share, or here into this thread's own.
+    expect(read!.bytes.buffer instanceof SharedArrayBuffer).toBe(options.worker !== false);
+  });
+
+  it('an empty file: no bytes, nothing checked', async () => {
+    const read = await readSnapshotFile(fileOf(`empty-${options.worker ?? true}`, Buffer.alloc(0)), 40, options);
+    expect(read).toEqual({ bytes: Buffer.alloc(0), crc: 0, checked: 0 });
+  });
+
+  it('no file: undefined', async () => {
+    await expect(readSnapshotFile(path.join(directory, 'none'), 40, options)).resolves.toBeUndefined();
+  });
+
+  it('a file that cannot be read: its error', async () => {
+    await expect(readSnapshotFile(directory, 40, options)).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+});
