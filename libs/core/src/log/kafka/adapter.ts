@@ -79,6 +79,9 @@ export class KafkaLog implements ReplicationLog {
     const admin = this.#connection.admin;
     await this.#deadline('connecting to Kafka', admin.connect());
     this.#admin = admin;
+    // The producer connects while the topic is checked: a start waits for the slower of the two.
+    const producing = this.#deadline('connecting the producer', this.#connection.producer.connect());
+    producing.catch(() => undefined);
     // listTopics does not auto-create topics, unlike a metadata request for one topic.
     const topics = await this.#deadline('listing topics', admin.listTopics());
     if (!topics.includes(topic)) {
@@ -108,7 +111,7 @@ export class KafkaLog implements ReplicationLog {
     if (partitions < 1) throw new LogUnavailableError(`topic "${topic}" has no partitions yet`, { retriable: true });
     this.#partitions = partitions;
     this.#assertOpen();
-    await this.#deadline('connecting the producer', this.#connection.producer.connect());
+    await producing;
     this.#producer = this.#connection.producer;
     return { partitions };
   }
