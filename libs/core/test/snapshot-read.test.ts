@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSnapshotFile } from '../src/snapshot/read.js';
+import { createNearCache, InProcessBroker, inProcessLog, silentLogger } from '../src/index.js';
+import { openSnapshot, peekMeta, TRAILER } from '../src/snapshot/format.js';
+import { peekFile, readSnapshotFile } from '../src/snapshot/read.js';
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-snapshot-read-'));
 afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
@@ -43,5 +45,35 @@ describe.each([
 
   it('a file that cannot be read: its error', async () => {
     await expect(readSnapshotFile(directory, 40, options)).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+});
+
+describe('the meta read ahead of the checked file', () => {
+  it('is the checked meta when the file has the same meta bytes, and is ignored otherwise', async () => {
+    const file = path.join(directory, 'real.ncsnap');
+    const cache = createNearCache<unknown>({
+      topic: 'peek',
+      log: inProcessLog(new InProcessBroker()),
+      logger: silentLogger,
+      snapshot: { path: file, interval: 0 },
+    });
+    await cache.ready({ timeout: 10_000 });
+    for (let i = 0; i < 10; i++) await cache.set(`k:${i}`, { i });
+    await cache.close();
+    const known = await peekFile(file, TRAILER, peekMeta);
+    expect(known?.meta).toMatchObject({ topic: 'peek', entries: 10 });
+    const bytes = fs.readFileSync(file);
+    expect(openSnapshot(bytes, undefined, known).meta).toBe(known!.meta);
+    // Another file's meta (a snapshot replaced between the two reads): the checked file's own is parsed.
+    const other = { bytes: Buffer.from('{"topic":"other"}'), meta: { topic: 'other' } as never };
+    const meta = openSnapshot(bytes, undefined, other).meta;
+    expect(meta).not.toBe(other.meta);
+    expect(meta).toEqual(known!.meta);
+  });
+
+  it('is undefined for what is not a snapshot, and for no file', async () => {
+    await expect(peekFile(fileOf('not-a-snapshot', randomBytes(4096)), TRAILER, peekMeta)).resolves.toBeUndefined();
+    await expect(peekFile(fileOf('short', Buffer.from('NCSNEND')), TRAILER, peekMeta)).resolves.toBeUndefined();
+    await expect(peekFile(path.join(directory, 'none'), TRAILER, peekMeta)).resolves.toBeUndefined();
   });
 });

@@ -172,13 +172,38 @@ export class SnapshotFormatError extends Error {
 /** The smallest entry: hash, key length, value length, expiry, grace end, tag count. */
 export const MIN_ENTRY = 4 + 4 + 4 + 8 + 8 + 2;
 
+/** A meta parsed before the file was checked (see `peekMeta`), and its bytes. */
+export interface KnownMeta {
+  bytes: Buffer;
+  meta: SnapshotMeta;
+}
+
+/**
+ * The meta of a snapshot whose trailer is `trailer` (its last TRAILER bytes), read by
+ * `readMeta(start, length)`, parsed; undefined when the trailer does not end a snapshot or the
+ * meta is not JSON. Unchecked: used only once `openSnapshot` found the checked file's meta
+ * the same bytes (`known`), so that a start parses it while the file is still being read.
+ */
+export async function peekMeta(size: number, trailer: Buffer, readMeta: (start: number, length: number) => Promise<Buffer>): Promise<KnownMeta | undefined> {
+  if (trailer.length !== TRAILER || !trailer.subarray(TRAILER - END.length).equals(END)) return undefined;
+  const length = trailer.readUInt32BE(0);
+  if (length > size - TRAILER) return undefined;
+  const bytes = await readMeta(size - TRAILER - length, length);
+  try {
+    return { bytes, meta: JSON.parse(bytes.toString('utf8')) as SnapshotMeta };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Checks `file` (magic, end marker, lengths, checksum) and parses its meta; throws
  * `SnapshotFormatError`. `read`: the CRC-32 of its first `checked` bytes, computed as the file
- * was read (see file.ts); used when it covers exactly what the checksum covers, else the
- * checksum is computed here.
+ * was read (see read.ts); used when it covers exactly what the checksum covers, else the
+ * checksum is computed here. `known`: a meta parsed already, used when the file's meta is the
+ * same bytes.
  */
-export function openSnapshot(file: Buffer, read?: { crc: number; checked: number }): SnapshotReader {
+export function openSnapshot(file: Buffer, read?: { crc: number; checked: number }, known?: KnownMeta): SnapshotReader {
   if (file.length < MAGIC.length || !file.subarray(0, MAGIC_STEM.length).equals(MAGIC_STEM))
     throw new SnapshotFormatError('foreign', 'the file is not a snapshot');
   const format = file[MAGIC.length - 1]!;
@@ -195,9 +220,10 @@ export function openSnapshot(file: Buffer, read?: { crc: number; checked: number
   const expected = file.readUInt32BE(trailer + 4);
   const crc = read !== undefined && read.checked === trailer ? read.crc : crc32(file.subarray(0, trailer));
   if (crc !== expected) throw new SnapshotFormatError('corrupt', 'the checksum does not match the content');
+  const metaBytes = file.subarray(trailer - metaLength, trailer);
   let meta: SnapshotMeta;
   try {
-    meta = JSON.parse(file.subarray(trailer - metaLength, trailer).toString('utf8')) as SnapshotMeta;
+    meta = known !== undefined && metaBytes.equals(known.bytes) ? known.meta : (JSON.parse(metaBytes.toString('utf8')) as SnapshotMeta);
   } catch (error) {
     throw new SnapshotFormatError('corrupt', `the meta is not JSON: ${(error as Error).message}`);
   }

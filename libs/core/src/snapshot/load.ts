@@ -2,8 +2,8 @@ import { RestoredEntries } from '../cache/restored-entries.js';
 import { SnapshotRefusedError, type SnapshotRefusal } from '../errors.js';
 import type { PartitionOffsets } from '../log/port.js';
 import { yieldToEventLoop } from '../retry.js';
-import type { SnapshotBytes } from './read.js';
-import { openSnapshot, SnapshotFormatError, type SnapshotConfig, type SnapshotMeta, type SnapshotReader } from './format.js';
+import { peekFile, type SnapshotBytes } from './read.js';
+import { openSnapshot, peekMeta, SnapshotFormatError, TRAILER, type KnownMeta, type SnapshotConfig, type SnapshotMeta, type SnapshotReader } from './format.js';
 import type { SnapshotHost, SnapshotLoadReport } from './snapshots.js';
 
 /** Entries restored, or moved into the LRU in the background, between two turns of the event loop. */
@@ -35,6 +35,8 @@ export class SnapshotLoader<V> {
   readonly #host: SnapshotHost<V>;
   readonly #file: Promise<string>;
   readonly #bytes: Promise<SnapshotBytes | undefined>;
+  /** The meta, read and parsed while the whole file is read (see `peekMeta`); undefined when it could not be. */
+  readonly #early: Promise<KnownMeta | undefined>;
   readonly #config: () => SnapshotConfig;
   readonly #reading: Promise<Read>;
   #decided = false;
@@ -47,6 +49,7 @@ export class SnapshotLoader<V> {
     this.#file = file;
     this.#bytes = bytes;
     this.#config = config;
+    this.#early = file.then((name) => peekFile(name, TRAILER, peekMeta)).catch(() => undefined);
     this.#reading = this.#read();
   }
 
@@ -63,6 +66,11 @@ export class SnapshotLoader<V> {
     this.#decided = true;
     const started = performance.now();
     const file = await this.#file;
+    // The checks that ask the log start on the meta read ahead, while the file is still being
+    // read; they count only if the checked file's meta is the same (the same object, see openSnapshot).
+    const early = await this.#early;
+    const checking = early !== undefined && wellFormed(early.meta) ? this.#check(early.meta, partitions, offsets) : undefined;
+    checking?.catch(() => undefined);
     const read = await this.#reading;
     const done = (outcome: SnapshotLoadReport['outcome'], extra: Partial<SnapshotLoadReport> = {}): void => {
       this.#report = { op: 'load', outcome, file, entries: 0, ms: Math.round(performance.now() - started), ...extra };
@@ -76,7 +84,7 @@ export class SnapshotLoader<V> {
     try {
       if ('refused' in read) throw read.refused;
       const meta = read.reader.meta;
-      await this.#check(meta, partitions, offsets);
+      await (checking !== undefined && meta === early!.meta ? checking : this.#check(meta, partitions, offsets));
       if (this.#host.closed()) return undefined;
       restoring = true;
       const entries = await this.#restore(read.reader, read.index);
@@ -112,7 +120,7 @@ export class SnapshotLoader<V> {
     }
     if (read === undefined) return { missing: true };
     try {
-      const reader = openSnapshot(read.bytes, read);
+      const reader = openSnapshot(read.bytes, read, await this.#early);
       if (!wellFormed(reader.meta)) return { refused: new SnapshotRefusedError('corrupt', 'the snapshot meta is not well formed') };
       return { reader, index: this.#index(reader) };
     } catch (error) {

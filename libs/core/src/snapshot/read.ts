@@ -79,6 +79,37 @@ export async function readChecked(file: string, unchecked: number, allocate: (si
   }
 }
 
+/**
+ * The last `tail` bytes of `file`, and a reader of its other bytes for `peek`, which returns
+ * what `peek` returns; undefined when the file cannot be read so (the full read reports why).
+ */
+export async function peekFile<T>(
+  file: string,
+  tail: number,
+  peek: (size: number, tail: Buffer, read: (start: number, length: number) => Promise<Buffer>) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY);
+  } catch {
+    return undefined;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size < tail) return undefined;
+    const read = async (start: number, length: number): Promise<Buffer> => {
+      const bytes = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(bytes, 0, length, start);
+      return bytes.subarray(0, bytesRead);
+    };
+    return await peek(size, await read(size - tail, tail), read);
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
 function readOnWorker(request: ReadRequest): Promise<ReadOutcome> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, { workerData: request, name: 'nearcache snapshot read' });
