@@ -62,7 +62,7 @@ if (role === 'full' || role === 'snapshot') {
 
 // Scenario: fill a topic in the cache's record format, then alternate full reads and snapshot starts.
 const COUNT = QUICK ? 100_000 : 1_000_000;
-const ROUNDS = QUICK ? 1 : 2;
+const ROUNDS = QUICK ? 1 : 3;
 const topic = uniqueTopic('restart');
 const kafka = new Kafka({ clientId: 'bench-restart', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
