@@ -334,8 +334,8 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, miss
 
   /** A failed response under grace: the response in grace answers for it, when there is one; the failure is never stored. */
   function answerFailure(self: Response, args: unknown[]): void {
-    load?.release();
     const failure = new Error(`the handler answered ${self.statusCode}`);
+    load?.release(failure);
     const sendFailure = (): void => void originalEnd.apply(self, args);
     responses.guard(base, req.headers, admission, Promise.reject(failure), settings.grace).then(({ stale }) => {
       if (stale === undefined) return sendFailure();

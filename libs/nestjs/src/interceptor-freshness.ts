@@ -103,6 +103,11 @@ export function runGuardedMiss(next: CallHandler, miss: GuardedMiss): Observable
     return miss.fresh(guarded.fresh);
   });
   // Once the handler ended and the answer is made (a store through the leases ends them first).
-  void Promise.allSettled([outcome, answered]).then(() => miss.load?.release());
+  // A handler that failed ends the load with its error (for the load's trace), even when the
+  // response in grace answered; a client error (an HttpException below 500) is an answer, not a failure.
+  void Promise.allSettled([outcome, answered]).then(([handled]) => {
+    const failure: unknown = handled.status === 'rejected' ? handled.reason : undefined;
+    miss.load?.release(failure instanceof ClientError ? undefined : failure);
+  });
   return from(answered);
 }

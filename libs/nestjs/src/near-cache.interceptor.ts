@@ -2,6 +2,7 @@
 // getCache, getTtl, the header accessors) are hooks users override; the work it shares with
 // Express lives in core (http/store.ts, http/session.ts, http/grace.ts), its Nest glue in interceptor-*.ts.
 import {
+  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -26,7 +27,7 @@ import {
   type HttpRequestHeaders,
   type NearCache,
 } from '@nearcache/core';
-import { Observable, finalize, map, of } from 'rxjs';
+import { Observable, finalize, map, of, tap } from 'rxjs';
 import { DEFAULT_CACHE_NAME, NEAR_CACHE_KEY_METADATA, NEAR_CACHE_TTL_METADATA } from './constants.js';
 import type { NearCacheKeyOption } from './decorators/near-cache-key.decorator.js';
 import type { NearCacheTtlOption } from './decorators/near-cache-ttl.decorator.js';
@@ -434,6 +435,9 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
     }
     return next.handle().pipe(
       map(fresh),
+      // A handler that failed ends the load with its error (for the load's trace); a client error
+      // (an HttpException below 500) is an answer, not a failure.
+      tap({ error: (error: unknown) => load?.release(error instanceof HttpException && error.getStatus() < 500 ? undefined : error) }),
       // Unless the response was stored through them: the handler failed, the result is not stored, or the request ended first.
       finalize(() => load?.release()),
     );

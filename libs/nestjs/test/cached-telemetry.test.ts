@@ -1,8 +1,9 @@
 import { tracingChannel } from 'node:diagnostics_channel';
-import { Injectable } from '@nestjs/common';
+import { Controller, Get, Injectable, NotFoundException, UseInterceptors } from '@nestjs/common';
+import request from 'supertest';
 import { InProcessBroker, NEARCACHE_CHANNELS, NearCache, type LoadTrace } from '@nearcache/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cached, NearCacheModule } from '../src/index.js';
+import { Cached, NearCacheInterceptor, NearCacheModule } from '../src/index.js';
 import { closeApps, createApp, inProcess } from './helpers.js';
 
 // A @Cached method's call on a miss is a load: traced on nearcache:load (and so counted by the
@@ -86,5 +87,45 @@ describe('@Cached loads on nearcache:load', () => {
       'asyncStart plain:ok',
       'asyncEnd plain:ok "plain ok"',
     ]);
+  });
+});
+
+@Controller('pages')
+@UseInterceptors(NearCacheInterceptor)
+class Pages {
+  @Get('ok')
+  ok(): { ok: boolean } {
+    return { ok: true };
+  }
+
+  @Get('broken')
+  broken(): never {
+    throw new Error('database down');
+  }
+
+  @Get('missing')
+  missing(): never {
+    throw new NotFoundException('no such page');
+  }
+}
+
+describe('HTTP loads of the interceptor on nearcache:load', () => {
+  it('a stored response ends its load without an error; a handler that threw ends it with its error, a client error without one', async () => {
+    const app = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [Pages] });
+    const cache = app.get(NearCache);
+    const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
+    const ends: string[] = [];
+    const handlers = {
+      asyncEnd: (context: LoadTrace) => {
+        if (context.cache === cache)
+          ends.push(`${context.key.replace(/^.*GET (\S+).*$/, '$1')}${context.error === undefined ? '' : ` error: ${(context.error as Error).message}`}`);
+      },
+    };
+    channel.subscribe(handlers);
+    subscriptions.push(() => channel.unsubscribe(handlers));
+    await request(app.getHttpServer()).get('/pages/ok').expect(200);
+    await request(app.getHttpServer()).get('/pages/broken').expect(500);
+    await request(app.getHttpServer()).get('/pages/missing').expect(404);
+    expect(ends).toEqual(['/pages/ok', '/pages/broken error: database down', '/pages/missing']);
   });
 });

@@ -1,5 +1,16 @@
 import { Controller, Get, NotFoundException, Post, UseInterceptors } from '@nestjs/common';
-import { InProcessBroker, inProcessLog, InvalidOptionError, NearCache, silentLogger, type Clock, type StaleServed } from '@nearcache/core';
+import { tracingChannel } from 'node:diagnostics_channel';
+import {
+  InProcessBroker,
+  inProcessLog,
+  InvalidOptionError,
+  NEARCACHE_CHANNELS,
+  NearCache,
+  silentLogger,
+  type Clock,
+  type LoadTrace,
+  type StaleServed,
+} from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NearCacheGrace, NearCacheInterceptor, NearCacheModule, NearCacheTags, NearCacheTtl, type NearCacheInterceptorOptions } from '../src/index.js';
@@ -107,6 +118,32 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: grace and tags', (platform
     clock.time += 10_000;
     await request(b).get('/pages/graced').expect(500);
     expect(cacheB.stats().staleServed).toBe(2);
+  });
+
+  it("the load of a miss under grace ends with the handler's failure, answered in grace or not; a client error is none", async () => {
+    const { a, b, cacheB } = await two();
+    expect((await request(a).get('/pages/graced').expect(200)).body).toEqual({ run: 1 });
+    await waitFor(() => cacheB.has(key('/pages/graced')), { timeout: 5000 });
+    const ends: string[] = [];
+    const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
+    const handlers = {
+      asyncEnd: (context: LoadTrace) => void (context.cache === cacheB && ends.push(context.error === undefined ? 'ok' : (context.error as Error).message)),
+    };
+    channel.subscribe(handlers);
+    try {
+      clock.time += 2000;
+      state.failing = true;
+      expect((await request(b).get('/pages/graced').expect(200)).headers['x-cache']).toBe('STALE');
+      state.missing = true;
+      await request(b).get('/pages/graced').expect(404);
+      state.missing = false;
+      clock.time += 10_000;
+      await request(b).get('/pages/graced').expect(500);
+      await waitFor(() => ends.length === 3, { timeout: 5000 });
+      expect(ends).toEqual(['the database is down', 'ok', 'the database is down']);
+    } finally {
+      channel.unsubscribe(handlers);
+    }
   });
 
   it('without grace a failing handler answers its failure', async () => {

@@ -17,7 +17,8 @@ import { httpVariantKey, isHttpVaryIndex, type HttpCacheEntry, type HttpRequestH
 export interface HttpStoreLease {
   readonly stale: boolean;
   fill(value: HttpCacheEntry, options?: FillOptions): Promise<boolean>;
-  release(): void;
+  /** `error`: why the load failed (the handler threw, or answered a server error), for its trace. */
+  release(error?: unknown): void;
 }
 
 /** What the leases need of a cache (a `NearCache`). */
@@ -107,9 +108,9 @@ export class HttpLoad {
     return true;
   }
 
-  /** Ends the leases not filled (nothing is stored through them). */
-  release(): void {
-    this.#base.release();
+  /** Ends the leases not filled (nothing is stored through them); `error`: why the load failed, for its trace. */
+  release(error?: unknown): void {
+    this.#base.release(error);
     this.#variant?.release();
   }
 

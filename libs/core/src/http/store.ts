@@ -221,7 +221,8 @@ export class HttpResponseStore {
     });
     if (refused !== undefined) {
       this.#log.debug(`not stored (${refused})`, { key: base });
-      load?.release();
+      // A server error is a failed load (its trace on nearcache:load says so).
+      load?.release(response.status >= 500 ? new Error(`the handler answered ${response.status}`) : undefined);
       return undefined;
     }
     const etag = firstHeaderValue(response.header('etag')) ?? computeEtag(response.body);

@@ -1,0 +1,73 @@
+import { tracingChannel } from 'node:diagnostics_channel';
+import express from 'express';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NEARCACHE_CHANNELS, type LoadTrace, type NearCache } from '@nearcache/core';
+import { cacheResponses } from '../src/index.js';
+import { Caches, localKey, uniqueTopic } from './helpers.js';
+
+// A miss runs the handler under the page's lease: a load on nearcache:load, which ends with an
+// error when the handler failed (a server error answered), as a loader that throws does.
+
+const caches = new Caches();
+const subscriptions: Array<() => void> = [];
+afterEach(async () => {
+  for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
+  await caches.closeAll();
+});
+
+/** The ends of the loads of `cache` on nearcache:load: key, and the error's message if any. */
+function listen(cache: NearCache<any>): string[] {
+  const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
+  const ends: string[] = [];
+  const handlers = {
+    start: () => undefined,
+    end: () => undefined,
+    asyncStart: () => undefined,
+    asyncEnd: (context: LoadTrace) => {
+      if (context.cache === cache) ends.push(`${context.key}${context.error === undefined ? '' : ` error: ${(context.error as Error).message}`}`);
+    },
+    error: () => undefined,
+  };
+  channel.subscribe(handlers);
+  subscriptions.push(() => channel.unsubscribe(handlers));
+  return ends;
+}
+
+describe('HTTP loads on nearcache:load', () => {
+  it('a stored response ends its load without an error; a handler that failed ends it with one', async () => {
+    const cache = await caches.open(uniqueTopic());
+    const ends = listen(cache);
+    const app = express();
+    app.get('/ok', cacheResponses(cache), (_req, res) => void res.json({ ok: true }));
+    app.get('/thrown', cacheResponses(cache), () => {
+      throw new Error('database down');
+    });
+    app.get('/answered', cacheResponses(cache), (_req, res) => void res.status(503).send('later'));
+    app.get('/missing', cacheResponses(cache), (_req, res) => void res.status(404).send('no such page'));
+    await request(app).get('/ok').expect(200);
+    await request(app).get('/thrown').expect(500);
+    await request(app).get('/answered').expect(503);
+    await request(app).get('/missing').expect(404);
+    expect(ends).toEqual([
+      localKey('/ok'),
+      `${localKey('/thrown')} error: the handler answered 500`,
+      `${localKey('/answered')} error: the handler answered 503`,
+      localKey('/missing'),
+    ]);
+  });
+
+  it('under grace, a failed handler answered by the response in grace still ends its load with the error', async () => {
+    const cache = await caches.open(uniqueTopic());
+    let fail = false;
+    const app = express();
+    app.get('/page', cacheResponses(cache, { ttl: 1, grace: 60_000 }), (_req, res) => void (fail ? res.status(500).send('down') : res.send('page')));
+    await request(app).get('/page').expect(200);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // past the one-millisecond TTL
+    const ends = listen(cache);
+    fail = true;
+    const stale = await request(app).get('/page').expect(200);
+    expect(stale.headers['x-cache']).toBe('STALE');
+    expect(ends).toEqual([`${localKey('/page')} error: the handler answered 500`]);
+  });
+});
