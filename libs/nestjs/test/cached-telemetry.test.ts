@@ -115,7 +115,12 @@ describe('HTTP loads of the interceptor on nearcache:load', () => {
     const cache = app.get(NearCache);
     const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
     const ends: string[] = [];
+    const none = (): void => undefined;
     const handlers = {
+      start: none,
+      end: none,
+      asyncStart: none,
+      error: none,
       asyncEnd: (context: LoadTrace) => {
         if (context.cache === cache)
           ends.push(`${context.key.replace(/^.*GET (\S+).*$/, '$1')}${context.error === undefined ? '' : ` error: ${(context.error as Error).message}`}`);

@@ -126,7 +126,12 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: grace and tags', (platform
     await waitFor(() => cacheB.has(key('/pages/graced')), { timeout: 5000 });
     const ends: string[] = [];
     const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
+    const none = (): void => undefined;
     const handlers = {
+      start: none,
+      end: none,
+      asyncStart: none,
+      error: none,
       asyncEnd: (context: LoadTrace) => void (context.cache === cacheB && ends.push(context.error === undefined ? 'ok' : (context.error as Error).message)),
     };
     channel.subscribe(handlers);
