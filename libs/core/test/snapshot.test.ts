@@ -16,6 +16,7 @@ import {
   type SnapshotLoadReport,
 } from '../src/index.js';
 import { diff, foldTopic, snapshot } from '../src/conformance/index.js';
+import { END, TRAILER } from '../src/snapshot/format.js';
 import { rawSet, rejection, uniqueTopic, waitCaughtUp, waitFor } from './helpers.js';
 
 // Local snapshots (docs/snapshots.md) on the in-process log: a start from a snapshot holds what
@@ -252,6 +253,16 @@ describe('a snapshot that may not be used is refused, reported and replaced by a
   it('foreign: not a snapshot', async () => {
     await snapshotAfter(write);
     fs.writeFileSync(file, 'key,value\na,1\n');
+    await refused('foreign');
+  });
+
+  it.each(['null', '[1]', '"meta"'])("foreign: an end like a snapshot's around a meta of %s (read ahead, then refused)", async (meta) => {
+    await snapshotAfter(write);
+    // The meta, then a trailer: the meta's length, and the end marker in its place.
+    const trailer = Buffer.alloc(TRAILER);
+    trailer.writeUInt32BE(meta.length, 0);
+    END.copy(trailer, TRAILER - END.length);
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(meta), trailer]));
     await refused('foreign');
   });
 

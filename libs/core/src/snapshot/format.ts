@@ -12,7 +12,8 @@ import { BYTE_ORDER, IndexBuilder, indexLength, readIndex } from './entry-index.
  * magic is foreign, one with the magic of another format is refused as foreign too (format 1
  * ended with a SHA-256 and had no key hashes); one that does not end with the end marker, or
  * whose lengths do not add up, is truncated; one whose checksum does not match is corrupt.
- * Nothing of a file is used before all three checks passed.
+ * Nothing of a file is used before all three checks passed, except its meta read ahead (see
+ * `peekMeta`) to ask the log what the checks need.
  *
  * An entry: u32 hash of the key (`keyHash`), u32 key length, key (UTF-8), u32 value length,
  * value (the codec's bytes), f64 expiresAt, f64 graceEnd (ms since the epoch, 0: none), u16 tag
@@ -189,11 +190,13 @@ export async function peekMeta(size: number, trailer: Buffer, readMeta: (start: 
   const length = trailer.readUInt32BE(0);
   if (length > size - TRAILER) return undefined;
   const bytes = await readMeta(size - TRAILER - length, length);
+  let meta: unknown;
   try {
-    return { bytes, meta: JSON.parse(bytes.toString('utf8')) as SnapshotMeta };
+    meta = JSON.parse(bytes.toString('utf8'));
   } catch {
     return undefined;
   }
+  return meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? { bytes, meta: meta as SnapshotMeta } : undefined;
 }
 
 /**

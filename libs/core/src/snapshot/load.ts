@@ -224,6 +224,8 @@ export class SnapshotLoader<V> {
 function wellFormed(meta: SnapshotMeta): boolean {
   const offsets = (list: unknown): boolean => Array.isArray(list) && list.every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
   return (
+    meta !== null &&
+    typeof meta === 'object' &&
     typeof meta.topic === 'string' &&
     Number.isSafeInteger(meta.partitions) &&
     Number.isSafeInteger(meta.entries) &&
