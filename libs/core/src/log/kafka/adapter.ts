@@ -75,13 +75,30 @@ export class KafkaLog implements ReplicationLog {
 
   async open(): Promise<{ partitions: number }> {
     this.#assertOpen();
-    const topic = this.#context.topic;
     const admin = this.#connection.admin;
     await this.#deadline('connecting to Kafka', admin.connect());
     this.#admin = admin;
     // The producer connects while the topic is checked: a start waits for the slower of the two.
     const producing = this.#deadline('connecting the producer', this.#connection.producer.connect());
     producing.catch(() => undefined);
+    let partitions: number;
+    try {
+      partitions = await this.#checkTopic(admin);
+    } catch (error) {
+      // Nothing of a failed open goes on after it: the producer's connection settles first.
+      await producing.catch(() => undefined);
+      throw error;
+    }
+    this.#partitions = partitions;
+    this.#assertOpen();
+    await producing;
+    this.#producer = this.#connection.producer;
+    return { partitions };
+  }
+
+  /** Checks the topic (created when missing and allowed, compacted) and returns its partition count. */
+  async #checkTopic(admin: Admin): Promise<number> {
+    const topic = this.#context.topic;
     // listTopics does not auto-create topics, unlike a metadata request for one topic.
     const topics = await this.#deadline('listing topics', admin.listTopics());
     if (!topics.includes(topic)) {
@@ -109,11 +126,7 @@ export class KafkaLog implements ReplicationLog {
     const metadata = await this.#deadline('reading topic metadata', admin.fetchTopicMetadata({ topics: [topic] }));
     const partitions = metadata.topics[0]?.partitions.length ?? 0;
     if (partitions < 1) throw new LogUnavailableError(`topic "${topic}" has no partitions yet`, { retriable: true });
-    this.#partitions = partitions;
-    this.#assertOpen();
-    await producing;
-    this.#producer = this.#connection.producer;
-    return { partitions };
+    return partitions;
   }
 
   async #checkCompacted(admin: Admin): Promise<void> {
