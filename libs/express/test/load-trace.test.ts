@@ -1,8 +1,8 @@
-import { tracingChannel } from 'node:diagnostics_channel';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NEARCACHE_CHANNELS, type LoadTrace, type NearCache } from '@nearcache/core';
+import type { NearCache } from '@nearcache/core';
+import { loadEnds } from '../../../test/helpers/load-trace.js';
 import { cacheResponses } from '../src/index.js';
 import { Caches, localKey, uniqueTopic } from './helpers.js';
 
@@ -16,21 +16,10 @@ afterEach(async () => {
   await caches.closeAll();
 });
 
-/** The ends of the loads of `cache` on nearcache:load: key, and the error's message if any. */
+/** The loads of `cache` as they end (see loadEnds), unsubscribed after the test. */
 function listen(cache: NearCache<any>): string[] {
-  const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
-  const ends: string[] = [];
-  const handlers = {
-    start: () => undefined,
-    end: () => undefined,
-    asyncStart: () => undefined,
-    asyncEnd: (context: LoadTrace) => {
-      if (context.cache === cache) ends.push(`${context.key}${context.error === undefined ? '' : ` error: ${(context.error as Error).message}`}`);
-    },
-    error: () => undefined,
-  };
-  channel.subscribe(handlers);
-  subscriptions.push(() => channel.unsubscribe(handlers));
+  const { ends, stop } = loadEnds(cache);
+  subscriptions.push(stop);
   return ends;
 }
 

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { InProcessBroker, NEARCACHE_CHANNELS, NearCache, type LoadTrace } from '@nearcache/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cached, NearCacheInterceptor, NearCacheModule } from '../src/index.js';
+import { loadEnds } from '../../../test/helpers/load-trace.js';
 import { closeApps, createApp, inProcess } from './helpers.js';
 
 // A @Cached method's call on a miss is a load: traced on nearcache:load (and so counted by the
@@ -113,21 +114,8 @@ describe('HTTP loads of the interceptor on nearcache:load', () => {
   it('a stored response ends its load without an error; a handler that threw ends it with its error, a client error without one', async () => {
     const app = await createApp({ imports: [NearCacheModule.forRoot(inProcess(new InProcessBroker()))], controllers: [Pages] });
     const cache = app.get(NearCache);
-    const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
-    const ends: string[] = [];
-    const none = (): void => undefined;
-    const handlers = {
-      start: none,
-      end: none,
-      asyncStart: none,
-      error: none,
-      asyncEnd: (context: LoadTrace) => {
-        if (context.cache === cache)
-          ends.push(`${context.key.replace(/^.*GET (\S+).*$/, '$1')}${context.error === undefined ? '' : ` error: ${(context.error as Error).message}`}`);
-      },
-    };
-    channel.subscribe(handlers);
-    subscriptions.push(() => channel.unsubscribe(handlers));
+    const { ends, stop } = loadEnds(cache, (key) => key.replace(/^.*GET (\S+).*$/, '$1'));
+    subscriptions.push(stop);
     await request(app.getHttpServer()).get('/pages/ok').expect(200);
     await request(app.getHttpServer()).get('/pages/broken').expect(500);
     await request(app.getHttpServer()).get('/pages/missing').expect(404);

@@ -1,21 +1,11 @@
 import { Controller, Get, NotFoundException, Post, UseInterceptors } from '@nestjs/common';
-import { tracingChannel } from 'node:diagnostics_channel';
-import {
-  InProcessBroker,
-  inProcessLog,
-  InvalidOptionError,
-  NEARCACHE_CHANNELS,
-  NearCache,
-  silentLogger,
-  type Clock,
-  type LoadTrace,
-  type StaleServed,
-} from '@nearcache/core';
+import { InProcessBroker, inProcessLog, InvalidOptionError, NearCache, silentLogger, type Clock, type StaleServed } from '@nearcache/core';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NearCacheGrace, NearCacheInterceptor, NearCacheModule, NearCacheTags, NearCacheTtl, type NearCacheInterceptorOptions } from '../src/index.js';
 import { resolveInterceptorSettings } from '../src/interceptor-settings.js';
 import { closePlatformApps, createOn, PLATFORMS, type Platform } from './interceptor-platforms.js';
+import { loadEnds } from '../../../test/helpers/load-trace.js';
 import { deferred, waitFor } from './helpers.js';
 
 // Grace and tags of NearCacheInterceptor (docs/nestjs.md, "Grace" and "Tags"), on the in-process
@@ -124,17 +114,7 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: grace and tags', (platform
     const { a, b, cacheB } = await two();
     expect((await request(a).get('/pages/graced').expect(200)).body).toEqual({ run: 1 });
     await waitFor(() => cacheB.has(key('/pages/graced')), { timeout: 5000 });
-    const ends: string[] = [];
-    const channel = tracingChannel<unknown, LoadTrace>(NEARCACHE_CHANNELS.load);
-    const none = (): void => undefined;
-    const handlers = {
-      start: none,
-      end: none,
-      asyncStart: none,
-      error: none,
-      asyncEnd: (context: LoadTrace) => void (context.cache === cacheB && ends.push(context.error === undefined ? 'ok' : (context.error as Error).message)),
-    };
-    channel.subscribe(handlers);
+    const { ends, stop } = loadEnds(cacheB, () => 'load');
     try {
       clock.time += 2000;
       state.failing = true;
@@ -145,9 +125,9 @@ describe.each(PLATFORMS)('NearCacheInterceptor on %s: grace and tags', (platform
       clock.time += 10_000;
       await request(b).get('/pages/graced').expect(500);
       await waitFor(() => ends.length === 3, { timeout: 5000 });
-      expect(ends).toEqual(['the database is down', 'ok', 'the database is down']);
+      expect(ends).toEqual(['load error: the database is down', 'load', 'load error: the database is down']);
     } finally {
-      channel.unsubscribe(handlers);
+      stop();
     }
   });
 
