@@ -43,6 +43,19 @@ describe.each([
     await expect(readSnapshotFile(path.join(directory, 'none'), 40, options)).resolves.toBeUndefined();
   });
 
+  it('a read stopped before it ends: undefined, the rest of the file not read', async () => {
+    const file = fileOf(`stopped-${options.worker}`, randomBytes(40 * 1024 * 1024));
+    const stopped = new AbortController();
+    stopped.abort();
+    // Compared as booleans: a failure would otherwise print the 40 MiB read.
+    expect((await readSnapshotFile(file, 40, { ...options, signal: stopped.signal })) === undefined).toBe(true);
+    const stopping = new AbortController();
+    const read = readSnapshotFile(file, 40, { ...options, signal: stopping.signal });
+    // Stopped once the read is under way (the worker started, or the first slice asked for).
+    setImmediate(() => stopping.abort());
+    expect((await read) === undefined).toBe(true);
+  });
+
   it('a file that cannot be read: its error', async () => {
     await expect(readSnapshotFile(directory, 40, options)).rejects.toMatchObject({ code: 'EISDIR' });
   });

@@ -72,6 +72,8 @@ export class SnapshotLoader<V> {
     const checking = early !== undefined && wellFormed(early.meta) ? this.#check(early.meta, partitions, offsets) : undefined;
     checking?.catch(() => undefined);
     const read = await this.#reading;
+    // Closed meanwhile (the read may have been stopped): nothing to report.
+    if (this.#host.closed()) return undefined;
     const done = (outcome: SnapshotLoadReport['outcome'], extra: Partial<SnapshotLoadReport> = {}): void => {
       this.#report = { op: 'load', outcome, file, entries: 0, ms: Math.round(performance.now() - started), ...extra };
       this.#host.report(this.#report);

@@ -33,16 +33,24 @@ export type ReadOutcome = { memory: SharedArrayBuffer; length: number; crc: numb
  * The snapshot file's bytes with the CRC-32 of all but its last `unchecked` bytes, or undefined
  * when there is none. Read on a worker thread into shared memory, so that a start reads and
  * checks its snapshot on another core while this thread connects to the log; where no worker
- * can be started (or it failed), read here (other errors are thrown).
+ * can be started (or it failed), read here (other errors are thrown). `signal`: stops the read
+ * (the cache closed before it needed the file); the answer is then undefined.
  */
-export async function readSnapshotFile(file: string, unchecked: number, options: { worker?: boolean } = {}): Promise<SnapshotBytes | undefined> {
+export async function readSnapshotFile(
+  file: string,
+  unchecked: number,
+  options: { worker?: boolean; signal?: AbortSignal } = {},
+): Promise<SnapshotBytes | undefined> {
+  const signal = options.signal;
+  if (signal?.aborted) return undefined;
   if (options.worker !== false) {
-    const outcome = await readOnWorker({ file, unchecked }).catch(() => undefined);
+    const outcome = await readOnWorker({ file, unchecked }, signal).catch(() => undefined);
+    if (signal?.aborted) return undefined;
     if (outcome !== undefined && 'missing' in outcome) return undefined;
     if (outcome !== undefined && 'memory' in outcome)
       return { bytes: Buffer.from(outcome.memory, 0, outcome.length), crc: outcome.crc, checked: outcome.checked };
   }
-  return readChecked(file, unchecked, (size) => Buffer.allocUnsafe(size));
+  return readChecked(file, unchecked, (size) => Buffer.allocUnsafe(size), signal);
 }
 
 /**
@@ -51,7 +59,12 @@ export async function readSnapshotFile(file: string, unchecked: number, options:
  * there is no file; other errors are thrown. A file that shrank while it was read comes back cut
  * short (the format's checks refuse it as truncated).
  */
-export async function readChecked(file: string, unchecked: number, allocate: (size: number) => Buffer): Promise<SnapshotBytes | undefined> {
+export async function readChecked(
+  file: string,
+  unchecked: number,
+  allocate: (size: number) => Buffer,
+  signal?: AbortSignal,
+): Promise<SnapshotBytes | undefined> {
   let handle;
   try {
     handle = await open(file, constants.O_RDONLY);
@@ -68,6 +81,7 @@ export async function readChecked(file: string, unchecked: number, allocate: (si
     let reading = size > 0 ? handle.read(bytes, 0, Math.min(size, READ_SLICE), 0) : undefined;
     while (reading !== undefined) {
       const { bytesRead } = await reading;
+      if (signal?.aborted) return undefined;
       const from = at;
       at += bytesRead;
       reading = bytesRead > 0 && at < size ? handle.read(bytes, at, Math.min(size - at, READ_SLICE), at) : undefined;
@@ -110,11 +124,14 @@ export async function peekFile<T>(
   }
 }
 
-function readOnWorker(request: ReadRequest): Promise<ReadOutcome> {
+function readOnWorker(request: ReadRequest, signal: AbortSignal | undefined): Promise<ReadOutcome> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, { workerData: request, name: 'nearcache snapshot read' });
-    // Never what keeps the process alive.
+    // Never what keeps the process alive; stopped when the read is no longer wanted.
     worker.unref();
+    const stop = (): void => void worker.terminate();
+    signal?.addEventListener('abort', stop, { once: true });
+    worker.once('exit', () => signal?.removeEventListener('abort', stop));
     worker.once('message', (outcome: ReadOutcome) => resolve(outcome));
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the snapshot reading thread exited with ${code}`)));

@@ -86,8 +86,10 @@ export interface SnapshotHost<V> {
 /** A start's snapshot file, being read (see `startSnapshotRead`). */
 export interface SnapshotRead {
   file: Promise<string>;
-  /** The file's bytes and checksum; undefined when there is none; rejects when it cannot be read. */
+  /** The file's bytes and checksum; undefined when there is none (or the read was stopped); rejects when it cannot be read. */
   bytes: Promise<SnapshotBytes | undefined>;
+  /** Stops the read if it is still running (the cache closed). */
+  stop(): void;
 }
 
 /**
@@ -97,10 +99,11 @@ export interface SnapshotRead {
  */
 export function startSnapshotRead(path: string, topic: string): SnapshotRead {
   const file = snapshotFile(path, topic);
-  const bytes = file.then((name) => readSnapshotFile(name, TRAILER));
+  const stopping = new AbortController();
+  const bytes = file.then((name) => readSnapshotFile(name, TRAILER, { signal: stopping.signal }));
   // Awaited when the log is open; not an unhandled rejection meanwhile.
   bytes.catch(() => undefined);
-  return { file, bytes };
+  return { file, bytes, stop: () => stopping.abort() };
 }
 
 /**
@@ -114,6 +117,7 @@ export class Snapshots<V> {
   #fileName: string;
   readonly #loader: SnapshotLoader<V>;
   readonly #writer: SnapshotWriter<V>;
+  readonly #read: SnapshotRead;
   /** The latest timestamp of a record reflected by the entries (from the snapshot loaded, then from every record applied). */
   #maxTimestamp = 0;
 
@@ -121,6 +125,7 @@ export class Snapshots<V> {
     this.#options = options;
     this.#host = host;
     this.#fileName = options.path;
+    this.#read = read;
     const file = read.file.then((name) => (this.#fileName = name));
     const config = () => this.config();
     this.#loader = new SnapshotLoader(host, file, read.bytes, config);
@@ -170,6 +175,8 @@ export class Snapshots<V> {
 
   /** Stops the background writes; with `onClose`, writes a last snapshot (see `SnapshotWriter.close`). */
   close(timeout: number): Promise<void> {
+    // A start that never used its snapshot does not read it to the end.
+    this.#read.stop();
     return this.#writer.close(timeout);
   }
 
