@@ -121,7 +121,8 @@ export class Snapshots<V> {
   /** The latest timestamp of a record reflected by the entries (from the snapshot loaded, then from every record applied). */
   #maxTimestamp = 0;
 
-  constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>, read: SnapshotRead = startSnapshotRead(options.path, host.topic)) {
+  /** `read`: the snapshot file's read, started when the cache was created (see `startSnapshotRead`). */
+  constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>, read: SnapshotRead) {
     this.#options = options;
     this.#host = host;
     this.#fileName = options.path;

@@ -17,9 +17,9 @@ export type SnapshotParts<V> = Omit<
   emitter: EventEmitter;
 };
 
-/** The snapshots of a cache with option `snapshot`, reporting on its `snapshot` event and logger; undefined without the option. */
-export function snapshotsOf<V>(options: ResolvedOptions<V>, parts: SnapshotParts<V>, read?: SnapshotRead): Snapshots<V> | undefined {
-  if (options.snapshot === undefined) return undefined;
+/** The snapshots of a cache with option `snapshot` (`read`: its file's read, from `snapshotReadOf`), reporting on its `snapshot` event and logger; undefined without the option. */
+export function snapshotsOf<V>(options: ResolvedOptions<V>, parts: SnapshotParts<V>, read: SnapshotRead | undefined): Snapshots<V> | undefined {
+  if (options.snapshot === undefined || read === undefined) return undefined;
   const { emitter, ...rest } = parts;
   const logger = options.logger;
   return new Snapshots<V>(
