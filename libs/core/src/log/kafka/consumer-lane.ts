@@ -1,9 +1,8 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { LogUnavailableError, type NearCacheError } from '../../errors.js';
-import type { LogRecord } from '../../record.js';
 import { RETRY } from '../../retry.js';
 import type { ConsumeHandlers, LogBatch } from '../port.js';
-import { headerStrings } from './headers.js';
+import { logRecords } from './batch.js';
 import { kafkaRetry, RestartSchedule } from './retry.js';
 
 /** The consumer settings of a lane: caches share a lane only when these are equal. */
@@ -328,17 +327,9 @@ export class ConsumerLane {
       eachBatch: async ({ batch }: EachBatchPayload) => {
         const handlers = reader(batch.topic);
         if (!handlers) return;
-        const records: LogRecord[] = batch.messages.map((message) => ({
-          partition: batch.partition,
-          offset: Number(message.offset),
-          key: message.key,
-          value: message.value,
-          headers: message.headers ? headerStrings(message.headers) : {},
-          timestamp: Number(message.timestamp),
-        }));
         const logBatch: LogBatch = {
           partition: batch.partition,
-          records,
+          records: logRecords(batch),
           nextOffset: Number(batch.lastOffset()) + 1,
           highWatermark: Number(batch.highWatermark),
         };
