@@ -1,11 +1,15 @@
-import { constants } from 'node:fs';
-import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-/** The snapshot file of `topic` for option `snapshot.path`: the path itself, or `<topic>.ncsnap` in it when it is a directory. */
-export async function snapshotFile(configured: string, topic: string): Promise<string> {
+/**
+ * The snapshot file of `topic` for option `snapshot.path`: the path itself, or `<topic>.ncsnap`
+ * in it when it is a directory. One stat, made at once: the cache names its file when it is
+ * created, so that the file's read starts before the cache builds its store.
+ */
+export function snapshotFile(configured: string, topic: string): string {
   try {
-    if ((await stat(configured)).isDirectory()) return path.join(configured, `${topic}.ncsnap`);
+    if (statSync(configured, { throwIfNoEntry: false })?.isDirectory()) return path.join(configured, `${topic}.ncsnap`);
   } catch {
     // Not there yet: a file to be written.
   }

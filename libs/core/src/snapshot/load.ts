@@ -110,7 +110,9 @@ export class SnapshotLoader<V> {
     if (this.#settling) return;
     this.#settling = true;
     const host = this.#host;
-    while (!host.closed() && host.store.settle(SLICE)) await yieldToEventLoop();
+    // From the next turn on: whoever waited for ready() goes first.
+    do await yieldToEventLoop();
+    while (!host.closed() && host.store.settle(SLICE));
   }
 
   async #read(): Promise<Read> {

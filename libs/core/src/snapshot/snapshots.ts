@@ -98,12 +98,13 @@ export interface SnapshotRead {
  * its store and connects to the log.
  */
 export function startSnapshotRead(path: string, topic: string): SnapshotRead {
-  const file = snapshotFile(path, topic);
+  const name = snapshotFile(path, topic);
   const stopping = new AbortController();
-  const bytes = file.then((name) => readSnapshotFile(name, TRAILER, { signal: stopping.signal }));
+  // Its thread starts now, while the cache builds its store.
+  const bytes = readSnapshotFile(name, TRAILER, { signal: stopping.signal });
   // Awaited when the log is open; not an unhandled rejection meanwhile.
   bytes.catch(() => undefined);
-  return { file, bytes, stop: () => stopping.abort() };
+  return { file: Promise.resolve(name), bytes, stop: () => stopping.abort() };
 }
 
 /**
