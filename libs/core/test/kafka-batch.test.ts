@@ -15,7 +15,7 @@ function message(offset: number, key: string | null, value: string | null, heade
     value: value === null ? null : Buffer.from(value),
     headers,
     size: 0,
-  } as KafkaMessage;
+  } as unknown as KafkaMessage;
 }
 
 function batchOf(partition: number, messages: KafkaMessage[]): Batch {
