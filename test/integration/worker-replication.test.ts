@@ -97,6 +97,48 @@ describe('replication on a worker thread', () => {
     expect(errors).toEqual([]);
   });
 
+  it('fetches again as soon as the cache caught up, without waiting out maxWaitTimeInMs', async () => {
+    const topic = await client.createTopic();
+    const count = 2000;
+    const value = Buffer.alloc(2048, 'v');
+    const producer = client.kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    for (let first = 0; first < count; first += 500) {
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: 500 }, (_, i) => ({ key: `k${first + i}`, value })) });
+    }
+    await producer.disconnect();
+    // A bound far below the topic's 4 MiB: fetching stops after nearly every batch. A consumer
+    // that paused would look again only after its maxWaitTimeInMs, here a minute each time.
+    const log = kafkaWorkerLog(
+      { ...kafka(), maxWaitTimeInMs: 60_000 },
+      { maxBufferedBytes: 65_536 },
+    )({
+      topic,
+      instanceId: `resume-${Date.now()}`,
+      maxValueBytes: 4096,
+      maxKeyBytes: 64,
+      logger: silentLogger,
+    }) as KafkaWorkerLog;
+    logs.push(log);
+    const offsets: number[] = [];
+    await log.open();
+    await log.consume({
+      startOffset: () => 0,
+      onBatch: async (batch: LogBatch) => {
+        // A cache that takes a moment per batch: the worker is paused by the time it is applied.
+        await sleep(20);
+        for (const record of batch.records) offsets.push(record.offset);
+      },
+      onError: () => undefined,
+    });
+    await waitFor(() => offsets.length >= count, {
+      timeout: 45_000,
+      message: () => `every record to arrive (${offsets.length}/${count}, ${JSON.stringify(log.flow())})`,
+    });
+    expect(offsets).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(log.flow().pauses, 'the bound was crossed').toBeGreaterThanOrEqual(2);
+  });
+
   it('reports errors of the log as the same typed errors as inline', async () => {
     const topic = await client.createTopic({ config: { 'cleanup.policy': 'delete' } });
     const { cache } = workerCache(topic, { bootstrapTimeout: 20_000 });

@@ -28,3 +28,19 @@ export function logRecords(batch: Batch): LogRecord[] {
     return record;
   });
 }
+
+/**
+ * Waits for `work`, the cache taking a batch, sending the consumer's heartbeat every `interval`
+ * ms meanwhile: a cache slow to take a batch (a replication worker whose cache is behind, a long
+ * apply) keeps the consumer's place in its group. kafkajs sends a heartbeat only once its
+ * interval passed since the last; one that fails is left to kafkajs, whose loop sends the next.
+ */
+export async function whileBeating(work: Promise<void>, heartbeat: () => Promise<void>, interval: number): Promise<void> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), interval);
+  timer.unref();
+  try {
+    await work;
+  } finally {
+    clearInterval(timer);
+  }
+}

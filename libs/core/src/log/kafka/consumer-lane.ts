@@ -2,7 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { LogUnavailableError, type NearCacheError } from '../../errors.js';
 import { RETRY } from '../../retry.js';
 import type { ConsumeHandlers, LogBatch } from '../port.js';
-import { logRecords } from './batch.js';
+import { logRecords, whileBeating } from './batch.js';
 import { kafkaRetry, RestartSchedule } from './retry.js';
 
 /** The consumer settings of a lane: caches share a lane only when these are equal. */
@@ -324,7 +324,7 @@ export class ConsumerLane {
       eachBatchAutoResolve: true,
       // Batches of one partition come one at a time; each cache gets a turn beside the others.
       partitionsConsumedConcurrently: readers.size,
-      eachBatch: async ({ batch }: EachBatchPayload) => {
+      eachBatch: async ({ batch, heartbeat }: EachBatchPayload) => {
         const handlers = reader(batch.topic);
         if (!handlers) return;
         const logBatch: LogBatch = {
@@ -333,7 +333,8 @@ export class ConsumerLane {
           nextOffset: Number(batch.lastOffset()) + 1,
           highWatermark: Number(batch.highWatermark),
         };
-        await handlers.onBatch(logBatch);
+        // The next fetch waits for the cache to take this batch; the consumer stays in its group meanwhile.
+        await whileBeating(handlers.onBatch(logBatch), heartbeat, this.settings.heartbeatInterval);
       },
     });
   }

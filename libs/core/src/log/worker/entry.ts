@@ -39,13 +39,24 @@ const log = new KafkaLog(start.options, { ...start.context, logger });
 const next: number[] = [];
 let buffered = 0;
 let paused = false;
+/** While paused: what a batch waits for, settled once the cache applied half of what is buffered (or the log stops). */
+let drained: Promise<void> | undefined;
+let wake: (() => void) | undefined;
+let closing = false;
 
 function flow(): void {
   const pause = buffered > start.maxBufferedBytes ? true : buffered <= start.maxBufferedBytes / 2 ? false : paused;
   if (pause === paused) return;
   paused = pause;
-  log.pauseFetching(pause);
+  if (!pause) release();
   send({ type: 'flow', paused: pause });
+}
+
+/** Lets a batch waiting in `onBatch` return. */
+function release(): void {
+  const resume = wake;
+  drained = wake = undefined;
+  resume?.();
 }
 
 async function onBatch(batch: LogBatch): Promise<void> {
@@ -54,6 +65,11 @@ async function onBatch(batch: LogBatch): Promise<void> {
   buffered += buffer.byteLength;
   send({ type: 'batch', buffer }, [buffer]);
   flow();
+  // Paused, the consumer's loop waits here before it fetches again (its heartbeats go on: see
+  // the Kafka log's consumer lane), and fetches at once when the cache caught up. Pausing the
+  // consumer itself would do neither: kafkajs, with every partition paused, sleeps a whole
+  // `maxWaitTimeInMs` before it looks again.
+  if (paused && !closing) await (drained ??= new Promise<void>((resolve) => (wake = resolve)));
 }
 
 async function reply(id: number, work: () => Promise<unknown>): Promise<void> {
@@ -85,6 +101,8 @@ port.on('message', (message: ToWorker) => {
     case 'restart':
       // Batches sent before this message and not applied yet come again: the cache skips what it applied.
       message.start.forEach((offset, partition) => (next[partition] = offset));
+      // The consumer being replaced stops once its batch returns.
+      release();
       return void reply(message.id, () => log.restartConsumer());
     case 'append': {
       // In order: each send waits for the one before it (KafkaLog.append).
@@ -97,6 +115,8 @@ port.on('message', (message: ToWorker) => {
       flow();
       return;
     case 'close':
+      closing = true;
+      release();
       return void reply(message.id, () => log.close()).then(() => port.close());
   }
 });
