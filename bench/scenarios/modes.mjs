@@ -65,7 +65,7 @@ const APPLY_N = QUICK ? 10_000 : 20_000;
 const PHASE_MS = QUICK ? 2000 : 3000;
 const REMOTE_RATE = 2000;
 const BATCH = 100;
-const BOOT = QUICK ? 50_000 : 200_000;
+const BOOT = QUICK ? 50_000 : 1_000_000;
 const topic = uniqueTopic('modes');
 const bootTopic = uniqueTopic('modes-boot');
 const seq = keySequence(APPLY_N, 1 << 20, 'zipf');
@@ -134,6 +134,8 @@ try {
   for (let i = 0; i < BOOT; i++) {
     void bootWriter.set(key(i), { id: i, name: `item ${i}`, tags: ['a', 'b'] });
     if (i % 1000 === 999) await tick();
+    // Within the queue's bound.
+    if (i % 100_000 === 99_999) await bootWriter.flush({ timeout: 120_000 });
   }
   await bootWriter.flush({ timeout: 120_000 });
   await bootWriter.close();
