@@ -138,7 +138,7 @@ const checks = [check('', ratio, '>=', 10, band), fact('same entries', equal)];
 report({
   scenario: 'restart',
   title: `restart on ${COUNT} records: ready from a local snapshot vs a full read`,
-  method: `fresh process per start, not pinned to a CPU (the snapshot is read and checked on a worker thread while the cache connects), both starts alike; ${ROUNDS} round(s) of a full read (which writes the snapshot at close) then two starts from that snapshot, taking turns at going first; time from process start of the client (connect included) to ready(); entries compared by a digest of every key and value; A/A: the second start from the snapshot against the first, the noise band of the ratio`,
+  method: `fresh process per start, not pinned to a CPU (the snapshot is read and checked on a worker thread while the cache connects), both starts alike; ${ROUNDS} round(s) of a full read (which writes the snapshot at close) then two starts from that snapshot, taking turns at going first; time from process start of the client (connect included) to ready(); entries compared by a digest of every key and value; A/A: the other start from the snapshot of each round against the measured one, the noise band of the ratio`,
   ratio,
   measured: `${ratio.toFixed(1)}x, ready ${(warm / 1000).toFixed(2)} s vs ${(full / 1000).toFixed(2)} s; states ${equal ? 'equal' : 'DIFFER'}`,
   ratioLabel: 'full read time / snapshot start time',
