@@ -107,7 +107,7 @@ describe('replication on a worker thread', () => {
       await producer.send({ topic, acks: -1, messages: Array.from({ length: 500 }, (_, i) => ({ key: `k${first + i}`, value })) });
     }
     await producer.disconnect();
-    // A bound far below the topic's 4 MiB: fetching stops after nearly every batch. A consumer
+    // A bound far below the topic's 3.9 MiB: fetching stops after nearly every batch. A consumer
     // that paused would look again only after its maxWaitTimeInMs, here a minute each time.
     const log = kafkaWorkerLog(
       { ...kafka(), maxWaitTimeInMs: 60_000 },

@@ -1,6 +1,6 @@
 import type { Batch, KafkaMessage } from 'kafkajs';
-import { describe, expect, it } from 'vitest';
-import { logRecords } from '../src/log/kafka/batch.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { logRecords, whileBeating } from '../src/log/kafka/batch.js';
 
 // The records the Kafka log hands the cache from a fetched batch. No broker is needed: the batch
 // has the shape kafkajs gives `eachBatch`.
@@ -46,5 +46,61 @@ describe('logRecords', () => {
     // What kafkajs reads after the batch, the offsets, stays.
     expect(messages.map((m) => m.offset)).toEqual(['1', '2']);
     expect(records.map((r) => Buffer.from(r.value!).toString())).toEqual(['x'.repeat(100), 'y']);
+  });
+});
+
+describe('whileBeating', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  /** A heartbeat as kafkajs sends it: only once `interval` passed since the last answer, answered after `roundTrip`. */
+  function gatedHeartbeat(interval: number, roundTrip: number): { heartbeat: () => Promise<void>; sent: number[] } {
+    let last = Date.now();
+    const sent: number[] = [];
+    const heartbeat = async (): Promise<void> => {
+      if (Date.now() < last + interval) return;
+      await new Promise((resolve) => setTimeout(resolve, roundTrip));
+      sent.push(Date.now());
+      last = Date.now();
+    };
+    return { heartbeat, sent };
+  }
+
+  it('keeps heartbeats going about every interval while the batch is held, and none after', async () => {
+    vi.useFakeTimers();
+    const interval = 1000;
+    const roundTrip = 30;
+    const { heartbeat, sent } = gatedHeartbeat(interval, roundTrip);
+    let take!: () => void;
+    const held = whileBeating(new Promise<void>((resolve) => (take = resolve)), heartbeat, interval);
+    const start = Date.now();
+    await vi.advanceTimersByTimeAsync(10 * interval);
+    take();
+    await held;
+    const times = [start, ...sent];
+    const gaps = sent.map((t, i) => t - times[i]!);
+    expect(sent.length).toBeGreaterThanOrEqual(8);
+    // Asked once per interval, every other heartbeat would have come a round trip too soon: gaps of 2 intervals.
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(1.2 * interval + roundTrip);
+    const count = sent.length;
+    await vi.advanceTimersByTimeAsync(5 * interval);
+    expect(sent.length, 'no heartbeat once the batch was taken').toBe(count);
+  });
+
+  it('passes on a failure to take the batch, and ignores failed heartbeats', async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const failing = async (): Promise<void> => {
+      calls++;
+      throw new Error('rebalancing');
+    };
+    let fail!: (error: Error) => void;
+    const held = whileBeating(new Promise<void>((_, reject) => (fail = reject)), failing, 100);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toBeGreaterThan(0);
+    fail(new Error('apply failed'));
+    await expect(held).rejects.toThrow('apply failed');
+    const after = calls;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toBe(after);
   });
 });

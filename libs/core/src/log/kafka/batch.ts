@@ -32,11 +32,14 @@ export function logRecords(batch: Batch): LogRecord[] {
 /**
  * Waits for `work`, the cache taking a batch, sending the consumer's heartbeat every `interval`
  * ms meanwhile: a cache slow to take a batch (a replication worker whose cache is behind, a long
- * apply) keeps the consumer's place in its group. kafkajs sends a heartbeat only once its
- * interval passed since the last; one that fails is left to kafkajs, whose loop sends the next.
+ * apply) keeps the consumer's place in its group. kafkajs sends a heartbeat only once `interval`
+ * passed since the last one was answered (and drops earlier asks at no cost), so it is asked
+ * ten times as often: asked exactly every `interval`, every other ask would come a round trip
+ * too soon. One that fails is left to kafkajs: its own loop sends the next once the batch was
+ * taken, and acts on the error.
  */
 export async function whileBeating(work: Promise<void>, heartbeat: () => Promise<void>, interval: number): Promise<void> {
-  const timer = setInterval(() => void heartbeat().catch(() => undefined), interval);
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), Math.max(1, interval / 10));
   timer.unref();
   try {
     await work;

@@ -39,7 +39,7 @@ const log = new KafkaLog(start.options, { ...start.context, logger });
 const next: number[] = [];
 let buffered = 0;
 let paused = false;
-/** While paused: what a batch waits for, settled once the cache applied half of what is buffered (or the log stops). */
+/** While paused: what a batch waits for, settled once at most half the bound is buffered (or the consumer stops). */
 let drained: Promise<void> | undefined;
 let wake: (() => void) | undefined;
 let closing = false;
