@@ -194,6 +194,13 @@ describe('a start from a snapshot', () => {
     expect(next.get('b')).toBeUndefined();
   });
 
+  it('of a cache without entries is loaded, not refused', async () => {
+    await snapshotAfter(async () => undefined);
+    const { cache, load } = await start();
+    expect(load).toMatchObject({ outcome: 'loaded', entries: 0 });
+    expect(cache.size).toBe(0);
+  });
+
   it('a directory as the path holds <topic>.ncsnap', async () => {
     const directory = fs.mkdtempSync(path.join(root, 'dir-'));
     const cache = open({ snapshot: { path: directory, interval: 0 } });

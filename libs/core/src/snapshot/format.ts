@@ -130,7 +130,7 @@ export class SnapshotEncoder {
   /** The bytes added since the last call (a copy: the encoder reuses its buffer). */
   take(): Buffer {
     const chunk = Buffer.from(this.#buffer.subarray(0, this.#at));
-    this.#crc = crc32(chunk, this.#crc);
+    this.#crc = crcAfter(chunk, this.#crc);
     this.#at = 0;
     return chunk;
   }
@@ -143,7 +143,7 @@ export class SnapshotEncoder {
     const json = Buffer.from(JSON.stringify(meta), 'utf8');
     let crc = this.#crc;
     const tail = [pad, ...this.#index.bytes(), json];
-    for (const piece of tail) crc = crc32(piece, crc);
+    for (const piece of tail) crc = crcAfter(piece, crc);
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32BE(json.length, 0);
     trailer.writeUInt32BE(crc, 4);
@@ -158,6 +158,14 @@ export class SnapshotEncoder {
     this.#buffer.copy(bigger, 0, 0, this.#at);
     this.#buffer = bigger;
   }
+}
+
+/**
+ * The CRC-32 `crc` continued over `bytes`. Node's `crc32` answers 0 for no bytes over an empty
+ * ArrayBuffer (the index of a snapshot without entries) instead of `crc`: no bytes change nothing.
+ */
+function crcAfter(bytes: Uint8Array, crc: number): number {
+  return bytes.length === 0 ? crc : crc32(bytes, crc);
 }
 
 /** Why a snapshot file cannot be read: foreign, truncated or corrupt. */
