@@ -38,18 +38,24 @@ function workerCache(topic: string, extra: Partial<NearCacheOptions> = {}): { ca
   return { cache, log: () => log! };
 }
 
+/** A new topic holding `count` records `k<i>` of 2 KiB each (500 per send). */
+async function topicOf(count: number): Promise<string> {
+  const topic = await client.createTopic();
+  const value = Buffer.alloc(2048, 'v');
+  const producer = client.kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  for (let first = 0; first < count; first += 500) {
+    const messages = Array.from({ length: 500 }, (_, i) => ({ key: `k${first + i}`, value }));
+    await producer.send({ topic, acks: -1, messages });
+  }
+  await producer.disconnect();
+  return topic;
+}
+
 describe('replication on a worker thread', () => {
   it('stops fetching while the cache does not apply, keeps its buffer bounded, and resumes', async () => {
-    const topic = await client.createTopic();
     const count = 3000;
-    const value = Buffer.alloc(2048, 'v');
-    const producer = client.kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    for (let first = 0; first < count; first += 500) {
-      const messages = Array.from({ length: 500 }, (_, i) => ({ key: `k${first + i}`, value }));
-      await producer.send({ topic, acks: -1, messages });
-    }
-    await producer.disconnect();
+    const topic = await topicOf(count);
 
     const maxBufferedBytes = 65_536;
     const log = kafkaWorkerLog(kafka(), { maxBufferedBytes })({
@@ -98,15 +104,8 @@ describe('replication on a worker thread', () => {
   });
 
   it('fetches again as soon as the cache caught up, without waiting out maxWaitTimeInMs', async () => {
-    const topic = await client.createTopic();
     const count = 2000;
-    const value = Buffer.alloc(2048, 'v');
-    const producer = client.kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    for (let first = 0; first < count; first += 500) {
-      await producer.send({ topic, acks: -1, messages: Array.from({ length: 500 }, (_, i) => ({ key: `k${first + i}`, value })) });
-    }
-    await producer.disconnect();
+    const topic = await topicOf(count);
     // A bound far below the topic's 3.9 MiB: fetching stops after nearly every batch. A consumer
     // that paused would look again only after its maxWaitTimeInMs, here a minute each time.
     const log = kafkaWorkerLog(
