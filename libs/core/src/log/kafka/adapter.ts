@@ -187,16 +187,6 @@ export class KafkaLog implements ReplicationLog {
     if (!this.#closed) await this.#lane.restart();
   }
 
-  /**
-   * Stops fetching records, or starts again. The consumer stays in its group meanwhile (kafkajs
-   * goes on sending heartbeats), so a pause costs no rejoin and no replay. With every partition
-   * paused, kafkajs looks again only after `maxWaitTimeInMs`: a resume takes effect then. (The
-   * replication worker holds a batch instead, see worker/entry.ts.)
-   */
-  pauseFetching(paused: boolean): void {
-    this.#lane.pause(this.#member, paused);
-  }
-
   async append(records: OutgoingRecord[]): Promise<number[]> {
     const producer = this.#producer;
     if (!producer || this.#closed) throw new LogUnavailableError('the Kafka log is not open', { retriable: !this.#closed });

@@ -32,7 +32,6 @@ export interface LaneMember {
   partitions: number;
   /** Set by consume(): the member is then read by the next consumer the lane starts. */
   handlers: ConsumeHandlers | undefined;
-  paused: boolean;
 }
 
 /**
@@ -79,7 +78,7 @@ export class ConsumerLane {
 
   /** Reserves the lane for a cache on `topic`: the first consumer start waits briefly for reserved caches. */
   reserve(topic: string, fetchBytes: number): LaneMember {
-    const member: LaneMember = { topic, fetchBytes, partitions: 0, handlers: undefined, paused: false };
+    const member: LaneMember = { topic, fetchBytes, partitions: 0, handlers: undefined };
     this.#members.set(topic, member);
     return member;
   }
@@ -104,12 +103,6 @@ export class ConsumerLane {
     return run;
   }
 
-  /** Stops fetching `member`'s topic, or starts again; the consumer stays in its group meanwhile. */
-  pause(member: LaneMember, paused: boolean): void {
-    member.paused = paused;
-    if (this.#consumer) this.#pauseTopic(this.#consumer, member.topic, paused);
-  }
-
   /**
    * `member` stops reading: its topic is paused on the running consumer (the others read on, no
    * restart). The last member stops the consumer; resolves once every consumer of the lane stopped.
@@ -120,7 +113,7 @@ export class ConsumerLane {
     member.handlers = undefined;
     if (!this.#waiting()) this.#endGather();
     if (this.#members.size > 0) {
-      if (this.#consumer) this.#pauseTopic(this.#consumer, member.topic, true);
+      if (this.#consumer) this.#pauseTopic(this.#consumer, member.topic);
       else if (!this.#pending) this.#scheduleRestart();
       return;
     }
@@ -183,10 +176,10 @@ export class ConsumerLane {
     if (this.#closed) throw new LogUnavailableError('the Kafka log is closed', { retriable: false });
   }
 
-  #pauseTopic(consumer: Consumer, topic: string, paused: boolean): void {
+  /** Stops fetching `topic` on `consumer` (a cache left it); the consumer stays in its group. */
+  #pauseTopic(consumer: Consumer, topic: string): void {
     try {
-      if (paused) consumer.pause([{ topic }]);
-      else consumer.resume([{ topic }]);
+      consumer.pause([{ topic }]);
     } catch {
       // Not running yet: paused as it joins its group.
     }
@@ -275,13 +268,12 @@ export class ConsumerLane {
       for (const [topic, member] of readers) {
         const handlers = reader(topic);
         if (!handlers) {
-          this.#pauseTopic(consumer, topic, true);
+          this.#pauseTopic(consumer, topic);
           continue;
         }
         for (let partition = 0; partition < member.partitions; partition++) {
           consumer.seek({ topic, partition, offset: String(handlers.startOffset(partition)) });
         }
-        if (member.paused) this.#pauseTopic(consumer, topic, true);
       }
     });
     consumer.on(consumer.events.FETCH_START, () => {
