@@ -35,7 +35,7 @@ export interface Resumed {
  */
 export class SnapshotLoader<V> {
   readonly #host: SnapshotHost<V>;
-  readonly #file: Promise<string>;
+  readonly #file: string;
   readonly #bytes: Promise<SnapshotBytes | undefined>;
   /** The meta, read and parsed while the whole file is read (see `peekMeta`); undefined when it could not be. */
   readonly #early: Promise<KnownMeta | undefined>;
@@ -46,12 +46,12 @@ export class SnapshotLoader<V> {
   #report: SnapshotLoadReport | undefined;
 
   /** `bytes`: the file's, being read since the cache was created (see `startSnapshotRead`). */
-  constructor(host: SnapshotHost<V>, file: Promise<string>, bytes: Promise<SnapshotBytes | undefined>, config: () => SnapshotConfig) {
+  constructor(host: SnapshotHost<V>, file: string, bytes: Promise<SnapshotBytes | undefined>, config: () => SnapshotConfig) {
     this.#host = host;
     this.#file = file;
     this.#bytes = bytes;
     this.#config = config;
-    this.#early = file.then((name) => peekFile(name, TRAILER, peekMeta)).catch(() => undefined);
+    this.#early = peekFile(file, TRAILER, peekMeta).catch(() => undefined);
     this.#reading = this.#read();
   }
 
@@ -67,7 +67,7 @@ export class SnapshotLoader<V> {
     if (this.#decided) return undefined;
     this.#decided = true;
     const started = performance.now();
-    const file = await this.#file;
+    const file = this.#file;
     // The checks that ask the log start on the meta read ahead, while the file is still being
     // read; they count only if the checked file's meta is the same (the same object, see openSnapshot).
     const early = await this.#early;

@@ -85,7 +85,8 @@ export interface SnapshotHost<V> {
 
 /** A start's snapshot file, being read (see `startSnapshotRead`). */
 export interface SnapshotRead {
-  file: Promise<string>;
+  /** The file: option `snapshot.path`, or `<topic>.ncsnap` in it when it is a directory. */
+  file: string;
   /** The file's bytes and checksum; undefined when there is none (or the read was stopped); rejects when it cannot be read. */
   bytes: Promise<SnapshotBytes | undefined>;
   /** Stops the read if it is still running (the cache closed). */
@@ -104,7 +105,7 @@ export function startSnapshotRead(path: string, topic: string): SnapshotRead {
   const bytes = readSnapshotFile(name, TRAILER, { signal: stopping.signal });
   // Awaited when the log is open; not an unhandled rejection meanwhile.
   bytes.catch(() => undefined);
-  return { file: Promise.resolve(name), bytes, stop: () => stopping.abort() };
+  return { file: name, bytes, stop: () => stopping.abort() };
 }
 
 /**
@@ -115,7 +116,6 @@ export function startSnapshotRead(path: string, topic: string): SnapshotRead {
 export class Snapshots<V> {
   readonly #options: ResolvedSnapshotOptions;
   readonly #host: SnapshotHost<V>;
-  #fileName: string;
   readonly #loader: SnapshotLoader<V>;
   readonly #writer: SnapshotWriter<V>;
   readonly #read: SnapshotRead;
@@ -126,17 +126,15 @@ export class Snapshots<V> {
   constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>, read: SnapshotRead) {
     this.#options = options;
     this.#host = host;
-    this.#fileName = options.path;
     this.#read = read;
-    const file = read.file.then((name) => (this.#fileName = name));
     const config = () => this.config();
-    this.#loader = new SnapshotLoader(host, file, read.bytes, config);
-    this.#writer = new SnapshotWriter(options, host, file, config, () => this.#maxTimestamp);
+    this.#loader = new SnapshotLoader(host, read.file, read.bytes, config);
+    this.#writer = new SnapshotWriter(options, host, read.file, config, () => this.#maxTimestamp);
   }
 
   get stats(): SnapshotStats {
     const writer = this.#writer;
-    return { file: this.#fileName, load: this.#loader.report, lastWrite: writer.lastWrite, written: writer.written, failed: writer.failed };
+    return { file: this.#read.file, load: this.#loader.report, lastWrite: writer.lastWrite, written: writer.written, failed: writer.failed };
   }
 
   /** A record stamped `timestamp` was applied. */

@@ -17,7 +17,7 @@ const SLICE = 10_000;
 export class SnapshotWriter<V> {
   readonly #options: ResolvedSnapshotOptions;
   readonly #host: SnapshotHost<V>;
-  readonly #file: Promise<string>;
+  readonly #file: string;
   readonly #config: () => SnapshotConfig;
   readonly #maxTimestamp: () => number;
   #timer: NodeJS.Timeout | undefined;
@@ -26,7 +26,7 @@ export class SnapshotWriter<V> {
   #written = 0;
   #failed = 0;
 
-  constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>, file: Promise<string>, config: () => SnapshotConfig, maxTimestamp: () => number) {
+  constructor(options: ResolvedSnapshotOptions, host: SnapshotHost<V>, file: string, config: () => SnapshotConfig, maxTimestamp: () => number) {
     this.#options = options;
     this.#host = host;
     this.#file = file;
@@ -66,7 +66,7 @@ export class SnapshotWriter<V> {
 
   /** Writes a snapshot now, unless one is being written or the state does not match a log position (see `SnapshotSkip`). */
   async write(): Promise<void> {
-    const file = await this.#file;
+    const file = this.#file;
     const host = this.#host;
     const skip = (reason: SnapshotSkip): void => {
       this.#lastWrite = { op: 'write', outcome: 'skipped', file, reason, entries: 0, bytes: 0, ms: 0 };
