@@ -97,11 +97,17 @@ async function round(size, label) {
   const writer = await startPeer('fanout-writer', { worker: 'fanout-host.mjs', nodeFlags: ['--expose-gc'] });
   await writer.call('open', { topic, count: 1, writer: true });
   const counts = Array.from({ length: Math.ceil(size / PER_HOST) }, (_, i) => Math.min(PER_HOST, size - i * PER_HOST));
-  // The raw side of the lag comparison: two kafkajs consumers (the second for the A/A) in the
-  // first host, sharing its event loop with its instances. CPU and memory are taken from the
-  // other hosts.
-  const hosts = await fleet(topic, counts, [{ probe: true }]);
-  const measuredHosts = hosts.length > 1 ? hosts.map((_, i) => i + 1).slice(1) : [1];
+  // The raw side of the lag comparison: two kafkajs consumers (the second for the A/A) in every
+  // other host (the first, the third...), each sharing its event loop with that host's instances.
+  // CPU and memory are taken from the hosts without them.
+  const probed = (i) => i % 2 === 0;
+  const hosts = await fleet(
+    topic,
+    counts,
+    counts.map((_, i) => ({ probe: probed(i) })),
+  );
+  const unprobed = hosts.map((_, i) => i + 1).filter((i) => !probed(i - 1));
+  const measuredHosts = unprobed.length > 0 ? unprobed : [1];
   try {
     await writer.call('write', { prefix: 'w:', n: WARMUP, rate: RATE, keys: KEYS, tickMs: TICK_MS });
     await sleep(1000);
@@ -121,8 +127,19 @@ async function round(size, label) {
     const seconds = (sent.at(-1) - sent[0] + TICK_MS) / 1000;
     const perHost = await Promise.all(hosts.map((h) => h.call('lags', { sent })));
     const lags = perHost.flatMap((l) => l.instances);
-    const [raw, raw2] = perHost[0].probes;
-    const beside = perHost[0].instances;
+    // Per probed host, its instances and its two raw consumers: the first of each host makes the
+    // raw side, the second the A/A; each side is the median over the hosts of its consumers' figures.
+    const probedHosts = perHost.filter((_, i) => probed(i));
+    const beside = probedHosts.flatMap((l) => l.instances);
+    const rawSide = (which) => {
+      const probes = probedHosts.map((l) => l.probes[which]);
+      return {
+        p50: median(probes.map((p) => p.p50)),
+        p99: median(probes.map((p) => p.p99)),
+        missing: probes.reduce((s, p) => s + p.missing, 0),
+      };
+    };
+    const [raw, raw2] = [rawSide(0), rawSide(1)];
     const memory = await Promise.all(hosts.map((h) => h.call('memory')));
     const delta = (i, field) => after[i][field] - before[i][field];
     const hostIdx = hosts.map((_, i) => i + 1);
@@ -275,7 +292,7 @@ const converged = checks[1].ok;
 report({
   scenario: 'fanout',
   title: `fan-out: ${SIZES.join(', ')} instances on one broker under ${RATE} writes/s`,
-  method: `per fleet size, a fresh topic (1 partition), a writer process and host processes of ${PER_HOST} instances each (each instance its own admin, producer and consumer); ${WARMUP} warm-up writes, ${IDLE_MS / 1000} s idle (idle CPU), then ${N} writes at ${RATE}/s (in ticks of ${TICK_MS} ms) over ${KEYS} keys (values of about 200 B of JSON); the phase ends once every instance holds what the oracle (a fresh kafkajs reader folding the topic) says; lag = time a value is visible on an instance (its change event) - time of the set on the writer, p50 and p99 per instance, median over instances; raw: two kafkajs consumers (eachBatch) in the first host process, beside its instances, the second the A/A (lag ratio: p99 of that host's instances / raw p99); CPU = process.cpuUsage of each host over the phase, per record its instances applied and per second per instance (fetching, decoding, applying, heartbeats: the whole process), median over the hosts without the raw consumers; broker egress = bytes read on every Kafka socket of the instances' and the writer's processes (diagnostics_channel net.client.socket, socket.bytesRead) over the phase, per second of writes; memory = heapUsed + arrayBuffers after GC with the instances open minus before, per instance; the smallest fleet again at the end (A/A of the model's figures); then ${VARIANT_INSTANCES} instances each of replicate, invalidate and a filter keeping one key in ${FILTER_EVERY}, on one topic, the same writes; model (bench/model.mjs, docs/operations.md): constants from the smallest fleet's round, predictions checked at the others`,
+  method: `per fleet size, a fresh topic (1 partition), a writer process and host processes of ${PER_HOST} instances each (each instance its own admin, producer and consumer); ${WARMUP} warm-up writes, ${IDLE_MS / 1000} s idle (idle CPU), then ${N} writes at ${RATE}/s (in ticks of ${TICK_MS} ms) over ${KEYS} keys (values of about 200 B of JSON); the phase ends once every instance holds what the oracle (a fresh kafkajs reader folding the topic) says; lag = time a value is visible on an instance (its change event) - time of the set on the writer, p50 and p99 per instance, median over instances; raw: two kafkajs consumers (eachBatch) in every other host process (the first, the third...), beside its instances, the second of each the A/A (lag ratio: median p99 of those hosts' instances / median p99 of their first raw consumers); CPU = process.cpuUsage of each host over the phase, per record its instances applied and per second per instance (fetching, decoding, applying, heartbeats: the whole process), median over the hosts without the raw consumers; broker egress = bytes read on every Kafka socket of the instances' and the writer's processes (diagnostics_channel net.client.socket, socket.bytesRead) over the phase, per second of writes; memory = heapUsed + arrayBuffers after GC with the instances open minus before, per instance; the smallest fleet again at the end (A/A of the model's figures); then ${VARIANT_INSTANCES} instances each of replicate, invalidate and a filter keeping one key in ${FILTER_EVERY}, on one topic, the same writes; model (bench/model.mjs, docs/operations.md): constants from the smallest fleet's round, predictions checked at the others`,
   ratio: lagRatio(large),
   ratioLabel: `lag p99 vs raw kafkajs at ${large.size} instances`,
   measured: `lag p99 ${rounds.map((r) => `${r.lagP99ms.toFixed(0)}`).join(' / ')} ms at ${SIZES.join(' / ')} (${lagRatio(large).toFixed(2)}x raw at ${large.size}); broker ${rounds.map((r) => fmtMB(r.brokerBytesPerSecond)).join(' / ')}; CPU ${rounds.map((r) => r.cpuUsPerRecord.toFixed(0)).join(' / ')} µs/record; model ${model
