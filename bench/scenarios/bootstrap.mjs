@@ -54,7 +54,7 @@ if (role === 'raw' || role === 'rawLru') {
 
 // Scenario: fill a topic in the cache's record format, then time fresh processes reading it.
 const COUNT = QUICK ? 100_000 : 1_000_000;
-const ROUNDS = QUICK ? 2 : 3;
+const ROUNDS = QUICK ? 2 : 5;
 const topic = uniqueTopic('bootstrap');
 const admin = kafka.admin();
 await admin.connect();
