@@ -119,6 +119,8 @@ export class WriteShield {
    */
   admits(key: string, own: boolean, writeId: number, partition: number, offset: number, tags?: readonly string[]): boolean {
     this.tagShadowed = false;
+    // Nothing of this instance on its way (a bootstrap, a cache that only reads): no lookup.
+    if (this.#pendingKeys.size === 0 && this.#pendingClears.length === 0) return true;
     const pending = this.#pendingKeys.get(key);
     if (pending !== undefined) {
       // A local write of this key is on its way to the log: the local value is newer than
