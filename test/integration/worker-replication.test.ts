@@ -183,7 +183,9 @@ describe('replication on a worker thread', () => {
       expect(errors[before]!.message).toMatch(
         round === 0 ? /replication worker exited.*starting it again \(attempt 1 of 5\)/ : /replication worker failed.*starting it again \(attempt 2 of 5\)/,
       );
-      expect(cache.state).toBe('degraded');
+      // Degraded from the loss on (asked of the events: the new worker may have caught up already).
+      await waitFor(() => states.length > round * 2, { message: () => `the loss to change the state (${states.join(', ')})` });
+      expect(states[round * 2]).toBe('degraded');
       // Reads are served meanwhile; a local write applies at once and reaches the log once the worker is back.
       expect(seen(written)).toBe(written);
       void cache.set(`local${round}`, round);
