@@ -138,6 +138,21 @@ export class LoaderTimeoutError extends NearCacheError {
   }
 }
 
+/**
+ * The handler of a cached HTTP route answered a server error (a status of 500 or more): its
+ * load failed and nothing was stored. What a failed load ends with on `nearcache:load`, and what
+ * `grace` answers for with the response in grace. `status` is the status answered.
+ */
+export class HandlerFailedError extends NearCacheError {
+  static override readonly code = 'NC_HANDLER_FAILED';
+  readonly status: number;
+
+  constructor(status: number) {
+    super(`the handler answered ${status}`, { retriable: true });
+    this.status = status;
+  }
+}
+
 /** True when `error` is a nearcache error, optionally of the given code. */
 export function isNearCacheError(error: unknown, code?: string): error is NearCacheError {
   return error instanceof NearCacheError && (code === undefined || error.code === code);

@@ -31,6 +31,7 @@ export {
   CatchUpTimeoutError,
   ConsumerStalledError,
   DecodeError,
+  HandlerFailedError,
   InvalidArgumentError,
   InvalidKeyError,
   InvalidOptionError,

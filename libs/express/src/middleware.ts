@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   firstHeaderValue,
+  HandlerFailedError,
   HTTP_MUTATING_METHODS,
   HttpResponseStore,
   HttpSessions,
@@ -334,7 +335,7 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, miss
 
   /** A failed response under grace: the response in grace answers for it, when there is one; the failure is never stored. */
   function answerFailure(self: Response, args: unknown[]): void {
-    const failure = new Error(`the handler answered ${self.statusCode}`);
+    const failure = new HandlerFailedError(self.statusCode);
     load?.release(failure);
     const sendFailure = (): void => void originalEnd.apply(self, args);
     responses.guard(base, req.headers, admission, Promise.reject(failure), settings.grace).then(({ stale }) => {

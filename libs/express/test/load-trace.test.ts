@@ -1,7 +1,7 @@
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NearCache } from '@nearcache/core';
+import { HandlerFailedError, type NearCache } from '@nearcache/core';
 import { loadEnds } from '../../../test/helpers/load-trace.js';
 import { cacheResponses } from '../src/index.js';
 import { Caches, localKey, uniqueTopic } from './helpers.js';
@@ -16,17 +16,20 @@ afterEach(async () => {
   await caches.closeAll();
 });
 
-/** The loads of `cache` as they end (see loadEnds), unsubscribed after the test. */
-function listen(cache: NearCache<any>): string[] {
-  const { ends, stop } = loadEnds(cache);
+/** The loads of `cache` as they end, and the failed ones' errors (see loadEnds), unsubscribed after the test. */
+function listen(cache: NearCache<any>): { ends: string[]; errors: unknown[] } {
+  const { ends, errors, stop } = loadEnds(cache);
   subscriptions.push(stop);
-  return ends;
+  return { ends, errors };
 }
+
+/** A failed handler's error: typed, with its code and the status it answered. */
+const handlerFailed = (status: number) => expect.objectContaining({ name: 'HandlerFailedError', code: 'NC_HANDLER_FAILED', status, retriable: true });
 
 describe('HTTP loads on nearcache:load', () => {
   it('a stored response ends its load without an error; a handler that failed ends it with one', async () => {
     const cache = await caches.open(uniqueTopic());
-    const ends = listen(cache);
+    const { ends, errors } = listen(cache);
     const app = express();
     app.get('/ok', cacheResponses(cache), (_req, res) => void res.json({ ok: true }));
     app.get('/thrown', cacheResponses(cache), () => {
@@ -44,6 +47,8 @@ describe('HTTP loads on nearcache:load', () => {
       `${localKey('/answered')} error: the handler answered 503`,
       localKey('/missing'),
     ]);
+    expect(errors).toEqual([handlerFailed(500), handlerFailed(503)]);
+    expect(errors.every((error) => error instanceof HandlerFailedError)).toBe(true);
   });
 
   it('under grace, a failed handler answered by the response in grace still ends its load with the error', async () => {
@@ -53,10 +58,11 @@ describe('HTTP loads on nearcache:load', () => {
     app.get('/page', cacheResponses(cache, { ttl: 1, grace: 60_000 }), (_req, res) => void (fail ? res.status(500).send('down') : res.send('page')));
     await request(app).get('/page').expect(200);
     await new Promise((resolve) => setTimeout(resolve, 5)); // past the one-millisecond TTL
-    const ends = listen(cache);
+    const { ends, errors } = listen(cache);
     fail = true;
     const stale = await request(app).get('/page').expect(200);
     expect(stale.headers['x-cache']).toBe('STALE');
     expect(ends).toEqual([`${localKey('/page')} error: the handler answered 500`]);
+    expect(errors).toEqual([handlerFailed(500)]);
   });
 });

@@ -1,6 +1,7 @@
 import { HttpException, type CallHandler, type ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import {
+  HandlerFailedError,
   HTTP_NO_GRACE,
   httpTagsOf,
   type HttpAdmission,
@@ -85,7 +86,7 @@ export function runGuardedMiss(next: CallHandler, miss: GuardedMiss): Observable
     next.handle().subscribe({
       next: (value) => void (last = value),
       error: (error: unknown) => reject(error instanceof HttpException && error.getStatus() < 500 ? new ClientError(error) : error),
-      complete: () => (miss.status() >= 500 ? reject(new Error(`the handler answered ${miss.status()}`)) : resolve(last)),
+      complete: () => (miss.status() >= 500 ? reject(new HandlerFailedError(miss.status())) : resolve(last)),
     });
   });
   // A client error is not a failure: it goes past the guard as an outcome, and is thrown after it.

@@ -1,4 +1,5 @@
 import type { FillOptions, ReadOptions, SetOptions, WrapOptions } from '../cache/types.js';
+import { HandlerFailedError } from '../errors.js';
 import { HttpPathIndex, httpEntryBytes, type HttpIndexedCache } from './budget.js';
 import { computeEtag, firstHeaderValue } from './conditional.js';
 import { httpAdmission, type HttpAdmission, type HttpCredentialPolicy } from './credentials.js';
@@ -222,7 +223,7 @@ export class HttpResponseStore {
     if (refused !== undefined) {
       this.#log.debug(`not stored (${refused})`, { key: base });
       // A server error is a failed load (its trace on nearcache:load says so).
-      load?.release(response.status >= 500 ? new Error(`the handler answered ${response.status}`) : undefined);
+      load?.release(response.status >= 500 ? new HandlerFailedError(response.status) : undefined);
       return undefined;
     }
     const etag = firstHeaderValue(response.header('etag')) ?? computeEtag(response.body);
