@@ -14,6 +14,9 @@
 //   (performance.eventLoopUtilization) while it only applies a stream of remote writes; target:
 //   worker below inline.
 // The scenario is not pinned to a CPU (bench/run.mjs): both modes get every CPU of the run.
+// Topics: the lag readers and their writer use one topic; the CPU and mixed phases another, with
+// process W' as its only other instance (as scenario `mixed` has one), so that the lag readers
+// do not apply the mixed phase's writes meanwhile.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -67,10 +70,12 @@ const REMOTE_RATE = 2000;
 const BATCH = 100;
 const BOOT = QUICK ? 50_000 : 1_000_000;
 const topic = uniqueTopic('modes');
+const loadTopic = uniqueTopic('modes-load');
 const bootTopic = uniqueTopic('modes-boot');
 const seq = keySequence(APPLY_N, 1 << 20, 'zipf');
 
 const writer = await startPeer('modes-writer');
+const loadWriter = await startPeer('modes-load-writer');
 const readers = Object.fromEntries(await Promise.all(SIDES.map(async (side) => [side, await startPeer(`modes-reader-${side.replace(' ', '-')}`)])));
 const results = Object.fromEntries(
   SIDES.map((side) => [side, { lagP50: [], readOnlyP99: [], readOnlyAgainP99: [], loadP99: [], cpuPerRecordUs: [], bootstrapMs: [] }]),
@@ -96,7 +101,7 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
 /** Reads (and with `load`, every 10th operation a set here while W writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
 async function phase(cache, keys, load, tag) {
   const remote = load
-    ? writer.call('writePaced', { impl: 'ours', topic, prefix: `mixed${tag}:`, n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000), rate: REMOTE_RATE })
+    ? loadWriter.call('writePaced', { impl: 'ours', topic: loadTopic, prefix: `mixed${tag}:`, n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000), rate: REMOTE_RATE })
     : undefined;
   const write = (k, j) => void cache.set(k, makeValue(j));
   const run = await timedReads({ reader: cache, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: load ? write : undefined });
@@ -127,6 +132,7 @@ function boot(mode) {
 
 try {
   await writer.call('openOurs', { topic });
+  await loadWriter.call('openOurs', { topic: loadTopic });
   await Promise.all(SIDES.map((side) => readers[side].call('openOurs', { topic, watch: true, replication: modeOf(side) })));
   // The bootstrap topic, filled once.
   const bootWriter = createNearCache({ topic: bootTopic, kafka: { brokers: BROKERS }, logger: silentLogger, maxQueuedWrites: 200_000 });
@@ -152,12 +158,12 @@ try {
     }
     for (const side of roundOrder(r, SIDES)) {
       const m = results[side];
-      const cache = await open(modeOf(side), topic);
+      const cache = await open(modeOf(side), loadTopic);
       // Main-thread CPU per applied record: this thread does nothing but apply.
       const before = cache.stats().records.applied;
       const elu0 = performance.eventLoopUtilization();
       const applyPrefix = `apply${r}${side}:`;
-      await writer.call('writeBurst', { impl: 'ours', topic, prefix: applyPrefix, n: APPLY_N });
+      await loadWriter.call('writeBurst', { impl: 'ours', topic: loadTopic, prefix: applyPrefix, n: APPLY_N });
       await waitApplied(cache, before + APPLY_N);
       const elu = performance.eventLoopUtilization(elu0);
       m.cpuPerRecordUs.push((elu.active * 1000) / APPLY_N);
@@ -286,5 +292,5 @@ try {
     sink,
   });
 } finally {
-  await Promise.allSettled([writer.stop(), ...Object.values(readers).map((r) => r.stop())]);
+  await Promise.allSettled([writer.stop(), loadWriter.stop(), ...Object.values(readers).map((r) => r.stop())]);
 }
