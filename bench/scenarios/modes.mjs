@@ -6,7 +6,8 @@
 //   2,000 records/s to the topic, over the p99 of the same reads with no writes anywhere (as
 //   scenario `mixed`), in worker mode; target <= 2x. A/A: a second read-only phase;
 // - lag: p50 of a set on process W until visible on one reader process per side, all reading
-//   the same writes at the same time; target: worker at most 0.3 ms above inline;
+//   the same writes at the same time, after an unmeasured warm-up; target: worker at most
+//   0.3 ms above inline;
 // - bootstrap: ready() of a fresh process (createNearCache to ready, the Kafka client's loading
 //   and, in worker mode, the thread's start included) on a topic of BOOT records; target: worker
 //   not slower than inline;
@@ -146,6 +147,16 @@ try {
   await bootWriter.flush({ timeout: 120_000 });
   await bootWriter.close();
 
+  // Warm-up, not measured: the readers (and the writer) run the paths of the lag rounds hot, as
+  // scenario `lag` warms up before its rounds; a burst, then one paced round.
+  await writer.call('writeBurst', { impl: 'ours', topic, prefix: 'warm:', n: APPLY_N });
+  await writer.call('writePaced', { impl: 'ours', topic, prefix: 'warm-paced:', n: LAG_N, rate: RATE });
+  await sleep(500);
+  for (const side of SIDES) {
+    await readers[side].call('arrivals', { prefix: 'warm:', n: APPLY_N });
+    await readers[side].call('arrivals', { prefix: 'warm-paced:', n: LAG_N });
+  }
+
   for (let r = 0; r < ROUNDS; r++) {
     // Lag: every reader sees the same writes at the same time.
     const prefix = `lag${r}:`;
@@ -279,7 +290,7 @@ try {
   report({
     scenario: 'modes',
     title: 'replication inline vs on a worker thread',
-    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W writing ${REMOTE_RATE}/s) over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round; bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
+    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W writing ${REMOTE_RATE}/s) over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
     ratio: worker.mixedRatio,
     ratioLabel: 'worker mode: p99 under load / read-only p99',
     measured: lines.map((l) => `${l.scenario.slice(6)} ${l.measured}`).join('; '),
