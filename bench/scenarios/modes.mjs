@@ -102,7 +102,13 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
 /** Reads (and with `load`, every 10th operation a set here while W writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
 async function phase(cache, keys, load, tag) {
   const remote = load
-    ? loadWriter.call('writePaced', { impl: 'ours', topic: loadTopic, prefix: `mixed${tag}:`, n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000), rate: REMOTE_RATE })
+    ? loadWriter.call('writePaced', {
+        impl: 'ours',
+        topic: loadTopic,
+        prefix: `mixed${tag}:`,
+        n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000),
+        rate: REMOTE_RATE,
+      })
     : undefined;
   const write = (k, j) => void cache.set(k, makeValue(j));
   const run = await timedReads({ reader: cache, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: load ? write : undefined });
@@ -290,7 +296,7 @@ try {
   report({
     scenario: 'modes',
     title: 'replication inline vs on a worker thread',
-    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W writing ${REMOTE_RATE}/s) over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
+    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W' writing ${REMOTE_RATE}/s, on a topic whose only other instance is W') over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
     ratio: worker.mixedRatio,
     ratioLabel: 'worker mode: p99 under load / read-only p99',
     measured: lines.map((l) => `${l.scenario.slice(6)} ${l.measured}`).join('; '),
