@@ -2,8 +2,8 @@
 // and on a worker thread (replication: 'worker'), in interleaved rounds, each figure against its
 // target with a noise band from an A/A comparison (a second inline side, "inline again", measured
 // exactly as the others in the same rounds):
-// - mixed: get p99 on this process while it writes every 10th operation and process W writes
-//   2,000 records/s to the topic, over the p99 of the same reads with no writes anywhere (as
+// - mixed: get p99 on this process while it writes every 10th operation and process W' writes
+//   2,000 records/s to its topic, over the p99 of the same reads with no writes anywhere (as
 //   scenario `mixed`), in worker mode; target <= 2x. A/A: a second read-only phase;
 // - lag: p50 of a set on process W until visible on one reader process per side, all reading
 //   the same writes at the same time, after an unmeasured warm-up; target: worker at most
@@ -99,7 +99,7 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
   }
 }
 
-/** Reads (and with `load`, every 10th operation a set here while W writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
+/** Reads (and with `load`, every 10th operation a set here while W' writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
 async function phase(cache, keys, load, tag) {
   const remote = load
     ? loadWriter.call('writePaced', {
