@@ -151,6 +151,11 @@ export class HandlerFailedError extends NearCacheError {
     super(`the handler answered ${status}`, { retriable: true });
     this.status = status;
   }
+
+  /** What a handler's `status` makes of its load: a HandlerFailedError for a server error (500 or more), else undefined (an answer). */
+  static ofStatus(status: number): HandlerFailedError | undefined {
+    return status >= 500 ? new HandlerFailedError(status) : undefined;
+  }
 }
 
 /** True when `error` is a nearcache error, optionally of the given code. */

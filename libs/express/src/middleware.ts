@@ -315,8 +315,9 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, miss
     if (ended) return originalEnd.apply(this, args) as Response;
     ended = true;
     restoreConditionals(req, hidden);
-    if (settings.grace.grace > 0 && this.statusCode >= 500 && !streamed && !this.headersSent) {
-      answerFailure(this, args);
+    const failure = settings.grace.grace > 0 && !streamed && !this.headersSent ? HandlerFailedError.ofStatus(this.statusCode) : undefined;
+    if (failure !== undefined) {
+      answerFailure(this, args, failure);
       return this;
     }
     let answer304 = false;
@@ -334,8 +335,7 @@ function capture(responses: HttpResponseStore, req: Request, res: Response, miss
   } as unknown as Response['end'];
 
   /** A failed response under grace: the response in grace answers for it, when there is one; the failure is never stored. */
-  function answerFailure(self: Response, args: unknown[]): void {
-    const failure = new HandlerFailedError(self.statusCode);
+  function answerFailure(self: Response, args: unknown[], failure: HandlerFailedError): void {
     load?.release(failure);
     const sendFailure = (): void => void originalEnd.apply(self, args);
     responses.guard(base, req.headers, admission, Promise.reject(failure), settings.grace).then(({ stale }) => {

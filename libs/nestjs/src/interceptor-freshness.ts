@@ -86,7 +86,11 @@ export function runGuardedMiss(next: CallHandler, miss: GuardedMiss): Observable
     next.handle().subscribe({
       next: (value) => void (last = value),
       error: (error: unknown) => reject(error instanceof HttpException && error.getStatus() < 500 ? new ClientError(error) : error),
-      complete: () => (miss.status() >= 500 ? reject(new HandlerFailedError(miss.status())) : resolve(last)),
+      complete: () => {
+        const failure = HandlerFailedError.ofStatus(miss.status());
+        if (failure === undefined) resolve(last);
+        else reject(failure);
+      },
     });
   });
   // A client error is not a failure: it goes past the guard as an outcome, and is thrown after it.

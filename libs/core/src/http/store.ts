@@ -223,7 +223,7 @@ export class HttpResponseStore {
     if (refused !== undefined) {
       this.#log.debug(`not stored (${refused})`, { key: base });
       // A server error is a failed load (its trace on nearcache:load says so).
-      load?.release(response.status >= 500 ? new HandlerFailedError(response.status) : undefined);
+      load?.release(HandlerFailedError.ofStatus(response.status));
       return undefined;
     }
     const etag = firstHeaderValue(response.header('etag')) ?? computeEtag(response.body);
