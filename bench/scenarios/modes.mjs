@@ -4,7 +4,10 @@
 // exactly as the others in the same rounds):
 // - mixed: get p99 on this process while it writes every 10th operation and process W' writes
 //   2,000 records/s to its topic, over the p99 of the same reads with no writes anywhere (as
-//   scenario `mixed`), in worker mode; target <= 2x. A/A: a second read-only phase;
+//   scenario `mixed`), in worker mode; target <= 2x. A/A: a second read-only phase. Reference
+//   (as in scenario `mixed`, not the target): on the worker side, the same two phases reading a
+//   raw lru-cache that holds the same values while the load runs unchanged (its writes go to
+//   the cache), what the load does to any in-process read;
 // - lag: p50 of a set on process W until visible on one reader process per side, all reading
 //   the same writes at the same time, after an unmeasured warm-up; target: worker at most
 //   0.3 ms above inline;
@@ -21,6 +24,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { LRUCache } from 'lru-cache';
 import { createNearCache, silentLogger } from '@nearcache/core';
 import {
   BROKERS,
@@ -79,7 +83,10 @@ const writer = await startPeer('modes-writer');
 const loadWriter = await startPeer('modes-load-writer');
 const readers = Object.fromEntries(await Promise.all(SIDES.map(async (side) => [side, await startPeer(`modes-reader-${side.replace(' ', '-')}`)])));
 const results = Object.fromEntries(
-  SIDES.map((side) => [side, { lagP50: [], readOnlyP99: [], readOnlyAgainP99: [], loadP99: [], cpuPerRecordUs: [], bootstrapMs: [] }]),
+  SIDES.map((side) => [
+    side,
+    { lagP50: [], readOnlyP99: [], readOnlyAgainP99: [], loadP99: [], rawReadOnlyP99: [], rawLoadP99: [], cpuPerRecordUs: [], bootstrapMs: [] },
+  ]),
 );
 let sink = 0;
 let cursor = 0;
@@ -99,8 +106,11 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
   }
 }
 
-/** Reads (and with `load`, every 10th operation a set here while W' writes REMOTE_RATE/s) for PHASE_MS: the get p99 in ns. */
-async function phase(cache, keys, load, tag) {
+/**
+ * Reads of `reader` (the cache, or the raw lru-cache of the reference) and, with `load`, every
+ * 10th operation a set on the cache while W' writes REMOTE_RATE/s, for PHASE_MS: the get p99 in ns.
+ */
+async function phase(cache, keys, load, tag, reader = cache) {
   const remote = load
     ? loadWriter.call('writePaced', {
         impl: 'ours',
@@ -111,7 +121,7 @@ async function phase(cache, keys, load, tag) {
       })
     : undefined;
   const write = (k, j) => void cache.set(k, makeValue(j));
-  const run = await timedReads({ reader: cache, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: load ? write : undefined });
+  const run = await timedReads({ reader, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: load ? write : undefined });
   cursor = run.cursor;
   sink += run.hits;
   if (remote) await remote;
@@ -191,11 +201,21 @@ try {
         const p99 = await phase(cache, keys, p === 'load', `${r}${side}`);
         (p === 'load' ? m.loadP99 : p === 'ro' ? m.readOnlyP99 : m.readOnlyAgainP99).push(p99);
       }
+      if (side === 'worker') {
+        // Reference: a raw lru-cache holding the values the cache holds (the same objects), read
+        // with no writes anywhere, then under the same load as above (its sets go to the cache).
+        const raw = new LRUCache({ max: 1_000_000 });
+        for (const k of keys) raw.set(k, cache.get(k));
+        for (const p of r % 2 === 0 ? ['ro', 'load'] : ['load', 'ro']) {
+          const p99 = await phase(cache, keys, p === 'load', `${r}${side}raw`, raw);
+          (p === 'load' ? m.rawLoadP99 : m.rawReadOnlyP99).push(p99);
+        }
+      }
       await cache.close();
       m.bootstrapMs.push(await boot(modeOf(side)));
       const last = (list) => list[list.length - 1].toFixed(2);
       log(
-        `modes round ${r} ${side}: lag p50 ${last(m.lagP50)} ms, read p99 ${last(m.readOnlyP99)} / ${last(m.loadP99)} ns under load (${(m.loadP99.at(-1) / m.readOnlyP99.at(-1)).toFixed(2)}x), main-thread ${last(m.cpuPerRecordUs)} µs/record, bootstrap ${last(m.bootstrapMs)} ms`,
+        `modes round ${r} ${side}: lag p50 ${last(m.lagP50)} ms, read p99 ${last(m.readOnlyP99)} / ${last(m.loadP99)} ns under load (${(m.loadP99.at(-1) / m.readOnlyP99.at(-1)).toFixed(2)}x), main-thread ${last(m.cpuPerRecordUs)} µs/record, bootstrap ${last(m.bootstrapMs)} ms${side === 'worker' ? `; lru-cache reference ${last(m.rawReadOnlyP99)} / ${last(m.rawLoadP99)} ns (${(m.rawLoadP99.at(-1) / m.rawReadOnlyP99.at(-1)).toFixed(2)}x)` : ''}`,
       );
     }
   }
@@ -210,6 +230,15 @@ try {
           readOnlyP99ns: median(m.readOnlyP99),
           loadP99ns: median(m.loadP99),
           mixedRatio: median(m.loadP99) / median(m.readOnlyP99),
+          rawLru:
+            m.rawLoadP99.length === 0
+              ? undefined
+              : {
+                  readOnlyP99ns: median(m.rawReadOnlyP99),
+                  loadP99ns: median(m.rawLoadP99),
+                  ratio: median(m.rawLoadP99) / median(m.rawReadOnlyP99),
+                  note: 'a raw lru-cache holding the same values, read under the same load (its writes go to the cache): not the target, a reference for what the load does to any in-process read',
+                },
           mainThreadUsPerRecord: median(m.cpuPerRecordUs),
           bootstrapMs: median(m.bootstrapMs),
           rounds: m,
@@ -268,7 +297,7 @@ try {
       'mixed',
       'worker mode: read p99 under replication load vs read-only',
       mixedCheck,
-      `${worker.mixedRatio.toFixed(2)}x (${worker.loadP99ns.toFixed(0)} vs ${worker.readOnlyP99ns.toFixed(0)} ns; inline ${inline.mixedRatio.toFixed(2)}x)`,
+      `${worker.mixedRatio.toFixed(2)}x (${worker.loadP99ns.toFixed(0)} vs ${worker.readOnlyP99ns.toFixed(0)} ns; inline ${inline.mixedRatio.toFixed(2)}x; lru-cache under the same load ${worker.rawLru.ratio.toFixed(2)}x)`,
       '<= 2 in worker mode',
     ),
     line(
@@ -296,7 +325,7 @@ try {
   report({
     scenario: 'modes',
     title: 'replication inline vs on a worker thread',
-    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W' writing ${REMOTE_RATE}/s, on a topic whose only other instance is W') over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
+    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W' writing ${REMOTE_RATE}/s, on a topic whose only other instance is W') over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase, reference (worker side) the same two phases reading a raw lru-cache holding the same values, the load unchanged; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
     ratio: worker.mixedRatio,
     ratioLabel: 'worker mode: p99 under load / read-only p99',
     measured: lines.map((l) => `${l.scenario.slice(6)} ${l.measured}`).join('; '),
