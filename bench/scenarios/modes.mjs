@@ -108,20 +108,20 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
 
 /**
  * Reads of `reader` (the cache, or the raw lru-cache of the reference) and, with `load`, every
- * 10th operation a set on the cache while W' writes REMOTE_RATE/s, for PHASE_MS: the get p99 in ns.
+ * 10th operation a set on the cache while W' writes REMOTE_RATE/s, for `ms`: the get p99 in ns.
  */
-async function phase(cache, keys, load, tag, reader = cache) {
+async function phase(cache, keys, load, tag, reader = cache, ms = PHASE_MS) {
   const remote = load
     ? loadWriter.call('writePaced', {
         impl: 'ours',
         topic: loadTopic,
         prefix: `mixed${tag}:`,
-        n: Math.floor((REMOTE_RATE * PHASE_MS) / 1000),
+        n: Math.floor((REMOTE_RATE * ms) / 1000),
         rate: REMOTE_RATE,
       })
     : undefined;
   const write = (k, j) => void cache.set(k, makeValue(j));
-  const run = await timedReads({ reader, keys, seq, at: cursor, ms: PHASE_MS, batch: BATCH, write: load ? write : undefined });
+  const run = await timedReads({ reader, keys, seq, at: cursor, ms, batch: BATCH, write: load ? write : undefined });
   cursor = run.cursor;
   sink += run.hits;
   if (remote) await remote;
@@ -171,6 +171,17 @@ try {
   for (const side of SIDES) {
     await readers[side].call('arrivals', { prefix: 'warm:', n: APPLY_N });
     await readers[side].call('arrivals', { prefix: 'warm-paced:', n: LAG_N });
+  }
+  // And this process, in both modes: the paths of the CPU and mixed phases (applying a burst,
+  // reading, setting) run hot before round 0, whose first side would otherwise pay for it.
+  for (const mode of ['inline', 'worker']) {
+    const cache = await open(mode, loadTopic);
+    const before = cache.stats().records.applied;
+    await loadWriter.call('writeBurst', { impl: 'ours', topic: loadTopic, prefix: `warm-${mode}:`, n: APPLY_N });
+    await waitApplied(cache, before + APPLY_N);
+    const keys = Array.from({ length: APPLY_N }, (_, i) => `warm-${mode}:${i}`);
+    for (const load of [false, true]) await phase(cache, keys, load, `warm-${mode}`, cache, 1000);
+    await cache.close();
   }
 
   for (let r = 0; r < ROUNDS; r++) {
@@ -325,7 +336,7 @@ try {
   report({
     scenario: 'modes',
     title: 'replication inline vs on a worker thread',
-    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W' writing ${REMOTE_RATE}/s, on a topic whose only other instance is W') over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase, reference (worker side) the same two phases reading a raw lru-cache holding the same values, the load unchanged; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; medians over rounds`,
+    method: `${ROUNDS} interleaved rounds of three sides: inline, worker, and inline again (the A/A comparison behind every noise band); processes not pinned to a CPU, both modes alike; mixed: get p99 of ${APPLY_N} keys (Zipf), batches of ${BATCH} with a setImmediate between them, under load (every 10th operation a local set, process W' writing ${REMOTE_RATE}/s, on a topic whose only other instance is W') over read-only, ${PHASE_MS} ms phases, A/A a second read-only phase, reference (worker side) the same two phases reading a raw lru-cache holding the same values, the load unchanged; lag: ${LAG_N} writes at ${RATE}/s from W, seen by one reader process per side at once, p50 per round, after an unmeasured warm-up (a burst of ${APPLY_N} writes, then one paced round); bootstrap: createNearCache until ready() in a fresh process on a topic of ${BOOT} records; main-thread CPU: event loop utilisation of this process while it applies ${APPLY_N} remote records and does nothing else; before round 0, unmeasured, this process applies a burst of ${APPLY_N} and reads and sets for 1 s in each mode; medians over rounds`,
     ratio: worker.mixedRatio,
     ratioLabel: 'worker mode: p99 under load / read-only p99',
     measured: lines.map((l) => `${l.scenario.slice(6)} ${l.measured}`).join('; '),
