@@ -68,6 +68,11 @@ export interface GuardedMiss {
   stale(hit: NonNullable<Awaited<ReturnType<HttpResponseStore['guard']>>['stale']>): unknown;
 }
 
+/** Whether a handler's `error` is the client's (an `HttpException` below 500): an answer, not a failed load. */
+export function isClientError(error: unknown): boolean {
+  return error instanceof HttpException && error.getStatus() < 500;
+}
+
 /** An error the client caused (a 4xx `HttpException`): it answers as it is, never a response in grace. */
 class ClientError {
   constructor(readonly error: unknown) {}
@@ -85,7 +90,7 @@ export function runGuardedMiss(next: CallHandler, miss: GuardedMiss): Observable
     let last: unknown;
     next.handle().subscribe({
       next: (value) => void (last = value),
-      error: (error: unknown) => reject(error instanceof HttpException && error.getStatus() < 500 ? new ClientError(error) : error),
+      error: (error: unknown) => reject(isClientError(error) ? new ClientError(error) : error),
       complete: () => {
         const failure = HandlerFailedError.ofStatus(miss.status());
         if (failure === undefined) resolve(last);

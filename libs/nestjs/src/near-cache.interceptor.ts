@@ -2,7 +2,6 @@
 // getCache, getTtl, the header accessors) are hooks users override; the work it shares with
 // Express lives in core (http/store.ts, http/session.ts, http/grace.ts), its Nest glue in interceptor-*.ts.
 import {
-  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -42,7 +41,7 @@ import {
   type ReplyingAdapter,
 } from './http-body.js';
 import { answerHit, answerMiss, storeLog, type StoredResponse } from './interceptor-answers.js';
-import { RouteFreshness, routeTags, runGuardedMiss, type RouteFreshnessSettings } from './interceptor-freshness.js';
+import { isClientError, RouteFreshness, routeTags, runGuardedMiss, type RouteFreshnessSettings } from './interceptor-freshness.js';
 import { isMutating, requestHeadersOf, RouteReadOptions, withSessionToken } from './interceptor-session.js';
 import { INTERCEPTOR_OPTION_NAMES, resolveInterceptorSettings, type InterceptorSettings, type NearCacheInterceptorOptions } from './interceptor-settings.js';
 import { NearCacheRegistry } from './near-cache.registry.js';
@@ -437,7 +436,7 @@ export class NearCacheInterceptor implements NestInterceptor, OnModuleInit {
       map(fresh),
       // A handler that failed ends the load with its error (for the load's trace); a client error
       // (an HttpException below 500) is an answer, not a failure.
-      tap({ error: (error: unknown) => load?.release(error instanceof HttpException && error.getStatus() < 500 ? undefined : error) }),
+      tap({ error: (error: unknown) => load?.release(isClientError(error) ? undefined : error) }),
       // Unless the response was stored through them: the handler failed, the result is not stored, or the request ended first.
       finalize(() => load?.release()),
     );
