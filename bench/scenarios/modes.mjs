@@ -106,6 +106,16 @@ async function waitApplied(cache, target, timeoutMs = 120_000) {
   }
 }
 
+/** W' writes APPLY_N records under `prefix` to the load topic; once `cache` applied them: their keys, and this thread's busy time meanwhile (ms). */
+async function applyBurst(cache, prefix) {
+  const before = cache.stats().records.applied;
+  const elu0 = performance.eventLoopUtilization();
+  await loadWriter.call('writeBurst', { impl: 'ours', topic: loadTopic, prefix, n: APPLY_N });
+  await waitApplied(cache, before + APPLY_N);
+  const busyMs = performance.eventLoopUtilization(elu0).active;
+  return { keys: Array.from({ length: APPLY_N }, (_, i) => `${prefix}${i}`), busyMs };
+}
+
 /**
  * Reads of `reader` (the cache, or the raw lru-cache of the reference) and, with `load`, every
  * 10th operation a set on the cache while W' writes REMOTE_RATE/s, for `ms`: the get p99 in ns.
@@ -176,10 +186,7 @@ try {
   // reading, setting) run hot before round 0, whose first side would otherwise pay for it.
   for (const mode of ['inline', 'worker']) {
     const cache = await open(mode, loadTopic);
-    const before = cache.stats().records.applied;
-    await loadWriter.call('writeBurst', { impl: 'ours', topic: loadTopic, prefix: `warm-${mode}:`, n: APPLY_N });
-    await waitApplied(cache, before + APPLY_N);
-    const keys = Array.from({ length: APPLY_N }, (_, i) => `warm-${mode}:${i}`);
+    const { keys } = await applyBurst(cache, `warm-${mode}:`);
     for (const load of [false, true]) await phase(cache, keys, load, `warm-${mode}`, cache, 1000);
     await cache.close();
   }
@@ -198,15 +205,9 @@ try {
       const m = results[side];
       const cache = await open(modeOf(side), loadTopic);
       // Main-thread CPU per applied record: this thread does nothing but apply.
-      const before = cache.stats().records.applied;
-      const elu0 = performance.eventLoopUtilization();
-      const applyPrefix = `apply${r}${side}:`;
-      await loadWriter.call('writeBurst', { impl: 'ours', topic: loadTopic, prefix: applyPrefix, n: APPLY_N });
-      await waitApplied(cache, before + APPLY_N);
-      const elu = performance.eventLoopUtilization(elu0);
-      m.cpuPerRecordUs.push((elu.active * 1000) / APPLY_N);
+      const { keys, busyMs } = await applyBurst(cache, `apply${r}${side}:`);
+      m.cpuPerRecordUs.push((busyMs * 1000) / APPLY_N);
       // Reads: read-only, under load, read-only again (the A/A of the load ratio).
-      const keys = Array.from({ length: APPLY_N }, (_, i) => `${applyPrefix}${i}`);
       const order = r % 2 === 0 ? ['ro', 'load', 'ro2'] : ['ro2', 'load', 'ro'];
       for (const p of order) {
         const p99 = await phase(cache, keys, p === 'load', `${r}${side}`);
